@@ -1,0 +1,389 @@
+/*
+ * tsbench-agent: the one workload runner tsbench puts on every target.
+ *
+ * The very same static binary runs
+ *   - natively, as an ordinary child of the harness:  tsbench-agent <job...>
+ *   - as PID 1 of a container:                       tsbench-agent <job...>
+ *   - as PID 1 of a VM (the initramfs /init), with no argv: the job comes
+ *     from the kernel command line as tsbench.job=<base64url of argv joined by NUL>.
+ *
+ * Jobs:  noop | sleep | exec /path/to/tool arg...
+ *
+ * It talks to the host with one line per event, each "@tsb <event> ...\n"
+ * written with a single write(2) so lines never interleave:
+ *   init <mono_ns> | ready <mono_ns> | meminfo <total_kB> <avail_kB>
+ *   out <text> | err <text> | rusage <utime_us> <stime_us> <maxrss_kB>
+ *   error <message> | exit <code> | exit signal <n>
+ * "exit" is always the last line, also after "error" (then exit 127).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_TEXT 4096 /* longer tool output lines are split here */
+#define MAX_JOB_ARGS 256
+
+/* ---- protocol ---------------------------------------------------------- */
+
+/* One event, one write(2): a line is never torn by another writer. */
+static void emit(const char *fmt, ...) {
+	char buf[LINE_MAX_TEXT + 64];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0) return;
+	if ((size_t)n > sizeof buf - 2) n = sizeof buf - 2;
+	buf[n++] = '\n';
+	for (char *p = buf; n > 0;) { /* a console may take it in pieces */
+		ssize_t w = write(STDOUT_FILENO, p, (size_t)n);
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) return;
+		p += w, n -= (int)w;
+	}
+}
+
+static unsigned long long mono_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+/* Reports a failure the way the host expects: error line, then exit 127. */
+#define FAIL 127
+static int fail(const char *what, const char *arg) {
+	emit("@tsb error %s %s: %s", what, arg, strerror(errno));
+	return FAIL;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+/*
+ * SIGTERM/SIGINT stay blocked except inside ppoll(), which unblocks them
+ * atomically: no race between checking the flag and sleeping. A real handler
+ * (not SIG_DFL) is needed anyway: PID 1 of a namespace only receives signals
+ * it has a handler for.
+ */
+static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
+static sigset_t poll_mask; /* the mask to use while waiting */
+
+static void setup_signals(void) {
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &poll_mask);
+	sigdelset(&poll_mask, SIGTERM);
+	sigdelset(&poll_mask, SIGINT);
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+static void emit_meminfo(void) {
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (!f) return;
+	unsigned long total = 0, avail = 0, v;
+	char key[64];
+	while (fscanf(f, "%63s %lu kB ", key, &v) == 2) {
+		if (!strcmp(key, "MemTotal:")) total = v;
+		else if (!strcmp(key, "MemAvailable:")) avail = v;
+	}
+	fclose(f);
+	emit("@tsb meminfo %lu %lu", total, avail);
+}
+
+/* Waits for a "stop" line on stdin, EOF on stdin, or SIGTERM/SIGINT. */
+static int job_sleep(void) {
+	emit("@tsb ready %llu", mono_ns());
+	emit_meminfo();
+	char line[64];
+	size_t len = 0;
+	while (!stop_signal) {
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		if (ppoll(&pfd, 1, NULL, &poll_mask) < 0) continue; /* EINTR: flag set */
+		char c;
+		ssize_t n = read(STDIN_FILENO, &c, 1); /* byte by byte: stdin is tiny */
+		if (n == 0) break;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN) continue;
+			break; /* no stdin at all (EBADF...) behaves like EOF */
+		}
+		if (c == '\n' || c == '\r') {
+			line[len] = 0;
+			if (!strcmp(line, "stop")) break;
+			len = 0;
+		} else if (len < sizeof line - 1) {
+			line[len++] = c;
+		}
+	}
+	return 0;
+}
+
+/* Buffers one stream of the tool and emits it line by line. */
+struct stream {
+	int fd;
+	const char *tag; /* "out" or "err" */
+	size_t len;
+	char buf[LINE_MAX_TEXT + 1];
+};
+
+static void stream_flush(struct stream *s) {
+	s->buf[s->len] = 0;
+	emit("@tsb %s %s", s->tag, s->buf);
+	s->len = 0;
+}
+
+/* Returns 0 at EOF (after flushing a partial last line). */
+static int stream_read(struct stream *s) {
+	char chunk[4096];
+	ssize_t n = read(s->fd, chunk, sizeof chunk);
+	if (n < 0 && errno == EINTR) return 1;
+	if (n <= 0) {
+		if (s->len) stream_flush(s);
+		close(s->fd);
+		s->fd = -1;
+		return 0;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (chunk[i] == '\n') { stream_flush(s); continue; }
+		s->buf[s->len++] = chunk[i];
+		if (s->len == LINE_MAX_TEXT) stream_flush(s);
+	}
+	return 1;
+}
+
+/*
+ * Forks the tool with stdout/stderr on pipes and reframes them. A CLOEXEC
+ * pipe tells us whether execv() worked: it is closed by a successful exec and
+ * carries errno otherwise, so a bad path is an "error", not a tool exit 127.
+ */
+static int tool_signal; /* set when the tool was killed by a signal */
+static int job_exec(char **argv) {
+	int out[2], err[2], status_pipe[2];
+	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(status_pipe, O_CLOEXEC))
+		return fail("pipe", argv[0]);
+	emit("@tsb ready %llu", mono_ns());
+	pid_t pid = fork();
+	if (pid < 0) return fail("fork", argv[0]);
+	if (pid == 0) {
+		/* The tool is not interactive: in a VM stdin is the console we watch. */
+		int null = open("/dev/null", O_RDONLY);
+		if (null >= 0) dup2(null, STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		sigprocmask(SIG_SETMASK, &poll_mask, NULL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		execv(argv[0], argv);
+		int e = errno;
+		(void)!write(status_pipe[1], &e, sizeof e);
+		_exit(FAIL);
+	}
+	close(out[1]), close(err[1]), close(status_pipe[1]);
+	int exec_errno = 0;
+	ssize_t got = read(status_pipe[0], &exec_errno, sizeof exec_errno);
+	close(status_pipe[0]);
+
+	struct stream s[2] = {{.fd = out[0], .tag = "out"}, {.fd = err[0], .tag = "err"}};
+	while (s[0].fd >= 0 || s[1].fd >= 0) {
+		struct pollfd pfd[2] = {{.fd = s[0].fd, .events = POLLIN}, {.fd = s[1].fd, .events = POLLIN}};
+		if (ppoll(pfd, 2, NULL, &poll_mask) < 0) {
+			if (stop_signal) kill(pid, stop_signal), stop_signal = 0; /* pass it on */
+			continue;
+		}
+		for (int i = 0; i < 2; i++)
+			if (pfd[i].revents) stream_read(&s[i]);
+	}
+
+	/* We may be init: reap everything, until our own tool is among them. */
+	int status;
+	struct rusage ru;
+	pid_t w;
+	while ((w = wait4(-1, &status, 0, &ru)) != pid)
+		if (w < 0 && errno != EINTR) return fail("wait", argv[0]);
+	if (got == sizeof exec_errno) {
+		errno = exec_errno;
+		return fail("exec", argv[0]);
+	}
+	emit("@tsb rusage %lld %lld %ld",
+	     (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
+	     (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, ru.ru_maxrss);
+	if (WIFSIGNALED(status)) return 128 + (tool_signal = WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+/* Runs argv as a job; returns its exit code (128+n for a signal). */
+static int run_job(int argc, char **argv) {
+	int code;
+	if (argc == 1 && !strcmp(argv[0], "noop")) {
+		emit("@tsb ready %llu", mono_ns());
+		code = 0;
+	} else if (argc == 1 && !strcmp(argv[0], "sleep")) {
+		code = job_sleep();
+	} else if (argc >= 2 && !strcmp(argv[0], "exec")) {
+		code = job_exec(argv + 1);
+	} else {
+		emit("@tsb error unknown job '%s' (want noop | sleep | exec /path/to/tool arg...)",
+		     argc ? argv[0] : "");
+		code = FAIL;
+	}
+	/* Reap whatever the tool left behind (we may be init); never block. */
+	while (waitpid(-1, NULL, WNOHANG) > 0) {}
+	return code;
+}
+
+/* ---- VM init ----------------------------------------------------------- */
+
+/* base64url without padding, as in RFC 4648 §5. Returns length or -1. */
+static int b64url_decode(const char *in, size_t n, char *out) {
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned acc = 0;
+	int bits = 0, len = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = memchr(abc, in[i], 64);
+		if (!p || !in[i]) return -1;
+		acc = (acc << 6) | (unsigned)(p - abc);
+		if ((bits += 6) >= 8) out[len++] = (char)(acc >> (bits -= 8));
+	}
+	return len;
+}
+
+/* Returns the value of "key=" in the kernel cmdline (static buffer) or NULL. */
+static char cmdline[8192];
+static const char *cmdline_get(const char *key) {
+	size_t klen = strlen(key);
+	for (char *p = cmdline; *p;) {
+		size_t n = strcspn(p, " \n");
+		if (n > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			static char val[sizeof cmdline];
+			memcpy(val, p + klen + 1, n - klen - 1);
+			val[n - klen - 1] = 0;
+			return val;
+		}
+		p += n;
+		p += strspn(p, " \n");
+	}
+	return NULL;
+}
+
+/* Loads each .ko in /etc/tsbench/modules (dependency order, one path a line). */
+static int load_modules(void) {
+	FILE *f = fopen("/etc/tsbench/modules", "r");
+	if (!f) return 0; /* a kernel with everything built in needs none */
+	char path[512];
+	int rc = 0;
+	while (!rc && fgets(path, sizeof path, f)) {
+		path[strcspn(path, "\n")] = 0;
+		if (!path[0]) continue;
+		/* Debian's 6.1 kernels ship modules uncompressed (MODULE_COMPRESS_NONE),
+		 * so plain finit_module() is enough. */
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) rc = fail("open module", path);
+		else if (syscall(SYS_finit_module, fd, "", 0) && errno != EEXIST) rc = fail("load module", path);
+		if (fd >= 0) close(fd);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* The disk appears when virtio_blk has probed it; give that a moment. */
+static int mount_data(const char *dev) {
+	for (int i = 0; i < 200; i++) { /* up to 2 s */
+		if (!mount(dev, "/data", "ext4", 0, NULL)) return 0;
+		if (errno != ENOENT && errno != ENXIO) break;
+		usleep(10000);
+	}
+	return fail("mount", dev);
+}
+
+/*
+ * Powers the VM off so that QEMU exits by itself.
+ * Measured under TCG with -M microvm (ACPI on, its default) and -no-reboot:
+ * reboot(RB_POWER_OFF) goes through the ACPI GED sleep register and QEMU
+ * exits at once; RB_AUTOBOOT with -no-reboot also exits QEMU. Power-off is
+ * used as it needs no -no-reboot and no reboot= kernel parameter; the
+ * reboot is a fallback for machines without ACPI power-off.
+ */
+static void power_off(void) {
+	sync();
+	reboot(RB_POWER_OFF);
+	reboot(RB_AUTOBOOT);
+	for (;;) pause(); /* init must never exit: that panics the kernel */
+}
+
+/* The console is a tty: stop it echoing our "stop" back and adding CRs. */
+static void quiet_console(void) {
+	struct termios t;
+	if (tcgetattr(STDIN_FILENO, &t)) return;
+	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	t.c_oflag &= ~(tcflag_t)OPOST;
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+static int vm_init(void) {
+	mount("proc", "/proc", "proc", 0, NULL);
+	emit("@tsb init %llu", mono_ns());
+	if (mount("sysfs", "/sys", "sysfs", 0, NULL)) return fail("mount", "/sys");
+	if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) && errno != EBUSY) return fail("mount", "/dev");
+	quiet_console();
+
+	int fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0) return fail("open", "/proc/cmdline");
+	ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+	close(fd);
+	cmdline[n > 0 ? n : 0] = 0;
+
+	const char *job = cmdline_get("tsbench.job");
+	static char buf[sizeof cmdline];
+	int len = job ? b64url_decode(job, strlen(job), buf) : -1;
+	if (len <= 0) {
+		emit("@tsb error no valid tsbench.job=<base64url argv> on the kernel cmdline");
+		return FAIL;
+	}
+	buf[len] = 0; /* argv joined by NUL: split it back */
+	char *argv[MAX_JOB_ARGS + 1];
+	int argc = 0;
+	for (char *p = buf; p <= buf + len && argc < MAX_JOB_ARGS; p += strlen(p) + 1) argv[argc++] = p;
+	argv[argc] = NULL;
+
+	if (load_modules()) return FAIL;
+	const char *disk = cmdline_get("tsbench.disk");
+	if (disk && mount_data(disk)) return FAIL;
+	return run_job(argc, argv);
+}
+
+/* The last line, always: the workload's status. */
+static int emit_exit(int code) {
+	if (tool_signal) emit("@tsb exit signal %d", tool_signal);
+	else emit("@tsb exit %d", code);
+	return code;
+}
+
+int main(int argc, char **argv) {
+	setup_signals();
+	if (getpid() == 1 && argc == 1) {
+		emit_exit(vm_init());
+		power_off();
+	}
+	emit("@tsb init %llu", mono_ns());
+	return emit_exit(run_job(argc - 1, argv + 1));
+}
