@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+/**
+ * The tsbench command line. Exit codes: 0 success; 1 a target or scenario failed
+ * while running (the others still ran and were saved), or a requested target was
+ * unavailable without --allow-missing; 2 usage errors; 130 interrupted.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { killAllLaunched } from '../drivers/process.js';
+import { createDriver, listTargets, parseTargets } from '../drivers/registry.js';
+import type { Driver, Limits } from '../drivers/types.js';
+import { toTable } from '../reports/table.js';
+import { CancelledError, UsageError, describeError } from './errors.js';
+import { hostDimensions } from './host.js';
+import { nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
+import { progressPrinter } from './progress.js';
+import { ResultWriter, defaultOutDir, resultPaths } from './results.js';
+import { probeAll, run } from './runner.js';
+import { listScenarios, resolveScenarios } from './scenarios/index.js';
+import { toolVersion } from './version.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+interface RunFlags {
+  targets: string;
+  runs?: number;
+  warmup?: number;
+  out?: string;
+  json?: boolean;
+  seed: number;
+  allowMissing?: boolean;
+  cpus?: number;
+  memory?: number;
+}
+
+async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<number> {
+  const scenarios = resolveScenarios(scenarioNames);
+  const targetNames = parseTargets(flags.targets);
+  const outDir = resolve(flags.out ?? defaultOutDir());
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`--out: cannot create ${outDir} (${describeError(e)}); pass a writable directory`);
+  }
+  const limits: Limits = {
+    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
+    ...(flags.memory !== undefined ? { memoryBytes: flags.memory } : {}),
+  };
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupts++;
+    if (interrupts > 1) {
+      // A second Ctrl-C: stop waiting for a clean teardown.
+      killAllLaunched();
+      process.exit(EXIT.interrupted);
+    }
+    controller.abort(new CancelledError(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const drivers = new Map<string, Driver>();
+  for (const name of targetNames) drivers.set(name, await createDriver(name));
+  const [probes, host] = await Promise.all([probeAll(drivers), hostDimensions()]);
+  const kvm = probes.get('kvm');
+  if (kvm) host.kvm = { available: kvm.available, ...(kvm.reason ? { reason: kvm.reason } : {}) };
+  for (const [name, p] of probes) {
+    if (!p.available) process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
+  }
+
+  const paths = resultPaths(outDir);
+  const writer = new ResultWriter(paths);
+  const progress = progressPrinter(process.stderr);
+  const quiet = flags.json === true;
+  const outcome = await run({
+    scenarios,
+    drivers,
+    ...(flags.runs !== undefined ? { runs: flags.runs } : {}),
+    ...(flags.warmup !== undefined ? { warmup: flags.warmup } : {}),
+    seed: flags.seed,
+    limits,
+    scenarioOptions: {},
+    command: process.argv.slice(2),
+    host,
+    probes,
+    write: (r) => writer.write(r),
+    signal: controller.signal,
+    ...(quiet ? {} : { onProgress: progress.update }),
+  });
+  progress.clear();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  if (quiet) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
+  else {
+    process.stdout.write(`${toTable(outcome.result)}\n`);
+    process.stdout.write(`\nresults: ${paths.json}\n         ${paths.csv}\n`);
+  }
+  if (outcome.cancelled) {
+    process.stderr.write(`tsbench: ${outcome.result.interrupted ?? 'interrupted'}; the samples taken so far are in ${paths.json}\n`);
+    return EXIT.interrupted;
+  }
+  if (outcome.failed.length > 0) return EXIT.failed;
+  if (outcome.missing.length > 0 && !flags.allowMissing) {
+    process.stderr.write(`tsbench: unavailable target(s) ${outcome.missing.join(', ')}; pass --allow-missing to accept that\n`);
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
+
+async function targetsCommand(flags: { json?: boolean }): Promise<number> {
+  const infos = listTargets();
+  const drivers = new Map<string, Driver>();
+  for (const t of infos) drivers.set(t.name, await t.create());
+  const probes = await probeAll(drivers);
+  await Promise.all([...drivers.values()].map((d) => d.teardown().catch(() => {})));
+  const rows = infos.map((t) => {
+    const p = probes.get(t.name);
+    return { name: t.name, description: t.description, available: p?.available ?? false, reason: p?.reason ?? '' };
+  });
+  if (flags.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else {
+    const w = Math.max(...rows.map((r) => r.name.length));
+    for (const r of rows) process.stdout.write(`${r.name.padEnd(w)}  ${r.available ? 'yes' : 'no '}  ${r.description}${r.reason ? ` — ${r.reason}` : ''}\n`);
+  }
+  return EXIT.ok;
+}
+
+function scenariosCommand(flags: { json?: boolean }): number {
+  const all = listScenarios().map((s) => ({
+    name: s.name,
+    description: s.description,
+    metrics: s.metrics.map((m) => ({ name: m.name, unit: m.unit, better: m.better, description: m.description })),
+    defaults: s.defaults,
+  }));
+  if (flags.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+  else {
+    for (const s of all) {
+      process.stdout.write(`${s.name} — ${s.description} (default ${s.defaults.runs} runs, ${s.defaults.warmup} warmup)\n`);
+      for (const m of s.metrics) process.stdout.write(`    ${m.name} [${m.unit}, ${m.better} is better]: ${m.description}\n`);
+    }
+  }
+  return EXIT.ok;
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('tsbench')
+    .description('measure what an isolation layer costs: the same workload natively, in a container and in a VM')
+    .version(toolVersion())
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`${str.replace(/^error: /, 'tsbench: ').replace(/\n+$/, '')}\n`) });
+
+  program
+    .command('run')
+    .description('run scenarios on targets and write results (JSON, CSV) under --out')
+    .argument('<scenario...>', `scenarios to run: ${listScenarios().map((s) => s.name).join(', ')}`)
+    .requiredOption('-t, --targets <list>', `comma-separated targets: ${listTargets().map((t) => t.name).join(', ')}`)
+    .option('-r, --runs <n>', 'measured samples per target (default: per scenario)', positiveInt('--runs', '30'))
+    .option('-w, --warmup <n>', 'warmup samples per target, not recorded (default: per scenario)', nonNegativeInt('--warmup', '3'))
+    .option('-o, --out <dir>', 'output directory (default: results/<timestamp>)')
+    .option('--json', 'print the result JSON on stdout instead of the table; no progress')
+    .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling').default(1).argParser(nonNegativeInt('--seed', '1')))
+    .option('--allow-missing', 'exit 0 even when a requested target is unavailable (it is skipped either way)')
+    .option('--cpus <n>', 'CPU limit of every instance: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
+    .option('--memory <size>', 'memory limit of every instance: cgroup limit, VM RAM', size('--memory', '256M'))
+    .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
+
+  program
+    .command('targets')
+    .description('list every target, whether it is available here, and why not')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => setExit(await targetsCommand(flags)));
+
+  program
+    .command('scenarios')
+    .description('list every scenario with its metrics')
+    .option('--json', 'machine-readable output')
+    .action((flags: { json?: boolean }) => setExit(scenariosCommand(flags)));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is a usage error already printed.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`tsbench: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`tsbench: ${describeError(e)}\n`);
+    if (process.env.TSBENCH_DEBUG) console.error(e);
+    return EXIT.failed;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

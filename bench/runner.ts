@@ -1,0 +1,225 @@
+/**
+ * The runner: probes the targets, then for each scenario takes samples round by
+ * round, every available target once per round in the order given (A B C A B C
+ * …), so that drift on a noisy machine hits all of them alike. Each round is a
+ * tinybench run with a fixed count (one iteration per target, `time: 0`, no
+ * tinybench warmup: our warmup rounds are whole rounds whose samples are
+ * dropped). After every round the whole result is written, atomically, so a
+ * crash or Ctrl-C keeps everything measured so far. A target that fails gets a
+ * reason and is dropped from the scenario; the others go on.
+ */
+import { Bench } from 'tinybench';
+import type { Driver, Limits, Probe } from '../drivers/types.js';
+import { CancelledError, TargetError, describeError } from './errors.js';
+import type { Scenario, ScenarioOptions } from './scenarios/types.js';
+import { SCHEMA_ID, SCHEMA_VERSION, type Host, type Result, type ScenarioResult, type TargetResult } from './schema.js';
+import { deriveSeed, ratioOfMedians, summarize } from './stats.js';
+import { toolVersion } from './version.js';
+
+export interface Progress {
+  scenario: string;
+  target: string;
+  /** 1-based sample index within the scenario, warmups included. */
+  round: number;
+  rounds: number;
+  warmup: boolean;
+  /** Seconds the scenario has taken so far, to estimate what is left. */
+  elapsedS: number;
+}
+
+export interface RunOptions {
+  scenarios: readonly Scenario[];
+  /** Requested targets in order, with their drivers. */
+  drivers: ReadonlyMap<string, Driver>;
+  /** Overrides each scenario's default measured rounds. */
+  runs?: number;
+  /** Overrides each scenario's default warmup rounds. */
+  warmup?: number;
+  seed: number;
+  limits: Limits;
+  scenarioOptions: ScenarioOptions;
+  command: string[];
+  host: Host;
+  /** Probe results already known (the CLI probes before creating the writer). */
+  probes?: ReadonlyMap<string, Probe>;
+  write?: (result: Result) => Promise<void>;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface RunOutcome {
+  result: Result;
+  /** Targets that errored in at least one scenario. */
+  failed: string[];
+  /** Targets that were unavailable. */
+  missing: string[];
+  cancelled: boolean;
+}
+
+/** Probes every driver, in parallel; a probe that throws counts as unavailable with its message. */
+export async function probeAll(drivers: ReadonlyMap<string, Driver>): Promise<Map<string, Probe>> {
+  const entries = await Promise.all(
+    [...drivers].map(async ([name, d]): Promise<[string, Probe]> => {
+      try {
+        return [name, await d.probe()];
+      } catch (e) {
+        return [name, { available: false, reason: `probe failed: ${describeError(e)}` }];
+      }
+    }),
+  );
+  return new Map(entries);
+}
+
+/** Recomputes statistics and ratios of one scenario from its samples. */
+export function computeStats(sc: ScenarioResult, seed: number): void {
+  const native = sc.targets.find((t) => t.target === 'native');
+  for (const t of sc.targets) {
+    t.stats = {};
+    t.ratioToNative = {};
+    for (const m of sc.metrics) {
+      const xs = valuesOf(t, m.name);
+      if (xs.length === 0) continue;
+      t.stats[m.name] = summarize(xs, deriveSeed(seed, `${sc.name}/${t.target}/${m.name}`));
+      if (native && t !== native) {
+        const r = ratioOfMedians(xs, valuesOf(native, m.name), deriveSeed(seed, `${sc.name}/${t.target}/${m.name}/ratio`));
+        if (r) t.ratioToNative[m.name] = r;
+      }
+    }
+  }
+}
+
+function valuesOf(t: TargetResult, metric: string): number[] {
+  const xs: number[] = [];
+  for (const s of t.samples) {
+    const v = s.values[metric];
+    if (v !== undefined && Number.isFinite(v)) xs.push(v);
+  }
+  return xs;
+}
+
+export async function run(opts: RunOptions): Promise<RunOutcome> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const probes = opts.probes ?? (await probeAll(opts.drivers));
+  const now = (): string => new Date().toISOString();
+  const result: Result = {
+    schema: SCHEMA_ID,
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'tsbench', version: toolVersion() },
+    command: opts.command,
+    seed: opts.seed,
+    startedAt: now(),
+    updatedAt: now(),
+    complete: false,
+    options: {
+      ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
+      ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+      limits: opts.limits,
+    },
+    host: opts.host,
+    targets: [...opts.drivers.keys()].map((name) => {
+      const p = probes.get(name) ?? { available: false, reason: 'not probed' };
+      return { name, available: p.available, ...(p.reason ? { reason: p.reason } : {}), ...(p.details ? { details: p.details } : {}) };
+    }),
+    scenarios: [],
+  };
+  const save = async (): Promise<void> => {
+    result.updatedAt = now();
+    await opts.write?.(result);
+  };
+  const failed = new Set<string>();
+  const missing = result.targets.filter((t) => !t.available).map((t) => t.name);
+  const prepared = new Set<string>();
+
+  try {
+    await save();
+    for (const scenario of opts.scenarios) {
+      if (signal.aborted) break;
+      const runs = opts.runs ?? scenario.defaults.runs;
+      const warmup = opts.warmup ?? scenario.defaults.warmup;
+      const sc: ScenarioResult = {
+        name: scenario.name,
+        description: scenario.description,
+        metrics: [...scenario.metrics],
+        parameters: scenario.parameters(opts.scenarioOptions),
+        runs,
+        warmup,
+        targets: result.targets.map(
+          (t): TargetResult => ({
+            target: t.name,
+            state: t.available ? 'running' : 'skipped',
+            ...(t.available ? {} : { error: t.reason ?? 'unavailable' }),
+            samples: [],
+            stats: {},
+            ratioToNative: {},
+          }),
+        ),
+      };
+      result.scenarios.push(sc);
+      const fail = (t: TargetResult, e: unknown): void => {
+        t.state = 'errored';
+        t.error = describeError(e);
+        if (e instanceof TargetError && e.tail.length > 0) t.errorTail = e.tail;
+        failed.add(t.target);
+      };
+
+      for (const t of sc.targets) {
+        if (t.state !== 'running' || prepared.has(t.target)) continue;
+        try {
+          await opts.drivers.get(t.target)?.prepare({ limits: opts.limits, signal });
+          prepared.add(t.target);
+        } catch (e) {
+          fail(t, e);
+        }
+      }
+      await save();
+
+      const started = performance.now();
+      const total = warmup + runs;
+      for (let i = 0; i < total && !signal.aborted; i++) {
+        const live = sc.targets.filter((t) => t.state === 'running');
+        if (live.length === 0) break;
+        const round = i - warmup;
+        const outcomes = new Map<string, Awaited<ReturnType<Scenario['sample']>>>();
+        const bench = new Bench({ iterations: 1, time: 0, warmup: false, warmupIterations: 0, retainSamples: true, throws: false });
+        for (const t of live) {
+          const driver = opts.drivers.get(t.target) as Driver;
+          bench.add(t.target, async () => {
+            opts.onProgress?.({
+              scenario: scenario.name,
+              target: t.target,
+              round: i + 1,
+              rounds: total,
+              warmup: round < 0,
+              elapsedS: (performance.now() - started) / 1000,
+            });
+            outcomes.set(t.target, await scenario.sample(driver, { round, limits: opts.limits, signal, options: opts.scenarioOptions }));
+          });
+        }
+        await bench.run();
+        for (const t of live) {
+          const res = bench.getTask(t.target)?.result;
+          const outcome = outcomes.get(t.target);
+          if (signal.aborted) {
+            t.state = 'cancelled';
+          } else if (res?.state === 'errored' || !outcome) {
+            fail(t, res?.state === 'errored' ? res.error : new Error('the sample produced no outcome'));
+          } else if (round >= 0) {
+            t.samples.push({ round, ...outcome });
+          }
+        }
+        computeStats(sc, opts.seed);
+        await save();
+      }
+      for (const t of sc.targets) if (t.state === 'running') t.state = signal.aborted ? 'cancelled' : 'completed';
+      computeStats(sc, opts.seed);
+      await save();
+    }
+  } finally {
+    await Promise.all([...opts.drivers.values()].map((d) => d.teardown().catch(() => {})));
+  }
+  const cancelled = signal.aborted;
+  result.complete = !cancelled;
+  if (cancelled) result.interrupted = signal.reason instanceof CancelledError ? signal.reason.message : describeError(signal.reason);
+  await save();
+  return { result, failed: [...failed], missing, cancelled };
+}

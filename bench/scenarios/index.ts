@@ -1,0 +1,20 @@
+/** Every scenario tsbench knows, in the order `tsbench scenarios` lists them. */
+import { UsageError } from '../errors.js';
+import { startup } from './startup.js';
+import type { Scenario } from './types.js';
+
+const scenarios: Scenario[] = [startup];
+
+export function listScenarios(): readonly Scenario[] {
+  return scenarios;
+}
+
+/** Resolves scenario names from the command line, or says which exist. */
+export function resolveScenarios(names: readonly string[]): Scenario[] {
+  if (names.length === 0) throw new UsageError(`no scenario given; valid scenarios: ${scenarios.map((s) => s.name).join(', ')}`);
+  return [...new Set(names)].map((n) => {
+    const s = scenarios.find((x) => x.name === n);
+    if (!s) throw new UsageError(`unknown scenario '${n}'; valid scenarios: ${scenarios.map((x) => x.name).join(', ')}`);
+    return s;
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * A scenario says what to run on each target, which metrics one sample yields,
+ * and how many samples to take by default.
+ */
+import type { Driver, InstanceResult, Limits } from '../../drivers/types.js';
+import type { MetricSpec, Sample } from '../schema.js';
+
+export interface SampleContext {
+  /** Round index (warmup rounds have negative indices). */
+  round: number;
+  limits: Limits;
+  signal: AbortSignal;
+  /** Scenario options given on the command line. */
+  options: ScenarioOptions;
+}
+
+/** Options some scenarios take (`--io-size`, `--instances`, …). */
+export interface ScenarioOptions {
+  [key: string]: unknown;
+}
+
+/** One sample: metric values plus what explains them. */
+export type SampleOutcome = Omit<Sample, 'round'>;
+
+export interface Scenario {
+  readonly name: string;
+  /** One line for `tsbench scenarios`. */
+  readonly description: string;
+  readonly metrics: readonly MetricSpec[];
+  /** Default measured rounds and warmup rounds; `--runs` / `--warmup` override. */
+  readonly defaults: { runs: number; warmup: number };
+  /** The parameters recorded with the results. */
+  parameters(options: ScenarioOptions): Record<string, unknown>;
+  /** Takes one sample on one target. Throwing marks the target errored for this scenario. */
+  sample(driver: Driver, ctx: SampleContext): Promise<SampleOutcome>;
+}
+
+/** Sample fields every scenario records from an instance result. */
+export function sampleFrom(r: InstanceResult, values: Record<string, number>): SampleOutcome {
+  return {
+    status: r.status,
+    ...(r.reason ? { reason: r.reason } : {}),
+    values,
+    timeline: r.timeline,
+    accounting: r.accounting,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The result file's schema, versioned. One JSON document per `tsbench run`,
+ * rewritten atomically after every round, so a partial file is always valid
+ * (`complete: false`). `schema/result.schema.json` is generated from this file
+ * by `npm run build` for readers outside TypeScript.
+ */
+import { z } from 'zod';
+
+export const SCHEMA_ID = 'tsbench/result';
+export const SCHEMA_VERSION = 1;
+
+const ms = z.number().describe('milliseconds');
+
+export const StatsSchema = z
+  .object({
+    n: z.number().int().positive().describe('number of samples'),
+    min: z.number(),
+    max: z.number(),
+    mean: z.number(),
+    sd: z.number().describe('sample standard deviation (n-1); 0 for one sample'),
+    median: z.number(),
+    p95: z.number().describe('95th percentile, linear interpolation (R type 7)'),
+    p99: z.number().describe('99th percentile, linear interpolation (R type 7)'),
+    ciLow: z.number().describe('seeded bootstrap 95% CI of the median, lower end'),
+    ciHigh: z.number().describe('seeded bootstrap 95% CI of the median, upper end'),
+    outliers: z.number().int().nonnegative().describe('samples with modified z-score > 3.5'),
+  })
+  .describe('statistics of one metric, in the metric’s unit');
+
+export const RatioSchema = z.object({
+  ratio: z.number().describe('median(target) / median(native)'),
+  ciLow: z.number(),
+  ciHigh: z.number(),
+});
+
+export const MetricSpecSchema = z.object({
+  name: z.string().describe('metric name; ends with its unit, e.g. toExitMs'),
+  unit: z.string().describe('unit of every value of this metric: ms, bytes, MiB/s, IOPS, …'),
+  better: z.enum(['lower', 'higher']),
+  description: z.string(),
+});
+
+export const PhaseSchema = z.object({ name: z.string(), ms });
+
+export const SampleSchema = z.object({
+  round: z.number().int().nonnegative().describe('round index, warmup rounds excluded'),
+  status: z.enum(['ok', 'failed', 'oom-killed', 'timeout', 'killed']),
+  reason: z.string().optional(),
+  values: z.record(z.string(), z.number()).describe('metric name → value in the metric’s unit'),
+  timeline: z
+    .object({
+      harnessMs: ms.describe('Node spawning the launcher, up to its fork; not part of any figure'),
+      toReadyMs: ms.optional(),
+      toExitMs: ms.optional(),
+      phases: z.array(PhaseSchema),
+    })
+    .optional(),
+  accounting: z
+    .object({
+      cpuUserMs: ms.optional(),
+      cpuSystemMs: ms.optional(),
+      peakMemoryBytes: z.number().optional(),
+      ioReadBytes: z.number().optional(),
+      ioWriteBytes: z.number().optional(),
+      oomKills: z.number().optional(),
+    })
+    .optional(),
+  extra: z.record(z.string(), z.unknown()).optional().describe('scenario-specific details'),
+});
+
+export const TargetResultSchema = z.object({
+  target: z.string(),
+  state: z.enum(['completed', 'running', 'errored', 'skipped', 'cancelled']),
+  error: z.string().optional().describe('why the target errored or was skipped'),
+  errorTail: z.array(z.string()).optional().describe('last lines of output before the error'),
+  samples: z.array(SampleSchema),
+  stats: z.record(z.string(), StatsSchema).describe('metric name → statistics (only metrics with samples)'),
+  ratioToNative: z.record(z.string(), RatioSchema).describe('metric name → ratio of medians to native'),
+});
+
+export const ScenarioResultSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  metrics: z.array(MetricSpecSchema),
+  parameters: z.record(z.string(), z.unknown()),
+  runs: z.number().int().nonnegative(),
+  warmup: z.number().int().nonnegative(),
+  targets: z.array(TargetResultSchema),
+});
+
+export const HostSchema = z.object({
+  hostname: z.string(),
+  cpuModel: z.string(),
+  cpuCores: z.number().int(),
+  memoryBytes: z.number(),
+  os: z.string(),
+  kernel: z.string(),
+  arch: z.string(),
+  cgroup: z.enum(['v1', 'v2', 'hybrid', 'none']).describe('hybrid: v1 controllers plus a v2 mount at unified/'),
+  node: z.string(),
+  qemuVersion: z.string().optional(),
+  virtualization: z.string().optional().describe('what systeminformation says; informative only, never used to judge kvm'),
+  kvm: z.object({ available: z.boolean(), reason: z.string().optional() }).optional().describe('the kvm target’s probe-boot verdict'),
+});
+
+export const TargetInfoSchema = z.object({
+  name: z.string(),
+  available: z.boolean(),
+  reason: z.string().optional(),
+  details: z.record(z.string(), z.string()).optional(),
+});
+
+export const ResultSchema = z.object({
+  schema: z.literal(SCHEMA_ID),
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  tool: z.object({ name: z.literal('tsbench'), version: z.string() }),
+  command: z.array(z.string()).describe('argv of the run'),
+  seed: z.number().int(),
+  startedAt: z.string().describe('ISO 8601'),
+  updatedAt: z.string().describe('ISO 8601, last write'),
+  complete: z.boolean().describe('false while running or when interrupted'),
+  interrupted: z.string().optional().describe('signal or error that stopped the run early'),
+  options: z.object({
+    runs: z.number().int().positive().optional(),
+    warmup: z.number().int().nonnegative().optional(),
+    limits: z.object({ cpus: z.number().optional(), memoryBytes: z.number().optional(), pids: z.number().optional() }),
+  }),
+  host: HostSchema,
+  targets: z.array(TargetInfoSchema),
+  scenarios: z.array(ScenarioResultSchema),
+});
+
+export type Result = z.infer<typeof ResultSchema>;
+export type ScenarioResult = z.infer<typeof ScenarioResultSchema>;
+export type TargetResult = z.infer<typeof TargetResultSchema>;
+export type Sample = z.infer<typeof SampleSchema>;
+export type Host = z.infer<typeof HostSchema>;
+export type MetricSpec = z.infer<typeof MetricSpecSchema>;
+
+/** The JSON Schema (draft 2020-12) of a result file. */
+export function resultJsonSchema(): unknown {
+  return { $id: 'https://tsbench.dev/schema/result-v1.json', ...z.toJSONSchema(ResultSchema, { target: 'draft-2020-12' }) };
+}

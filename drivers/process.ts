@@ -1,0 +1,334 @@
+/**
+ * Starts an instance's top process through tsbench-launch (drivers/launcher),
+ * in a process group of its own, and follows it: the launcher's fork and reap
+ * timestamps on fd 3, the agent's protocol on stdout, raw output for the tail.
+ * Every launched group is registered so that an interrupted tsbench can kill
+ * what it started (`killAllLaunched`) and nothing outlives it.
+ */
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { parseAgentLine, parseLauncherLine, type AgentEvent } from './protocol.js';
+import type { Accounting, InstanceResult, InstanceStatus, Phase } from './types.js';
+
+/** Absolute path of one of tsbench's compiled C programs (dist/bin). */
+export function binPath(name: string): string {
+  return fileURLToPath(new URL(`../bin/${name}`, import.meta.url));
+}
+
+export interface ProcessSpec {
+  /** Target name, for messages. */
+  target: string;
+  /** What the launcher runs. */
+  argv: string[];
+  env?: Record<string, string>;
+  /** Kill the instance when the agent has not said `ready` by then. */
+  readyTimeoutMs?: number;
+  /** Kill the instance when it has not exited by then. */
+  exitTimeoutMs?: number;
+  signal?: AbortSignal;
+  onOutput?: (line: string) => void;
+  /** How many raw output lines to keep for error messages. @default 20 */
+  tailLines?: number;
+}
+
+/** Everything observed about one launched process, clock values in CLOCK_MONOTONIC ns. */
+export interface ProcessOutcome {
+  /** Just before Node spawned the launcher. */
+  requestedNs: bigint;
+  /** The launcher's fork. */
+  startNs?: bigint;
+  /** The launcher's reap of the top process. */
+  endNs?: bigint;
+  exitCode: number | null;
+  signal: number | null;
+  /** CPU time and peak RSS of everything the top process waited for (getrusage RUSAGE_CHILDREN). */
+  rusage?: { userUs: number; systemUs: number; maxRssKb: number };
+  /** Agent events with the host time each line arrived. */
+  agentInitNs?: bigint;
+  agentReadyNs?: bigint;
+  readyReceivedNs?: bigint;
+  agentExitCode?: number;
+  agentErrors: string[];
+  meminfo?: { totalKb: number; availableKb: number };
+  stdout: string[];
+  stderr: string[];
+  tail: string[];
+  launcherError?: string;
+  timedOut?: 'ready' | 'exit';
+  killed: boolean;
+}
+
+const live = new Set<LaunchedProcess>();
+
+/** Kills every process group tsbench launched and has not yet seen exit. Synchronous, so it works in an exit handler. */
+export function killAllLaunched(): void {
+  for (const p of live) p.killNow();
+}
+
+export function liveLaunchCount(): number {
+  return live.size;
+}
+
+process.once('exit', killAllLaunched);
+
+export class LaunchedProcess {
+  readonly ready: Promise<void>;
+  readonly done: Promise<ProcessOutcome>;
+  readonly pid: number | undefined;
+  private readonly stdin: Writable | undefined;
+  private readonly outcome: ProcessOutcome;
+  private exited = false;
+
+  constructor(private readonly spec: ProcessSpec) {
+    const requestedNs = process.hrtime.bigint();
+    const outcome: ProcessOutcome = {
+      requestedNs,
+      exitCode: null,
+      signal: null,
+      agentErrors: [],
+      stdout: [],
+      stderr: [],
+      tail: [],
+      killed: false,
+    };
+    this.outcome = outcome;
+    const sub = execa(binPath('tsbench-launch'), ['--report-fd', '3', '--', ...spec.argv], {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+      buffer: false,
+      reject: false,
+      cleanup: false,
+      ...(spec.env ? { env: spec.env, extendEnv: false } : {}),
+    });
+    this.pid = sub.pid;
+    this.stdin = sub.stdin ?? undefined;
+    this.stdin?.on('error', () => {});
+    live.add(this);
+
+    let resolveReady!: () => void;
+    let rejectReady!: (e: Error) => void;
+    this.ready = new Promise<void>((res, rej) => {
+      resolveReady = res;
+      rejectReady = rej;
+    });
+    this.ready.catch(() => {});
+
+    const keep = spec.tailLines ?? 20;
+    const pushTail = (line: string): void => {
+      this.outcome.tail.push(line);
+      if (this.outcome.tail.length > keep) this.outcome.tail.shift();
+    };
+    const onAgent = (ev: AgentEvent): void => {
+      const o = this.outcome;
+      switch (ev.kind) {
+        case 'init':
+          o.agentInitNs = ev.monoNs;
+          break;
+        case 'ready':
+          o.agentReadyNs = ev.monoNs;
+          o.readyReceivedNs = process.hrtime.bigint();
+          resolveReady();
+          break;
+        case 'meminfo':
+          o.meminfo = { totalKb: ev.totalKb, availableKb: ev.availableKb };
+          break;
+        case 'out':
+          o.stdout.push(ev.text);
+          spec.onOutput?.(ev.text);
+          break;
+        case 'err':
+          o.stderr.push(ev.text);
+          break;
+        case 'rusage':
+          break;
+        case 'error':
+          o.agentErrors.push(ev.message);
+          break;
+        case 'exit':
+          o.agentExitCode = ev.code;
+          break;
+      }
+    };
+    const lines = (stream: Readable | null | undefined, each: (line: string) => void): Promise<void> =>
+      new Promise((res) => {
+        if (!stream) return res();
+        const rl = createInterface({ input: stream, crlfDelay: Infinity });
+        rl.on('line', each);
+        rl.on('close', res);
+      });
+
+    const streams = Promise.all([
+      lines(sub.stdout, (line) => {
+        pushTail(line);
+        const ev = parseAgentLine(line);
+        if (ev) onAgent(ev);
+      }),
+      lines(sub.stderr, (line) => {
+        pushTail(line);
+        const ev = parseAgentLine(line);
+        if (ev) onAgent(ev);
+      }),
+      lines(sub.stdio[3] as Readable | null, (line) => {
+        const ev = parseLauncherLine(line);
+        if (!ev) return;
+        if (ev.kind === 'start') this.outcome.startNs = ev.monoNs;
+        else if (ev.kind === 'error') this.outcome.launcherError = ev.message;
+        else {
+          this.outcome.endNs = ev.monoNs;
+          this.outcome.rusage = { userUs: ev.userUs, systemUs: ev.systemUs, maxRssKb: ev.maxRssKb };
+        }
+      }),
+    ]);
+
+    const timers: NodeJS.Timeout[] = [];
+    if (spec.readyTimeoutMs !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          if (this.outcome.agentReadyNs === undefined) {
+            this.outcome.timedOut = 'ready';
+            this.killNow();
+          }
+        }, spec.readyTimeoutMs),
+      );
+    }
+    if (spec.exitTimeoutMs !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          this.outcome.timedOut = 'exit';
+          this.killNow();
+        }, spec.exitTimeoutMs),
+      );
+    }
+    const onAbort = (): void => {
+      this.outcome.killed = true;
+      this.killNow();
+    };
+    spec.signal?.addEventListener('abort', onAbort, { once: true });
+    if (spec.signal?.aborted) onAbort();
+
+    this.done = (async () => {
+      const result = await sub;
+      await streams;
+      this.exited = true;
+      live.delete(this);
+      // The launcher is gone; kill anything of its group a workload left behind.
+      this.killGroup();
+      for (const t of timers) clearTimeout(t);
+      spec.signal?.removeEventListener('abort', onAbort);
+      const o = outcome;
+      if (o.endNs === undefined && o.startNs !== undefined) o.endNs = process.hrtime.bigint();
+      o.exitCode = result.exitCode ?? null;
+      const sig = result.signal ? signalNumber(result.signal) : null;
+      o.signal = sig;
+      if (o.exitCode === null && sig !== null) o.exitCode = 128 + sig;
+      rejectReady(new Error(readyFailure(o, spec.target)));
+      return o;
+    })();
+  }
+
+  /** Writes to the instance's stdin (the agent's `stop`, a VM's serial console). */
+  write(text: string): void {
+    if (!this.exited) this.stdin?.write(text);
+  }
+
+  closeStdin(): void {
+    this.stdin?.end();
+  }
+
+  kill(): void {
+    this.outcome.killed = true;
+    this.killNow();
+  }
+
+  /** @internal SIGKILL to the whole process group. */
+  killNow(): void {
+    if (!this.exited) this.killGroup();
+  }
+
+  private killGroup(): void {
+    if (this.pid === undefined) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function signalNumber(name: string): number | null {
+  const n = (
+    {
+      SIGHUP: 1,
+      SIGINT: 2,
+      SIGQUIT: 3,
+      SIGABRT: 6,
+      SIGKILL: 9,
+      SIGSEGV: 11,
+      SIGPIPE: 13,
+      SIGALRM: 14,
+      SIGTERM: 15,
+    } as Record<string, number>
+  )[name];
+  return n ?? null;
+}
+
+function readyFailure(o: ProcessOutcome, target: string): string {
+  return `[tsbench] [${target}] the workload exited before it was ready: ${describeOutcome(o)}`;
+}
+
+/** One line saying why a process did not end well, in execa's order: timeout, cancelled, launcher, agent, signal, exit code. */
+export function describeOutcome(o: ProcessOutcome): string {
+  if (o.timedOut === 'ready') return 'did not report ready in time';
+  if (o.timedOut === 'exit') return 'did not exit in time';
+  if (o.killed) return 'killed by tsbench (cancelled)';
+  if (o.launcherError) return o.launcherError;
+  if (o.agentErrors.length > 0) return `agent: ${o.agentErrors.join('; ')}`;
+  if (o.signal !== null) return `killed by signal ${o.signal}`;
+  const code = o.agentExitCode ?? o.exitCode;
+  if (code !== null && code !== 0) return `exit code ${code}`;
+  return 'ok';
+}
+
+export function nsToMs(ns: bigint): number {
+  return Number(ns) / 1e6;
+}
+
+/**
+ * Turns what was observed into an instance result. `sameClock` says whether the
+ * agent's CLOCK_MONOTONIC is the host's (native, containers) or a guest's (VMs),
+ * in which case "ready" is when its line reached the host.
+ */
+export function toInstanceResult(
+  o: ProcessOutcome,
+  opts: { sameClock: boolean; accounting?: Accounting; phases?: Phase[]; status?: InstanceStatus; reason?: string },
+): InstanceResult {
+  const start = o.startNs ?? o.requestedNs;
+  const readyNs = opts.sameClock ? o.agentReadyNs : o.readyReceivedNs;
+  const reason = describeOutcome(o);
+  const status: InstanceStatus =
+    opts.status ?? (o.timedOut ? 'timeout' : o.killed ? 'killed' : reason === 'ok' ? 'ok' : 'failed');
+  const accounting: Accounting = opts.accounting ?? {};
+  if (o.rusage && accounting.cpuUserMs === undefined) {
+    accounting.cpuUserMs = o.rusage.userUs / 1000;
+    accounting.cpuSystemMs = o.rusage.systemUs / 1000;
+    accounting.peakMemoryBytes ??= o.rusage.maxRssKb * 1024;
+  }
+  return {
+    status,
+    exitCode: o.agentExitCode ?? o.exitCode,
+    ...(status === 'ok' ? {} : { reason: opts.reason ?? reason }),
+    timeline: {
+      harnessMs: o.startNs === undefined ? 0 : nsToMs(o.startNs - o.requestedNs),
+      ...(readyNs === undefined ? {} : { toReadyMs: nsToMs(readyNs - start) }),
+      ...(o.endNs === undefined ? {} : { toExitMs: nsToMs(o.endNs - start) }),
+      phases: opts.phases ?? [],
+    },
+    accounting,
+    stdout: o.stdout,
+    stderr: o.stderr,
+    ...(o.meminfo ? { guestMemory: o.meminfo } : {}),
+    tail: o.tail,
+  };
+}

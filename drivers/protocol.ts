@@ -1,0 +1,81 @@
+/**
+ * The guest agent's line protocol (see drivers/agent/agent.c). The agent writes
+ * one event per line, each introduced by `@tsb `; the host looks for that marker
+ * anywhere in a line, so a kernel log prefix on a VM console does not hide it,
+ * and ignores every line without it.
+ */
+
+export type AgentEvent =
+  | { kind: 'init'; monoNs: bigint }
+  | { kind: 'ready'; monoNs: bigint }
+  | { kind: 'meminfo'; totalKb: number; availableKb: number }
+  | { kind: 'out'; text: string }
+  | { kind: 'err'; text: string }
+  | { kind: 'rusage'; userUs: number; systemUs: number; maxRssKb: number }
+  | { kind: 'error'; message: string }
+  | { kind: 'exit'; code: number; signal: number | null };
+
+const MARKER = '@tsb ';
+const DECIMAL = /^\d+$/;
+
+/** Parses one line of agent output; undefined when the line holds no (valid) event. */
+export function parseAgentLine(line: string): AgentEvent | undefined {
+  const at = line.indexOf(MARKER);
+  if (at < 0) return undefined;
+  const body = line.slice(at + MARKER.length).replace(/\r$/, '');
+  const space = body.indexOf(' ');
+  const verb = space < 0 ? body : body.slice(0, space);
+  const rest = space < 0 ? '' : body.slice(space + 1);
+  const fields = rest.split(' ');
+  const ints = (count: number): number[] | undefined =>
+    fields.length >= count && fields.slice(0, count).every((f) => DECIMAL.test(f)) ? fields.slice(0, count).map(Number) : undefined;
+  switch (verb) {
+    case 'init':
+    case 'ready':
+      return DECIMAL.test(fields[0] ?? '') ? { kind: verb, monoNs: BigInt(fields[0] as string) } : undefined;
+    case 'meminfo': {
+      const v = ints(2);
+      return v ? { kind: 'meminfo', totalKb: v[0] as number, availableKb: v[1] as number } : undefined;
+    }
+    case 'out':
+    case 'err':
+      return { kind: verb, text: rest };
+    case 'rusage': {
+      const v = ints(3);
+      return v ? { kind: 'rusage', userUs: v[0] as number, systemUs: v[1] as number, maxRssKb: v[2] as number } : undefined;
+    }
+    case 'error':
+      return { kind: 'error', message: rest };
+    case 'exit':
+      if (fields[0] === 'signal' && DECIMAL.test(fields[1] ?? '')) return { kind: 'exit', code: 128 + Number(fields[1]), signal: Number(fields[1]) };
+      return DECIMAL.test(fields[0] ?? '') ? { kind: 'exit', code: Number(fields[0]), signal: null } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** What the launcher (drivers/launcher/launcher.c) reports on its report fd. */
+export type LauncherEvent =
+  | { kind: 'start'; monoNs: bigint; pid: number }
+  | { kind: 'exit'; code: number; signal: number | null; monoNs: bigint; userUs: number; systemUs: number; maxRssKb: number }
+  | { kind: 'error'; message: string };
+
+export function parseLauncherLine(line: string): LauncherEvent | undefined {
+  const [verb, ...f] = line.trim().split(' ');
+  if (verb === 'error') return { kind: 'error', message: f.join(' ') };
+  if (!f.every((x) => /^-?\d+$/.test(x))) return undefined;
+  if (verb === 'start' && f.length === 2) return { kind: 'start', monoNs: BigInt(f[0] as string), pid: Number(f[1]) };
+  if ((verb === 'exit' || verb === 'signal') && f.length === 5) {
+    const n = Number(f[0]);
+    return {
+      kind: 'exit',
+      code: verb === 'exit' ? n : 128 + n,
+      signal: verb === 'signal' ? n : null,
+      monoNs: BigInt(f[1] as string),
+      userUs: Number(f[2]),
+      systemUs: Number(f[3]),
+      maxRssKb: Number(f[4]),
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,54 @@
+/**
+ * Every target tsbench knows, by name. Drivers are created on demand so that a
+ * target's module only costs something when it is asked for.
+ */
+import { UsageError } from '../bench/errors.js';
+import type { Driver } from './types.js';
+
+export interface TargetInfo {
+  name: string;
+  description: string;
+  create: () => Promise<Driver>;
+}
+
+const targets: TargetInfo[] = [
+  {
+    name: 'native',
+    description: 'plain host process (baseline)',
+    create: async () => (await import('./native.js')).default(),
+  },
+];
+
+/** Adds a target (later targets and tests). Replaces one of the same name. */
+export function registerTarget(info: TargetInfo): void {
+  const i = targets.findIndex((t) => t.name === info.name);
+  if (i >= 0) targets.splice(i, 1, info);
+  else targets.push(info);
+}
+
+export function listTargets(): readonly TargetInfo[] {
+  return targets;
+}
+
+/** Parses `--targets a,b`: known names, no duplicates, in the order given. */
+export function parseTargets(list: string): string[] {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (names.length === 0) throw new UsageError(`--targets is empty: give one or more of ${knownNames()}`);
+  for (const n of names) {
+    if (!targets.some((t) => t.name === n)) throw new UsageError(`--targets: unknown target '${n}'; valid targets: ${knownNames()}`);
+  }
+  return [...new Set(names)];
+}
+
+export async function createDriver(name: string): Promise<Driver> {
+  const info = targets.find((t) => t.name === name);
+  if (!info) throw new UsageError(`unknown target '${name}'; valid targets: ${knownNames()}`);
+  return info.create();
+}
+
+function knownNames(): string {
+  return targets.map((t) => t.name).join(', ');
+}

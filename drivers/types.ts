@@ -1,0 +1,136 @@
+/**
+ * The contract every target implements. A driver is a factory of isolated
+ * instances of one kind (a native process, a container, a VM):
+ * `probe()` says whether it can run here and why not, `prepare()` does the
+ * per-run work (images, kernels), `launch()` starts one instance running one
+ * job, and `teardown()` removes everything the driver ever created. `teardown()`
+ * is idempotent and safe to call at any point, including from a signal handler.
+ */
+
+/** Milliseconds, as a float. */
+export type Ms = number;
+
+export interface Probe {
+  available: boolean;
+  /** Why the target is unavailable, or a note about how it runs (e.g. "accelerator: tcg"). */
+  reason?: string;
+  /** Facts worth recording with the results, e.g. the runtime's version. */
+  details?: Record<string, string>;
+}
+
+/** What the guest agent runs (see drivers/agent/agent.c). */
+export type Job =
+  /** Report ready and exit at once: the startup scenario. */
+  | { kind: 'noop' }
+  /** Report ready, then idle until `stop()`: footprint and density. */
+  | { kind: 'sleep' }
+  /** Report ready, then run a tool of the image with these arguments. */
+  | { kind: 'exec'; argv: string[] };
+
+/** Resource limits; every target maps them to its own mechanism (cgroup, VM size). */
+export interface Limits {
+  /** CPUs: a cgroup CPU quota for containers, vCPUs (rounded up) for VMs. */
+  cpus?: number;
+  /** Memory in bytes: cgroup memory limit, or VM RAM. */
+  memoryBytes?: number;
+  /** Maximum number of processes (containers). */
+  pids?: number;
+}
+
+export interface Volume {
+  hostPath: string;
+  guestPath: string;
+  readOnly?: boolean;
+}
+
+export interface LaunchRequest {
+  job: Job;
+  limits?: Limits;
+  /** Host directories to make visible inside the instance. */
+  volumes?: Volume[];
+  /** Called with each line of the workload's stdout as it arrives. */
+  onOutput?: (line: string) => void;
+  /** Aborting kills the instance. */
+  signal?: AbortSignal;
+}
+
+export interface Phase {
+  name: string;
+  ms: Ms;
+}
+
+/**
+ * When things happened, in milliseconds from the moment the launcher forked the
+ * instance (the "launch request" every target shares).
+ */
+export interface Timeline {
+  /** Node's spawn of the launcher up to its fork: harness cost, reported but not part of the figures. */
+  harnessMs: Ms;
+  /** The workload said it was ready (agent's `ready`). Undefined when it never did. */
+  toReadyMs?: Ms;
+  /** The instance's top process was reaped. */
+  toExitMs?: Ms;
+  /** Target-specific phases in order, e.g. VM: qemu → kernel → init → ready → exit. */
+  phases: Phase[];
+}
+
+/** Host-side resource accounting of one instance, read at exit. */
+export interface Accounting {
+  cpuUserMs?: Ms;
+  cpuSystemMs?: Ms;
+  peakMemoryBytes?: number;
+  ioReadBytes?: number;
+  ioWriteBytes?: number;
+  oomKills?: number;
+}
+
+export type InstanceStatus = 'ok' | 'failed' | 'oom-killed' | 'timeout' | 'killed';
+
+export interface InstanceResult {
+  status: InstanceStatus;
+  /** The workload's exit code as the agent reported it (128+n for signal n). */
+  exitCode: number | null;
+  /** Why the status is not ok, one line. */
+  reason?: string;
+  timeline: Timeline;
+  accounting: Accounting;
+  /** The workload's stdout and stderr lines. */
+  stdout: string[];
+  stderr: string[];
+  /** The guest's memory view, where the agent reported it. */
+  guestMemory?: { totalKb: number; availableKb: number };
+  /** Last lines of raw output (VM console, agent), for error messages. */
+  tail: string[];
+}
+
+export interface Instance {
+  readonly target: string;
+  /** Host pids whose memory belongs to this instance (for PSS). */
+  hostPids(): number[];
+  /** Resolves when the workload reported ready; rejects if it exits or fails first. */
+  readonly ready: Promise<void>;
+  /** Resolves when the instance is gone and cleaned up; never rejects. */
+  readonly result: Promise<InstanceResult>;
+  /** Asks a `sleep` job to finish. */
+  stop(): Promise<void>;
+  /** Kills the instance at once. Idempotent. */
+  kill(): Promise<void>;
+}
+
+export interface PrepareContext {
+  /** Resource limits the whole run uses, so drivers can size VMs once. */
+  limits: Limits;
+  signal?: AbortSignal;
+}
+
+export type Isolation = 'none' | 'container' | 'vm';
+
+export interface Driver {
+  readonly name: string;
+  readonly description: string;
+  readonly isolation: Isolation;
+  probe(): Promise<Probe>;
+  prepare(ctx: PrepareContext): Promise<void>;
+  launch(request: LaunchRequest): Promise<Instance>;
+  teardown(): Promise<void>;
+}
