@@ -12,6 +12,7 @@ import { createDriver, listTargets, parseTargets } from '../drivers/registry.js'
 import type { Driver, Limits } from '../drivers/types.js';
 import { toTable } from '../reports/table.js';
 import { CancelledError, UsageError, describeError } from './errors.js';
+import { execCommand, type ExecFlags } from './exec.js';
 import { hostDimensions } from './host.js';
 import { nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
 import { progressPrinter } from './progress.js';
@@ -151,6 +152,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('measure what an isolation layer costs: the same workload natively, in a container and in a VM')
     .version(toolVersion())
     .showHelpAfterError(false)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${str.replace(/^error: /, 'tsbench: ').replace(/\n+$/, '')}\n`) });
 
@@ -168,6 +170,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--cpus <n>', 'CPU limit of every instance: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
     .option('--memory <size>', 'memory limit of every instance: cgroup limit, VM RAM', size('--memory', '256M'))
     .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
+
+  program
+    .command('exec')
+    .description('run one command of the image in a fresh instance of a target, streaming its output')
+    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .requiredOption('-t, --target <name>', `the target: ${listTargets().map((t) => t.name).join(', ')}`)
+    .option('--cpus <n>', 'CPU limit: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
+    .option('--memory <size>', 'memory limit: cgroup limit, VM RAM', size('--memory', '256M'))
+    .option('-v, --volume <host:guest>', 'bind a host directory into the instance (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .passThroughOptions()
+    .action(async (argv: string[], flags: ExecFlags) => setExit(await execCommand(argv, flags)));
 
   program
     .command('targets')

@@ -56,6 +56,7 @@ export class NativeDriver implements Driver {
       argv: [binPath('tsbench-agent'), ...jobArgv(request.job)],
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
     });
     this.running.add(proc);
     void proc.done.then(() => this.running.delete(proc));

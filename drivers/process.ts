@@ -29,6 +29,7 @@ export interface ProcessSpec {
   exitTimeoutMs?: number;
   signal?: AbortSignal;
   onOutput?: (line: string) => void;
+  onStderr?: (line: string) => void;
   /** How many raw output lines to keep for error messages. @default 20 */
   tailLines?: number;
 }
@@ -140,6 +141,7 @@ export class LaunchedProcess {
           break;
         case 'err':
           o.stderr.push(ev.text);
+          spec.onStderr?.(ev.text);
           break;
         case 'rusage':
           break;

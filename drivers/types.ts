@@ -50,6 +50,8 @@ export interface LaunchRequest {
   volumes?: Volume[];
   /** Called with each line of the workload's stdout as it arrives. */
   onOutput?: (line: string) => void;
+  /** Called with each line of the workload's stderr as it arrives. */
+  onStderr?: (line: string) => void;
   /** Aborting kills the instance. */
   signal?: AbortSignal;
 }
