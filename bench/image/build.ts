@@ -1,0 +1,201 @@
+/**
+ * Builds the one workload image every target runs:
+ *   rootfs/     the container's root: busybox, the agent, fio, sysbench and stress-ng
+ *               with exactly the shared libraries they load, and nothing else
+ *   initramfs   the same content plus the kernel modules, as a newc cpio
+ *
+ * An image is named by the hash of everything that goes into it, so it is rebuilt
+ * exactly when an input changes.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, lstat, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import { execa } from 'execa';
+import { ImageError, sha256Inputs } from './cache.js';
+import { selectModules, type Kernel } from './kernel.js';
+
+/** Bump when the layout of an image changes, so that old cache entries are not reused. */
+export const BUILDER_VERSION = 1;
+
+/** The benchmark tools, at their usual paths on the host and in the image. */
+export const TOOLS = [
+  { path: '/usr/bin/fio', debianPackage: 'fio' },
+  { path: '/usr/bin/sysbench', debianPackage: 'sysbench' },
+  { path: '/usr/bin/stress-ng', debianPackage: 'stress-ng' },
+] as const;
+
+/** Static busybox (Debian's busybox-static) and the applets linked to it in /bin. */
+export const BUSYBOX = '/bin/busybox';
+export const BUSYBOX_APPLETS = ['sh', 'cat', 'echo', 'ls', 'mkdir', 'mount', 'umount', 'sleep', 'sync', 'true', 'false', 'dd', 'uname'];
+
+/**
+ * How the initramfs is compressed. Measured boot-to-ready under TCG (docs/image.md):
+ * the guest's decompression is emulated and costs more than QEMU loading a larger
+ * file from the host page cache, so the fastest is no compression.
+ */
+export type Compression = 'none' | 'gzip' | 'zstd';
+export const COMPRESSION: Compression = 'none';
+const COMPRESSORS: Record<Compression, { suffix: string; argv: string[] | undefined }> = {
+  none: { suffix: '', argv: undefined },
+  gzip: { suffix: '.gz', argv: ['gzip', '-6', '-n', '-c'] },
+  zstd: { suffix: '.zst', argv: ['zstd', '-q', '-3', '-T0', '-c'] },
+};
+
+/** One thing in the image, at an absolute path inside it. */
+export type Entry =
+  | { kind: 'dir'; path: string }
+  | { kind: 'file'; path: string; src: string; mode: number }
+  | { kind: 'text'; path: string; content: string }
+  | { kind: 'symlink'; path: string; target: string }
+  | { kind: 'chardev'; path: string; major: number; minor: number };
+
+/** What to build, and the hash that names it. */
+export type Plan = {
+  hash: string;
+  /** rootfs entries (the initramfs has them too) */
+  rootfs: Entry[];
+  /** kernel module entries (initramfs only) */
+  modules: Entry[];
+  /** content hash of every file entry, by image path */
+  sha256: Record<string, string>;
+  kernel: Kernel;
+};
+
+/** Dir where the guest finds its modules. */
+const guestModulesDir = (kernel: Kernel): string => `/lib/modules/${kernel.version}`;
+
+/** Shared libraries of a dynamic executable, with the loader, from the host's ldd. */
+export async function sharedLibraries(binary: string): Promise<string[]> {
+  const { stdout, exitCode } = await execa('ldd', [binary], { reject: false });
+  if (exitCode !== 0) return []; // "not a dynamic executable": static, needs nothing
+  const libs: string[] = [];
+  for (const line of stdout.split('\n')) {
+    // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m?.[1] !== undefined) libs.push(m[1]);
+    else if (line.includes('not found')) throw new ImageError(`${binary} needs a library the host lacks (${line.trim()}): reinstall its Debian package`);
+  }
+  return libs;
+}
+
+async function fileEntry(path: string, src: string): Promise<Entry> {
+  const st = await stat(src); // follows symlinks: the image gets the real content at the path the loader asks for
+  return { kind: 'file', path, src, mode: st.mode & 0o7777 };
+}
+
+/** Lists the image's content and hashes every input. */
+export async function planImage(kernel: Kernel, agent: string): Promise<Plan> {
+  if (!existsSync(agent)) throw new ImageError(`agent binary ${agent} is missing: run npm run build`);
+  if (!existsSync(BUSYBOX)) throw new ImageError(`${BUSYBOX} is missing: apt-get install busybox-static`);
+  const rootfs: Entry[] = ['/proc', '/sys', '/dev', '/tmp', '/data', '/bin', '/sbin', '/etc/tsbench'].map((path) => ({ kind: 'dir', path }));
+  rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
+  rootfs.push(await fileEntry('/sbin/tsbench-agent', agent));
+  rootfs.push({ kind: 'symlink', path: '/init', target: 'sbin/tsbench-agent' });
+  rootfs.push(await fileEntry('/bin/busybox', BUSYBOX));
+  for (const applet of BUSYBOX_APPLETS) rootfs.push({ kind: 'symlink', path: `/bin/${applet}`, target: 'busybox' });
+
+  for (const tool of TOOLS) {
+    if (!existsSync(tool.path)) throw new ImageError(`${tool.path} is missing: apt-get install ${tool.debianPackage}`);
+    rootfs.push(await fileEntry(tool.path, tool.path));
+  }
+  const libs = new Set((await Promise.all(TOOLS.map((tool) => sharedLibraries(tool.path)))).flat());
+  for (const lib of [...libs].sort()) rootfs.push(await fileEntry(lib, lib));
+
+  const modules: Entry[] = [];
+  const loadOrder: string[] = [];
+  if (kernel.modulesDir !== undefined) {
+    for (const rel of await selectModules(kernel.modulesDir)) {
+      const path = posix.join(guestModulesDir(kernel), rel);
+      modules.push(await fileEntry(path, join(kernel.modulesDir, rel)));
+      loadOrder.push(path);
+    }
+  }
+  rootfs.push({ kind: 'text', path: '/etc/tsbench/modules', content: loadOrder.map((p) => `${p}\n`).join('') });
+
+  // Every input by content: entries (with file hashes), kernel, builder version.
+  const files = [...rootfs, ...modules].filter((e): e is Extract<Entry, { kind: 'file' }> => e.kind === 'file');
+  const [vmlinuzSum, ...sums] = await sha256Inputs([kernel.vmlinuz, ...files.map((e) => e.src)]);
+  const sha256: Record<string, string> = {};
+  files.forEach((e, i) => (sha256[e.path] = sums[i] ?? ''));
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ builder: BUILDER_VERSION, compression: COMPRESSION, kernel: kernel.version, vmlinuz: vmlinuzSum }));
+  for (const e of [...rootfs, ...modules]) {
+    const { src: _src, ...stable } = e as Entry & { src?: string }; // where it came from does not matter, its content does
+    hash.update(JSON.stringify({ ...stable, sha256: sha256[e.path] }) + '\n');
+  }
+  return { hash: hash.digest('hex').slice(0, 32), rootfs, modules, sha256, kernel };
+}
+
+/** Creates the entries under `root`. Needs root for /dev/console (mknod). */
+async function materialize(root: string, entries: Entry[]): Promise<void> {
+  for (const e of entries) {
+    const at = join(root, e.path);
+    await mkdir(e.kind === 'dir' ? at : dirname(at), { recursive: true });
+    switch (e.kind) {
+      case 'dir':
+        break;
+      case 'file':
+        await copyFile(e.src, at);
+        await chmod(at, e.mode);
+        break;
+      case 'text':
+        await writeFile(at, e.content);
+        break;
+      case 'symlink':
+        await symlink(e.target, at);
+        break;
+      case 'chardev':
+        // Node has no mknod(2). The kernel opens /dev/console as init's stdio before /dev is mounted.
+        await execa('mknod', ['-m', '600', at, 'c', String(e.major), String(e.minor)]).catch((error: unknown) => {
+          throw new ImageError(`cannot create ${e.path} in the image (mknod needs root): run tsbench image build as root`, { cause: error });
+        });
+        break;
+    }
+  }
+}
+
+/** Appends a newc cpio of everything under `root` (names relative to it) to `out`. */
+async function appendCpio(root: string, out: string): Promise<void> {
+  const { stdout } = await execa('find', ['.', '-mindepth', '1'], { cwd: root });
+  const names = stdout.split('\n').filter(Boolean).sort().join('\n') + '\n';
+  // buffer: false, or execa keeps a copy of the (100+ MB) output in memory as well.
+  await execa('cpio', ['-o', '-H', 'newc', '--quiet', '--reproducible', '-R', '0:0'], {
+    cwd: root,
+    input: names,
+    stdout: { file: out, append: true },
+    buffer: false,
+  });
+}
+
+/** Total bytes of the regular files under `root`. */
+export async function treeBytes(entries: Entry[], root: string): Promise<number> {
+  let total = 0;
+  for (const e of entries) if (e.kind === 'file' || e.kind === 'text') total += (await lstat(join(root, e.path))).size;
+  return total;
+}
+
+export type Built = { initramfs: string; cpioBytes: number; compression: Compression };
+
+/**
+ * Builds rootfs/ and the initramfs into `dir` (a fresh temp dir). The initramfs is two
+ * concatenated newc archives, rootfs then modules; the kernel unpacks them in order.
+ */
+export async function buildInto(dir: string, plan: Plan, compression: Compression = COMPRESSION): Promise<Built> {
+  const rootfs = join(dir, 'rootfs');
+  await materialize(rootfs, plan.rootfs);
+  const modulesRoot = join(dir, '.modules');
+  await materialize(modulesRoot, plan.modules);
+  const cpio = join(dir, 'initramfs.cpio');
+  await appendCpio(rootfs, cpio);
+  if (plan.modules.length > 0) await appendCpio(modulesRoot, cpio);
+  await rm(modulesRoot, { recursive: true, force: true });
+  const cpioBytes = (await stat(cpio)).size;
+  const { suffix, argv } = COMPRESSORS[compression];
+  if (argv === undefined) return { initramfs: cpio, cpioBytes, compression };
+  const [file, ...args] = argv as [string, ...string[]];
+  const initramfs = cpio + suffix;
+  await execa(file, [...args, cpio], { stdout: { file: initramfs }, buffer: false });
+  await rm(cpio, { force: true });
+  return { initramfs, cpioBytes, compression };
+}

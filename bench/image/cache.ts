@@ -1,0 +1,98 @@
+/**
+ * The on-disk cache under `$XDG_CACHE_HOME/tsbench` (default `~/.cache/tsbench`):
+ * `kernel/<version>/` and content-addressed `images/<hash>/`.
+ *
+ * Every entry is built in a temporary sibling directory and renamed into place,
+ * so a reader never sees a half-built entry.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Everything that goes wrong while fetching a kernel or building or loading an image.
+ * The message is one line that names the fix; `exitCode` is 2 for usage errors
+ * (a bad flag, file or environment variable) and 1 otherwise.
+ */
+export class ImageError extends Error {
+  override name = 'ImageError';
+  /** Process exit status the CLI should use. @default 1 */
+  readonly exitCode: number;
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.exitCode = options?.exitCode ?? 1;
+  }
+}
+
+/** The tsbench cache root, read from the environment on every call. */
+export function cacheDir(): string {
+  const xdg = process.env['XDG_CACHE_HOME'];
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'tsbench');
+}
+
+/** SHA-256 of a file's content, hex. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * SHA-256 of many input files, remembered by (device, inode, size, mtime, ctime)
+ * in `images/.sha256-memo.json`, as git's index does: a cache hit must not
+ * re-read 100+ MB of tools and libraries. Any write to a file changes its ctime,
+ * so a changed file is always hashed again.
+ */
+export async function sha256Inputs(paths: string[]): Promise<string[]> {
+  const memoPath = join(cacheDir(), 'images', '.sha256-memo.json');
+  type Memo = Record<string, { key: string; sha256: string }>;
+  const memo = (await readFile(memoPath, 'utf8').then((t) => JSON.parse(t) as Memo).catch(() => ({}))) as Memo;
+  let changed = false;
+  const sums = await Promise.all(
+    paths.map(async (path) => {
+      const st = await stat(path, { bigint: true });
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      const hit = memo[path];
+      if (hit?.key === key) return hit.sha256;
+      changed = true;
+      const sha256 = await sha256File(path);
+      memo[path] = { key, sha256 };
+      return sha256;
+    }),
+  );
+  if (changed) {
+    await mkdir(dirname(memoPath), { recursive: true });
+    const tmp = `${memoPath}.${process.pid}`;
+    await writeFile(tmp, JSON.stringify(memo));
+    await rename(tmp, memoPath);
+  }
+  return sums;
+}
+
+/** A fresh temporary directory next to `finalDir`, on the same filesystem so `rename` is atomic. */
+export async function tempSibling(finalDir: string): Promise<string> {
+  await mkdir(dirname(finalDir), { recursive: true });
+  const tmp = join(dirname(finalDir), `.tmp-${basename(finalDir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(tmp);
+  return tmp;
+}
+
+/**
+ * Moves a finished `tmp` directory to `finalDir`, replacing an old (e.g. corrupt) entry.
+ * Returns false if another builder won the race; `tmp` is then removed and theirs is kept.
+ */
+export async function installDir(tmp: string, finalDir: string, replace: boolean): Promise<boolean> {
+  if (replace) await rm(finalDir, { recursive: true, force: true });
+  try {
+    await rename(tmp, finalDir);
+    return true;
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    throw error;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * CLI: `tsbench image build|info|clean` and `tsbench kernel fetch`.
+ * Errors are one line naming the fix; usage errors exit 2, other failures 1.
+ */
+import type { Command, CommanderError } from 'commander';
+import { ImageError, cacheDir, cleanImages, ensureImage, fetchKernel, loadImage, type Image } from './index.js';
+
+const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
+
+/** Runs a command body; turns any error into one line on stderr and an exit status. */
+function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await body(...args);
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      log(`error: ${message}`);
+      if (process.env['TSBENCH_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = error instanceof ImageError ? error.exitCode : 1;
+    }
+  };
+}
+
+/** Commander's own usage errors (unknown option, missing argument...) exit 2, not 1. */
+function usageExit2(cmd: Command): Command {
+  return cmd.exitOverride((err: CommanderError) => {
+    process.exit(err.exitCode !== 0 && !['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code) ? 2 : err.exitCode);
+  });
+}
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1).padStart(7)} MB`;
+
+/** Human-readable sizes for `image info`: the figures behind "container images are small compared with VM images". */
+export function formatImageInfo(image: Image): string {
+  const vm = image.sizes.kernelBytes + image.sizes.initramfsBytes;
+  const rows: [string, number][] = [
+    ['rootfs (container image)', image.sizes.rootfsBytes],
+    [`initramfs (${image.initramfs.split('/').pop()})`, image.sizes.initramfsBytes],
+    [`  of which kernel modules`, image.sizes.modulesBytes],
+    [`kernel ${image.kernel.version}`, image.sizes.kernelBytes],
+    ['VM image (kernel + initramfs)', vm],
+  ];
+  return [
+    `image ${image.hash}`,
+    `  ${image.dir}`,
+    ...rows.map(([label, bytes]) => `  ${label.padEnd(34)}${mb(bytes)}`),
+  ].join('\n');
+}
+
+export function registerImageCommands(program: Command): void {
+  const image = usageExit2(program.command('image').description('the workload image shared by all targets'));
+  usageExit2(image.command('build'))
+    .description('build the image (rootfs for containers, initramfs for VMs) unless it is cached')
+    .option('--rebuild', 'build even if a cached image matches')
+    .action(
+      action(async (opts: { rebuild?: boolean }) => {
+        const started = process.hrtime.bigint();
+        const built = await ensureImage({ rebuild: opts.rebuild === true, log });
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        process.stdout.write(`${formatImageInfo(built)}\n  (${ms.toFixed(0)} ms)\n`);
+      }),
+    );
+  usageExit2(image.command('info'))
+    .description('print the sizes of rootfs, initramfs, kernel and modules')
+    .option('--json', 'print the Image object as JSON')
+    .action(
+      action(async (opts: { json?: boolean }) => {
+        const loaded = await loadImage();
+        process.stdout.write(opts.json === true ? `${JSON.stringify(loaded, null, 2)}\n` : `${formatImageInfo(loaded)}\n`);
+      }),
+    );
+  usageExit2(image.command('clean'))
+    .description('remove every cached image (the kernel stays)')
+    .action(
+      action(async () => {
+        const removed = await cleanImages();
+        process.stdout.write(`removed ${removed} image(s) from ${cacheDir()}/images\n`);
+      }),
+    );
+
+  const kernel = usageExit2(program.command('kernel').description('the guest kernel'));
+  usageExit2(kernel.command('fetch'))
+    .description("download Debian's linux-image-cloud-amd64 into the cache, or import --kernel PATH")
+    .option('--kernel <path>', 'use this bzImage/vmlinuz instead of downloading one')
+    .option('--modules <dir>', 'modules dir (with modules.dep) for --kernel')
+    .action(
+      action(async (opts: { kernel?: string; modules?: string }) => {
+        if (opts.modules !== undefined && opts.kernel === undefined)
+          throw new ImageError('--modules needs --kernel: pass both, or neither to fetch the Debian kernel', { exitCode: 2 });
+        const k = await fetchKernel({ ...opts, log });
+        process.stdout.write(`kernel ${k.version}\n  ${k.vmlinuz}\n${k.modulesDir !== undefined ? `  modules ${k.modulesDir}\n` : ''}`);
+      }),
+    );
+}

@@ -1,0 +1,205 @@
+/**
+ * One workload image for every target: the same static agent and tool binaries
+ * run natively, as PID 1 of a container (`rootfs`) and as PID 1 of a VM (`initramfs`).
+ *
+ * Images live in `$XDG_CACHE_HOME/tsbench/images/<hash>/` with `rootfs/`,
+ * `initramfs.cpio[.gz|.zst]` and `manifest.json`; `<hash>` covers every input.
+ */
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
+import { ImageError, cacheDir, installDir, sha256File, tempSibling } from './cache.js';
+import { resolveKernel, type Kernel } from './kernel.js';
+
+export { ImageError, cacheDir } from './cache.js';
+export { fetchKernel, resolveKernel, type Kernel, type KernelOptions } from './kernel.js';
+
+/** A built, verified image. */
+export type Image = {
+  /** content hash of all inputs; names the cache entry */
+  hash: string;
+  /** the cache entry */
+  dir: string;
+  /** root filesystem directory for containers */
+  rootfs: string;
+  /** initramfs file for VMs (boot it with `kernel.vmlinuz`) */
+  initramfs: string;
+  kernel: Kernel;
+  sizes: {
+    /** bytes of the regular files in rootfs/ */
+    rootfsBytes: number;
+    /** bytes of the initramfs file as stored (compressed if it is) */
+    initramfsBytes: number;
+    /** bytes of vmlinuz */
+    kernelBytes: number;
+    /** bytes of the kernel modules in the initramfs */
+    modulesBytes: number;
+  };
+};
+
+const Sizes = z.object({ rootfsBytes: z.number(), initramfsBytes: z.number(), kernelBytes: z.number(), modulesBytes: z.number() });
+
+/** manifest.json of an image. */
+const Manifest = z.object({
+  builderVersion: z.number(),
+  hash: z.string(),
+  createdAt: z.string(),
+  kernel: z.object({ vmlinuz: z.string(), version: z.string(), modulesDir: z.string().optional() }),
+  initramfs: z.object({ file: z.string(), compression: z.string(), sha256: z.string(), bytes: z.number(), cpioBytes: z.number() }),
+  sizes: Sizes,
+  /** every input: image path, kind, and for files their source, size and sha256 */
+  inputs: z.array(
+    z.object({
+      path: z.string(),
+      kind: z.string(),
+      in: z.enum(['rootfs', 'initramfs']),
+      src: z.string().optional(),
+      bytes: z.number().optional(),
+      sha256: z.string().optional(),
+    }),
+  ),
+});
+type Manifest = z.infer<typeof Manifest>;
+
+/** Absolute path of the compiled agent, dist/bin/tsbench-agent. */
+export function agentBinary(): string {
+  // This module is dist/bench/image/index.js once compiled.
+  return fileURLToPath(new URL('../../bin/tsbench-agent', import.meta.url));
+}
+
+export function imagesDir(): string {
+  return join(cacheDir(), 'images');
+}
+
+/** The kernel cmdline encoding of a job: base64url (no padding) of argv joined by NUL bytes. */
+export function encodeJob(argv: string[]): string {
+  if (argv.length === 0 || argv.some((a) => a.includes('\0'))) throw new ImageError('a job needs at least one argument and no NUL bytes', { exitCode: 2 });
+  return Buffer.from(argv.join('\0')).toString('base64url');
+}
+
+/**
+ * Kernel command line for booting the initramfs with the agent as init.
+ * `quiet loglevel=1` keeps kernel messages off the console the agent talks on;
+ * `panic=-1` reboots at once if init dies, which ends QEMU when run with -no-reboot.
+ */
+export function kernelCmdline(opts: { job: string[]; disk?: string; extra?: string[] }): string {
+  const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1', `tsbench.job=${encodeJob(opts.job)}`];
+  if (opts.disk !== undefined) parts.push(`tsbench.disk=${opts.disk}`);
+  return [...parts, ...(opts.extra ?? [])].join(' ');
+}
+
+/** Checks a cache entry against its manifest; throws an ImageError saying what is wrong. */
+async function verify(dir: string, hash: string): Promise<Image> {
+  const corrupt = (what: string, cause?: unknown): ImageError =>
+    new ImageError(`image ${dir} is corrupt (${what}): run tsbench image build to rebuild it`, { cause });
+  let manifest: Manifest;
+  try {
+    manifest = Manifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
+  } catch (error) {
+    throw corrupt(existsSync(join(dir, 'manifest.json')) ? 'manifest.json is unreadable' : 'manifest.json is missing', error);
+  }
+  if (manifest.hash !== hash) throw corrupt(`manifest is for ${manifest.hash}`);
+  const initramfs = join(dir, manifest.initramfs.file);
+  const actual = await sha256File(initramfs).catch(() => 'missing');
+  if (actual !== manifest.initramfs.sha256) throw corrupt(`${manifest.initramfs.file} is ${actual === 'missing' ? 'missing' : 'changed'}`);
+  for (const input of manifest.inputs) {
+    if (input.in !== 'rootfs' || input.bytes === undefined) continue;
+    const st = await stat(join(dir, 'rootfs', input.path)).catch(() => undefined);
+    if (st?.size !== input.bytes) throw corrupt(`rootfs${input.path} is ${st === undefined ? 'missing' : 'changed'}`);
+  }
+  return {
+    hash,
+    dir,
+    rootfs: join(dir, 'rootfs'),
+    initramfs,
+    kernel: manifest.kernel,
+    sizes: manifest.sizes,
+  };
+}
+
+async function currentPlan(): Promise<Plan> {
+  return planImage(await resolveKernel(), agentBinary());
+}
+
+/**
+ * The image for the current inputs (agent, tools, kernel), without building.
+ * Throws an ImageError telling the user to run `tsbench image build` if it is
+ * missing or corrupt.
+ */
+export async function loadImage(): Promise<Image> {
+  const plan = await currentPlan();
+  const dir = join(imagesDir(), plan.hash);
+  if (!existsSync(dir)) throw new ImageError(`no image for the current agent, tools and kernel: run tsbench image build`);
+  return verify(dir, plan.hash);
+}
+
+/**
+ * The image for the current inputs, built if it is missing, corrupt, or `rebuild` is set.
+ * A cache hit only hashes the inputs and checks the entry.
+ */
+export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void } = {}): Promise<Image> {
+  const log = opts.log ?? (() => {});
+  const plan = await currentPlan();
+  const dir = join(imagesDir(), plan.hash);
+  let replace = opts.rebuild === true;
+  if (!replace && existsSync(dir)) {
+    try {
+      return await verify(dir, plan.hash);
+    } catch (error) {
+      if (!(error instanceof ImageError)) throw error;
+      log(`${error.message}; rebuilding`);
+      replace = true;
+    }
+  }
+  log(`building image ${plan.hash}`);
+  const tmp = await tempSibling(dir);
+  try {
+    const built = await buildInto(tmp, plan);
+    const fileBytes = async (path: string): Promise<number> => (await stat(path)).size;
+    const sizes = {
+      rootfsBytes: await treeBytes(plan.rootfs, join(tmp, 'rootfs')),
+      initramfsBytes: await fileBytes(built.initramfs),
+      kernelBytes: await fileBytes(plan.kernel.vmlinuz),
+      modulesBytes: (await Promise.all(plan.modules.map((m) => (m.kind === 'file' ? fileBytes(m.src) : 0)))).reduce((a, b) => a + b, 0),
+    };
+    const inputs = await Promise.all(
+      [...plan.rootfs.map((e) => ({ e, in: 'rootfs' as const })), ...plan.modules.map((e) => ({ e, in: 'initramfs' as const }))].map(async ({ e, in: where }) => ({
+        path: e.path,
+        kind: e.kind,
+        in: where,
+        ...(e.kind === 'file' ? { src: e.src, bytes: await fileBytes(e.src), sha256: plan.sha256[e.path] } : {}),
+        ...(e.kind === 'text' ? { bytes: Buffer.byteLength(e.content) } : {}),
+      })),
+    );
+    const manifest: Manifest = {
+      builderVersion: BUILDER_VERSION,
+      hash: plan.hash,
+      createdAt: new Date().toISOString(),
+      kernel: plan.kernel,
+      initramfs: {
+        file: built.initramfs.slice(tmp.length + 1),
+        compression: built.compression,
+        sha256: await sha256File(built.initramfs),
+        bytes: sizes.initramfsBytes,
+        cpioBytes: built.cpioBytes,
+      },
+      sizes,
+      inputs,
+    };
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    if (!(await installDir(tmp, dir, replace))) log(`another build of ${plan.hash} finished first; using it`);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return verify(dir, plan.hash);
+}
+
+/** Removes every cached image (not the kernel). Returns how many were removed. */
+export async function cleanImages(): Promise<number> {
+  const names = await readdir(imagesDir()).catch(() => []);
+  await rm(imagesDir(), { recursive: true, force: true });
+  return names.filter((n) => !n.startsWith('.')).length;
+}
