@@ -4,7 +4,6 @@
  * while running (the others still ran and were saved), or a requested target was
  * unavailable without --allow-missing; 2 usage errors; 130 interrupted.
  */
-import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { killAllLaunched } from '../drivers/process.js';
@@ -16,7 +15,7 @@ import { execCommand, type ExecFlags } from './exec.js';
 import { hostDimensions } from './host.js';
 import { nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
 import { progressPrinter } from './progress.js';
-import { ResultWriter, defaultOutDir, resultPaths } from './results.js';
+import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
 import { probeAll, run } from './runner.js';
 import { listScenarios, resolveScenarios } from './scenarios/index.js';
 import { toolVersion } from './version.js';
@@ -40,7 +39,7 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
   const targetNames = parseTargets(flags.targets);
   const outDir = resolve(flags.out ?? defaultOutDir());
   try {
-    await mkdir(outDir, { recursive: true });
+    await ensureDir(outDir);
   } catch (e) {
     throw new UsageError(`--out: cannot create ${outDir} (${describeError(e)}); pass a writable directory`);
   }

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { ResultSchema, resultJsonSchema } from '../bench/schema.js';
+import type { Stats } from '../bench/stats.js';
+import { liveLaunchCount } from '../drivers/process.js';
+import { tsbench, tsbenchBackground } from './helpers/cli.js';
+import { jsonSchemaErrors } from './helpers/schema.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tsbench-cli-test-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe('usage errors', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['an unknown scenario', ['run', 'bogus', '--targets', 'native'], /unknown scenario 'bogus'; valid scenarios: startup/],
+    ['an unknown target', ['run', 'startup', '--targets', 'native,vmware'], /--targets: unknown target 'vmware'; valid targets: native/],
+    ['a zero --runs', ['run', 'startup', '--targets', 'native', '--runs', '0'], /--runs must be a positive integer, e.g. --runs 30/],
+    ['a non-numeric --runs', ['run', 'startup', '--targets', 'native', '--runs', 'many'], /--runs must be a positive integer/],
+    ['a bad --memory', ['run', 'startup', '--targets', 'native', '--memory', '12Q'], /--memory must be a size such as 256M/],
+    ['a missing --targets', ['run', 'startup'], /--targets/],
+    ['an unwritable --out', ['run', 'startup', '--targets', 'native', '--out', '/proc/tsbench-nope'], /--out: cannot create/],
+  ];
+  for (const [what, args, message] of cases) {
+    test(`${what} exits with 2 and a one-line message naming the fix`, async () => {
+      const r = await tsbench(args);
+      assert.equal(r.exitCode, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+    });
+  }
+});
+
+test('the committed JSON Schema file matches the zod schema', () => {
+  const committed = JSON.parse(readFileSync(new URL('../../schema/result.schema.json', import.meta.url), 'utf8')) as unknown;
+  assert.deepEqual(committed, JSON.parse(JSON.stringify(resultJsonSchema())));
+});
+
+test('scenarios and targets are listed with their metrics and availability', async () => {
+  const s = await tsbench(['scenarios', '--json']);
+  assert.equal(s.exitCode, 0);
+  const scenarios = JSON.parse(s.stdout) as { name: string; metrics: { name: string; unit: string }[] }[];
+  assert.deepEqual(scenarios.find((x) => x.name === 'startup')?.metrics.map((m) => m.name), ['toReadyMs', 'toExitMs']);
+  const t = await tsbench(['targets', '--json']);
+  assert.equal(t.exitCode, 0);
+  const targets = JSON.parse(t.stdout) as { name: string; available: boolean; reason: string }[];
+  assert.equal(targets.find((x) => x.name === 'native')?.available, true);
+  for (const x of targets) if (!x.available) assert.ok(x.reason.length > 0, `${x.name} is unavailable without a reason`);
+});
+
+test('a real native startup run writes a JSON that validates and a CSV that matches it', async () => {
+  const out = join(work, 'native');
+  const r = await tsbench(['run', 'startup', '--targets', 'native', '--runs', '8', '--warmup', '2', '--out', out]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /toExitMs/);
+  const doc = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as unknown;
+  assert.equal(jsonSchemaErrors(doc), '');
+  const result = ResultSchema.parse(doc);
+  assert.equal(result.complete, true);
+  assert.deepEqual(result.command, ['run', 'startup', '--targets', 'native', '--runs', '8', '--warmup', '2', '--out', out]);
+  assert.ok(result.host.cpuCores > 0 && result.host.kernel.length > 0 && result.host.memoryBytes > 0);
+  const native = result.scenarios[0]?.targets[0];
+  assert.equal(native?.state, 'completed');
+  assert.equal(native?.samples.length, 8);
+  for (const s of native?.samples ?? []) {
+    const ready = s.values.toReadyMs ?? NaN;
+    const exit = s.values.toExitMs ?? NaN;
+    assert.ok(ready > 0 && ready < exit && exit < 1000, `implausible sample ${ready} / ${exit}`);
+  }
+  const rows = parse(readFileSync(join(out, 'results.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+  assert.equal(rows.length, 2);
+  for (const row of rows) {
+    const stats: Stats | undefined = native?.stats[row.metric ?? ''];
+    assert.ok(stats, `CSV metric ${row.metric} has no statistics in the JSON`);
+    assert.equal(row.scenario, 'startup');
+    assert.equal(row.target, 'native');
+    assert.equal(Number(row.n), stats.n);
+    assert.equal(Number(row.median), stats.median);
+    assert.equal(Number(row.p95), stats.p95);
+  }
+});
+
+test('the table is replaced by the result JSON with --json', async () => {
+  const out = join(work, 'json');
+  const r = await tsbench(['run', 'startup', '--targets', 'native', '--runs', '2', '--warmup', '0', '--out', out, '--json']);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(ResultSchema.parse(JSON.parse(r.stdout)).scenarios[0]?.targets[0]?.samples.length, 2);
+  assert.equal(r.stderr, '');
+});
+
+test('SIGINT mid-run leaves a valid partial JSON and exits with 130', async () => {
+  const out = join(work, 'sigint');
+  const child = tsbenchBackground(['run', 'startup', '--targets', 'native', '--runs', '100000', '--warmup', '0', '--out', out]);
+  const json = join(out, 'results.json');
+  const deadline = Date.now() + 30_000;
+  const samples = (): number => {
+    try {
+      return (JSON.parse(readFileSync(json, 'utf8')) as { scenarios: { targets: { samples: unknown[] }[] }[] }).scenarios[0]?.targets[0]?.samples.length ?? 0;
+    } catch {
+      return 0;
+    }
+  };
+  while (Date.now() < deadline && (!existsSync(json) || samples() < 3)) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
+  const r = await child;
+  assert.equal(r.exitCode, 130, r.stderr);
+  assert.match(r.stderr, /interrupted by SIGINT/);
+  const doc = JSON.parse(readFileSync(json, 'utf8')) as unknown;
+  assert.equal(jsonSchemaErrors(doc), '');
+  const result = ResultSchema.parse(doc);
+  assert.equal(result.complete, false);
+  assert.equal(result.interrupted, 'interrupted by SIGINT');
+  const t = result.scenarios[0]?.targets[0];
+  assert.equal(t?.state, 'cancelled');
+  assert.ok((t?.samples.length ?? 0) >= 3);
+  assert.ok(t?.stats.toExitMs, 'statistics of the partial samples are there');
+  assert.equal(liveLaunchCount(), 0);
+});

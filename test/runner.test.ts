@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { run } from '../bench/runner.js';
+import { ResultSchema, type Host, type Result } from '../bench/schema.js';
+import { startup } from '../bench/scenarios/startup.js';
+import type { Driver } from '../drivers/types.js';
+import { MockDriver } from './helpers/mock-driver.js';
+
+const host: Host = {
+  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
+};
+
+function drivers(...ds: MockDriver[]): Map<string, Driver> {
+  return new Map(ds.map((d) => [d.name, d]));
+}
+
+async function runMock(ds: MockDriver[], runs: number, warmup: number, signal?: AbortSignal) {
+  const writes: Result[] = [];
+  const outcome = await run({
+    scenarios: [startup],
+    drivers: drivers(...ds),
+    runs,
+    warmup,
+    seed: 1,
+    limits: {},
+    scenarioOptions: {},
+    command: ['run', 'startup'],
+    host,
+    write: async (r) => {
+      writes.push(structuredClone(r));
+    },
+    ...(signal ? { signal } : {}),
+  });
+  return { outcome, writes };
+}
+
+describe('the runner', () => {
+  test('interleaves targets round by round', async () => {
+    const log: string[] = [];
+    await runMock([new MockDriver('native', { log }), new MockDriver('b', { log }), new MockDriver('c', { log })], 2, 1);
+    assert.deepEqual(log, ['native:1', 'b:1', 'c:1', 'native:2', 'b:2', 'c:2', 'native:3', 'b:3', 'c:3']);
+  });
+
+  test('drops warmup samples and keeps exactly the requested runs', async () => {
+    const log: string[] = [];
+    const { outcome } = await runMock([new MockDriver('native', { log })], 3, 2);
+    const t = outcome.result.scenarios[0]?.targets[0];
+    assert.ok(t);
+    assert.equal(t.state, 'completed');
+    // Launches 1 and 2 were warmups: the kept samples are launches 3, 4, 5.
+    assert.deepEqual(t.samples.map((s) => s.values.toExitMs), [3, 4, 5]);
+    assert.deepEqual(t.samples.map((s) => s.round), [0, 1, 2]);
+    assert.equal(t.stats.toExitMs?.median, 4);
+    assert.equal(t.stats.toReadyMs?.median, 2);
+  });
+
+  test('a failing target gets its reason and the others go on', async () => {
+    const log: string[] = [];
+    const a = new MockDriver('native', { log });
+    const b = new MockDriver('b', { log, failAt: 2 });
+    const c = new MockDriver('c', { log });
+    const { outcome } = await runMock([a, b, c], 4, 0);
+    const [ta, tb, tc] = outcome.result.scenarios[0]?.targets ?? [];
+    assert.equal(tb?.state, 'errored');
+    assert.match(tb?.error ?? '', /\[b\] startup: boom at launch 2/);
+    assert.deepEqual(tb?.errorTail, ['last words']);
+    assert.equal(tb?.samples.length, 1);
+    assert.equal(ta?.samples.length, 4);
+    assert.equal(tc?.samples.length, 4);
+    assert.deepEqual(outcome.failed, ['b']);
+    assert.equal(b.launches, 2, 'a failed target is not launched again');
+    assert.deepEqual([a.tornDown, b.tornDown, c.tornDown], [1, 1, 1]);
+  });
+
+  test('an unavailable target is skipped with its reason and never launched', async () => {
+    const log: string[] = [];
+    const gone = new MockDriver('gone', { log, unavailable: 'not installed' });
+    const { outcome } = await runMock([new MockDriver('native', { log }), gone], 2, 0);
+    assert.deepEqual(outcome.missing, ['gone']);
+    assert.equal(gone.launches, 0);
+    assert.equal(gone.prepared, 0);
+    const t = outcome.result.scenarios[0]?.targets[1];
+    assert.equal(t?.state, 'skipped');
+    assert.equal(t?.error, 'not installed');
+  });
+
+  test('writes a valid result after every round, complete only at the end', async () => {
+    const log: string[] = [];
+    const { writes } = await runMock([new MockDriver('native', { log }), new MockDriver('b', { log })], 3, 1);
+    assert.ok(writes.length >= 4, `only ${writes.length} writes`);
+    for (const w of writes) ResultSchema.parse(w);
+    assert.deepEqual(writes.map((w) => w.complete), [...writes.slice(1).map(() => false), true]);
+    const sampleCounts = writes.map((w) => w.scenarios[0]?.targets[0]?.samples.length ?? 0);
+    assert.deepEqual([...sampleCounts].sort((x, y) => x - y), sampleCounts, 'samples only accumulate');
+  });
+
+  test('computes the ratio of each target to native', async () => {
+    const log: string[] = [];
+    const { outcome } = await runMock([new MockDriver('native', { log }), new MockDriver('b', { log })], 3, 0);
+    const b = outcome.result.scenarios[0]?.targets[1];
+    assert.equal(b?.ratioToNative.toExitMs?.ratio, 1);
+    assert.equal(outcome.result.scenarios[0]?.targets[0]?.ratioToNative.toExitMs, undefined);
+  });
+
+  test('an aborted run stops, marks itself incomplete and still tears down', async () => {
+    const log: string[] = [];
+    const controller = new AbortController();
+    const a = new MockDriver('native', { log });
+    const origLaunch = a.launch.bind(a);
+    a.launch = async () => {
+      if (a.launches === 2) controller.abort(new Error('SIGINT'));
+      return origLaunch();
+    };
+    const { outcome } = await runMock([a], 10, 0, controller.signal);
+    assert.equal(outcome.cancelled, true);
+    assert.equal(outcome.result.complete, false);
+    assert.equal(outcome.result.interrupted, 'SIGINT');
+    assert.equal(outcome.result.scenarios[0]?.targets[0]?.state, 'cancelled');
+    assert.equal(outcome.result.scenarios[0]?.targets[0]?.samples.length, 2);
+    assert.equal(a.tornDown, 1);
+  });
+});
