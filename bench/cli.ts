@@ -13,6 +13,7 @@ import { toTable } from '../reports/table.js';
 import { CancelledError, UsageError, describeError } from './errors.js';
 import { execCommand, type ExecFlags } from './exec.js';
 import { hostDimensions } from './host.js';
+import { registerImageCommands } from './image/commands.js';
 import { nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
@@ -193,6 +194,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .action((flags: { json?: boolean }) => setExit(scenariosCommand(flags)));
 
+  registerImageCommands(program);
   return program;
 }
 
