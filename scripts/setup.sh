@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up tsbench on a fresh Debian (bookworm) machine, as root. Idempotent:
+# installs the Debian packages, the npm dependencies, builds, fetches the guest
+# kernel and builds the workload image (both cached; a second run is quick).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential      # cc for the static agent and launcher (glibc static libs come with libc6-dev)
+  busybox-static       # the image's shell and core utilities
+  cpio zstd            # packing the initramfs
+  e2fsprogs            # mkfs.ext4 for VM data disks
+  fio sysbench stress-ng  # the workloads
+  qemu-system-x86      # the kvm and tcg targets
+  iproute2 procps kmod # ip, ps/pgrep, modinfo
+  hyperfine            # the reference timings in docs/
+  runc                 # peer runtime for comparison
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]}; run this script as root" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run build
+node dist/bench/cli.js kernel fetch
+node dist/bench/cli.js image build
