@@ -8,14 +8,18 @@ CC=${CC:-cc}
 mkdir -p dist/bin
 build() {
   out=dist/bin/$1; src=$2; shift 2
-  # Rebuild only when the source is newer than the binary.
-  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$0" -nt "$out" ]; then
+  # Rebuild only when a source (or the .h beside it) is newer than the binary.
+  stale=0
+  for f in "$src" "$@"; do
+    for g in "$f" "${f%.c}.h"; do [ -f "$g" ] && [ "$g" -nt "$out" ] && stale=1; done
+  done
+  if [ ! -x "$out" ] || [ "$stale" = 1 ] || [ "$0" -nt "$out" ]; then
     $CC -O2 -Wall -Wextra -Werror -std=gnu11 -static -o "$out.tmp" "$src" "$@"
     mv -f "$out.tmp" "$out"
   fi
 }
-for spec in "tsbench-launch drivers/launcher/launcher.c" "tsbench-agent drivers/agent/agent.c"; do
+for spec in "tsbench-launch drivers/launcher/launcher.c drivers/container/nsexec.c" "tsbench-agent drivers/agent/agent.c"; do
   set -- $spec
-  [ -f "$2" ] && build "$1" "$2"
+  [ -f "$2" ] && build "$@"
 done
 exit 0

@@ -1,7 +1,8 @@
 /*
  * tsbench-launch: start one workload, time it, reap it, report.
  *
- *   tsbench-launch [--report-fd N] -- PROGRAM [ARG...]
+ *   tsbench-launch [--report-fd N] [CONTAINER-OPTION...] -- PROGRAM [ARG...]
+ *   tsbench-launch [--report-fd N] -- CONTAINER-OPTION... -- PROGRAM [ARG...]
  *
  * Node's child_process adds a millisecond or more of event-loop latency
  * between a child's exit and the 'exit' callback, which would swamp the
@@ -20,6 +21,14 @@
  * The launcher exits with the workload's code (128 + signal when killed).
  * Policy (what to run, with which limits) lives in TypeScript; this stays a
  * thin executor.
+ *
+ * Container options (drivers/container/nsexec.c: --ns, --merged, --cgroup-tasks,
+ * ...) replace the fork with a clone into fresh namespaces and cgroups; the
+ * timestamps are taken at the very same points, so native and container
+ * figures compare fairly. Without them nothing else changes. The second form
+ * exists because drivers/process.ts always puts `--report-fd 3 --` first: right
+ * after that `--`, an argument starting with `--` cannot be a program, so the
+ * launcher reads container options up to the next `--`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,10 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../container/nsexec.h"
+
 static int report_fd = -1;
 static volatile pid_t child = -1;
 
-static void report(const char *fmt, ...)
+void report(const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -71,16 +82,30 @@ static void forward(int sig)
 int main(int argc, char **argv)
 {
 	int i = 1;
+	int rc;
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--report-fd") == 0 && i + 1 < argc) {
 			report_fd = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
+		} else if ((rc = container_option(argc, argv, &i)) != 0) {
+			if (rc < 0)
+				return 2;
 		} else {
 			fprintf(stderr, "tsbench-launch: unknown option %s\n", argv[i]);
 			return 2;
 		}
+	}
+	if (i < argc && strncmp(argv[i], "--", 2) == 0) {
+		for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+			if ((rc = container_option(argc, argv, &i)) <= 0) {
+				if (rc == 0)
+					fprintf(stderr, "tsbench-launch: unknown option %s\n", argv[i]);
+				return 2;
+			}
+		}
+		i++;
 	}
 	if (i >= argc) {
 		fprintf(stderr, "usage: tsbench-launch [--report-fd N] -- PROGRAM [ARG...]\n");
@@ -94,17 +119,23 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	/* The child reports a failed exec through this close-on-exec pipe. */
+	/* The child reports a failed exec (or container set-up) as text through this close-on-exec pipe. */
 	int errpipe[2];
 	if (pipe2(errpipe, O_CLOEXEC) != 0) {
 		report("error pipe: %s\n", strerror(errno));
 		return 127;
 	}
+	const int container = container_enabled();
+	char msg[512];
+	if (container && container_prepare(msg, sizeof msg) != 0) {
+		report("error %s\n", msg);
+		return 127;
+	}
 
 	unsigned long long t0 = mono_ns();
-	pid_t pid = fork();
+	pid_t pid = container ? container_spawn(cmd, errpipe[1], report_fd) : fork();
 	if (pid < 0) {
-		report("error fork: %s\n", strerror(errno));
+		report("error %s: %s\n", container ? "clone" : "fork", strerror(errno));
 		return 127;
 	}
 	if (pid == 0) {
@@ -117,8 +148,8 @@ int main(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		execvp(cmd[0], cmd);
-		int e = errno;
-		ssize_t w = write(errpipe[1], &e, sizeof e);
+		int n = snprintf(msg, sizeof msg, "exec %s: %s", cmd[0], strerror(errno));
+		ssize_t w = write(errpipe[1], msg, n > 0 ? (size_t)n : 0);
 		(void)w;
 		_exit(127);
 	}
@@ -126,9 +157,11 @@ int main(int argc, char **argv)
 	close(errpipe[1]);
 	report("start %llu %d\n", t0, (int)pid);
 
-	int exec_errno = 0;
-	if (read(errpipe[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno)
-		report("error exec %s: %s\n", cmd[0], strerror(exec_errno));
+	ssize_t got = read(errpipe[0], msg, sizeof msg - 1);
+	if (got > 0) {
+		msg[got] = 0;
+		report("error %s\n", msg);
+	}
 	close(errpipe[0]);
 
 	int status;

@@ -1,0 +1,451 @@
+/*
+ * tsbench-launch's container mode: clone the workload into fresh namespaces,
+ * give it an overlay root with pivot_root, put it into its cgroups before it
+ * runs a single instruction of its own, then exec it.
+ *
+ * This is a thin executor: every path, limit and name comes from argv, chosen
+ * by the TypeScript driver beside it (drivers/container), which also creates and removes the cgroups and
+ * the per-instance directories and reads the accounting.
+ *
+ *   --ns pid,mnt,uts,ipc,net,cgroup   namespaces to create (cgroup is unshared
+ *                                     after the cgroup move, so it is rooted there)
+ *   --hostname NAME                   sethostname in the new uts namespace
+ *   --rootfs-lower DIR --upper DIR --work DIR --merged DIR
+ *                                     overlay root; mounted inside the new mount
+ *                                     namespace after / is made rprivate
+ *   --overlay-opts OPTS               extra overlay options, e.g. volatile
+ *   --volume SRC:DST[:ro]             bind mount, repeatable
+ *   --cgroup-tasks FILE               v1: the child writes "0" to FILE (a `tasks`
+ *                                     file), moving itself, first thing; repeatable
+ *   --cgroup-dir DIR                  v2: clone3(CLONE_INTO_CGROUP) into DIR
+ *   --env NAME=VALUE                  the workload's whole environment, repeatable
+ *   --trace                           report "trace <step> <mono_ns>" lines
+ *
+ * The workload's first instruction always runs inside its cgroups: on v2 the
+ * child is born there (CLONE_INTO_CGROUP); on v1 the child moves itself before
+ * it does anything else. Why itself, and through `tasks`: writing a pid to
+ * cgroup.procs takes cgroup_threadgroup_rwsem for writing, which waits for an
+ * RCU grace period whenever the lock was idle (6 to 16 ms measured on the
+ * 2-core CI VM, more than the whole container start). A single-threaded task
+ * moving itself with "0" through `tasks` is the one case the kernel exempts
+ * from that lock (cgroup_procs_write_start: "if the thread is current, it
+ * won't exit(2) under our hands"). The child is single-threaded: it is a
+ * clone of the single-threaded launcher.
+ */
+#define _GNU_SOURCE
+#include "nsexec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+#define MAX_LIST 32
+
+static struct {
+	int enabled;
+	unsigned long clone_flags; /* CLONE_NEW* given to clone */
+	int cgroup_ns;             /* unshare(CLONE_NEWCGROUP) after the move */
+	const char *hostname;
+	const char *lower, *upper, *work, *merged, *overlay_opts;
+	const char *volumes[MAX_LIST];
+	int nvolumes;
+	const char *tasks[MAX_LIST];
+	int ntasks;
+	int tasks_fd[MAX_LIST];
+	const char *cgroup_dir;
+	int cgroup_fd;
+	char *env[MAX_LIST * 2 + 1];
+	int nenv;
+	int trace;
+} C = { .cgroup_fd = -1 };
+
+static int trace_fd = -1;
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+/* In the child the report fd is written directly: report() belongs to the parent. */
+static void trace(const char *step)
+{
+	if (!C.trace || trace_fd < 0)
+		return;
+	char line[96];
+	int n = snprintf(line, sizeof line, "trace %s %llu\n", step, now_ns());
+	if (n > 0)
+		(void)!write(trace_fd, line, (size_t)n);
+}
+
+int container_enabled(void)
+{
+	return C.enabled;
+}
+
+static int add(const char **list, int *n, const char *v, const char *opt)
+{
+	if (*n >= MAX_LIST) {
+		fprintf(stderr, "tsbench-launch: too many %s (at most %d)\n", opt, MAX_LIST);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 1;
+}
+
+static int parse_ns(const char *list)
+{
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "pid"))
+			C.clone_flags |= CLONE_NEWPID;
+		else if (!strcmp(t, "mnt"))
+			C.clone_flags |= CLONE_NEWNS;
+		else if (!strcmp(t, "uts"))
+			C.clone_flags |= CLONE_NEWUTS;
+		else if (!strcmp(t, "ipc"))
+			C.clone_flags |= CLONE_NEWIPC;
+		else if (!strcmp(t, "net"))
+			C.clone_flags |= CLONE_NEWNET;
+		else if (!strcmp(t, "cgroup"))
+			C.cgroup_ns = 1;
+		else {
+			fprintf(stderr, "tsbench-launch: --ns: unknown namespace '%s' (pid, mnt, uts, ipc, net, cgroup)\n", t);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+int container_option(int argc, char **argv, int *i)
+{
+	const char *o = argv[*i];
+	if (!strcmp(o, "--trace")) {
+		C.trace = C.enabled = 1;
+		return 1;
+	}
+	static const char *const with_value[] = { "--ns", "--hostname", "--rootfs-lower", "--upper", "--work", "--merged",
+						  "--overlay-opts", "--volume", "--cgroup-tasks", "--cgroup-dir", "--env" };
+	size_t k = 0;
+	for (; k < sizeof with_value / sizeof *with_value; k++)
+		if (!strcmp(o, with_value[k]))
+			break;
+	if (k == sizeof with_value / sizeof *with_value)
+		return 0;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "tsbench-launch: %s needs a value\n", o);
+		return -1;
+	}
+	const char *v = argv[++*i];
+	C.enabled = 1;
+	if (!strcmp(o, "--ns"))
+		return parse_ns(v);
+	if (!strcmp(o, "--hostname"))
+		C.hostname = v;
+	else if (!strcmp(o, "--rootfs-lower"))
+		C.lower = v;
+	else if (!strcmp(o, "--upper"))
+		C.upper = v;
+	else if (!strcmp(o, "--work"))
+		C.work = v;
+	else if (!strcmp(o, "--merged"))
+		C.merged = v;
+	else if (!strcmp(o, "--overlay-opts"))
+		C.overlay_opts = v;
+	else if (!strcmp(o, "--volume"))
+		return add(C.volumes, &C.nvolumes, v, o);
+	else if (!strcmp(o, "--cgroup-tasks"))
+		return add(C.tasks, &C.ntasks, v, o);
+	else if (!strcmp(o, "--cgroup-dir"))
+		C.cgroup_dir = v;
+	else if (!strcmp(o, "--env"))
+		return add((const char **)C.env, &C.nenv, v, o);
+	return 1;
+}
+
+int container_prepare(char *msg, size_t n)
+{
+	if (C.merged && !(C.clone_flags & CLONE_NEWNS)) {
+		snprintf(msg, n, "--merged needs --ns mnt: the mounts must not leak to the host");
+		return -1;
+	}
+	if (C.merged && (!C.lower || !C.upper || !C.work)) {
+		snprintf(msg, n, "--merged needs --rootfs-lower, --upper and --work");
+		return -1;
+	}
+	if (C.nvolumes > 0 && !C.merged) {
+		snprintf(msg, n, "--volume needs an overlay root (--merged)");
+		return -1;
+	}
+	for (int k = 0; k < C.ntasks; k++) {
+		C.tasks_fd[k] = open(C.tasks[k], O_WRONLY | O_CLOEXEC);
+		if (C.tasks_fd[k] < 0) {
+			snprintf(msg, n, "open %s: %s", C.tasks[k], strerror(errno));
+			return -1;
+		}
+	}
+	if (C.cgroup_dir) {
+		C.cgroup_fd = open(C.cgroup_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (C.cgroup_fd < 0) {
+			snprintf(msg, n, "open %s: %s", C.cgroup_dir, strerror(errno));
+			return -1;
+		}
+	}
+	C.env[C.nenv] = NULL;
+	return 0;
+}
+
+/* ---- the child ---------------------------------------------------------- */
+
+static int err_fd = -1;
+
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+	char msg[512];
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof msg - 80, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof msg - 80)
+		n = sizeof msg - 80;
+	n += snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(e));
+	(void)!write(err_fd, msg, (size_t)n);
+	_exit(127);
+}
+
+static char *under(char *buf, size_t n, const char *root, const char *path)
+{
+	if ((size_t)snprintf(buf, n, "%s%s", root, path) >= n) {
+		errno = ENAMETOOLONG;
+		die("path %s%s", root, path);
+	}
+	return buf;
+}
+
+static void do_mount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+{
+	if (mount(src, dst, type, flags, data) != 0)
+		die("mount %s on %s", type ? type : src ? src : "(remount)", dst);
+}
+
+/* mkdir -p of path (absolute, under the overlay so it lands in the upper layer). */
+static void mkdirs(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			die("mkdir %s", path);
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		die("mkdir %s", path);
+}
+
+static void make_dev(const char *root)
+{
+	char p[4096];
+	do_mount("tmpfs", under(p, sizeof p, root, "/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
+	static const struct {
+		const char *name;
+		unsigned major, minor;
+	} nodes[] = { { "/dev/null", 1, 3 },	{ "/dev/zero", 1, 5 },	  { "/dev/full", 1, 7 },
+		      { "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 } };
+	for (size_t k = 0; k < sizeof nodes / sizeof *nodes; k++)
+		if (mknod(under(p, sizeof p, root, nodes[k].name), S_IFCHR | 0666, makedev(nodes[k].major, nodes[k].minor)) != 0)
+			die("mknod %s", p);
+	if (mkdir(under(p, sizeof p, root, "/dev/pts"), 0755) != 0)
+		die("mkdir %s", p);
+	do_mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+	if (mkdir(under(p, sizeof p, root, "/dev/shm"), 01777) != 0)
+		die("mkdir %s", p);
+	do_mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m");
+	static const char *const links[][2] = { { "pts/ptmx", "/dev/ptmx" },	     { "/proc/self/fd", "/dev/fd" },
+						{ "/proc/self/fd/0", "/dev/stdin" }, { "/proc/self/fd/1", "/dev/stdout" },
+						{ "/proc/self/fd/2", "/dev/stderr" } };
+	for (size_t k = 0; k < sizeof links / sizeof *links; k++)
+		if (symlink(links[k][0], under(p, sizeof p, root, links[k][1])) != 0)
+			die("symlink %s", p);
+}
+
+static void bind_volume(const char *root, const char *spec)
+{
+	char src[4096], dst[4096];
+	const char *colon = strchr(spec, ':');
+	if (!colon || colon == spec || colon[1] != '/') {
+		errno = EINVAL;
+		die("--volume %s (want SRC:/DST[:ro])", spec);
+	}
+	snprintf(src, sizeof src, "%.*s", (int)(colon - spec), spec);
+	const char *guest = colon + 1;
+	const char *mode = strchr(guest, ':');
+	int ro = mode && !strcmp(mode, ":ro");
+	char g[4096];
+	snprintf(g, sizeof g, "%.*s", mode ? (int)(mode - guest) : (int)strlen(guest), guest);
+	under(dst, sizeof dst, root, g);
+	struct stat st;
+	if (stat(src, &st) != 0)
+		die("volume %s", src);
+	if (S_ISDIR(st.st_mode))
+		mkdirs(dst);
+	else {
+		char parent[4096];
+		snprintf(parent, sizeof parent, "%s", dst);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = 0;
+			mkdirs(parent);
+		}
+		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die("create %s", dst);
+		close(fd);
+	}
+	do_mount(src, dst, NULL, MS_BIND | MS_REC, NULL);
+	if (ro)
+		do_mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+}
+
+static void setup_root(void)
+{
+	char p[4096];
+	umask(0);
+	/* Nothing we mount may propagate back to the host. */
+	do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	trace("private");
+	char data[8192];
+	if ((size_t)snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s%s%s", C.lower, C.upper, C.work,
+			     C.overlay_opts ? "," : "", C.overlay_opts ? C.overlay_opts : "") >= sizeof data) {
+		errno = ENAMETOOLONG;
+		die("overlay options");
+	}
+	do_mount("overlay", C.merged, "overlay", 0, data);
+	trace("overlay");
+	do_mount("proc", under(p, sizeof p, C.merged, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	trace("proc");
+	do_mount("sysfs", under(p, sizeof p, C.merged, "/sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	trace("sys");
+	make_dev(C.merged);
+	trace("dev");
+	for (int k = 0; k < C.nvolumes; k++)
+		bind_volume(C.merged, C.volumes[k]);
+	if (C.nvolumes)
+		trace("volumes");
+	/* pivot_root(".", "."): the old root ends up stacked on the new one; detach it. */
+	if (chdir(C.merged) != 0)
+		die("chdir %s", C.merged);
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
+		die("pivot_root %s", C.merged);
+	if (umount2(".", MNT_DETACH) != 0)
+		die("umount the old root");
+	if (chdir("/") != 0)
+		die("chdir /");
+	umask(022);
+	trace("pivot");
+}
+
+static void loopback_up(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket");
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+		die("get flags of lo");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
+		die("bring lo up");
+	close(s);
+	trace("lo");
+}
+
+/* v1: "0" moves the writer itself; see the top of this file. */
+static void join_cgroups(void)
+{
+	for (int k = 0; k < C.ntasks; k++) {
+		if (write(C.tasks_fd[k], "0", 1) != 1)
+			die("move into %s", C.tasks[k]);
+		close(C.tasks_fd[k]);
+	}
+	if (C.ntasks)
+		trace("cgroups");
+}
+
+__attribute__((noreturn)) static void child(char **cmd, int report_fd)
+{
+	trace("cloned");
+	join_cgroups();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (C.merged)
+		setup_root();
+	if (C.hostname && sethostname(C.hostname, strlen(C.hostname)) != 0)
+		die("sethostname %s", C.hostname);
+	if (C.clone_flags & CLONE_NEWNET)
+		loopback_up();
+	if (C.cgroup_ns && unshare(CLONE_NEWCGROUP) != 0)
+		die("unshare cgroup namespace");
+	if (report_fd >= 0)
+		close(report_fd);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	execve(cmd[0], cmd, C.env);
+	die("exec %s", cmd[0]);
+}
+
+pid_t container_spawn(char **cmd, int errfd, int report_fd)
+{
+	err_fd = errfd;
+	trace_fd = report_fd;
+	pid_t pid;
+	if (C.cgroup_fd >= 0) {
+		struct clone_args args;
+		memset(&args, 0, sizeof args);
+		args.flags = C.clone_flags | CLONE_INTO_CGROUP;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (uint64_t)C.cgroup_fd;
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	} else {
+		/* Like fork(): no stack given, the child continues on a copy of ours. */
+		pid = (pid_t)syscall(SYS_clone, C.clone_flags | SIGCHLD, 0, NULL, NULL, 0);
+	}
+	if (pid == 0)
+		child(cmd, report_fd);
+	for (int k = 0; k < C.ntasks; k++)
+		close(C.tasks_fd[k]);
+	if (C.cgroup_fd >= 0)
+		close(C.cgroup_fd);
+	return pid;
+}
