@@ -17,6 +17,11 @@ const targets: TargetInfo[] = [
     description: 'plain host process (baseline)',
     create: async () => (await import('./native.js')).default(),
   },
+  {
+    name: 'container',
+    description: "namespaces + cgroups + overlay root (tsbench's own runtime)",
+    create: async () => (await import('./container/index.js')).default(),
+  },
 ];
 
 /** Adds a target (later targets and tests). Replaces one of the same name. */

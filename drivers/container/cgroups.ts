@@ -1,0 +1,370 @@
+/**
+ * cgroups for container instances, on cgroup v2, v1, or a hybrid of both,
+ * detected at run time from /proc/self/mounts (see bench/host.ts `cgroupLayout`).
+ *
+ * Each controller tsbench uses lives in one hierarchy: a v1 mount that has it
+ * (cpu and cpuacct may share one, or not), or the v2 unified hierarchy when its
+ * root lists it in cgroup.controllers. An instance gets one cgroup per
+ * hierarchy, `<hierarchy>/tsbench/<id>`, with its limits written before the
+ * workload starts; the launcher puts the workload there before its first
+ * instruction (v2: clone3 CLONE_INTO_CGROUP; v1: the child writes "0" to each
+ * `tasks`, see drivers/container/nsexec.c). At exit the accounting is read,
+ * then every directory is removed.
+ */
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Accounting, Limits } from '../types.js';
+
+/** A controller tsbench knows. `cpuacct` and `blkio` exist on v1 only, `io` on v2 only. */
+export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'blkio' | 'io';
+
+/** Controllers without which there is no container: the limits tsbench sets. */
+export const REQUIRED: readonly Controller[] = ['memory', 'cpu', 'pids'];
+/** Controllers that only add accounting (CPU time on v1, I/O bytes). */
+const OPTIONAL: readonly Controller[] = ['cpuacct', 'blkio', 'io'];
+
+/** The directory under each hierarchy that holds tsbench's cgroups. */
+export const PARENT = 'tsbench';
+
+/** CFS period for the CPU quota: 100 ms, the kernel's and docker's default. */
+export const CPU_PERIOD_US = 100_000;
+
+export interface Hierarchy {
+  version: 1 | 2;
+  /** Where it is mounted. */
+  mount: string;
+  /** The controllers of ours it holds. */
+  controllers: Controller[];
+}
+
+export interface CgroupHost {
+  hierarchies: Hierarchy[];
+  /** Required controllers found in no hierarchy. */
+  missing: Controller[];
+  /** The v2 hierarchy, when one of ours lives there. */
+  v2?: Hierarchy;
+}
+
+/**
+ * Finds the hierarchy of every controller from the mount table. `readControllers`
+ * reads a v2 root's cgroup.controllers (injectable for tests).
+ */
+export function findHierarchies(
+  mounts: string,
+  readControllers: (mount: string) => string = (m) => readFileSync(join(m, 'cgroup.controllers'), 'utf8'),
+): CgroupHost {
+  const known = new Set<string>([...REQUIRED, ...OPTIONAL]);
+  const hierarchies: Hierarchy[] = [];
+  let v2: Hierarchy | undefined;
+  for (const line of mounts.split('\n')) {
+    const [, where, type, options] = line.split(' ');
+    if (where === undefined || options === undefined) continue;
+    const mount = where.replace(/\\040/g, ' ');
+    if (type === 'cgroup') {
+      const controllers = options.split(',').filter((o) => known.has(o) && o !== 'io') as Controller[];
+      if (controllers.length > 0 && !hierarchies.some((h) => h.mount === mount)) hierarchies.push({ version: 1, mount, controllers });
+    } else if (type === 'cgroup2' && v2 === undefined) {
+      let available: string[] = [];
+      try {
+        available = readControllers(mount).trim().split(/\s+/);
+      } catch {
+        // An unreadable root offers nothing.
+      }
+      v2 = { version: 2, mount, controllers: available.filter((c) => c === 'memory' || c === 'cpu' || c === 'pids' || c === 'io') as Controller[] };
+    }
+  }
+  // A controller bound to a v1 hierarchy cannot be on v2 as well; keep each where it is.
+  const onV1 = new Set(hierarchies.flatMap((h) => h.controllers));
+  if (v2) {
+    v2.controllers = v2.controllers.filter((c) => !onV1.has(c));
+    if (v2.controllers.length > 0) hierarchies.push(v2);
+  }
+  const have = new Set(hierarchies.flatMap((h) => h.controllers));
+  const result: CgroupHost = { hierarchies, missing: REQUIRED.filter((c) => !have.has(c)) };
+  if (v2 && v2.controllers.length > 0) result.v2 = v2;
+  return result;
+}
+
+export function detectCgroups(): CgroupHost {
+  return findHierarchies(readFileSync('/proc/self/mounts', 'utf8'));
+}
+
+/** One line naming what is missing and what to do, for probe(). */
+export function describeMissing(host: CgroupHost): string {
+  const list = host.missing.join(', ');
+  return (
+    `the cgroup controller${host.missing.length > 1 ? 's' : ''} ${list} ${host.missing.length > 1 ? 'are' : 'is'} not available: ` +
+    `mount them (v1: mount -t cgroup -o ${host.missing[0]} none /sys/fs/cgroup/${host.missing[0]}) or enable them on cgroup v2 ` +
+    `(echo +${host.missing[0]} > /sys/fs/cgroup/cgroup.subtree_control)`
+  );
+}
+
+/**
+ * Creates `<hierarchy>/tsbench` everywhere and, on v2, enables our controllers
+ * for its children (first in the root's cgroup.subtree_control, which the root
+ * may do whatever its processes, then in tsbench's own).
+ */
+export async function ensureParents(host: CgroupHost): Promise<void> {
+  for (const h of host.hierarchies) {
+    const parent = join(h.mount, PARENT);
+    await mkdir(parent, { recursive: true });
+    if (h.version !== 2) continue;
+    for (const dir of [h.mount, parent]) {
+      const file = join(dir, 'cgroup.subtree_control');
+      const enabled = new Set((await readFile(file, 'utf8')).trim().split(/\s+/));
+      const wanted = h.controllers.filter((c) => !enabled.has(c));
+      if (wanted.length > 0) await writeFile(file, wanted.map((c) => `+${c}`).join(' '));
+    }
+  }
+}
+
+/** Removes the `tsbench` parents that are empty; one another tsbench still uses stays. */
+export function removeParentsSync(host: CgroupHost): void {
+  for (const h of host.hierarchies) {
+    try {
+      rmdirSync(join(h.mount, PARENT));
+    } catch {
+      // Busy (another run's cgroups are in it) or already gone.
+    }
+  }
+}
+
+/** Every cgroup directory under tsbench's parents (for clean-up checks). */
+export function listInstanceCgroups(host: CgroupHost): string[] {
+  const dirs: string[] = [];
+  for (const h of host.hierarchies) {
+    const parent = join(h.mount, PARENT);
+    try {
+      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) dirs.push(join(parent, e.name));
+    } catch {
+      // No parent: nothing there.
+    }
+  }
+  return dirs;
+}
+
+interface Dir {
+  hierarchy: Hierarchy;
+  path: string;
+}
+
+/** The cgroups of one instance. */
+export class InstanceCgroups {
+  private readonly dirs: Dir[];
+  private created: Dir[] = [];
+  private removed = false;
+
+  constructor(
+    private readonly host: CgroupHost,
+    readonly id: string,
+  ) {
+    this.dirs = host.hierarchies.map((hierarchy) => ({ hierarchy, path: join(hierarchy.mount, PARENT, id) }));
+  }
+
+  /** Creates the directories and writes the limits; on failure removes what it made and throws. */
+  async create(limits: Limits): Promise<void> {
+    try {
+      for (const d of this.dirs) {
+        try {
+          await mkdir(d.path);
+        } catch (e) {
+          // Another tsbench removed the empty parent between our runs: make it again.
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+          await ensureParents(this.host);
+          await mkdir(d.path);
+        }
+        this.created.push(d);
+        await this.writeLimits(d, limits);
+      }
+    } catch (e) {
+      await this.remove();
+      throw e;
+    }
+  }
+
+  private async writeLimits(d: Dir, limits: Limits): Promise<void> {
+    const has = (c: Controller): boolean => d.hierarchy.controllers.includes(c);
+    const put = (file: string, value: string | number): Promise<void> => writeFile(join(d.path, file), String(value));
+    const optional = async (file: string, value: string | number): Promise<void> => {
+      if (existsSync(join(d.path, file))) await put(file, value);
+    };
+    if (d.hierarchy.version === 1) {
+      if (has('memory') && limits.memoryBytes !== undefined) {
+        await put('memory.limit_in_bytes', limits.memoryBytes);
+        // No swap beyond the limit where the kernel accounts swap: the limit is the limit.
+        await optional('memory.memsw.limit_in_bytes', limits.memoryBytes);
+      }
+      if (has('cpu') && limits.cpus !== undefined) {
+        await put('cpu.cfs_period_us', CPU_PERIOD_US);
+        await put('cpu.cfs_quota_us', Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)));
+      }
+      if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
+    } else {
+      if (has('memory') && limits.memoryBytes !== undefined) {
+        await put('memory.max', limits.memoryBytes);
+        await optional('memory.swap.max', 0);
+      }
+      if (has('cpu') && limits.cpus !== undefined) await put('cpu.max', `${Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
+      if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
+    }
+  }
+
+  /** The launcher's options that put the workload into these cgroups. */
+  launcherArgs(): string[] {
+    const args: string[] = [];
+    for (const d of this.dirs) {
+      if (d.hierarchy.version === 2) args.push('--cgroup-dir', d.path);
+      else args.push('--cgroup-tasks', join(d.path, 'tasks'));
+    }
+    return args;
+  }
+
+  /** Pids in the instance's cgroup now (host pid namespace). */
+  pidsSync(): number[] {
+    const d = this.dirs.find((x) => x.hierarchy.controllers.includes('memory')) ?? this.dirs[0];
+    if (!d) return [];
+    try {
+      return readFileSync(join(d.path, 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /** What the cgroups counted; each figure only where a controller gives it. */
+  async read(): Promise<Accounting> {
+    const acc: Accounting = {};
+    const text = (d: Dir, file: string): Promise<string | undefined> => readFile(join(d.path, file), 'utf8').catch(() => undefined);
+    await Promise.all(
+      this.dirs.map(async (d) => {
+        const has = (c: Controller): boolean => d.hierarchy.controllers.includes(c);
+        if (d.hierarchy.version === 1) {
+          if (has('memory')) {
+            const [peak, oom] = await Promise.all([text(d, 'memory.max_usage_in_bytes'), text(d, 'memory.oom_control')]);
+            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
+            const kills = oom === undefined ? undefined : keyed(oom, ' ').get('oom_kill');
+            if (kills !== undefined) acc.oomKills = kills;
+          }
+          if (has('cpuacct')) {
+            const [user, sys] = await Promise.all([text(d, 'cpuacct.usage_user'), text(d, 'cpuacct.usage_sys')]);
+            if (user !== undefined) acc.cpuUserMs = Number(user.trim()) / 1e6;
+            if (sys !== undefined) acc.cpuSystemMs = Number(sys.trim()) / 1e6;
+          }
+          if (has('blkio')) {
+            const io = await text(d, 'blkio.throttle.io_service_bytes');
+            if (io !== undefined) Object.assign(acc, blkioBytes(io));
+          }
+        } else {
+          if (has('memory')) {
+            const [peak, events] = await Promise.all([text(d, 'memory.peak'), text(d, 'memory.events')]);
+            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
+            const kills = events === undefined ? undefined : keyed(events, ' ').get('oom_kill');
+            if (kills !== undefined) acc.oomKills = kills;
+          }
+          // cpu.stat exists in every v2 cgroup, with or without the cpu controller.
+          if (!this.dirs.some((x) => x.hierarchy.version === 1 && x.hierarchy.controllers.includes('cpuacct'))) {
+            const stat = await text(d, 'cpu.stat');
+            if (stat !== undefined) {
+              const m = keyed(stat, ' ');
+              const user = m.get('user_usec');
+              const sys = m.get('system_usec');
+              if (user !== undefined) acc.cpuUserMs = user / 1000;
+              if (sys !== undefined) acc.cpuSystemMs = sys / 1000;
+            }
+          }
+          if (has('io')) {
+            const io = await text(d, 'io.stat');
+            if (io !== undefined) Object.assign(acc, ioStatBytes(io));
+          }
+        }
+      }),
+    );
+    return acc;
+  }
+
+  /**
+   * Removes the directories (after the last process is gone). A cgroup whose
+   * tasks are still exiting is busy for a moment: retry for up to `waitMs`.
+   */
+  async remove(waitMs = 2000): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    for (const d of [...this.created].reverse()) {
+      for (;;) {
+        try {
+          await rmdir(d.path);
+          break;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          if (code !== 'EBUSY' || Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      this.created = this.created.filter((x) => x !== d);
+    }
+    this.removed = true;
+  }
+
+  /** The same, synchronously, for process 'exit': waits (blocking) for the tasks to go. */
+  removeSync(waitMs = 2000): void {
+    if (this.removed) return;
+    const deadline = Date.now() + waitMs;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (const d of [...this.created].reverse()) {
+      for (;;) {
+        try {
+          rmdirSync(d.path);
+          break;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
+          Atomics.wait(nap, 0, 0, 5);
+        }
+      }
+    }
+    this.created = [];
+    this.removed = true;
+  }
+}
+
+/** `key value` lines as numbers. */
+function keyed(text: string, sep: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(sep);
+    if (i <= 0) continue;
+    const v = Number(line.slice(i + sep.length).trim());
+    if (Number.isFinite(v)) m.set(line.slice(0, i), v);
+  }
+  return m;
+}
+
+/** Sums v1 `blkio.throttle.io_service_bytes` (`MAJ:MIN Read N` … `Total N`) over devices. */
+export function blkioBytes(text: string): { ioReadBytes: number; ioWriteBytes: number } {
+  let ioReadBytes = 0;
+  let ioWriteBytes = 0;
+  for (const line of text.split('\n')) {
+    const [dev, op, n] = line.trim().split(/\s+/);
+    if (!dev?.includes(':') || n === undefined) continue;
+    if (op === 'Read') ioReadBytes += Number(n);
+    else if (op === 'Write') ioWriteBytes += Number(n);
+  }
+  return { ioReadBytes, ioWriteBytes };
+}
+
+/** Sums v2 `io.stat` (`MAJ:MIN rbytes=N wbytes=N …`) over devices. */
+export function ioStatBytes(text: string): { ioReadBytes: number; ioWriteBytes: number } {
+  let ioReadBytes = 0;
+  let ioWriteBytes = 0;
+  for (const line of text.split('\n')) {
+    for (const field of line.trim().split(/\s+/).slice(1)) {
+      const [k, v] = field.split('=');
+      if (k === 'rbytes') ioReadBytes += Number(v);
+      else if (k === 'wbytes') ioWriteBytes += Number(v);
+    }
+  }
+  return { ioReadBytes, ioWriteBytes };
+}

@@ -1,0 +1,279 @@
+/**
+ * `container`: tsbench's own namespace + cgroup runtime (not docker, not runc),
+ * so that every mechanism's cost is ours to measure.
+ *
+ * Each instance gets fresh pid, mount, uts, ipc, net (only `lo`, up) and, where
+ * the kernel has it, cgroup namespaces; an overlay root whose read-only lower
+ * layer is the image rootfs and whose upper layer lives in a per-instance temp
+ * directory; pivot_root into it with a fresh /proc, a read-only /sys and a
+ * minimal /dev; optional bind-mounted volumes; and one cgroup per hierarchy
+ * with the memory, CPU and pids limits. The agent runs as PID 1.
+ *
+ * Policy lives here (paths, limits, names, cgroup creation and removal,
+ * accounting); drivers/container/nsexec.c, linked into tsbench-launch, only
+ * executes it, so the launcher's clock brackets the container exactly as it
+ * brackets a native process.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { access, constants, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TargetError, describeError } from '../../bench/errors.js';
+import { ensureImage, loadImage, type Image } from '../../bench/image/index.js';
+import { jobArgv, processInstance } from '../native.js';
+import { LaunchedProcess, binPath } from '../process.js';
+import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
+import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from './cgroups.js';
+import { onExit } from './cleanup.js';
+
+export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
+
+/** Namespaces every instance gets; `cgroup` is added where the kernel has it. */
+const NAMESPACES: readonly Namespace[] = ['pid', 'mnt', 'uts', 'ipc', 'net'];
+
+/** The agent inside the image. */
+const AGENT = '/sbin/tsbench-agent';
+
+/** The workload's whole environment. */
+const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
+
+/** Per-instance directories start with this, under `tmpDir`. */
+export const DIR_PREFIX = 'tsbench-ct-';
+
+export interface ContainerOptions {
+  /** Where per-instance directories (overlay upper, work, mount point) are made. @default os.tmpdir() */
+  tmpDir?: string;
+  /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
+  readyTimeoutMs?: number;
+}
+
+/** Overlay's `volatile` (Linux 5.10+): no syncs for an upper layer thrown away at exit. */
+function overlayOptions(): string[] {
+  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
+  return major > 5 || (major === 5 && minor >= 10) ? ['volatile'] : [];
+}
+
+interface Live {
+  proc?: LaunchedProcess;
+  result?: Promise<InstanceResult>;
+  /** Removes everything of the instance (idempotent). */
+  clean: () => Promise<void>;
+}
+
+export class ContainerDriver implements Driver {
+  readonly name = 'container';
+  readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
+  readonly isolation = 'container' as const;
+  private image: Image | undefined;
+  private host: CgroupHost | undefined;
+  private seq = 0;
+  private readonly live = new Set<Live>();
+  private readonly tmpDir: string;
+  private readonly readyTimeoutMs: number;
+
+  constructor(options: ContainerOptions = {}) {
+    this.tmpDir = options.tmpDir ?? tmpdir();
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  }
+
+  private fail(step: string, message: string, cause?: unknown): TargetError {
+    return new TargetError(this.name, step, message, cause === undefined ? undefined : { cause });
+  }
+
+  async probe(): Promise<Probe> {
+    const no = (reason: string): Probe => ({ available: false, reason });
+    if (process.getuid?.() !== 0) return no('needs root for namespaces, mounts and cgroups: run tsbench as root (e.g. with sudo)');
+    const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
+    if (!/\toverlay$/m.test(filesystems)) return no('overlayfs is missing from /proc/filesystems: load it with `modprobe overlay`');
+    for (const ns of NAMESPACES) {
+      if (!existsSync(`/proc/self/ns/${ns}`)) return no(`the kernel has no ${ns} namespaces (/proc/self/ns/${ns} is missing): use a kernel built with them`);
+    }
+    let host: CgroupHost;
+    try {
+      host = detectCgroups();
+    } catch (e) {
+      return no(`cannot read the cgroup mounts: ${describeError(e)}`);
+    }
+    if (host.missing.length > 0) return no(describeMissing(host));
+    try {
+      await access(binPath('tsbench-launch'), constants.X_OK);
+    } catch {
+      return no(`${binPath('tsbench-launch')} is missing: run \`npm run build\``);
+    }
+    try {
+      await loadImage();
+    } catch (e) {
+      return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``);
+    }
+    return {
+      available: true,
+      details: {
+        namespaces: this.namespaces().join(','),
+        cgroups: host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' '),
+        overlay: ['overlay', ...overlayOptions()].join(','),
+      },
+    };
+  }
+
+  private namespaces(): Namespace[] {
+    return existsSync('/proc/self/ns/cgroup') ? [...NAMESPACES, 'cgroup'] : [...NAMESPACES];
+  }
+
+  async prepare(_ctx?: PrepareContext): Promise<void> {
+    try {
+      this.image = await ensureImage();
+    } catch (e) {
+      throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
+    }
+    const host = detectCgroups();
+    if (host.missing.length > 0) throw this.fail('prepare', describeMissing(host));
+    try {
+      await ensureParents(host);
+    } catch (e) {
+      throw this.fail('prepare', `cannot set up tsbench's cgroups (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
+    }
+    this.host = host;
+  }
+
+  async launch(request: LaunchRequest): Promise<Instance> {
+    if (!this.image || !this.host) await this.prepare();
+    const image = this.image as Image;
+    const host = this.host as CgroupHost;
+    const id = `${process.pid}-${++this.seq}`;
+    const limits = request.limits ?? {};
+    const volumes = request.volumes ?? [];
+    await this.checkVolumes(volumes);
+
+    const cgroups = new InstanceCgroups(host, id);
+    let dir: string | undefined;
+    let proc: LaunchedProcess | undefined;
+    let cleaned: Promise<void> | undefined;
+    const unregister = onExit(() => {
+      if (proc?.pid !== undefined) {
+        try {
+          process.kill(-proc.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      cgroups.removeSync();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    });
+    const clean = (): Promise<void> =>
+      (cleaned ??= (async () => {
+        try {
+          await cgroups.remove();
+          if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+        } finally {
+          unregister();
+        }
+      })());
+    const live: Live = { clean };
+    this.live.add(live);
+
+    try {
+      dir = await mkdtemp(join(this.tmpDir, `${DIR_PREFIX}${id}-`));
+      await Promise.all(['upper', 'work', 'merged'].map((d) => mkdir(join(dir as string, d))));
+    } catch (e) {
+      await this.discard(live);
+      throw this.fail('launch', `cannot create the instance directory in ${this.tmpDir} (${describeError(e)}): make it writable or free some space`, e);
+    }
+    try {
+      await cgroups.create(limits);
+    } catch (e) {
+      await this.discard(live);
+      throw this.fail('launch', `cannot create the instance's cgroups under ${host.hierarchies.map((h) => h.mount).join(', ')} (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
+    }
+
+    const argv = [
+      '--ns',
+      this.namespaces().join(','),
+      '--hostname',
+      `tsbench-${id}`,
+      '--rootfs-lower',
+      image.rootfs,
+      '--upper',
+      join(dir, 'upper'),
+      '--work',
+      join(dir, 'work'),
+      '--merged',
+      join(dir, 'merged'),
+      ...(overlayOptions().length > 0 ? ['--overlay-opts', overlayOptions().join(',')] : []),
+      ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
+      ...cgroups.launcherArgs(),
+      ...ENV.flatMap((e) => ['--env', e]),
+      '--',
+      AGENT,
+      ...jobArgv(request.job),
+    ];
+    proc = new LaunchedProcess({
+      target: this.name,
+      argv,
+      readyTimeoutMs: this.readyTimeoutMs,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+    });
+    live.proc = proc;
+    const launched = proc;
+    const instance = processInstance(this.name, launched, async (r) => {
+      let accounting: Accounting = {};
+      try {
+        accounting = await cgroups.read();
+      } catch (e) {
+        r.tail.push(`[tsbench] [container] accounting: ${describeError(e)}`);
+      }
+      try {
+        await clean();
+      } catch (e) {
+        r.tail.push(`[tsbench] [container] clean-up: ${describeError(e)}`);
+      }
+      this.live.delete(live);
+      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
+        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
+      }
+      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
+        r.status = 'oom-killed';
+        const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${(limits.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
+        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance (${limit})`;
+      }
+      return r;
+    });
+    live.result = instance.result;
+    return {
+      ...instance,
+      hostPids: () => [...new Set([...(launched.pid === undefined ? [] : [launched.pid]), ...cgroups.pidsSync()])],
+    };
+  }
+
+  private async discard(live: Live): Promise<void> {
+    await live.clean().catch(() => {});
+    this.live.delete(live);
+  }
+
+  private async checkVolumes(volumes: Volume[]): Promise<void> {
+    for (const v of volumes) {
+      if (!v.hostPath.startsWith('/') || !v.guestPath.startsWith('/') || v.hostPath.includes(':') || v.guestPath.includes(':')) {
+        throw this.fail('launch', `volume ${v.hostPath}:${v.guestPath}: both paths must be absolute and without ':', e.g. --volume /tmp/data:/data`);
+      }
+      try {
+        await stat(v.hostPath);
+      } catch (e) {
+        throw this.fail('launch', `volume ${v.hostPath} does not exist on the host (${describeError(e)}): create it or fix --volume`, e);
+      }
+    }
+  }
+
+  /** Kills every instance, then removes their cgroups and directories. Idempotent. */
+  async teardown(): Promise<void> {
+    const all = [...this.live];
+    for (const l of all) l.proc?.kill();
+    await Promise.all(all.map(async (l) => (l.result ? l.result.then(() => {}) : l.clean().catch(() => {}))));
+    for (const l of all) this.live.delete(l);
+    if (this.host) removeParentsSync(this.host);
+  }
+}
+
+export default function createContainerDriver(options?: ContainerOptions): Driver {
+  return new ContainerDriver(options);
+}
