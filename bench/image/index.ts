@@ -6,7 +6,7 @@
  * `initramfs.cpio[.gz|.zst]` and `manifest.json`; `<hash>` covers every input.
  */
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -81,12 +81,33 @@ export function encodeJob(argv: string[]): string {
 }
 
 /**
- * Kernel command line for booting the initramfs with the agent as init.
- * `quiet loglevel=1` keeps kernel messages off the console the agent talks on;
- * `panic=-1` reboots at once if init dies, which ends QEMU when run with -no-reboot.
+ * The host's TSC rate in kHz, from /proc/cpuinfo ("cpu MHz", which is the TSC rate
+ * on hosts with a constant TSC and no cpufreq, e.g. cloud VMs); undefined if unknown.
  */
-export function kernelCmdline(opts: { job: string[]; disk?: string; extra?: string[] }): string {
-  const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1', `tsbench.job=${encodeJob(opts.job)}`];
+export function hostTscKhz(): number | undefined {
+  try {
+    const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
+    return mhz === undefined ? undefined : Math.round(Number(mhz) * 1000);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kernel command line for booting the initramfs with the agent as init.
+ * - `quiet loglevel=1` keeps kernel messages off the console the agent talks on.
+ * - `panic=-1` reboots at once if init dies, which ends QEMU when run with -no-reboot.
+ * - `tsc_early_khz=<host> tsc=reliable`: under TCG the guest TSC ticks at the host's
+ *   rate, but the kernel's PIT calibration of it fails when the host is busy; the TSC
+ *   is then dropped, the guest clock falls back to 4 ms jiffies, and the BogoMIPS loop
+ *   that follows took over 25 s under TCG (we saw boots hang at "tsc: Marking TSC
+ *   unstable"). Naming the rate makes every boot take the fast path.
+ */
+export function kernelCmdline(opts: { job: string[]; disk?: string; tscKhz?: number; extra?: string[] }): string {
+  const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1'];
+  const tscKhz = opts.tscKhz ?? hostTscKhz();
+  if (tscKhz !== undefined && tscKhz > 0) parts.push(`tsc_early_khz=${tscKhz}`, 'tsc=reliable');
+  parts.push(`tsbench.job=${encodeJob(opts.job)}`);
   if (opts.disk !== undefined) parts.push(`tsbench.disk=${opts.disk}`);
   return [...parts, ...(opts.extra ?? [])].join(' ');
 }

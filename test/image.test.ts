@@ -1,0 +1,195 @@
+/**
+ * The workload image: built for real into a temporary cache, checked, corrupted,
+ * and booted under QEMU/TCG with the agent as init.
+ *
+ * The kernel comes from the user's cache if `tsbench kernel fetch` ran (imported,
+ * no network), else it is fetched from the Debian archive.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { appendFile, lstat, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import {
+  ImageError,
+  agentBinary,
+  encodeJob,
+  ensureImage,
+  fetchKernel,
+  kernelCmdline,
+  loadImage,
+  resolveKernel,
+  type Image,
+} from '../bench/image/index.js';
+
+let work = '';
+let image: Image;
+const savedEnv = { ...process.env };
+
+before(async () => {
+  let userKernel: Awaited<ReturnType<typeof resolveKernel>> | undefined;
+  try {
+    userKernel = await resolveKernel();
+  } catch {
+    userKernel = undefined;
+  }
+  work = await mkdtemp(join(tmpdir(), 'tsbench-image-test-'));
+  process.env['XDG_CACHE_HOME'] = join(work, 'cache');
+  delete process.env['TSBENCH_KERNEL'];
+  delete process.env['TSBENCH_KERNEL_MODULES'];
+  await (userKernel === undefined ? fetchKernel() : fetchKernel({ kernel: userKernel.vmlinuz, ...(userKernel.modulesDir ? { modules: userKernel.modulesDir } : {}) }));
+  image = await ensureImage();
+});
+
+after(async () => {
+  process.env = savedEnv;
+  if (work !== '') await rm(work, { recursive: true, force: true });
+});
+
+/**
+ * Boots the image's initramfs with a job; returns the console and QEMU's exit.
+ * QEMU runs in its own process group, killed in `finally` so none survives a failure.
+ */
+async function boot(job: string[], opts: { disk?: string; timeoutMs?: number } = {}) {
+  const args = ['-accel', 'tcg', '-M', 'microvm', '-m', '1024', '-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-no-reboot'];
+  args.push('-kernel', image.kernel.vmlinuz, '-initrd', image.initramfs);
+  if (opts.disk !== undefined) args.push('-drive', `id=data,file=${opts.disk},format=raw,if=none`, '-device', 'virtio-blk-device,drive=data');
+  args.push('-append', kernelCmdline({ job, ...(opts.disk !== undefined ? { disk: '/dev/vda' } : {}) }));
+  const qemu = execa('qemu-system-x86_64', args, { detached: true, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 60_000 });
+  try {
+    const result = await qemu;
+    const lines = String(result.stdout)
+      .split('\n')
+      .map((l) => l.replace(/\r$/, ''))
+      .flatMap((l) => (l.includes('@tsb ') ? [l.slice(l.indexOf('@tsb ') + 5)] : []));
+    return { result, lines };
+  } finally {
+    if (qemu.pid !== undefined) {
+      try {
+        process.kill(-qemu.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+test('the job encoding is base64url without padding of argv joined by NUL bytes', () => {
+  assert.equal(encodeJob(['exec', '/usr/bin/fio', '--version']), Buffer.from('exec\0/usr/bin/fio\0--version').toString('base64url'));
+  assert.doesNotMatch(encodeJob(['noop']), /[=+/]/);
+  assert.match(kernelCmdline({ job: ['noop'] }), /console=ttyS0 .*tsbench\.job=bm9vcA(\s|$)/);
+});
+
+test('the rootfs holds the agent, busybox, the tools and their libraries, and nothing else', async () => {
+  const root = image.rootfs;
+  assert.equal(await readlink(join(root, 'init')), 'sbin/tsbench-agent');
+  assert.deepEqual(await readFile(join(root, 'sbin/tsbench-agent')), await readFile(agentBinary()));
+  for (const tool of ['usr/bin/fio', 'usr/bin/sysbench', 'usr/bin/stress-ng', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2']) assert.ok(existsSync(join(root, tool)), tool);
+  assert.equal(await readlink(join(root, 'bin/sh')), 'busybox');
+  assert.ok((await lstat(join(root, 'dev/console'))).isCharacterDevice());
+  for (const dir of ['proc', 'sys', 'tmp', 'data']) assert.ok((await lstat(join(root, dir))).isDirectory(), dir);
+  assert.equal(existsSync(join(root, 'lib/modules')), false, 'kernel modules are for the initramfs only');
+  const modules = (await readFile(join(root, 'etc/tsbench/modules'), 'utf8')).split('\n').filter(Boolean);
+  if (image.kernel.modulesDir !== undefined) assert.ok(modules.some((m) => m.endsWith('/virtio_blk.ko')), modules.join(' '));
+  assert.ok(image.sizes.rootfsBytes > 0 && image.sizes.initramfsBytes > 0 && image.sizes.kernelBytes > 0);
+});
+
+test('every tool runs chrooted in the rootfs with only the libraries the image carries', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('chroot needs root');
+  for (const tool of [['/usr/bin/fio', '--version'], ['/usr/bin/sysbench', '--version'], ['/usr/bin/stress-ng', '--version']]) {
+    const result = await execa('chroot', [image.rootfs, '/sbin/tsbench-agent', 'exec', ...tool], { reject: false });
+    assert.equal(result.exitCode, 0, `${tool[0]}: ${result.stdout}`);
+    assert.match(result.stdout, /@tsb out \S/);
+  }
+});
+
+test('a second ensureImage is a cache hit: same hash, same entry, well under a second', async (t) => {
+  const createdAt = JSON.parse(await readFile(join(image.dir, 'manifest.json'), 'utf8')).createdAt as string;
+  const started = performance.now();
+  const again = await ensureImage();
+  const ms = performance.now() - started;
+  assert.equal(again.hash, image.hash);
+  assert.equal(again.dir, image.dir);
+  assert.equal(JSON.parse(await readFile(join(image.dir, 'manifest.json'), 'utf8')).createdAt, createdAt, 'not rebuilt');
+  t.diagnostic(`cache hit took ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 1000, `cache hit took ${ms.toFixed(0)} ms`);
+  assert.equal((await loadImage()).hash, image.hash);
+});
+
+test('the initramfs boots under TCG to ready, and QEMU exits by itself after the agent exits 0', async () => {
+  const { result, lines } = await boot(['noop']);
+  assert.equal(result.timedOut, false);
+  assert.equal(result.exitCode, 0, result.stderr);
+  assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['init', 'ready', 'exit'], lines.join('\n'));
+  assert.equal(lines.at(-1), 'exit 0');
+});
+
+test('an exec job in the VM prints the tool output framed, and mounts the data disk', async () => {
+  const disk = join(work, 'data.img');
+  await writeFile(disk, '');
+  await execa('truncate', ['-s', '16M', disk]);
+  const mkfs = await execa('mkfs.ext4', ['-q', '-F', disk], { reject: false });
+  const job = ['exec', '/bin/sh', '-c', '/usr/bin/fio --version; grep " /data " /proc/mounts; exit 5'];
+  const { result, lines } = await boot(job, mkfs.exitCode === 0 ? { disk } : {});
+  assert.equal(result.exitCode, 0, result.stderr);
+  assert.ok(lines.some((l) => /^out fio-\d/.test(l)), lines.join('\n'));
+  if (mkfs.exitCode === 0) assert.ok(lines.some((l) => /^out \/dev\/vda \/data ext4/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('rusage ')));
+  assert.equal(lines.at(-1), 'exit 5');
+});
+
+test('a corrupted cache entry is refused with a clear error and rebuilt by ensureImage', async () => {
+  await appendFile(image.initramfs, 'x');
+  await assert.rejects(loadImage(), (e: unknown) => e instanceof ImageError && /corrupt .*initramfs.* changed.*tsbench image build/.test(e.message));
+  const rebuilt = await ensureImage();
+  assert.equal(rebuilt.hash, image.hash);
+  await loadImage();
+
+  await rm(join(image.dir, 'manifest.json'));
+  await assert.rejects(loadImage(), /manifest\.json is missing/);
+  await ensureImage();
+
+  await rm(join(image.rootfs, 'usr/bin/fio'));
+  await assert.rejects(loadImage(), /rootfs\/usr\/bin\/fio is missing/);
+  image = await ensureImage();
+  await loadImage();
+});
+
+test('without a kernel, resolveKernel says to run tsbench kernel fetch', async () => {
+  const cache = process.env['XDG_CACHE_HOME'];
+  process.env['XDG_CACHE_HOME'] = join(work, 'empty-cache');
+  try {
+    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /tsbench kernel fetch/.test(e.message) && e.exitCode === 1);
+    process.env['TSBENCH_KERNEL'] = agentBinary(); // exists, but is no bzImage
+    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /not a Linux bzImage/.test(e.message) && e.exitCode === 2);
+    process.env['TSBENCH_KERNEL'] = join(work, 'nope');
+    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /does not exist.*TSBENCH_KERNEL/.test(e.message) && e.exitCode === 2);
+  } finally {
+    delete process.env['TSBENCH_KERNEL'];
+    process.env['XDG_CACHE_HOME'] = cache;
+  }
+});
+
+test('modules built for another kernel version are refused', async (t) => {
+  if (image.kernel.modulesDir === undefined) return t.skip('the kernel has no modules');
+  // A copy of the modules dir whose .ko files claim another version.
+  const fake = join(work, 'other-modules');
+  await execa('cp', ['-r', image.kernel.modulesDir, fake]);
+  const { stdout } = await execa('find', [fake, '-name', '*.ko']);
+  for (const ko of stdout.split('\n').filter(Boolean)) {
+    const data = await readFile(ko);
+    const at = data.indexOf('vermagic=');
+    data.write('9', at + 'vermagic='.length, 'latin1'); // "6.1.0-…" becomes "9.1.0-…"
+    await writeFile(ko, data);
+  }
+  process.env['TSBENCH_KERNEL'] = image.kernel.vmlinuz;
+  process.env['TSBENCH_KERNEL_MODULES'] = fake;
+  try {
+    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /is for kernel 9\..* not 6\./.test(e.message));
+  } finally {
+    delete process.env['TSBENCH_KERNEL'];
+    delete process.env['TSBENCH_KERNEL_MODULES'];
+  }
+});
