@@ -44,6 +44,14 @@ export interface CgroupHost {
   missing: Controller[];
   /** The v2 hierarchy, when one of ours lives there. */
   v2?: Hierarchy;
+  /**
+   * Whole disks (`MAJ:MIN`) that get a non-binding throttle rule in each v1 blkio
+   * cgroup: since Linux 6.10 blk-throttle counts a queue's bytes only once some
+   * cgroup has a rule on it, so without one blkio.throttle.io_service_bytes
+   * stays 0. The rule (1 TiB/s) never binds; it leaves throttling active on
+   * that queue, which costs a check per bio.
+   */
+  disks: string[];
 }
 
 /**
@@ -81,14 +89,37 @@ export function findHierarchies(
     if (v2.controllers.length > 0) hierarchies.push(v2);
   }
   const have = new Set(hierarchies.flatMap((h) => h.controllers));
-  const result: CgroupHost = { hierarchies, missing: REQUIRED.filter((c) => !have.has(c)) };
+  const result: CgroupHost = { hierarchies, missing: REQUIRED.filter((c) => !have.has(c)), disks: [] };
   if (v2 && v2.controllers.length > 0) result.v2 = v2;
   return result;
 }
 
 export function detectCgroups(): CgroupHost {
-  return findHierarchies(readFileSync('/proc/self/mounts', 'utf8'));
+  const host = findHierarchies(readFileSync('/proc/self/mounts', 'utf8'));
+  if (host.hierarchies.some((h) => h.version === 1 && h.controllers.includes('blkio'))) host.disks = wholeDisks();
+  return host;
 }
+
+/** `MAJ:MIN` of the real disks in /sys/block (not loop, ram or zram devices). */
+function wholeDisks(): string[] {
+  try {
+    return readdirSync('/sys/block')
+      .filter((name) => !/^(loop|ram|zram)\d/.test(name))
+      .map((name) => {
+        try {
+          return readFileSync(join('/sys/block', name, 'dev'), 'utf8').trim();
+        } catch {
+          return '';
+        }
+      })
+      .filter((dev) => /^\d+:\d+$/.test(dev));
+  } catch {
+    return [];
+  }
+}
+
+/** Bytes per second of the throttle rule that only switches accounting on: 1 TiB/s. */
+const NON_BINDING_BPS = 2 ** 40;
 
 /** One line naming what is missing and what to do, for probe(). */
 export function describeMissing(host: CgroupHost): string {
@@ -200,6 +231,12 @@ export class InstanceCgroups {
         await put('cpu.cfs_quota_us', Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)));
       }
       if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
+      if (has('blkio')) {
+        for (const disk of this.host.disks) {
+          await put('blkio.throttle.read_bps_device', `${disk} ${NON_BINDING_BPS}`);
+          await put('blkio.throttle.write_bps_device', `${disk} ${NON_BINDING_BPS}`);
+        }
+      }
     } else {
       if (has('memory') && limits.memoryBytes !== undefined) {
         await put('memory.max', limits.memoryBytes);

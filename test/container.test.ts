@@ -1,0 +1,274 @@
+/**
+ * The `container` target with real containers: isolation seen from inside,
+ * limits enforced by the kernel, accounting read from the cgroups, and nothing
+ * left behind after success, failure or Ctrl-C. Needs root (the whole file is
+ * skipped with the probe's reason otherwise).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ResultSchema } from '../bench/schema.js';
+import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
+import { PARENT, blkioBytes, detectCgroups, findHierarchies, ioStatBytes } from '../drivers/container/cgroups.js';
+import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
+import { tsbench, tsbenchBackground } from './helpers/cli.js';
+import { jsonSchemaErrors } from './helpers/schema.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tsbench-container-test-'));
+const driver: Driver = createContainerDriver();
+const probe = await driver.probe();
+const skip = probe.available ? false : `container target unavailable: ${probe.reason ?? ''}`;
+
+/** Runs one job in a fresh container and returns its result. */
+async function run(argv: string[], extra: Omit<LaunchRequest, 'job'> = {}): Promise<InstanceResult> {
+  const instance = await driver.launch({ job: { kind: 'exec', argv }, ...extra });
+  return instance.result;
+}
+
+/** Runs a busybox shell script in a container; returns its stdout lines. */
+async function sh(script: string, extra: Omit<LaunchRequest, 'job'> = {}): Promise<string[]> {
+  const r = await run(['/bin/busybox', 'sh', '-c', script], extra);
+  assert.equal(r.status, 'ok', `${r.reason ?? ''}\n${r.stderr.join('\n')}\n${r.tail.join('\n')}`);
+  return r.stdout;
+}
+
+/** Everything a given tsbench process (by pid) may have left: dirs, cgroups, mounts, processes. */
+function leftovers(ownerPid: number): string[] {
+  const found: string[] = [];
+  const tag = `${ownerPid}-`;
+  for (const name of readdirSync(tmpdir())) if (name.startsWith(`${DIR_PREFIX}${tag}`)) found.push(`dir ${join(tmpdir(), name)}`);
+  for (const h of detectCgroups().hierarchies) {
+    const parent = join(h.mount, PARENT);
+    if (!existsSync(parent)) continue;
+    for (const name of readdirSync(parent)) if (name.startsWith(tag)) found.push(`cgroup ${join(parent, name)}`);
+  }
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) if (line.includes(`${DIR_PREFIX}${tag}`)) found.push(`mount ${line}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const root = readlinkSync(`/proc/${pid}/root`);
+      if (cmdline.includes(`tsbench-${tag}`) || root.includes(`${DIR_PREFIX}${tag}`)) found.push(`process ${pid}: ${cmdline}`);
+    } catch {
+      // Gone meanwhile, or a kernel thread.
+    }
+  }
+  return found;
+}
+
+before(async () => {
+  if (!skip) await driver.prepare({ limits: {} });
+});
+
+after(async () => {
+  await driver.teardown();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('cgroup hierarchies', () => {
+  test('a v1 host with separate cpu and cpuacct mounts gets one cgroup per mount', () => {
+    const mounts = [
+      'cgroup /sys/fs/cgroup/cpu cgroup rw,nosuid,nodev,noexec,relatime,cpu 0 0',
+      'cgroup /sys/fs/cgroup/cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpuacct 0 0',
+      'cgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0',
+      'cgroup /sys/fs/cgroup/pids cgroup rw,nosuid,nodev,noexec,relatime,pids 0 0',
+      'cgroup /sys/fs/cgroup/blkio cgroup rw,nosuid,nodev,noexec,relatime,blkio 0 0',
+      'cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid,nodev,noexec,relatime 0 0',
+    ].join('\n');
+    const host = findHierarchies(mounts, () => 'hugetlb\n');
+    assert.deepEqual(host.missing, []);
+    assert.equal(host.v2, undefined);
+    assert.deepEqual(
+      host.hierarchies.map((h) => [h.version, h.mount, h.controllers.join('+')]),
+      [
+        [1, '/sys/fs/cgroup/cpu', 'cpu'],
+        [1, '/sys/fs/cgroup/cpuacct', 'cpuacct'],
+        [1, '/sys/fs/cgroup/memory', 'memory'],
+        [1, '/sys/fs/cgroup/pids', 'pids'],
+        [1, '/sys/fs/cgroup/blkio', 'blkio'],
+      ],
+    );
+  });
+
+  test('a pure v2 host gets one cgroup holding every controller the root offers', () => {
+    const host = findHierarchies('cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0', () => 'cpuset cpu io memory hugetlb pids rdma misc\n');
+    assert.deepEqual(host.missing, []);
+    assert.deepEqual(host.hierarchies, [{ version: 2, mount: '/sys/fs/cgroup', controllers: ['cpu', 'io', 'memory', 'pids'] }]);
+  });
+
+  test('a missing controller is named', () => {
+    const host = findHierarchies('cgroup2 /sys/fs/cgroup cgroup2 rw 0 0', () => 'cpu io\n');
+    assert.deepEqual(host.missing, ['memory', 'pids']);
+  });
+
+  test('I/O bytes are summed over devices from v1 blkio and v2 io.stat', () => {
+    assert.deepEqual(blkioBytes('8:0 Read 4096\n8:0 Write 100\n8:16 Read 4\n8:16 Write 0\nTotal 4200\n'), { ioReadBytes: 4100, ioWriteBytes: 100 });
+    assert.deepEqual(ioStatBytes('8:0 rbytes=10 wbytes=20 rios=1 wios=2\n259:0 rbytes=5 wbytes=0 rios=1 wios=0\n'), { ioReadBytes: 15, ioWriteBytes: 20 });
+  });
+});
+
+describe('isolation seen from inside a container', { skip }, () => {
+  test('only the container’s processes are visible and the agent is PID 1', async () => {
+    const out = await sh('/bin/busybox ls /proc | /bin/busybox grep -E "^[0-9]+$" | /bin/busybox wc -l; /bin/busybox cat /proc/1/cmdline | /bin/busybox tr "\\0" " "');
+    const count = Number(out[0]);
+    assert.ok(count >= 1 && count <= 5, `pids seen: ${count}`);
+    assert.match(out[1] ?? '', /^\/sbin\/tsbench-agent exec /);
+  });
+
+  test('the network namespace has only lo, and it is up', async () => {
+    const out = await sh('/bin/busybox tail -n +3 /proc/net/dev | /bin/busybox cut -d: -f1; /bin/busybox cat /sys/class/net/lo/operstate /sys/class/net/lo/flags');
+    assert.deepEqual(out.slice(0, -2).map((l) => l.trim()), ['lo']);
+    assert.equal(Number(out.at(-1)) & 1, 1, 'IFF_UP');
+  });
+
+  test('each container has its own hostname', async () => {
+    const [a] = await sh('/bin/busybox hostname');
+    const [b] = await sh('/bin/busybox hostname');
+    assert.match(a ?? '', /^tsbench-\d+-\d+$/);
+    assert.notEqual(a, b);
+    assert.notEqual(a, readFileSync('/proc/sys/kernel/hostname', 'utf8').trim());
+  });
+
+  test('host files are invisible and writes stay in the container', async () => {
+    const marker = join('/tmp', `tsbench-marker-${process.pid}`);
+    writeFileSync(marker, 'host');
+    try {
+      const out = await sh(`test -e ${marker} && echo visible || echo hidden; echo x > /etc/written && echo wrote; /bin/busybox head -1 /proc/mounts`);
+      assert.deepEqual(out.slice(0, 2), ['hidden', 'wrote']);
+      assert.match(out[2] ?? '', /^overlay \/ overlay /);
+      const rootfs = (await import('../bench/image/index.js')).loadImage();
+      assert.equal(existsSync(join((await rootfs).rootfs, 'etc/written')), false, 'the image was not written');
+    } finally {
+      rmSync(marker, { force: true });
+    }
+  });
+
+  test('/dev holds only the minimal devices and /sys is read-only', async () => {
+    const out = await sh('/bin/busybox ls /dev; echo > /sys/x 2>/dev/null && echo sys-writable || echo sys-ro; echo hi > /dev/null && echo null-ok');
+    const devs = out.slice(0, -2).sort();
+    assert.deepEqual(devs, ['fd', 'full', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
+    assert.deepEqual(out.slice(-2), ['sys-ro', 'null-ok']);
+  });
+
+  test('volumes are bind-mounted, read-only when asked', async () => {
+    const data = join(work, 'volume');
+    rmSync(data, { recursive: true, force: true });
+    (await import('node:fs')).mkdirSync(data);
+    writeFileSync(join(data, 'in.txt'), 'from the host\n');
+    const out = await sh('cat /data/in.txt; echo back > /data/out.txt && echo rw-ok; echo no > /ro/x 2>/dev/null && echo ro-writable || echo ro-refused', {
+      volumes: [
+        { hostPath: data, guestPath: '/data' },
+        { hostPath: data, guestPath: '/ro', readOnly: true },
+      ],
+    });
+    assert.deepEqual(out, ['from the host', 'rw-ok', 'ro-refused']);
+    assert.equal(readFileSync(join(data, 'out.txt'), 'utf8'), 'back\n');
+  });
+});
+
+describe('limits and accounting', { skip }, () => {
+  test('a workload allocating past a 64M memory limit is recorded oom-killed', async () => {
+    const r = await run(['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'], { limits: { memoryBytes: 64 * 2 ** 20 } });
+    assert.equal(r.status, 'oom-killed', r.reason);
+    assert.ok((r.accounting.oomKills ?? 0) >= 1);
+    assert.ok((r.accounting.peakMemoryBytes ?? 0) <= 65 * 2 ** 20, `peak ${r.accounting.peakMemoryBytes}`);
+  });
+
+  test('a pids limit stops a fork loop', async () => {
+    const r = await run(['/bin/busybox', 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do /bin/busybox sleep 1 & i=$((i+1)); done; wait; echo done'], { limits: { pids: 10 } });
+    assert.match(r.stderr.join('\n'), /can't fork|Resource temporarily unavailable/);
+  });
+
+  test('a CPU quota of 0.5 CPUs holds within 10 % on a busy loop', async () => {
+    const r = await run(['/usr/bin/stress-ng', '--cpu', '2', '--timeout', '3s', '--quiet'], { limits: { cpus: 0.5 } });
+    assert.equal(r.status, 'ok', r.reason);
+    const cpuMs = (r.accounting.cpuUserMs ?? 0) + (r.accounting.cpuSystemMs ?? 0);
+    const wallMs = (r.timeline.toExitMs ?? 0) - (r.timeline.toReadyMs ?? 0);
+    const cpus = cpuMs / wallMs;
+    assert.ok(Math.abs(cpus - 0.5) <= 0.05, `used ${cpus.toFixed(3)} CPUs (${cpuMs.toFixed(0)} ms CPU over ${wallMs.toFixed(0)} ms)`);
+  });
+
+  test('accounting figures are non-zero and plausible', async () => {
+    const r = await run(['/usr/bin/fio', '--name=w', '--filename=/tmp/f', '--size=8M', '--rw=write', '--direct=1', '--bs=1M', '--output-format=terse']);
+    assert.equal(r.status, 'ok', `${r.reason ?? ''} ${r.stderr.join('\n')}`);
+    const a = r.accounting;
+    assert.ok((a.cpuUserMs ?? 0) + (a.cpuSystemMs ?? 0) > 0, 'CPU time');
+    assert.ok((a.peakMemoryBytes ?? 0) > 1e6 && (a.peakMemoryBytes ?? 0) < 2 ** 30, `peak memory ${a.peakMemoryBytes}`);
+    assert.equal(a.oomKills ?? 0, 0);
+    if (a.ioWriteBytes !== undefined) assert.ok(a.ioWriteBytes >= 8 * 2 ** 20, `wrote ${a.ioWriteBytes} bytes`);
+  });
+});
+
+describe('clean-up', { skip }, () => {
+  test('nothing is left after a successful and a failed instance', async () => {
+    const ok = await run(['/bin/busybox', 'true']);
+    assert.equal(ok.status, 'ok');
+    const missing = await run(['/no/such/tool']);
+    assert.equal(missing.status, 'failed');
+    assert.match(missing.reason ?? '', /exec|No such file/);
+    // A failure inside the launcher's set-up: a file bound over a directory.
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    const bad = await run(['/bin/busybox', 'true'], { volumes: [{ hostPath: file, guestPath: '/etc' }] });
+    assert.equal(bad.status, 'failed');
+    assert.match(bad.reason ?? '', /merged\/etc: Is a directory/);
+    assert.deepEqual(leftovers(process.pid), []);
+  });
+
+  test('a bad volume is a one-line TargetError naming the fix', async () => {
+    await assert.rejects(
+      driver.launch({ job: { kind: 'noop' }, volumes: [{ hostPath: '/no/such/dir', guestPath: '/data' }] }),
+      (e: Error) => e.name === 'TargetError' && /volume \/no\/such\/dir does not exist on the host.*fix --volume/.test(e.message),
+    );
+    assert.deepEqual(leftovers(process.pid), []);
+  });
+
+  test('Ctrl-C during a long run exits 130 with valid partial JSON and leaves nothing behind', async () => {
+    const out = join(work, 'sigint');
+    const child = tsbenchBackground(['run', 'startup', '--targets', 'container', '--runs', '500', '--out', out]);
+    const json = join(out, 'results.json');
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (existsSync(json) && /"toExitMs"/.test(readFileSync(json, 'utf8'))) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(existsSync(json), 'results.json was written');
+    child.kill('SIGINT');
+    const r = await child;
+    assert.equal(r.exitCode, 130, r.stderr);
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as unknown;
+    assert.equal(jsonSchemaErrors(doc), '');
+    const result = ResultSchema.parse(doc);
+    assert.equal(result.complete, false);
+    assert.ok(child.pid !== undefined);
+    assert.deepEqual(leftovers(child.pid as number), []);
+    assert.equal(readFileSync('/proc/mounts', 'utf8').includes(`${DIR_PREFIX}${child.pid}-`), false);
+  });
+});
+
+describe('the command line', { skip }, () => {
+  test('tsbench exec --target container runs a command and passes its exit code', async () => {
+    const hi = await tsbench(['exec', '--target', 'container', '--', '/bin/busybox', 'echo', 'hi']);
+    assert.equal(hi.exitCode, 0, hi.stderr);
+    assert.equal(hi.stdout, 'hi');
+    const code = await tsbench(['exec', '--target', 'container', '--memory', '256M', '--cpus', '1', '--', '/bin/busybox', 'sh', '-c', 'exit 3']);
+    assert.equal(code.exitCode, 3, code.stderr);
+  });
+
+  test('startup runs end to end on native and container', async () => {
+    const out = join(work, 'startup');
+    const r = await tsbench(['run', 'startup', '--targets', 'native,container', '--runs', '5', '--warmup', '1', '--out', out]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const result = ResultSchema.parse(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+    const container = result.scenarios[0]?.targets.find((t) => t.target === 'container');
+    assert.equal(container?.state, 'completed');
+    assert.equal(container?.samples.length, 5);
+    for (const s of container?.samples ?? []) {
+      assert.equal(s.status, 'ok');
+      assert.ok((s.values.toReadyMs ?? 0) > 0 && (s.values.toExitMs ?? 0) >= (s.values.toReadyMs ?? 0));
+      assert.ok((s.accounting?.peakMemoryBytes ?? 0) > 0);
+    }
+    assert.ok(container?.ratioToNative.toExitMs !== undefined);
+  });
+});
