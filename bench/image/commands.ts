@@ -1,31 +1,27 @@
 /**
  * CLI: `tsbench image build|info|clean` and `tsbench kernel fetch`.
- * Errors are one line naming the fix; usage errors exit 2, other failures 1.
+ * Errors are one line naming the fix; usage errors (UsageError) exit 2, other failures 1.
  */
-import type { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import { ImageError, cacheDir, cleanImages, ensureImage, fetchKernel, loadImage, type Image } from './index.js';
 
 const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
 
-/** Runs a command body; turns any error into one line on stderr and an exit status. */
+/**
+ * Runs a command body. An ImageError that is the user's to fix (exitCode 2) becomes
+ * the CLI's UsageError; every other error goes up as it is. The CLI's main prints
+ * either as one line and exits 2 or 1.
+ */
 function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await body(...args);
     } catch (error) {
-      const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      log(`error: ${message}`);
-      if (process.env['TSBENCH_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-      process.exitCode = error instanceof ImageError ? error.exitCode : 1;
+      if (error instanceof ImageError && error.exitCode === 2) throw new UsageError(error.message, { cause: error });
+      throw error;
     }
   };
-}
-
-/** Commander's own usage errors (unknown option, missing argument...) exit 2, not 1. */
-function usageExit2(cmd: Command): Command {
-  return cmd.exitOverride((err: CommanderError) => {
-    process.exit(err.exitCode !== 0 && !['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code) ? 2 : err.exitCode);
-  });
 }
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1).padStart(7)} MB`;
@@ -48,8 +44,8 @@ export function formatImageInfo(image: Image): string {
 }
 
 export function registerImageCommands(program: Command): void {
-  const image = usageExit2(program.command('image').description('the workload image shared by all targets'));
-  usageExit2(image.command('build'))
+  const image = program.command('image').description('the workload image shared by all targets');
+  image.command('build')
     .description('build the image (rootfs for containers, initramfs for VMs) unless it is cached')
     .option('--rebuild', 'build even if a cached image matches')
     .action(
@@ -60,7 +56,7 @@ export function registerImageCommands(program: Command): void {
         process.stdout.write(`${formatImageInfo(built)}\n  (${ms.toFixed(0)} ms)\n`);
       }),
     );
-  usageExit2(image.command('info'))
+  image.command('info')
     .description('print the sizes of rootfs, initramfs, kernel and modules')
     .option('--json', 'print the Image object as JSON')
     .action(
@@ -69,7 +65,7 @@ export function registerImageCommands(program: Command): void {
         process.stdout.write(opts.json === true ? `${JSON.stringify(loaded, null, 2)}\n` : `${formatImageInfo(loaded)}\n`);
       }),
     );
-  usageExit2(image.command('clean'))
+  image.command('clean')
     .description('remove every cached image (the kernel stays)')
     .action(
       action(async () => {
@@ -78,8 +74,8 @@ export function registerImageCommands(program: Command): void {
       }),
     );
 
-  const kernel = usageExit2(program.command('kernel').description('the guest kernel'));
-  usageExit2(kernel.command('fetch'))
+  const kernel = program.command('kernel').description('the guest kernel');
+  kernel.command('fetch')
     .description("download Debian's linux-image-cloud-amd64 into the cache, or import --kernel PATH")
     .option('--kernel <path>', 'use this bzImage/vmlinuz instead of downloading one')
     .option('--modules <dir>', 'modules dir (with modules.dep) for --kernel')
