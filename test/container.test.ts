@@ -190,7 +190,12 @@ describe('limits and accounting', { skip }, () => {
   });
 
   test('accounting figures are non-zero and plausible', async () => {
-    const r = await run(['/usr/bin/fio', '--name=w', '--filename=/tmp/f', '--size=8M', '--rw=write', '--direct=1', '--bs=1M', '--output-format=terse']);
+    // Direct I/O to a volume on the host's disk: the rootfs's upper layer may be a tmpfs.
+    const disk = join(work, 'io');
+    (await import('node:fs')).mkdirSync(disk, { recursive: true });
+    const r = await run(['/usr/bin/fio', '--name=w', '--filename=/data/f', '--size=8M', '--rw=write', '--direct=1', '--bs=1M', '--output-format=terse'], {
+      volumes: [{ hostPath: disk, guestPath: '/data' }],
+    });
     assert.equal(r.status, 'ok', `${r.reason ?? ''} ${r.stderr.join('\n')}`);
     const a = r.accounting;
     assert.ok((a.cpuUserMs ?? 0) + (a.cpuSystemMs ?? 0) > 0, 'CPU time');

@@ -4,8 +4,9 @@
  * runs a single instruction of its own, then exec it.
  *
  * This is a thin executor: every path, limit and name comes from argv, chosen
- * by the TypeScript driver beside it (drivers/container), which also creates and removes the cgroups and
- * the per-instance directories and reads the accounting.
+ * by the TypeScript driver beside it (drivers/container), which also creates
+ * and removes the cgroups and the per-instance directories and reads the
+ * accounting. docs/performance.md says where the time goes.
  *
  *   --ns pid,mnt,uts,ipc,net,cgroup   namespaces to create (cgroup is unshared
  *                                     after the cgroup move, so it is rooted there)
@@ -14,10 +15,14 @@
  *                                     overlay root; mounted inside the new mount
  *                                     namespace after / is made rprivate
  *   --overlay-opts OPTS               extra overlay options, e.g. volatile
+ *   --upper-tmpfs OPTS                mount a tmpfs (mount options OPTS) on the
+ *                                     directory holding --upper, --work and --merged,
+ *                                     and make those three in it
  *   --volume SRC:DST[:ro]             bind mount, repeatable
  *   --cgroup-tasks FILE               v1: the child writes "0" to FILE (a `tasks`
  *                                     file), moving itself, first thing; repeatable
- *   --cgroup-dir DIR                  v2: clone3(CLONE_INTO_CGROUP) into DIR
+ *   --cgroup-dir DIR                  v2: clone3(CLONE_INTO_CGROUP) into DIR (before
+ *                                     Linux 5.7: the child writes "0" to DIR/cgroup.procs)
  *   --env NAME=VALUE                  the workload's whole environment, repeatable
  *   --trace                           report "trace <step> <mono_ns>" lines
  *
@@ -70,7 +75,7 @@ static struct {
 	unsigned long clone_flags; /* CLONE_NEW* given to clone */
 	int cgroup_ns;             /* unshare(CLONE_NEWCGROUP) after the move */
 	const char *hostname;
-	const char *lower, *upper, *work, *merged, *overlay_opts;
+	const char *lower, *upper, *work, *merged, *overlay_opts, *upper_tmpfs;
 	const char *volumes[MAX_LIST];
 	int nvolumes;
 	const char *tasks[MAX_LIST];
@@ -151,7 +156,7 @@ int container_option(int argc, char **argv, int *i)
 		return 1;
 	}
 	static const char *const with_value[] = { "--ns", "--hostname", "--rootfs-lower", "--upper", "--work", "--merged",
-						  "--overlay-opts", "--volume", "--cgroup-tasks", "--cgroup-dir", "--env" };
+						  "--overlay-opts", "--upper-tmpfs", "--volume", "--cgroup-tasks", "--cgroup-dir", "--env" };
 	size_t k = 0;
 	for (; k < sizeof with_value / sizeof *with_value; k++)
 		if (!strcmp(o, with_value[k]))
@@ -178,6 +183,8 @@ int container_option(int argc, char **argv, int *i)
 		C.merged = v;
 	else if (!strcmp(o, "--overlay-opts"))
 		C.overlay_opts = v;
+	else if (!strcmp(o, "--upper-tmpfs"))
+		C.upper_tmpfs = v;
 	else if (!strcmp(o, "--volume"))
 		return add(C.volumes, &C.nvolumes, v, o);
 	else if (!strcmp(o, "--cgroup-tasks"))
@@ -275,7 +282,8 @@ static void mkdirs(char *path)
 static void make_dev(const char *root)
 {
 	char p[4096];
-	do_mount("tmpfs", under(p, sizeof p, root, "/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
+	/* /dev/shm is a directory of this tmpfs, not a mount of its own: one mount less to make and to tear down. */
+	do_mount("tmpfs", under(p, sizeof p, root, "/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64m");
 	static const struct {
 		const char *name;
 		unsigned major, minor;
@@ -289,7 +297,6 @@ static void make_dev(const char *root)
 	do_mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
 	if (mkdir(under(p, sizeof p, root, "/dev/shm"), 01777) != 0)
 		die("mkdir %s", p);
-	do_mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m");
 	static const char *const links[][2] = { { "pts/ptmx", "/dev/ptmx" },	     { "/proc/self/fd", "/dev/fd" },
 						{ "/proc/self/fd/0", "/dev/stdin" }, { "/proc/self/fd/1", "/dev/stdout" },
 						{ "/proc/self/fd/2", "/dev/stderr" } };
@@ -336,6 +343,34 @@ static void bind_volume(const char *root, const char *spec)
 		do_mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
 }
 
+/* The directory part of path (static buffer). */
+static const char *parent_of(const char *path)
+{
+	static char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	char *slash = strrchr(buf, '/');
+	if (slash && slash != buf)
+		*slash = 0;
+	return buf;
+}
+
+/* The tmpfs holding the upper layer: it vanishes with the mount namespace. */
+static void upper_tmpfs(void)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", parent_of(C.upper));
+	if (strcmp(dir, parent_of(C.work)) != 0 || strcmp(dir, parent_of(C.merged)) != 0) {
+		errno = EINVAL;
+		die("--upper-tmpfs: --upper, --work and --merged must be in one directory");
+	}
+	do_mount("tsbench-upper", dir, "tmpfs", MS_NOSUID | MS_NODEV, C.upper_tmpfs);
+	const char *dirs[] = { C.upper, C.work, C.merged };
+	for (size_t k = 0; k < 3; k++)
+		if (mkdir(dirs[k], 0755) != 0)
+			die("mkdir %s", dirs[k]);
+	trace("upper-tmpfs");
+}
+
 static void setup_root(void)
 {
 	char p[4096];
@@ -343,6 +378,8 @@ static void setup_root(void)
 	/* Nothing we mount may propagate back to the host. */
 	do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 	trace("private");
+	if (C.upper_tmpfs)
+		upper_tmpfs();
 	char data[8192];
 	if ((size_t)snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s%s%s", C.lower, C.upper, C.work,
 			     C.overlay_opts ? "," : "", C.overlay_opts ? C.overlay_opts : "") >= sizeof data) {
@@ -353,10 +390,11 @@ static void setup_root(void)
 	trace("overlay");
 	do_mount("proc", under(p, sizeof p, C.merged, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	trace("proc");
-	do_mount("sysfs", under(p, sizeof p, C.merged, "/sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	trace("sys");
 	make_dev(C.merged);
 	trace("dev");
+	/* sysfs shows the mounter's network namespace: ours, with lo only. */
+	do_mount("sysfs", under(p, sizeof p, C.merged, "/sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	trace("sys");
 	for (int k = 0; k < C.nvolumes; k++)
 		bind_volume(C.merged, C.volumes[k]);
 	if (C.nvolumes)
@@ -383,7 +421,7 @@ static void loopback_up(void)
 	memset(&ifr, 0, sizeof ifr);
 	strcpy(ifr.ifr_name, "lo");
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
-		die("get flags of lo");
+		die("get the flags of lo");
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
 		die("bring lo up");
@@ -406,14 +444,15 @@ static void join_cgroups(void)
 __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 {
 	trace("cloned");
-	join_cgroups();
+	/* Die with the launcher, whatever kills it (the pid namespace goes with us). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	join_cgroups();
 	if (C.merged)
 		setup_root();
-	if (C.hostname && sethostname(C.hostname, strlen(C.hostname)) != 0)
-		die("sethostname %s", C.hostname);
 	if (C.clone_flags & CLONE_NEWNET)
 		loopback_up();
+	if (C.hostname && sethostname(C.hostname, strlen(C.hostname)) != 0)
+		die("sethostname %s", C.hostname);
 	if (C.cgroup_ns && unshare(CLONE_NEWCGROUP) != 0)
 		die("unshare cgroup namespace");
 	if (report_fd >= 0)
@@ -437,6 +476,17 @@ pid_t container_spawn(char **cmd, int errfd, int report_fd)
 		args.exit_signal = SIGCHLD;
 		args.cgroup = (uint64_t)C.cgroup_fd;
 		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+		if (pid < 0 && errno == ENOSYS) {
+			/* No clone3: the child moves itself, like on v1 (taking the slow lock). */
+			char procs[4096];
+			snprintf(procs, sizeof procs, "%s/cgroup.procs", C.cgroup_dir);
+			if (C.ntasks >= MAX_LIST || (C.tasks_fd[C.ntasks] = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
+				return -1;
+			C.tasks[C.ntasks++] = C.cgroup_dir;
+			close(C.cgroup_fd);
+			C.cgroup_fd = -1;
+			pid = (pid_t)syscall(SYS_clone, C.clone_flags | SIGCHLD, 0, NULL, NULL, 0);
+		}
 	} else {
 		/* Like fork(): no stack given, the child continues on a copy of ours. */
 		pid = (pid_t)syscall(SYS_clone, C.clone_flags | SIGCHLD, 0, NULL, NULL, 0);
