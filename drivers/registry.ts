@@ -18,6 +18,16 @@ const targets: TargetInfo[] = [
     create: async () => (await import('./native.js')).default(),
   },
   {
+    name: 'kvm',
+    description: 'QEMU VM, KVM hardware virtualization',
+    create: async () => (await import('./qemu/index.js')).createKvmDriver(),
+  },
+  {
+    name: 'tcg',
+    description: 'QEMU VM, TCG binary translation (no hardware virtualization)',
+    create: async () => (await import('./qemu/index.js')).createTcgDriver(),
+  },
+  {
     name: 'container',
     description: "namespaces + cgroups + overlay root (tsbench's own runtime)",
     create: async () => (await import('./container/index.js')).default(),

@@ -1,0 +1,442 @@
+/**
+ * The VM targets `kvm` and `tcg`: the workload image booted as a QEMU VM, the
+ * agent as its PID 1, one VM per instance. One driver, two accelerators: `kvm`
+ * (hardware virtualization) and `tcg` (QEMU's binary translator, the fallback
+ * that works everywhere and is an order of magnitude slower). The accelerator is
+ * part of every result and `kvm` never falls back to `tcg`.
+ *
+ * The VM boots the image's kernel and initramfs directly (`-kernel`/`-initrd`, no
+ * bootloader) on `-M microvm` by default; the agent talks over the serial console,
+ * which QEMU wires to its stdin/stdout, so LaunchedProcess parses it like any
+ * other target's output (kernel noise is ignored: the parser looks for `@tsb `).
+ *
+ * Timeline of one instance (Timeline.phases, consecutive durations in ms that add
+ * up to toExitMs): `qemu` from the launcher's fork until the guest kernel started
+ * (QEMU start-up, loading kernel and initramfs, firmware, the bzImage
+ * decompressing itself), `kernel` until the agent ran as init (guest kernel boot
+ * and initramfs unpacking), `agent` until the workload was ready (modules, /data),
+ * `exit` until QEMU was reaped (the job, the agent's power-off, QEMU's exit).
+ * The guest's two middle phases come from its own CLOCK_MONOTONIC, which starts
+ * with its kernel; the host places the kernel's start at the arrival of `ready`
+ * minus the guest's `ready` time.
+ */
+import { access, constants, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ImageError, kernelCmdline, loadImage, type Image } from '../../bench/image/index.js';
+import { sha256File } from '../../bench/image/cache.js';
+import { TargetError } from '../../bench/errors.js';
+import { jobArgv } from '../native.js';
+import { LaunchedProcess, nsToMs, toInstanceResult, type ProcessOutcome } from '../process.js';
+import type { Driver, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
+import {
+  DATA_DISK_DEVICE,
+  DEFAULT_MEMORY_BYTES,
+  QEMU_BINARY,
+  buildQemuArgs,
+  formatCommand,
+  memoryMiBFor,
+  parseMachine,
+  vcpusFor,
+  type Accelerator,
+  type Machine,
+} from './cmdline.js';
+import { createDataDisk, makeScratchDir } from './disk.js';
+import { bootId, childPids, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
+import { readVerdict, writeVerdict } from './verdict.js';
+
+export { buildQemuArgs, formatCommand, machineArg, vcpusFor, memoryMiBFor, DEFAULT_MEMORY_BYTES, MACHINES, type Accelerator, type Machine, type QemuArgsOptions } from './cmdline.js';
+export { readPssBytes, kvmProviderNote, hostTscKhz } from './host.js';
+
+export interface QemuDriverOptions {
+  accelerator: Accelerator;
+  /** Machine type. @default process.env.TSBENCH_QEMU_MACHINE, else 'microvm' */
+  machine?: Machine;
+  /** Size of a fresh ext4 data disk per instance, mounted at /data in the guest. @default undefined (no disk) */
+  diskBytes?: number;
+  /** Kill a VM whose agent has not said `ready` by then, in ms. @default 60_000 under tcg, 10_000 under kvm */
+  readyTimeoutMs?: number;
+  /** How long the kvm probe boot may take to reach `ready`, in ms. @default 10_000 */
+  probeTimeoutMs?: number;
+  /** @default 'qemu-system-x86_64' */
+  binary?: string;
+  /** Boot this kernel instead of the image's (tests). */
+  kernel?: string;
+  /** Boot this initramfs instead of the image's (tests). */
+  initramfs?: string;
+  /** Extra kernel parameters, appended last. @default [] */
+  kernelArgs?: string[];
+  /** Print each VM's command line on stderr before starting it. @default process.env.TSBENCH_PRINT_COMMAND === '1' */
+  printCommand?: boolean;
+}
+
+/** What one VM was, recorded with its result (`extra` of a sample). */
+export interface VmDetails {
+  accelerator: Accelerator;
+  machine: Machine;
+  vcpus: number;
+  memoryMiB: number;
+  /** The exact argv QEMU ran with; replay it with `formatCommand`. */
+  qemuArgv: string[];
+  diskBytes?: number;
+  /** `tsc_early_khz=` given to the guest, where known (TCG). */
+  tscKhz?: number;
+}
+
+/** An instance result of a VM, with what the VM was. */
+export interface VmInstanceResult extends InstanceResult {
+  extra: VmDetails;
+}
+
+/** A VM instance; `details` is known as soon as it is launched. */
+export interface VmInstance extends Instance {
+  readonly details: VmDetails;
+  readonly result: Promise<VmInstanceResult>;
+}
+
+interface Boot {
+  kernel: string;
+  initramfs: string;
+  /** Hash of kernel + initramfs (the image hash, which covers both). */
+  hash: string;
+  /** RAM the guest needs at least to unpack its initramfs next to itself, in bytes. */
+  minMemoryBytes?: number;
+  /** Bytes of the initramfs file. */
+  initramfsBytes?: number;
+  /** Description for probe details. */
+  label: string;
+}
+
+const MiB = 2 ** 20;
+
+/** Kernel and initramfs to boot, from the image cache or the options. Throws an ImageError naming the command that fixes it. */
+async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
+  if (opts.kernel !== undefined || opts.initramfs !== undefined) {
+    const image = opts.kernel !== undefined && opts.initramfs !== undefined ? undefined : await loadImage();
+    const kernel = opts.kernel ?? (image as Image).kernel.vmlinuz;
+    const initramfs = opts.initramfs ?? (image as Image).initramfs;
+    for (const f of [kernel, initramfs]) await access(f, constants.R_OK);
+    const [a, b] = await Promise.all([sha256File(kernel), sha256File(initramfs)]);
+    return { kernel, initramfs, hash: `${a.slice(0, 16)}-${b.slice(0, 16)}`, label: `${kernel} + ${initramfs}` };
+  }
+  const image = await loadImage();
+  // The kernel unpacks the initramfs into RAM while the file is still there; with
+  // less than about both plus 128 MiB, unpacking fails or the guest hangs.
+  let cpioBytes = image.sizes.initramfsBytes;
+  try {
+    const manifest = JSON.parse(await readFile(join(image.dir, 'manifest.json'), 'utf8')) as { initramfs?: { cpioBytes?: number } };
+    cpioBytes = manifest.initramfs?.cpioBytes ?? cpioBytes;
+  } catch {
+    // sizes alone are a fair estimate
+  }
+  return {
+    kernel: image.kernel.vmlinuz,
+    initramfs: image.initramfs,
+    hash: image.hash,
+    minMemoryBytes: image.sizes.initramfsBytes + cpioBytes + 128 * MiB,
+    initramfsBytes: image.sizes.initramfsBytes,
+    label: `image ${image.hash}, kernel ${image.kernel.version}`,
+  };
+}
+
+async function qemuVersion(binary: string): Promise<string> {
+  const { stdout } = await execa(binary, ['--version'], { timeout: 5000, stdin: 'ignore' });
+  return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split('\n')[0] ?? 'unknown';
+}
+
+/**
+ * Phases of a VM's timeline (see the module comment), from what was observed;
+ * only the phases whose ends are known. Pure, for tests.
+ */
+export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentInitNs' | 'agentReadyNs' | 'readyReceivedNs'>): Phase[] {
+  if (o.startNs === undefined) return [];
+  const phases: Phase[] = [];
+  if (o.readyReceivedNs !== undefined && o.agentReadyNs !== undefined) {
+    const kernelStart = o.readyReceivedNs - o.agentReadyNs;
+    phases.push({ name: 'qemu', ms: nsToMs(kernelStart - o.startNs) });
+    if (o.agentInitNs !== undefined) {
+      phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
+      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - o.agentInitNs) });
+    } else phases.push({ name: 'kernel+agent', ms: nsToMs(o.agentReadyNs) });
+    if (o.endNs !== undefined) phases.push({ name: 'exit', ms: nsToMs(o.endNs - o.readyReceivedNs) });
+  } else if (o.endNs !== undefined) {
+    phases.push({ name: 'qemu', ms: nsToMs(o.endNs - o.startNs) });
+  }
+  return phases;
+}
+
+/** Known console patterns and what they mean, for failure messages. */
+function consoleHint(tail: string[], memoryMiB: number): string | undefined {
+  const text = tail.join('\n');
+  if (/Initramfs unpacking failed|Out of memory|not syncing: System is deadlocked on memory/.test(text))
+    return `the guest ran out of memory with ${memoryMiB} MiB: pass a larger --memory, e.g. --memory ${Math.max(512, memoryMiB * 2)}M`;
+  if (/Marking TSC unstable due to could not calculate TSC khz/.test(text))
+    return 'the guest could not calibrate its TSC (no tsc_early_khz): set TSBENCH_TSC_KHZ to the host TSC frequency in kHz';
+  if (/VFS: Unable to mount root fs|No working init found|Failed to execute \/init/.test(text))
+    return 'the guest found no usable /init: rebuild the image (tsbench image build --rebuild)';
+  if (/failed to set MSR|kvm_buf_set_msrs/.test(text)) return 'QEMU could not set up the vCPU under this KVM';
+  return undefined;
+}
+
+export class QemuDriver implements Driver {
+  readonly name: Accelerator;
+  readonly description: string;
+  readonly isolation = 'vm' as const;
+  readonly machine: Machine;
+  private readonly binary: string;
+  private readonly running = new Set<LaunchedProcess>();
+  private boot?: Boot;
+  private tscKhz?: number;
+  private scratch?: string;
+  private disks = 0;
+  private limits: Limits = {};
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    this.name = opts.accelerator;
+    this.description =
+      opts.accelerator === 'kvm' ? 'QEMU VM with KVM hardware virtualization' : 'QEMU VM under TCG binary translation (no hardware virtualization)';
+    const env = process.env['TSBENCH_QEMU_MACHINE'];
+    this.machine = opts.machine ?? (env !== undefined && env !== '' ? parseMachine(env) : 'microvm');
+    this.binary = opts.binary ?? QEMU_BINARY;
+  }
+
+  private fail(step: string, message: string, extra?: { cause?: unknown; tail?: string[] }): TargetError {
+    return new TargetError(this.name, step, message, extra);
+  }
+
+  private details(boot: Boot | undefined, qemu: string): Record<string, string> {
+    return {
+      accelerator: this.name,
+      machine: this.machine,
+      qemu,
+      defaultMemoryMiB: String(DEFAULT_MEMORY_BYTES / MiB),
+      ...(boot ? { boot: boot.label } : {}),
+    };
+  }
+
+  async probe(): Promise<Probe> {
+    let qemu: string;
+    try {
+      qemu = await qemuVersion(this.binary);
+    } catch {
+      return { available: false, reason: `${this.binary} not found or not runnable: apt-get install qemu-system-x86`, details: { accelerator: this.name } };
+    }
+    let boot: Boot;
+    try {
+      boot = await resolveBoot(this.opts);
+    } catch (e) {
+      const why = e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`;
+      return { available: false, reason: why, details: this.details(undefined, qemu) };
+    }
+    const details = this.details(boot, qemu);
+    if (this.name === 'tcg') return { available: true, reason: 'accelerator: tcg (binary translation, no hardware virtualization)', details };
+
+    const note = await kvmProviderNote();
+    const device = await kvmDeviceProblem();
+    if (device !== undefined) return { available: false, reason: `kvm: ${device}${note ? ` (${note})` : ''}`, details };
+    const key = [await bootId(), boot.hash, this.binary, qemu, this.machine].join(' ');
+    let verdict = await readVerdict(key);
+    if (verdict === undefined) {
+      verdict = await this.probeBoot(boot, note);
+      await writeVerdict(key, verdict).catch(() => {});
+    }
+    details['kvmProbe'] = `${verdict.available ? 'ready' : 'failed'} in ${Math.round(verdict.probeMs)} ms at ${verdict.probedAt}`;
+    return { available: verdict.available, reason: verdict.available ? 'accelerator: kvm' : verdict.reason ?? 'kvm: probe boot failed', details };
+  }
+
+  /** Boots a `noop` guest under KVM and says whether its agent reached `ready` in time. */
+  private async probeBoot(boot: Boot, note: string | undefined): Promise<{ available: boolean; reason?: string; probedAt: string; probeMs: number }> {
+    const timeoutMs = this.opts.probeTimeoutMs ?? 10_000;
+    const probedAt = new Date().toISOString();
+    const started = performance.now();
+    const vm = await this.start({ job: { kind: 'noop' } }, boot, { readyTimeoutMs: timeoutMs, memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, boot.minMemoryBytes ?? 0) });
+    // `tsbench targets` installs no signal handlers: make sure an interrupted probe leaves no VM.
+    const onSignal = (sig: NodeJS.Signals): void => {
+      void vm.kill();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let r: VmInstanceResult;
+    try {
+      r = await vm.result;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const probeMs = performance.now() - started;
+    if (r.timeline.toReadyMs !== undefined) return { available: true, probedAt, probeMs };
+    const s = Math.round(timeoutMs / 1000);
+    const qemuSaid = r.tail.find((l) => l.startsWith('qemu-system'));
+    const what = r.status === 'timeout' ? `did not reach the agent's ready in ${s} s` : `ended before the agent's ready (${qemuSaid ?? r.reason ?? 'no output'})`;
+    return { available: false, reason: `kvm: probe boot ${what}${note ? ` (${note})` : ''}`, probedAt, probeMs };
+  }
+
+  async prepare(ctx: PrepareContext): Promise<void> {
+    this.limits = ctx.limits;
+    try {
+      this.boot = await resolveBoot(this.opts);
+    } catch (e) {
+      throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
+    }
+    if (this.name === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
+    this.checkMemory(this.boot, ctx.limits.memoryBytes);
+  }
+
+  private checkMemory(boot: Boot, memoryBytes: number | undefined): void {
+    const mib = memoryMiBFor(memoryBytes);
+    if (boot.minMemoryBytes !== undefined && mib * MiB < boot.minMemoryBytes) {
+      const need = Math.ceil(boot.minMemoryBytes / (64 * MiB)) * 64;
+      throw this.fail(
+        'prepare',
+        `${mib} MiB of guest RAM is too little for the ${Math.round((boot.initramfsBytes ?? 0) / MiB)} MiB initramfs, which the kernel unpacks next to itself (about ${Math.ceil(boot.minMemoryBytes / MiB)} MiB needed; less fails or hangs the guest): pass --memory ${need}M or more`,
+      );
+    }
+  }
+
+  async launch(request: LaunchRequest): Promise<VmInstance> {
+    if (request.volumes !== undefined && request.volumes.length > 0)
+      throw this.fail('launch', 'host directories (--volume) cannot be shared with a VM; the VM targets offer a data disk at /data instead');
+    if (this.boot === undefined) await this.prepare({ limits: request.limits ?? {} });
+    const boot = this.boot as Boot;
+    const limits = { ...this.limits, ...request.limits };
+    this.checkMemory(boot, limits.memoryBytes);
+    return this.start(request, boot, {
+      ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
+      ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? (this.name === 'kvm' ? 10_000 : 60_000),
+    });
+  }
+
+  /** The QEMU argv of one VM for a job; what `launch` runs. */
+  async command(job: Job, vm: { cpus?: number; memoryBytes?: number; disk?: string } = {}): Promise<string[]> {
+    const boot = this.boot ?? (await resolveBoot(this.opts));
+    if (this.name === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
+    return this.argv(job, boot, vm);
+  }
+
+  private argv(job: Job, boot: Boot, vm: { cpus?: number; memoryBytes?: number; disk?: string }): string[] {
+    const extra = [...(this.name === 'tcg' && this.tscKhz !== undefined ? [`tsc_early_khz=${this.tscKhz}`] : []), ...(this.opts.kernelArgs ?? [])];
+    return buildQemuArgs({
+      accelerator: this.name,
+      machine: this.machine,
+      ...(vm.cpus !== undefined ? { cpus: vm.cpus } : {}),
+      ...(vm.memoryBytes !== undefined ? { memoryBytes: vm.memoryBytes } : {}),
+      kernel: boot.kernel,
+      initrd: boot.initramfs,
+      append: kernelCmdline({ job: jobArgv(job), ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}), extra }),
+      ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
+      binary: this.binary,
+    });
+  }
+
+  private async start(
+    request: LaunchRequest,
+    boot: Boot,
+    vm: { cpus?: number; memoryBytes?: number; readyTimeoutMs: number },
+  ): Promise<VmInstance> {
+    let disk: string | undefined;
+    if (this.opts.diskBytes !== undefined) {
+      this.scratch ??= await makeScratchDir();
+      disk = join(this.scratch, `disk-${++this.disks}.raw`);
+      try {
+        await createDataDisk(disk, this.opts.diskBytes);
+      } catch (e) {
+        throw this.fail('launch', (e as Error).message, { cause: e });
+      }
+    }
+    const argv = this.argv(request.job, boot, { ...vm, ...(disk !== undefined ? { disk } : {}) });
+    const details: VmDetails = {
+      accelerator: this.name,
+      machine: this.machine,
+      vcpus: vcpusFor(vm.cpus),
+      memoryMiB: memoryMiBFor(vm.memoryBytes),
+      qemuArgv: argv,
+      ...(this.opts.diskBytes !== undefined ? { diskBytes: this.opts.diskBytes } : {}),
+      ...(this.name === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
+    };
+    if (this.opts.printCommand ?? process.env['TSBENCH_PRINT_COMMAND'] === '1') process.stderr.write(`${formatCommand(argv)}\n`);
+
+    const proc = new LaunchedProcess({
+      target: this.name,
+      argv,
+      readyTimeoutMs: vm.readyTimeoutMs,
+      tailLines: 20,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+    });
+    this.running.add(proc);
+    const result = proc.done.then(async (o): Promise<VmInstanceResult> => {
+      this.running.delete(proc);
+      if (disk !== undefined) await rm(disk, { force: true });
+      return this.toResult(o, details, vm.readyTimeoutMs);
+    });
+    // The launcher's one child is qemu (the same pid before and after its exec).
+    const qemuPid = proc.pid === undefined ? undefined : await firstChild(proc.pid, proc.done);
+    return {
+      target: this.name,
+      details,
+      hostPids: () => (qemuPid !== undefined ? [qemuPid] : []),
+      ready: proc.ready,
+      result,
+      stop: async () => proc.write('stop\n'),
+      kill: async () => proc.kill(),
+    };
+  }
+
+  private toResult(o: ProcessOutcome, details: VmDetails, readyTimeoutMs: number): VmInstanceResult {
+    const phases = vmPhases(o);
+    let status: InstanceResult['status'] | undefined;
+    let reason: string | undefined;
+    const hint = consoleHint(o.tail, details.memoryMiB);
+    const qemuSaid = o.tail.filter((l) => l.startsWith('qemu-system')).pop();
+    if (o.timedOut === 'ready') {
+      reason = `the VM did not reach the agent's ready in ${readyTimeoutMs / 1000} s (${details.accelerator}) and was killed${hint ? `: ${hint}` : ''}; last console lines in the tail`;
+    } else if (!o.killed && o.agentExitCode === undefined && o.launcherError === undefined) {
+      // QEMU ended without the agent's last line: a guest panic (panic=-1 with -no-reboot) or QEMU failing.
+      status = 'failed';
+      reason = `${o.agentReadyNs === undefined ? "the VM ended before the agent's ready" : "the VM ended without the agent's exit"}: ${hint ?? qemuSaid ?? `qemu exit code ${o.exitCode ?? 'unknown'}`}`;
+    }
+    const r = toInstanceResult(o, { sameClock: false, phases, ...(status ? { status } : {}), ...(reason ? { reason } : {}) });
+    return { ...r, extra: details };
+  }
+
+  async teardown(): Promise<void> {
+    const all = [...this.running];
+    for (const p of all) p.kill();
+    await Promise.all(all.map((p) => p.done));
+    if (this.scratch !== undefined) {
+      await rm(this.scratch, { recursive: true, force: true });
+      this.scratch = undefined;
+    }
+  }
+}
+
+/** The PSS of a VM's qemu process in bytes while it runs (its host-side memory cost); undefined once it is gone. */
+export async function vmPssBytes(instance: Instance): Promise<number | undefined> {
+  const [pid] = instance.hostPids();
+  return pid === undefined ? undefined : readPssBytes(pid);
+}
+
+/** Waits (up to 1 s) for the launcher's child to appear; undefined if the launcher ends first. */
+async function firstChild(pid: number, done: Promise<unknown>): Promise<number | undefined> {
+  let over = false;
+  void done.then(() => (over = true));
+  for (let i = 0; i < 200 && !over; i++) {
+    const [child] = await childPids(pid);
+    if (child !== undefined) return child;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return undefined;
+}
+
+export function createKvmDriver(opts: Omit<QemuDriverOptions, 'accelerator'> = {}): QemuDriver {
+  return new QemuDriver({ ...opts, accelerator: 'kvm' });
+}
+
+export function createTcgDriver(opts: Omit<QemuDriverOptions, 'accelerator'> = {}): QemuDriver {
+  return new QemuDriver({ ...opts, accelerator: 'tcg' });
+}
