@@ -108,6 +108,17 @@ describe('cgroup hierarchies', () => {
   });
 });
 
+test('probe says precisely what is missing when tsbench is not root', { skip: process.getuid?.() !== 0 ? 'needs root to drop it' : false }, async () => {
+  const { execa } = await import('execa');
+  const driverUrl = new URL('../drivers/container/index.js', import.meta.url).href;
+  const script = `const { default: c } = await import(${JSON.stringify(driverUrl)}); process.stdout.write(JSON.stringify(await c().probe()));`;
+  const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { reject: false });
+  if (r.exitCode !== 0) return; // no setpriv, or dist/ unreadable to nobody: nothing to learn here
+  const p = JSON.parse(r.stdout) as { available: boolean; reason: string };
+  assert.equal(p.available, false);
+  assert.match(p.reason, /needs root .*run tsbench as root/);
+});
+
 describe('isolation seen from inside a container', { skip }, () => {
   test('only the container’s processes are visible and the agent is PID 1', async () => {
     const out = await sh('/bin/busybox ls /proc | /bin/busybox grep -E "^[0-9]+$" | /bin/busybox wc -l; /bin/busybox cat /proc/1/cmdline | /bin/busybox tr "\\0" " "');
@@ -227,6 +238,28 @@ describe('clean-up', { skip }, () => {
       (e: Error) => e.name === 'TargetError' && /volume \/no\/such\/dir does not exist on the host.*fix --volume/.test(e.message),
     );
     assert.deepEqual(leftovers(process.pid), []);
+  });
+
+  test('a tsbench that exits without tearing down still leaves nothing behind', async () => {
+    const driverUrl = new URL('../drivers/container/index.js', import.meta.url).href;
+    const script = `
+      const { default: create } = await import(${JSON.stringify(driverUrl)});
+      const d = create();
+      await d.prepare({ limits: {} });
+      const i = await d.launch({ job: { kind: 'sleep' }, limits: { memoryBytes: 64 * 2 ** 20 } });
+      await i.ready;
+      process.stdout.write('ready\\n');
+      process.exit(0);`;
+    const { execa } = await import('execa');
+    const child = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false });
+    const r = await child;
+    const pid = child.pid as number;
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'ready');
+    // The container's init dies with its launcher; give the kernel a moment to reap it.
+    const deadline = Date.now() + 2000;
+    while (leftovers(pid).length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(leftovers(pid), []);
   });
 
   test('Ctrl-C during a long run exits 130 with valid partial JSON and leaves nothing behind', async () => {
