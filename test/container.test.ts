@@ -119,6 +119,25 @@ test('probe says precisely what is missing when tsbench is not root', { skip: pr
   assert.match(p.reason, /needs root .*run tsbench as root/);
 });
 
+const v2Mount = readFileSync('/proc/self/mounts', 'utf8')
+  .split('\n')
+  .map((l) => l.split(' '))
+  .find((f) => f[2] === 'cgroup2')?.[1];
+
+test('on cgroup v2 the workload is born in its cgroup (clone3 CLONE_INTO_CGROUP)', { skip: skip || (v2Mount ? false : 'no cgroup2 mount') }, async () => {
+  const { execa } = await import('execa');
+  const { binPath } = await import('../drivers/process.js');
+  const dir = join(v2Mount as string, `${PARENT}-v2-test-${process.pid}`);
+  (await import('node:fs')).mkdirSync(dir);
+  try {
+    const r = await execa(binPath('tsbench-launch'), ['--ns', 'pid', '--cgroup-dir', dir, '--', '/bin/cat', '/proc/self/cgroup'], { reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^0::/${PARENT}-v2-test-${process.pid}$`, 'm'));
+  } finally {
+    (await import('node:fs')).rmdirSync(dir);
+  }
+});
+
 describe('isolation seen from inside a container', { skip }, () => {
   test('only the container’s processes are visible and the agent is PID 1', async () => {
     const out = await sh('/bin/busybox ls /proc | /bin/busybox grep -E "^[0-9]+$" | /bin/busybox wc -l; /bin/busybox cat /proc/1/cmdline | /bin/busybox tr "\\0" " "');
