@@ -165,6 +165,11 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
   return phases;
 }
 
+/** A line QEMU itself printed on stderr (`qemu-system-x86_64: …` or `qemu: …`). */
+function isQemuMessage(line: string): boolean {
+  return /^qemu(-system-\w+)?: /.test(line);
+}
+
 /** Known console patterns and what they mean, for failure messages. */
 function consoleHint(tail: string[], memoryMiB: number): string | undefined {
   const text = tail.join('\n');
@@ -269,7 +274,7 @@ export class QemuDriver implements Driver {
     const probeMs = performance.now() - started;
     if (r.timeline.toReadyMs !== undefined) return { available: true, probedAt, probeMs };
     const s = Math.round(timeoutMs / 1000);
-    const qemuSaid = r.tail.find((l) => l.startsWith('qemu-system'));
+    const qemuSaid = r.tail.find(isQemuMessage);
     const what = r.status === 'timeout' ? `did not reach the agent's ready in ${s} s` : `ended before the agent's ready (${qemuSaid ?? r.reason ?? 'no output'})`;
     return { available: false, reason: `kvm: probe boot ${what}${note ? ` (${note})` : ''}`, probedAt, probeMs };
   }
@@ -318,7 +323,9 @@ export class QemuDriver implements Driver {
   }
 
   private argv(job: Job, boot: Boot, vm: { cpus?: number; memoryBytes?: number; disk?: string }): string[] {
-    const extra = [...(this.name === 'tcg' && this.tscKhz !== undefined ? [`tsc_early_khz=${this.tscKhz}`] : []), ...(this.opts.kernelArgs ?? [])];
+    // Under TCG the guest TSC is the host's: name its rate (kernelCmdline adds
+    // tsc_early_khz); under KVM the hypervisor tells the guest, so pass none.
+    const tscKhz = this.name === 'kvm' ? 0 : this.tscKhz;
     return buildQemuArgs({
       accelerator: this.name,
       machine: this.machine,
@@ -326,7 +333,12 @@ export class QemuDriver implements Driver {
       ...(vm.memoryBytes !== undefined ? { memoryBytes: vm.memoryBytes } : {}),
       kernel: boot.kernel,
       initrd: boot.initramfs,
-      append: kernelCmdline({ job: jobArgv(job), ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}), extra }),
+      append: kernelCmdline({
+        job: jobArgv(job),
+        ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
+        ...(tscKhz !== undefined ? { tscKhz } : {}),
+        extra: this.opts.kernelArgs ?? [],
+      }),
       ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
       binary: this.binary,
     });
@@ -392,7 +404,7 @@ export class QemuDriver implements Driver {
     let status: InstanceResult['status'] | undefined;
     let reason: string | undefined;
     const hint = consoleHint(o.tail, details.memoryMiB);
-    const qemuSaid = o.tail.filter((l) => l.startsWith('qemu-system')).pop();
+    const qemuSaid = o.tail.find(isQemuMessage);
     if (o.timedOut === 'ready') {
       reason = `the VM did not reach the agent's ready in ${readyTimeoutMs / 1000} s (${details.accelerator}) and was killed${hint ? `: ${hint}` : ''}; last console lines in the tail`;
     } else if (!o.killed && o.agentExitCode === undefined && o.launcherError === undefined) {

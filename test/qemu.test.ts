@@ -1,0 +1,306 @@
+/**
+ * The VM targets `kvm` and `tcg` with real QEMU under TCG: the command line, the
+ * boot timeline, failures with the console tail and no VM left behind, the kvm
+ * probe's verdict on this host, the data disk, and the CLI end to end.
+ * Needs qemu-system-x86_64, a fetched kernel and a built image; the boots are
+ * skipped with the tcg probe's reason otherwise.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { TargetError } from '../bench/errors.js';
+import { ResultSchema } from '../bench/schema.js';
+import { startup } from '../bench/scenarios/startup.js';
+import { buildQemuArgs, createKvmDriver, createTcgDriver, formatCommand, vmPhases, vmPssBytes, type QemuDriver } from '../drivers/qemu/index.js';
+import { kvmProviderNote } from '../drivers/qemu/host.js';
+import { listTargets } from '../drivers/registry.js';
+import { tsbench, tsbenchBackground } from './helpers/cli.js';
+
+/**
+ * Guest RAM for the boots. The current image's initramfs is 110 MiB, unpacked next
+ * to itself, so the 256 MiB default is too small (prepare() says so).
+ */
+const MEMORY = 512 * 2 ** 20;
+const work = mkdtempSync(join(tmpdir(), 'tsbench-qemu-test-'));
+const tcgProbe = await createTcgDriver().probe();
+const noVm = tcgProbe.available ? false : `tcg target unavailable: ${tcgProbe.reason ?? ''}`;
+const drivers: QemuDriver[] = [];
+function tcg(opts: Parameters<typeof createTcgDriver>[0] = {}): QemuDriver {
+  const d = createTcgDriver(opts);
+  drivers.push(d);
+  return d;
+}
+
+/** Pids of every process whose command line contains `needle` (pgrep -f). */
+async function pgrep(needle: string): Promise<string[]> {
+  const r = await execa('pgrep', ['-a', '-f', needle], { reject: false });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.includes('pgrep'));
+}
+
+/** Descendants of a process, from /proc/<pid>/stat. */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    for (const [child, ppid] of parent) if (ppid === pid) out.push(child), walk(child);
+  };
+  walk(root);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+after(async () => {
+  await Promise.all(drivers.map((d) => d.teardown()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('the QEMU command line', () => {
+  const base = { kernel: '/k/vmlinuz', initrd: '/k/initramfs.cpio', append: 'console=ttyS0 quiet tsbench.job=bm9vcA' };
+
+  test('tcg on microvm translates with -cpu max, boots the kernel directly and talks on the serial console', () => {
+    const argv = buildQemuArgs({ ...base, accelerator: 'tcg' });
+    assert.deepEqual(argv, [
+      'qemu-system-x86_64',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-serial',
+      'stdio',
+      '-no-reboot',
+      '-accel',
+      'tcg',
+      '-M',
+      'microvm',
+      '-cpu',
+      'max',
+      '-smp',
+      '1',
+      '-m',
+      '256M',
+      '-kernel',
+      '/k/vmlinuz',
+      '-initrd',
+      '/k/initramfs.cpio',
+      '-append',
+      base.append,
+    ]);
+  });
+
+  test('kvm uses the host CPU, and CPU and memory limits become vCPUs (rounded up) and RAM', () => {
+    const argv = buildQemuArgs({ ...base, accelerator: 'kvm', cpus: 1.5, memoryBytes: 300 * 2 ** 20 + 1 });
+    const after = (flag: string): string | undefined => argv[argv.indexOf(flag) + 1];
+    assert.equal(after('-accel'), 'kvm');
+    assert.equal(after('-cpu'), 'host');
+    assert.equal(after('-smp'), '2');
+    assert.equal(after('-m'), '301M');
+  });
+
+  test('a data disk is raw virtio-blk with O_DIRECT: an mmio device on microvm, a PCI device on pc and q35', () => {
+    for (const [machine, device] of [
+      ['microvm', 'virtio-blk-device'],
+      ['pc', 'virtio-blk-pci'],
+      ['q35', 'virtio-blk-pci'],
+    ] as const) {
+      const argv = buildQemuArgs({ ...base, accelerator: 'tcg', machine, disk: '/tmp/tsbench-x/disk.raw' });
+      assert.equal(argv[argv.indexOf('-M') + 1], machine);
+      assert.equal(argv[argv.indexOf('-drive') + 1], 'file=/tmp/tsbench-x/disk.raw,format=raw,if=none,id=d0,cache=none,aio=io_uring');
+      assert.equal(argv[argv.indexOf('-device') + 1], `${device},drive=d0`);
+    }
+    assert.ok(!buildQemuArgs({ ...base, accelerator: 'tcg' }).includes('-drive'));
+  });
+
+  test('the printed command reads back in a shell as the same argv', async () => {
+    const argv = buildQemuArgs({ ...base, accelerator: 'tcg', append: `console=ttyS0 it's "quoted" $HOME` });
+    const { stdout } = await execa('sh', ['-c', `for a in ${formatCommand(argv.slice(1))}; do printf '%s\\n' "$a"; done`]);
+    assert.deepEqual(stdout.split('\n'), argv.slice(1));
+  });
+
+  test('the boot phases add up to the time to exit, the guest part from the guest clock', () => {
+    const ms = (x: number): bigint => BigInt(Math.round(x * 1e6));
+    const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(2000), agentReadyNs: ms(2050), readyReceivedNs: ms(3600), endNs: ms(3620) });
+    assert.deepEqual(
+      phases.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 550],
+        ['kernel', 2000],
+        ['agent', 50],
+        ['exit', 20],
+      ],
+    );
+    assert.equal(Math.round(phases.reduce((s, p) => s + p.ms, 0)), 2620);
+  });
+
+  test('both VM targets are registered', () => {
+    const names = listTargets().map((t) => t.name);
+    assert.ok(names.includes('kvm') && names.includes('tcg'), names.join(', '));
+  });
+});
+
+describe('the kvm probe', () => {
+  test('says whether a guest boots under KVM here, names kvm_pvm when it serves /dev/kvm, and is cached', async (t) => {
+    const first = await createKvmDriver().probe();
+    assert.equal(first.details?.['accelerator'], 'kvm');
+    const note = await kvmProviderNote();
+    if (note !== undefined) {
+      assert.equal(first.available, false);
+      assert.match(first.reason ?? '', /^kvm: .*kvm_pvm, a paravirtual nested hypervisor/);
+    } else t.diagnostic(`no kvm_pvm here; kvm available: ${first.available} ${first.reason ?? ''}`);
+    const second = await createKvmDriver().probe();
+    assert.deepEqual({ available: second.available, reason: second.reason }, { available: first.available, reason: first.reason });
+    if (first.details?.['kvmProbe'] !== undefined) assert.equal(second.details?.['kvmProbe'], first.details['kvmProbe'], 'the second probe reuses the verdict');
+  });
+});
+
+describe('VMs under TCG', { skip: noVm }, () => {
+  test('a sleep job reports the guest memory, costs host PSS while it runs, and stops on "stop" written to the console', async () => {
+    const d = tcg();
+    await d.prepare({ limits: { memoryBytes: MEMORY } });
+    const vm = await d.launch({ job: { kind: 'sleep' }, limits: { memoryBytes: MEMORY } });
+    await vm.ready;
+    const [pid] = vm.hostPids();
+    assert.ok(pid !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('qemu-system-x86_64'));
+    const pss = await vmPssBytes(vm);
+    assert.ok(pss !== undefined && pss > 16 * 2 ** 20, `qemu PSS ${pss}`);
+    await vm.stop();
+    const r = await vm.result;
+    assert.equal(r.status, 'ok', `${r.reason}\n${r.tail.join('\n')}`);
+    assert.ok(r.guestMemory && r.guestMemory.totalKb > 256 * 1024 && r.guestMemory.availableKb > 0, JSON.stringify(r.guestMemory));
+    assert.equal(r.extra.accelerator, 'tcg');
+    assert.equal(r.extra.memoryMiB, 512);
+    assert.equal(r.extra.qemuArgv[0], 'qemu-system-x86_64');
+    assert.equal(alive(pid), false, 'qemu is gone');
+  });
+
+  test('the data disk appears at /data in the guest and survives a write and read back', async () => {
+    const d = tcg({ diskBytes: 64 * 2 ** 20 });
+    await d.prepare({ limits: { memoryBytes: MEMORY } });
+    const vm = await d.launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'echo x > /data/f && sync && cat /data/f'] } });
+    const r = await vm.result;
+    assert.equal(r.status, 'ok', `${r.reason}\n${r.stderr.join('\n')}\n${r.tail.join('\n')}`);
+    assert.deepEqual(r.stdout, ['x']);
+    const drive = r.extra.qemuArgv[r.extra.qemuArgv.indexOf('-drive') + 1] ?? '';
+    const file = /file=([^,]+)/.exec(drive)?.[1] ?? '';
+    assert.match(file, /tsbench/);
+    assert.equal(existsSync(file), false, 'the instance removed its disk');
+    await d.teardown();
+    assert.equal(existsSync(join(file, '..')), false, 'teardown removed the scratch dir');
+  });
+
+  test('a file that is no kernel fails at once with QEMU’s message in the tail, and leaves no qemu', async () => {
+    const bogus = join(work, 'not-a-kernel');
+    writeFileSync(bogus, 'this is not a bzImage\n'.repeat(100));
+    const d = tcg({ kernel: bogus });
+    await d.prepare({ limits: { memoryBytes: MEMORY } });
+    await assert.rejects(startup.sample(d, { round: 0, limits: { memoryBytes: MEMORY }, signal: new AbortController().signal, options: {} }), (e: unknown) => {
+      assert.ok(e instanceof TargetError, String(e));
+      assert.match(e.message, /\[tcg\] startup: the VM ended before the agent's ready/);
+      assert.ok(e.tail.some((l) => /^qemu(-system-x86_64)?: /.test(l)), e.tail.join('\n'));
+      return true;
+    });
+    assert.deepEqual(await pgrep(bogus), []);
+  });
+
+  test('a guest without an init panics, and the failure says so with the console tail', async () => {
+    const empty = join(work, 'empty.cpio');
+    writeFileSync(empty, '');
+    const d = tcg({ initramfs: empty });
+    await d.prepare({ limits: { memoryBytes: MEMORY } });
+    const vm = await d.launch({ job: { kind: 'noop' }, limits: { memoryBytes: MEMORY } });
+    await assert.rejects(vm.ready);
+    const r = await vm.result;
+    assert.equal(r.status, 'failed');
+    assert.match(r.reason ?? '', /before the agent's ready: the guest found no usable \/init/);
+    assert.ok(r.tail.some((l) => /Kernel panic/.test(l)), r.tail.join('\n'));
+    assert.ok(r.tail.length <= 20);
+    assert.deepEqual(await pgrep(empty), []);
+  });
+
+  test('a boot that misses the ready timeout is killed with its group and reported as a timeout', async () => {
+    const d = tcg({ readyTimeoutMs: 800 });
+    await d.prepare({ limits: { memoryBytes: MEMORY } });
+    const vm = await d.launch({ job: { kind: 'noop' }, limits: { memoryBytes: MEMORY } });
+    const [pid] = vm.hostPids();
+    const r = await vm.result;
+    assert.equal(r.status, 'timeout');
+    assert.match(r.reason ?? '', /did not reach the agent's ready in 0.8 s \(tcg\)/);
+    assert.ok(pid !== undefined && !alive(pid), 'qemu was killed');
+  });
+
+  test('too little guest RAM for the initramfs is refused before booting, naming --memory', async () => {
+    const d = tcg();
+    await assert.rejects(d.prepare({ limits: { memoryBytes: 64 * 2 ** 20 } }), /64 MiB of guest RAM is too little .* pass --memory \d+M/);
+  });
+
+  test('tsbench exec --target tcg streams the command’s output from a VM', async () => {
+    const r = await tsbench(['exec', '--target', 'tcg', '--memory', '512M', '--', '/usr/bin/fio', '--version']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^fio-\d/m);
+  });
+
+  test('startup on native and tcg (and container when registered) end to end writes results with VM boot phases', async () => {
+    const out = join(work, 'startup');
+    const targets = ['native', 'tcg', ...(listTargets().some((t) => t.name === 'container') ? ['container'] : [])];
+    const r = await tsbench(['run', 'startup', '--targets', targets.join(','), '--runs', '2', '--warmup', '0', '--memory', '512M', '--allow-missing', '--out', out], {
+      timeout: 180_000,
+    });
+    assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    const result = ResultSchema.parse(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+    assert.equal(result.targets.find((t) => t.name === 'tcg')?.details?.['accelerator'], 'tcg');
+    const vm = result.scenarios[0]?.targets.find((t) => t.target === 'tcg');
+    assert.equal(vm?.state, 'completed', vm?.error);
+    assert.equal(vm.samples.length, 2);
+    for (const s of vm.samples) {
+      const tl = s.timeline;
+      assert.ok(tl);
+      assert.deepEqual(
+        tl.phases.map((p) => p.name),
+        ['qemu', 'kernel', 'agent', 'exit'],
+      );
+      assert.ok(tl.phases.every((p) => p.ms > 0), JSON.stringify(tl.phases));
+      const sum = tl.phases.reduce((a, p) => a + p.ms, 0);
+      assert.ok(Math.abs(sum - (tl.toExitMs ?? 0)) < 1, `${sum} vs ${tl.toExitMs}`);
+      assert.ok((tl.toReadyMs ?? 0) > 100);
+    }
+  });
+
+  test('SIGINT to tsbench during a VM boot leaves no qemu behind', async () => {
+    const child = tsbenchBackground(['run', 'startup', '--targets', 'tcg', '--runs', '5', '--warmup', '0', '--memory', '512M', '--out', join(work, 'sigint')]);
+    const pid = child.pid as number;
+    let qemu: number[] = [];
+    for (let i = 0; i < 200 && qemu.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      qemu = descendants(pid).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('qemu-system-x86_64');
+        } catch {
+          return false;
+        }
+      });
+    }
+    assert.ok(qemu.length > 0, 'a VM was started');
+    process.kill(pid, 'SIGINT');
+    const r = await child;
+    assert.equal(r.exitCode, 130, r.stderr);
+    for (const q of qemu) assert.equal(alive(q), false, `qemu ${q} survived`);
+  });
+});
