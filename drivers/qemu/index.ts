@@ -189,7 +189,8 @@ export class QemuDriver implements Driver {
   readonly isolation = 'vm' as const;
   readonly machine: Machine;
   private readonly binary: string;
-  private readonly running = new Set<LaunchedProcess>();
+  /** Every VM still running, with the promise of its result (which resolves once its qemu is gone). */
+  private readonly running = new Map<LaunchedProcess, Promise<unknown>>();
   private boot?: Boot;
   private tscKhz?: number;
   private scratch?: string;
@@ -380,14 +381,17 @@ export class QemuDriver implements Driver {
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
       ...(request.onStderr ? { onStderr: request.onStderr } : {}),
     });
-    this.running.add(proc);
+    let qemuPid: number | undefined;
     const result = proc.done.then(async (o): Promise<VmInstanceResult> => {
+      // A killed group's qemu may still be tearing down its guest RAM: the VM is gone when qemu is.
+      if (qemuPid !== undefined) await gone(qemuPid);
       this.running.delete(proc);
       if (disk !== undefined) await rm(disk, { force: true });
       return this.toResult(o, details, vm.readyTimeoutMs);
     });
+    this.running.set(proc, result);
     // The launcher's one child is qemu (the same pid before and after its exec).
-    const qemuPid = proc.pid === undefined ? undefined : await firstChild(proc.pid, proc.done);
+    qemuPid = proc.pid === undefined ? undefined : await firstChild(proc.pid, proc.done);
     return {
       target: this.name,
       details,
@@ -418,8 +422,8 @@ export class QemuDriver implements Driver {
 
   async teardown(): Promise<void> {
     const all = [...this.running];
-    for (const p of all) p.kill();
-    await Promise.all(all.map((p) => p.done));
+    for (const [p] of all) p.kill();
+    await Promise.all(all.map(([, r]) => r));
     if (this.scratch !== undefined) {
       await rm(this.scratch, { recursive: true, force: true });
       this.scratch = undefined;
@@ -431,6 +435,20 @@ export class QemuDriver implements Driver {
 export async function vmPssBytes(instance: Instance): Promise<number | undefined> {
   const [pid] = instance.hostPids();
   return pid === undefined ? undefined : readPssBytes(pid);
+}
+
+/** Waits (up to 5 s) until a process has exited (gone, or a zombie nobody reaped yet). */
+async function gone(pid: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    let state: string | undefined;
+    try {
+      state = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.[0];
+    } catch {
+      return;
+    }
+    if (state === 'Z' || state === 'X') return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Waits (up to 1 s) for the launcher's child to appear; undefined if the launcher ends first. */
