@@ -33,11 +33,20 @@ interface RunFlags {
   allowMissing?: boolean;
   cpus?: number;
   memory?: number;
+  machine?: string;
+  printCommand?: boolean;
+}
+
+/** Flags the VM driver reads from its environment when it is created (drivers/qemu). */
+function applyVmFlags(flags: { machine?: string; printCommand?: boolean }): void {
+  if (flags.machine !== undefined) process.env['TSBENCH_QEMU_MACHINE'] = flags.machine;
+  if (flags.printCommand) process.env['TSBENCH_PRINT_COMMAND'] = '1';
 }
 
 async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<number> {
   const scenarios = resolveScenarios(scenarioNames);
   const targetNames = parseTargets(flags.targets);
+  applyVmFlags(flags);
   const outDir = resolve(flags.out ?? defaultOutDir());
   try {
     await ensureDir(outDir);
@@ -114,6 +123,13 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
 
 async function targetsCommand(flags: { json?: boolean }): Promise<number> {
   const infos = listTargets();
+  // A probe may boot a VM: an interrupt must not leave it behind.
+  const onSignal = (): void => {
+    killAllLaunched();
+    process.exit(EXIT.interrupted);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const drivers = new Map<string, Driver>();
   for (const t of infos) drivers.set(t.name, await t.create());
   const probes = await probeAll(drivers);
@@ -168,7 +184,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling').default(1).argParser(nonNegativeInt('--seed', '1')))
     .option('--allow-missing', 'exit 0 even when a requested target is unavailable (it is skipped either way)')
     .option('--cpus <n>', 'CPU limit of every instance: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
-    .option('--memory <size>', 'memory limit of every instance: cgroup limit, VM RAM', size('--memory', '256M'))
+    .option('--memory <size>', 'memory limit of every instance: cgroup limit, VM RAM (VM default 512M)', size('--memory', '512M'))
+    .addOption(new Option('--machine <type>', 'QEMU machine type of the VM targets').choices(['microvm', 'pc', 'q35']))
+    .option('--print-command', 'print each VM’s exact qemu command line on stderr (to time it with hyperfine)')
     .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
 
   program

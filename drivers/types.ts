@@ -103,6 +103,8 @@ export interface InstanceResult {
   guestMemory?: { totalKb: number; availableKb: number };
   /** Last lines of raw output (VM console, agent), for error messages. */
   tail: string[];
+  /** Target-specific facts recorded with the sample, e.g. a VM's accelerator and QEMU argv. */
+  extra?: Record<string, unknown>;
 }
 
 export interface Instance {

@@ -96,7 +96,7 @@ describe('the QEMU command line', () => {
       '-smp',
       '1',
       '-m',
-      '256M',
+      '512M',
       '-kernel',
       '/k/vmlinuz',
       '-initrd',

@@ -43,5 +43,6 @@ export function sampleFrom(r: InstanceResult, values: Record<string, number>): S
     values,
     timeline: r.timeline,
     accounting: r.accounting,
+    ...(r.extra ? { extra: r.extra } : {}),
   };
 }

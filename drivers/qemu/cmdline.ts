@@ -19,8 +19,12 @@ export const MACHINES: readonly Machine[] = ['microvm', 'pc', 'q35'];
 /** The QEMU binary tsbench runs. */
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
-/** VM RAM when no `--memory` is given. */
-export const DEFAULT_MEMORY_BYTES = 256 * 2 ** 20;
+/**
+ * VM RAM when no `--memory` is given. The image's initramfs is about 115 MB
+ * (Debian's fio links 88 MB of libraries) and the kernel unpacks it next to
+ * itself, so 256 MiB cannot boot it (measured: fails at 300M, hangs at 340M).
+ */
+export const DEFAULT_MEMORY_BYTES = 512 * 2 ** 20;
 
 /** The guest device of the data disk (the first virtio block device). */
 export const DATA_DISK_DEVICE = '/dev/vda';
@@ -31,7 +35,7 @@ export interface QemuArgsOptions {
   machine?: Machine;
   /** vCPUs; a fractional CPU limit is rounded up. @default 1 */
   cpus?: number;
-  /** VM RAM in bytes, rounded up to whole MiB. @default DEFAULT_MEMORY_BYTES (256 MiB) */
+  /** VM RAM in bytes, rounded up to whole MiB. @default DEFAULT_MEMORY_BYTES (512 MiB) */
   memoryBytes?: number;
   /** bzImage to boot directly (no bootloader). */
   kernel: string;

@@ -71,7 +71,7 @@ export interface QemuDriverOptions {
 }
 
 /** What one VM was, recorded with its result (`extra` of a sample). */
-export interface VmDetails {
+export type VmDetails = {
   accelerator: Accelerator;
   machine: Machine;
   vcpus: number;
@@ -81,7 +81,7 @@ export interface VmDetails {
   diskBytes?: number;
   /** `tsc_early_khz=` given to the guest, where known (TCG). */
   tscKhz?: number;
-}
+};
 
 /** An instance result of a VM, with what the VM was. */
 export interface VmInstanceResult extends InstanceResult {
