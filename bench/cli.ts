@@ -231,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tsbench: ${e.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`tsbench: ${describeError(e)}\n`);
+    process.stderr.write(`tsbench: ${describeError(e).replace(/^\[tsbench\] /, '')}\n`);
     if (process.env.TSBENCH_DEBUG) console.error(e);
     return EXIT.failed;
   }

@@ -19,7 +19,7 @@ describe('usage errors', () => {
     ['an unknown target', ['run', 'startup', '--targets', 'native,vmware'], /--targets: unknown target 'vmware'; valid targets: native/],
     ['a zero --runs', ['run', 'startup', '--targets', 'native', '--runs', '0'], /--runs must be a positive integer, e.g. --runs 30/],
     ['a non-numeric --runs', ['run', 'startup', '--targets', 'native', '--runs', 'many'], /--runs must be a positive integer/],
-    ['a bad --memory', ['run', 'startup', '--targets', 'native', '--memory', '12Q'], /--memory must be a size such as 256M/],
+    ['a bad --memory', ['run', 'startup', '--targets', 'native', '--memory', '12Q'], /--memory must be a size such as 512M/],
     ['a missing --targets', ['run', 'startup'], /--targets/],
     ['an unwritable --out', ['run', 'startup', '--targets', 'native', '--out', '/proc/tsbench-nope'], /--out: cannot create/],
   ];
