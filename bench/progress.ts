@@ -9,7 +9,7 @@ export function progressPrinter(stream: NodeJS.WriteStream): { update: (p: Progr
       const done = p.round - 1;
       const eta = done > 0 ? Math.max(0, (p.elapsedS / done) * (p.rounds - done)) : undefined;
       const text = `[${p.scenario}] ${p.target.padEnd(10)} sample ${p.round}/${p.rounds}${p.warmup ? ' (warmup)' : ''}${eta === undefined ? '' : `  ETA ${formatDuration(eta)}`}`;
-      stream.write(`\r\x1b[K${text.slice(0, (stream.columns ?? 80) - 1)}`);
+      stream.write(`\r\x1b[K${text.slice(0, (stream.columns || 80) - 1)}`);
       shown = true;
     },
     clear() {
