@@ -35,6 +35,8 @@ interface RunFlags {
   memory?: number;
   machine?: string;
   printCommand?: boolean;
+  ioSize?: number;
+  instances?: number;
 }
 
 /** Flags the VM driver reads from its environment when it is created (drivers/qemu). */
@@ -92,7 +94,10 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     ...(flags.warmup !== undefined ? { warmup: flags.warmup } : {}),
     seed: flags.seed,
     limits,
-    scenarioOptions: {},
+    scenarioOptions: {
+      ...(flags.ioSize !== undefined ? { ioSizeBytes: flags.ioSize } : {}),
+      ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
+    },
     command: process.argv.slice(2),
     host,
     probes,
@@ -187,6 +192,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--memory <size>', 'memory limit of every instance: cgroup limit, VM RAM (VM default 512M)', size('--memory', '512M'))
     .addOption(new Option('--machine <type>', 'QEMU machine type of the VM targets').choices(['microvm', 'pc', 'q35']))
     .option('--print-command', 'print each VM’s exact qemu command line on stderr (to time it with hyperfine)')
+    .option('--io-size <size>', 'io: size of the file fio works on (default 256M)', size('--io-size', '256M'))
+    .option('--instances <n>', 'density: instances started at once (default: sized for the host per target)', positiveInt('--instances', '50'))
     .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
 
   program

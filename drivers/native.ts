@@ -20,7 +20,8 @@ export function processInstance(target: string, proc: LaunchedProcess, finish?: 
   });
   return {
     target,
-    hostPids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    // The workload's memory is the agent's and its children's, not the launcher's.
+    hostPids: () => [proc.childPid ?? proc.pid].filter((p): p is number => p !== undefined),
     ready: proc.ready,
     result,
     stop: async () => {

@@ -40,6 +40,8 @@ export interface ProcessOutcome {
   requestedNs: bigint;
   /** The launcher's fork. */
   startNs?: bigint;
+  /** What the launcher forked (from its `start` report). */
+  childPid?: number;
   /** The launcher's reap of the top process. */
   endNs?: bigint;
   exitCode: number | null;
@@ -77,6 +79,7 @@ process.once('exit', killAllLaunched);
 export class LaunchedProcess {
   readonly ready: Promise<void>;
   readonly done: Promise<ProcessOutcome>;
+  /** The launcher's pid, which leads the process group. */
   readonly pid: number | undefined;
   private readonly stdin: Writable | undefined;
   private readonly outcome: ProcessOutcome;
@@ -175,7 +178,10 @@ export class LaunchedProcess {
       lines(sub.stdio[3] as Readable | null, (line) => {
         const ev = parseLauncherLine(line);
         if (!ev) return;
-        if (ev.kind === 'start') this.outcome.startNs = ev.monoNs;
+        if (ev.kind === 'start') {
+          this.outcome.startNs = ev.monoNs;
+          this.outcome.childPid = ev.pid;
+        }
         else if (ev.kind === 'error') this.outcome.launcherError = ev.message;
         else {
           this.outcome.endNs = ev.monoNs;
@@ -228,6 +234,11 @@ export class LaunchedProcess {
       rejectReady(new Error(readyFailure(o, spec.target)));
       return o;
     })();
+  }
+
+  /** The pid of the process the launcher started (the agent, qemu, a container's init), once known. */
+  get childPid(): number | undefined {
+    return this.outcome.childPid;
   }
 
   /** Writes to the instance's stdin (the agent's `stop`, a VM's serial console). */

@@ -46,8 +46,15 @@ export interface Volume {
 export interface LaunchRequest {
   job: Job;
   limits?: Limits;
-  /** Host directories to make visible inside the instance. */
+  /** Host directories to make visible inside the instance (containers; native sees the host anyway). */
   volumes?: Volume[];
+  /**
+   * VMs: attach a fresh ext4 data disk of this many bytes (virtio-blk), mounted
+   * at /data in the guest; it overrides the driver's own `diskBytes`.
+   */
+  dataDiskBytes?: number;
+  /** Containers: where the overlay's writable upper layer lives. @default the driver's ('tmpfs') */
+  upper?: 'tmpfs' | 'disk';
   /** Called with each line of the workload's stdout as it arrives. */
   onOutput?: (line: string) => void;
   /** Called with each line of the workload's stderr as it arrives. */
