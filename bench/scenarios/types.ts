@@ -35,6 +35,19 @@ export interface Scenario {
   sample(driver: Driver, ctx: SampleContext): Promise<SampleOutcome>;
 }
 
+/** VM RAM and container memory limit when the run sets no --memory (the image needs 512 MiB in a VM). */
+export const DEFAULT_MATCHED_MEMORY_BYTES = 512 * 2 ** 20;
+
+/**
+ * The limits every target of a resource scenario gets, so that they compare
+ * fairly: the run's `--cpus`/`--memory`, else 1 CPU and 512 MiB. Containers get
+ * them as cgroup limits, VMs as vCPUs and RAM; native runs unconfined, but its
+ * workload uses the same thread count.
+ */
+export function matchedLimits(limits: Limits): Required<Pick<Limits, 'cpus' | 'memoryBytes'>> & Limits {
+  return { ...limits, cpus: limits.cpus ?? 1, memoryBytes: limits.memoryBytes ?? DEFAULT_MATCHED_MEMORY_BYTES };
+}
+
 /** Sample fields every scenario records from an instance result. */
 export function sampleFrom(r: InstanceResult, values: Record<string, number>): SampleOutcome {
   return {
