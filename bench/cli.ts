@@ -7,6 +7,8 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { killAllLaunched } from '../drivers/process.js';
+import { bootId } from '../drivers/qemu/host.js';
+import { latestVerdictThisBoot } from '../drivers/qemu/verdict.js';
 import { createDriver, listTargets, parseTargets } from '../drivers/registry.js';
 import type { Driver, Limits } from '../drivers/types.js';
 import { toTable } from '../reports/table.js';
@@ -79,6 +81,11 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
   const [probes, host] = await Promise.all([probeAll(drivers), hostDimensions()]);
   const kvm = probes.get('kvm');
   if (kvm) host.kvm = { available: kvm.available, ...(kvm.reason ? { reason: kvm.reason } : {}) };
+  else {
+    // Not asked for: record the verdict of this host boot's last probe, if there was one (no probe boot here).
+    const cached = await latestVerdictThisBoot(await bootId()).catch(() => undefined);
+    if (cached) host.kvm = { available: cached.available, reason: `${cached.reason ?? 'accelerator: kvm'} (probe of ${cached.probedAt}, cached)` };
+  }
   for (const [name, p] of probes) {
     if (!p.available) process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
   }

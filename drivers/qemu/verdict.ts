@@ -45,3 +45,16 @@ export async function writeVerdict(key: string, verdict: KvmVerdict): Promise<vo
   await writeFile(tmp, `${JSON.stringify({ key, verdict } satisfies CacheFile, null, 2)}\n`);
   await rename(tmp, path);
 }
+
+/**
+ * The verdict of the latest probe boot since this host booted, whatever the
+ * image: for the host section of results from runs that did not ask for `kvm`.
+ */
+export async function latestVerdictThisBoot(bootId: string): Promise<KvmVerdict | undefined> {
+  try {
+    const file = JSON.parse(await readFile(verdictPath(), 'utf8')) as CacheFile;
+    return file.key.startsWith(`${bootId} `) && typeof file.verdict?.available === 'boolean' ? file.verdict : undefined;
+  } catch {
+    return undefined;
+  }
+}
