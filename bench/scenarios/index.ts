@@ -1,9 +1,10 @@
 /** Every scenario tsbench knows, in the order `tsbench scenarios` lists them. */
 import { UsageError } from '../errors.js';
+import { density } from './density.js';
 import { startup } from './startup.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup];
+const scenarios: Scenario[] = [startup, density];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

@@ -1,0 +1,261 @@
+/**
+ * `density`: what N idle instances cost the host when they run at the same
+ * time, and how fast they come up when started together (claim C5: more
+ * containers than VMs fit on one host).
+ *
+ * One sample, on one target:
+ * 1. reads MemTotal and MemAvailable from /proc/meminfo;
+ * 2. launches N instances of the agent's `sleep` job back to back, without
+ *    waiting for any of them (each with `matchedLimits`, so a VM gets the same
+ *    RAM and CPUs as a container's cgroup limit), then waits until every one
+ *    has reported ready;
+ * 3. reads MemAvailable again and the PSS of every host process of every
+ *    instance (`Instance.hostPids()`: the agent natively, the launcher and the
+ *    container's processes, a VM's qemu);
+ * 4. stops them all and waits until every one is gone; each instance's
+ *    launch-to-ready time comes from its result's timeline (launcher fork to
+ *    the agent's `ready`), so it includes the contention of N starting at once.
+ *
+ * N is `--instances` (ScenarioOptions `instances`), else sized for the host and
+ * the target: 50 without a VM, and for VMs min(4, ⌊0.5 × MemAvailable / VM
+ * RAM⌋), at least 1. The N used is recorded in every sample's `extra`.
+ *
+ * Memory guard: before each launch after the first, if MemAvailable is below
+ * `densityMinFreeFraction` (default 0.2) of MemTotal, no further instance is
+ * launched; the sample records why in `extra.stoppedEarly` and its figures are
+ * those of the instances that did start. The first instance always starts, so
+ * that a sample always has figures. The guard sees memory as it is at each
+ * launch: a VM still booting has not yet touched all of its RAM.
+ *
+ * Whatever fails (a launch, an instance that never gets ready, a stop that
+ * does not end it), every instance launched is killed and awaited before the
+ * sample throws: nothing outlives a sample.
+ */
+import { readFile } from 'node:fs/promises';
+import { quantileSorted } from 'simple-statistics';
+import { readPssBytes } from '../../drivers/qemu/host.js';
+import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
+import { TargetError, UsageError, describeError } from '../errors.js';
+import { matchedLimits, type Scenario, type ScenarioOptions } from './types.js';
+
+/** Instances per sample without a VM, when `--instances` is not given. */
+export const DEFAULT_INSTANCES = 50;
+/** The most VMs per sample when `--instances` is not given (TCG boots share 2 cores here). */
+export const MAX_DEFAULT_VMS = 4;
+/** Share of MemAvailable the default number of VMs may take with their RAM. */
+export const VM_MEMORY_SHARE = 0.5;
+/** Launching stops when MemAvailable falls below this share of MemTotal. */
+export const DEFAULT_MIN_FREE_FRACTION = 0.2;
+/** How long instances may take to be gone after `stop()` before they are killed, in ms. */
+const STOP_TIMEOUT_MS = { vm: 60_000, other: 30_000 } as const;
+
+/** The host's memory as /proc/meminfo says, in bytes. */
+export interface Meminfo {
+  totalBytes: number;
+  availableBytes: number;
+}
+
+/** Parses MemTotal and MemAvailable (kB) out of /proc/meminfo's text. Pure, for tests. */
+export function parseMeminfo(text: string): Meminfo {
+  const kb = (field: string): number => {
+    const v = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
+    if (v === undefined) throw new Error(`/proc/meminfo has no ${field} line (Linux 3.14+ has MemAvailable)`);
+    return Number(v) * 1024;
+  };
+  return { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') };
+}
+
+export async function readMeminfo(): Promise<Meminfo> {
+  return parseMeminfo(await readFile('/proc/meminfo', 'utf8'));
+}
+
+/** Sum of the PSS of these processes in bytes; processes already gone count 0. */
+export async function pssOfPids(pids: readonly number[]): Promise<number> {
+  const each = await Promise.all([...new Set(pids)].map((p) => readPssBytes(p)));
+  return each.reduce<number>((sum, b) => sum + (b ?? 0), 0);
+}
+
+/** N when `--instances` is not given: 50 without a VM; for VMs min(4, ⌊0.5 × MemAvailable / VM RAM⌋), at least 1. */
+export function defaultInstances(isolation: Isolation, memAvailableBytes: number, vmMemoryBytes: number): number {
+  if (isolation !== 'vm') return DEFAULT_INSTANCES;
+  return Math.max(1, Math.min(MAX_DEFAULT_VMS, Math.floor((VM_MEMORY_SHARE * memAvailableBytes) / vmMemoryBytes)));
+}
+
+/** The scenario's options, checked: `instances` (N) and `densityMinFreeFraction` (the memory guard). */
+export function densityOptions(options: ScenarioOptions): { instances?: number; minFreeFraction: number } {
+  const n = options['instances'];
+  if (n !== undefined && !(typeof n === 'number' && Number.isInteger(n) && n > 0)) {
+    throw new UsageError(`density: instances must be a positive integer, not ${String(n)}: e.g. --instances 10`);
+  }
+  const f = options['densityMinFreeFraction'] ?? DEFAULT_MIN_FREE_FRACTION;
+  if (!(typeof f === 'number' && f >= 0 && f < 1)) {
+    throw new UsageError(`density: densityMinFreeFraction must be a number in [0, 1), not ${String(f)}`);
+  }
+  return { ...(n !== undefined ? { instances: n } : {}), minFreeFraction: f };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** Kills every instance not yet gone and waits until all are; never throws. */
+async function killAll(instances: readonly Instance[]): Promise<void> {
+  await Promise.all(instances.map((i) => i.kill().catch(() => {})));
+  await Promise.all(instances.map((i) => i.result));
+}
+
+export const density: Scenario = {
+  name: 'density',
+  description:
+    'N idle instances (sleep job) started at once: launch-to-ready p50/p99 under that concurrency, host memory per instance (MemAvailable drop and PSS); N = --instances, else 50, or for VMs min(4, half of MemAvailable / VM RAM)',
+  metrics: [
+    {
+      name: 'startupP50Ms',
+      unit: 'ms',
+      better: 'lower',
+      description: 'median over the N instances of launch (launcher fork) to the workload reporting ready, all N launched at once',
+    },
+    {
+      name: 'startupP99Ms',
+      unit: 'ms',
+      better: 'lower',
+      description: '99th percentile (R type 7) over the N instances of launch to ready, all N launched at once',
+    },
+    {
+      name: 'memAvailableDeltaPerInstanceBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: 'host MemAvailable (/proc/meminfo) before launching minus after all N are ready, divided by N',
+    },
+    {
+      name: 'pssPerInstanceBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: 'PSS (/proc/<pid>/smaps_rollup) of every host process of every instance, summed while all N are ready, divided by N',
+    },
+    {
+      name: 'instances',
+      unit: 'count',
+      better: 'higher',
+      description: 'instances that started and reached ready (N, or fewer when the memory guard stopped launching)',
+    },
+  ],
+  defaults: { runs: 5, warmup: 1 },
+  parameters(options) {
+    const o = densityOptions(options);
+    return {
+      job: 'sleep',
+      instances:
+        o.instances ??
+        `default: ${DEFAULT_INSTANCES} without a VM; VMs min(${MAX_DEFAULT_VMS}, floor(${VM_MEMORY_SHARE} × MemAvailable / VM RAM)); per target in each sample's extra.instancesRequested`,
+      minFreeFraction: o.minFreeFraction,
+    };
+  },
+  async sample(driver, ctx) {
+    const o = densityOptions(ctx.options);
+    const limits = matchedLimits(ctx.limits);
+    const before = await readMeminfo();
+    const requested = o.instances ?? defaultInstances(driver.isolation, before.availableBytes, limits.memoryBytes);
+    const minFreeBytes = o.minFreeFraction * before.totalBytes;
+    return measure(driver, { requested, limits, before, minFreeBytes, minFreeFraction: o.minFreeFraction, signal: ctx.signal, defaulted: o.instances === undefined });
+  },
+};
+
+interface Plan {
+  requested: number;
+  limits: ReturnType<typeof matchedLimits>;
+  before: Meminfo;
+  minFreeBytes: number;
+  minFreeFraction: number;
+  signal: AbortSignal;
+  defaulted: boolean;
+}
+
+async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<Scenario['sample']>>> {
+  const fail = (message: string, extra?: { cause?: unknown; tail?: string[] }): TargetError => new TargetError(driver.name, 'density', message, extra);
+  const instances: Instance[] = [];
+  let finished = false;
+  let stoppedEarly: string | undefined;
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < plan.requested; i++) {
+      if (plan.signal.aborted) throw fail('cancelled while launching', { cause: plan.signal.reason });
+      if (i > 0) {
+        const now = await readMeminfo();
+        if (now.availableBytes < plan.minFreeBytes) {
+          stoppedEarly =
+            `MemAvailable fell to ${((100 * now.availableBytes) / now.totalBytes).toFixed(1)} % of MemTotal, below the ` +
+            `${(100 * plan.minFreeFraction).toFixed(1)} % guard (densityMinFreeFraction), after ${i} of ${plan.requested} instances`;
+          break;
+        }
+      }
+      try {
+        instances.push(await driver.launch({ job: { kind: 'sleep' }, limits: plan.limits, signal: plan.signal }));
+      } catch (e) {
+        throw fail(`launching instance ${i + 1} of ${plan.requested} failed: ${describeError(e)}`, { cause: e, ...(e instanceof TargetError ? { tail: e.tail } : {}) });
+      }
+    }
+    const launchSpanMs = performance.now() - t0;
+
+    const readyOutcomes = await Promise.allSettled(instances.map((i) => i.ready));
+    const allReadyMs = performance.now() - t0;
+    const notReady = readyOutcomes.findIndex((r) => r.status === 'rejected');
+    if (notReady >= 0) {
+      await killAll(instances);
+      const r = await (instances[notReady] as Instance).result;
+      throw fail(`instance ${notReady + 1} of ${instances.length} never got ready: ${r.reason ?? describeError((readyOutcomes[notReady] as PromiseRejectedResult).reason)}`, { tail: r.tail });
+    }
+
+    const after = await readMeminfo();
+    const pssEach = await Promise.all(instances.map((i) => pssOfPids(i.hostPids())));
+
+    await Promise.all(instances.map((i) => i.stop().catch(() => {})));
+    const stopTimeoutMs = driver.isolation === 'vm' ? STOP_TIMEOUT_MS.vm : STOP_TIMEOUT_MS.other;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.all(instances.map((i) => i.result)).then(() => false),
+      new Promise<boolean>((res) => (timer = setTimeout(() => res(true), stopTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      await killAll(instances);
+      throw fail(`not every instance was gone ${stopTimeoutMs / 1000} s after stop; all were killed`);
+    }
+    const results: InstanceResult[] = await Promise.all(instances.map((i) => i.result));
+    finished = true;
+    const bad = results.findIndex((r) => r.status !== 'ok' || r.timeline.toReadyMs === undefined);
+    if (bad >= 0) {
+      const r = results[bad] as InstanceResult;
+      throw fail(`instance ${bad + 1} of ${results.length} ended ${r.status}: ${r.reason ?? 'no ready time recorded'}`, { tail: r.tail });
+    }
+
+    const n = results.length;
+    const ready = results.map((r) => r.timeline.toReadyMs as number).sort((a, b) => a - b);
+    const pssTotal = pssEach.reduce((a, b) => a + b, 0);
+    return {
+      status: 'ok',
+      values: {
+        startupP50Ms: quantileSorted(ready, 0.5),
+        startupP99Ms: quantileSorted(ready, 0.99),
+        memAvailableDeltaPerInstanceBytes: (plan.before.availableBytes - after.availableBytes) / n,
+        pssPerInstanceBytes: pssTotal / n,
+        instances: n,
+      },
+      extra: {
+        instancesRequested: plan.requested,
+        instancesDefaulted: plan.defaulted,
+        ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
+        minFreeFraction: plan.minFreeFraction,
+        memTotalBytes: plan.before.totalBytes,
+        memAvailableBeforeBytes: plan.before.availableBytes,
+        memAvailableAfterBytes: after.availableBytes,
+        pssBytes: pssEach,
+        toReadyMs: ready.map(round2),
+        launchSpanMs: round2(launchSpanMs),
+        allReadyMs: round2(allReadyMs),
+        limits: plan.limits,
+        ...(results[0]?.extra ? { instance: results[0].extra } : {}),
+      },
+    };
+  } finally {
+    if (!finished) await killAll(instances);
+  }
+}
