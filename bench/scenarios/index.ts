@@ -1,10 +1,12 @@
 /** Every scenario tsbench knows, in the order `tsbench scenarios` lists them. */
 import { UsageError } from '../errors.js';
+import { cpu } from './cpu.js';
 import { density } from './density.js';
+import { memory } from './memory.js';
 import { startup } from './startup.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, density];
+const scenarios: Scenario[] = [startup, cpu, memory, density];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

@@ -1,0 +1,159 @@
+/**
+ * `memory`: what one instance costs in host memory, and how fast its workload
+ * moves memory (claim C3). Every sample has two parts, on two fresh instances,
+ * both with the matched limits (`--cpus`/`--memory`, default 1 CPU, 512 MiB):
+ *
+ * Footprint: an idle instance (the agent's `sleep` job) is launched, reports
+ * ready, settles for 200 ms, and its host-side cost is read before it is
+ * stopped: the PSS (/proc/<pid>/smaps_rollup) of its host processes — the agent
+ * natively; the processes in the instance's cgroup for a container (its launcher
+ * outside the cgroup is left out), plus the cgroup's own usage
+ * (memory.usage_in_bytes on v1, memory.current on v2, page cache included); the
+ * qemu process for a VM, whose PSS includes the guest RAM it has touched. VMs
+ * also report the guest's MemAvailable from the agent. What the isolation layer
+ * adds is each figure minus native's; the report computes it.
+ *
+ * Bandwidth: `sysbench memory --memory-oper=write --memory-block-size=B
+ * --memory-total-size=S --threads=1 run` writes S bytes through one buffer of
+ * B bytes (64 MiB by default, larger than the CPU caches, so it measures RAM,
+ * not cache), and reports MiB/s, which is converted to MB/s (10^6 bytes).
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
+import { detectCgroups } from '../../drivers/container/cgroups.js';
+import { readPssBytes, vmPssBytes } from '../../drivers/qemu/index.js';
+import type { Driver, Instance } from '../../drivers/types.js';
+import { TargetError } from '../errors.js';
+import { instancePids, intOption } from './cpu.js';
+import { ParseError, parseSysbenchMemory } from './parsers/sysbench.js';
+import { matchedLimits, sampleFrom, type Scenario } from './types.js';
+
+/** MiB in the buffer sysbench writes over and over. @default 64 */
+export const DEFAULT_MEMORY_BLOCK_MIB = 64;
+/** MiB sysbench writes in all. @default 4096 */
+export const DEFAULT_MEMORY_TOTAL_MIB = 4096;
+/** How long an idle instance settles between ready and the footprint reading. */
+export const SETTLE_MS = 200;
+
+const SYSBENCH = '/usr/bin/sysbench';
+const MiB = 2 ** 20;
+/** MiB/s → MB/s. */
+const MB_PER_MIB = MiB / 1e6;
+
+/**
+ * The instance's cgroup memory usage in bytes, found from a pid of it:
+ * /proc/<pid>/cgroup names its cgroup in each hierarchy, detectCgroups() where
+ * the memory controller is mounted. Undefined when it cannot be read.
+ */
+export async function cgroupMemoryUsageBytes(pid: number): Promise<number | undefined> {
+  const host = detectCgroups();
+  const text = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const memory = host.hierarchies.find((h) => h.controllers.includes('memory'));
+  if (!memory) return undefined;
+  for (const line of text.split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (path === undefined || controllers === undefined) continue;
+    const v1 = memory.version === 1 && controllers.split(',').includes('memory');
+    const v2 = memory.version === 2 && controllers === '' && line.startsWith('0:');
+    if (!v1 && !v2) continue;
+    const file = `${memory.mount}${path}/${memory.version === 1 ? 'memory.usage_in_bytes' : 'memory.current'}`;
+    const value = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    return value > 0 ? value : undefined;
+  }
+  return undefined;
+}
+
+async function pssOf(driver: Driver, instance: Instance): Promise<number | undefined> {
+  if (driver.isolation === 'vm') return vmPssBytes(instance);
+  const pids = await instancePids(driver, instance);
+  if (pids.length === 0) return undefined;
+  const each = await Promise.all(pids.map(readPssBytes));
+  return each.some((x) => x === undefined) ? undefined : each.reduce((a: number, b) => a + (b ?? 0), 0);
+}
+
+export const memory: Scenario = {
+  name: 'memory',
+  description:
+    'host memory of one idle instance (PSS, cgroup usage; VM: qemu PSS and guest MemAvailable), and write bandwidth of sysbench memory through a 64 MiB buffer',
+  metrics: [
+    {
+      name: 'footprintPssBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: "PSS of an idle instance's host processes 200 ms after ready: the agent natively, the cgroup's processes for a container, qemu for a VM",
+    },
+    {
+      name: 'cgroupUsageBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: "containers only: the idle instance's cgroup memory usage (memory.usage_in_bytes v1 / memory.current v2), page cache included",
+    },
+    { name: 'guestAvailableBytes', unit: 'bytes', better: 'higher', description: "VMs only: MemAvailable inside the idle guest, as its agent reported" },
+    { name: 'guestTotalBytes', unit: 'bytes', better: 'higher', description: 'VMs only: MemTotal inside the idle guest, as its agent reported' },
+    {
+      name: 'bandwidthMBps',
+      unit: 'MB/s',
+      better: 'higher',
+      description: 'sysbench memory: sequential writes through one buffer (by default 64 MiB, 4096 MiB in all; see parameters), one thread; 10^6 bytes per second',
+    },
+  ],
+  defaults: { runs: 5, warmup: 1 },
+  parameters: (options) => ({
+    footprint: { job: 'sleep', settleMs: SETTLE_MS },
+    bandwidth: {
+      tool: 'sysbench memory --memory-oper=write --threads=1',
+      blockMiB: intOption(options, 'memoryBlockMiB', DEFAULT_MEMORY_BLOCK_MIB),
+      totalMiB: intOption(options, 'memoryTotalMiB', DEFAULT_MEMORY_TOTAL_MIB),
+    },
+    limits: 'matched: --cpus/--memory, default 1 CPU and 512 MiB, on every target',
+  }),
+  async sample(driver, ctx) {
+    const limits = matchedLimits(ctx.limits);
+    const blockMiB = intOption(ctx.options, 'memoryBlockMiB', DEFAULT_MEMORY_BLOCK_MIB);
+    const totalMiB = intOption(ctx.options, 'memoryTotalMiB', DEFAULT_MEMORY_TOTAL_MIB);
+    const values: Record<string, number> = {};
+
+    // Footprint of an idle instance.
+    const idle = await driver.launch({ job: { kind: 'sleep' }, limits, signal: ctx.signal });
+    try {
+      await idle.ready;
+      await delay(SETTLE_MS, undefined, { signal: ctx.signal });
+      const [pss, usage] = await Promise.all([
+        pssOf(driver, idle),
+        driver.isolation === 'container'
+          ? instancePids(driver, idle).then((p) => (p[0] === undefined ? undefined : cgroupMemoryUsageBytes(p[0])))
+          : Promise.resolve(undefined),
+      ]);
+      if (pss !== undefined) values['footprintPssBytes'] = pss;
+      if (usage !== undefined) values['cgroupUsageBytes'] = usage;
+    } catch (e) {
+      await idle.kill();
+      const r = await idle.result;
+      throw new TargetError(driver.name, 'memory', `the idle instance: ${r.reason ?? (e as Error).message}`, { cause: e, tail: r.tail });
+    }
+    await idle.stop();
+    const r = await idle.result;
+    if (r.status !== 'ok') throw new TargetError(driver.name, 'memory', `the idle instance: ${r.reason ?? r.status}`, { tail: r.tail });
+    if (values['footprintPssBytes'] === undefined) throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup)");
+    if (driver.isolation === 'vm' && r.guestMemory) {
+      values['guestAvailableBytes'] = r.guestMemory.availableKb * 1024;
+      values['guestTotalBytes'] = r.guestMemory.totalKb * 1024;
+    }
+
+    // Write bandwidth.
+    const argv = [SYSBENCH, 'memory', '--memory-oper=write', `--memory-block-size=${blockMiB}M`, `--memory-total-size=${totalMiB}M`, '--time=0', '--threads=1', 'run'];
+    const bw = await driver.launch({ job: { kind: 'exec', argv }, limits, signal: ctx.signal });
+    const b = await bw.result;
+    if (b.status !== 'ok') throw new TargetError(driver.name, 'memory', `sysbench memory: ${b.reason ?? b.status}`, { tail: [...b.stderr, ...b.tail].slice(-20) });
+    try {
+      values['bandwidthMBps'] = parseSysbenchMemory(b.stdout).mibPerS * MB_PER_MIB;
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      throw new TargetError(driver.name, 'memory', e.message, { cause: e, tail: [...b.stdout, ...b.stderr].slice(-20) });
+    }
+
+    const s = sampleFrom(r, values);
+    return { ...s, extra: { ...s.extra, bandwidth: { timeline: b.timeline, accounting: b.accounting, stdout: b.stdout.filter((l) => /MiB transferred|total time/.test(l)) } } };
+  },
+};
