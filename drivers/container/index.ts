@@ -167,6 +167,7 @@ export class ContainerDriver implements Driver {
     const id = `${process.pid}-${++this.seq}`;
     const limits = request.limits ?? {};
     const volumes = request.volumes ?? [];
+    const upper = request.upper ?? this.upper;
     await this.checkVolumes(volumes);
 
     const cgroups = new InstanceCgroups(host, id);
@@ -199,7 +200,7 @@ export class ContainerDriver implements Driver {
     try {
       dir = await mkdtemp(join(this.tmpDir, `${DIR_PREFIX}${id}-`));
       // With a tmpfs upper the launcher makes these in the tmpfs.
-      if (this.upper === 'disk') await Promise.all(['upper', 'work', 'merged'].map((d) => mkdir(join(dir as string, d))));
+      if (upper === 'disk') await Promise.all(['upper', 'work', 'merged'].map((d) => mkdir(join(dir as string, d))));
     } catch (e) {
       await this.discard(live);
       throw this.fail('launch', `cannot create the instance directory in ${this.tmpDir} (${describeError(e)}): make it writable or free some space`, e);
@@ -225,7 +226,7 @@ export class ContainerDriver implements Driver {
       '--merged',
       join(dir, 'merged'),
       ...(overlayOptions().length > 0 ? ['--overlay-opts', overlayOptions().join(',')] : []),
-      ...(this.upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
+      ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
       ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
       ...cgroups.launcherArgs(),
       ...ENV.flatMap((e) => ['--env', e]),

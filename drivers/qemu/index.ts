@@ -351,11 +351,12 @@ export class QemuDriver implements Driver {
     vm: { cpus?: number; memoryBytes?: number; readyTimeoutMs: number },
   ): Promise<VmInstance> {
     let disk: string | undefined;
-    if (this.opts.diskBytes !== undefined) {
+    const diskBytes = request.dataDiskBytes ?? this.opts.diskBytes;
+    if (diskBytes !== undefined) {
       this.scratch ??= await makeScratchDir();
       disk = join(this.scratch, `disk-${++this.disks}.raw`);
       try {
-        await createDataDisk(disk, this.opts.diskBytes);
+        await createDataDisk(disk, diskBytes);
       } catch (e) {
         throw this.fail('launch', (e as Error).message, { cause: e });
       }
@@ -367,7 +368,7 @@ export class QemuDriver implements Driver {
       vcpus: vcpusFor(vm.cpus),
       memoryMiB: memoryMiBFor(vm.memoryBytes),
       qemuArgv: argv,
-      ...(this.opts.diskBytes !== undefined ? { diskBytes: this.opts.diskBytes } : {}),
+      ...(diskBytes !== undefined ? { diskBytes } : {}),
       ...(this.name === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
     };
     if (this.opts.printCommand ?? process.env['TSBENCH_PRINT_COMMAND'] === '1') process.stderr.write(`${formatCommand(argv)}\n`);
