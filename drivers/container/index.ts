@@ -270,7 +270,8 @@ export class ContainerDriver implements Driver {
     live.result = instance.result;
     return {
       ...instance,
-      hostPids: () => [...new Set([...(launched.pid === undefined ? [] : [launched.pid]), ...cgroups.pidsSync()])],
+      // The instance's processes are those in its cgroup; the launcher outside it is harness, as for native.
+      hostPids: () => cgroups.pidsSync(),
     };
   }
 
