@@ -8,6 +8,7 @@
  * crash or Ctrl-C keeps everything measured so far. A target that fails gets a
  * reason and is dropped from the scenario; the others go on.
  */
+import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
 import type { Driver, Limits, Probe } from '../drivers/types.js';
 import { CancelledError, TargetError, describeError } from './errors.js';
@@ -99,6 +100,8 @@ function valuesOf(t: TargetResult, metric: string): number[] {
 
 export async function run(opts: RunOptions): Promise<RunOutcome> {
   const signal = opts.signal ?? new AbortController().signal;
+  // Every live instance listens on the run's signal (density starts dozens at once); each removes its listener when it ends.
+  setMaxListeners(0, signal);
   const probes = opts.probes ?? (await probeAll(opts.drivers));
   const now = (): string => new Date().toISOString();
   const result: Result = {
