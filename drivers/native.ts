@@ -5,7 +5,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { LaunchedProcess, binPath, toInstanceResult } from './process.js';
-import type { Driver, Instance, Job, LaunchRequest, Probe } from './types.js';
+import type { Driver, Instance, InstanceResult, Job, LaunchRequest, Probe } from './types.js';
 
 /** The agent's argv for a job: `noop`, `sleep` or `exec PROGRAM ARG...`. */
 export function jobArgv(job: Job): string[] {
@@ -13,7 +13,7 @@ export function jobArgv(job: Job): string[] {
 }
 
 /** Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. */
-export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: ReturnType<typeof toInstanceResult>) => Promise<ReturnType<typeof toInstanceResult>>): Instance {
+export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
   const result = proc.done.then(async (o) => {
     const r = toInstanceResult(o, { sameClock: true });
     return finish ? finish(r) : r;
