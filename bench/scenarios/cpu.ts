@@ -25,7 +25,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Driver, Instance } from '../../drivers/types.js';
-import { PARENT as CGROUP_PARENT } from '../../drivers/container/cgroups.js';
 import { TargetError } from '../errors.js';
 import { ParseError, parseSysbenchCpu } from './parsers/sysbench.js';
 import { matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';
@@ -46,23 +45,6 @@ export function intOption(options: ScenarioOptions, key: string, fallback: numbe
   const n = typeof v === 'string' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new Error(`scenario option ${key} must be a positive integer, not ${String(v)}`);
   return n;
-}
-
-/**
- * The host pids whose cost belongs to the instance. A container's `hostPids()`
- * also lists its launcher, which lives outside the instance's cgroup; only the
- * pids in a tsbench cgroup are the container's.
- */
-export async function instancePids(driver: Driver, instance: Instance): Promise<number[]> {
-  const pids = instance.hostPids();
-  if (driver.isolation !== 'container') return pids;
-  const inside = await Promise.all(
-    pids.map(async (pid) => {
-      const text = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
-      return text.split('\n').some((l) => l.split(':')[2]?.startsWith(`/${CGROUP_PARENT}/`) === true);
-    }),
-  );
-  return pids.filter((_, i) => inside[i]);
 }
 
 /** CPU time of a process and of the children it has reaped, in ms; undefined once it is gone. */
@@ -120,7 +102,7 @@ export const cpu: Scenario = {
     const instance = await driver.launch({ job: { kind: 'exec', argv: sysbenchArgv(events, maxPrime, threads) }, limits, signal: ctx.signal });
     const atReady = instance.ready.then(
       async () => {
-        const times = await Promise.all((await instancePids(driver, instance)).map(processCpuMs));
+        const times = await Promise.all(instance.hostPids().map(processCpuMs));
         return times.length === 0 || times.some((t) => t === undefined) ? undefined : times.reduce((a: number, b) => a + (b ?? 0), 0);
       },
       () => undefined,

@@ -24,7 +24,7 @@ import { detectCgroups } from '../../drivers/container/cgroups.js';
 import { readPssBytes, vmPssBytes } from '../../drivers/qemu/index.js';
 import type { Driver, Instance } from '../../drivers/types.js';
 import { TargetError } from '../errors.js';
-import { instancePids, intOption } from './cpu.js';
+import { intOption } from './cpu.js';
 import { ParseError, parseSysbenchMemory } from './parsers/sysbench.js';
 import { matchedLimits, sampleFrom, type Scenario } from './types.js';
 
@@ -66,7 +66,7 @@ export async function cgroupMemoryUsageBytes(pid: number): Promise<number | unde
 
 async function pssOf(driver: Driver, instance: Instance): Promise<number | undefined> {
   if (driver.isolation === 'vm') return vmPssBytes(instance);
-  const pids = await instancePids(driver, instance);
+  const pids = instance.hostPids();
   if (pids.length === 0) return undefined;
   const each = await Promise.all(pids.map(readPssBytes));
   return each.some((x) => x === undefined) ? undefined : each.reduce((a: number, b) => a + (b ?? 0), 0);
@@ -119,11 +119,10 @@ export const memory: Scenario = {
     try {
       await idle.ready;
       await delay(SETTLE_MS, undefined, { signal: ctx.signal });
+      const [firstPid] = idle.hostPids();
       const [pss, usage] = await Promise.all([
         pssOf(driver, idle),
-        driver.isolation === 'container'
-          ? instancePids(driver, idle).then((p) => (p[0] === undefined ? undefined : cgroupMemoryUsageBytes(p[0])))
-          : Promise.resolve(undefined),
+        driver.isolation === 'container' && firstPid !== undefined ? cgroupMemoryUsageBytes(firstPid) : Promise.resolve(undefined),
       ]);
       if (pss !== undefined) values['footprintPssBytes'] = pss;
       if (usage !== undefined) values['cgroupUsageBytes'] = usage;
