@@ -5,6 +5,7 @@
  * Every launched group is registered so that an interrupted tsbench can kill
  * what it started (`killAllLaunched`) and nothing outlives it.
  */
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -271,20 +272,7 @@ export class LaunchedProcess {
 }
 
 function signalNumber(name: string): number | null {
-  const n = (
-    {
-      SIGHUP: 1,
-      SIGINT: 2,
-      SIGQUIT: 3,
-      SIGABRT: 6,
-      SIGKILL: 9,
-      SIGSEGV: 11,
-      SIGPIPE: 13,
-      SIGALRM: 14,
-      SIGTERM: 15,
-    } as Record<string, number>
-  )[name];
-  return n ?? null;
+  return constants.signals[name as NodeJS.Signals] ?? null;
 }
 
 function readyFailure(o: ProcessOutcome, target: string): string {
