@@ -4,7 +4,7 @@
  * while running (the others still ran and were saved), or a requested target was
  * unavailable without --allow-missing; 2 usage errors; 130 interrupted.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { killAllLaunched } from '../drivers/process.js';
 import { bootId } from '../drivers/qemu/host.js';
@@ -13,13 +13,18 @@ import { createDriver, listTargets, parseTargets } from '../drivers/registry.js'
 import type { Driver, Limits } from '../drivers/types.js';
 import { toTable } from '../reports/table.js';
 import { CancelledError, UsageError, describeError } from './errors.js';
+import { registerCompareCommand } from './commands/compare.js';
+import { registerHistoryCommand } from './commands/history.js';
+import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './exec.js';
 import { hostDimensions } from './host.js';
 import { registerImageCommands } from './image/commands.js';
+import { loadImage } from './image/index.js';
 import { nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
 import { probeAll, run } from './runner.js';
+import type { ImageInfo } from './schema.js';
 import { listScenarios, resolveScenarios } from './scenarios/index.js';
 import { toolVersion } from './version.js';
 
@@ -90,6 +95,7 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     if (!p.available) process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
   }
 
+  const image = await imageInfo();
   const paths = resultPaths(outDir);
   const writer = new ResultWriter(paths);
   const progress = progressPrinter(process.stderr);
@@ -107,6 +113,7 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     },
     command: process.argv.slice(2),
     host,
+    ...(image ? { image } : {}),
     probes,
     write: (r) => writer.write(r),
     signal: controller.signal,
@@ -131,6 +138,18 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     return EXIT.failed;
   }
   return EXIT.ok;
+}
+
+/** The image the run's targets will use, for the result; undefined when none is built (native needs none). */
+async function imageInfo(): Promise<ImageInfo | undefined> {
+  const image = await loadImage().catch(() => undefined);
+  if (!image) return undefined;
+  return {
+    hash: image.hash,
+    packing: `initramfs (${basename(image.initramfs)}, unpacked into guest RAM)`,
+    ...image.sizes,
+    kernelRelease: image.kernel.version,
+  };
 }
 
 async function targetsCommand(flags: { json?: boolean }): Promise<number> {
@@ -227,6 +246,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action((flags: { json?: boolean }) => setExit(scenariosCommand(flags)));
 
   registerImageCommands(program);
+  registerReportCommand(program, setExit);
+  registerCompareCommand(program, setExit);
+  registerHistoryCommand(program, setExit);
   return program;
 }
 

@@ -13,7 +13,7 @@ import { Bench } from 'tinybench';
 import type { Driver, Limits, Probe } from '../drivers/types.js';
 import { CancelledError, TargetError, describeError } from './errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
-import { SCHEMA_ID, SCHEMA_VERSION, type Host, type Result, type ScenarioResult, type TargetResult } from './schema.js';
+import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from './schema.js';
 import { deriveSeed, ratioOfMedians, summarize } from './stats.js';
 import { toolVersion } from './version.js';
 
@@ -41,6 +41,8 @@ export interface RunOptions {
   scenarioOptions: ScenarioOptions;
   command: string[];
   host: Host;
+  /** The image the targets use, recorded in the result (C4 reads its sizes). */
+  image?: ImageInfo;
   /** Probe results already known (the CLI probes before creating the writer). */
   probes?: ReadonlyMap<string, Probe>;
   write?: (result: Result) => Promise<void>;
@@ -119,6 +121,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       limits: opts.limits,
     },
     host: opts.host,
+    ...(opts.image ? { image: opts.image } : {}),
     targets: [...opts.drivers.keys()].map((name) => {
       const p = probes.get(name) ?? { available: false, reason: 'not probed' };
       return { name, available: p.available, ...(p.reason ? { reason: p.reason } : {}), ...(p.details ? { details: p.details } : {}) };

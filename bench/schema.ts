@@ -103,6 +103,18 @@ export const HostSchema = z.object({
   kvm: z.object({ available: z.boolean(), reason: z.string().optional() }).optional().describe('the kvm target’s probe-boot verdict'),
 });
 
+export const ImageInfoSchema = z
+  .object({
+    hash: z.string().describe('content hash of the image inputs (its cache entry)'),
+    packing: z.string().describe('how VMs receive the image, e.g. "initramfs (initramfs.cpio, unpacked into guest RAM)"'),
+    rootfsBytes: z.number().describe('bytes of the root filesystem a container uses'),
+    initramfsBytes: z.number().describe('bytes of the initramfs a VM boots, as stored'),
+    kernelBytes: z.number().describe('bytes of the guest kernel (vmlinuz)'),
+    modulesBytes: z.number().describe('bytes of the kernel modules inside the initramfs'),
+    kernelRelease: z.string().describe('the guest kernel release'),
+  })
+  .describe('the workload image every target of the run used');
+
 export const TargetInfoSchema = z.object({
   name: z.string(),
   available: z.boolean(),
@@ -126,6 +138,7 @@ export const ResultSchema = z.object({
     limits: z.object({ cpus: z.number().optional(), memoryBytes: z.number().optional(), pids: z.number().optional() }),
   }),
   host: HostSchema,
+  image: ImageInfoSchema.optional().describe('absent when no image was built (native-only runs may lack one)'),
   targets: z.array(TargetInfoSchema),
   scenarios: z.array(ScenarioResultSchema),
 });
@@ -135,6 +148,7 @@ export type ScenarioResult = z.infer<typeof ScenarioResultSchema>;
 export type TargetResult = z.infer<typeof TargetResultSchema>;
 export type Sample = z.infer<typeof SampleSchema>;
 export type Host = z.infer<typeof HostSchema>;
+export type ImageInfo = z.infer<typeof ImageInfoSchema>;
 export type MetricSpec = z.infer<typeof MetricSpecSchema>;
 
 /** The JSON Schema (draft 2020-12) of a result file. */

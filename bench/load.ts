@@ -1,0 +1,92 @@
+/**
+ * Reading result files back (report, compare, history). Every failure is a
+ * UsageError naming the file and what to do: a missing file, a file that is not
+ * JSON, not a tsbench result, or a schema version this tsbench cannot read.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError, describeError } from './errors.js';
+import { ResultSchema, SCHEMA_ID, SCHEMA_VERSION, type Result } from './schema.js';
+
+export interface LoadedResult {
+  /** the path as given */
+  path: string;
+  result: Result;
+}
+
+/** Loads and validates one result file. */
+export async function loadResult(path: string): Promise<LoadedResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a results.json written by tsbench run`);
+    if (code === 'EISDIR') throw new UsageError(`${path}: is a directory; pass its results.json`);
+    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path}: not JSON (${describeError(e)}); pass a results.json written by tsbench run`);
+  }
+  const header = doc as { schema?: unknown; schemaVersion?: unknown } | null;
+  if (typeof header !== 'object' || header === null || header.schema !== SCHEMA_ID) {
+    throw new UsageError(`${path}: not a tsbench result (no "schema": "${SCHEMA_ID}"); pass a results.json written by tsbench run`);
+  }
+  if (header.schemaVersion !== SCHEMA_VERSION) {
+    throw new UsageError(
+      `${path}: result schema version ${String(header.schemaVersion)} is not supported (this tsbench reads version ${SCHEMA_VERSION}); read it with the tsbench version that wrote it`,
+    );
+  }
+  const parsed = ResultSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+    throw new UsageError(`${path}: not a valid tsbench result (${where}); was it edited by hand?`);
+  }
+  return { path, result: parsed.data };
+}
+
+/**
+ * Expands arguments to result files: a file is taken as is, a directory gives
+ * its results.json, or, when it has none, the results.json of each of its
+ * subdirectories (a folder of nightly runs), sorted by name.
+ */
+export async function expandResultPaths(args: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const arg of args) {
+    let st;
+    try {
+      st = await stat(arg);
+    } catch {
+      throw new UsageError(`${arg}: no such file or directory; pass results.json files or directories holding them`);
+    }
+    if (!st.isDirectory()) {
+      out.push(arg);
+      continue;
+    }
+    const own = join(arg, 'results.json');
+    if (await isFile(own)) {
+      out.push(own);
+      continue;
+    }
+    const found: string[] = [];
+    for (const name of (await readdir(arg)).sort()) {
+      const candidate = join(arg, name, 'results.json');
+      if (await isFile(candidate)) found.push(candidate);
+    }
+    if (found.length === 0) throw new UsageError(`${arg}: holds no results.json (nor do its subdirectories); pass a tsbench --out directory`);
+    out.push(...found);
+  }
+  return out;
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
