@@ -32,6 +32,18 @@ const targets: TargetInfo[] = [
     description: "namespaces + cgroups + overlay root (tsbench's own runtime)",
     create: async () => (await import('./container/index.js')).default(),
   },
+  // Peer OCI runtimes, measured beside tsbench's own container (drivers/oci).
+  ...(['runc', 'crun', 'podman', 'docker'] as const).map((name) => ({
+    name,
+    description: `${name}: the same image and job as an OCI container (peer runtime)`,
+    create: async () => (await import('./oci/index.js')).createPeerDriver(name),
+  })),
+  // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone).
+  ...(['kvm', 'tcg'] as const).map((accel) => ({
+    name: `container-in-${accel}`,
+    description: `tsbench's container inside a ${accel} VM`,
+    create: async () => (await import('./qemu/nested.js')).createNestedDriver(accel),
+  })),
 ];
 
 /** Adds a target (later targets and tests). Replaces one of the same name. */

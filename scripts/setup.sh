@@ -14,7 +14,8 @@ packages=(
   qemu-system-x86      # the kvm and tcg targets
   iproute2 procps kmod # ip, ps/pgrep, modinfo
   hyperfine            # the reference timings in docs/
-  runc                 # peer runtime for comparison
+  runc crun            # peer runtimes measured beside tsbench's container
+  chromium             # headless browser for the HTML report's tests
 )
 
 missing=()

@@ -1,0 +1,56 @@
+/**
+ * Claim verdicts: each claim of shared/CLAIMS.md judged from measured results by
+ * a stated rule. Computed, never written by hand (bench/claims/index.ts).
+ */
+
+export type Verdict = 'confirmed' | 'refuted' | 'inconclusive' | 'not measured';
+
+/** One number behind a verdict, with its interval where it has one. */
+export interface Figure {
+  label: string;
+  value: number;
+  unit: string;
+  ciLow?: number;
+  ciHigh?: number;
+  /** the target it was measured on, where it is one target's figure */
+  target?: string;
+}
+
+/** A claim's part with a verdict of its own (e.g. C2: container near native; KVM close; TCG far slower). */
+export interface ClaimPart {
+  label: string;
+  verdict: Verdict;
+  /** one sentence with the numbers that decided this part */
+  evidence: string;
+}
+
+export interface ClaimVerdict {
+  /** C1 … C11 */
+  id: string;
+  /** the claim as commonly written */
+  claim: string;
+  /** scenario and metric that decide it */
+  decidedBy: string;
+  verdict: Verdict;
+  /** one or two sentences with the numbers that decided it, or why it was not measured */
+  evidence: string;
+  /** the rule that turns the numbers into the verdict, stated for the reader */
+  rule: string;
+  parts: ClaimPart[];
+  figures: Figure[];
+  /** the published reference point, for context (shared/CLAIMS.md) */
+  reference?: string;
+  /** which VM accelerator's results decided it, when VMs took part; TCG never stands in for KVM */
+  accelerator?: 'kvm' | 'tcg';
+  /** the targets whose results were used */
+  targets: string[];
+}
+
+/** The verdicts for one host (several result files of the same host are judged together). */
+export interface HostClaims {
+  /** the host label shown in reports (hostname, and CPU model when hostnames clash) */
+  host: string;
+  /** the result files used */
+  sources: string[];
+  verdicts: ClaimVerdict[];
+}
