@@ -55,6 +55,14 @@ export interface LaunchRequest {
   dataDiskBytes?: number;
   /** Containers: where the overlay's writable upper layer lives. @default the driver's ('tmpfs') */
   upper?: 'tmpfs' | 'disk';
+  /**
+   * Containers: once the workload is ready, measure the writable upper layer (claim C9) and report
+   * it in the result's `extra` as `upperBytesAtStart` (allocated bytes, the upper directory included)
+   * and `upperEntriesAtStart` (files and directories in it). Only an upper layer on disk can be read
+   * from the host; with a tmpfs upper `extra.upperAtStart` says why nothing was measured. Drivers
+   * without an upper layer ignore it. @default false
+   */
+  measureUpper?: boolean;
   /** Called with each line of the workload's stdout as it arrives. */
   onOutput?: (line: string) => void;
   /** Called with each line of the workload's stderr as it arrives. */

@@ -3,11 +3,12 @@ import { UsageError } from '../errors.js';
 import { cpu } from './cpu.js';
 import { density } from './density.js';
 import { io } from './io.js';
+import { isolation } from './isolation.js';
 import { memory } from './memory.js';
 import { startup } from './startup.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, cpu, memory, io, density];
+const scenarios: Scenario[] = [startup, cpu, memory, io, density, isolation];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

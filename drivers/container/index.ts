@@ -15,7 +15,7 @@
  * brackets a native process.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { access, constants, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, describeError } from '../../bench/errors.js';
@@ -69,6 +69,20 @@ function overlayOptions(): string[] {
   const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
   const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
   return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
+}
+
+/** What a directory tree holds on disk: allocated bytes (st_blocks × 512, the root included) and entries below the root. */
+export async function treeUsage(root: string): Promise<{ bytes: number; entries: number }> {
+  let bytes = (await lstat(root)).blocks * 512;
+  let entries = 0;
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    // An entry can vanish while the workload runs: count what is still there.
+    const st = await lstat(join(e.parentPath, e.name)).catch(() => undefined);
+    if (!st) continue;
+    bytes += st.blocks * 512;
+    entries++;
+  }
+  return { bytes, entries };
 }
 
 interface Live {
@@ -244,7 +258,10 @@ export class ContainerDriver implements Driver {
     });
     live.proc = proc;
     const launched = proc;
+    // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
+    let upperAtStart: Promise<Record<string, unknown>> | undefined;
     const instance = processInstance(this.name, launched, async (r) => {
+      if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
       let accounting: Accounting = {};
       try {
         accounting = await cgroups.read();
@@ -268,6 +285,16 @@ export class ContainerDriver implements Driver {
       return r;
     });
     live.result = instance.result;
+    if (request.measureUpper) {
+      const upperDir = join(dir, 'upper');
+      upperAtStart = instance.ready.then(
+        async () => {
+          if (upper !== 'disk') return { upperAtStart: "not measured: a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" };
+          const u = await treeUsage(upperDir);
+          return { upperBytesAtStart: u.bytes, upperEntriesAtStart: u.entries };
+        },
+      ).catch((e: unknown) => ({ upperAtStart: `not measured: ${describeError(e)}` }));
+    }
     return {
       ...instance,
       // The instance's processes are those in its cgroup; the launcher outside it is harness, as for native.

@@ -1,0 +1,230 @@
+/**
+ * `isolation`: what an instance can see of its host (claim C8), and what
+ * starting a container writes to its writable layer (claim C9).
+ *
+ * Before every sample tsbench plants a marker of each kind on the host, then
+ * runs one probe inside the instance (busybox sh, an argv of the image's tools)
+ * that looks for each marker, and removes the markers in a `finally` — also on
+ * Ctrl-C, and from a process 'exit' hook if tsbench dies first:
+ * - pids: the tsbench process itself; the probe hashes /proc/<its pid>/cmdline
+ *   and the sample compares that with the host's hash (a pid alone could exist
+ *   by chance in another pid namespace or guest).
+ * - network: a link named `tsb-mark…` in the host's network namespace (type
+ *   dummy, or bridge where the dummy module is missing), looked up in
+ *   /proc/net/dev, which shows the reader's network namespace.
+ * - mounts: a 4 KiB tmpfs mounted at a fresh /tmp/tsb-mark-XXXXXX, looked up in
+ *   /proc/self/mounts.
+ * - IPC: a SysV shared memory segment made with `ipcmk`, looked up by key and
+ *   id in /proc/sysvipc/shm.
+ * - hostname: nothing planted; the instance's /proc/sys/kernel/hostname is
+ *   compared with the host's (tsbench's container sets `tsbench-<id>`).
+ * Native is the control: it must see every marker; a native reading of 0 means
+ * the probe is broken. A VM sees its own guest kernel, so 0 everywhere.
+ *
+ * Containers are launched with their upper layer on disk and `measureUpper`,
+ * so the driver reports the bytes allocated in the upper directory once the
+ * workload is ready (`upperBytesAtStart`), to set beside the image's root
+ * filesystem (the result's `image.rootfsBytes`): starting a container copies
+ * nothing of the image.
+ */
+import { createHash } from 'node:crypto';
+import { rmdirSync } from 'node:fs';
+import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, execaSync } from 'execa';
+import { onExit } from '../../drivers/container/cleanup.js';
+import type { Driver } from '../../drivers/types.js';
+import { TargetError, describeError } from '../errors.js';
+import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
+import { sampleFrom, type Scenario } from './types.js';
+
+const BUSYBOX = '/bin/busybox';
+/** Every marker's name starts with this; tests look for leftovers by it. */
+export const MARKER_PREFIX = 'tsb-mark';
+
+/** What was planted on the host for one sample. */
+export interface HostMarkers {
+  /** A host process (tsbench itself) and the md5 of its /proc/<pid>/cmdline. */
+  pid: number;
+  pidCmdlineMd5: string;
+  /** A network link in the host's network namespace, and its type. */
+  netName: string;
+  netKind: string;
+  /** Mount point of a tmpfs mounted on the host. */
+  mountDir: string;
+  /** A SysV shared memory segment: its id and key, as /proc/sysvipc/shm prints them. */
+  shmId: number;
+  shmKey: number;
+  /** The host's hostname. */
+  hostname: string;
+}
+
+let seq = 0;
+
+/** Link types tried in turn for the network marker (dummy needs a module that some kernels lack). */
+const LINK_KINDS = ['dummy', 'bridge'] as const;
+
+/**
+ * Plants one marker of each kind on the host; `remove()` takes them all away
+ * (idempotent). If planting fails half way, what was planted is removed before
+ * the error is thrown.
+ */
+export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: () => Promise<void> }> {
+  const undo: { async: () => Promise<unknown>; sync: () => void }[] = [];
+  const unregister = onExit(() => {
+    for (const u of [...undo].reverse()) {
+      try {
+        u.sync();
+      } catch {
+        // Best effort: the process is exiting.
+      }
+    }
+  });
+  let removed: Promise<void> | undefined;
+  const remove = (): Promise<void> =>
+    (removed ??= (async () => {
+      const errors: string[] = [];
+      for (const u of [...undo].reverse()) await u.async().catch((e: unknown) => errors.push(describeError(e)));
+      unregister();
+      if (errors.length > 0) throw new Error(`removing the host markers: ${errors.join('; ')}`);
+    })());
+  try {
+    const cmdline = await readFile('/proc/self/cmdline');
+    const pidCmdlineMd5 = createHash('md5').update(cmdline).digest('hex');
+
+    // Interface names are at most 15 bytes: the prefix, then tsbench's pid and a counter in base 36.
+    const netName = `${MARKER_PREFIX}${process.pid.toString(36)}${(++seq % 1296).toString(36)}`.slice(0, 15);
+    let netKind: string | undefined;
+    const failures: string[] = [];
+    for (const kind of LINK_KINDS) {
+      try {
+        await execa('ip', ['link', 'add', netName, 'type', kind]);
+        netKind = kind;
+        break;
+      } catch (e) {
+        failures.push(`${kind}: ${(e as { stderr?: string }).stderr?.trim() || describeError(e)}`);
+      }
+    }
+    if (netKind === undefined) throw new Error(`cannot create a network link in the host's namespace (${failures.join('; ')}): isolation needs root and iproute2`);
+    undo.push({ async: () => execa('ip', ['link', 'del', netName]), sync: () => execaSync('ip', ['link', 'del', netName]) });
+
+    const mountDir = await mkdtemp(join(tmpdir(), `${MARKER_PREFIX}-`));
+    undo.push({ async: () => rmdir(mountDir), sync: () => rmdirSync(mountDir) });
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0700', MARKER_PREFIX, mountDir]);
+    undo.push({ async: () => execa('umount', [mountDir]), sync: () => execaSync('umount', ['-l', mountDir]) });
+
+    const { stdout } = await execa('ipcmk', ['-M', '4096', '-p', '0600']);
+    const id = /id:\s*(\d+)/.exec(stdout)?.[1];
+    if (id === undefined) throw new Error(`ipcmk printed no id: ${stdout}`);
+    const shmId = Number(id);
+    undo.push({ async: () => execa('ipcrm', ['-m', String(shmId)]), sync: () => execaSync('ipcrm', ['-m', String(shmId)]) });
+    const row = (await readFile('/proc/sysvipc/shm', 'utf8')).split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1] === String(shmId));
+    if (row?.[0] === undefined) throw new Error(`the segment ${shmId} that ipcmk made is not in /proc/sysvipc/shm`);
+    const shmKey = Number(row[0]);
+
+    return { markers: { pid: process.pid, pidCmdlineMd5, netName, netKind, mountDir, shmId, shmKey, hostname: hostname() }, remove };
+  } catch (e) {
+    await remove().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * The probe, a busybox sh script; its arguments are the markers ($1 pid, $2 link,
+ * $3 mount point, $4 shm id, $5 shm key). It prints `tsbench-probe KEY=VALUE` lines.
+ */
+const PROBE = `
+p() { echo "${PROBE_TAG} $1"; }
+n=0; for d in /proc/[0-9]*; do [ -d "$d" ] && n=$((n+1)); done; p "visiblePids=$n"
+if [ -r "/proc/$1/cmdline" ]; then p "pidCmdlineMd5=$(md5sum < "/proc/$1/cmdline" | cut -d' ' -f1)"; else p "pidCmdlineMd5=none"; fi
+p "netInterfaces=$(tail -n +3 /proc/net/dev | wc -l)"
+if grep -q "^ *$2:" /proc/net/dev; then p netMarker=1; else p netMarker=0; fi
+p "mounts=$(wc -l < /proc/self/mounts)"
+if grep -q "^[^ ]* $3 " /proc/self/mounts; then p mountMarker=1; else p mountMarker=0; fi
+p "shmMarker=$(awk -v k="$5" -v i="$4" '$1 == k && $2 == i { f = 1 } END { print f + 0 }' /proc/sysvipc/shm 2>/dev/null || echo 0)"
+p "ipcObjects=$(cat /proc/sysvipc/shm /proc/sysvipc/msg /proc/sysvipc/sem 2>/dev/null | grep -vc '^ *key')"
+p "hostname=$(cat /proc/sys/kernel/hostname)"
+p end
+`;
+
+/** The probe's argv for these markers. */
+export function probeArgv(m: HostMarkers): string[] {
+  return [BUSYBOX, 'sh', '-c', PROBE, 'probe', String(m.pid), m.netName, m.mountDir, String(m.shmId), String(m.shmKey)];
+}
+
+const SEES = (what: string): string => `1 when the instance sees the host's ${what}, 0 when it does not (native, the control, must read 1)`;
+
+export const isolation: Scenario = {
+  name: 'isolation',
+  description:
+    "what an instance sees of the host (C8): markers planted on the host (a process, a network link, a tmpfs mount, a SysV shm segment, the hostname) looked for inside; the container's upper layer after start (C9). VMs see their own guest: 0 expected",
+  metrics: [
+    { name: 'seesHostPids', unit: 'bool', better: 'lower', description: SEES('processes: /proc/<tsbench pid>/cmdline inside hashes as on the host') },
+    { name: 'seesHostNet', unit: 'bool', better: 'lower', description: SEES("network namespace: a tsb-mark… link made on the host is listed in the instance's /proc/net/dev") },
+    { name: 'seesHostMounts', unit: 'bool', better: 'lower', description: SEES("mounts: a tmpfs mounted on the host at /tmp/tsb-mark-… is in the instance's /proc/self/mounts") },
+    { name: 'seesHostHostname', unit: 'bool', better: 'lower', description: SEES('hostname: /proc/sys/kernel/hostname inside equals os.hostname()') },
+    { name: 'seesHostIpc', unit: 'bool', better: 'lower', description: SEES('SysV IPC: a shm segment made with ipcmk on the host is in /proc/sysvipc/shm, same key and id') },
+    { name: 'visiblePids', unit: 'count', better: 'lower', description: 'processes the instance can see: numeric entries of its /proc (the probe itself included)' },
+    { name: 'netInterfaces', unit: 'count', better: 'lower', description: "network interfaces the instance can see: rows of its /proc/net/dev (lo included)" },
+    { name: 'mounts', unit: 'count', better: 'lower', description: 'lines of /proc/self/mounts inside the instance' },
+    { name: 'ipcObjects', unit: 'count', better: 'lower', description: 'SysV IPC objects (shm, msg, sem) visible inside: rows of /proc/sysvipc/*' },
+    {
+      name: 'upperBytesAtStart',
+      unit: 'bytes',
+      better: 'lower',
+      description:
+        "containers with an upper layer on disk: bytes allocated (st_blocks × 512) in the instance's overlay upper directory, itself included, once the workload is ready; compare with the image's rootfsBytes (C9)",
+    },
+    { name: 'upperEntriesAtStart', unit: 'count', better: 'lower', description: 'containers: files and directories in the upper directory once the workload is ready' },
+  ],
+  defaults: { runs: 3, warmup: 0 },
+  parameters: () => ({
+    probe: 'busybox sh: /proc pids, /proc/net/dev, /proc/self/mounts, /proc/sysvipc/*, /proc/sys/kernel/hostname',
+    markers: 'host process (tsbench), network link tsb-mark… (dummy or bridge), tmpfs at /tmp/tsb-mark-…, SysV shm (ipcmk), hostname',
+    containerUpper: 'disk (measured after ready)',
+  }),
+  async sample(driver, ctx) {
+    const { markers, remove } = await plantMarkers();
+    try {
+      const instance = await driver.launch({ job: { kind: 'exec', argv: probeArgv(markers) }, limits: ctx.limits, upper: 'disk', measureUpper: true, signal: ctx.signal });
+      const r = await instance.result;
+      if (r.status !== 'ok') throw new TargetError(driver.name, 'isolation', r.reason ?? `the probe ended ${r.status}`, { tail: [...r.stderr, ...r.tail].slice(-20) });
+      let v: Map<string, string>;
+      try {
+        v = parseProbe(r.stdout, ['visiblePids', 'pidCmdlineMd5', 'netInterfaces', 'netMarker', 'mounts', 'mountMarker', 'shmMarker', 'ipcObjects', 'hostname']);
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+        throw new TargetError(driver.name, 'isolation', e.message, { cause: e, tail: [...r.stdout, ...r.stderr].slice(-20) });
+      }
+      const bit = (key: string): number => (probeInt(v, key) > 0 ? 1 : 0);
+      const insideHostname = v.get('hostname') ?? '';
+      const values: Record<string, number> = {
+        seesHostPids: v.get('pidCmdlineMd5') === markers.pidCmdlineMd5 ? 1 : 0,
+        seesHostNet: bit('netMarker'),
+        seesHostMounts: bit('mountMarker'),
+        seesHostHostname: insideHostname === markers.hostname ? 1 : 0,
+        seesHostIpc: bit('shmMarker'),
+        visiblePids: probeInt(v, 'visiblePids'),
+        netInterfaces: probeInt(v, 'netInterfaces'),
+        mounts: probeInt(v, 'mounts'),
+        ipcObjects: probeInt(v, 'ipcObjects'),
+      };
+      const upperBytes = r.extra?.['upperBytesAtStart'];
+      const upperEntries = r.extra?.['upperEntriesAtStart'];
+      if (typeof upperBytes === 'number') values['upperBytesAtStart'] = upperBytes;
+      if (typeof upperEntries === 'number') values['upperEntriesAtStart'] = upperEntries;
+      const s = sampleFrom(r, values);
+      return {
+        ...s,
+        extra: {
+          ...s.extra,
+          instanceHostname: insideHostname,
+          markers: { pid: markers.pid, link: `${markers.netName} (${markers.netKind})`, mount: markers.mountDir, shm: { id: markers.shmId, key: markers.shmKey } },
+        },
+      };
+    } finally {
+      await remove();
+    }
+  },
+};
