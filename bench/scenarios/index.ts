@@ -4,11 +4,12 @@ import { cpu } from './cpu.js';
 import { density } from './density.js';
 import { io } from './io.js';
 import { isolation } from './isolation.js';
+import { limits } from './limits.js';
 import { memory } from './memory.js';
 import { startup } from './startup.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, cpu, memory, io, density, isolation];
+const scenarios: Scenario[] = [startup, cpu, memory, io, density, isolation, limits];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

@@ -1,0 +1,208 @@
+/**
+ * `limits`: do the resource limits hold (claim C7)? Each sample runs two fresh
+ * instances of the same workload on every target.
+ *
+ * Memory: `stress-ng --vm 4 --vm-bytes 2×L --vm-keep --oomable --timeout 3s`,
+ * four workers that together try to keep twice the limit L resident, with L =
+ * `--memory`, else 128 MiB for containers and 512 MiB for VMs (the guest RAM is
+ * the VM's limit, and 512 MiB is what the image needs to boot). Four workers,
+ * not one, because a single mapping larger than a guest's RAM is refused by the
+ * kernel's overcommit heuristic before any page is touched. `--oomable` keeps
+ * stress-ng from restarting a killed worker.
+ * - container: the cgroup memory limit; the driver reads the cgroup's OOM-kill
+ *   count and reports the instance `oom-killed`. memLimitHeld = 1 then.
+ * - VM: the guest kernel's OOM killer kills workers inside the guest; the host
+ *   sees only qemu, so the probe reads the guest's /proc/vmstat `oom_kill`
+ *   before and after, and memLimitHeld = 1 when it rose and workers ended early.
+ * - native (the control): no limit; the workers run to the end, memLimitHeld = 0.
+ *   To keep the unconfined host safe, native refuses 2×L above half of MemAvailable.
+ * An OOM-killed hog is the measurement succeeding, not the target failing: the
+ * sample's status stays `ok` and the hog's instance status is in `extra.hog`.
+ *
+ * CPU: `stress-ng --cpu W --timeout 3s` under a quota of Q CPUs (`--cpus`, else
+ * 0.5), W = 2Q rounded up (at most the host's CPUs): more demand than the quota.
+ * - container: cgroup CPU quota Q; delivered = the cgroup's CPU time (user +
+ *   system) / the host's wall time from ready to exit.
+ * - VM: ceil(Q) vCPUs; delivered = the guest's own accounting, stress-ng's user +
+ *   system time over its real time (the guest clock runs at host rate); the
+ *   qemu process's host CPU per wall second is kept in `extra.cpu`.
+ * - native: unconfined; delivered ≈ W, and no quota is reported.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import type { Driver, InstanceResult } from '../../drivers/types.js';
+import { TargetError } from '../errors.js';
+import { processCpuMs } from './cpu.js';
+import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
+import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';
+import { DEFAULT_MATCHED_MEMORY_BYTES, type SampleOutcome, type Scenario } from './types.js';
+
+/** Containers' memory limit when the run sets no --memory. @default 128 MiB */
+export const DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES = 128 * 2 ** 20;
+/** The CPU quota when the run sets no --cpus. @default 0.5 */
+export const DEFAULT_LIMITS_CPUS = 0.5;
+/** How long each stress-ng phase runs, in seconds. */
+export const PHASE_S = 3;
+/** Memory hog workers; see the module comment for why four. */
+export const HOG_WORKERS = 4;
+
+const BUSYBOX = '/bin/busybox';
+const STRESS_NG = '/usr/bin/stress-ng';
+const MiB = 2 ** 20;
+
+/** The memory limit a target gets in this scenario. */
+export function memoryLimitFor(driver: Driver, memoryBytes: number | undefined): number {
+  return memoryBytes ?? (driver.isolation === 'vm' ? DEFAULT_MATCHED_MEMORY_BYTES : DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES);
+}
+
+/** Busy-loop workers for a quota of `cpus`: twice the quota, rounded up, at most the host's CPUs. */
+export function cpuWorkersFor(cpus: number): number {
+  return Math.max(1, Math.min(Math.ceil(cpus * 2), availableParallelism()));
+}
+
+/** The memory hog, wrapped in busybox sh to read the kernel's OOM-kill counter around it. */
+function hogArgv(hogBytes: number): string[] {
+  const script = `
+k() { awk '/^oom_kill / { print $2 }' /proc/vmstat; }
+a=$(k)
+${STRESS_NG} --vm ${HOG_WORKERS} --vm-bytes ${hogBytes} --vm-keep --oomable --timeout ${PHASE_S}s --metrics-brief
+e=$?
+b=$(k)
+echo "${PROBE_TAG} hogExit=$e"; echo "${PROBE_TAG} oomKillsBefore=$a"; echo "${PROBE_TAG} oomKillsAfter=$b"; echo "${PROBE_TAG} end"
+`;
+  return [BUSYBOX, 'sh', '-c', script];
+}
+
+async function memAvailableBytes(): Promise<number | undefined> {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8').catch(() => ''));
+  return m?.[1] === undefined ? undefined : Number(m[1]) * 1024;
+}
+
+const lines = (r: InstanceResult): string[] => [...r.stdout, ...r.stderr];
+
+export const limits: Scenario = {
+  name: 'limits',
+  description:
+    'do limits hold (C7): stress-ng keeping 2× the memory limit resident (containers: --memory or 128 MiB, must be OOM-killed; VMs: guest RAM, the guest kernel OOM-kills) and a CPU busy loop under a quota (--cpus or 0.5; VMs: vCPUs)',
+  metrics: [
+    {
+      name: 'memLimitHeld',
+      unit: 'bool',
+      better: 'higher',
+      description:
+        'memory: 1 when the hog (2× the limit) was stopped by the OOM killer — containers: the driver saw the cgroup OOM-kill and reported the instance oom-killed; VMs: the guest kernel OOM-killed workers (guest /proc/vmstat oom_kill); 0 when it ran to the end (native, the control, has no limit: 0)',
+    },
+    { name: 'memLimitBytes', unit: 'bytes', better: 'lower', description: 'memory: the limit in force — cgroup memory limit for containers, guest RAM for VMs; absent natively' },
+    { name: 'memHogBytes', unit: 'bytes', better: 'higher', description: 'memory: what the hog tried to keep resident, 2× the limit (natively 2× the containers\' default)' },
+    { name: 'memPeakBytes', unit: 'bytes', better: 'lower', description: "memory, containers: the cgroup's peak usage during the hog (max_usage_in_bytes / memory.peak): at most the limit when it holds" },
+    { name: 'memHogWorkersKilled', unit: 'count', better: 'higher', description: 'memory: hog workers that ended before their time (stress-ng "finished prematurely"), out of 4' },
+    {
+      name: 'cpuQuotaDeliveredCpus',
+      unit: 'CPUs',
+      better: 'lower',
+      description:
+        'CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance (cgroup / process accounting) ÷ host wall time from ready to exit; VMs: the guest\'s own stress-ng user+system time ÷ its real time',
+    },
+    { name: 'cpuQuotaCpus', unit: 'CPUs', better: 'lower', description: 'CPU: the quota in force — the cgroup CPU quota (cfs_quota/period) for containers, vCPUs for VMs; absent natively (no quota)' },
+    { name: 'cpuDemandCpus', unit: 'CPUs', better: 'higher', description: 'CPU: busy-loop workers started, each wanting a whole CPU (2× the quota, rounded up, at most the host\'s CPUs)' },
+    { name: 'cpuInsideCpus', unit: 'CPUs', better: 'lower', description: "CPU: stress-ng's own user+system time ÷ its real time, as the instance's kernel accounts it" },
+  ],
+  defaults: { runs: 3, warmup: 0 },
+  parameters: (options) => ({
+    memory: {
+      tool: `stress-ng --vm ${HOG_WORKERS} --vm-bytes 2×limit --vm-keep --oomable --timeout ${PHASE_S}s`,
+      limit: 'containers: --memory, else 128 MiB; VMs: guest RAM, --memory, else 512 MiB; native: none',
+    },
+    cpu: { tool: `stress-ng --cpu W --timeout ${PHASE_S}s`, quota: '--cpus, else 0.5 (VMs: vCPUs = quota rounded up)', workers: '2× quota rounded up, at most the host CPUs' },
+    vms: 'applicable: the memory limit is the guest RAM (guest OOM killer), the CPU quota is the vCPU count (guest accounting)',
+    ...(Object.keys(options).length > 0 ? { options } : {}),
+  }),
+  async sample(driver, ctx) {
+    const vm = driver.isolation === 'vm';
+    const native = driver.isolation === 'none';
+    const limitBytes = memoryLimitFor(driver, ctx.limits.memoryBytes);
+    const hogBytes = 2 * limitBytes;
+    const values: Record<string, number> = { memHogBytes: hogBytes };
+
+    // Memory.
+    if (native) {
+      const avail = await memAvailableBytes();
+      if (avail !== undefined && hogBytes > avail / 2) {
+        throw new TargetError(driver.name, 'limits', `the hog would keep ${(hogBytes / MiB).toFixed(0)} MiB resident on the unconfined host, more than half its available memory: pass a smaller --memory`);
+      }
+    }
+    const hog = await driver.launch({ job: { kind: 'exec', argv: hogArgv(hogBytes) }, limits: { ...ctx.limits, memoryBytes: limitBytes }, signal: ctx.signal });
+    const h = await hog.result;
+    const killedWorkers = countPrematureWorkers(lines(h));
+    values['memHogWorkersKilled'] = killedWorkers;
+    if (!native) values['memLimitBytes'] = limitBytes;
+    let probe: Map<string, string> | undefined;
+    try {
+      probe = parseProbe(h.stdout, ['oomKillsBefore', 'oomKillsAfter']);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+    }
+    if (driver.isolation === 'container' && h.accounting.peakMemoryBytes !== undefined) values['memPeakBytes'] = h.accounting.peakMemoryBytes;
+    if (h.status === 'oom-killed') {
+      // The driver saw the OOM kill in the instance's cgroup (containers).
+      values['memLimitHeld'] = 1;
+    } else if (h.status === 'ok' && probe) {
+      // VMs (and native): the instance's own kernel counted the kills.
+      const oomDelta = probeInt(probe, 'oomKillsAfter') - probeInt(probe, 'oomKillsBefore');
+      values['memLimitHeld'] = oomDelta > 0 && killedWorkers > 0 ? 1 : 0;
+    } else {
+      throw new TargetError(driver.name, 'limits', `the memory hog: ${h.reason ?? `ended ${h.status} without its report`}`, { tail: [...lines(h), ...h.tail].slice(-20) });
+    }
+
+    // CPU.
+    const cpus = ctx.limits.cpus ?? DEFAULT_LIMITS_CPUS;
+    const workers = cpuWorkersFor(cpus);
+    values['cpuDemandCpus'] = workers;
+    if (!native) values['cpuQuotaCpus'] = vm ? Math.ceil(cpus) : cpus;
+    const argv = [STRESS_NG, '--cpu', String(workers), '--timeout', `${PHASE_S}s`, '--metrics-brief'];
+    const busy = await driver.launch({ job: { kind: 'exec', argv }, limits: { ...ctx.limits, cpus }, signal: ctx.signal });
+    const atReady = busy.ready.then(
+      async () => {
+        const times = await Promise.all(busy.hostPids().map(processCpuMs));
+        return times.length === 0 || times.some((t) => t === undefined) ? undefined : times.reduce((a: number, b) => a + (b ?? 0), 0);
+      },
+      () => undefined,
+    );
+    const c = await busy.result;
+    const readyCpuMs = await atReady;
+    if (c.status !== 'ok') throw new TargetError(driver.name, 'limits', `the CPU busy loop: ${c.reason ?? c.status}`, { tail: [...lines(c), ...c.tail].slice(-20) });
+    let inside;
+    try {
+      inside = parseStressNgMetrics(lines(c), 'cpu');
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      throw new TargetError(driver.name, 'limits', e.message, { cause: e, tail: lines(c).slice(-20) });
+    }
+    values['cpuInsideCpus'] = (inside.userMs + inside.systemMs) / inside.realMs;
+    const { toReadyMs, toExitMs } = c.timeline;
+    const { cpuUserMs, cpuSystemMs } = c.accounting;
+    const wallMs = toReadyMs !== undefined && toExitMs !== undefined ? toExitMs - toReadyMs : undefined;
+    const hostCpuMs = cpuUserMs !== undefined && cpuSystemMs !== undefined ? cpuUserMs + cpuSystemMs : undefined;
+    let hostCpusVm: number | undefined;
+    if (vm) {
+      values['cpuQuotaDeliveredCpus'] = values['cpuInsideCpus'];
+      if (hostCpuMs !== undefined && readyCpuMs !== undefined && wallMs !== undefined && wallMs > 0) hostCpusVm = Math.max(0, hostCpuMs - readyCpuMs) / wallMs;
+    } else {
+      if (hostCpuMs === undefined || wallMs === undefined || wallMs <= 0) throw new TargetError(driver.name, 'limits', 'the driver reported no CPU accounting or no ready-to-exit time for the busy loop');
+      values['cpuQuotaDeliveredCpus'] = hostCpuMs / wallMs;
+    }
+
+    const outcome: SampleOutcome = {
+      status: 'ok',
+      values,
+      timeline: c.timeline,
+      accounting: c.accounting,
+      extra: {
+        ...c.extra,
+        hog: { status: h.status, ...(h.reason ? { reason: h.reason } : {}), exitCode: h.exitCode, accounting: h.accounting, timeline: h.timeline, ...(probe ? { probe: Object.fromEntries(probe) } : {}) },
+        cpu: { workers, wallMs, hostCpuMs, ...(hostCpusVm !== undefined ? { qemuHostCpus: hostCpusVm } : {}), stressNg: inside },
+      },
+    };
+    return outcome;
+  },
+};
