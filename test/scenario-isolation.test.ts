@@ -1,0 +1,173 @@
+/**
+ * The `isolation` scenario (claims C8, C9): its probe parser, then the scenario
+ * end to end through the runner with real drivers — native (the control, sees
+ * every host marker), the container (sees none, writes almost nothing to its
+ * upper layer) and a TCG VM (sees its own guest) — and the host markers all
+ * removed afterwards, also when the run is interrupted mid-sample. Targets that
+ * are unavailable here are skipped with their probe's reason.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { loadImage } from '../bench/image/index.js';
+import { run } from '../bench/runner.js';
+import { ResultSchema, type Host, type Result, type TargetResult } from '../bench/schema.js';
+import { listScenarios } from '../bench/scenarios/index.js';
+import { MARKER_PREFIX, isolation } from '../bench/scenarios/isolation.js';
+import { ParseError, parseProbe, probeInt } from '../bench/scenarios/parsers/probe.js';
+import createContainerDriver from '../drivers/container/index.js';
+import createNativeDriver from '../drivers/native.js';
+import { createTcgDriver } from '../drivers/qemu/index.js';
+import type { Driver } from '../drivers/types.js';
+
+const host: Host = {
+  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
+};
+
+const native = createNativeDriver();
+const container = createContainerDriver();
+const tcg = createTcgDriver();
+const [nativeProbe, containerProbe, tcgProbe] = await Promise.all([native.probe(), container.probe(), tcg.probe()]);
+const noContainer = nativeProbe.available && containerProbe.available ? false : `native/container unavailable: ${nativeProbe.reason ?? ''} ${containerProbe.reason ?? ''}`;
+const noVm = tcgProbe.available ? false : `tcg unavailable: ${tcgProbe.reason ?? ''}`;
+
+after(async () => {
+  await Promise.all([native.teardown(), container.teardown(), tcg.teardown()]);
+});
+
+const SEES = ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname', 'seesHostIpc'] as const;
+
+async function runIsolation(ds: Driver[], runs: number): Promise<Result> {
+  const outcome = await run({
+    scenarios: [isolation],
+    drivers: new Map(ds.map((d) => [d.name, d])),
+    runs,
+    warmup: 0,
+    seed: 1,
+    limits: {},
+    scenarioOptions: {},
+    command: ['run', 'isolation'],
+    host,
+  });
+  assert.deepEqual(outcome.failed, [], JSON.stringify(outcome.result.scenarios.flatMap((s) => s.targets.map((t) => t.error ?? '')), null, 1));
+  assert.equal(ResultSchema.safeParse(outcome.result).success, true, 'the result matches the schema');
+  return outcome.result;
+}
+
+function target(result: Result, name: string): TargetResult {
+  const t = result.scenarios[0]?.targets.find((x) => x.target === name);
+  assert.ok(t, `${name} is in the result`);
+  assert.equal(t.state, 'completed', t.error);
+  return t;
+}
+
+/** Every value a metric took over the target's samples. */
+function all(t: TargetResult, metric: string): number[] {
+  const xs = t.samples.map((s) => s.values[metric]);
+  assert.ok(xs.length > 0 && xs.every((x) => x !== undefined), `${t.target} has ${metric} in every sample`);
+  return xs as number[];
+}
+
+/** Asserts that no marker of any sample is left on the host. */
+async function assertMarkersGone(markers: { link: string; mount: string; shm: { id: number } }[]): Promise<void> {
+  const links = (await execa('ip', ['-o', 'link', 'show'])).stdout;
+  const mounts = readFileSync('/proc/self/mounts', 'utf8');
+  const shm = readFileSync('/proc/sysvipc/shm', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]);
+  for (const m of markers) {
+    const name = m.link.split(' ')[0] ?? '';
+    assert.ok(name.startsWith(MARKER_PREFIX), name);
+    assert.ok(!new RegExp(`: ${name}[:@]`).test(links), `the link ${name} is gone`);
+    assert.ok(!mounts.includes(` ${m.mount} `), `the tmpfs at ${m.mount} is unmounted`);
+    assert.ok(!shm.includes(String(m.shm.id)), `the shm segment ${m.shm.id} is removed`);
+  }
+}
+
+const markersOf = (t: TargetResult): { link: string; mount: string; shm: { id: number } }[] =>
+  t.samples.map((s) => s.extra?.['markers'] as { link: string; mount: string; shm: { id: number } });
+
+describe('the isolation probe parser', () => {
+  test('reads the KEY=VALUE lines of a finished probe and ignores other output', () => {
+    const v = parseProbe(['noise', 'tsbench-probe visiblePids=2', 'tsbench-probe hostname=tsbench-1-1', 'tsbench-probe mounts= 5', 'tsbench-probe end']);
+    assert.equal(probeInt(v, 'visiblePids'), 2);
+    assert.equal(probeInt(v, 'mounts'), 5);
+    assert.equal(v.get('hostname'), 'tsbench-1-1');
+  });
+
+  test('throws a ParseError when the probe was cut short or a value is missing or not a count', () => {
+    assert.throws(() => parseProbe(['tsbench-probe visiblePids=2']), (e: unknown) => e instanceof ParseError && /did not finish/.test(e.message));
+    assert.throws(() => parseProbe(['tsbench-probe end'], ['mounts']), (e: unknown) => e instanceof ParseError && /mounts=/.test(e.message));
+    assert.throws(() => probeInt(parseProbe(['tsbench-probe mounts=', 'tsbench-probe end']), 'mounts'), ParseError);
+  });
+});
+
+describe('the isolation scenario', () => {
+  test('is listed after density, every metric described, three runs by default', () => {
+    const names = listScenarios().map((s) => s.name);
+    assert.equal(names.indexOf('isolation'), names.indexOf('density') + 1);
+    assert.deepEqual(isolation.defaults, { runs: 3, warmup: 0 });
+    for (const m of ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname', 'seesHostIpc', 'visiblePids', 'netInterfaces', 'mounts', 'upperBytesAtStart']) {
+      const spec = isolation.metrics.find((x) => x.name === m);
+      assert.ok(spec && spec.description.length > 20, m);
+    }
+  });
+
+  test('finds every host marker natively and none in the container, whose upper layer stays far smaller than the image', { skip: noContainer, timeout: 60_000 }, async () => {
+    const result = await runIsolation([native, container], 2);
+    const [n, c] = [target(result, 'native'), target(result, 'container')];
+    for (const m of SEES) {
+      assert.deepEqual(all(n, m), [1, 1], `native (the control) sees the host: ${m}`);
+      assert.deepEqual(all(c, m), [0, 0], `the container does not see the host: ${m}`);
+    }
+    // The container runs its agent and the probe's shell, has only lo, and mounts its own root, /proc, /dev, /dev/pts and /sys.
+    for (const x of all(c, 'visiblePids')) assert.ok(x >= 1 && x <= 4, `container pids ${x}`);
+    assert.deepEqual(all(c, 'netInterfaces'), [1, 1]);
+    for (const x of all(c, 'mounts')) assert.ok(x >= 3 && x <= 8, `container mounts ${x}`);
+    assert.deepEqual(all(c, 'ipcObjects'), [0, 0]);
+    for (const [metric, min] of [['visiblePids', 10], ['netInterfaces', 2], ['mounts', 6], ['ipcObjects', 1]] as const) {
+      for (const x of all(n, metric)) assert.ok(x >= min, `native ${metric} ${x} ≥ ${min}`);
+    }
+    for (const s of c.samples) assert.match(String(s.extra?.['instanceHostname']), /^tsbench-/);
+
+    const image = await loadImage();
+    for (const bytes of all(c, 'upperBytesAtStart')) {
+      assert.ok(bytes > 0 && bytes < 1024 * 1024, `upperBytesAtStart ${bytes}`);
+      assert.ok(bytes * 1000 < image.sizes.rootfsBytes, `the upper layer (${bytes} B) is under 1/1000 of the rootfs (${image.sizes.rootfsBytes} B)`);
+    }
+    assert.equal(n.stats['upperBytesAtStart'], undefined, 'native has no upper layer');
+    await assertMarkersGone([...markersOf(n), ...markersOf(c)]);
+  });
+
+  test('removes the host markers when the run is interrupted during a sample', { skip: noContainer, timeout: 30_000 }, async () => {
+    const ac = new AbortController();
+    const planted: string[] = [];
+    // The real container driver, aborted the moment the probe is launched.
+    const interrupted: Driver = {
+      ...container,
+      name: container.name,
+      isolation: container.isolation,
+      probe: () => container.probe(),
+      prepare: (ctx) => container.prepare(ctx),
+      teardown: () => container.teardown(),
+      launch: async (req) => {
+        planted.push(...(req.job.kind === 'exec' ? req.job.argv.slice(-5) : []));
+        const instance = await container.launch(req);
+        ac.abort();
+        return instance;
+      },
+    };
+    await assert.rejects(isolation.sample(interrupted, { round: 0, limits: {}, signal: ac.signal, options: {} }));
+    const [, link, mount, shmId] = planted;
+    assert.ok(link && mount && shmId, 'the probe was launched with its markers');
+    await assertMarkersGone([{ link, mount, shm: { id: Number(shmId) } }]);
+  });
+
+  test('sees its own guest, not the host, in a TCG VM', { skip: noVm, timeout: 60_000 }, async () => {
+    const result = await runIsolation([tcg], 1);
+    const v = target(result, 'tcg');
+    for (const m of SEES) assert.deepEqual(all(v, m), [0], `the VM does not see the host: ${m}`);
+    assert.deepEqual(all(v, 'ipcObjects'), [0]);
+    assert.equal(v.stats['upperBytesAtStart'], undefined, 'a VM has no container upper layer');
+    await assertMarkersGone(markersOf(v));
+  });
+});
