@@ -9,7 +9,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
+import { tsbenchBackground } from './helpers/cli.js';
 import { loadImage } from '../bench/image/index.js';
 import { run } from '../bench/runner.js';
 import { ResultSchema, type Host, type Result, type TargetResult } from '../bench/schema.js';
@@ -160,6 +165,37 @@ describe('the isolation scenario', () => {
     const [, link, mount, shmId] = planted;
     assert.ok(link && mount && shmId, 'the probe was launched with its markers');
     await assertMarkersGone([{ link, mount, shm: { id: Number(shmId) } }]);
+  });
+
+  test('leaves no marker behind when tsbench is stopped with Ctrl-C in the middle of a run', { skip: noContainer, timeout: 60_000 }, async () => {
+    const out = await mkdtemp(join(tmpdir(), 'tsbench-test-'));
+    try {
+      const child = tsbenchBackground(['run', 'isolation', '--targets', 'native,container', '--runs', '200', '--out', out]);
+      const prefix = `${MARKER_PREFIX}${(child.pid ?? 0).toString(36)}`;
+      const sampled = (): boolean => {
+        try {
+          return (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Result).scenarios[0]?.targets.some((t) => t.samples.length > 0) ?? false;
+        } catch {
+          return false;
+        }
+      };
+      // Wait for a first saved round, then for a link of a later sample, and interrupt while it is planted.
+      for (let i = 0; i < 400 && !sampled(); i++) await delay(25);
+      for (let i = 0; i < 200 && !(await execa('ip', ['-o', 'link', 'show'])).stdout.includes(prefix); i++) await delay(10);
+      child.kill('SIGINT');
+      const r = await child;
+      assert.equal(r.exitCode, 130, r.stderr);
+      assert.ok(!(await execa('ip', ['-o', 'link', 'show'])).stdout.includes(prefix), 'no link of the interrupted run is left');
+      const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.startsWith(`${MARKER_PREFIX} `));
+      const result = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Result;
+      assert.equal(result.complete, false);
+      const planted = result.scenarios[0]?.targets.flatMap(markersOf) ?? [];
+      assert.ok(planted.length > 0, 'some samples were taken before the interruption');
+      await assertMarkersGone(planted);
+      for (const m of planted) assert.ok(!mounts.some((l) => l.includes(m.mount)));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   test('sees its own guest, not the host, in a TCG VM', { skip: noVm, timeout: 60_000 }, async () => {
