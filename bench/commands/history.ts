@@ -1,14 +1,62 @@
-/** `tsbench history` — placeholder until its issue lands. */
-import type { Command } from 'commander';
+/**
+ * `tsbench history DIR… -o trend.html`: every metric's median over a series of
+ * results (e.g. a folder of nightly runs), as a self-contained HTML page,
+ * Markdown or JSON. Everything is loaded and rendered before anything is written.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { buildHistory } from '../compare/history.js';
+import { DEFAULT_ALPHA } from '../compare/index.js';
+import { parseThresholds } from '../compare/thresholds.js';
+import { UsageError, describeError } from '../errors.js';
+import { expandResultPaths, loadResult } from '../load.js';
+import { nonNegativeInt } from '../options.js';
+import { HISTORY_FORMATS, formatHistory, type HistoryFormat } from '../../reports/history.js';
+
+interface HistoryFlags {
+  out?: string;
+  format: string;
+  threshold: string[];
+  alpha: string;
+  seed: number;
+}
+
+async function historyCommand(args: string[], flags: HistoryFlags): Promise<number> {
+  if (!(HISTORY_FORMATS as readonly string[]).includes(flags.format)) {
+    throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${HISTORY_FORMATS.join(', ')}`);
+  }
+  const alpha = Number(flags.alpha);
+  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(flags.alpha) || !(alpha > 0 && alpha < 1)) {
+    throw new UsageError(`--alpha must be a number between 0 and 1, e.g. --alpha 0.01 (got '${flags.alpha}')`);
+  }
+  const thresholds = parseThresholds(flags.threshold);
+  const paths = await expandResultPaths(args);
+  const loaded = [];
+  for (const p of paths) loaded.push(await loadResult(p));
+  const history = buildHistory(loaded, { thresholds, alpha, seed: flags.seed });
+  const text = formatHistory(history, flags.format as HistoryFormat);
+  if (flags.out === undefined) {
+    process.stdout.write(text);
+    return 0;
+  }
+  try {
+    await writeFile(flags.out, text);
+  } catch (e) {
+    throw new UsageError(`--out: cannot write ${flags.out} (${describeError(e)}); pass a writable path`);
+  }
+  process.stderr.write(`history of ${history.runs.length} run(s), ${history.series.length} series: ${flags.out}\n`);
+  return 0;
+}
 
 export function registerHistoryCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command('history')
-    .description('(not yet implemented)')
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(() => {
-      process.stderr.write('tsbench: history is not implemented yet\n');
-      setExit(1);
-    });
+    .description('medians of every metric over a series of results (oldest first by start time), as an HTML trend page, Markdown or JSON')
+    .argument('<results...>', 'results.json files, or directories holding one or holding one per subdirectory (nightly/<date>/results.json)')
+    .option('-o, --out <file>', 'write to this file (e.g. trend.html) instead of stdout')
+    .addOption(new Option('--format <format>', `output format: ${HISTORY_FORMATS.join(', ')}`).default('html'))
+    .option('--threshold <pct>', 'as for compare: the change between consecutive runs that is flagged (repeatable; default 5%)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--alpha <p>', 'as for compare: significance level of each step', String(DEFAULT_ALPHA))
+    .addOption(new Option('--seed <n>', 'seed of the bootstrap and permutation resampling').default(1).argParser(nonNegativeInt('--seed', '1')))
+    .action(async (args: string[], flags: HistoryFlags) => setExit(await historyCommand(args, flags)));
 }

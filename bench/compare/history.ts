@@ -1,0 +1,129 @@
+/**
+ * `tsbench history`'s data: the median and its CI of every scenario × target ×
+ * metric across a series of results ordered by start time, with each step
+ * between consecutive runs judged by the same rule as `tsbench compare`, so a
+ * jump is flagged and a slow drift is visible on the chart. Pure.
+ */
+import type { Result } from '../schema.js';
+import { deriveSeed } from '../stats.js';
+import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
+import { catalogue, DEFAULT_ALPHA, judgeSeries, valuesOf, type Verdict } from './index.js';
+import { thresholdFor, validateThresholds, type Thresholds } from './thresholds.js';
+
+export interface HistoryRun {
+  path: string;
+  startedAt: string;
+  version: string;
+  /** Short label for an axis: `2026-11-23 12:29` (UTC). */
+  label: string;
+}
+
+export interface HistoryPoint {
+  n: number;
+  median: number;
+  ciLow: number;
+  ciHigh: number;
+  /** The verdict of this run against the previous run that has this series; absent for the first point. */
+  step?: { verdict: Verdict; change?: number; p?: number; reason: string };
+}
+
+export interface HistorySeries {
+  scenario: string;
+  target: string;
+  metric: string;
+  unit: string;
+  better: 'lower' | 'higher';
+  /** One entry per run (same order as History.runs); null where the run lacks the series. */
+  points: (HistoryPoint | null)[];
+}
+
+export interface History {
+  runs: HistoryRun[];
+  series: HistorySeries[];
+  /** Fingerprint differences between each run and the one before it. */
+  changes: { index: number; diffs: FingerprintDiff[] }[];
+  alpha: number;
+  defaultThreshold: number;
+}
+
+/** `2026-11-23 12:29` (UTC), or with seconds when two runs started in the same minute. */
+function label(iso: string, seconds: boolean): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ');
+}
+
+/** Builds the history of results (any order; sorted here by startedAt, then path). */
+export function buildHistory(
+  loaded: readonly { path: string; result: Result }[],
+  opts: { thresholds: Thresholds; alpha?: number; seed?: number },
+): History {
+  const alpha = opts.alpha ?? DEFAULT_ALPHA;
+  const seed = opts.seed ?? 1;
+  const runs = [...loaded].sort((a, b) => a.result.startedAt.localeCompare(b.result.startedAt) || a.path.localeCompare(b.path));
+  validateThresholds(opts.thresholds, catalogue(runs.map((r) => r.result)));
+
+  const changes: History['changes'] = [];
+  const acceleratorChangedAt = new Set<number>();
+  for (let i = 1; i < runs.length; i++) {
+    const diffs = fingerprintDiffs((runs[i - 1] as (typeof runs)[number]).result, (runs[i] as (typeof runs)[number]).result);
+    if (diffs.length > 0) changes.push({ index: i, diffs });
+    if (diffs.some((d) => d.accelerator)) acceleratorChangedAt.add(i);
+  }
+
+  // Series in first-seen order: scenario, then target, then the scenario's metric order.
+  const series = new Map<string, HistorySeries>();
+  runs.forEach(({ result }) => {
+    for (const sc of result.scenarios) {
+      for (const t of sc.targets) {
+        for (const m of sc.metrics) {
+          const key = `${sc.name}\u0000${t.target}\u0000${m.name}`;
+          if (series.has(key) || valuesOf(result, sc.name, t.target, m.name).length === 0) continue;
+          series.set(key, { scenario: sc.name, target: t.target, metric: m.name, unit: m.unit, better: m.better, points: runs.map(() => null) });
+        }
+      }
+    }
+  });
+  const ordered = [...series.values()];
+
+  for (const s of ordered) {
+    let prev: { index: number; values: number[] } | undefined;
+    runs.forEach(({ result }, i) => {
+      const xs = valuesOf(result, s.scenario, s.target, s.metric);
+      if (xs.length === 0) return;
+      const st = result.scenarios.find((x) => x.name === s.scenario)?.targets.find((t) => t.target === s.target)?.stats[s.metric];
+      const sorted = [...xs].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      const median = st?.median ?? (sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
+      const point: HistoryPoint = { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
+      if (prev) {
+        let accel = false;
+        for (let k = prev.index + 1; k <= i; k++) if (acceleratorChangedAt.has(k)) accel = true;
+        const judged = judgeSeries(prev.values, xs, {
+          better: s.better,
+          alpha,
+          threshold: thresholdFor(opts.thresholds, s.scenario, s.target, s.metric).threshold,
+          seed: deriveSeed(seed, `${i}/${s.scenario}/${s.target}/${s.metric}`),
+          acceleratorDiffers: accel && isVmTarget(result, s.target),
+        });
+        point.step = {
+          verdict: judged.verdict,
+          ...(judged.change ? { change: judged.change.change } : {}),
+          ...(judged.p !== undefined ? { p: judged.p } : {}),
+          reason: judged.reason,
+        };
+      }
+      s.points[i] = point;
+      prev = { index: i, values: xs };
+    });
+  }
+
+  const minutes = runs.map((r) => label(r.result.startedAt, false));
+  const seconds = new Set(minutes).size < minutes.length;
+  return {
+    runs: runs.map(({ path, result }) => ({ path, startedAt: result.startedAt, version: result.tool.version, label: label(result.startedAt, seconds) })),
+    series: ordered,
+    changes,
+    alpha,
+    defaultThreshold: opts.thresholds.fallback,
+  };
+}
