@@ -1,12 +1,26 @@
-/** Claim verdicts from results — placeholder until issue 7's rules land. */
+/**
+ * Claim verdicts from results: every claim of shared/CLAIMS.md judged per host
+ * by the stated rules of rules.ts (docs/claims.md explains them for readers).
+ */
 import type { LoadedResult } from '../load.js';
+import { groupByHost } from './data.js';
+import { RULES } from './rules.js';
 import type { HostClaims } from './types.js';
 
 export type { ClaimVerdict, ClaimPart, Figure, HostClaims, Verdict } from './types.js';
+export { CLAIMS, type ClaimSpec } from './catalogue.js';
+export { THRESHOLDS } from './rules.js';
 
-/** Judges every claim for every host found in the results. */
+/**
+ * Judges every claim for every host found in the results. Files of one host
+ * (same hostname and CPU model) are judged together; for each scenario × target
+ * the newest file where it completed is used, and `sources` lists the files
+ * that some verdict read from. Never throws on missing data:
+ * what is absent is "not measured", with the run that would measure it.
+ */
 export function evaluateClaims(results: readonly LoadedResult[]): HostClaims[] {
-  const hosts = new Map<string, string[]>();
-  for (const r of results) hosts.set(r.result.host.hostname, [...(hosts.get(r.result.host.hostname) ?? []), r.path]);
-  return [...hosts].map(([host, sources]) => ({ host, sources, verdicts: [] }));
+  return groupByHost(results).map((h) => {
+    const verdicts = RULES.map((rule) => rule(h));
+    return { host: h.label, sources: h.used(), verdicts };
+  });
 }

@@ -22,6 +22,16 @@ export interface ClaimPart {
   verdict: Verdict;
   /** one sentence with the numbers that decided this part */
   evidence: string;
+  /**
+   * Whether this part enters the claim's overall verdict: `decides` (the default
+   * when absent) or `context` — shown beside it but never deciding, e.g. a peer
+   * runtime, or a TCG result that could only flatter the claim (docs/claims.md).
+   */
+  bearing?: 'decides' | 'context';
+  /** the VM accelerator this part was measured with, when it is about a VM */
+  accelerator?: 'kvm' | 'tcg';
+  /** the targets this part used */
+  targets?: string[];
 }
 
 export interface ClaimVerdict {

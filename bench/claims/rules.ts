@@ -1,0 +1,643 @@
+/**
+ * One rule per claim of shared/CLAIMS.md. Each reads a host's results, judges
+ * every part of the claim from intervals (never from a median alone) and never
+ * throws on missing data: a missing target or metric makes its part "not
+ * measured", with the run that would measure it. docs/claims.md states these
+ * rules and thresholds for readers; keep them in step.
+ *
+ * TCG and KVM: a TCG result is never evidence about KVM. Where a claim speaks
+ * of VMs in general, a TCG part decides only in the direction TCG cannot
+ * flatter; a TCG result that could only flatter the claim is shown as context
+ * and the VM half stays "not measured" until a kvm target runs.
+ */
+import { CLAIMS, type ClaimSpec } from './catalogue.js';
+import { derived, differenceBetween, ratioBetween, type HostData, type Interval, type MetricFound } from './data.js';
+import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv } from './judge.js';
+import type { ClaimVerdict, Verdict } from './types.js';
+
+/** The thresholds every rule uses, in one place. */
+export const THRESHOLDS = {
+  /** C1: a container's median time to ready must be below this (its CI's upper end). */
+  containerReadyMs: 1000,
+  /** C1: "much longer" = a VM's time to ready at least this many times the container's. */
+  muchLongerFactor: 10,
+  /** C2, C11: "near-native" / "no extra CPU" = at most this ratio to native. */
+  nearNativeRatio: 1.05,
+  /** C2: "close behind" (KVM) = at most this ratio to native. */
+  closeBehindRatio: 1.1,
+  /** C2: "far slower" (TCG) = at least this ratio to native. */
+  farSlowerRatio: 2,
+  /** C3: "much less memory" = the container's extra host memory at most 1/this of the VM's. */
+  muchLessMemoryFactor: 10,
+  /** C4: "small compared with" = a VM must carry at least this many times the container's image. */
+  smallImageFactor: 2,
+  /** C5: "more fit" = a VM needs at least this many times a container's host memory per instance. */
+  moreFitFactor: 2,
+  /** C6: "little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it. */
+  littleIoRatio: 0.9,
+  /** C7: the CPU quota holds when delivered CPUs are at most this many times the quota. */
+  cpuQuotaSlack: 1.1,
+  /** C9: "thin" = bytes written to the upper layer by starting at most this fraction of the image. */
+  thinFraction: 0.01,
+  /** C10: "little extra cost" in startup = at most this many ms added to the VM's time to ready. */
+  littleExtraStartupMs: 100,
+  /** C10: "little extra cost" in CPU work = at most this ratio to the VM alone. */
+  littleExtraCpuRatio: 1.1,
+} as const;
+
+const T = THRESHOLDS;
+const PEERS = ['runc', 'crun', 'podman', 'docker'] as const;
+const ACCELS = ['kvm', 'tcg'] as const;
+type Accel = (typeof ACCELS)[number];
+const pct = (ratio: number): string => `${Math.round((ratio - 1) * 100)} %`;
+
+function spec(id: string): ClaimSpec {
+  const s = CLAIMS.find((c) => c.id === id);
+  if (!s) throw new Error(`claims catalogue lacks ${id}`);
+  return s;
+}
+
+/**
+ * A VM part measured under TCG decides only when its verdict is not the one
+ * TCG's bias could produce on its own (`flatters`); otherwise it is context.
+ */
+function tcgBearing(accel: Accel, verdict: Verdict, flatters: Verdict | null): 'decides' | 'context' {
+  return accel === 'tcg' && verdict === flatters ? 'context' : 'decides';
+}
+
+/**
+ * When no VM part decides with a measured verdict, adds the deciding "not
+ * measured" part for KVM: the claim's VM half waits for a kvm run.
+ */
+function requireVm(c: ClaimBuilder, label: string, scenario: string, targets: readonly string[], tcgWhy: string): void {
+  const vmParts = c.parts.filter((p) => p.accelerator !== undefined && p.label.startsWith(label));
+  if (vmParts.some((p) => (p.bearing ?? 'decides') === 'decides' && p.verdict !== 'not measured')) return;
+  if (vmParts.some((p) => p.accelerator === 'kvm')) return;
+  const tcgContext = vmParts.find((p) => p.accelerator === 'tcg' && p.bearing === 'context');
+  const reason = tcgContext ? `measured only under TCG, which cannot decide it (${tcgWhy})` : `no \`${scenario}\` result for kvm`;
+  c.part({ label: `${label} (kvm)`, verdict: 'not measured', evidence: c.notMeasured(reason, scenario, targets), accelerator: 'kvm', targets: ['kvm'] });
+}
+
+// ---- C1 ---------------------------------------------------------------------
+
+function c1(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C1'),
+    `The container part is confirmed when the upper end of the 95 % CI of the container's median time to ready (startup toReadyMs) is below ${T.containerReadyMs} ms, refuted when the lower end is above it. The VM part is confirmed when a VM's median time to ready is at least ${T.muchLongerFactor}× the container's with the whole bootstrap interval of that ratio at or above ${T.muchLongerFactor}×, refuted when the whole interval is below. A TCG boot is slower than a KVM boot, so under TCG only a refutation or an inconclusive result decides; a TCG confirmation is context and the VM part waits for kvm. Peer runtimes are context.`,
+    h,
+  );
+  const containerPart = (target: string, bearing: 'decides' | 'context'): MetricFound | undefined => {
+    const ready = h.metric('startup', target, 'toReadyMs');
+    const label = `${target} ready in < 1 s`;
+    if (!ready.ok) {
+      c.part({ label, verdict: 'not measured', evidence: c.notMeasured(ready.reason, 'startup', ['native', target]), bearing, targets: [target] });
+      return undefined;
+    }
+    c.use(ready.found);
+    const iv = ready.found.interval;
+    c.fig(figure('time to ready', iv, 'ms', target));
+    const exit = h.metric('startup', target, 'toExitMs');
+    if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', target));
+    c.part({ label, verdict: atMost(iv, T.containerReadyMs), evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.`, bearing, targets: [target] });
+    return ready.found;
+  };
+  const ct = containerPart('container', 'decides');
+  for (const p of PEERS) if (h.has('startup', p)) containerPart(p, 'context');
+
+  const label = 'VM takes much longer';
+  for (const accel of ACCELS) {
+    const vm = h.metric('startup', accel, 'toReadyMs');
+    if (!vm.ok) {
+      if (h.has('startup', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(vm.reason, 'startup', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      continue;
+    }
+    c.use(vm.found);
+    c.fig(figure('time to ready', vm.found.interval, 'ms', accel));
+    const exit = h.metric('startup', accel, 'toExitMs');
+    if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', accel));
+    if (!ct) continue;
+    const r = ratioBetween(vm.found, ct);
+    if (!r) continue;
+    c.fig(figure(`${accel} / container time to ready`, r, '×', accel));
+    const verdict = atLeast(r, T.muchLongerFactor);
+    const bearing = tcgBearing(accel, verdict, 'confirmed');
+    const note = accel === 'tcg' ? ' under TCG emulation' + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '') : '';
+    c.part({
+      label: `${label} (${accel})`,
+      verdict,
+      evidence: `a ${accel} VM is ready in ${fmtIv(vm.found.interval, 'ms')}, ${fmtIv(r, '×')} the container's${note}.`,
+      bearing,
+      accelerator: accel,
+      targets: [accel, 'container'],
+    });
+  }
+  requireVm(c, label, 'startup', ['native', 'container', 'kvm'], 'a TCG boot is slower than a KVM boot');
+  return c.finish();
+}
+
+// ---- C2 ---------------------------------------------------------------------
+
+function c2(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C2'),
+    `cpu workMs, ratio of medians to native with its bootstrap 95 % CI. Container "near-native": confirmed when the whole CI is at or below ${T.nearNativeRatio}× (within 5 %; faster than native counts as near), refuted when the whole CI is above. KVM "close behind": the same with ${T.closeBehindRatio}× (within 10 %); measured only by a kvm target. TCG "far slower": confirmed when the whole CI is at or above ${T.farSlowerRatio}×, refuted when it is wholly below. Each part is judged on its own target; TCG never stands in for KVM.`,
+    h,
+  );
+  const parts: { target: string; label: string; accel?: Accel; judge: (r: Interval) => Verdict; words: string }[] = [
+    { target: 'container', label: 'container near-native', judge: (r) => atMost(r, T.nearNativeRatio), words: `within ${pct(T.nearNativeRatio)}` },
+    { target: 'kvm', label: 'KVM close behind', accel: 'kvm', judge: (r) => atMost(r, T.closeBehindRatio), words: `within ${pct(T.closeBehindRatio)}` },
+    { target: 'tcg', label: 'TCG far slower', accel: 'tcg', judge: (r) => atLeast(r, T.farSlowerRatio), words: `at least ${T.farSlowerRatio}×` },
+  ];
+  for (const p of parts) {
+    const r = h.ratioToNative('cpu', p.target, 'workMs');
+    const base = { label: p.label, targets: [p.target], ...(p.accel ? { accelerator: p.accel } : {}) };
+    if (!r.ok) {
+      c.part({ ...base, verdict: 'not measured', evidence: c.notMeasured(r.reason, 'cpu', ['native', p.target]) });
+      continue;
+    }
+    c.use(r.found);
+    c.fig(figure('work time', r.found.interval, 'ms', p.target));
+    c.fig(figure('work time / native', r.found.ratio, '×', p.target));
+    c.part({ ...base, verdict: p.judge(r.found.ratio), evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}.` });
+  }
+  const native = h.metric('cpu', 'native', 'workMs');
+  if (native.ok) c.fig(figure('work time', native.found.interval, 'ms', 'native'));
+  return c.finish();
+}
+
+// ---- C3 ---------------------------------------------------------------------
+
+/** a − b for two intervals, widest (interval arithmetic). */
+const minus = (a: Interval, b: Interval): Interval => ({ value: a.value - b.value, lo: a.lo - b.hi, hi: a.hi - b.lo });
+
+function c3(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C3'),
+    `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS.`,
+    h,
+  );
+  const nat = h.metric('memory', 'native', 'footprintPssBytes');
+  const ct = h.metric('memory', 'container', 'footprintPssBytes');
+  if (!nat.ok || !ct.ok) {
+    const why = !ct.ok ? ct.reason : !nat.ok ? nat.reason : '';
+    c.part({ label: 'container vs VM memory', verdict: 'not measured', evidence: c.notMeasured(why, 'memory', ['native', 'container', 'kvm']), targets: ['native', 'container'] });
+    return c.finish();
+  }
+  c.use(nat.found, ct.found);
+  const ctExtra = minus(ct.found.interval, nat.found.interval);
+  const ctHi = Math.max(0, ctExtra.hi);
+  const ctLo = Math.max(0, ctExtra.lo);
+  c.fig(figure('idle footprint (PSS)', nat.found.interval, 'bytes', 'native'));
+  c.fig(figure('idle footprint (PSS)', ct.found.interval, 'bytes', 'container'));
+  c.fig(figure('extra over native', ctExtra, 'bytes', 'container'));
+  const cg = h.metric('memory', 'container', 'cgroupUsageBytes');
+  if (cg.ok) c.fig(figure('cgroup memory usage', cg.found.interval, 'bytes', 'container'));
+  const label = 'container uses much less memory than a VM';
+  for (const accel of ACCELS) {
+    const vm = h.metric('memory', accel, 'footprintPssBytes');
+    if (!vm.ok) {
+      if (h.has('memory', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(vm.reason, 'memory', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      continue;
+    }
+    c.use(vm.found);
+    const vmExtra = minus(vm.found.interval, nat.found.interval);
+    c.fig(figure('idle footprint (PSS)', vm.found.interval, 'bytes', accel));
+    c.fig(figure('extra over native', vmExtra, 'bytes', accel));
+    const ctWords = `the container adds ${fmtIv(ctExtra, 'bytes')} over native`;
+    if (accel === 'kvm') {
+      const verdict: Verdict = T.muchLessMemoryFactor * ctHi <= vmExtra.lo ? 'confirmed' : T.muchLessMemoryFactor * ctLo > vmExtra.hi ? 'refuted' : 'inconclusive';
+      c.part({ label: `${label} (kvm)`, verdict, evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}.`, accelerator: 'kvm', targets: ['native', 'container', 'kvm'] });
+      continue;
+    }
+    const used = derived(vm.found, 'guestUsedBytes', (v) => (v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined));
+    const bound = used ? minus(used, nat.found.interval) : undefined;
+    if (used) c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', accel));
+    let verdict: Verdict;
+    if (bound && T.muchLessMemoryFactor * ctHi <= bound.lo) verdict = 'confirmed';
+    else if (T.muchLessMemoryFactor * ctLo > vmExtra.hi) verdict = 'refuted';
+    else verdict = 'inconclusive';
+    const boundWords = bound
+      ? `its guest alone has ${fmtIv(used as Interval, 'bytes')} in use, which any VM's host must back whatever the accelerator`
+      : 'no guest memory figures to bound it with, and TCG\'s own PSS includes its translation cache';
+    c.part({
+      label: `${label} (tcg)`,
+      verdict,
+      evidence: `${ctWords}; a TCG VM adds ${fmtIv(vmExtra, 'bytes')} — judged under TCG: ${boundWords}.`,
+      accelerator: 'tcg',
+      targets: ['native', 'container', 'tcg'],
+    });
+  }
+  requireVm(c, label, 'memory', ['native', 'container', 'kvm'], '');
+  return c.finish();
+}
+
+// ---- C4 ---------------------------------------------------------------------
+
+function c4(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C4'),
+    `Confirmed when what a VM must carry (kernelBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and its modules), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
+    h,
+  );
+  const img = h.image();
+  if (!img) {
+    c.part({ label: 'container image small vs VM image', verdict: 'not measured', evidence: c.notMeasured('no result file of this host records the workload image', 'startup', ['native', 'container']) });
+    return c.finish();
+  }
+  c.useFile(img.source, 'image');
+  const { rootfsBytes, initramfsBytes, kernelBytes, modulesBytes, packing, kernelRelease } = img.image;
+  const vmBytes = kernelBytes + initramfsBytes;
+  const ratio = vmBytes / rootfsBytes;
+  const exact = (v: number): Interval => ({ value: v, lo: v, hi: v });
+  c.fig({ label: 'root filesystem', value: rootfsBytes, unit: 'bytes', target: 'container' });
+  c.fig({ label: 'kernel', value: kernelBytes, unit: 'bytes' });
+  c.fig({ label: 'initramfs', value: initramfsBytes, unit: 'bytes' });
+  c.fig({ label: 'kernel modules (in the initramfs)', value: modulesBytes, unit: 'bytes' });
+  c.fig({ label: 'VM image (kernel + initramfs)', value: vmBytes, unit: 'bytes' });
+  c.fig({ label: 'VM image / container image', value: ratio, unit: '×' });
+  c.part({
+    label: 'container image small vs VM image',
+    verdict: atLeast(exact(ratio), T.smallImageFactor),
+    evidence: `the container carries ${fmt(rootfsBytes, 'bytes')}; a VM carries ${fmt(vmBytes, 'bytes')} (kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + ${packing}: ${fmt(initramfsBytes, 'bytes')}), ${fmt(ratio, '×')} the container's — the same userland plus a kernel and ${fmt(modulesBytes, 'bytes')} of modules.`,
+  });
+  return c.finish();
+}
+
+// ---- C5 ---------------------------------------------------------------------
+
+function c5(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C5'),
+    `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside.`,
+    h,
+  );
+  const ct = h.metric('density', 'container', 'pssPerInstanceBytes');
+  if (!ct.ok) {
+    c.part({ label: 'more containers than VMs fit', verdict: 'not measured', evidence: c.notMeasured(ct.reason, 'density', ['native', 'container', 'kvm']), targets: ['container'] });
+    return c.finish();
+  }
+  c.use(ct.found);
+  const extras = (target: string): void => {
+    for (const [m, label, unit] of [
+      ['memAvailableDeltaPerInstanceBytes', 'MemAvailable drop per instance', 'bytes'],
+      ['startupP50Ms', 'startup p50 under concurrency', 'ms'],
+      ['startupP99Ms', 'startup p99 under concurrency', 'ms'],
+      ['instances', 'instances at once', 'count'],
+    ] as const) {
+      const x = h.metric('density', target, m);
+      if (x.ok) c.fig(figure(label, x.found.interval, unit, target));
+    }
+  };
+  const ctIv = ct.found.interval;
+  c.fig(figure('PSS per instance', ctIv, 'bytes', 'container'));
+  extras('container');
+  const label = 'more containers than VMs fit';
+  for (const accel of ACCELS) {
+    const vm = h.metric('density', accel, 'pssPerInstanceBytes');
+    if (!vm.ok) {
+      if (h.has('density', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(vm.reason, 'density', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      continue;
+    }
+    c.use(vm.found);
+    const vmIv = vm.found.interval;
+    c.fig(figure('PSS per instance', vmIv, 'bytes', accel));
+    extras(accel);
+    const refuted = vmIv.hi < T.moreFitFactor * ctIv.lo;
+    let confirmOn: Interval | undefined = vmIv;
+    let boundWords = '';
+    if (accel === 'tcg') {
+      confirmOn = undefined;
+      const mem = h.metric('memory', 'tcg', 'guestAvailableBytes');
+      if (mem.ok) {
+        const used = derived(mem.found, 'guestUsedBytes', (v) => (v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined));
+        if (used) {
+          c.use(mem.found);
+          c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', accel));
+          confirmOn = used;
+          boundWords = ` — judged under TCG: its guest alone has ${fmtIv(used, 'bytes')} in use, which any VM's host must back whatever the accelerator`;
+        }
+      }
+      if (!confirmOn) boundWords = ' — judged under TCG, whose PSS includes its translation cache, and no guest memory figures (memory scenario) bound it from below';
+    }
+    const verdict: Verdict = confirmOn && confirmOn.lo >= T.moreFitFactor * ctIv.hi ? 'confirmed' : refuted ? 'refuted' : 'inconclusive';
+    c.part({
+      label: `${label} (${accel})`,
+      verdict,
+      evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance, a ${accel} VM ${fmtIv(vmIv, 'bytes')}${boundWords}.`,
+      accelerator: accel,
+      targets: ['container', accel],
+    });
+  }
+  requireVm(c, label, 'density', ['native', 'container', 'kvm'], '');
+  return c.finish();
+}
+
+// ---- C6 ---------------------------------------------------------------------
+
+const IO_THROUGHPUT = ['SeqReadMiBps', 'SeqWriteMiBps', 'RandReadIops', 'RandWriteIops'] as const;
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
+
+function c6(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C6'),
+    `io ratios to native with bootstrap 95 % CIs. "Little overhead" (container volume, the data path Felter et al. measured): each of sequential read/write MiB/s and 4 KiB random read/write IOPS keeps at least ${T.littleIoRatio * 100} % of native — confirmed when every ratio's CI lower end is ≥ ${T.littleIoRatio}, refuted when any CI lies wholly below. The overlay root is judged the same way as context (copy-on-write is a cost of the root filesystem, not of the data path). "VMs pay": both 4 KiB random IOPS ratios (the per-request device cost) wholly below ${T.littleIoRatio} → confirmed, both wholly at or above → refuted. TCG emulates the guest's I/O path, so a TCG VM "paying" is context; only a TCG VM that does not pay decides.`,
+    h,
+  );
+  const containerPart = (prefix: '' | 'overlay', bearing: 'decides' | 'context'): void => {
+    const label = prefix ? 'container overlay root: little I/O overhead' : 'container volume: little I/O overhead';
+    const verdicts: Verdict[] = [];
+    const words: string[] = [];
+    for (const m of IO_THROUGHPUT) {
+      const metric = prefix ? `overlay${m}` : lowerFirst(m);
+      const r = h.ratioToNative('io', 'container', metric);
+      if (!r.ok) {
+        c.part({ label, verdict: 'not measured', evidence: c.notMeasured(r.reason, 'io', ['native', 'container']), bearing, targets: ['container'] });
+        return;
+      }
+      c.use(r.found);
+      c.fig(figure(`${metric} / native`, r.found.ratio, '×', 'container'));
+      verdicts.push(atLeast(r.found.ratio, T.littleIoRatio));
+      words.push(`${metric} ${fmtIv(r.found.ratio, '×')}`);
+    }
+    const verdict = verdicts.includes('refuted') ? 'refuted' : all(verdicts);
+    c.part({ label, verdict, evidence: `ratios to native: ${words.join(', ')}; the rule asks ≥ ${T.littleIoRatio}×.`, bearing, targets: ['native', 'container'] });
+  };
+  containerPart('', 'decides');
+  containerPart('overlay', 'context');
+  for (const m of ['randReadP50Us', 'randWriteP50Us']) {
+    const r = h.ratioToNative('io', 'container', m);
+    if (r.ok) c.fig(figure(`${m} / native`, r.found.ratio, '×', 'container'));
+  }
+
+  const label = 'VM pays for device virtualisation';
+  for (const accel of ACCELS) {
+    const rr = h.ratioToNative('io', accel, 'randReadIops');
+    const rw = h.ratioToNative('io', accel, 'randWriteIops');
+    if (!rr.ok || !rw.ok) {
+      const why = !rr.ok ? rr.reason : !rw.ok ? rw.reason : '';
+      if (h.has('io', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(why, 'io', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      continue;
+    }
+    c.use(rr.found, rw.found);
+    c.fig(figure('randReadIops / native', rr.found.ratio, '×', accel));
+    c.fig(figure('randWriteIops / native', rw.found.ratio, '×', accel));
+    for (const m of ['seqReadMiBps', 'seqWriteMiBps']) {
+      const r = h.ratioToNative('io', accel, m);
+      if (r.ok) c.fig(figure(`${m} / native`, r.found.ratio, '×', accel));
+    }
+    const below = (iv: Interval): boolean => iv.hi < T.littleIoRatio;
+    const notBelow = (iv: Interval): boolean => iv.lo >= T.littleIoRatio;
+    const verdict: Verdict =
+      below(rr.found.ratio) && below(rw.found.ratio) ? 'confirmed' : notBelow(rr.found.ratio) && notBelow(rw.found.ratio) ? 'refuted' : 'inconclusive';
+    const bearing = tcgBearing(accel, verdict, 'confirmed');
+    const note = accel === 'tcg' ? (bearing === 'context' ? ' under TCG, which emulates the I/O path and so says nothing about a KVM VM' : ' under TCG') : '';
+    c.part({
+      label: `${label} (${accel})`,
+      verdict,
+      evidence: `4 KiB random IOPS on the virtio disk: read ${fmtIv(rr.found.ratio, '×')}, write ${fmtIv(rw.found.ratio, '×')} native${note}.`,
+      bearing,
+      accelerator: accel,
+      targets: ['native', accel],
+    });
+  }
+  requireVm(c, label, 'io', ['native', 'container', 'kvm'], 'TCG emulates the guest I/O path, which overstates a KVM VM\'s cost');
+  return c.finish();
+}
+
+// ---- C7 ---------------------------------------------------------------------
+
+function c7(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C7'),
+    `limits scenario. Memory: confirmed when in every sample the hog keeping 2× the limit resident was OOM-killed and reported as such (memLimitHeld = 1 in all), refuted when any sample ran past its limit (a limit that fails once does not hold). CPU: delivered CPUs ÷ quota per sample; confirmed when the CI of its median is at most ${T.cpuQuotaSlack}× (the quota caps within 10 %), refuted when wholly above. Judged on tsbench's container; runc, crun, podman, docker are context.`,
+    h,
+  );
+  const judge = (target: string, bearing: 'decides' | 'context'): void => {
+    const mem = h.metric('limits', target, 'memLimitHeld');
+    const memLabel = `${target}: memory limit holds`;
+    if (!mem.ok) c.part({ label: memLabel, verdict: 'not measured', evidence: c.notMeasured(mem.reason, 'limits', ['native', target]), bearing, targets: [target] });
+    else {
+      c.use(mem.found);
+      const st = mem.found.stats;
+      const limit = h.metric('limits', target, 'memLimitBytes');
+      const held = Math.round(st.mean * st.n);
+      c.fig({ label: 'samples where the memory limit held', value: held, unit: `of ${st.n}`, target });
+      if (limit.ok) c.fig(figure('memory limit', limit.found.interval, 'bytes', target));
+      const peak = h.metric('limits', target, 'memPeakBytes');
+      if (peak.ok) c.fig(figure('peak memory under the hog', peak.found.interval, 'bytes', target));
+      const verdict: Verdict = st.min >= 1 ? 'confirmed' : 'refuted';
+      const limitWords = limit.ok ? ` of ${fmt(limit.found.interval.value, 'bytes')}` : '';
+      c.part({ label: memLabel, verdict, evidence: `a hog at 2× the limit${limitWords} was OOM-killed and reported in ${held} of ${st.n} samples.`, bearing, targets: [target] });
+    }
+    const cpuLabel = `${target}: CPU quota holds`;
+    const cpu = h.metric('limits', target, 'cpuQuotaDeliveredCpus');
+    const quota = h.metric('limits', target, 'cpuQuotaCpus');
+    if (!cpu.ok || !quota.ok) {
+      const why = !cpu.ok ? cpu.reason : !quota.ok ? `${target} records no CPU quota (cpuQuotaCpus) in ${quota.reason}` : '';
+      c.part({ label: cpuLabel, verdict: 'not measured', evidence: c.notMeasured(why, 'limits', ['native', target]), bearing, targets: [target] });
+      return;
+    }
+    c.use(cpu.found);
+    const share = derived(cpu.found, 'deliveredPerQuota', (v) => (v.cpuQuotaDeliveredCpus !== undefined && v.cpuQuotaCpus ? v.cpuQuotaDeliveredCpus / v.cpuQuotaCpus : undefined));
+    c.fig(figure('CPUs delivered under the quota', cpu.found.interval, 'CPUs', target));
+    c.fig(figure('CPU quota', quota.found.interval, 'CPUs', target));
+    if (!share) {
+      c.part({ label: cpuLabel, verdict: 'not measured', evidence: c.notMeasured('no sample has both delivered CPUs and the quota', 'limits', ['native', target]), bearing, targets: [target] });
+      return;
+    }
+    c.fig(figure('delivered / quota', share, '×', target));
+    c.part({
+      label: cpuLabel,
+      verdict: atMost(share, T.cpuQuotaSlack),
+      evidence: `a busy loop wanting more got ${fmtIv(cpu.found.interval, 'CPUs')} under a quota of ${fmt(quota.found.interval.value, 'CPUs')}: ${fmtIv(share, '×')} the quota against a bound of ${T.cpuQuotaSlack}×.`,
+      bearing,
+      targets: [target],
+    });
+  };
+  judge('container', 'decides');
+  for (const p of PEERS) if (h.has('limits', p)) judge(p, 'context');
+  return c.finish();
+}
+
+// ---- C8 ---------------------------------------------------------------------
+
+const ISOLATION_PROBES = [
+  ['seesHostPids', 'processes'],
+  ['seesHostNet', 'network'],
+  ['seesHostMounts', 'mounts'],
+  ['seesHostIpc', 'IPC'],
+  ['seesHostHostname', 'hostname'],
+] as const;
+
+function c8(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C8'),
+    `isolation probes (1 = the instance sees the host's marker). Per namespace: confirmed when the container saw the host's marker in no sample while native, the control, saw it in every sample; refuted when the container saw it in any sample; inconclusive when the control missed it (the probe is broken); not measured without the native control.`,
+    h,
+  );
+  for (const [metric, what] of ISOLATION_PROBES) {
+    const label = `container does not see the host's ${what}`;
+    const ct = h.metric('isolation', 'container', metric);
+    const nat = h.metric('isolation', 'native', metric);
+    if (!ct.ok || !nat.ok) {
+      const why = !ct.ok ? ct.reason : !nat.ok ? `no native control: ${nat.reason}` : '';
+      c.part({ label, verdict: 'not measured', evidence: c.notMeasured(why, 'isolation', ['native', 'container']), targets: ['native', 'container'] });
+      continue;
+    }
+    c.use(ct.found, nat.found);
+    const seen = (st: { mean: number; n: number }): number => Math.round(st.mean * st.n);
+    const ctSeen = seen(ct.found.stats);
+    const natSeen = seen(nat.found.stats);
+    c.fig({ label: `samples seeing the host's ${what}`, value: ctSeen, unit: `of ${ct.found.stats.n}`, target: 'container' });
+    c.fig({ label: `samples seeing the host's ${what}`, value: natSeen, unit: `of ${nat.found.stats.n}`, target: 'native' });
+    let verdict: Verdict;
+    if (ct.found.stats.max > 0) verdict = 'refuted';
+    else if (nat.found.stats.min < 1) verdict = 'inconclusive';
+    else verdict = 'confirmed';
+    const control = nat.found.stats.min < 1 ? `, but the native control saw it in only ${natSeen} of ${nat.found.stats.n}: the probe is not reliable` : ` (native, the control, saw it in ${natSeen} of ${nat.found.stats.n})`;
+    c.part({ label, verdict, evidence: `the container saw the host's ${what} marker in ${ctSeen} of ${ct.found.stats.n} samples${control}.`, targets: ['native', 'container'] });
+  }
+  for (const [metric, label] of [
+    ['visiblePids', 'visible processes'],
+    ['netInterfaces', 'network interfaces'],
+    ['mounts', 'mounts'],
+    ['ipcObjects', 'SysV IPC objects'],
+  ] as const) {
+    for (const target of ['native', 'container']) {
+      const m = h.metric('isolation', target, metric);
+      if (m.ok) c.fig(figure(label, m.found.interval, 'count', target));
+    }
+  }
+  return c.finish();
+}
+
+// ---- C9 ---------------------------------------------------------------------
+
+function c9(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C9'),
+    `"Thin": the bytes a container's start writes to its upper layer (isolation upperBytesAtStart) are at most ${T.thinFraction * 100} % of the image's root filesystem (rootfsBytes): confirmed when the CI's upper end is below that, refuted when its lower end is above. "Startup independent of image size" would need startup runs on images of different sizes, which tsbench does not make yet; that half is shown as not measured and does not decide.`,
+    h,
+  );
+  const up = h.metric('isolation', 'container', 'upperBytesAtStart');
+  const label = 'thin writable layer, no image copy';
+  if (!up.ok) c.part({ label, verdict: 'not measured', evidence: c.notMeasured(up.reason, 'isolation', ['native', 'container']), targets: ['container'] });
+  else {
+    c.use(up.found);
+    const img = h.image(up.found.source);
+    c.fig(figure('upper layer written at start', up.found.interval, 'bytes', 'container'));
+    if (!img) c.part({ label, verdict: 'not measured', evidence: c.notMeasured('no result of this host records the image size', 'isolation', ['native', 'container']), targets: ['container'] });
+    else {
+      if (img.source !== up.found.source) c.useFile(img.source, 'image');
+      const root = img.image.rootfsBytes;
+      const frac: Interval = { value: up.found.interval.value / root, lo: up.found.interval.lo / root, hi: up.found.interval.hi / root };
+      c.fig({ label: 'image root filesystem', value: root, unit: 'bytes', target: 'container' });
+      c.fig(figure('upper layer / image', { value: frac.value * 100, lo: frac.lo * 100, hi: frac.hi * 100 }, '%', 'container'));
+      const verdict: Verdict = frac.hi < T.thinFraction ? 'confirmed' : frac.lo >= T.thinFraction ? 'refuted' : 'inconclusive';
+      c.part({
+        label,
+        verdict,
+        evidence: `starting a container wrote ${fmtIv(up.found.interval, 'bytes')} to its upper layer over a ${fmt(root, 'bytes')} image (${fmt(frac.value * 100, '%')}; the bound is ${T.thinFraction * 100} %).`,
+        targets: ['container'],
+      });
+    }
+  }
+  c.part({
+    label: 'startup independent of image size',
+    verdict: 'not measured',
+    evidence: 'tsbench times startup with one image only; comparing images of different sizes is not implemented, so this corollary is context, not measured.',
+    bearing: 'context',
+    targets: ['container'],
+  });
+  return c.finish();
+}
+
+// ---- C10 --------------------------------------------------------------------
+
+function c10(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C10'),
+    `container-in-VM vs the same VM alone. Startup: the container may add at most ${T.littleExtraStartupMs} ms to the median time to ready (startup toReadyMs; bootstrap CI of the difference of medians) — below a fast VM boot (Firecracker's ≤ 125 ms) and well under a second; a ratio would be flattered by a slow TCG boot. CPU: cpu workMs at most ${T.littleExtraCpuRatio}× the VM alone (bootstrap CI of the ratio of medians). Confirmed when the whole interval is within the bound, refuted when wholly beyond. Under TCG the container's own kernel work is emulated too, which overstates its cost: a TCG confirmation decides (labelled tcg), a TCG refutation is context and the part waits for kvm.`,
+    h,
+  );
+  const dims = [
+    { scenario: 'startup', metric: 'toReadyMs', label: 'little extra startup' },
+    { scenario: 'cpu', metric: 'workMs', label: 'little extra CPU work' },
+  ] as const;
+  for (const d of dims) {
+    for (const accel of ACCELS) {
+      const nested = `container-in-${accel}`;
+      const partLabel = `${d.label} (${accel})`;
+      if (!h.has(d.scenario, nested) && !h.has(d.scenario, accel)) continue;
+      const a = h.metric(d.scenario, nested, d.metric);
+      const b = h.metric(d.scenario, accel, d.metric);
+      if (!a.ok || !b.ok) {
+        const why = !a.ok ? a.reason : !b.ok ? b.reason : '';
+        c.part({ label: partLabel, verdict: 'not measured', evidence: c.notMeasured(why, d.scenario, [accel, nested]), accelerator: accel, targets: [accel, nested] });
+        continue;
+      }
+      c.use(a.found, b.found);
+      c.fig(figure(d.metric, a.found.interval, 'ms', nested));
+      c.fig(figure(d.metric, b.found.interval, 'ms', accel));
+      let verdict: Verdict;
+      let words: string;
+      if (d.scenario === 'startup') {
+        const diff = differenceBetween(a.found, b.found);
+        if (!diff) continue;
+        c.fig(figure('extra time to ready', diff, 'ms', nested));
+        verdict = atMost(diff, T.littleExtraStartupMs);
+        words = `the container adds ${fmtIv(diff, 'ms')} to a ${accel} VM's ${fmt(b.found.interval.value, 'ms')} time to ready (bound ${T.littleExtraStartupMs} ms)`;
+      } else {
+        const r = ratioBetween(a.found, b.found);
+        if (!r) continue;
+        c.fig(figure('work time / VM alone', r, '×', nested));
+        verdict = atMost(r, T.littleExtraCpuRatio);
+        words = `fixed work takes ${fmtIv(r, '×')} the time it takes in the ${accel} VM alone (bound ${T.littleExtraCpuRatio}×)`;
+      }
+      const bearing = tcgBearing(accel, verdict, 'refuted');
+      const note = accel === 'tcg' ? (bearing === 'context' ? ' — under TCG, which emulates the container\'s kernel work and overstates it' : ' — under TCG') : '';
+      c.part({ label: partLabel, verdict, evidence: `${words}${note}.`, bearing, accelerator: accel, targets: [accel, nested] });
+    }
+    const kvmRun = d.scenario === 'cpu' ? ['native', 'kvm', 'container-in-kvm'] : ['kvm', 'container-in-kvm'];
+    requireVm(c, d.label, d.scenario, kvmRun, "TCG emulates the container's kernel work too, overstating its cost");
+  }
+  return c.finish();
+}
+
+// ---- C11 --------------------------------------------------------------------
+
+function c11(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(
+    spec('C11'),
+    `cpu hostCpuPerEventUs (host CPU time, cgroup or process accounting, per sysbench event), ratio of medians to native with its bootstrap 95 % CI: confirmed when the whole CI is at or below ${T.nearNativeRatio}× (no more than 5 % extra, the same bound as "near-native"), refuted when wholly above. hostCpuMsWork and the VMs' ratios (qemu's own CPU) are shown as contrast.`,
+    h,
+  );
+  const r = h.ratioToNative('cpu', 'container', 'hostCpuPerEventUs');
+  if (!r.ok) c.part({ label: 'no host CPU spent on a container layer', verdict: 'not measured', evidence: c.notMeasured(r.reason, 'cpu', ['native', 'container']), targets: ['container'] });
+  else {
+    c.use(r.found);
+    c.fig(figure('host CPU per event', r.found.interval, 'µs', 'container'));
+    c.fig(figure('host CPU per event / native', r.found.ratio, '×', 'container'));
+    const w = h.ratioToNative('cpu', 'container', 'hostCpuMsWork');
+    if (w.ok) c.fig(figure('host CPU during the work / native', w.found.ratio, '×', 'container'));
+    c.part({
+      label: 'no host CPU spent on a container layer',
+      verdict: atMost(r.found.ratio, T.nearNativeRatio),
+      evidence: `the container costs the host ${fmtIv(r.found.ratio, '×')} native's CPU per event (${fmt(r.found.interval.value, 'µs')}); the bound is ${T.nearNativeRatio}×.`,
+      targets: ['native', 'container'],
+    });
+  }
+  const nat = h.metric('cpu', 'native', 'hostCpuPerEventUs');
+  if (nat.ok) c.fig(figure('host CPU per event', nat.found.interval, 'µs', 'native'));
+  for (const accel of ACCELS) {
+    const v = h.ratioToNative('cpu', accel, 'hostCpuPerEventUs');
+    if (v.ok) {
+      c.use(v.found);
+      c.fig(figure('host CPU per event / native (contrast)', v.found.ratio, '×', accel));
+    }
+  }
+  return c.finish();
+}
+
+/** Every rule, in claim order. */
+export const RULES: readonly ((h: HostData) => ClaimVerdict)[] = [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11];
