@@ -1,0 +1,530 @@
+/**
+ * Claim verdicts (bench/claims) on crafted results: every claim confirmed,
+ * refuted and not measured, the inconclusive boundary of "near-native", TCG
+ * never standing in for KVM, several files and several hosts. Crafted results
+ * are built from samples, their statistics computed by the runner's own
+ * computeStats, and validated against the result schema.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { evaluateClaims, type ClaimVerdict } from '../bench/claims/index.js';
+import type { LoadedResult } from '../bench/load.js';
+import { computeStats } from '../bench/runner.js';
+import { ResultSchema, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../bench/schema.js';
+
+// ---- crafting results ----------------------------------------------------------
+
+/** A target's samples (metric → one value per round), or a target that did not complete. */
+type TargetSpec = Record<string, number[]> | { state: 'errored' | 'skipped'; error: string };
+
+interface CraftOptions {
+  path?: string;
+  hostname?: string;
+  cpuModel?: string;
+  startedAt?: string;
+  image?: ImageInfo;
+  kvmAvailable?: boolean;
+  /** scenario → target → samples */
+  scenarios: Record<string, Record<string, TargetSpec>>;
+}
+
+const IMAGE: ImageInfo = {
+  hash: 'h',
+  packing: 'initramfs (initramfs.cpio, unpacked into guest RAM)',
+  rootfsBytes: 100e6,
+  initramfsBytes: 101e6,
+  kernelBytes: 14e6,
+  modulesBytes: 0.2e6,
+  kernelRelease: '6.1.0-test',
+};
+
+function craft(o: CraftOptions): LoadedResult {
+  const scenarios: ScenarioResult[] = Object.entries(o.scenarios).map(([name, targets]) => {
+    const metricNames = new Set<string>();
+    const targetResults: TargetResult[] = Object.entries(targets).map(([target, spec]) => {
+      if ('state' in spec && typeof spec.state === 'string') {
+        return { target, state: spec.state, error: spec.error as string, samples: [], stats: {}, ratioToNative: {} };
+      }
+      const values = spec as Record<string, number[]>;
+      const rounds = Math.max(...Object.values(values).map((xs) => xs.length));
+      for (const m of Object.keys(values)) metricNames.add(m);
+      const samples = Array.from({ length: rounds }, (_, round) => ({
+        round,
+        status: 'ok' as const,
+        values: Object.fromEntries(Object.entries(values).flatMap(([m, xs]) => (xs[round] === undefined ? [] : [[m, xs[round] as number]]))),
+      }));
+      return { target, state: 'completed', samples, stats: {}, ratioToNative: {} };
+    });
+    const sc: ScenarioResult = {
+      name,
+      description: name,
+      metrics: [...metricNames].map((m) => ({ name: m, unit: 'u', better: 'lower' as const, description: m })),
+      parameters: {},
+      runs: 5,
+      warmup: 0,
+      targets: targetResults,
+    };
+    computeStats(sc, 7);
+    return sc;
+  });
+  const result: Result = {
+    schema: 'tsbench/result',
+    schemaVersion: 1,
+    tool: { name: 'tsbench', version: '0.0.0-test' },
+    command: ['run'],
+    seed: 7,
+    startedAt: o.startedAt ?? '2026-01-01T00:00:00.000Z',
+    updatedAt: o.startedAt ?? '2026-01-01T00:00:00.000Z',
+    complete: true,
+    options: { limits: {} },
+    host: {
+      hostname: o.hostname ?? 'box',
+      cpuModel: o.cpuModel ?? 'Test CPU',
+      cpuCores: 2,
+      memoryBytes: 8 * 2 ** 30,
+      os: 'Debian',
+      kernel: '6.1',
+      arch: 'x64',
+      cgroup: 'v2',
+      node: 'v20',
+      kvm: o.kvmAvailable === false ? { available: false, reason: 'no /dev/kvm' } : { available: true },
+    },
+    ...(o.image ? { image: o.image } : {}),
+    targets: [],
+    scenarios,
+  };
+  return { path: o.path ?? 'results.json', result: ResultSchema.parse(result) };
+}
+
+/** n values spread evenly by ±spread (a fraction) around `median`. */
+function around(median: number, spread = 0.01, n = 5): number[] {
+  return Array.from({ length: n }, (_, i) => median * (1 + spread * (n === 1 ? 0 : (2 * i) / (n - 1) - 1)));
+}
+const constant = (x: number, n = 5): number[] => Array.from({ length: n }, () => x);
+
+/** The one host's verdict for a claim. */
+function claim(id: string, ...files: LoadedResult[]): ClaimVerdict {
+  const hosts = evaluateClaims(files);
+  assert.equal(hosts.length, 1, 'one host');
+  const v = hosts[0]?.verdicts.find((x) => x.id === id);
+  assert.ok(v, `${id} is judged`);
+  return v;
+}
+
+function part(v: ClaimVerdict, label: string) {
+  const p = v.parts.find((x) => x.label === label);
+  assert.ok(p, `${v.id} has a part "${label}"; parts: ${v.parts.map((x) => x.label).join(' | ')}`);
+  return p;
+}
+
+const one = (scenarios: CraftOptions['scenarios'], extra: Partial<CraftOptions> = {}): LoadedResult => craft({ scenarios, ...extra });
+
+// ---- the claims ------------------------------------------------------------------
+
+describe('claim verdicts', () => {
+  test('every claim gets a verdict, and nothing measured means not measured for all eleven', () => {
+    const hosts = evaluateClaims([one({})]);
+    assert.deepEqual(hosts[0]?.verdicts.map((v) => v.id), ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11']);
+    for (const v of hosts[0]?.verdicts ?? []) {
+      assert.equal(v.verdict, 'not measured', `${v.id}: ${v.evidence}`);
+      assert.match(v.evidence, /tsbench run \w+ --targets/, `${v.id} names the run that would measure it`);
+      assert.ok(v.rule.length > 40, `${v.id} states its rule`);
+    }
+  });
+
+  describe('C1 startup', () => {
+    const startup = (container: number, vm: Record<string, number>) =>
+      one({ startup: { native: { toReadyMs: around(0.5), toExitMs: around(0.6) }, container: { toReadyMs: around(container), toExitMs: around(container * 1.1) }, ...Object.fromEntries(Object.entries(vm).map(([t, ms]) => [t, { toReadyMs: around(ms), toExitMs: around(ms) }])) } });
+
+    test('a 2 ms container and a 300 ms KVM boot confirm it, decided by KVM', () => {
+      const v = claim('C1', startup(2, { kvm: 300 }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(v.accelerator, 'kvm');
+      assert.ok(v.figures.some((f) => f.target === 'container' && f.unit === 'ms' && f.ciLow !== undefined));
+      assert.ok(v.reference?.includes('docker run'));
+    });
+
+    test('a container that needs 1.5 s refutes it', () => {
+      const v = claim('C1', startup(1500, { kvm: 20000 }));
+      assert.equal(v.verdict, 'refuted');
+      assert.equal(part(v, 'container ready in < 1 s').verdict, 'refuted');
+    });
+
+    test('a KVM boot only 5× the container refutes "much longer"', () => {
+      const v = claim('C1', startup(2, { kvm: 10 }));
+      assert.equal(v.verdict, 'refuted');
+      assert.equal(part(v, 'VM takes much longer (kvm)').verdict, 'refuted');
+    });
+
+    test('a long TCG boot is context only: the KVM part stays not measured', () => {
+      const v = claim('C1', startup(2, { tcg: 3500 }));
+      assert.equal(v.verdict, 'not measured');
+      const tcg = part(v, 'VM takes much longer (tcg)');
+      assert.equal(tcg.verdict, 'confirmed');
+      assert.equal(tcg.bearing, 'context');
+      assert.equal(part(v, 'VM takes much longer (kvm)').verdict, 'not measured');
+      assert.match(v.evidence, /--targets native,container,kvm/);
+    });
+
+    test('a TCG VM that is not much slower than the container refutes it, labelled tcg', () => {
+      const v = claim('C1', startup(2, { tcg: 8 }));
+      assert.equal(v.verdict, 'refuted');
+      assert.equal(v.accelerator, 'tcg');
+      assert.match(v.evidence, /TCG/);
+    });
+
+    test('peer runtimes are context parts that do not change the verdict', () => {
+      const f = one({ startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) }, kvm: { toReadyMs: around(300) }, runc: { toReadyMs: around(1500) } } });
+      const v = claim('C1', f);
+      assert.equal(v.verdict, 'confirmed');
+      const runc = part(v, 'runc ready in < 1 s');
+      assert.equal(runc.verdict, 'refuted');
+      assert.equal(runc.bearing, 'context');
+    });
+
+    test('an errored container target is not measured, with its error as the reason', () => {
+      const v = claim('C1', one({ startup: { native: { toReadyMs: around(0.5) }, container: { state: 'errored', error: 'overlay mount failed: EPERM' } } }));
+      assert.equal(v.verdict, 'not measured');
+      assert.match(part(v, 'container ready in < 1 s').evidence, /container errored .*overlay mount failed: EPERM/);
+    });
+  });
+
+  describe('C2 cpu', () => {
+    const cpu = (ratios: Record<string, number[]>) =>
+      one({ cpu: { native: { workMs: constant(500) }, ...Object.fromEntries(Object.entries(ratios).map(([t, rs]) => [t, { workMs: rs.map((r) => 500 * r) }])) } });
+
+    test('a container within 5 %, KVM within 10 % and TCG 6× slower confirm it', () => {
+      const v = claim('C2', cpu({ container: around(1.01, 0.005), kvm: around(1.05, 0.01), tcg: around(6, 0.02) }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(v.accelerator, 'kvm');
+      assert.equal(part(v, 'TCG far slower').accelerator, 'tcg');
+    });
+
+    test('a container 20 % slower than native refutes it', () => {
+      const v = claim('C2', cpu({ container: around(1.2, 0.01), kvm: around(1.05, 0.01), tcg: around(6) }));
+      assert.equal(v.verdict, 'refuted');
+      assert.equal(part(v, 'container near-native').verdict, 'refuted');
+    });
+
+    test('a ratio interval straddling 5 % is inconclusive', () => {
+      const v = claim('C2', cpu({ container: [1.0, 1.01, 1.03, 1.08, 1.1], kvm: around(1.05, 0.01), tcg: around(6) }));
+      const ratio = v.figures.find((f) => f.target === 'container' && f.unit === '×');
+      assert.ok(ratio?.ciLow !== undefined && ratio.ciHigh !== undefined);
+      assert.ok(ratio.value <= 1.05 && ratio.ciLow < 1.05 && ratio.ciHigh > 1.05, `ratio ${ratio.value} [${ratio.ciLow}, ${ratio.ciHigh}] straddles 1.05`);
+      assert.equal(part(v, 'container near-native').verdict, 'inconclusive');
+      assert.equal(v.verdict, 'inconclusive');
+    });
+
+    test('TCG-only data never yields a KVM verdict other than not measured', () => {
+      const v = claim('C2', cpu({ container: around(1.0, 0.005), tcg: around(1.02, 0.005) }));
+      const kvm = part(v, 'KVM close behind');
+      assert.equal(kvm.verdict, 'not measured');
+      assert.equal(part(v, 'TCG far slower').verdict, 'refuted', 'the TCG part is judged on its own');
+      assert.equal(v.verdict, 'refuted');
+      assert.notEqual(v.accelerator, 'kvm');
+    });
+
+    test('a missing kvm target leaves the claim not measured even when the other parts are confirmed', () => {
+      const v = claim('C2', cpu({ container: around(1.0, 0.005), tcg: around(6) }));
+      assert.equal(v.verdict, 'not measured');
+      assert.match(v.evidence, /--targets native,kvm/);
+      assert.match(v.evidence, /Measured: .*container near-native — confirmed/);
+    });
+  });
+
+  describe('C3 memory', () => {
+    const mem = (container: number, vms: Record<string, Record<string, number[]>>) =>
+      one({ memory: { native: { footprintPssBytes: around(1e6) }, container: { footprintPssBytes: around(container), cgroupUsageBytes: around(0.5e6) }, ...vms } });
+
+    test('a container 100 KB over native against a 200 MB KVM VM confirms it', () => {
+      const v = claim('C3', mem(1.1e6, { kvm: { footprintPssBytes: around(200e6) } }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(v.accelerator, 'kvm');
+    });
+
+    test('a container needing half of what the VM needs refutes it', () => {
+      const v = claim('C3', mem(50e6, { kvm: { footprintPssBytes: around(100e6) } }));
+      assert.equal(v.verdict, 'refuted');
+    });
+
+    test('under TCG it is confirmed only on the guest memory in use, and labelled tcg', () => {
+      const v = claim('C3', mem(1.1e6, { tcg: { footprintPssBytes: around(500e6), guestTotalBytes: constant(490e6), guestAvailableBytes: around(350e6) } }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(v.accelerator, 'tcg');
+      assert.match(v.evidence, /under TCG/);
+      assert.ok(v.figures.some((f) => f.label.startsWith('guest memory in use') && Math.abs(f.value - 140e6) < 5e6));
+    });
+
+    test('a TCG PSS alone, without guest figures, cannot confirm it', () => {
+      const v = claim('C3', mem(1.1e6, { tcg: { footprintPssBytes: around(500e6) } }));
+      assert.equal(v.verdict, 'inconclusive');
+    });
+
+    test('no memory scenario is not measured', () => {
+      assert.equal(claim('C3', one({ cpu: { native: { workMs: around(5) } } })).verdict, 'not measured');
+    });
+  });
+
+  describe('C4 image sizes', () => {
+    test('a VM carrying the same root filesystem plus a kernel refutes "small compared with"', () => {
+      const v = claim('C4', one({}, { image: IMAGE }));
+      assert.equal(v.verdict, 'refuted');
+      assert.match(v.evidence, /initramfs/);
+      assert.ok(v.figures.some((f) => f.label === 'VM image (kernel + initramfs)' && f.value === 115e6));
+    });
+
+    test('a small root filesystem beside a large VM image confirms it', () => {
+      const v = claim('C4', one({}, { image: { ...IMAGE, rootfsBytes: 10e6, initramfsBytes: 30e6 } }));
+      assert.equal(v.verdict, 'confirmed');
+    });
+
+    test('no image in any result is not measured', () => {
+      assert.equal(claim('C4', one({})).verdict, 'not measured');
+    });
+  });
+
+  describe('C5 density', () => {
+    const density = (container: number, vms: Record<string, Record<string, number[]>>, extra: CraftOptions['scenarios'] = {}) =>
+      one({ density: { container: { pssPerInstanceBytes: around(container), startupP50Ms: around(2), instances: constant(50) }, ...vms }, ...extra });
+
+    test('150 KB per container against 100 MB per KVM VM confirms it', () => {
+      const v = claim('C5', density(150e3, { kvm: { pssPerInstanceBytes: around(100e6) } }));
+      assert.equal(v.verdict, 'confirmed');
+    });
+
+    test('a VM needing less than twice a container refutes it', () => {
+      const v = claim('C5', density(100e6, { kvm: { pssPerInstanceBytes: around(150e6) } }));
+      assert.equal(v.verdict, 'refuted');
+    });
+
+    test('under TCG it is confirmed on the guest memory in use from the memory scenario', () => {
+      const withMem = density(150e3, { tcg: { pssPerInstanceBytes: around(440e6) } }, { memory: { tcg: { footprintPssBytes: around(500e6), guestTotalBytes: constant(490e6), guestAvailableBytes: around(350e6) } } });
+      const v = claim('C5', withMem);
+      assert.equal(v.verdict, 'confirmed');
+      assert.equal(v.accelerator, 'tcg');
+      const without = claim('C5', density(150e3, { tcg: { pssPerInstanceBytes: around(440e6) } }));
+      assert.equal(without.verdict, 'inconclusive', 'TCG PSS alone includes the translation cache');
+    });
+
+    test('no density scenario is not measured', () => {
+      assert.equal(claim('C5', one({})).verdict, 'not measured');
+    });
+  });
+
+  describe('C6 io', () => {
+    const io = (container: number, containerRandRead: number, vms: Record<string, number>) => {
+      const native = { seqReadMiBps: around(1000), seqWriteMiBps: around(1000), randReadIops: around(100e3), randWriteIops: around(80e3), overlaySeqReadMiBps: around(1000), overlaySeqWriteMiBps: around(1000), overlayRandReadIops: around(100e3), overlayRandWriteIops: around(80e3) };
+      const scale = (o: Record<string, number[]>, r: number) => Object.fromEntries(Object.entries(o).map(([k, xs]) => [k, xs.map((x) => x * r)]));
+      const ct = { ...scale(native, container), randReadIops: around(100e3 * containerRandRead) };
+      const vmTargets = Object.fromEntries(Object.entries(vms).map(([t, r]) => [t, scale({ seqReadMiBps: native.seqReadMiBps, seqWriteMiBps: native.seqWriteMiBps, randReadIops: native.randReadIops, randWriteIops: native.randWriteIops }, r)]));
+      return one({ io: { native, container: ct, ...vmTargets } });
+    };
+
+    test('a container at native speed and a KVM VM at 40 % of native IOPS confirm it', () => {
+      const v = claim('C6', io(1.0, 1.0, { kvm: 0.4 }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(part(v, 'container overlay root: little I/O overhead').bearing, 'context');
+    });
+
+    test('a container losing half its random-read IOPS refutes it', () => {
+      const v = claim('C6', io(1.0, 0.5, { kvm: 0.4 }));
+      assert.equal(v.verdict, 'refuted');
+    });
+
+    test('a slow TCG disk is context: the VM part waits for kvm', () => {
+      const v = claim('C6', io(1.0, 1.0, { tcg: 0.05 }));
+      assert.equal(v.verdict, 'not measured');
+      assert.equal(part(v, 'VM pays for device virtualisation (tcg)').bearing, 'context');
+      assert.equal(part(v, 'VM pays for device virtualisation (kvm)').verdict, 'not measured');
+    });
+
+    test('no io scenario is not measured', () => {
+      assert.equal(claim('C6', one({})).verdict, 'not measured');
+    });
+  });
+
+  describe('C7 limits', () => {
+    const limits = (held: number[], delivered: number) =>
+      one({ limits: { native: { memLimitHeld: constant(0, 3), cpuQuotaDeliveredCpus: around(2, 0.01, 3) }, container: { memLimitHeld: held, memLimitBytes: constant(128 * 2 ** 20, 3), cpuQuotaDeliveredCpus: around(delivered, 0.01, 3), cpuQuotaCpus: constant(0.5, 3) } } });
+
+    test('every hog OOM-killed and half a CPU delivered under a 0.5 quota confirm it', () => {
+      const v = claim('C7', limits([1, 1, 1], 0.5));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+    });
+
+    test('one hog that ran past its limit refutes it', () => {
+      const v = claim('C7', limits([1, 0, 1], 0.5));
+      assert.equal(v.verdict, 'refuted');
+      assert.match(part(v, 'container: memory limit holds').evidence, /2 of 3/);
+    });
+
+    test('a busy loop getting a whole CPU under a 0.5 quota refutes it', () => {
+      assert.equal(part(claim('C7', limits([1, 1, 1], 1.0)), 'container: CPU quota holds').verdict, 'refuted');
+    });
+
+    test('no limits scenario is not measured', () => {
+      assert.equal(claim('C7', one({})).verdict, 'not measured');
+    });
+  });
+
+  describe('C8 isolation', () => {
+    const probes = ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostIpc', 'seesHostHostname'];
+    const iso = (container: Record<string, number>, native: Record<string, number> | undefined) =>
+      one({
+        isolation: {
+          ...(native ? { native: Object.fromEntries(probes.map((p) => [p, constant(native[p] ?? 1, 3)])) } : {}),
+          container: { ...Object.fromEntries(probes.map((p) => [p, constant(container[p] ?? 0, 3)])), visiblePids: constant(2, 3) },
+        },
+      });
+
+    test('a container that sees nothing of the host while native sees it all confirms it', () => {
+      assert.equal(claim('C8', iso({}, {})).verdict, 'confirmed');
+    });
+
+    test('a container that sees the host network refutes it', () => {
+      const v = claim('C8', iso({ seesHostNet: 1 }, {}));
+      assert.equal(v.verdict, 'refuted');
+      assert.equal(part(v, "container does not see the host's network").verdict, 'refuted');
+    });
+
+    test('a control that misses the host marker makes that probe inconclusive', () => {
+      const v = claim('C8', iso({}, { seesHostPids: 0 }));
+      assert.equal(v.verdict, 'inconclusive');
+      assert.match(v.evidence, /probe is not reliable/);
+    });
+
+    test('without the native control it is not measured', () => {
+      const v = claim('C8', iso({}, undefined));
+      assert.equal(v.verdict, 'not measured');
+      assert.match(v.evidence, /--targets native,container/);
+    });
+  });
+
+  describe('C9 thin upper layer', () => {
+    const iso = (upper: number) => one({ isolation: { container: { upperBytesAtStart: around(upper, 0.01, 3) } } }, { image: IMAGE });
+
+    test('8 KiB written at start over a 100 MB image confirms it', () => {
+      const v = claim('C9', iso(8192));
+      assert.equal(v.verdict, 'confirmed');
+      assert.equal(part(v, 'startup independent of image size').bearing, 'context');
+    });
+
+    test('a start that writes 50 MB refutes it', () => {
+      assert.equal(claim('C9', iso(50e6)).verdict, 'refuted');
+    });
+
+    test('no isolation scenario is not measured', () => {
+      assert.equal(claim('C9', one({}, { image: IMAGE })).verdict, 'not measured');
+    });
+  });
+
+  describe('C10 container in a VM', () => {
+    const nested = (accel: string, startupMs: number, extraMs: number, cpuRatio: number) =>
+      one({
+        startup: { [accel]: { toReadyMs: around(startupMs) }, [`container-in-${accel}`]: { toReadyMs: around(startupMs + extraMs) } },
+        cpu: { native: { workMs: around(500) }, [accel]: { workMs: around(520) }, [`container-in-${accel}`]: { workMs: around(520 * cpuRatio) } },
+      });
+
+    test('20 ms more startup and the same work time on KVM confirm it', () => {
+      const v = claim('C10', nested('kvm', 300, 20, 1.01));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(v.accelerator, 'kvm');
+    });
+
+    test('half a second more startup on KVM refutes it', () => {
+      const v = claim('C10', nested('kvm', 300, 500, 1.0));
+      assert.equal(v.verdict, 'refuted');
+      assert.equal(part(v, 'little extra startup (kvm)').verdict, 'refuted');
+    });
+
+    test('a TCG confirmation decides, labelled tcg', () => {
+      const v = claim('C10', nested('tcg', 3500, 30, 1.0));
+      assert.equal(v.verdict, 'confirmed');
+      assert.equal(v.accelerator, 'tcg');
+    });
+
+    test('a TCG refutation is context and leaves the KVM parts not measured', () => {
+      const v = claim('C10', nested('tcg', 3500, 800, 1.0));
+      assert.equal(v.verdict, 'not measured');
+      assert.equal(part(v, 'little extra startup (tcg)').bearing, 'context');
+      assert.equal(part(v, 'little extra startup (kvm)').verdict, 'not measured');
+    });
+
+    test('no container-in-VM target is not measured', () => {
+      assert.equal(claim('C10', one({ startup: { native: { toReadyMs: around(1) } } })).verdict, 'not measured');
+    });
+  });
+
+  describe('C11 host CPU per unit of work', () => {
+    const cpu = (ratio: number) =>
+      one({ cpu: { native: { hostCpuPerEventUs: around(280, 0.005) }, container: { hostCpuPerEventUs: around(280 * ratio, 0.005) }, tcg: { hostCpuPerEventUs: around(3600) } } });
+
+    test('the same host CPU per event as native confirms it, with TCG only as contrast', () => {
+      const v = claim('C11', cpu(1.0));
+      assert.equal(v.verdict, 'confirmed');
+      assert.equal(v.accelerator, undefined);
+      assert.ok(v.figures.some((f) => f.target === 'tcg' && f.label.includes('contrast')));
+    });
+
+    test('30 % more host CPU per event refutes it', () => {
+      assert.equal(claim('C11', cpu(1.3)).verdict, 'refuted');
+    });
+
+    test('no cpu scenario is not measured', () => {
+      assert.equal(claim('C11', one({})).verdict, 'not measured');
+    });
+  });
+});
+
+// ---- several files, several hosts -------------------------------------------------
+
+describe('claim verdicts across result files', () => {
+  test('files of two hosts are judged separately', () => {
+    const a = craft({ path: 'a.json', hostname: 'alpha', scenarios: {} });
+    const b = craft({ path: 'b.json', hostname: 'beta', scenarios: {} });
+    const hosts = evaluateClaims([a, b]);
+    assert.deepEqual(hosts.map((h) => h.host), ['alpha', 'beta']);
+  });
+
+  test('two machines sharing a hostname are told apart by CPU model', () => {
+    const a = craft({ path: 'a.json', hostname: 'ci', cpuModel: 'AMD EPYC', scenarios: {} });
+    const b = craft({ path: 'b.json', hostname: 'ci', cpuModel: 'Intel Xeon', scenarios: {} });
+    assert.deepEqual(evaluateClaims([a, b]).map((h) => h.host), ['ci (AMD EPYC)', 'ci (Intel Xeon)']);
+  });
+
+  test('a claim draws on several files of one host and names them', () => {
+    const s = craft({ path: 'startup.json', scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) }, kvm: { toReadyMs: around(300) } } } });
+    const c = craft({ path: 'cpu.json', scenarios: { cpu: { native: { workMs: constant(500) }, container: { workMs: around(500, 0.005) } } } });
+    const hosts = evaluateClaims([s, c]);
+    assert.equal(hosts.length, 1);
+    assert.deepEqual(hosts[0]?.sources, ['startup.json', 'cpu.json']);
+    const c1 = hosts[0]?.verdicts.find((v) => v.id === 'C1');
+    assert.equal(c1?.verdict, 'confirmed');
+    assert.match(c1?.evidence ?? '', /startup from startup\.json/);
+    assert.equal(part(hosts[0]?.verdicts.find((v) => v.id === 'C2') as ClaimVerdict, 'container near-native').verdict, 'confirmed');
+  });
+
+  test('the newest completed file wins, and a newer errored run does not hide an older completed one', () => {
+    const older = craft({ path: 'old.json', startedAt: '2026-01-01T00:00:00Z', scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) } } } });
+    const newer = craft({ path: 'new.json', startedAt: '2026-01-02T00:00:00Z', scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(1500) } } } });
+    const broken = craft({ path: 'broken.json', startedAt: '2026-01-03T00:00:00Z', scenarios: { startup: { container: { state: 'errored', error: 'boom' } } } });
+    assert.equal(part(claim('C1', older, newer), 'container ready in < 1 s').verdict, 'refuted');
+    assert.equal(part(claim('C1', older, broken), 'container ready in < 1 s').verdict, 'confirmed');
+    const sources = evaluateClaims([older, newer]).at(0)?.sources;
+    assert.deepEqual(sources, ['new.json'], 'the superseded file is not a source');
+  });
+
+  test('a real startup run on a host without KVM: the container part confirmed, the VM part waits for kvm', () => {
+    const path = new URL('../../test/fixtures/claims/startup-native-container-tcg.json', import.meta.url);
+    const real: LoadedResult = { path: 'startup-native-container-tcg.json', result: ResultSchema.parse(JSON.parse(readFileSync(path, 'utf8'))) };
+    const [host] = evaluateClaims([real]);
+    const c1 = host?.verdicts.find((v) => v.id === 'C1') as ClaimVerdict;
+    assert.equal(part(c1, 'container ready in < 1 s').verdict, 'confirmed');
+    assert.equal(part(c1, 'VM takes much longer (tcg)').bearing, 'context');
+    assert.equal(c1.verdict, 'not measured');
+    assert.match(c1.evidence, /kvm is unavailable/);
+    const c4 = host?.verdicts.find((v) => v.id === 'C4') as ClaimVerdict;
+    assert.equal(c4.verdict, 'refuted', 'the same userland as an initramfs plus a kernel is not 2× the root filesystem');
+  });
+});
