@@ -167,7 +167,7 @@ async function targetsCommand(flags: { json?: boolean }): Promise<number> {
   await Promise.all([...drivers.values()].map((d) => d.teardown().catch(() => {})));
   const rows = infos.map((t) => {
     const p = probes.get(t.name);
-    return { name: t.name, description: t.description, available: p?.available ?? false, reason: p?.reason ?? '' };
+    return { name: t.name, description: t.description, available: p?.available ?? false, reason: p?.reason ?? '', ...(p?.details ? { details: p.details } : {}) };
   });
   if (flags.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   else {

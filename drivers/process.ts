@@ -23,6 +23,12 @@ export interface ProcessSpec {
   target: string;
   /** What the launcher runs. */
   argv: string[];
+  /**
+   * A command that runs the launcher, outside its clock: it must exec the
+   * launcher in place (e.g. `nsenter -t PID -m --`, which enters a mount
+   * namespace without forking), so the launcher still leads the process group.
+   */
+  wrapper?: string[];
   env?: Record<string, string>;
   /** Kill the instance when the agent has not said `ready` by then. */
   readyTimeoutMs?: number;
@@ -99,7 +105,9 @@ export class LaunchedProcess {
       killed: false,
     };
     this.outcome = outcome;
-    const sub = execa(binPath('tsbench-launch'), ['--report-fd', '3', '--', ...spec.argv], {
+    const launch = [binPath('tsbench-launch'), '--report-fd', '3', '--', ...spec.argv];
+    const [file, ...args] = [...(spec.wrapper ?? []), ...launch] as [string, ...string[]];
+    const sub = execa(file, args, {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       detached: true,
       buffer: false,

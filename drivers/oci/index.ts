@@ -1,18 +1,15 @@
-/** Peer OCI runtimes (runc, crun, podman, docker) as targets — placeholder until issue 9 lands. */
+/**
+ * Peer runtimes as targets, measured beside tsbench's own container with the
+ * same image, agent and jobs: `runc` and `crun` run a generated OCI bundle
+ * (drivers/oci/runtime.ts); `podman` and `docker` run an image imported from
+ * the same rootfs (drivers/oci/engine.ts).
+ */
 import type { Driver } from '../types.js';
+import { EngineDriver } from './engine.js';
+import { OciRuntimeDriver } from './runtime.js';
 
 export type PeerRuntime = 'runc' | 'crun' | 'podman' | 'docker';
 
 export function createPeerDriver(name: PeerRuntime): Driver {
-  return {
-    name,
-    description: `${name} (peer OCI runtime)`,
-    isolation: 'container',
-    probe: async () => ({ available: false, reason: 'not implemented yet' }),
-    prepare: async () => {},
-    launch: async () => {
-      throw new Error(`[tsbench] [${name}] launch: not implemented yet`);
-    },
-    teardown: async () => {},
-  };
+  return name === 'runc' || name === 'crun' ? new OciRuntimeDriver(name) : new EngineDriver(name);
 }

@@ -1,0 +1,155 @@
+/**
+ * The OCI runtime-spec `config.json` of one peer-runtime instance, built to match
+ * tsbench's own `container` as closely as the spec allows:
+ *
+ * - the same namespaces: pid, mount, uts, ipc, network (a fresh one, so only `lo`,
+ *   which runc and crun bring up) and cgroup;
+ * - the same limits, as `linux.resources`: memory limit (swap = limit, i.e. no swap
+ *   beyond it, as `container` writes memory.memsw / memory.swap.max), CPU quota over
+ *   a 100 ms period, pids;
+ * - the same filesystem view: root is an overlay of the image rootfs (mounted by the
+ *   driver before the runtime starts), a fresh /proc, a read-only /sys, a tmpfs /dev
+ *   with devpts and /dev/shm, and the volumes as bind mounts;
+ * - the same process: the image's agent as PID 1 with the job's argv, root, all
+ *   capabilities (tsbench's container drops none), no seccomp, no masked paths.
+ *
+ * Pure: the tests compare it with `runc spec` and run it.
+ */
+import { CPU_PERIOD_US } from '../container/cgroups.js';
+import { jobArgv } from '../native.js';
+import type { Job, Limits, Volume } from '../types.js';
+
+/** The spec version we write; runc 1.1 (spec 1.0.2) and crun 1.8 (spec 1.0.0) accept every 1.0.x. */
+export const OCI_VERSION = '1.0.2';
+
+/** The agent inside the image (the same path `container` runs). */
+export const AGENT = '/sbin/tsbench-agent';
+
+/** The workload's whole environment, as in `container`. */
+export const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
+
+/** OCI namespace types, in the order `container` creates its own (pid, mnt, uts, ipc, net, cgroup). */
+export const NAMESPACES = ['pid', 'mount', 'uts', 'ipc', 'network', 'cgroup'] as const;
+
+/** `container`'s namespace names (drivers/container) for each OCI type. */
+export const CONTAINER_NAME: Record<(typeof NAMESPACES)[number], string> = {
+  pid: 'pid',
+  mount: 'mnt',
+  uts: 'uts',
+  ipc: 'ipc',
+  network: 'net',
+  cgroup: 'cgroup',
+};
+
+/** Every capability of Linux 6.x, in the kernel's bit order (CAP_CHOWN = bit 0). */
+export const CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+].map((c) => `CAP_${c}`);
+
+/**
+ * The capabilities in a process's bounding set (`CapBnd:` of /proc/PID/status):
+ * root in tsbench's container keeps every capability tsbench itself may hold,
+ * so the bundle asks for exactly those (asking for more fails: "unable to apply caps").
+ */
+export function boundingCapabilities(status: string): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (hex === undefined) return [...CAPABILITIES];
+  const mask = BigInt(`0x${hex}`);
+  return CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+export interface BundleSpec {
+  job: Job;
+  limits: Limits;
+  volumes: Volume[];
+  hostname: string;
+  /** `linux.cgroupsPath`: where the runtime makes the instance's cgroup. */
+  cgroupsPath: string;
+  /** Write `memory.swap` (= the limit): only where the kernel accounts swap (v1 memory.memsw.*, v2 memory.swap.max). */
+  swapAccounting: boolean;
+  /** The process's capabilities (all four sets). @default every one in CAPABILITIES */
+  capabilities?: string[];
+  /** The root directory, relative to the bundle. @default 'rootfs' */
+  rootPath?: string;
+}
+
+/** The subset of the OCI runtime spec tsbench writes. */
+export interface OciConfig {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: Record<'bounding' | 'effective' | 'permitted' | 'ambient', string[]>;
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: { destination: string; type: string; source: string; options?: string[] }[];
+  linux: {
+    namespaces: { type: string }[];
+    cgroupsPath: string;
+    resources: {
+      devices: { allow: boolean; access: string }[];
+      memory?: { limit: number; swap?: number };
+      cpu?: { quota: number; period: number };
+      pids?: { limit: number };
+    };
+  };
+}
+
+/** Quota in µs per CPU_PERIOD_US for `cpus` CPUs, as `container` computes it (at least 1 ms). */
+export function cpuQuotaUs(cpus: number): number {
+  return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
+}
+
+export function ociConfig(spec: BundleSpec): OciConfig {
+  const { limits } = spec;
+  const caps = spec.capabilities ?? CAPABILITIES;
+  const resources: OciConfig['linux']['resources'] = { devices: [{ allow: false, access: 'rwm' }] };
+  if (limits.memoryBytes !== undefined) {
+    resources.memory = { limit: limits.memoryBytes, ...(spec.swapAccounting ? { swap: limits.memoryBytes } : {}) };
+  }
+  if (limits.cpus !== undefined) resources.cpu = { quota: cpuQuotaUs(limits.cpus), period: CPU_PERIOD_US };
+  if (limits.pids !== undefined) resources.pids = { limit: limits.pids };
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      // Not a terminal: the runtime passes our pipes through, so the agent's `@tsb` lines and `stop` flow as in `container`.
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: [AGENT, ...jobArgv(spec.job)],
+      env: [...ENV],
+      cwd: '/',
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], ambient: [...caps] },
+      noNewPrivileges: false,
+    },
+    root: { path: spec.rootPath ?? 'rootfs', readonly: false },
+    hostname: spec.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'noexec', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      ...spec.volumes.map((v) => ({
+        destination: v.guestPath,
+        type: 'bind',
+        source: v.hostPath,
+        options: ['rbind', 'nosuid', 'nodev', v.readOnly ? 'ro' : 'rw'],
+      })),
+    ],
+    linux: {
+      namespaces: NAMESPACES.map((type) => ({ type })),
+      cgroupsPath: spec.cgroupsPath,
+      resources,
+    },
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * cgroups of peer-runtime instances. The runtime makes and removes the
+ * instance's own cgroup (`linux.cgroupsPath` = `/tsbench-oci/<id>/ct`) and writes
+ * the limits there; it also removes it as soon as the container exits, so the
+ * accounting would go with it. tsbench therefore makes the parent
+ * `/tsbench-oci/<id>` first in every hierarchy it reads, and reads that parent at
+ * exit: v1 cpuacct.usage and memory.max_usage_in_bytes and every v2 counter
+ * (cpu.stat, memory.peak, memory.events, io.stat) are hierarchical and keep
+ * what a removed child used. The v1 OOM counter is not hierarchical: see
+ * drivers/oci/kmsg.ts.
+ */
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdir, readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { blkioBytes, ioStatBytes, splitCpu, type CgroupHost, type Hierarchy } from '../container/cgroups.js';
+import type { Accounting } from '../types.js';
+
+/** The directory under each hierarchy that holds the peer runtimes' cgroups. */
+export const OCI_PARENT = 'tsbench-oci';
+
+/** Every cgroup mount (v1 hierarchies of any controller, and cgroup2), where a runtime may have made directories. */
+export function cgroupMounts(): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
+    .map((f) => (f[1] as string).replace(/\\040/g, ' '));
+}
+
+/** Every instance cgroup directory under tsbench-oci (for clean-up checks). */
+export function listPeerCgroups(): string[] {
+  const found: string[] = [];
+  for (const m of cgroupMounts()) {
+    const parent = join(m, OCI_PARENT);
+    try {
+      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) found.push(join(parent, e.name));
+    } catch {
+      // No parent there.
+    }
+  }
+  return found;
+}
+
+/** Removes the empty tsbench-oci parents; one another run still uses stays. */
+export function removePeerParentsSync(): void {
+  for (const m of cgroupMounts()) {
+    try {
+      rmdirSync(join(m, OCI_PARENT));
+    } catch {
+      // Busy or gone.
+    }
+  }
+}
+
+export class PeerCgroups {
+  /** `linux.cgroupsPath` for the runtime. */
+  readonly cgroupsPath: string;
+  private readonly parentRel: string;
+
+  constructor(
+    private readonly host: CgroupHost,
+    readonly id: string,
+  ) {
+    this.parentRel = join(OCI_PARENT, id);
+    this.cgroupsPath = `/${this.parentRel}/ct`;
+  }
+
+  private parent(h: Hierarchy): string {
+    return join(h.mount, this.parentRel);
+  }
+
+  /** The runtime's cgroup (the leaf `ct`) in the hierarchy that holds `controller`. */
+  leaf(controller: 'memory' | 'cpu' | 'pids'): string | undefined {
+    const h = this.host.hierarchies.find((x) => x.controllers.includes(controller));
+    return h ? join(h.mount, this.cgroupsPath) : undefined;
+  }
+
+  /** Makes the parents that keep the accounting. */
+  async create(): Promise<void> {
+    for (const h of this.host.hierarchies) await mkdir(this.parent(h), { recursive: true });
+  }
+
+  /** Whether the kernel accounts swap in the memory hierarchy (then `memory.swap` = the limit means no swap, as in `container`). */
+  swapAccounting(): boolean {
+    const h = this.host.hierarchies.find((x) => x.controllers.includes('memory'));
+    if (!h) return false;
+    return existsSync(join(this.parent(h), h.version === 1 ? 'memory.memsw.limit_in_bytes' : 'memory.swap.max'));
+  }
+
+  /**
+   * Pids in the instance's cgroups now: the parent's and its children's (runc
+   * and crun make `ct`, docker and podman a directory named by the container
+   * id). The runtime's own parent process stays outside, as the launcher does.
+   */
+  pidsSync(): number[] {
+    const h = this.host.hierarchies.find((x) => x.controllers.includes('memory'));
+    if (!h) return [];
+    const parent = this.parent(h);
+    const pids: number[] = [];
+    const procsOf = (dir: string): void => {
+      try {
+        for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l.length > 0) pids.push(Number(l));
+      } catch {
+        // Gone meanwhile.
+      }
+    };
+    procsOf(parent);
+    try {
+      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) procsOf(join(parent, e.name));
+    } catch {
+      // No parent.
+    }
+    return pids;
+  }
+
+  /** Reads the parents' counters (which include the removed leaf's). */
+  async read(): Promise<Accounting> {
+    const acc: Accounting = {};
+    const text = (h: Hierarchy, file: string): Promise<string | undefined> => readFile(join(this.parent(h), file), 'utf8').catch(() => undefined);
+    const v1cpuacct = this.host.hierarchies.some((h) => h.version === 1 && h.controllers.includes('cpuacct'));
+    await Promise.all(
+      this.host.hierarchies.map(async (h) => {
+        const has = (c: string): boolean => (h.controllers as string[]).includes(c);
+        if (h.version === 1) {
+          if (has('memory')) {
+            const peak = await text(h, 'memory.max_usage_in_bytes');
+            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
+          }
+          if (has('cpuacct')) {
+            const [total, user, sys] = await Promise.all([text(h, 'cpuacct.usage'), text(h, 'cpuacct.usage_user'), text(h, 'cpuacct.usage_sys')]);
+            if (total !== undefined) Object.assign(acc, splitCpu(Number(total.trim()), Number(user?.trim()), Number(sys?.trim())));
+          }
+          if (has('blkio')) {
+            const io = await text(h, 'blkio.throttle.io_service_bytes_recursive');
+            if (io !== undefined) Object.assign(acc, blkioBytes(io));
+          }
+        } else {
+          if (has('memory')) {
+            const [peak, events] = await Promise.all([text(h, 'memory.peak'), text(h, 'memory.events')]);
+            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
+            const kills = events?.match(/^oom_kill (\d+)$/m)?.[1];
+            if (kills !== undefined) acc.oomKills = Number(kills);
+          }
+          if (!v1cpuacct) {
+            const stat = await text(h, 'cpu.stat');
+            const user = stat?.match(/^user_usec (\d+)$/m)?.[1];
+            const sys = stat?.match(/^system_usec (\d+)$/m)?.[1];
+            if (user !== undefined) acc.cpuUserMs = Number(user) / 1000;
+            if (sys !== undefined) acc.cpuSystemMs = Number(sys) / 1000;
+          }
+          if (has('io')) {
+            const io = await text(h, 'io.stat');
+            if (io !== undefined) Object.assign(acc, ioStatBytes(io));
+          }
+        }
+      }),
+    );
+    return acc;
+  }
+
+  /**
+   * Removes the leaf (left behind when the runtime was killed) and the parent in
+   * every cgroup mount: the runtime makes them in hierarchies tsbench does not
+   * read too (cpuset, devices, freezer, name=systemd, the unified one). Processes
+   * still in a leaf are killed first. Retries a cgroup whose tasks are still exiting.
+   */
+  async remove(waitMs = 2000): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    for (const m of cgroupMounts()) {
+      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
+        for (;;) {
+          try {
+            await rmdir(dir);
+            break;
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === 'ENOENT') break;
+            if (code !== 'EBUSY' || Date.now() > deadline) throw e;
+            killProcs(dir);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+      }
+    }
+  }
+
+  /** The same, synchronously, for process 'exit'. */
+  removeSync(waitMs = 2000): void {
+    const deadline = Date.now() + waitMs;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (const m of cgroupMounts()) {
+      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
+        if (!existsSync(dir)) continue;
+        for (;;) {
+          try {
+            rmdirSync(dir);
+            break;
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
+            killProcs(dir);
+            Atomics.wait(nap, 0, 0, 5);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** SIGKILLs every process in a cgroup directory. */
+function killProcs(dir: string): void {
+  let procs = '';
+  try {
+    procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
+  } catch {
+    return;
+  }
+  for (const p of procs.split('\n').filter((l) => l.length > 0)) {
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * `podman` and `docker`: the same rootfs imported as an image (`<engine> import`
+ * of a tar of the image's rootfs), run with `<engine> run --rm -i` and flags that
+ * match `container`: no network but `lo` (--network none), the memory limit with
+ * no swap beyond it, the CPU quota, the pids limit, volumes (-v), under
+ * tsbench-launch like every other target. The cgroup parent is
+ * `/tsbench-oci/<id>` (cgroupfs driver), read at exit for the accounting, as for
+ * runc and crun.
+ *
+ * UNTESTED on the machine it was written on: neither engine could run there
+ * (docker's client without a daemon, no podman). probe() says why.
+ */
+import { execa } from 'execa';
+import { TargetError, describeError } from '../../bench/errors.js';
+import { ensureImage, loadImage, type Image } from '../../bench/image/index.js';
+import { describeMissing, detectCgroups, type CgroupHost } from '../container/cgroups.js';
+import { jobArgv, processInstance } from '../native.js';
+import { LaunchedProcess } from '../process.js';
+import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, Probe } from '../types.js';
+import { AGENT, ENV, cpuQuotaUs } from './bundle.js';
+import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
+
+export type Engine = 'podman' | 'docker';
+
+interface Live {
+  name: string;
+  proc: LaunchedProcess;
+  result: Promise<InstanceResult>;
+}
+
+export class EngineDriver implements Driver {
+  readonly isolation = 'container' as const;
+  readonly description: string;
+  private image: Image | undefined;
+  private host: CgroupHost | undefined;
+  private tag: string | undefined;
+  private imported = false;
+  private seq = 0;
+  private readonly live = new Set<Live>();
+
+  constructor(readonly name: Engine) {
+    this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
+  }
+
+  /** Global flags: podman's cgroupfs manager so that --cgroup-parent is a path, as with docker's default. */
+  private global(): string[] {
+    return this.name === 'podman' ? ['--cgroup-manager', 'cgroupfs'] : [];
+  }
+
+  private async engine(args: string[], input?: string): Promise<{ ok: boolean; out: string; err: string; missing: boolean }> {
+    const r = await execa(this.name, [...this.global(), ...args], { reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+    const missing = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(r.shortMessage ?? '');
+    return { ok: r.exitCode === 0, out: String(r.stdout ?? '').trim(), err: String(r.stderr ?? '').trim() || (r.shortMessage ?? ''), missing };
+  }
+
+  async probe(): Promise<Probe> {
+    const v = await this.engine(['--version']);
+    if (v.missing) return { available: false, reason: `binary missing: \`${this.name}\` is not on PATH (optional; Debian: apt-get install ${this.name === 'docker' ? 'docker.io' : 'podman'})` };
+    const details: Record<string, string> = { version: v.out.split('\n')[0] ?? '' };
+    const info = await this.engine(['info', '--format', this.name === 'docker' ? '{{.ServerVersion}} {{.CgroupDriver}}' : '{{.Version.Version}} {{.Host.CgroupManager}}']);
+    if (!info.ok) {
+      const said = info.err.split('\n').find((l) => l.trim().length > 0) ?? info.err;
+      return {
+        available: false,
+        reason: this.name === 'docker' && /Cannot connect|daemon/i.test(said) ? `daemon not running: ${said}` : `\`${this.name} info\` failed: ${said}`,
+        details,
+      };
+    }
+    details['server'] = info.out;
+    if (this.name === 'docker' && /systemd/.test(info.out)) details['cgroupParent'] = "the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure \"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]";
+    try {
+      await loadImage();
+    } catch (e) {
+      return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details };
+    }
+    try {
+      const i = await this.launch({ job: { kind: 'noop' }, limits: { memoryBytes: 64 * 2 ** 20, pids: 64, cpus: 1 } });
+      const r = await i.result;
+      if (r.status !== 'ok') return { available: false, reason: `a test container failed: ${[...r.stderr, ...r.tail].at(-1) ?? r.reason ?? r.status}`, details };
+    } catch (e) {
+      return { available: false, reason: `a test container failed: ${describeError(e)}`, details };
+    } finally {
+      await this.teardown();
+    }
+    return { available: true, details };
+  }
+
+  async prepare(): Promise<void> {
+    if (this.imported) return;
+    try {
+      this.image = await ensureImage();
+    } catch (e) {
+      throw new TargetError(this.name, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
+    }
+    const host = detectCgroups();
+    if (host.missing.length > 0) throw new TargetError(this.name, 'prepare', describeMissing(host));
+    this.host = host;
+    this.tag = `tsbench-workload:${this.image.hash.slice(0, 12)}`;
+    // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
+    const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
+    const imp = execa(this.name, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
+    tar.stdout?.pipe(imp.stdin as NodeJS.WritableStream);
+    const [t, i] = await Promise.all([tar, imp]);
+    if (t.exitCode !== 0 || i.exitCode !== 0) {
+      throw new TargetError(this.name, 'prepare', `cannot import ${this.image.rootfs} as ${this.tag}: ${String(i.stderr || t.stderr).trim()}`);
+    }
+    this.imported = true;
+  }
+
+  async launch(request: LaunchRequest): Promise<Instance> {
+    if (!this.imported) await this.prepare();
+    const host = this.host as CgroupHost;
+    const limits = request.limits ?? {};
+    const name = `tsbench-${this.name}-${process.pid}-${++this.seq}`;
+    const cgroups = new PeerCgroups(host, name);
+    await cgroups.create();
+    // request.upper: the engines' writable layer is their storage driver's (overlay2, on disk); there is nothing to choose.
+    const argv = [
+      this.name,
+      ...this.global(),
+      'run',
+      '--rm',
+      '-i',
+      '--name',
+      name,
+      '--hostname',
+      name,
+      '--network',
+      'none',
+      '--cgroup-parent',
+      `/${OCI_PARENT}/${name}`,
+      ...ENV.flatMap((e) => ['--env', e]),
+      ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
+      ...(limits.cpus !== undefined ? ['--cpu-period', '100000', '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
+      ...(limits.pids !== undefined ? ['--pids-limit', String(limits.pids)] : []),
+      ...(request.volumes ?? []).flatMap((v) => ['-v', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
+      '--entrypoint',
+      AGENT,
+      this.tag as string,
+      ...jobArgv(request.job),
+    ];
+    const proc = new LaunchedProcess({
+      target: this.name,
+      argv,
+      readyTimeoutMs: 60_000,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+    });
+    const instance = processInstance(this.name, proc, async (r) => {
+      let accounting: Accounting = {};
+      try {
+        accounting = await cgroups.read();
+      } catch (e) {
+        r.tail.push(`[tsbench] [${this.name}] accounting: ${describeError(e)}`);
+      }
+      await this.engine(['rm', '-f', name]);
+      await cgroups.remove().catch((e: unknown) => r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`));
+      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
+        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
+      }
+      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
+        r.status = 'oom-killed';
+        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance`;
+      }
+      return r;
+    });
+    const live: Live = { name, proc, result: instance.result };
+    this.live.add(live);
+    void instance.result.then(() => this.live.delete(live));
+    return { ...instance, hostPids: () => cgroups.pidsSync() };
+  }
+
+  /** Removes every container it started and the imported image. Idempotent. */
+  async teardown(): Promise<void> {
+    const all = [...this.live];
+    for (const l of all) l.proc.kill();
+    await Promise.all(all.map((l) => l.result));
+    if (this.imported && this.tag) await this.engine(['image', 'rm', '-f', this.tag]);
+    this.imported = false;
+    removePeerParentsSync();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * A private mount namespace per peer driver, held by an idle process that dies
+ * with tsbench (PR_SET_PDEATHSIG). The instances' overlay roots are mounted in
+ * it and the runtime runs in it (the launcher is started through `nsenter`,
+ * outside its clock), so no mount of a peer instance ever appears in the host's
+ * table, and whatever happens to tsbench they vanish with the namespace.
+ *
+ * For crun it also hides the cgroup2 mount of a hybrid host (`hideUnified`):
+ * crun 1.8 refuses hybrid layouts whose cgroup2 hierarchy offers any controller
+ * ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2");
+ * without /sys/fs/cgroup/unified it sees a plain cgroup v1 host and enforces the
+ * limits there, exactly as on a legacy host.
+ */
+import { readlinkSync } from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+
+export class MountNamespace {
+  private holder: ResultPromise | undefined;
+  private pid: number | undefined;
+
+  /** Starts the holder; resolves once it is in its own namespace. */
+  async start(opts: { hideUnified: boolean }): Promise<void> {
+    if (this.pid !== undefined) return;
+    const own = readlinkSync('/proc/self/ns/mnt');
+    const holder = execa('unshare', ['--mount', '--propagation', 'private', '--', 'setpriv', '--pdeathsig', 'KILL', '--', 'sleep', 'infinity'], {
+      stdio: 'ignore',
+      reject: false,
+      cleanup: true,
+    });
+    this.holder = holder;
+    const pid = holder.pid;
+    if (pid === undefined) throw new Error('cannot start `unshare --mount` (util-linux)');
+    // unshare execs setpriv, which execs sleep: the same pid, in a new namespace once unshare has run.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let ns: string | undefined;
+      try {
+        ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+      } catch {
+        const r = await holder;
+        throw new Error(`\`unshare --mount\` exited at once: ${r.stderr || r.shortMessage}`);
+      }
+      if (ns !== own && readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep')) break;
+      if (Date.now() > deadline) throw new Error('`unshare --mount` did not start in 5 s');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    this.pid = pid;
+    if (opts.hideUnified) await this.run(['umount', '/sys/fs/cgroup/unified']);
+  }
+
+  /** The command that enters the namespace and execs what follows. */
+  enter(): string[] {
+    if (this.pid === undefined) throw new Error('the mount namespace is not started');
+    return ['nsenter', '-t', String(this.pid), '-m', '--'];
+  }
+
+  /** A path as seen inside the namespace, reachable from the host through the holder's /proc/PID/root. */
+  path(p: string): string {
+    if (this.pid === undefined) throw new Error('the mount namespace is not started');
+    return `/proc/${this.pid}/root${p}`;
+  }
+
+  /** Runs a command in the namespace; throws with its stderr on failure. */
+  async run(argv: string[]): Promise<void> {
+    const [file, ...args] = [...this.enter(), ...argv] as [string, ...string[]];
+    const r = await execa(file, args, { reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${String(r.stderr || r.stdout || r.shortMessage || '').trim()}`);
+  }
+
+  /** Ends the holder: the namespace and every mount in it go once no process is left in it. Idempotent. */
+  stopSync(): void {
+    if (this.pid !== undefined) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    }
+    this.pid = undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopSync();
+    await this.holder?.catch(() => {});
+    this.holder = undefined;
+  }
+}

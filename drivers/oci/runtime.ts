@@ -1,0 +1,407 @@
+/**
+ * `runc` and `crun`: the same image and job as tsbench's `container`, run by a
+ * peer OCI runtime from a generated bundle (drivers/oci/bundle.ts), as
+ * `<runtime> --root <private state dir> run --bundle <dir> <id>` under
+ * tsbench-launch, so "to ready" comes from the same agent marker and "to exit"
+ * from the same launcher clock as `container`.
+ *
+ * What differs from `container` (see docs/performance.md):
+ * - the overlay root (lower = the image rootfs, upper on a tmpfs shared by the
+ *   driver's instances, or on disk) is mounted by tsbench before the runtime
+ *   starts, as docker's graph driver does, so it is outside the timed window;
+ *   its cost is recorded per sample as `extra.rootfsMountMs` (including the
+ *   `nsenter mount` process it takes). `container` mounts its overlay inside
+ *   the timed clone.
+ * - the runtime and its mounts live in a private mount namespace
+ *   (drivers/oci/mountns.ts), entered before the launcher's clock starts;
+ * - the runtime's cgroup is `/tsbench-oci/<id>/ct`, under a parent tsbench
+ *   makes and reads at exit (drivers/oci/cgroups.ts).
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { TargetError, describeError } from '../../bench/errors.js';
+import { ensureImage, loadImage, type Image } from '../../bench/image/index.js';
+import { onExit } from '../container/cleanup.js';
+import { describeMissing, detectCgroups, type CgroupHost } from '../container/cgroups.js';
+import { processInstance } from '../native.js';
+import { LaunchedProcess } from '../process.js';
+import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
+import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
+import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
+import { OomLog } from './kmsg.js';
+import { MountNamespace } from './mountns.js';
+
+export type OciRuntime = 'runc' | 'crun';
+
+/** Driver-private directories start with this, under `tmpDir`. */
+export const OCI_DIR_PREFIX = 'tsbench-oci-';
+
+/** What crun 1.8 says on a hybrid host whose cgroup2 hierarchy offers a controller. */
+const CRUN_HYBRID = /cgroups in hybrid mode not supported/;
+
+export interface OciOptions {
+  /** Where the driver's directory (runtime state, bundles, upper layers) is made. @default os.tmpdir() */
+  tmpDir?: string;
+  /** Where the overlay's upper layer lives by default. @default 'tmpfs' */
+  upper?: 'tmpfs' | 'disk';
+  /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
+  readyTimeoutMs?: number;
+}
+
+/** Overlay options for a throw-away upper layer, as `container` uses them (volatile: 5.10+, uuid=off: 5.11+). */
+function overlayOptions(): string[] {
+  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
+  const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
+  return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
+}
+
+/** The runtime's version line (`runc version 1.1.5+ds1`), or undefined when the binary is missing. */
+export async function runtimeVersion(runtime: string): Promise<string | undefined> {
+  const r = await execa(runtime, ['--version'], { reject: false, stdin: 'ignore' });
+  if (r.failed && r.exitCode === undefined) return undefined;
+  return r.stdout.split('\n')[0]?.trim();
+}
+
+/** Whether a hybrid host's cgroup2 hierarchy offers controllers (what crun 1.8 refuses). */
+function hybridWithV2Controllers(): string | undefined {
+  const mounts = readFileText('/proc/self/mounts');
+  if (!/ \/sys\/fs\/cgroup tmpfs /.test(mounts) || !/ \/sys\/fs\/cgroup\/unified cgroup2 /.test(mounts)) return undefined;
+  const controllers = readFileText('/sys/fs/cgroup/unified/cgroup.controllers').trim();
+  return controllers.length > 0 ? controllers : undefined;
+}
+
+function readFileText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+let instanceSeq = 0;
+
+interface Live {
+  id: string;
+  proc?: LaunchedProcess;
+  result?: Promise<InstanceResult>;
+  clean: () => Promise<void>;
+}
+
+export class OciRuntimeDriver implements Driver {
+  readonly isolation = 'container' as const;
+  readonly description: string;
+  private image: Image | undefined;
+  private host: CgroupHost | undefined;
+  private dir: string | undefined;
+  private ns: MountNamespace | undefined;
+  private tmpfsUpper: string | undefined;
+  private readonly oom = new OomLog();
+  private readonly live = new Set<Live>();
+  private readonly ids = new Set<string>();
+  private readonly tmpDir: string;
+  private readonly upper: 'tmpfs' | 'disk';
+  private readonly readyTimeoutMs: number;
+  private unregisterExit: (() => void) | undefined;
+  /** Set by probe/prepare: crun on a hybrid host runs with the cgroup2 mount hidden. */
+  private hideUnified = false;
+  /** Whether hideUnified was chosen by a probe (else prepare() decides from the cgroup layout). */
+  private hideDecided = false;
+
+  constructor(
+    readonly name: OciRuntime,
+    options: OciOptions = {},
+  ) {
+    this.description = `${name}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
+    this.tmpDir = options.tmpDir ?? tmpdir();
+    this.upper = options.upper ?? 'tmpfs';
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  }
+
+  private fail(step: string, message: string, cause?: unknown): TargetError {
+    return new TargetError(this.name, step, message, cause === undefined ? undefined : { cause });
+  }
+
+  /** The driver's directory: the runtime's --root, bundles and the tmpfs for upper layers. */
+  get stateDir(): string | undefined {
+    return this.dir === undefined ? undefined : join(this.dir, 'state');
+  }
+
+  /** The runtime's argv prefix: its binary and our private state root. */
+  private runtimeArgv(): string[] {
+    return [this.name, '--root', join(this.dir as string, 'state')];
+  }
+
+  async probe(): Promise<Probe> {
+    const no = (reason: string, details?: Record<string, string>): Probe => ({ available: false, reason, ...(details ? { details } : {}) });
+    const version = await runtimeVersion(this.name);
+    if (version === undefined) return no(`binary missing: \`${this.name}\` is not on PATH (Debian: apt-get install ${this.name})`);
+    const details: Record<string, string> = { version };
+    if (process.getuid?.() !== 0) return no('needs root (rootful runtime, cgroup limits): run tsbench as root', details);
+    let host: CgroupHost;
+    try {
+      host = detectCgroups();
+    } catch (e) {
+      return no(`cannot read the cgroup mounts: ${describeError(e)}`, details);
+    }
+    if (host.missing.length > 0) return no(describeMissing(host), details);
+    try {
+      await loadImage();
+    } catch (e) {
+      return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details);
+    }
+    details['namespaces'] = NAMESPACES.join(',');
+    details['cgroups'] = `${host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' ')} (cgroupsPath /tsbench-oci/<id>/ct)`;
+    // A real probe: one tiny container with the run's kind of limits (the agent's noop).
+    const hybrid = this.name === 'crun' ? hybridWithV2Controllers() : undefined;
+    const first = await this.tryNoop(false);
+    if (first.ok) return { available: true, reason: `${version}; overlay root mounted before the timed window (see rootfsMountMs)`, details };
+    if (this.name === 'crun' && hybrid !== undefined && CRUN_HYBRID.test(first.message)) {
+      details['hybridRefusal'] = `crun refuses this host as it is: "${first.message}" (/sys/fs/cgroup/unified offers: ${hybrid})`;
+      const second = await this.tryNoop(true);
+      if (second.ok) {
+        this.hideUnified = true;
+        this.hideDecided = true;
+        details['cgroupMode'] = 'runs in a mount namespace without /sys/fs/cgroup/unified: crun sees cgroup v1 only and enforces the memory, CPU and pids limits there';
+        return {
+          available: true,
+          reason: `${version} refuses the hybrid cgroup layout ("${first.message}"); tsbench runs it with the cgroup2 mount hidden, limits enforced on cgroup v1`,
+          details,
+        };
+      }
+      return no(`crun refuses this host's hybrid cgroup layout: "${first.message}"; also with the cgroup2 mount hidden: ${second.message}`, details);
+    }
+    return no(`a test container failed: ${first.message}`, details);
+  }
+
+  /** Runs the noop job with a memory and pids limit in a throw-away driver; the runtime's own error when it fails. */
+  private async tryNoop(hideUnified: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
+    const trial = new OciRuntimeDriver(this.name, { tmpDir: this.tmpDir, readyTimeoutMs: 10_000 });
+    trial.hideUnified = hideUnified;
+    trial.hideDecided = true;
+    try {
+      const i = await trial.launch({ job: { kind: 'noop' }, limits: { memoryBytes: 64 * 2 ** 20, pids: 64, cpus: 1 } });
+      const r = await i.result;
+      if (r.status === 'ok') return { ok: true };
+      const said = [...r.stderr, ...r.tail].map((l) => l.replace(/^.*level=error msg="?/, '').replace(/"$/, '').trim()).filter((l) => l.length > 0 && !l.startsWith('@tsb'));
+      return { ok: false, message: said.at(-1) ?? r.reason ?? r.status };
+    } catch (e) {
+      return { ok: false, message: describeError(e) };
+    } finally {
+      await trial.teardown();
+    }
+  }
+
+  async prepare(_ctx?: PrepareContext): Promise<void> {
+    if (this.dir !== undefined) return;
+    try {
+      this.image = await ensureImage();
+    } catch (e) {
+      throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
+    }
+    const host = detectCgroups();
+    if (host.missing.length > 0) throw this.fail('prepare', describeMissing(host));
+    this.host = host;
+    if (this.name === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
+    let dir: string;
+    try {
+      dir = await mkdtemp(join(this.tmpDir, `${OCI_DIR_PREFIX}${this.name}-${process.pid}-`));
+      this.dir = dir;
+      await mkdir(join(dir, 'state'));
+    } catch (e) {
+      throw this.fail('prepare', `cannot create a directory in ${this.tmpDir} (${describeError(e)}): make it writable`, e);
+    }
+    const ns = new MountNamespace();
+    this.ns = ns;
+    this.unregisterExit = onExit(() => this.teardownSync());
+    try {
+      await ns.start({ hideUnified: this.hideUnified });
+      const upperFs = join(dir, 'tmpfs');
+      await mkdir(upperFs);
+      await ns.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tsbench-upper', upperFs]);
+      this.tmpfsUpper = upperFs;
+    } catch (e) {
+      await this.teardown();
+      throw this.fail('prepare', `cannot set up the private mount namespace (${describeError(e)}): tsbench needs root and util-linux (unshare, nsenter)`, e);
+    }
+    this.oom.open();
+  }
+
+  async launch(request: LaunchRequest): Promise<Instance> {
+    if (this.dir === undefined) await this.prepare();
+    const dir = this.dir as string;
+    const image = this.image as Image;
+    const host = this.host as CgroupHost;
+    const ns = this.ns as MountNamespace;
+    // Unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
+    const id = `tsbench-${this.name}-${process.pid}-${++instanceSeq}`;
+    const limits = request.limits ?? {};
+    const volumes = request.volumes ?? [];
+    const upper = request.upper ?? this.upper;
+    await this.checkVolumes(volumes);
+
+    const bundle = join(dir, id);
+    const layer = upper === 'tmpfs' ? join(this.tmpfsUpper as string, id) : join(bundle, 'layer');
+    // The tmpfs is mounted in the namespace only: reach it through the holder's root.
+    const layerFromHost = upper === 'tmpfs' ? ns.path(layer) : layer;
+    const rootfs = join(bundle, 'rootfs');
+    const cgroups = new PeerCgroups(host, id);
+    let mounted = false;
+    let cleaned: Promise<void> | undefined;
+    const live: Live = {
+      id,
+      clean: () =>
+        (cleaned ??= (async () => {
+          await this.deleteState(id);
+          if (mounted) await ns.run(['umount', rootfs]).catch(() => {});
+          mounted = false;
+          await cgroups.remove();
+          await rm(bundle, { recursive: true, force: true });
+          if (upper === 'tmpfs') await rm(layerFromHost, { recursive: true, force: true });
+          this.oom.forget(cgroups.cgroupsPath);
+          this.ids.delete(id);
+        })()),
+    };
+    this.live.add(live);
+    this.ids.add(id);
+
+    let rootfsMountMs: number;
+    try {
+      await mkdir(rootfs, { recursive: true });
+      await Promise.all(['upper', 'work'].map((d) => mkdir(join(layerFromHost, d), { recursive: true })));
+      await cgroups.create();
+      const config = ociConfig({
+        job: request.job,
+        limits,
+        volumes,
+        hostname: id,
+        cgroupsPath: cgroups.cgroupsPath,
+        swapAccounting: cgroups.swapAccounting(),
+        capabilities: boundingCapabilities(readFileText('/proc/self/status')),
+      });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+      const t0 = process.hrtime.bigint();
+      const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer, 'upper')}`, `workdir=${join(layer, 'work')}`, ...overlayOptions()].join(',');
+      await ns.run(['mount', '-t', 'overlay', '-o', opts, 'tsbench-oci', rootfs]);
+      mounted = true;
+      rootfsMountMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    } catch (e) {
+      await live.clean().catch(() => {});
+      this.live.delete(live);
+      throw this.fail('launch', `cannot prepare the bundle in ${bundle} (${describeError(e)})`, e);
+    }
+
+    const proc = new LaunchedProcess({
+      target: this.name,
+      wrapper: ns.enter(),
+      argv: [...this.runtimeArgv(), 'run', '--bundle', bundle, id],
+      readyTimeoutMs: this.readyTimeoutMs,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+    });
+    live.proc = proc;
+    let upperAtStart: Promise<Record<string, unknown>> | undefined;
+    const instance = processInstance(this.name, proc, async (r) => {
+      if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
+      r.extra = { ...r.extra, rootfsMountMs, bundle: 'config.json generated by tsbench (drivers/oci/bundle.ts)' };
+      let accounting: Accounting = {};
+      try {
+        accounting = await cgroups.read();
+        const kills = this.oom.killsOf(cgroups.cgroupsPath);
+        if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
+      } catch (e) {
+        r.tail.push(`[tsbench] [${this.name}] accounting: ${describeError(e)}`);
+      }
+      try {
+        await live.clean();
+      } catch (e) {
+        r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`);
+      }
+      this.live.delete(live);
+      // The runtime's rusage is the runtime's; the workload's CPU and memory are the cgroup's.
+      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
+        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
+      }
+      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
+        r.status = 'oom-killed';
+        const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${(limits.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
+        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance (${limit})`;
+      }
+      if (r.status === 'failed' && r.stderr.length === 0) {
+        // The runtime's own complaint (it writes to our stderr) says more than its exit code.
+        const said = r.tail.filter((l) => !l.includes('@tsb ')).at(-1);
+        if (said) r.reason = `${r.reason ?? 'failed'}: ${this.name} said: ${said}`;
+      }
+      return r;
+    });
+    live.result = instance.result;
+    if (request.measureUpper) {
+      upperAtStart = instance.ready
+        .then(async () => {
+          if (upper !== 'disk') return { upperAtStart: "not measured: the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" };
+          const { treeUsage } = await import('../container/index.js');
+          const u = await treeUsage(join(layerFromHost, 'upper'));
+          return { upperBytesAtStart: u.bytes, upperEntriesAtStart: u.entries };
+        })
+        .catch((e: unknown) => ({ upperAtStart: `not measured: ${describeError(e)}` }));
+    }
+    return { ...instance, hostPids: () => cgroups.pidsSync() };
+  }
+
+  /** `<runtime> delete --force` when the runtime left state for `id` (it was killed); nothing to do after a normal exit. */
+  private async deleteState(id: string): Promise<void> {
+    if (this.dir === undefined || !existsSync(join(this.dir, 'state', id))) return;
+    const argv = [...(this.ns?.enter() ?? []), ...this.runtimeArgv(), 'delete', '--force', id];
+    await execa(argv[0] as string, argv.slice(1), { reject: false, stdin: 'ignore' });
+  }
+
+  private async checkVolumes(volumes: Volume[]): Promise<void> {
+    for (const v of volumes) {
+      if (!v.hostPath.startsWith('/') || !v.guestPath.startsWith('/')) {
+        throw this.fail('launch', `volume ${v.hostPath}:${v.guestPath}: both paths must be absolute, e.g. --volume /tmp/data:/data`);
+      }
+      try {
+        await stat(v.hostPath);
+      } catch (e) {
+        throw this.fail('launch', `volume ${v.hostPath} does not exist on the host (${describeError(e)}): create it or fix --volume`, e);
+      }
+    }
+  }
+
+  /** Kills every instance, deletes the runtime's containers, removes bundles, cgroups and the namespace. Idempotent. */
+  async teardown(): Promise<void> {
+    const all = [...this.live];
+    for (const l of all) l.proc?.kill();
+    await Promise.all(all.map((l) => (l.result ? l.result.then(() => {}) : l.clean().catch(() => {}))));
+    for (const l of all) this.live.delete(l);
+    // Anything the runtime still lists under our root (a container of a launch that never got a result).
+    if (this.dir !== undefined && existsSync(join(this.dir, 'state'))) {
+      for (const id of await readdir(join(this.dir, 'state')).catch(() => [] as string[])) await this.deleteState(id);
+    }
+    for (const id of [...this.ids]) {
+      if (this.host) new PeerCgroups(this.host, id).removeSync();
+      this.ids.delete(id);
+    }
+    await this.ns?.stop();
+    this.ns = undefined;
+    this.oom.close();
+    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.tmpfsUpper = undefined;
+    removePeerParentsSync();
+    this.unregisterExit?.();
+    this.unregisterExit = undefined;
+  }
+
+  /** Last resort on process 'exit': the launcher groups are already killed (drivers/process.ts). */
+  private teardownSync(): void {
+    this.ns?.stopSync();
+    if (this.host) for (const id of this.ids) new PeerCgroups(this.host, id).removeSync();
+    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
+    removePeerParentsSync();
+  }
+}
+
