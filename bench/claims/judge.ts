@@ -94,6 +94,8 @@ export class ClaimBuilder {
   private readonly targets = new Set<string>();
   /** file → scenarios read from it */
   private readonly sources = new Map<string, Set<string>>();
+  /** a shorter evidence text for a confirmed claim of many alike parts */
+  confirmedSummary?: string;
 
   constructor(
     readonly spec: ClaimSpec,
@@ -147,7 +149,7 @@ export class ClaimBuilder {
       return [...byText].map(([text, labels]) => `${labels.join('; ')}: ${text}`).join(' ');
     };
     let evidence: string;
-    if (verdict === 'confirmed') evidence = sentence(deciding);
+    if (verdict === 'confirmed') evidence = this.confirmedSummary ?? sentence(deciding);
     else if (verdict === 'refuted') evidence = sentence(pick('refuted'));
     else if (verdict === 'inconclusive') evidence = sentence(pick('inconclusive'));
     else {

@@ -475,6 +475,7 @@ function c8(h: HostData): ClaimVerdict {
     `isolation probes (1 = the instance sees the host's marker). Per namespace: confirmed when the container saw the host's marker in no sample while native, the control, saw it in every sample; refuted when the container saw it in any sample; inconclusive when the control missed it (the probe is broken); not measured without the native control.`,
     h,
   );
+  let samples = Infinity;
   for (const [metric, what] of ISOLATION_PROBES) {
     const label = `container does not see the host's ${what}`;
     const ct = h.metric('isolation', 'container', metric);
@@ -485,6 +486,7 @@ function c8(h: HostData): ClaimVerdict {
       continue;
     }
     c.use(ct.found, nat.found);
+    samples = Math.min(samples, ct.found.stats.n);
     const seen = (st: { mean: number; n: number }): number => Math.round(st.mean * st.n);
     const ctSeen = seen(ct.found.stats);
     const natSeen = seen(nat.found.stats);
@@ -497,6 +499,7 @@ function c8(h: HostData): ClaimVerdict {
     const control = nat.found.stats.min < 1 ? `, but the native control saw it in only ${natSeen} of ${nat.found.stats.n}: the probe is not reliable` : ` (native, the control, saw it in ${natSeen} of ${nat.found.stats.n})`;
     c.part({ label, verdict, evidence: `the container saw the host's ${what} marker in ${ctSeen} of ${ct.found.stats.n} samples${control}.`, targets: ['native', 'container'] });
   }
+  c.confirmedSummary = `In each of ${samples} samples the container saw none of the host's processes, network, mounts, IPC or hostname markers, while native, the control, saw every one.`;
   for (const [metric, label] of [
     ['visiblePids', 'visible processes'],
     ['netInterfaces', 'network interfaces'],
