@@ -126,7 +126,7 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
   if (quiet) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
   else {
     process.stdout.write(`${toTable(outcome.result)}\n`);
-    process.stdout.write(`\nresults: ${paths.json}\n         ${paths.csv}\n`);
+    process.stdout.write(`\nresults: ${paths.json}\n         ${paths.csv}\n         ${writer.reportError ? `(no report: ${writer.reportError})` : paths.html}\n`);
   }
   if (outcome.cancelled) {
     process.stderr.write(`tsbench: ${outcome.result.interrupted ?? 'interrupted'}; the samples taken so far are in ${paths.json}\n`);

@@ -1,12 +1,15 @@
 /**
- * Writing results: one JSON document per run plus a CSV beside it, both replaced
- * atomically (write a temp file in the same directory, fsync, rename), so that a
- * crash or Ctrl-C at any moment leaves the last complete version on disk.
+ * Writing results: one JSON document per run plus a CSV and the HTML report
+ * beside it, all replaced atomically (write a temp file in the same directory,
+ * fsync, rename), so that a crash or Ctrl-C at any moment leaves the last
+ * complete version on disk.
  */
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { toCsv } from '../reports/csv.js';
+import { renderHtml } from '../reports/html.js';
 import { toJson } from '../reports/json.js';
+import { describeError } from './errors.js';
 import type { Result } from './schema.js';
 
 /**
@@ -59,10 +62,12 @@ export interface ResultPaths {
   dir: string;
   json: string;
   csv: string;
+  /** the report page (reports/html.ts) */
+  html: string;
 }
 
 export function resultPaths(dir: string): ResultPaths {
-  return { dir, json: join(dir, 'results.json'), csv: join(dir, 'results.csv') };
+  return { dir, json: join(dir, 'results.json'), csv: join(dir, 'results.csv'), html: join(dir, 'report.html') };
 }
 
 /** Default output directory: results/<UTC timestamp>. */
@@ -70,18 +75,60 @@ export function defaultOutDir(now = new Date()): string {
   return join('results', now.toISOString().replace(/[:.]/g, '-'));
 }
 
-/** Writes the JSON and CSV. Serialised, so that two writes never race for the same file. */
+/**
+ * The report is rewritten at most this often while a run goes on (rendering
+ * takes tens of ms, and a startup round of native targets takes about 1 ms);
+ * the final write of a finished or interrupted run always rewrites it.
+ */
+export const REPORT_INTERVAL_MS = 2000;
+
+/**
+ * Writes the JSON, the CSV and the report page. Serialised, so that two writes
+ * never race for the same file. A report that fails to render never fails the
+ * run: the error is kept in `reportError` and the JSON and CSV are still written.
+ */
 export class ResultWriter {
   private chain: Promise<void> = Promise.resolve();
+  private lastReportAt = -Infinity;
+  /** why the last report could not be written, if it could not */
+  reportError: string | undefined;
+
   constructor(readonly paths: ResultPaths) {}
 
   write(result: Result): Promise<void> {
     const json = toJson(result);
     const csv = toCsv(result);
+    const html = this.reportNow(result) ? this.render(result) : undefined;
     this.chain = this.chain.then(async () => {
       await writeAtomic(this.paths.json, json);
       await writeAtomic(this.paths.csv, csv);
+      if (html !== undefined) {
+        try {
+          await writeAtomic(this.paths.html, html);
+          this.reportError = undefined;
+        } catch (e) {
+          this.reportError = `cannot write ${this.paths.html} (${describeError(e)})`;
+        }
+      }
     });
     return this.chain;
+  }
+
+  private reportNow(result: Result): boolean {
+    const final = result.complete || result.interrupted !== undefined;
+    const now = performance.now();
+    if (!final && now - this.lastReportAt < REPORT_INTERVAL_MS) return false;
+    this.lastReportAt = now;
+    return true;
+  }
+
+  /** Rendered now, synchronously: the runner mutates `result` after this call returns. */
+  private render(result: Result): string | undefined {
+    try {
+      return renderHtml([{ path: this.paths.json, result }]);
+    } catch (e) {
+      this.reportError = `cannot render the report (${describeError(e)})`;
+      return undefined;
+    }
   }
 }

@@ -1,14 +1,63 @@
-/** `tsbench report` — placeholder until its issue lands. */
-import type { Command } from 'commander';
+/**
+ * `tsbench report RESULTS.json|DIR… [-o FILE] [--format html|md]`: the
+ * published report of one or more runs. Everything is loaded and rendered
+ * before anything is written, so a usage error (exit 2) never leaves half a
+ * report. HTML goes to report.html unless -o says otherwise; Markdown goes to
+ * stdout unless -o is given.
+ */
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { renderHtml } from '../../reports/html.js';
+import { renderMarkdown } from '../../reports/markdown.js';
+import { UsageError, describeError } from '../errors.js';
+import { expandResultPaths, loadResult, type LoadedResult } from '../load.js';
+import { writeAtomic } from '../results.js';
+
+export const REPORT_FORMATS = ['html', 'md'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+interface ReportFlags {
+  out?: string;
+  format?: string;
+}
+
+/** The format asked for, else the one -o's extension names, else html. */
+function pickFormat(flags: ReportFlags): ReportFormat {
+  if (flags.format !== undefined) {
+    if (!(REPORT_FORMATS as readonly string[]).includes(flags.format)) {
+      throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${REPORT_FORMATS.join(', ')}`);
+    }
+    return flags.format as ReportFormat;
+  }
+  return flags.out !== undefined && /\.(md|markdown)$/i.test(flags.out) ? 'md' : 'html';
+}
+
+async function reportCommand(args: string[], flags: ReportFlags): Promise<number> {
+  const format = pickFormat(flags);
+  const paths = await expandResultPaths(args);
+  const results: LoadedResult[] = [];
+  for (const p of paths) results.push(await loadResult(p));
+  const text = format === 'html' ? renderHtml(results) : renderMarkdown(results);
+  const out = flags.out ?? (format === 'html' ? 'report.html' : undefined);
+  if (out === undefined) {
+    process.stdout.write(text);
+    return 0;
+  }
+  try {
+    await writeAtomic(out, text);
+  } catch (e) {
+    throw new UsageError(`-o: cannot write ${out} (${describeError(e)}); pass a writable path`);
+  }
+  process.stdout.write(`report: ${resolve(out)}\n`);
+  return 0;
+}
 
 export function registerReportCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command('report')
-    .description('(not yet implemented)')
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(() => {
-      process.stderr.write('tsbench: report is not implemented yet\n');
-      setExit(1);
-    });
+    .description('write the report of one or more runs: a self-contained HTML page (charts, claims) or a Markdown summary')
+    .argument('<results...>', 'results.json files, or directories holding one (or holding run directories)')
+    .option('-o, --out <file>', 'output file (default: report.html for html; stdout for md)')
+    .addOption(new Option('--format <format>', `output format: ${REPORT_FORMATS.join(', ')} (default: html, or md when -o ends in .md)`))
+    .action(async (args: string[], flags: ReportFlags) => setExit(await reportCommand(args, flags)));
 }

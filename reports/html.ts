@@ -1,0 +1,101 @@
+/**
+ * The published report: one self-contained HTML page, readable offline from
+ * file://. chart.js and the page's script are inlined, the data travels in JSON
+ * script elements (jsonForScript: no string can end them), a
+ * Content-Security-Policy forbids every network request, and every string that
+ * comes from a result is escaped. Sections: claims first, then hosts, runs, and
+ * per scenario the charts and the table of figures (reports/html/*).
+ */
+import { evaluateClaims } from '../bench/claims/index.js';
+import type { HostClaims } from '../bench/claims/types.js';
+import type { LoadedResult } from '../bench/load.js';
+import { toolVersion } from '../bench/version.js';
+import { chartJsSource, escapeHtml as e, jsonForScript } from './html-common.js';
+import type { ChartSpec } from './html/charts.js';
+import { CLIENT_SCRIPT } from './html/client.js';
+import { buildReportModel, type ReportModel } from './html/model.js';
+import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './html/sections.js';
+import { REPORT_CSS } from './html/style.js';
+
+export interface HtmlReportOptions {
+  /** claim verdicts; computed from the results when not given */
+  claims?: HostClaims[];
+  /** the time printed as "generated"; now when not given */
+  generatedAt?: Date;
+}
+
+/** The Content-Security-Policy of the page: inline script and style only, images only from data: URLs, nothing from the network. */
+export const REPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
+
+function unique<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
+
+/** One line saying what the report covers. */
+function summary(model: ReportModel): string {
+  const scenarios = model.scenarios.map((s) => s.name);
+  const targets = unique(model.scenarios.flatMap((s) => s.series.map((x) => x.target)));
+  const hosts = model.hosts.map((h) => h.label);
+  return `${scenarios.join(', ') || 'no scenario'} on ${targets.join(', ') || 'no target'} · ${hosts.length === 1 ? 'host' : 'hosts'} ${hosts.join(', ')}`;
+}
+
+function header(model: ReportModel, generatedAt: Date): string {
+  const s = model.sources;
+  const first = s[0];
+  const what =
+    s.length === 1 && first
+      ? `<p>Command: <code>tsbench ${e(first.command.join(' '))}</code></p>` +
+        `<p class="small">Started ${e(first.startedAt)}, last written ${e(first.updatedAt)} (UTC) by tsbench ${e(first.toolVersion)}, bootstrap seed ${e(String(first.seed))}` +
+        `${first.complete ? '' : ` · <span class="problem">${e(first.interrupted ? `interrupted: ${first.interrupted}` : 'incomplete: still running or stopped early')}</span>`}</p>`
+      : `<p>${s.length} result files, ${e(unique(s.map((x) => x.startedAt.slice(0, 10))).join(', '))} (UTC); see <a href="#runs">Runs</a> for each command.</p>`;
+  return (
+    `<header><h1>tsbench report</h1><p class="lede">${e(summary(model))}</p>${what}` +
+    `<p class="small muted">Generated ${e(generatedAt.toISOString())} by tsbench ${e(toolVersion())}. Every interval is a seeded bootstrap 95% confidence interval; ratios are median(target) / median(native) of the same host and file.</p></header>`
+  );
+}
+
+function toc(model: ReportModel): string {
+  const items = ['<li><a href="#claims">Claims</a></li>', '<li><a href="#hosts">Hosts</a></li>', '<li><a href="#runs">Runs</a></li>'];
+  for (const sc of model.scenarios) {
+    const id = `scenario-${slug(sc.name)}`;
+    items.push(`<li><a href="#${id}">Scenario: ${e(sc.name)}</a> <span class="small">(<a href="#${id}-figures">figures</a>)</span></li>`);
+  }
+  return `<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>${items.join('')}</ol></nav>`;
+}
+
+/** Renders the report page for one or more loaded results. */
+export function renderHtml(results: readonly LoadedResult[], opts: HtmlReportOptions = {}): string {
+  const model = buildReportModel(results);
+  const claims = opts.claims ?? evaluateClaims(results);
+  const specs: ChartSpec[] = [];
+  const scenarios = model.scenarios.map((sc) => scenarioSection(sc, specs));
+  const title = `tsbench report: ${summary(model)}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tsbench ${e(toolVersion())}">
+<title>${e(title)}</title>
+<link rel="icon" href="data:,">
+<style>${REPORT_CSS}</style>
+</head>
+<body>
+${header(model, opts.generatedAt ?? new Date())}
+${toc(model)}
+<main>
+${claimsSection(claims, model.multiHost)}
+${hostsSection(model)}
+${runsSection(model)}
+${scenarios.join('\n')}
+</main>
+<footer class="small muted">tsbench ${e(toolVersion())} · the measured results are embedded in this page (script element <code>#tsbench-results</code>).</footer>
+<script type="application/json" id="tsbench-charts">${jsonForScript(specs)}</script>
+<script type="application/json" id="tsbench-results">${jsonForScript(results.map((r) => ({ path: r.path, result: r.result })))}</script>
+<script>${chartJsSource()}</script>
+<script>${CLIENT_SCRIPT}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,267 @@
+/**
+ * The report page's sections as HTML. Tables are rendered here, on the server
+ * side, so they read (and print) without the page's script; every string from
+ * a result goes through `e()` (escapeHtml).
+ */
+import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../../bench/claims/types.js';
+import { escapeHtml as e, targetColor } from '../html-common.js';
+import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
+import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from './model.js';
+
+/** An id fragment from any text: letters, digits and dashes only. */
+export function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'x';
+}
+
+function verdictClass(v: Verdict): string {
+  return `verdict verdict-${slug(v)}`;
+}
+
+function swatch(target: string): string {
+  return `<span class="swatch" style="background:${e(targetColor(target))}"></span>`;
+}
+
+function acceleratorBadge(acc: 'kvm' | 'tcg' | undefined): string {
+  if (acc === 'tcg') return '<span class="accel accel-tcg" title="QEMU TCG binary translation: never evidence about KVM">TCG emulation — not KVM</span>';
+  if (acc === 'kvm') return '<span class="accel accel-kvm" title="hardware-assisted virtualization">KVM</span>';
+  return '';
+}
+
+function figureText(f: Figure): string {
+  const ci = f.ciLow !== undefined && f.ciHigh !== undefined ? ` (95% CI ${interval(f.ciLow, f.ciHigh, f.unit)})` : '';
+  return `${f.target ? `${swatch(f.target)}` : ''}${e(f.label)}: <b>${e(withUnit(f.value, f.unit))}</b>${e(ci)}`;
+}
+
+/** Escaped text with `code` spans (as the claims engine writes commands) set as <code>. */
+function prose(text: string): string {
+  return e(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
+function partLine(p: ClaimPart): string {
+  const context = p.bearing === 'context' ? ' <span class="context" title="shown for context; does not decide the verdict">context only</span>' : '';
+  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${context}</li>`;
+}
+
+function partDetail(p: ClaimPart): string {
+  const targets = p.targets && p.targets.length > 0 ? ` <span class="muted">[${e(p.targets.join(', '))}]</span>` : '';
+  return `<li><b>${e(p.label)}</b>${targets}: ${prose(p.evidence)}</li>`;
+}
+
+/** The accelerators a verdict's VM figures came from: the claim's own, else its parts'. */
+function accelerators(c: ClaimVerdict): string {
+  if (c.accelerator) return acceleratorBadge(c.accelerator);
+  const seen = new Map<'kvm' | 'tcg', string>();
+  for (const p of c.parts) if (p.accelerator && !seen.has(p.accelerator)) seen.set(p.accelerator, p.verdict);
+  return [...seen].map(([a, v]) => `${acceleratorBadge(a)} <span class="small muted">${e(v)}</span>`).join('<br>');
+}
+
+function claimRow(c: ClaimVerdict): string {
+  const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map(partLine).join('')}</ul>` : '';
+  const detail =
+    `<details class="small"><summary>how it was decided</summary>` +
+    (c.parts.length > 0 ? `<ul>${c.parts.map(partDetail).join('')}</ul>` : '') +
+    `<p class="rule"><b>Rule:</b> ${prose(c.rule)}</p></details>`;
+  const figures = c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
+  const vm = accelerators(c);
+  return (
+    `<tr class="claim" data-claim="${e(c.id)}" data-verdict="${e(c.verdict)}">` +
+    `<th scope="row">${e(c.id)}</th>` +
+    `<td>${prose(c.claim)}<div class="muted small">decided by ${prose(c.decidedBy)}</div></td>` +
+    `<td><span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span></td>` +
+    `<td>${prose(c.evidence)}${parts}${detail}</td>` +
+    `<td class="small">${figures}</td>` +
+    `<td class="small">${c.reference ? prose(c.reference) : '<span class="muted">—</span>'}</td>` +
+    `<td>${vm || '<span class="muted small">no VM</span>'}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}`).join('<br>')}</div></td>` +
+    '</tr>'
+  );
+}
+
+/** The claims table of each host: one row per verdict. */
+export function claimsSection(claims: readonly HostClaims[], multiHost: boolean): string {
+  const out: string[] = ['<section id="claims"><h2>Claims</h2>'];
+  out.push(
+    '<p class="lede">Each claim of the containers-versus-VMs literature, judged from these results by a stated rule: ' +
+      '<span class="verdict verdict-confirmed">confirmed</span> <span class="verdict verdict-refuted">refuted</span> ' +
+      '<span class="verdict verdict-inconclusive">inconclusive</span> (the intervals cannot tell) ' +
+      '<span class="verdict verdict-not-measured">not measured</span> (a target or scenario is missing). ' +
+      'A verdict measured on TCG emulation is labelled as such: it says nothing about KVM. The rules are in docs/claims.md.</p>',
+  );
+  if (claims.length === 0) out.push('<p class="muted">No host in these results.</p>');
+  for (const h of claims) {
+    if (multiHost || claims.length > 1) out.push(`<h3>Host ${e(h.host)}</h3>`);
+    out.push(`<p class="small muted">from ${h.sources.map((s) => `<code>${e(s)}</code>`).join(', ')}</p>`);
+    out.push(
+      `<table class="claims" data-host="${e(h.host)}"><colgroup><col class="c-id"><col class="c-claim"><col class="c-verdict"><col class="c-evidence"><col class="c-numbers"><col class="c-ref"><col class="c-with"></colgroup>` +
+        '<thead><tr><th>id</th><th>claim</th><th>verdict</th><th>evidence</th><th>numbers</th><th>published reference</th><th>measured with</th></tr></thead><tbody>',
+    );
+    out.push(...h.verdicts.map(claimRow));
+    out.push('</tbody></table>');
+    if (h.verdicts.length === 0) out.push('<p class="muted">No claim verdicts were computed for these results.</p>');
+  }
+  out.push('</section>');
+  return out.join('\n');
+}
+
+function row(label: string, value: string): string {
+  return `<tr><th scope="row">${e(label)}</th><td>${value}</td></tr>`;
+}
+
+/** Each host's dimensions, its image, and its unavailable targets with why. */
+export function hostsSection(model: ReportModel): string {
+  const out: string[] = ['<section id="hosts"><h2>Hosts</h2><div class="hosts">'];
+  for (const h of model.hosts) out.push(hostCard(h));
+  out.push('</div></section>');
+  return out.join('\n');
+}
+
+function hostCard(h: ReportHost): string {
+  const d = h.dims;
+  const rows: string[] = [
+    row('hostname', e(d.hostname)),
+    row('CPU', `${e(d.cpuModel)}, ${e(String(d.cpuCores))} cores (${e(d.arch)})`),
+    row('memory', e(withUnit(d.memoryBytes, 'bytes'))),
+    row('OS', e(d.os)),
+    row('kernel', e(d.kernel)),
+    row('cgroup', e(d.cgroup)),
+    row('Node.js', e(d.node)),
+    row('QEMU', d.qemuVersion ? e(d.qemuVersion) : '<span class="muted">not found</span>'),
+  ];
+  if (d.virtualization) rows.push(row('virtualization (informative)', e(d.virtualization)));
+  rows.push(
+    row(
+      'KVM',
+      d.kvm
+        ? `<span class="${d.kvm.available ? 'verdict verdict-confirmed' : 'verdict verdict-refuted'}">${d.kvm.available ? 'available' : 'unavailable'}</span> ${d.kvm.reason ? e(d.kvm.reason) : ''}`
+        : '<span class="muted">not probed in this run</span>',
+    ),
+  );
+  if (h.image) {
+    const i = h.image;
+    rows.push(
+      row('image', `<code>${e(i.hash)}</code>`),
+      row('container root filesystem', e(withUnit(i.rootfsBytes, 'bytes'))),
+      row('VM image packing', e(i.packing)),
+      row('VM initramfs', `${e(withUnit(i.initramfsBytes, 'bytes'))} (kernel modules inside: ${e(withUnit(i.modulesBytes, 'bytes'))})`),
+      row('VM kernel', `${e(withUnit(i.kernelBytes, 'bytes'))}, ${e(i.kernelRelease)}`),
+    );
+  }
+  for (const t of h.notes) rows.push(row(`target ${t.name}`, e(t.reason ?? '')));
+  for (const t of h.unavailable) rows.push(row(`target ${t.name}`, `<span class="verdict verdict-not-measured">unavailable</span> ${e(t.reason ?? 'no reason given')}`));
+  return `<div class="host"><h3>${e(h.label)}</h3><table class="dims">${rows.join('')}</table><p class="small muted">${h.sources.map((s) => `<code>${e(s)}</code>`).join(' ')}</p></div>`;
+}
+
+/** What was run: every file's command, times, tool version, seed, and whether it finished. */
+export function runsSection(model: ReportModel): string {
+  const out: string[] = ['<section id="runs"><h2>Runs</h2><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th></tr></thead><tbody>'];
+  for (const s of model.sources) {
+    const lim = [s.limits.cpus !== undefined ? `${s.limits.cpus} CPU` : '', s.limits.memoryBytes !== undefined ? withUnit(s.limits.memoryBytes, 'bytes') : ''].filter(Boolean).join(', ');
+    const state = s.complete ? 'complete' : s.interrupted ? `interrupted: ${s.interrupted}` : 'incomplete (still running or stopped)';
+    out.push(
+      `<tr><td><code>${e(s.path)}</code></td><td>${e(s.host)}</td><td><code>tsbench ${e(s.command.join(' '))}</code></td><td>${e(s.startedAt)}</td><td>${e(s.updatedAt)}</td>` +
+        `<td>${e(s.toolVersion)}</td><td>${e(String(s.seed))}</td><td>${e(lim || 'scenario defaults')}</td><td class="${s.complete ? '' : 'problem'}">${e(state)}</td></tr>`,
+    );
+  }
+  out.push('</tbody></table></section>');
+  return out.join('\n');
+}
+
+function canvas(spec: ChartSpec, title: string, caption: string, heightPx: number, wide = false): string {
+  return (
+    `<figure class="chart${wide ? ' wide' : ''}"><figcaption><b>${e(title)}</b> <span class="small muted">${e(caption)}</span></figcaption>` +
+    `<div class="canvas" style="height:${heightPx}px"><canvas id="${e(spec.id)}" role="img" aria-label="${e(title)}"></canvas></div></figure>`
+  );
+}
+
+function paramText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** One scenario: problems first, then charts per metric, ratios, timeline, density, and the table of figures. */
+export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string {
+  const id = `scenario-${slug(sc.name)}`;
+  const out: string[] = [`<section id="${id}" class="scenario"><h2>Scenario: ${e(sc.name)}</h2><p>${e(sc.description)}</p>`];
+  out.push('<details class="params"><summary>Parameters</summary>');
+  for (const p of sc.parameters) {
+    out.push(`<p class="small"><code>${e(sourceName(p.source))}</code>: ${e(String(p.runs))} samples per target after ${e(String(p.warmup))} warmup</p><dl>`);
+    for (const [k, v] of Object.entries(p.parameters)) out.push(`<dt>${e(k)}</dt><dd>${e(paramText(v))}</dd>`);
+    out.push('</dl>');
+  }
+  out.push('</details>');
+
+  const problems = sc.series.map((s) => ({ s, why: problem(s) })).filter((x): x is { s: Series; why: string } => x.why !== undefined);
+  if (problems.length > 0) {
+    out.push('<div class="problems"><h3>Targets that did not complete</h3><ul>');
+    for (const { s, why } of problems) {
+      const tail = s.errorTail && s.errorTail.length > 0 ? `<details><summary>last output</summary><pre>${e(s.errorTail.join('\n'))}</pre></details>` : '';
+      out.push(`<li class="problem" data-target="${e(s.label)}">${swatch(s.target)}<b>${e(s.label)}</b> — ${e(why)}${tail}</li>`);
+    }
+    out.push('</ul></div>');
+  }
+
+  const grid: string[] = [];
+  for (const m of sc.metrics) {
+    const spec = metricChart(`chart-${slug(sc.name)}-${slug(m.name)}`, sc, m.name);
+    if (!spec) continue;
+    specs.push(spec);
+    grid.push(canvas(spec, `${m.name} (${m.unit}, ${m.better} is better)`, `${m.description}. Dots: every sample; thick mark: the median; whiskers: its 95% CI.`, 260));
+  }
+  if (grid.length > 0) out.push(`<h3 id="${id}-metrics">Metrics by target</h3><div class="grid">${grid.join('\n')}</div>`);
+  else out.push('<p class="muted">No samples were recorded for this scenario.</p>');
+
+  const ratio = ratioChart(`chart-${slug(sc.name)}-ratio`, sc);
+  if (ratio) {
+    specs.push(ratio);
+    out.push(`<h3 id="${id}-ratio">Overhead: ratio to native</h3>`);
+    out.push(canvas(ratio, `${sc.name}: median(target) / median(native)`, 'Dot: ratio of medians; whiskers: its bootstrap 95% CI; dashed line: native (1×). Above 1 for a lower-is-better metric is a cost; below 1 for a higher-is-better metric is a cost.', 110 + 26 * ratioRows(sc), true));
+  }
+  const timeline = sc.name === 'startup' ? timelineChart(`chart-${slug(sc.name)}-timeline`, sc) : undefined;
+  if (timeline) {
+    specs.push(timeline);
+    out.push(`<h3 id="${id}-timeline">VM boot timeline</h3>`);
+    const rows = ((timeline.config['data'] as { labels: unknown[] }).labels ?? []).length;
+    out.push(canvas(timeline, 'Boot phases, stacked (median of each phase)', 'qemu: launch to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. Targets without phases (native, containers) start in one step.', 90 + 40 * rows, true));
+  }
+  if (sc.name === 'density') {
+    const ready = densityReadyChart(`chart-${slug(sc.name)}-ready`, sc);
+    const memory = densityMemoryChart(`chart-${slug(sc.name)}-memory`, sc);
+    const figs: string[] = [];
+    if (ready) {
+      specs.push(ready);
+      figs.push(canvas(ready, 'Instances ready over time', 'All instances launched at once; one step line per sample: how many were ready how long after launch.', 300));
+    }
+    if (memory) {
+      specs.push(memory);
+      figs.push(canvas(memory, 'Host memory taken vs instances', 'One point per sample: the drop of MemAvailable while the instances ran.', 300));
+    }
+    if (figs.length > 0) out.push(`<h3 id="${id}-density">Density</h3><div class="grid">${figs.join('\n')}</div>`);
+  }
+  out.push(`<h3 id="${id}-figures">Figures</h3>${figuresTable(sc)}`);
+  out.push('</section>');
+  return out.join('\n');
+}
+
+/** Every figure: n, median, CI, p95, min, max and the ratio to native, per metric and target. */
+export function figuresTable(sc: ReportScenario): string {
+  const out: string[] = [
+    '<table class="figures"><thead><tr><th>metric</th><th>target</th><th>n</th><th>median</th><th>95% CI of median</th><th>p95</th><th>min</th><th>max</th><th>ratio to native (95% CI)</th></tr></thead><tbody>',
+  ];
+  for (const m of sc.metrics) {
+    for (const s of sc.series) {
+      const st = s.stats[m.name];
+      if (!st) continue;
+      const r = s.ratioToNative[m.name];
+      out.push(
+        `<tr><td>${e(m.name)}</td><td>${swatch(s.target)}${e(s.label)}</td><td class="num">${st.n}</td><td class="num"><b>${e(withUnit(st.median, m.unit))}</b></td>` +
+          `<td class="num">${e(interval(st.ciLow, st.ciHigh, m.unit))}</td><td class="num">${e(withUnit(st.p95, m.unit))}</td><td class="num">${e(withUnit(st.min, m.unit))}</td>` +
+          `<td class="num">${e(withUnit(st.max, m.unit))}</td><td class="num">${r ? e(ratioText(r)) : s.target === 'native' ? '1× (baseline)' : '—'}</td></tr>`,
+      );
+    }
+  }
+  for (const s of sc.series) {
+    if (Object.keys(s.stats).length > 0) continue;
+    out.push(`<tr class="problem"><td>—</td><td>${swatch(s.target)}${e(s.label)}</td><td colspan="7">${e(problem(s) ?? 'no samples')}</td></tr>`);
+  }
+  out.push('</tbody></table>');
+  return out.join('');
+}
+

@@ -1,0 +1,135 @@
+/**
+ * The Markdown summary (`tsbench report --format md`), for CI job summaries and
+ * pull requests: the host, the claims with their verdicts, a table of medians
+ * with CIs and ratios per scenario, and every target that did not complete with
+ * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
+ * a result cannot break a table or inject markup.
+ */
+import { evaluateClaims } from '../bench/claims/index.js';
+import type { ClaimVerdict, HostClaims } from '../bench/claims/types.js';
+import type { LoadedResult } from '../bench/load.js';
+import { toolVersion } from '../bench/version.js';
+import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './html/model.js';
+
+/** Escapes text for a Markdown table cell (or a line of text): no `|`, no newline, no HTML, no emphasis. */
+export function mdCell(text: string): string {
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(/\r\n|\r|\n/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/([*_`[\]])/g, '\\$1');
+}
+
+/** Inline code (outside tables) that survives any backticks in the text and stays on one line. */
+export function mdCode(text: string): string {
+  const flat = text.replace(/\r\n|\r|\n/g, ' ');
+  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}${/^`|`$/.test(flat) ? ` ${flat} ` : flat}${fence}`;
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+function hostLine(h: ReportHost): string {
+  const d = h.dims;
+  const kvm = d.kvm ? (d.kvm.available ? 'available' : `unavailable (${d.kvm.reason ?? 'no reason'})`) : 'not probed';
+  const parts = [
+    `${d.cpuModel}, ${d.cpuCores} cores`,
+    withUnit(d.memoryBytes, 'bytes'),
+    d.os,
+    `kernel ${d.kernel}`,
+    `cgroup ${d.cgroup}`,
+    `QEMU ${d.qemuVersion ?? 'not found'}`,
+    `KVM ${kvm}`,
+  ];
+  return `**Host ${mdCell(h.label)}**: ${mdCell(parts.join(' · '))}`;
+}
+
+function accelerator(c: ClaimVerdict): string {
+  if (c.accelerator === 'tcg') return 'TCG emulation (not KVM)';
+  if (c.accelerator === 'kvm') return 'KVM';
+  return 'no VM';
+}
+
+function claimsTable(h: HostClaims): string[] {
+  if (h.verdicts.length === 0) return ['No claim verdicts were computed for these results.'];
+  const rows = h.verdicts.map((c) => {
+    const numbers = c.figures
+      .map((f) => `${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`)
+      .join('; ');
+    const parts = c.parts.map((p) => `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${p.bearing === 'context' ? ' (context)' : ''}`).join('; ');
+    return [
+      mdCell(c.id),
+      mdCell(c.claim),
+      `**${mdCell(c.verdict)}**`,
+      mdCell(c.evidence) + (parts ? `<br>${mdCell(parts)}` : ''),
+      mdCell(numbers || '—'),
+      mdCell(c.reference ?? '—'),
+      mdCell(`${accelerator(c)}; ${c.targets.join(', ')}`),
+    ];
+  });
+  return table(['id', 'claim', 'verdict', 'evidence', 'numbers', 'reference', 'measured with'], rows);
+}
+
+function summaryLine(model: ReportModel): string {
+  const s = model.sources;
+  const first = s[0];
+  if (s.length === 1 && first) {
+    return `Run ${mdCode(`tsbench ${first.command.join(' ')}`)} — started ${mdCell(first.startedAt)}, tsbench ${mdCell(first.toolVersion)}${first.complete ? '' : `, **${mdCell(first.interrupted ? `interrupted: ${first.interrupted}` : 'incomplete')}**`}`;
+  }
+  return `${s.length} result files: ${s.map((x) => `${mdCode(x.path)} (${mdCell(x.host)}, ${mdCell(x.startedAt)}${x.complete ? '' : ', incomplete'})`).join(', ')}`;
+}
+
+/** Renders the Markdown summary of one or more loaded results. */
+export function renderMarkdown(results: readonly LoadedResult[], opts: { claims?: HostClaims[] } = {}): string {
+  const model = buildReportModel(results);
+  const claims = opts.claims ?? evaluateClaims(results);
+  const out: string[] = ['# tsbench report', ''];
+  for (const h of model.hosts) out.push(hostLine(h), '');
+  out.push(summaryLine(model), '');
+  out.push('## Claims', '');
+  for (const h of claims) {
+    if (claims.length > 1) out.push(`### Host ${mdCell(h.host)}`, '');
+    out.push(...claimsTable(h), '');
+  }
+  for (const sc of model.scenarios) {
+    out.push(`## ${mdCell(sc.name)}`, '', mdCell(sc.description), '');
+    const rows: string[][] = [];
+    for (const m of sc.metrics) {
+      for (const s of sc.series) {
+        const st = s.stats[m.name];
+        if (!st) continue;
+        const r = s.ratioToNative[m.name];
+        rows.push([
+          mdCell(m.name),
+          mdCell(s.label),
+          String(st.n),
+          mdCell(withUnit(st.median, m.unit)),
+          mdCell(interval(st.ciLow, st.ciHigh, m.unit)),
+          mdCell(r ? ratioText(r) : s.target === 'native' ? '1×' : '—'),
+        ]);
+      }
+    }
+    if (rows.length > 0) out.push(...table(['metric', 'target', 'n', 'median', '95% CI', 'ratio to native (95% CI)'], rows), '');
+    else out.push('No samples were recorded.', '');
+    const problems = sc.series.map((s) => ({ s, why: problem(s) })).filter((x) => x.why !== undefined);
+    if (problems.length > 0) {
+      out.push('**Targets that did not complete**', '');
+      for (const { s, why } of problems) out.push(`- ${mdCell(s.label)}: ${mdCell(why ?? '')}`);
+      out.push('');
+    }
+  }
+  const unavailable = model.hosts.flatMap((h) => h.unavailable.map((t) => ({ h, t })));
+  if (unavailable.length > 0) {
+    out.push('## Unavailable targets', '');
+    for (const { h, t } of unavailable) out.push(`- ${mdCell(model.multiHost ? `${t.name} @ ${h.label}` : t.name)}: ${mdCell(t.reason ?? 'no reason given')}`);
+    out.push('');
+  }
+  out.push(`<sub>tsbench ${mdCell(toolVersion())}; intervals are seeded bootstrap 95% CIs; ratios are median(target) / median(native).</sub>`, '');
+  return out.join('\n');
+}
