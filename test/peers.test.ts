@@ -1,0 +1,255 @@
+/**
+ * Peer runtimes as targets (runc, crun, podman, docker): the generated OCI
+ * bundle checked against runc itself, limits that hold in the runtime's cgroup,
+ * startup measured beside `container` through the CLI, unavailable peers
+ * reported with reasons, and nothing left behind. Needs root and runc (the
+ * runc tests are skipped with the probe's reason otherwise).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import createContainerDriver from '../drivers/container/index.js';
+import { CONTAINER_NAME, NAMESPACES, OCI_VERSION, boundingCapabilities, ociConfig, type OciConfig } from '../drivers/oci/bundle.js';
+import { OCI_PARENT, cgroupMounts } from '../drivers/oci/cgroups.js';
+import { OCI_DIR_PREFIX, OciRuntimeDriver } from '../drivers/oci/runtime.js';
+import type { Instance } from '../drivers/types.js';
+import { tsbench, tsbenchBackground } from './helpers/cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tsbench-peers-test-'));
+const runc = new OciRuntimeDriver('runc');
+const probe = await runc.probe();
+const skip = probe.available ? false : `runc unavailable: ${probe.reason ?? ''}`;
+
+/** What a tsbench process (by pid) may have left of its peer instances: dirs, cgroups, mounts, processes. */
+function leftovers(ownerPid: number): string[] {
+  const found: string[] = [];
+  const tag = `-${ownerPid}-`;
+  for (const name of readdirSync(tmpdir())) if (name.startsWith(OCI_DIR_PREFIX) && name.includes(tag)) found.push(`dir ${join(tmpdir(), name)}`);
+  for (const m of cgroupMounts()) {
+    const parent = join(m, OCI_PARENT);
+    if (!existsSync(parent)) continue;
+    for (const name of readdirSync(parent)) if (name.includes(tag)) found.push(`cgroup ${join(parent, name)}`);
+  }
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) if (line.includes(OCI_DIR_PREFIX) && line.includes(tag)) found.push(`mount ${line}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(OCI_DIR_PREFIX) && cmdline.includes(tag)) found.push(`process ${pid}: ${cmdline}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/** The runtime's cgroup path of a running instance (`/tsbench-oci/<id>/ct`), from its first pid's memory line. */
+function memoryCgroupOf(instance: Instance): string {
+  const [pid] = instance.hostPids();
+  assert.ok(pid !== undefined, 'the instance has processes in its cgroup');
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[1]?.split(',').includes('memory'));
+  assert.ok(line, 'a v1 memory line in /proc/PID/cgroup');
+  return line.split(':')[2] as string;
+}
+
+before(async () => {
+  if (!skip) await runc.prepare({ limits: {} });
+});
+
+after(async () => {
+  await runc.teardown();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('the generated config.json', () => {
+  const spec = {
+    job: { kind: 'exec' as const, argv: ['/bin/busybox', 'true'] },
+    limits: { memoryBytes: 96 * 2 ** 20, cpus: 0.5, pids: 32 },
+    volumes: [{ hostPath: '/tmp', guestPath: '/data', readOnly: true }],
+    hostname: 'tsbench-x',
+    cgroupsPath: '/tsbench-oci/x/ct',
+    swapAccounting: true,
+  };
+
+  test('has the structure of `runc spec` and the namespaces of tsbench\'s container', { skip: skip ? 'runc missing' : false }, async () => {
+    const dir = join(work, 'spec');
+    (await import('node:fs')).mkdirSync(dir);
+    const r = await execa('runc', ['spec', '--bundle', dir], { reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const reference = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown> };
+    const ours = ociConfig(spec) as unknown as Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown> };
+    // The same spec line (1.0.x), every top-level, process and linux field runc's template has.
+    assert.equal((reference['ociVersion'] as string).split('.').slice(0, 2).join('.'), OCI_VERSION.split('.').slice(0, 2).join('.'));
+    for (const key of ['ociVersion', 'process', 'root', 'hostname', 'mounts', 'linux']) assert.ok(key in ours, `top-level ${key}`);
+    for (const key of ['terminal', 'user', 'args', 'env', 'cwd', 'capabilities', 'noNewPrivileges']) assert.ok(key in ours.process, `process.${key}`);
+    for (const key of ['resources', 'namespaces']) assert.ok(key in ours.linux, `linux.${key}`);
+    assert.deepEqual(Object.keys(ours.process['capabilities'] as object).sort(), Object.keys(reference.process['capabilities'] as object).filter((k) => k !== 'inheritable').sort());
+    // runc's template has pid, network, ipc, uts, mount; container adds cgroup.
+    const theirs = (reference.linux['namespaces'] as { type: string }[]).map((n) => n.type);
+    const mine = (ours.linux['namespaces'] as { type: string }[]).map((n) => n.type);
+    assert.deepEqual([...theirs, 'cgroup'].sort(), [...mine].sort());
+    // Exactly the set the container target creates (its probe lists them in its own names).
+    const container = await createContainerDriver().probe();
+    if (container.available) assert.deepEqual(mine.map((t) => CONTAINER_NAME[t as (typeof NAMESPACES)[number]]).sort(), (container.details?.['namespaces'] ?? '').split(',').sort());
+    const mounts = (ours['mounts'] as { destination: string }[]).map((m) => m.destination);
+    for (const m of ['/proc', '/dev', '/dev/pts', '/dev/shm', '/sys', '/data']) assert.ok(mounts.includes(m), `mount ${m}`);
+  });
+
+  test('carries the limits as linux.resources, swap equal to the memory limit', () => {
+    const c: OciConfig = ociConfig(spec);
+    assert.deepEqual(c.linux.resources.memory, { limit: 96 * 2 ** 20, swap: 96 * 2 ** 20 });
+    assert.deepEqual(c.linux.resources.cpu, { quota: 50_000, period: 100_000 });
+    assert.deepEqual(c.linux.resources.pids, { limit: 32 });
+    assert.deepEqual(c.process.args, ['/sbin/tsbench-agent', 'exec', '/bin/busybox', 'true']);
+    assert.deepEqual(
+      c.mounts.find((m) => m.destination === '/data'),
+      { destination: '/data', type: 'bind', source: '/tmp', options: ['rbind', 'nosuid', 'nodev', 'ro'] },
+    );
+  });
+
+  test('asks only for the capabilities tsbench itself holds', () => {
+    assert.deepEqual(boundingCapabilities('CapBnd:\t0000000000000021\n'), ['CAP_CHOWN', 'CAP_KILL']);
+    assert.equal(boundingCapabilities('CapBnd:\t000001ffffffffff\n').length, 41);
+  });
+});
+
+describe('runc running the bundle', { skip }, () => {
+  test('runs the agent from the generated bundle and exits 0, with the ready marker on the launcher clock', async () => {
+    const i = await runc.launch({ job: { kind: 'noop' }, limits: { memoryBytes: 128 * 2 ** 20, cpus: 1, pids: 64 } });
+    const r = await i.result;
+    assert.equal(r.status, 'ok', `${r.reason ?? ''}\n${r.tail.join('\n')}`);
+    assert.equal(r.exitCode, 0);
+    assert.ok(r.timeline.toReadyMs !== undefined && r.timeline.toExitMs !== undefined);
+    assert.ok(r.timeline.toReadyMs > 0 && r.timeline.toReadyMs <= r.timeline.toExitMs);
+    assert.ok((r.accounting.cpuUserMs ?? 0) + (r.accounting.cpuSystemMs ?? 0) > 0, 'CPU time read from the cgroup');
+    assert.ok((r.accounting.peakMemoryBytes ?? 0) > 0, 'peak memory read from the cgroup');
+  });
+
+  test('the limits of config.json hold in the runtime\'s cgroup', async () => {
+    const i = await runc.launch({ job: { kind: 'sleep' }, limits: { memoryBytes: 96 * 2 ** 20, cpus: 0.5, pids: 32 } });
+    try {
+      await i.ready;
+      const path = memoryCgroupOf(i);
+      assert.match(path, new RegExp(`^/${OCI_PARENT}/tsbench-runc-${process.pid}-\\d+/ct$`));
+      const id = path.split('/')[2] as string;
+      const bundle = join(dirname(runc.stateDir as string), id);
+      const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as OciConfig;
+      assert.equal(config.linux.cgroupsPath, path);
+      assert.equal(config.linux.resources.memory?.limit, 96 * 2 ** 20);
+      const v1 = (controller: string, file: string): string => readFileSync(join('/sys/fs/cgroup', controller, path, file), 'utf8').trim();
+      assert.equal(Number(v1('memory', 'memory.limit_in_bytes')), 96 * 2 ** 20);
+      assert.equal(Number(v1('cpu', 'cpu.cfs_quota_us')), 50_000);
+      assert.equal(Number(v1('cpu', 'cpu.cfs_period_us')), 100_000);
+      assert.equal(v1('pids', 'pids.max'), '32');
+      // The instance's processes are the agent, in the pid namespace's PID 1 position.
+      const pids = i.hostPids();
+      assert.equal(pids.length, 1);
+      assert.match(readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8'), /tsbench-agent\0sleep/);
+    } finally {
+      await i.stop();
+    }
+    assert.equal((await i.result).status, 'ok');
+  });
+
+  test('a workload past its memory limit is reported as OOM-killed', async () => {
+    // busybox holds 256 MiB in a shell variable under a 64 MiB limit.
+    const i = await runc.launch({
+      job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'x=$(head -c 268435456 /dev/zero | tr "\\0" a); echo ${#x}'] },
+      limits: { memoryBytes: 64 * 2 ** 20, pids: 64 },
+    });
+    const r = await i.result;
+    assert.equal(r.status, 'oom-killed', `${r.status} ${r.reason ?? ''} ${r.tail.join('\n')}`);
+    assert.ok((r.accounting.oomKills ?? 0) >= 1);
+  });
+
+  test('a volume is visible and writable inside', async () => {
+    const dir = mkdtempSync(join(work, 'vol-'));
+    const i = await runc.launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'echo inside > /data/f && cat /data/f'] }, volumes: [{ hostPath: dir, guestPath: '/data' }] });
+    const r = await i.result;
+    assert.equal(r.status, 'ok', r.tail.join('\n'));
+    assert.deepEqual(r.stdout, ['inside']);
+    assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'inside\n');
+  });
+
+  test('runc lists no container under tsbench\'s private root once instances have ended', async () => {
+    const r = await execa('runc', ['--root', runc.stateDir as string, 'list', '--quiet'], { reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '');
+  });
+});
+
+describe('the command line', () => {
+  test('startup runs end to end on container and runc, both with toReadyMs and toExitMs', { skip }, async () => {
+    const out = join(work, 'startup');
+    const child = tsbenchBackground(['run', 'startup', '--targets', 'container,runc', '--runs', '3', '--warmup', '1', '--out', out]);
+    const r = await child;
+    assert.equal(r.exitCode, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      complete: boolean;
+      scenarios: { targets: { target: string; state: string; samples: { status: string; values: Record<string, number> }[] }[] }[];
+    };
+    assert.equal(doc.complete, true);
+    const targets = doc.scenarios[0]?.targets ?? [];
+    assert.deepEqual(targets.map((t) => [t.target, t.state]), [['container', 'completed'], ['runc', 'completed']]);
+    for (const t of targets) {
+      assert.equal(t.samples.length, 3);
+      for (const s of t.samples) {
+        assert.equal(s.status, 'ok');
+        assert.ok(s.values['toReadyMs'] !== undefined && s.values['toExitMs'] !== undefined, `${t.target}: both figures`);
+      }
+    }
+    assert.deepEqual(leftovers(child.pid as number), []);
+  });
+
+  test('targets --json reports every unavailable peer with a reason and runc with its version', async () => {
+    const r = await tsbench(['targets', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { name: string; available: boolean; reason: string; details?: Record<string, string> }[];
+    const peer = (n: string) => rows.find((x) => x.name === n);
+    for (const n of ['runc', 'crun', 'podman', 'docker']) {
+      const p = peer(n);
+      assert.ok(p, n);
+      if (!p.available) assert.ok(p.reason.length > 0, `${n} says why it is unavailable`);
+    }
+    for (const n of ['podman', 'docker']) {
+      const p = peer(n);
+      if (p && !p.available) assert.match(p.reason, /binary missing|daemon not running|info` failed|a test container failed/);
+    }
+    if (!skip) assert.match(peer('runc')?.details?.['version'] ?? '', /^runc version /);
+    // crun 1.8 on a hybrid host: the refusal is quoted, whether tsbench then runs it or not.
+    const crun = peer('crun');
+    const hybrid = existsSync('/sys/fs/cgroup/unified/cgroup.controllers') && readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim().length > 0;
+    if (crun?.details?.['version']?.startsWith('crun version 1.8') && hybrid) assert.match(crun.reason, /cgroups in hybrid mode not supported/);
+  });
+
+  test('Ctrl-C during a long runc run exits 130 and leaves no container, cgroup, bundle or mount', { skip }, async () => {
+    const out = join(work, 'sigint');
+    const child = tsbenchBackground(['run', 'startup', '--targets', 'runc', '--runs', '500', '--out', out]);
+    const json = join(out, 'results.json');
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (existsSync(json) && /"toExitMs"/.test(readFileSync(json, 'utf8'))) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(existsSync(json), 'results.json was written');
+    child.kill('SIGINT');
+    const r = await child;
+    assert.equal(r.exitCode, 130, r.stderr);
+    const pid = child.pid as number;
+    const settle = Date.now() + 2000;
+    while (leftovers(pid).length > 0 && Date.now() < settle) await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(leftovers(pid), []);
+    // The namespace holder died with tsbench: no process still sits in a mount namespace of its own making.
+    for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        if (readlinkSync(`/proc/${p}/exe`).endsWith('/sleep') && readFileSync(`/proc/${p}/status`, 'utf8').includes(`PPid:\t${pid}\n`)) assert.fail(`holder ${p} outlived tsbench`);
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e;
+      }
+    }
+  });
+});
