@@ -42,6 +42,13 @@ export function wantsLog(values: readonly number[]): boolean {
   return Math.max(...v) / Math.min(...v) > LOG_SPREAD;
 }
 
+/** Axis bounds that keep every whisker inside the plot (chart.js sizes axes to the points only); positive ends only on a log axis. */
+function whiskerBounds(whiskers: readonly Whisker[], log: boolean): Record<string, number> {
+  const ends = whiskers.flatMap((w) => [w.lo, w.hi, w.mid]).filter((x) => Number.isFinite(x) && (!log || x > 0));
+  if (ends.length === 0) return {};
+  return { suggestedMin: Math.min(...ends), suggestedMax: Math.max(...ends) };
+}
+
 const POINT_STYLES = ['circle', 'triangle', 'rect', 'rectRot', 'star', 'crossRot'];
 const PHASE_COLORS: Record<string, string> = { qemu: '#7f7f7f', kernel: '#56B4E9', agent: '#009E73', exit: '#CC79A7' };
 const SPARE_PHASE = ['#bcbd22', '#17becf', '#8c564b', '#9467bd'];
@@ -116,7 +123,7 @@ export function metricChart(id: string, sc: ReportScenario, metricName: string):
         plugins: { legend: { display: false } },
         scales: {
           x: { type: 'linear', min: -0.5, max: shown.length - 0.5, grid: { display: false }, title: { display: true, text: 'target' } },
-          y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: axisTitle(`${metric.name} (${unit})`, log) },
+          y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), ...whiskerBounds(whiskers, log), title: axisTitle(`${metric.name} (${unit})`, log) },
         },
       },
     },
@@ -137,7 +144,8 @@ export function ratioChart(id: string, sc: ReportScenario): ChartSpec | undefine
       rows.push(`${m.name} · ${s.label}`);
       const color = targetColor(s.target);
       whiskers.push({ pos: row, lo: r.ciLow, hi: r.ciHigh, mid: r.ratio, color });
-      all.push(r.ciLow, r.ciHigh, r.ratio);
+      // An interval end at or below 0 (a difference metric) must not veto a log axis the ratios need: it is drawn to the edge.
+      all.push(r.ratio, ...[r.ciLow, r.ciHigh].filter((x) => x > 0 || r.ratio <= 0));
       bySeries.set(s, [...(bySeries.get(s) ?? []), { x: r.ratio, y: row }]);
     }
   }
@@ -166,7 +174,7 @@ export function ratioChart(id: string, sc: ReportScenario): ChartSpec | undefine
       options: {
         plugins: { legend: { display: true, position: 'bottom' } },
         scales: {
-          x: { type: log ? 'logarithmic' : 'linear', title: axisTitle('median(target) / median(native) (×; 1 = native)', log) },
+          x: { type: log ? 'logarithmic' : 'linear', ...whiskerBounds([...whiskers, { pos: 0, lo: 1, hi: 1, mid: 1, color: '' }], log), title: axisTitle('median(target) / median(native) (×; 1 = native)', log) },
           y: { type: 'linear', reverse: true, min: -0.5, max: rows.length - 0.5, grid: { display: false } },
         },
       },
@@ -273,7 +281,7 @@ export function densityReadyChart(id: string, sc: ReportScenario): ChartSpec | u
   };
 }
 
-/** Density: host memory taken (MemAvailable drop) against instances running, one point per sample. */
+/** Density: host memory of all instances (their summed PSS) against instances running, one point per sample. */
 export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | undefined {
   const datasets: Record<string, unknown>[] = [];
   const all: number[] = [];
@@ -281,7 +289,8 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
     const data: { x: number; y: number }[] = [];
     for (const sample of s.samples) {
       const n = sample.values['instances'];
-      const per = sample.values['memAvailableDeltaPerInstanceBytes'];
+      // PSS rather than the MemAvailable drop: the drop is host-wide and can come out negative for tiny instances.
+      const per = sample.values['pssPerInstanceBytes'];
       if (sample.status !== 'ok' || n === undefined || per === undefined) continue;
       data.push({ x: n, y: (per * n) / 1048576 });
     }
@@ -304,7 +313,7 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
         plugins: { legend: { display: true, position: 'bottom' } },
         scales: {
           x: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances running at once (count)' } },
-          y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: axisTitle('host memory taken, MemAvailable drop (MiB)', log) },
+          y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: axisTitle('PSS of all instances (MiB)', log) },
         },
       },
     },

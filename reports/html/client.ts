@@ -38,7 +38,13 @@ export const CLIENT_SCRIPT = String.raw`
         var horizontal = spec.valueAxis === 'x';
         var vScale = chart.scales[spec.valueAxis];
         var iScale = chart.scales[horizontal ? 'y' : 'x'];
+        var area = chart.chartArea;
+        // A value a log axis cannot show (an interval reaching 0 or below) is drawn to the axis' edge.
+        function px(v) { var p = vScale.getPixelForValue(v); return isFinite(p) ? p : horizontal ? area.left : area.bottom; }
         ctx.save();
+        ctx.beginPath();
+        ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+        ctx.clip();
         if (spec.refLine !== undefined) {
           var r = vScale.getPixelForValue(spec.refLine);
           ctx.strokeStyle = '#555';
@@ -53,7 +59,7 @@ export const CLIENT_SCRIPT = String.raw`
         (spec.whiskers || []).forEach(function (w) {
           var p = iScale.getPixelForValue(w.pos);
           var half = Math.min(18, Math.abs(iScale.getPixelForValue(w.pos + 0.3) - p));
-          var lo = vScale.getPixelForValue(w.lo), hi = vScale.getPixelForValue(w.hi), mid = vScale.getPixelForValue(w.mid);
+          var lo = px(w.lo), hi = px(w.hi), mid = px(w.mid);
           function line(a, b, c, d) { ctx.beginPath(); if (horizontal) { ctx.moveTo(b, a); ctx.lineTo(d, c); } else { ctx.moveTo(a, b); ctx.lineTo(c, d); } ctx.stroke(); }
           ctx.strokeStyle = w.color;
           ctx.lineWidth = 1.5;
@@ -84,7 +90,7 @@ export const CLIENT_SCRIPT = String.raw`
     var vAxis = scales[spec.valueAxis] || (scales[spec.valueAxis] = {});
     if (spec.logAxes.indexOf(spec.valueAxis) < 0) (vAxis.ticks = vAxis.ticks || {}).callback = fmt;
     var plugins = config.options.plugins || (config.options.plugins = {});
-    if (plugins.legend && plugins.legend.display) plugins.legend.labels = { filter: function (item, data) { return !data.datasets[item.datasetIndex].hideInLegend; } };
+    if (plugins.legend && plugins.legend.display) plugins.legend.labels = { usePointStyle: config.type === 'scatter', filter: function (item, data) { return !data.datasets[item.datasetIndex].hideInLegend; } };
     plugins.tooltip = {
       callbacks: {
         label: function (c) {

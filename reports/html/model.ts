@@ -204,7 +204,7 @@ export function num(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
 
-/** A value with its unit; bytes are shown in binary units. */
+/** A value with its unit; bytes are shown in binary units, counts bare. */
 export function withUnit(x: number, unit: string): string {
   if (unit === 'bytes') {
     let v = x;
@@ -215,12 +215,12 @@ export function withUnit(x: number, unit: string): string {
     }
     return `${num(v)} ${BINARY[i]}`;
   }
-  return unit ? `${num(x)} ${unit}` : num(x);
+  return unit && unit !== 'count' ? `${num(x)} ${unit}` : num(x);
 }
 
 /** A confidence interval `low – high` in the unit. */
 export function interval(low: number, high: number, unit: string): string {
-  return unit === 'bytes' ? `${withUnit(low, unit)} – ${withUnit(high, unit)}` : `${num(low)} – ${num(high)}${unit ? ` ${unit}` : ''}`;
+  return unit === 'bytes' ? `${withUnit(low, unit)} – ${withUnit(high, unit)}` : `${num(low)} – ${num(high)}${unit && unit !== 'count' ? ` ${unit}` : ''}`;
 }
 
 /** A ratio to native with its interval, e.g. `3.36× (3.09–5.15)`. */

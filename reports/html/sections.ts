@@ -231,7 +231,7 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
     }
     if (memory) {
       specs.push(memory);
-      figs.push(canvas(memory, 'Host memory taken vs instances', 'One point per sample: the drop of MemAvailable while the instances ran.', 300));
+      figs.push(canvas(memory, 'Host memory vs instances', 'One point per sample: the summed PSS of every host process of every instance, all N running.', 300));
     }
     if (figs.length > 0) out.push(`<h3 id="${id}-density">Density</h3><div class="grid">${figs.join('\n')}</div>`);
   }

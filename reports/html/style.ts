@@ -33,7 +33,7 @@ table.dims th { width: 34%; font-weight: 500; color: var(--muted); }
 .context { font-size: 11px; color: var(--muted); border: 1px dashed var(--muted); padding: 0 4px; border-radius: 3px; }
 table.claims { table-layout: fixed; }
 table.claims td, table.claims th { font-size: 13px; overflow-wrap: anywhere; }
-col.c-id { width: 44px; } col.c-claim { width: 19%; } col.c-verdict { width: 112px; } col.c-evidence { width: 33%; } col.c-numbers { width: 17%; } col.c-ref { width: 15%; } col.c-with { width: 108px; }
+col.c-id { width: 44px; } col.c-claim { width: 18%; } col.c-verdict { width: 112px; } col.c-evidence { width: 30%; } col.c-numbers { width: 15%; } col.c-ref { width: 13%; } col.c-with { width: 124px; }
 table.claims ul.parts { list-style: none; padding-left: 0; }
 table.claims ul.parts li { margin: 2px 0; }
 table.claims ul.figures { padding-left: 0; list-style: none; }
