@@ -35,7 +35,10 @@ const targets: TargetInfo[] = [
   // Peer OCI runtimes, measured beside tsbench's own container (drivers/oci).
   ...(['runc', 'crun', 'podman', 'docker'] as const).map((name) => ({
     name,
-    description: `${name}: the same image and job as an OCI container (peer runtime)`,
+    description:
+      name === 'runc' || name === 'crun'
+        ? `${name}: the same image, agent, namespaces and limits as an OCI bundle (peer runtime)`
+        : `${name}: the same rootfs imported as an image, run with matching limits (peer engine)`,
     create: async () => (await import('./oci/index.js')).createPeerDriver(name),
   })),
   // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone).
