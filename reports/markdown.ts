@@ -50,10 +50,14 @@ function hostLine(h: ReportHost): string {
   return `**Host ${mdCell(h.label)}**: ${mdCell(parts.join(' · '))}`;
 }
 
+const ACCELERATOR = { tcg: 'TCG emulation (not KVM)', kvm: 'KVM' } as const;
+
+/** The accelerator behind a verdict: the claim's own, else each of its parts' with that part's verdict. */
 function accelerator(c: ClaimVerdict): string {
-  if (c.accelerator === 'tcg') return 'TCG emulation (not KVM)';
-  if (c.accelerator === 'kvm') return 'KVM';
-  return 'no VM';
+  if (c.accelerator) return ACCELERATOR[c.accelerator];
+  const seen = new Map<'kvm' | 'tcg', string>();
+  for (const p of c.parts) if (p.accelerator && !seen.has(p.accelerator)) seen.set(p.accelerator, p.verdict);
+  return seen.size > 0 ? [...seen].map(([a, v]) => `${ACCELERATOR[a]}: ${v}`).join('; ') : 'no VM';
 }
 
 function claimsTable(h: HostClaims): string[] {
@@ -70,7 +74,7 @@ function claimsTable(h: HostClaims): string[] {
       mdCell(c.evidence) + (parts ? `<br>${mdCell(parts)}` : ''),
       mdCell(numbers || '—'),
       mdCell(c.reference ?? '—'),
-      mdCell(`${accelerator(c)}; ${c.targets.join(', ')}`),
+      mdCell([accelerator(c), c.targets.join(', ')].filter(Boolean).join('; ')),
     ];
   });
   return table(['id', 'claim', 'verdict', 'evidence', 'numbers', 'reference', 'measured with'], rows);
