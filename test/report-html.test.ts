@@ -98,7 +98,7 @@ describe('the report page in headless Chromium', () => {
     }
   });
 
-  test('a multi-scenario report of two committed real results draws every chart and is saved as a screenshot', async (t) => {
+  test('a multi-scenario report of two committed real results draws every chart and is saved as a screenshot', async () => {
     const file = join(work, 'fixtures.html');
     const r = await tsbench(['report', MULTI, STARTUP, '-o', file]);
     assert.equal(r.exitCode, 0, r.stderr);
@@ -117,7 +117,6 @@ describe('the report page in headless Chromium', () => {
       const rows = await page.evaluate<number>("document.querySelectorAll('#scenario-io table.figures tbody tr').length");
       assert.equal(rows, 16 * 2 + 8, 'every io figure: 16 metrics for native and container, 8 for tcg');
       const shot = await page.screenshot(SCREENSHOT);
-      t.diagnostic(`screenshot: ${shot}`);
       console.log(`report screenshot: ${shot}`);
       assert.ok(existsSync(shot));
     } finally {
