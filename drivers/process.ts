@@ -60,6 +60,8 @@ export interface ProcessOutcome {
   agentReadyNs?: bigint;
   readyReceivedNs?: bigint;
   agentExitCode?: number;
+  /** The agent's `mark` events in order (agent clock), e.g. a container started inside a VM. */
+  marks?: { name: string; monoNs: bigint }[];
   agentErrors: string[];
   meminfo?: { totalKb: number; availableKb: number };
   stdout: string[];
@@ -137,7 +139,11 @@ export class LaunchedProcess {
       const o = this.outcome;
       switch (ev.kind) {
         case 'init':
-          o.agentInitNs = ev.monoNs;
+          // The first: in a container inside a VM, the VM's agent starts before the container's.
+          o.agentInitNs ??= ev.monoNs;
+          break;
+        case 'mark':
+          (o.marks ??= []).push({ name: ev.name, monoNs: ev.monoNs });
           break;
         case 'ready':
           o.agentReadyNs = ev.monoNs;

@@ -13,7 +13,9 @@ export type AgentEvent =
   | { kind: 'err'; text: string }
   | { kind: 'rusage'; userUs: number; systemUs: number; maxRssKb: number }
   | { kind: 'error'; message: string }
-  | { kind: 'exit'; code: number; signal: number | null };
+  | { kind: 'exit'; code: number; signal: number | null }
+  /** A named instant of the instance's own work, e.g. `container`: a VM's agent started the container inside it. */
+  | { kind: 'mark'; name: string; monoNs: bigint };
 
 const MARKER = '@tsb ';
 const DECIMAL = /^\d+$/;
@@ -46,6 +48,8 @@ export function parseAgentLine(line: string): AgentEvent | undefined {
     }
     case 'error':
       return { kind: 'error', message: rest };
+    case 'mark':
+      return /^[\w.-]+$/.test(fields[0] ?? '') && DECIMAL.test(fields[1] ?? '') ? { kind: 'mark', name: fields[0] as string, monoNs: BigInt(fields[1] as string) } : undefined;
     case 'exit':
       if (fields[0] === 'signal' && DECIMAL.test(fields[1] ?? '')) return { kind: 'exit', code: 128 + Number(fields[1]), signal: Number(fields[1]) };
       return DECIMAL.test(fields[0] ?? '') ? { kind: 'exit', code: Number(fields[0]), signal: null } : undefined;

@@ -84,14 +84,20 @@ async function fileEntry(path: string, src: string): Promise<Entry> {
   return { kind: 'file', path, src, mode: st.mode & 0o7777 };
 }
 
-/** Lists the image's content and hashes every input. */
-export async function planImage(kernel: Kernel, agent: string): Promise<Plan> {
+/**
+ * Lists the image's content and hashes every input. `launcher` (tsbench-launch,
+ * whose container runtime makes the container inside a VM: drivers/qemu/nested.ts)
+ * goes to /sbin/tsbench-launch when given.
+ */
+export async function planImage(kernel: Kernel, agent: string, launcher?: string): Promise<Plan> {
   if (!existsSync(agent)) throw new ImageError(`agent binary ${agent} is missing: run npm run build`);
+  if (launcher !== undefined && !existsSync(launcher)) throw new ImageError(`launcher binary ${launcher} is missing: run npm run build`);
   if (!existsSync(BUSYBOX)) throw new ImageError(`${BUSYBOX} is missing: apt-get install busybox-static`);
   const rootfs: Entry[] = ['/proc', '/sys', '/dev', '/tmp', '/data', '/bin', '/sbin', '/etc/tsbench'].map((path) => ({ kind: 'dir', path }));
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   rootfs.push(await fileEntry('/sbin/tsbench-agent', agent));
   rootfs.push({ kind: 'symlink', path: '/init', target: 'sbin/tsbench-agent' });
+  if (launcher !== undefined) rootfs.push(await fileEntry('/sbin/tsbench-launch', launcher));
   rootfs.push(await fileEntry('/bin/busybox', BUSYBOX));
   for (const applet of BUSYBOX_APPLETS) rootfs.push({ kind: 'symlink', path: `/bin/${applet}`, target: 'busybox' });
 
@@ -103,15 +109,21 @@ export async function planImage(kernel: Kernel, agent: string): Promise<Plan> {
   for (const lib of [...libs].sort()) rootfs.push(await fileEntry(lib, lib));
 
   const modules: Entry[] = [];
+  // The modules every boot loads, and those only a container inside the VM loads (overlay).
   const loadOrder: string[] = [];
+  const containerOrder: string[] = [];
   if (kernel.modulesDir !== undefined) {
-    for (const rel of await selectModules(kernel.modulesDir)) {
-      const path = posix.join(guestModulesDir(kernel), rel);
-      modules.push(await fileEntry(path, join(kernel.modulesDir, rel)));
-      loadOrder.push(path);
+    for (const [list, container] of [[loadOrder, false], [containerOrder, true]] as const) {
+      if (container && launcher === undefined) continue;
+      for (const rel of await selectModules(kernel.modulesDir, { container })) {
+        const path = posix.join(guestModulesDir(kernel), rel);
+        modules.push(await fileEntry(path, join(kernel.modulesDir, rel)));
+        list.push(path);
+      }
     }
   }
   rootfs.push({ kind: 'text', path: '/etc/tsbench/modules', content: loadOrder.map((p) => `${p}\n`).join('') });
+  if (launcher !== undefined) rootfs.push({ kind: 'text', path: '/etc/tsbench/modules.container', content: containerOrder.map((p) => `${p}\n`).join('') });
 
   // Every input by content: entries (with file hashes), kernel, builder version.
   const files = [...rootfs, ...modules].filter((e): e is Extract<Entry, { kind: 'file' }> => e.kind === 'file');

@@ -70,6 +70,11 @@ export function agentBinary(): string {
   return fileURLToPath(new URL('../../bin/tsbench-agent', import.meta.url));
 }
 
+/** Absolute path of the compiled launcher, dist/bin/tsbench-launch (the container runtime inside a VM). */
+export function launcherBinary(): string {
+  return fileURLToPath(new URL('../../bin/tsbench-launch', import.meta.url));
+}
+
 export function imagesDir(): string {
   return join(cacheDir(), 'images');
 }
@@ -142,7 +147,7 @@ async function verify(dir: string, hash: string): Promise<Image> {
 }
 
 async function currentPlan(): Promise<Plan> {
-  return planImage(await resolveKernel(), agentBinary());
+  return planImage(await resolveKernel(), agentBinary(), launcherBinary());
 }
 
 /**

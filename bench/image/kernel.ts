@@ -47,6 +47,15 @@ export const DEBIAN_KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
  */
 export const WANTED_MODULES = ['virtio_mmio', 'virtio_blk', 'ext4'] as const;
 
+/**
+ * Modules a container inside the VM needs where the kernel has them modular
+ * (overlayfs is `=m` in Debian's cloud kernel; namespaces and cgroups are built
+ * in). Optional: a kernel without them still boots the VM targets, only the
+ * container-in-VM targets are then unavailable. The agent loads them only for a
+ * container (drivers/qemu/nested.ts), so a plain VM's boot does not pay for them.
+ */
+export const CONTAINER_MODULES = ['overlay'] as const;
+
 export function kernelCacheDir(): string {
   return join(cacheDir(), 'kernel');
 }
@@ -108,16 +117,39 @@ const moduleName = (path: string): string =>
 /**
  * The modules of `WANTED_MODULES` that the kernel has as modules, with their
  * dependencies, in load order (dependencies first), as paths relative to `modulesDir`.
+ * With `container`, instead: those of `CONTAINER_MODULES` the kernel has as modules,
+ * less what the wanted ones load already; missing ones are left out, not an error.
  */
-export async function selectModules(modulesDir: string): Promise<string[]> {
+export async function selectModules(modulesDir: string, opts: { container?: boolean } = {}): Promise<string[]> {
+  if (opts.container === true) {
+    const base = new Set(await selectModules(modulesDir));
+    return (await closure(modulesDir, CONTAINER_MODULES, true)).filter((m) => !base.has(m));
+  }
+  return closure(modulesDir, WANTED_MODULES, false);
+}
+
+/** Names of `CONTAINER_MODULES` that the kernel has neither as a module nor built in. */
+export async function missingContainerModules(modulesDir: string | undefined): Promise<string[]> {
+  if (modulesDir === undefined) return []; // everything built in
   const deps = await readModulesDep(modulesDir);
-  const byName = new Map([...deps.keys()].map((path) => [moduleName(path), path]));
-  const builtin = new Set(
+  const have = new Set([...deps.keys()].map(moduleName));
+  const builtin = await builtinNames(modulesDir);
+  return CONTAINER_MODULES.filter((n) => !have.has(n) && !builtin.has(n));
+}
+
+async function builtinNames(modulesDir: string): Promise<Set<string>> {
+  return new Set(
     (await readFile(join(modulesDir, 'modules.builtin'), 'utf8').catch(() => ''))
       .split('\n')
       .filter(Boolean)
       .map(moduleName),
   );
+}
+
+async function closure(modulesDir: string, wanted: readonly string[], optional: boolean): Promise<string[]> {
+  const deps = await readModulesDep(modulesDir);
+  const byName = new Map([...deps.keys()].map((path) => [moduleName(path), path]));
+  const builtin = await builtinNames(modulesDir);
   const order: string[] = [];
   const visit = (path: string): void => {
     if (order.includes(path)) return;
@@ -125,10 +157,10 @@ export async function selectModules(modulesDir: string): Promise<string[]> {
     for (const dep of [...(deps.get(path) ?? [])].reverse()) visit(dep);
     order.push(path);
   };
-  for (const name of WANTED_MODULES) {
+  for (const name of wanted) {
     const path = byName.get(name);
     if (path !== undefined) visit(path);
-    else if (!builtin.has(name))
+    else if (!optional && !builtin.has(name))
       throw new ImageError(`kernel modules in ${modulesDir} have neither ${name}.ko nor a built-in ${name}: use a kernel with ${name} (Debian's ${DEBIAN_KERNEL_METAPACKAGE} has it)`, {
         exitCode: 2,
       });
@@ -241,7 +273,7 @@ async function installKernel(kernel: Kernel, meta: Record<string, string>): Prom
   try {
     await copyFile(kernel.vmlinuz, join(tmp, 'vmlinuz'));
     if (kernel.modulesDir !== undefined) {
-      const modules = await selectModules(kernel.modulesDir);
+      const modules = [...(await selectModules(kernel.modulesDir)), ...(await selectModules(kernel.modulesDir, { container: true }))];
       await checkModulesMatch(kernel.modulesDir, kernel.version, modules);
       const deps = await readModulesDep(kernel.modulesDir);
       const out = join(tmp, 'modules');
@@ -278,7 +310,10 @@ export async function fetchKernel(opts: KernelOptions & { log?: (line: string) =
   }
   const pkg = await debianKernelPackage();
   const cached = await cachedKernel(join(kernelCacheDir(), pkg.kernelVersion));
-  if (cached !== undefined) {
+  // An entry cached before CONTAINER_MODULES existed lacks them: fetch it again.
+  const stale = cached !== undefined && (await missingContainerModules(cached.modulesDir)).length > 0;
+  if (stale) log(`the cached ${pkg.name} lacks ${(await missingContainerModules(cached.modulesDir)).join(', ')}; fetching it again`);
+  if (cached !== undefined && !stale) {
     await setCurrent(pkg.kernelVersion);
     log(`${pkg.name} ${pkg.version} is cached already`);
     return cached;

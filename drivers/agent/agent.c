@@ -9,11 +9,19 @@
  *
  * Jobs:  noop | sleep | exec /path/to/tool arg...
  *
+ * With tsbench.container=<base64url of launcher options joined by NUL> on the
+ * kernel cmdline (drivers/qemu/nested.ts), the VM's agent does not run the job
+ * itself: it makes the cgroup named by tsbench.cgroup and starts the job in a
+ * container made by tsbench-launch (the host's runtime, drivers/container/
+ * nsexec.c), whose PID 1 is this agent again, talking on the same console.
+ *
  * It talks to the host with one line per event, each "@tsb <event> ...\n"
  * written with a single write(2) so lines never interleave:
  *   init <mono_ns> | ready <mono_ns> | meminfo <total_kB> <avail_kB>
  *   out <text> | err <text> | rusage <utime_us> <stime_us> <maxrss_kB>
  *   error <message> | exit <code> | exit signal <n>
+ *   mark <name> <mono_ns>   (an instant of the VM's own work, e.g. "container":
+ *                            when the launcher cloned the container)
  * "exit" is always the last line, also after "error" (then exit 127).
  */
 #define _GNU_SOURCE
@@ -28,6 +36,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -285,9 +294,9 @@ static const char *cmdline_get(const char *key) {
 	return NULL;
 }
 
-/* Loads each .ko in /etc/tsbench/modules (dependency order, one path a line). */
-static int load_modules(void) {
-	FILE *f = fopen("/etc/tsbench/modules", "r");
+/* Loads each .ko in `list` (dependency order, one path a line). */
+static int load_modules(const char *list) {
+	FILE *f = fopen(list, "r");
 	if (!f) return 0; /* a kernel with everything built in needs none */
 	char path[512];
 	int rc = 0;
@@ -339,6 +348,125 @@ static void quiet_console(void) {
 	tcsetattr(STDIN_FILENO, TCSANOW, &t);
 }
 
+/*
+ * The value of `key` on the cmdline, base64url of strings joined by NUL, split
+ * into out[] (pointers into buf, which needs sizeof cmdline bytes), NULL-ended.
+ * Returns how many, or -1 when the key is missing or not base64url.
+ */
+static int decode_list(const char *key, char *buf, char **out) {
+	const char *v = cmdline_get(key);
+	int len = v ? b64url_decode(v, strlen(v), buf) : -1;
+	if (len <= 0) return -1;
+	buf[len] = 0;
+	int n = 0;
+	for (char *p = buf; p <= buf + len && n < MAX_JOB_ARGS; p += strlen(p) + 1) out[n++] = p;
+	out[n] = NULL;
+	return n;
+}
+
+/* ---- a container inside the VM ------------------------------------------ */
+
+#define LAUNCHER "/sbin/tsbench-launch"
+#define CGROUP_ROOT "/sys/fs/cgroup"
+static int exit_reported; /* the container's agent wrote the exit line */
+
+/*
+ * tsbench.cgroup: entries relative to a cgroup2 mount at /sys/fs/cgroup, in
+ * order: "DIR/" makes a directory, "FILE=VALUE" writes a control file
+ * (e.g. "cgroup.subtree_control=+memory", "ct/memory.max=536870912"). What to
+ * write is the host's policy (drivers/qemu/nested.ts); here it is only done.
+ */
+static int setup_cgroups(void) {
+	static char buf[sizeof cmdline];
+	char *entry[MAX_JOB_ARGS + 1];
+	int n = decode_list("tsbench.cgroup", buf, entry);
+	if (n < 0) return 0;
+	if (mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL)) return fail("mount", CGROUP_ROOT);
+	for (int k = 0; k < n; k++) {
+		char path[512];
+		char *eq = strchr(entry[k], '=');
+		size_t len = strlen(entry[k]);
+		if (!eq && len > 0 && entry[k][len - 1] == '/') {
+			snprintf(path, sizeof path, CGROUP_ROOT "/%s", entry[k]);
+			if (mkdir(path, 0755) && errno != EEXIST) return fail("mkdir", path);
+			continue;
+		}
+		if (!eq) {
+			errno = EINVAL;
+			return fail("tsbench.cgroup entry", entry[k]);
+		}
+		snprintf(path, sizeof path, CGROUP_ROOT "/%.*s", (int)(eq - entry[k]), entry[k]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) return fail("open", path);
+		ssize_t w = write(fd, eq + 1, strlen(eq + 1));
+		close(fd);
+		if (w < 0) return fail("write", path);
+	}
+	return 0;
+}
+
+/*
+ * Runs the job in a container: tsbench-launch OPTIONS -- tsbench-agent JOB,
+ * on the console like us. The launcher's report (its fd 3, here a pipe) gives
+ * the clone's CLOCK_MONOTONIC time, the guest clock the container's agent uses
+ * too; it becomes "mark container". The container's agent reports ready, the
+ * job's output and exit itself.
+ */
+static int run_container(int argc, char **job) {
+	static char buf[sizeof cmdline];
+	char *opt[MAX_JOB_ARGS + 1];
+	int nopt = decode_list("tsbench.container", buf, opt);
+	if (nopt < 0) {
+		emit("@tsb error tsbench.container=<base64url launcher options> is not valid");
+		return FAIL;
+	}
+	if (load_modules("/etc/tsbench/modules.container") || setup_cgroups()) return FAIL;
+	char *argv[2 * MAX_JOB_ARGS + 8];
+	int n = 0;
+	argv[n++] = LAUNCHER, argv[n++] = "--report-fd", argv[n++] = "3";
+	for (int k = 0; k < nopt; k++) argv[n++] = opt[k];
+	argv[n++] = "--", argv[n++] = "/sbin/tsbench-agent";
+	for (int k = 0; k < argc; k++) argv[n++] = job[k];
+	argv[n] = NULL;
+
+	int rep[2];
+	if (pipe2(rep, O_CLOEXEC)) return fail("pipe", LAUNCHER);
+	pid_t pid = fork();
+	if (pid < 0) return fail("fork", LAUNCHER);
+	if (pid == 0) {
+		/* fd 3 without CLOEXEC (dup2 onto itself would keep the flag). */
+		if (rep[1] == 3) fcntl(3, F_SETFD, 0);
+		else dup2(rep[1], 3);
+		sigprocmask(SIG_SETMASK, &poll_mask, NULL);
+		execv(LAUNCHER, argv);
+		dprintf(3, "error exec %s: %s\n", LAUNCHER, strerror(errno));
+		_exit(FAIL);
+	}
+	close(rep[1]);
+	FILE *report = fdopen(rep[0], "r");
+	char line[600], error[sizeof line] = "";
+	int sig = 0;
+	unsigned long long ns;
+	while (report && fgets(line, sizeof line, report)) {
+		line[strcspn(line, "\n")] = 0;
+		if (sscanf(line, "start %llu", &ns) == 1) emit("@tsb mark container %llu", ns);
+		else if (!strncmp(line, "error ", 6)) snprintf(error, sizeof error, "%s", line + 6);
+		else if (sscanf(line, "signal %d", &sig) == 1) {}
+	}
+	if (report) fclose(report);
+	int status;
+	pid_t w;
+	while ((w = waitpid(-1, &status, 0)) != pid) /* we are init: reap all */
+		if (w < 0 && errno != EINTR) return fail("wait", LAUNCHER);
+	if (error[0]) {
+		emit("@tsb error container: %s", error);
+		return FAIL;
+	}
+	if (sig) return 128 + (tool_signal = sig); /* the container's agent was killed: say so for it */
+	exit_reported = WIFEXITED(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 static int vm_init(void) {
 	mount("proc", "/proc", "proc", 0, NULL);
 	emit("@tsb init %llu", mono_ns());
@@ -352,27 +480,24 @@ static int vm_init(void) {
 	close(fd);
 	cmdline[n > 0 ? n : 0] = 0;
 
-	const char *job = cmdline_get("tsbench.job");
 	static char buf[sizeof cmdline];
-	int len = job ? b64url_decode(job, strlen(job), buf) : -1;
-	if (len <= 0) {
+	char *argv[MAX_JOB_ARGS + 1];
+	int argc = decode_list("tsbench.job", buf, argv);
+	if (argc <= 0) {
 		emit("@tsb error no valid tsbench.job=<base64url argv> on the kernel cmdline");
 		return FAIL;
 	}
-	buf[len] = 0; /* argv joined by NUL: split it back */
-	char *argv[MAX_JOB_ARGS + 1];
-	int argc = 0;
-	for (char *p = buf; p <= buf + len && argc < MAX_JOB_ARGS; p += strlen(p) + 1) argv[argc++] = p;
-	argv[argc] = NULL;
 
-	if (load_modules()) return FAIL;
+	if (load_modules("/etc/tsbench/modules")) return FAIL;
 	const char *disk = cmdline_get("tsbench.disk");
 	if (disk && mount_data(disk)) return FAIL;
+	if (cmdline_get("tsbench.container")) return run_container(argc, argv);
 	return run_job(argc, argv);
 }
 
-/* The last line, always: the workload's status. */
+/* The last line, always: the workload's status (a container's agent may have said it already). */
 static int emit_exit(int code) {
+	if (exit_reported) return code;
 	if (tool_signal) emit("@tsb exit signal %d", tool_signal);
 	else emit("@tsb exit %d", code);
 	return code;

@@ -24,6 +24,10 @@
  *   --cgroup-dir DIR                  v2: clone3(CLONE_INTO_CGROUP) into DIR (before
  *                                     Linux 5.7: the child writes "0" to DIR/cgroup.procs)
  *   --env NAME=VALUE                  the workload's whole environment, repeatable
+ *   --no-pivot                        enter the overlay root with MS_MOVE + chroot instead of
+ *                                     pivot_root, which refuses to move the initramfs's rootfs
+ *                                     (EINVAL): for a container inside a VM booted from an
+ *                                     initramfs (drivers/qemu/nested.ts); runc's --no-pivot
  *   --trace                           report "trace <step> <mono_ns>" lines
  *
  * The workload's first instruction always runs inside its cgroups: on v2 the
@@ -86,6 +90,7 @@ static struct {
 	char *env[MAX_LIST * 2 + 1];
 	int nenv;
 	int trace;
+	int no_pivot;
 } C = { .cgroup_fd = -1 };
 
 static int trace_fd = -1;
@@ -153,6 +158,10 @@ int container_option(int argc, char **argv, int *i)
 	const char *o = argv[*i];
 	if (!strcmp(o, "--trace")) {
 		C.trace = C.enabled = 1;
+		return 1;
+	}
+	if (!strcmp(o, "--no-pivot")) {
+		C.no_pivot = 1;
 		return 1;
 	}
 	static const char *const with_value[] = { "--ns", "--hostname", "--rootfs-lower", "--upper", "--work", "--merged",
@@ -399,9 +408,23 @@ static void setup_root(void)
 		bind_volume(C.merged, C.volumes[k]);
 	if (C.nvolumes)
 		trace("volumes");
-	/* pivot_root(".", "."): the old root ends up stacked on the new one; detach it. */
 	if (chdir(C.merged) != 0)
 		die("chdir %s", C.merged);
+	if (C.no_pivot) {
+		/* The initramfs's rootfs can be neither pivoted away nor unmounted: move the
+		 * new root over it and chroot there (the old root stays below, out of reach
+		 * of the workload's paths, and goes with the mount namespace). */
+		if (mount(".", "/", NULL, MS_MOVE, NULL) != 0)
+			die("move %s to /", C.merged);
+		if (chroot(".") != 0)
+			die("chroot %s", C.merged);
+		if (chdir("/") != 0)
+			die("chdir /");
+		umask(022);
+		trace("chroot");
+		return;
+	}
+	/* pivot_root(".", "."): the old root ends up stacked on the new one; detach it. */
 	if (syscall(SYS_pivot_root, ".", ".") != 0)
 		die("pivot_root %s", C.merged);
 	if (umount2(".", MNT_DETACH) != 0)

@@ -16,7 +16,10 @@
  * decompressing itself), `kernel` until the agent ran as init (guest kernel boot
  * and initramfs unpacking), `agent` until the workload was ready (modules, /data),
  * `exit` until QEMU was reaped (the job, the agent's power-off, QEMU's exit).
- * The guest's two middle phases come from its own CLOCK_MONOTONIC, which starts
+ * A container inside the VM (container-in-tcg/-kvm, nested.ts) splits `agent`:
+ * `agent` until the guest's launcher cloned the container (overlay module,
+ * cgroup), then `container` until the container's agent was ready.
+ * The guest's middle phases come from its own CLOCK_MONOTONIC, which starts
  * with its kernel; the host places the kernel's start at the arrival of `ready`
  * minus the guest's `ready` time.
  */
@@ -68,6 +71,15 @@ export interface QemuDriverOptions {
   kernelArgs?: string[];
   /** Print each VM's command line on stderr before starting it. @default process.env.TSBENCH_PRINT_COMMAND === '1' */
   printCommand?: boolean;
+  /** Target name in results and messages. @default the accelerator ('kvm' | 'tcg') */
+  name?: string;
+  /** @default a sentence naming the accelerator */
+  description?: string;
+  /**
+   * Kernel parameters for one VM, given its size and data disk, appended after
+   * `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
+   */
+  guestArgs?: (vm: { cpus?: number; memoryBytes?: number; disk?: string }) => string[];
 }
 
 /** What one VM was, recorded with its result (`extra` of a sample). */
@@ -148,13 +160,19 @@ async function qemuVersion(binary: string): Promise<string> {
  * Phases of a VM's timeline (see the module comment), from what was observed;
  * only the phases whose ends are known. Pure, for tests.
  */
-export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentInitNs' | 'agentReadyNs' | 'readyReceivedNs'>): Phase[] {
+export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentInitNs' | 'agentReadyNs' | 'readyReceivedNs' | 'marks'>): Phase[] {
   if (o.startNs === undefined) return [];
   const phases: Phase[] = [];
   if (o.readyReceivedNs !== undefined && o.agentReadyNs !== undefined) {
     const kernelStart = o.readyReceivedNs - o.agentReadyNs;
     phases.push({ name: 'qemu', ms: nsToMs(kernelStart - o.startNs) });
-    if (o.agentInitNs !== undefined) {
+    // A container inside the VM (nested.ts): the agent's part ends when it cloned the container.
+    const container = o.marks?.find((m) => m.name === 'container')?.monoNs;
+    if (o.agentInitNs !== undefined && container !== undefined) {
+      phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
+      phases.push({ name: 'agent', ms: nsToMs(container - o.agentInitNs) });
+      phases.push({ name: 'container', ms: nsToMs(o.agentReadyNs - container) });
+    } else if (o.agentInitNs !== undefined) {
       phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
       phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - o.agentInitNs) });
     } else phases.push({ name: 'kernel+agent', ms: nsToMs(o.agentReadyNs) });
@@ -184,7 +202,8 @@ function consoleHint(tail: string[], memoryMiB: number): string | undefined {
 }
 
 export class QemuDriver implements Driver {
-  readonly name: Accelerator;
+  readonly name: string;
+  readonly accelerator: Accelerator;
   readonly description: string;
   readonly isolation = 'vm' as const;
   readonly machine: Machine;
@@ -198,9 +217,11 @@ export class QemuDriver implements Driver {
   private limits: Limits = {};
 
   constructor(private readonly opts: QemuDriverOptions) {
-    this.name = opts.accelerator;
+    this.name = opts.name ?? opts.accelerator;
+    this.accelerator = opts.accelerator;
     this.description =
-      opts.accelerator === 'kvm' ? 'QEMU VM with KVM hardware virtualization' : 'QEMU VM under TCG binary translation (no hardware virtualization)';
+      opts.description ??
+      (opts.accelerator === 'kvm' ? 'QEMU VM with KVM hardware virtualization' : 'QEMU VM under TCG binary translation (no hardware virtualization)');
     const env = process.env['TSBENCH_QEMU_MACHINE'];
     this.machine = opts.machine ?? (env !== undefined && env !== '' ? parseMachine(env) : 'microvm');
     this.binary = opts.binary ?? QEMU_BINARY;
@@ -212,7 +233,7 @@ export class QemuDriver implements Driver {
 
   private details(boot: Boot | undefined, qemu: string): Record<string, string> {
     return {
-      accelerator: this.name,
+      accelerator: this.accelerator,
       machine: this.machine,
       qemu,
       defaultMemoryMiB: String(DEFAULT_MEMORY_BYTES / MiB),
@@ -225,7 +246,7 @@ export class QemuDriver implements Driver {
     try {
       qemu = await qemuVersion(this.binary);
     } catch {
-      return { available: false, reason: `${this.binary} not found or not runnable: apt-get install qemu-system-x86`, details: { accelerator: this.name } };
+      return { available: false, reason: `${this.binary} not found or not runnable: apt-get install qemu-system-x86`, details: { accelerator: this.accelerator } };
     }
     let boot: Boot;
     try {
@@ -235,7 +256,7 @@ export class QemuDriver implements Driver {
       return { available: false, reason: why, details: this.details(undefined, qemu) };
     }
     const details = this.details(boot, qemu);
-    if (this.name === 'tcg') return { available: true, reason: 'accelerator: tcg (binary translation, no hardware virtualization)', details };
+    if (this.accelerator === 'tcg') return { available: true, reason: 'accelerator: tcg (binary translation, no hardware virtualization)', details };
 
     const note = await kvmProviderNote();
     const device = await kvmDeviceProblem();
@@ -287,7 +308,7 @@ export class QemuDriver implements Driver {
     } catch (e) {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
-    if (this.name === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
+    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
     this.checkMemory(this.boot, ctx.limits.memoryBytes);
   }
 
@@ -312,23 +333,23 @@ export class QemuDriver implements Driver {
     return this.start(request, boot, {
       ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
       ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
-      readyTimeoutMs: this.opts.readyTimeoutMs ?? (this.name === 'kvm' ? 10_000 : 60_000),
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? (this.accelerator === 'kvm' ? 10_000 : 60_000),
     });
   }
 
   /** The QEMU argv of one VM for a job; what `launch` runs. */
   async command(job: Job, vm: { cpus?: number; memoryBytes?: number; disk?: string } = {}): Promise<string[]> {
     const boot = this.boot ?? (await resolveBoot(this.opts));
-    if (this.name === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
+    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
     return this.argv(job, boot, vm);
   }
 
   private argv(job: Job, boot: Boot, vm: { cpus?: number; memoryBytes?: number; disk?: string }): string[] {
     // Under TCG the guest TSC is the host's: name its rate (kernelCmdline adds
     // tsc_early_khz); under KVM the hypervisor tells the guest, so pass none.
-    const tscKhz = this.name === 'kvm' ? 0 : this.tscKhz;
+    const tscKhz = this.accelerator === 'kvm' ? 0 : this.tscKhz;
     return buildQemuArgs({
-      accelerator: this.name,
+      accelerator: this.accelerator,
       machine: this.machine,
       ...(vm.cpus !== undefined ? { cpus: vm.cpus } : {}),
       ...(vm.memoryBytes !== undefined ? { memoryBytes: vm.memoryBytes } : {}),
@@ -338,7 +359,7 @@ export class QemuDriver implements Driver {
         job: jobArgv(job),
         ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
         ...(tscKhz !== undefined ? { tscKhz } : {}),
-        extra: this.opts.kernelArgs ?? [],
+        extra: [...(this.opts.kernelArgs ?? []), ...(this.opts.guestArgs?.(vm) ?? [])],
       }),
       ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
       binary: this.binary,
@@ -363,13 +384,13 @@ export class QemuDriver implements Driver {
     }
     const argv = this.argv(request.job, boot, { ...vm, ...(disk !== undefined ? { disk } : {}) });
     const details: VmDetails = {
-      accelerator: this.name,
+      accelerator: this.accelerator,
       machine: this.machine,
       vcpus: vcpusFor(vm.cpus),
       memoryMiB: memoryMiBFor(vm.memoryBytes),
       qemuArgv: argv,
       ...(diskBytes !== undefined ? { diskBytes } : {}),
-      ...(this.name === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
+      ...(this.accelerator === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
     };
     if (this.opts.printCommand ?? process.env['TSBENCH_PRINT_COMMAND'] === '1') process.stderr.write(`${formatCommand(argv)}\n`);
 

@@ -1,17 +1,152 @@
-/** tsbench's container inside a QEMU VM (claim C10) — placeholder until it lands. */
-import type { Driver } from '../types.js';
+/**
+ * `container-in-tcg` and `container-in-kvm` (claim C10: a container inside a VM
+ * "combines both worlds at little extra cost"): the very VM of the `tcg`/`kvm`
+ * targets — same kernel, image, QEMU command line, vCPUs and RAM — whose agent
+ * (PID 1) does not run the job itself but starts it in a container made by
+ * tsbench's own runtime, the same C as the host's `container` target
+ * (drivers/container/nsexec.c in tsbench-launch, which the image carries at
+ * /sbin/tsbench-launch). The container's PID 1 is the agent again, reporting
+ * ready, output and exit on the same console, so every scenario runs unchanged.
+ *
+ * What the container gets inside the guest, like the host's container: fresh
+ * pid, mount, uts, ipc, net (only `lo`) and cgroup namespaces; an overlay root
+ * whose lower layer is the image (the guest's initramfs root, `/`) and whose
+ * upper layer is a tmpfs of its own; a fresh /proc, a read-only /sys, a minimal
+ * /dev; a cgroup v2 group (the guest mounts cgroup2; the host here may be v1)
+ * with the memory, CPU and pids controllers. It enters its root with MS_MOVE +
+ * chroot (`--no-pivot`): pivot_root cannot move the initramfs's rootfs.
+ *
+ * Limits: the VM gets them as for `tcg`/`kvm` (vCPUs rounded up, RAM), and the
+ * container the same ones again as its cgroup (memory.max = the VM's RAM,
+ * cpu.max = the CPU quota), so the figures measure what the container adds,
+ * not a smaller box.
+ *
+ * Timeline: the VM's phases with the agent's part split at the clone
+ * (drivers/qemu/index.ts `vmPhases`): qemu → kernel → agent (overlay module,
+ * cgroup) → container (clone, namespaces, overlay root, the container's agent
+ * up to ready) → exit.
+ */
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError } from '../../bench/errors.js';
+import { encodeJob, loadImage } from '../../bench/image/index.js';
+import { missingContainerModules } from '../../bench/image/kernel.js';
+import type { Driver, Instance, LaunchRequest, PrepareContext, Probe } from '../types.js';
+import { QemuDriver, type Accelerator, type QemuDriverOptions } from './index.js';
 
-export function createNestedDriver(accel: 'kvm' | 'tcg'): Driver {
-  const name = `container-in-${accel}`;
-  return {
-    name,
-    description: `tsbench's container inside a ${accel} VM`,
-    isolation: 'vm',
-    probe: async () => ({ available: false, reason: 'not implemented yet' }),
-    prepare: async () => {},
-    launch: async () => {
-      throw new Error(`[tsbench] [${name}] launch: not implemented yet`);
-    },
-    teardown: async () => {},
-  };
+/** The container's cgroup, below the guest's cgroup2 root. */
+export const GUEST_CGROUP = 'tsbench-ct';
+
+/** The container's hostname (its own uts namespace). */
+export const GUEST_HOSTNAME = 'tsbench-ct';
+
+/** Namespaces of the container inside the guest: those of the host's `container` target. */
+export const GUEST_NAMESPACES = ['pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const;
+
+/** The workload's whole environment, as in the host's container. */
+const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
+
+/** CFS period of the CPU quota: 100 ms, as the host's container (drivers/container/cgroups.ts). */
+const CPU_PERIOD_US = 100_000;
+
+/**
+ * The kernel parameters that make the agent start the job in a container:
+ * `tsbench.container` (tsbench-launch's container options) and `tsbench.cgroup`
+ * (what to create and write under the guest's /sys/fs/cgroup), each base64url of
+ * strings joined by NUL, like `tsbench.job`. Pure, for tests.
+ */
+export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; disk?: string }): string[] {
+  const launcher = [
+    '--ns',
+    GUEST_NAMESPACES.join(','),
+    '--hostname',
+    GUEST_HOSTNAME,
+    // The image is the guest's root: the initramfs, already in RAM.
+    '--rootfs-lower',
+    '/',
+    // --upper-tmpfs mounts a tmpfs on /tmp inside the container's mount namespace only.
+    '--upper',
+    '/tmp/upper',
+    '--work',
+    '/tmp/work',
+    '--merged',
+    '/tmp/merged',
+    '--upper-tmpfs',
+    'mode=0755',
+    // The guest kernel is 5.11+ (Debian's 6.1): skip syncs and the uuid xattr, as the host's container does.
+    '--overlay-opts',
+    'volatile,uuid=off',
+    '--no-pivot',
+    '--cgroup-dir',
+    `/sys/fs/cgroup/${GUEST_CGROUP}`,
+    // The VM's data disk (io scenario) is the container's volume, as a host directory is for `container`.
+    ...(vm.disk !== undefined ? ['--volume', '/data:/data'] : []),
+    ...ENV.flatMap((e) => ['--env', e]),
+  ];
+  const cgroup = [
+    'cgroup.subtree_control=+cpu +memory +pids',
+    `${GUEST_CGROUP}/`,
+    ...(vm.memoryBytes !== undefined ? [`${GUEST_CGROUP}/memory.max=${Math.round(vm.memoryBytes)}`] : []),
+    ...(vm.cpus !== undefined ? [`${GUEST_CGROUP}/cpu.max=${Math.max(1000, Math.round(vm.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`] : []),
+  ];
+  return [`tsbench.container=${encodeJob(launcher)}`, `tsbench.cgroup=${encodeJob(cgroup)}`];
+}
+
+export type NestedDriverOptions = Omit<QemuDriverOptions, 'accelerator' | 'name' | 'description' | 'guestArgs'>;
+
+export class NestedDriver implements Driver {
+  readonly name: string;
+  readonly description: string;
+  readonly isolation = 'vm' as const;
+  private readonly vm: QemuDriver;
+
+  constructor(
+    readonly accelerator: Accelerator,
+    private readonly opts: NestedDriverOptions = {},
+  ) {
+    this.name = `container-in-${accelerator}`;
+    this.description = `tsbench's container (namespaces, overlay root, cgroup) inside a ${accelerator} VM`;
+    this.vm = new QemuDriver({ ...opts, accelerator, name: this.name, description: this.description, guestArgs: guestContainerArgs });
+  }
+
+  /**
+   * The VM alone's verdict first (for kvm its cached probe boot: never tcg in its
+   * place), then what the container needs in the image: the launcher and overlayfs.
+   */
+  async probe(): Promise<Probe> {
+    const alone = await new QemuDriver({ ...this.opts, accelerator: this.accelerator }).probe();
+    if (!alone.available) return alone;
+    if (this.opts.initramfs === undefined) {
+      try {
+        const image = await loadImage();
+        await access(join(image.rootfs, 'sbin/tsbench-launch'), constants.X_OK);
+        const missing = await missingContainerModules(image.kernel.modulesDir);
+        if (missing.length > 0)
+          return { available: false, reason: `the guest kernel ${image.kernel.version} has no ${missing.join(', ')} module: run \`tsbench kernel fetch\`, then \`tsbench image build\``, ...(alone.details ? { details: alone.details } : {}) };
+      } catch (e) {
+        return { available: false, reason: `the image carries no container runtime (${describeError(e)}): run \`tsbench image build\``, ...(alone.details ? { details: alone.details } : {}) };
+      }
+    }
+    return {
+      available: true,
+      reason: `${alone.reason ?? `accelerator: ${this.accelerator}`}; the job in tsbench's container inside the VM`,
+      details: { ...alone.details, containerNamespaces: GUEST_NAMESPACES.join(','), containerCgroup: `v2:memory+cpu+pids /${GUEST_CGROUP}`, containerRoot: 'overlay (lower: the image, upper: tmpfs), MS_MOVE + chroot' },
+    };
+  }
+
+  prepare(ctx: PrepareContext): Promise<void> {
+    return this.vm.prepare(ctx);
+  }
+
+  launch(request: LaunchRequest): Promise<Instance> {
+    return this.vm.launch(request);
+  }
+
+  teardown(): Promise<void> {
+    return this.vm.teardown();
+  }
+}
+
+export function createNestedDriver(accel: 'kvm' | 'tcg', opts: NestedDriverOptions = {}): NestedDriver {
+  return new NestedDriver(accel, opts);
 }
