@@ -19,9 +19,9 @@ function changeText(s: SeriesComparison): string {
   return `${signedPct(s.change.change)} [${signedPct(s.change.ciLow)}, ${signedPct(s.change.ciHigh)}]`;
 }
 
-function pText(s: SeriesComparison): string {
-  if (s.p === undefined) return '—';
-  return s.p < 1e-4 ? '<0.0001' : String(Number(s.p.toPrecision(2)));
+function prob(x: number | undefined): string {
+  if (x === undefined) return '—';
+  return x < 1e-4 ? '<0.0001' : String(Number(x.toPrecision(2)));
 }
 
 const MARK: Record<Verdict, string> = { regression: 'REGRESSION', improvement: 'improvement', unchanged: 'unchanged', inconclusive: 'inconclusive' };
@@ -53,7 +53,8 @@ function rows(c: Comparison): string[][] {
     `${fmt(s.base.median)} ${s.unit}`,
     `${fmt(s.head.median)} ${s.unit}`,
     changeText(s),
-    pText(s),
+    prob(s.p),
+    prob(s.q),
     `${s.base.n}/${s.head.n}`,
     `${Number((s.threshold * 100).toPrecision(3))}%`,
     MARK[s.verdict],
@@ -61,7 +62,8 @@ function rows(c: Comparison): string[][] {
   ]);
 }
 
-const HEAD = ['scenario', 'target', 'metric', 'base median', 'head median', 'change [95% CI]', 'p', 'n', 'thr', 'verdict', 'why'];
+const HEAD = ['scenario', 'target', 'metric', 'base median', 'head median', 'change [95% CI]', 'p', 'q', 'n', 'thr', 'verdict', 'why'];
+const VERDICT_COLUMN = HEAD.indexOf('verdict');
 
 /** Plain text: warnings first, then one aligned line per series, the summary and the rule. */
 export function compareText(c: Comparison): string {
@@ -97,7 +99,7 @@ export function compareMarkdown(c: Comparison): string {
   out.push(`| ${HEAD.join(' | ')} |`, `|${HEAD.map(() => '---').join('|')}|`);
   for (const r of rows(c)) {
     const cells = r.map(mdCell);
-    if (r[9] === MARK.regression) cells[9] = `**${cells[9]}**`;
+    if (r[VERDICT_COLUMN] === MARK.regression) cells[VERDICT_COLUMN] = `**${cells[VERDICT_COLUMN] ?? ''}**`;
     out.push(`| ${cells.join(' | ')} |`);
   }
   if (c.notCompared.length > 0) {

@@ -16,8 +16,13 @@ function signedPct(x: number): string {
   return `${v > 0 ? '+' : ''}${v}%`;
 }
 
+function prob(x: number | undefined): string {
+  if (x === undefined) return '—';
+  return x < 1e-4 ? '<0.0001' : String(Number(x.toPrecision(2)));
+}
+
 /** Steps judged regression or improvement, in run order. */
-function flaggedSteps(h: History): { run: number; s: HistorySeries; verdict: string; change?: number; p?: number; reason: string }[] {
+function flaggedSteps(h: History): { run: number; s: HistorySeries; verdict: string; change?: number; p?: number; q?: number; reason: string }[] {
   const out: ReturnType<typeof flaggedSteps> = [];
   for (let i = 0; i < h.runs.length; i++) {
     for (const s of h.series) {
@@ -133,11 +138,11 @@ export function historyHtml(h: History): string {
   body.push('<h2>Flagged steps</h2>');
   if (flagged.length === 0) body.push('<p>No regression or improvement between consecutive runs.</p>');
   else {
-    body.push('<table><thead><tr><th>run</th><th>scenario</th><th>target</th><th>metric</th><th>change</th><th>p</th><th>verdict</th></tr></thead><tbody>');
+    body.push('<table><thead><tr><th>run</th><th>scenario</th><th>target</th><th>metric</th><th>change</th><th>p</th><th>q</th><th>verdict</th></tr></thead><tbody>');
     for (const f of flagged) {
       body.push(
         `<tr class="${e(f.verdict)}"><td>${e(h.runs[f.run]?.label ?? '')}</td><td>${e(f.s.scenario)}</td><td>${e(f.s.target)}</td><td>${e(f.s.metric)}</td>` +
-          `<td>${f.change !== undefined ? e(signedPct(f.change)) : 'n/a'}</td><td>${f.p !== undefined ? e(String(Number(f.p.toPrecision(2)))) : '—'}</td><td>${e(f.verdict)}</td></tr>`,
+          `<td>${f.change !== undefined ? e(signedPct(f.change)) : 'n/a'}</td><td>${e(prob(f.p))}</td><td>${e(prob(f.q))}</td><td>${e(f.verdict)}</td></tr>`,
       );
     }
     body.push('</tbody></table>');
@@ -204,10 +209,10 @@ export function historyMarkdown(h: History): string {
   out.push('### Flagged steps', '');
   if (flagged.length === 0) out.push('No regression or improvement between consecutive runs.');
   else {
-    out.push('| run | scenario | target | metric | change | p | verdict |', '|---|---|---|---|---|---|---|');
+    out.push('| run | scenario | target | metric | change | p | q | verdict |', '|---|---|---|---|---|---|---|---|');
     for (const f of flagged) {
       out.push(
-        `| ${cell(h.runs[f.run]?.label ?? '')} | ${cell(f.s.scenario)} | ${cell(f.s.target)} | ${cell(f.s.metric)} | ${f.change !== undefined ? signedPct(f.change) : 'n/a'} | ${f.p !== undefined ? Number(f.p.toPrecision(2)) : '—'} | ${f.verdict} |`,
+        `| ${cell(h.runs[f.run]?.label ?? '')} | ${cell(f.s.scenario)} | ${cell(f.s.target)} | ${cell(f.s.metric)} | ${f.change !== undefined ? signedPct(f.change) : 'n/a'} | ${prob(f.p)} | ${prob(f.q)} | ${f.verdict} |`,
       );
     }
   }

@@ -7,7 +7,7 @@
 import type { Result } from '../schema.js';
 import { deriveSeed } from '../stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
-import { catalogue, DEFAULT_ALPHA, judgeSeries, valuesOf, type Verdict } from './index.js';
+import { catalogue, DEFAULT_ALPHA, judgeFamily, valuesOf, type SeriesInput, type Verdict } from './index.js';
 import { thresholdFor, validateThresholds, type Thresholds } from './thresholds.js';
 
 export interface HistoryRun {
@@ -24,7 +24,7 @@ export interface HistoryPoint {
   ciLow: number;
   ciHigh: number;
   /** The verdict of this run against the previous run that has this series; absent for the first point. */
-  step?: { verdict: Verdict; change?: number; p?: number; reason: string };
+  step?: { verdict: Verdict; change?: number; p?: number; q?: number; reason: string };
 }
 
 export interface HistorySeries {
@@ -85,6 +85,8 @@ export function buildHistory(
   });
   const ordered = [...series.values()];
 
+  // Each run's steps (against the previous run holding the series) are one family, judged together as compare does.
+  const families = runs.map(() => [] as { series: HistorySeries; input: SeriesInput }[]);
   for (const s of ordered) {
     let prev: { index: number; values: number[] } | undefined;
     runs.forEach(({ result }, i) => {
@@ -94,28 +96,43 @@ export function buildHistory(
       const sorted = [...xs].sort((a, b) => a - b);
       const mid = Math.floor(sorted.length / 2);
       const median = st?.median ?? (sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
-      const point: HistoryPoint = { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
+      s.points[i] = { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
       if (prev) {
         let accel = false;
         for (let k = prev.index + 1; k <= i; k++) if (acceleratorChangedAt.has(k)) accel = true;
-        const judged = judgeSeries(prev.values, xs, {
-          better: s.better,
-          alpha,
-          threshold: thresholdFor(opts.thresholds, s.scenario, s.target, s.metric).threshold,
-          seed: deriveSeed(seed, `${i}/${s.scenario}/${s.target}/${s.metric}`),
-          acceleratorDiffers: accel && isVmTarget(result, s.target),
+        families[i]?.push({
+          series: s,
+          input: {
+            a: prev.values,
+            b: xs,
+            better: s.better,
+            threshold: thresholdFor(opts.thresholds, s.scenario, s.target, s.metric).threshold,
+            seed: deriveSeed(seed, `${i}/${s.scenario}/${s.target}/${s.metric}`),
+            acceleratorDiffers: accel && isVmTarget(result, s.target),
+          },
         });
-        point.step = {
-          verdict: judged.verdict,
-          ...(judged.change ? { change: judged.change.change } : {}),
-          ...(judged.p !== undefined ? { p: judged.p } : {}),
-          reason: judged.reason,
-        };
       }
-      s.points[i] = point;
       prev = { index: i, values: xs };
     });
   }
+  families.forEach((family, i) => {
+    const judged = judgeFamily(
+      family.map((f) => f.input),
+      alpha,
+    );
+    family.forEach((f, k) => {
+      const j = judged[k];
+      const point = f.series.points[i];
+      if (!j || !point) return;
+      point.step = {
+        verdict: j.verdict,
+        ...(j.change ? { change: j.change.change } : {}),
+        ...(j.p !== undefined ? { p: j.p } : {}),
+        ...(j.q !== undefined ? { q: j.q } : {}),
+        reason: j.reason,
+      };
+    });
+  });
 
   const minutes = runs.map((r) => label(r.result.startedAt, false));
   const seconds = new Set(minutes).size < minutes.length;

@@ -6,7 +6,7 @@
 import type { Result } from '../schema.js';
 import { deriveSeed } from '../stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
-import { minAttainableP, permutationTest, relativeChange, PERMUTATIONS, EXACT_LIMIT, type RelativeChange } from './stats.js';
+import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP, relativeChange, type RelativeChange } from './stats.js';
 import { thresholdFor, validateThresholds, type Catalogue, type Thresholds } from './thresholds.js';
 
 export type Verdict = 'regression' | 'improvement' | 'unchanged' | 'inconclusive';
@@ -16,9 +16,10 @@ export const DEFAULT_ALPHA = 0.01;
 
 /** The rule, word for word as the outputs' legend and docs/nightly.md state it. */
 export const VERDICT_RULE = [
-  `change = median(head) / median(base) − 1, with a seeded bootstrap 95% CI; p = two-sided permutation test of the difference of medians (exact up to ${EXACT_LIMIT.toLocaleString('en-US')} splits, else ${PERMUTATIONS.toLocaleString('en-US')} seeded relabelings).`,
-  'regression: p < α and |change| > threshold, in the direction the metric calls worse; improvement: the same in its better direction.',
-  'inconclusive: the samples are too few for the test ever to reach p < α (smallest attainable p ≥ α), either side has under 2 samples, the base median is 0, or the target runs in a VM and the accelerator differs between the runs.',
+  `change = median(head) / median(base) − 1, with a seeded bootstrap 95% CI; p = two-sided Mann–Whitney U test (exact permutation distribution up to ${EXACT_MAX_SAMPLES} samples, ties included; normal approximation above).`,
+  'q = p adjusted by Benjamini–Hochberg over every series that could reach p < α at all, so the chance of any false alarm when nothing changed stays ≤ α however many series there are.',
+  'regression: q < α and |change| > threshold, in the direction the metric calls worse; improvement: the same in its better direction.',
+  'inconclusive: the samples are too few for the test ever to reach p < α (smallest attainable p ≥ α: 3 vs 3 gives 0.1), either side has under 2 samples, the base median is 0 and head differs, or the target runs in a VM and the accelerator differs between the runs.',
   'unchanged: everything else — no significant change beyond the threshold.',
   'exit 1 when any series is a regression, else 0 (2 for usage errors).',
 ];
@@ -40,8 +41,10 @@ export interface SeriesComparison {
   head: SideSummary;
   /** Absent when the base median is 0. */
   change?: RelativeChange;
-  /** Absent when the test was not run (too few samples, zero base, accelerator). */
+  /** Mann–Whitney p-value; absent when the test was not run (under 2 samples, accelerator). */
   p?: number;
+  /** Benjamini–Hochberg adjusted p over the comparison's testable series; absent when not testable. */
+  q?: number;
   minP: number;
   exactTest?: boolean;
   threshold: number;
@@ -121,49 +124,73 @@ function pct(x: number): string {
   return `${Number((x * 100).toPrecision(3))}%`;
 }
 
-/** Judges one series from its samples; the rule is VERDICT_RULE. */
-export function judgeSeries(
-  a: readonly number[],
-  b: readonly number[],
-  opts: { better: 'lower' | 'higher'; alpha: number; threshold: number; seed: number; acceleratorDiffers?: boolean },
-): Pick<SeriesComparison, 'change' | 'p' | 'minP' | 'exactTest' | 'verdict' | 'reason'> {
-  const minP = minAttainableP(a.length, b.length);
-  if (opts.acceleratorDiffers) return { minP, verdict: 'inconclusive', reason: 'accelerator differs between the runs' };
-  if (a.length < 2 || b.length < 2) return { minP, verdict: 'inconclusive', reason: `n=${a.length} vs ${b.length}: under 2 samples` };
-  const change = relativeChange(a, b, deriveSeed(opts.seed, 'change'));
-  const test = permutationTest(a, b, deriveSeed(opts.seed, 'permutation'));
-  const common = { p: test.p, minP, exactTest: test.exact };
-  if (!change) {
-    const headZero = b.every((x) => x === 0) || test.p >= opts.alpha;
-    return headZero
-      ? { ...common, verdict: 'unchanged', reason: 'base median is 0; no significant difference' }
-      : { ...common, verdict: 'inconclusive', reason: 'base median is 0: relative change undefined' };
-  }
-  const significant = test.p < opts.alpha;
-  const beyond = Math.abs(change.change) > opts.threshold;
-  if (significant && beyond) {
-    const worse = opts.better === 'lower' ? change.change > 0 : change.change < 0;
-    return {
-      ...common,
-      change,
-      verdict: worse ? 'regression' : 'improvement',
-      reason: `p < α and |change| > ${pct(opts.threshold)}; ${opts.better} is better`,
-    };
-  }
-  if (minP >= opts.alpha) {
-    return {
-      ...common,
-      change,
-      verdict: 'inconclusive',
-      reason: `n=${a.length} vs ${b.length}: smallest attainable p is ${Number(minP.toPrecision(2))} ≥ α=${opts.alpha}; take more samples (--runs)`,
-    };
-  }
-  return {
-    ...common,
-    change,
-    verdict: 'unchanged',
-    reason: significant ? `|change| ≤ threshold ${pct(opts.threshold)}` : `p ≥ α=${opts.alpha}`,
-  };
+/** One series to judge: base samples a, head samples b. */
+export interface SeriesInput {
+  a: readonly number[];
+  b: readonly number[];
+  better: 'lower' | 'higher';
+  threshold: number;
+  /** Seed of the change's bootstrap interval. */
+  seed: number;
+  /** The target runs in a VM and the accelerator differs between the runs. */
+  acceleratorDiffers?: boolean;
+}
+
+export type SeriesJudgement = Pick<SeriesComparison, 'change' | 'p' | 'q' | 'minP' | 'exactTest' | 'verdict' | 'reason'>;
+
+/**
+ * Judges a family of series together (one comparison, or one step of a
+ * history): each gets a Mann–Whitney p-value, the testable ones (those that
+ * could reach p < α at all, Tarone 1990) share a Benjamini–Hochberg adjustment,
+ * and the verdicts follow VERDICT_RULE with q in place of p.
+ */
+export function judgeFamily(items: readonly SeriesInput[], alpha: number): SeriesJudgement[] {
+  const pre = items.map((it): SeriesJudgement & { testable: boolean } => {
+    const minP = minAttainableP(it.a.length, it.b.length);
+    if (it.acceleratorDiffers) return { minP, verdict: 'inconclusive', reason: 'accelerator differs between the runs', testable: false };
+    if (it.a.length < 2 || it.b.length < 2) return { minP, verdict: 'inconclusive', reason: `n=${it.a.length} vs ${it.b.length}: under 2 samples`, testable: false };
+    const test = mannWhitney(it.a, it.b);
+    const change = relativeChange(it.a, it.b, deriveSeed(it.seed, 'change'));
+    const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}) };
+    if (test.minP >= alpha) {
+      return {
+        ...common,
+        verdict: 'inconclusive',
+        reason: `n=${it.a.length} vs ${it.b.length}: smallest attainable p is ${Number(test.minP.toPrecision(2))} ≥ α=${alpha}; take more samples (--runs)`,
+        testable: false,
+      };
+    }
+    return { ...common, verdict: 'unchanged', reason: '', testable: true };
+  });
+  const testable = pre.flatMap((x, i) => (x.testable ? [i] : []));
+  const qs = benjaminiHochberg(testable.map((i) => pre[i]?.p ?? 1));
+  testable.forEach((i, k) => {
+    const x = pre[i] as SeriesJudgement & { testable: boolean };
+    const it = items[i] as SeriesInput;
+    const q = qs[k] as number;
+    x.q = q;
+    if (!x.change) {
+      // Base median 0: a relative change is undefined.
+      x.verdict = q < alpha ? 'inconclusive' : 'unchanged';
+      x.reason = q < alpha ? 'base median is 0: relative change undefined' : `base median is 0; q ≥ α=${alpha}`;
+      return;
+    }
+    const c = x.change.change;
+    if (q < alpha && Math.abs(c) > it.threshold) {
+      const worse = it.better === 'lower' ? c > 0 : c < 0;
+      x.verdict = worse ? 'regression' : 'improvement';
+      x.reason = `q < α and |change| > ${pct(it.threshold)}; ${it.better} is better`;
+    } else {
+      x.verdict = 'unchanged';
+      x.reason = q < alpha ? `|change| ≤ threshold ${pct(it.threshold)}` : `q ≥ α=${alpha}`;
+    }
+  });
+  return pre.map(({ testable: _testable, ...rest }) => rest);
+}
+
+/** Judges one series alone (a family of one: q = p). */
+export function judgeSeries(a: readonly number[], b: readonly number[], opts: Omit<SeriesInput, 'a' | 'b'> & { alpha: number }): SeriesJudgement {
+  return judgeFamily([{ a, b, ...opts }], opts.alpha)[0] as SeriesJudgement;
 }
 
 /**
@@ -177,7 +204,8 @@ export function compareResults(base: { path: string; result: Result }, head: { p
   const warnings = fingerprintDiffs(base.result, head.result);
   const acceleratorDiffers = warnings.some((w) => w.accelerator);
   const affected = new Set<string>();
-  const series: SeriesComparison[] = [];
+  const inputs: SeriesInput[] = [];
+  const pending: Omit<SeriesComparison, keyof SeriesJudgement>[] = [];
   const notCompared: Comparison['notCompared'] = [];
 
   for (const bs of base.result.scenarios) {
@@ -203,14 +231,8 @@ export function compareResults(base: { path: string; result: Result }, head: { p
         if (a.length === 0 || b.length === 0) continue;
         comparedAny = true;
         const { threshold, source } = thresholdFor(opts.thresholds, bs.name, bt.target, m.name);
-        const judged = judgeSeries(a, b, {
-          better: m.better,
-          alpha,
-          threshold,
-          seed: deriveSeed(seed, `${bs.name}/${bt.target}/${m.name}`),
-          acceleratorDiffers: vm,
-        });
-        series.push({
+        inputs.push({ a, b, better: m.better, threshold, seed: deriveSeed(seed, `${bs.name}/${bt.target}/${m.name}`), acceleratorDiffers: vm });
+        pending.push({
           scenario: bs.name,
           target: bt.target,
           metric: m.name,
@@ -220,7 +242,6 @@ export function compareResults(base: { path: string; result: Result }, head: { p
           head: side(head.result, hs.name, ht.target, m.name, b),
           threshold,
           ...(source !== undefined ? { thresholdSource: source } : {}),
-          ...judged,
         });
       }
       if (!comparedAny) {
@@ -234,6 +255,8 @@ export function compareResults(base: { path: string; result: Result }, head: { p
     if (!base.result.scenarios.some((s) => s.name === hs.name)) notCompared.push({ scenario: hs.name, target: '*', reason: 'scenario only in head' });
   }
 
+  const judged = judgeFamily(inputs, alpha);
+  const series: SeriesComparison[] = pending.map((p, i) => ({ ...p, ...(judged[i] as SeriesJudgement) }));
   const counts: Record<Verdict, number> = { regression: 0, improvement: 0, unchanged: 0, inconclusive: 0 };
   for (const s of series) counts[s.verdict]++;
   const summary = (x: { path: string; result: Result }): RunSummary => ({
