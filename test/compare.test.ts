@@ -318,16 +318,19 @@ describe('the nightly workflow', () => {
     const invocations: string[][] = [];
     for (const job of Object.values(doc.jobs)) {
       for (const step of job.steps) {
-        // Join continued lines, then take each `tsbench …` up to the end of its command.
-        const script = (step.run ?? '').replace(/\\\n\s*/g, ' ');
-        for (const m of script.matchAll(/(?:npx |node dist\/bench\/cli\.js |\$TSBENCH )?\btsbench\s+([a-z]+)([^\n;|&)]*)/g)) {
+        // Join continued lines, drop comments, then take each `npx tsbench …` up to the end of its command.
+        const script = (step.run ?? '').replace(/\\\n\s*/g, ' ').replace(/(^|\s)#.*$/gm, '');
+        for (const m of script.matchAll(/(?:npx tsbench|node dist\/bench\/cli\.js)\s+([a-z]+)([^\n;|&)]*)/g)) {
           invocations.push([m[1] as string, ...(m[2] ?? '').trim().split(/\s+/).filter(Boolean)]);
         }
       }
     }
-    assert.ok(invocations.length >= 3, `found ${invocations.length} invocations`);
+    assert.deepEqual([...new Set(invocations.map((i) => i[0]))].sort(), ['compare', 'history', 'run', 'targets']);
+    const root = await tsbench(['--help']);
+    const commands = new Set([...root.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1] as string));
     const helpCache = new Map<string, Set<string>>();
     for (const [sub, ...args] of invocations) {
+      assert.ok(commands.has(sub as string), `tsbench ${sub} is not a command (${[...commands].join(', ')})`);
       let flags = helpCache.get(sub as string);
       if (!flags) {
         const help = await tsbench([sub as string, '--help']);
