@@ -73,7 +73,8 @@ export function compareText(c: Comparison): string {
   out.push(...header(c), '');
   const table = [HEAD, ...rows(c)];
   const widths = HEAD.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-  for (const r of table) out.push(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  if (c.series.length === 0) out.push('no scenario × target × metric is in both results');
+  else for (const r of table) out.push(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
   if (c.notCompared.length > 0) {
     out.push('', 'not compared:');
     for (const x of c.notCompared) out.push(`  ${x.scenario}${x.target === '*' ? '' : ` ${x.target}`}: ${x.reason}`);
@@ -96,7 +97,8 @@ export function compareMarkdown(c: Comparison): string {
   }
   for (const h of header(c)) out.push(`${mdCell(h)}  `);
   out.push('', `**${summaryLine(c)}**`, '');
-  out.push(`| ${HEAD.join(' | ')} |`, `|${HEAD.map(() => '---').join('|')}|`);
+  if (c.series.length === 0) out.push('No scenario × target × metric is in both results.');
+  else out.push(`| ${HEAD.join(' | ')} |`, `|${HEAD.map(() => '---').join('|')}|`);
   for (const r of rows(c)) {
     const cells = r.map(mdCell);
     if (r[VERDICT_COLUMN] === MARK.regression) cells[VERDICT_COLUMN] = `**${cells[VERDICT_COLUMN] ?? ''}**`;

@@ -149,6 +149,11 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
     const minP = minAttainableP(it.a.length, it.b.length);
     if (it.acceleratorDiffers) return { minP, verdict: 'inconclusive', reason: 'accelerator differs between the runs', testable: false };
     if (it.a.length < 2 || it.b.length < 2) return { minP, verdict: 'inconclusive', reason: `n=${it.a.length} vs ${it.b.length}: under 2 samples`, testable: false };
+    const first = it.a[0] as number;
+    if (it.a.every((x) => x === first) && it.b.every((x) => x === first)) {
+      // Every sample of both runs is the same value (e.g. instances = 50): nothing to test.
+      return { minP, change: { change: 0, ciLow: 0, ciHigh: 0 }, verdict: 'unchanged', reason: 'every sample identical', testable: false };
+    }
     const test = mannWhitney(it.a, it.b);
     const change = relativeChange(it.a, it.b, deriveSeed(it.seed, 'change'));
     const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}) };
