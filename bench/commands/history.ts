@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { buildHistory } from '../compare/history.js';
 import { DEFAULT_ALPHA } from '../compare/index.js';
-import { parseThresholds } from '../compare/thresholds.js';
+import { parseAlpha, parseThresholds } from '../compare/thresholds.js';
 import { UsageError, describeError } from '../errors.js';
 import { expandResultPaths, loadResult } from '../load.js';
 import { nonNegativeInt } from '../options.js';
@@ -16,8 +16,8 @@ import { HISTORY_FORMATS, formatHistory, type HistoryFormat } from '../../report
 interface HistoryFlags {
   out?: string;
   format: string;
-  threshold: string[];
-  alpha: string;
+  threshold?: string[];
+  alpha?: string;
   seed: number;
 }
 
@@ -25,11 +25,8 @@ async function historyCommand(args: string[], flags: HistoryFlags): Promise<numb
   if (!(HISTORY_FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${HISTORY_FORMATS.join(', ')}`);
   }
-  const alpha = Number(flags.alpha);
-  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(flags.alpha) || !(alpha > 0 && alpha < 1)) {
-    throw new UsageError(`--alpha must be a number between 0 and 1, e.g. --alpha 0.01 (got '${flags.alpha}')`);
-  }
-  const thresholds = parseThresholds(flags.threshold);
+  const alpha = flags.alpha === undefined ? DEFAULT_ALPHA : parseAlpha(flags.alpha);
+  const thresholds = parseThresholds(flags.threshold ?? []);
   const paths = await expandResultPaths(args);
   const loaded = [];
   for (const p of paths) loaded.push(await loadResult(p));
@@ -55,8 +52,8 @@ export function registerHistoryCommand(program: Command, setExit: (code: number)
     .argument('<results...>', 'results.json files, or directories holding one or holding one per subdirectory (nightly/<date>/results.json)')
     .option('-o, --out <file>', 'write to this file (e.g. trend.html) instead of stdout')
     .addOption(new Option('--format <format>', `output format: ${HISTORY_FORMATS.join(', ')}`).default('html'))
-    .option('--threshold <pct>', 'as for compare: the change between consecutive runs that is flagged (repeatable; default 5%)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--alpha <p>', 'as for compare: significance level of each step', String(DEFAULT_ALPHA))
-    .addOption(new Option('--seed <n>', 'seed of the bootstrap and permutation resampling').default(1).argParser(nonNegativeInt('--seed', '1')))
+    .option('--threshold <pct>', 'as for compare: the change between consecutive runs that is flagged (repeatable; default 5%)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--alpha <p>', 'as for compare: significance level of each step (default: 0.01)')
+    .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)').default(1).argParser(nonNegativeInt('--seed', '1')))
     .action(async (args: string[], flags: HistoryFlags) => setExit(await historyCommand(args, flags)));
 }
