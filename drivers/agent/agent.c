@@ -445,11 +445,11 @@ static int run_container(int argc, char **job) {
 	close(rep[1]);
 	FILE *report = fdopen(rep[0], "r");
 	char line[600], error[sizeof line] = "";
-	int sig = 0;
+	int sig = 0, started = 0;
 	unsigned long long ns;
 	while (report && fgets(line, sizeof line, report)) {
 		line[strcspn(line, "\n")] = 0;
-		if (sscanf(line, "start %llu", &ns) == 1) emit("@tsb mark container %llu", ns);
+		if (sscanf(line, "start %llu", &ns) == 1) emit("@tsb mark container %llu", ns), started = 1;
 		else if (!strncmp(line, "error ", 6)) snprintf(error, sizeof error, "%s", line + 6);
 		else if (sscanf(line, "signal %d", &sig) == 1) {}
 	}
@@ -462,9 +462,14 @@ static int run_container(int argc, char **job) {
 		emit("@tsb error container: %s", error);
 		return FAIL;
 	}
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (!started) { /* e.g. a bad option: the launcher said why on the console */
+		emit("@tsb error container: %s exited with %d before starting it", LAUNCHER, code);
+		return FAIL;
+	}
 	if (sig) return 128 + (tool_signal = sig); /* the container's agent was killed: say so for it */
 	exit_reported = WIFEXITED(status);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return code;
 }
 
 static int vm_init(void) {
