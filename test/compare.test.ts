@@ -253,6 +253,25 @@ describe('the compare command', () => {
     assert.equal(r.stdout.split('\n')[0], 'warning: kernel differs: 6.8.0-1017-azure → 6.11.0-1000-azure');
   });
 
+  test('an accelerator change is a warning at the top and makes the VM target inconclusive', async () => {
+    const tcgNight = writeResult('tcg.json', craftResult({ seed: 2, scenarios: [STARTUP, IO], host: { kvm: { available: false, reason: 'no /dev/kvm' } }, accelerator: 'tcg' }));
+    const r = await tsbench(['compare', base, tcgNight]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], 'warning: KVM verdict differs: available → unavailable (VM verdicts inconclusive)');
+    assert.equal(lines[1], 'warning: accelerator of kvm differs: kvm → tcg (VM verdicts inconclusive)');
+    assert.match(r.stdout, /startup\s+kvm\s+toExitMs .*inconclusive\s+accelerator differs between the runs/);
+    assert.match(r.stdout, /startup\s+native\s+toExitMs .*unchanged/);
+  });
+
+  test('-o writes the output to a file and nothing to stdout', async () => {
+    const out = join(work, 'compare.md');
+    const r = await tsbench(['compare', base, slower, '--format', 'md', '-o', out]);
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(readFileSync(out, 'utf8'), /^## tsbench compare/);
+  });
+
   test('--format md and --format json give a Markdown table and parseable JSON', async () => {
     const md = await tsbench(['compare', base, slower, '--format', 'md']);
     assert.equal(md.exitCode, 1);
