@@ -104,10 +104,10 @@ after(async () => {
 });
 
 describe('density sizing and options', () => {
-  test('density is listed after the other scenarios', () => {
+  test('density is listed after the other performance scenarios and before the claim probes', () => {
     const names = listScenarios().map((s) => s.name);
-    assert.equal(names.at(-1), 'density');
-    assert.ok(names.indexOf('startup') < names.indexOf('density'));
+    assert.deepEqual(names.slice(0, 5), ['startup', 'cpu', 'memory', 'io', 'density']);
+    assert.deepEqual(names.slice(5), ['isolation', 'limits']);
   });
 
   test('without --instances, 50 instances run natively and in containers', () => {
