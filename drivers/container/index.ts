@@ -15,13 +15,14 @@
  * brackets a native process.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { access, constants, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { access, constants, lstat, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, describeError } from '../../bench/errors.js';
 import { ensureImage, loadImage, type Image } from '../../bench/image/index.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess, binPath } from '../process.js';
+import { volumeProblem } from '../volumes.js';
 import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from './cgroups.js';
 import { onExit } from './cleanup.js';
@@ -308,17 +309,10 @@ export class ContainerDriver implements Driver {
   }
 
   private async checkVolumes(volumes: Volume[]): Promise<void> {
-    for (const v of volumes) {
-      if (!v.hostPath.startsWith('/') || !v.guestPath.startsWith('/') || v.hostPath.includes(':') || v.guestPath.includes(':')) {
-        throw this.fail('launch', `volume ${v.hostPath}:${v.guestPath}: both paths must be absolute and without ':', e.g. --volume /tmp/data:/data`);
-      }
-      try {
-        await stat(v.hostPath);
-      } catch (e) {
-        throw this.fail('launch', `volume ${v.hostPath} does not exist on the host (${describeError(e)}): create it or fix --volume`, e);
-      }
-    }
+    const problem = await volumeProblem(volumes);
+    if (problem) throw this.fail('launch', problem.message, problem.cause);
   }
+
 
   /** Kills every instance, then removes their cgroups and directories. Idempotent. */
   async teardown(): Promise<void> {

@@ -18,7 +18,7 @@
  *   makes and reads at exit (drivers/oci/cgroups.ts).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -28,6 +28,7 @@ import { onExit } from '../container/cleanup.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../container/cgroups.js';
 import { processInstance } from '../native.js';
 import { LaunchedProcess } from '../process.js';
+import { volumeProblem } from '../volumes.js';
 import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
@@ -359,17 +360,10 @@ export class OciRuntimeDriver implements Driver {
   }
 
   private async checkVolumes(volumes: Volume[]): Promise<void> {
-    for (const v of volumes) {
-      if (!v.hostPath.startsWith('/') || !v.guestPath.startsWith('/')) {
-        throw this.fail('launch', `volume ${v.hostPath}:${v.guestPath}: both paths must be absolute, e.g. --volume /tmp/data:/data`);
-      }
-      try {
-        await stat(v.hostPath);
-      } catch (e) {
-        throw this.fail('launch', `volume ${v.hostPath} does not exist on the host (${describeError(e)}): create it or fix --volume`, e);
-      }
-    }
+    const problem = await volumeProblem(volumes);
+    if (problem) throw this.fail('launch', problem.message, problem.cause);
   }
+
 
   /** Kills every instance, deletes the runtime's containers, removes bundles, cgroups and the namespace. Idempotent. */
   async teardown(): Promise<void> {
