@@ -175,9 +175,81 @@ export function listInstanceCgroups(host: CgroupHost): string[] {
   return dirs;
 }
 
-interface Dir {
+/** A cgroup directory and the hierarchy it is in. */
+export interface CgroupDir {
   hierarchy: Hierarchy;
   path: string;
+}
+type Dir = CgroupDir;
+
+/** Which counters `readAccounting` may trust in the directories it is given. */
+export interface AccountingFiles {
+  /** v1 block I/O: a cgroup's own `io_service_bytes`, or `_recursive` for a parent whose children are gone. */
+  v1Blkio: 'blkio.throttle.io_service_bytes' | 'blkio.throttle.io_service_bytes_recursive';
+  /** Whether v1 `memory.oom_control`'s oom_kill counts for these directories (it is not hierarchical: not for a parent). */
+  v1OomKills: boolean;
+}
+
+/**
+ * What the cgroups counted, one directory per hierarchy; each figure only where
+ * a controller gives it (the instance's own cgroups, or a peer runtime's parent).
+ */
+export async function readAccounting(dirs: readonly CgroupDir[], files: AccountingFiles): Promise<Accounting> {
+  const acc: Accounting = {};
+  const text = (d: CgroupDir, file: string): Promise<string | undefined> => readFile(join(d.path, file), 'utf8').catch(() => undefined);
+  const v1cpuacct = dirs.some((x) => x.hierarchy.version === 1 && x.hierarchy.controllers.includes('cpuacct'));
+  await Promise.all(
+    dirs.map(async (d) => {
+      const has = (c: Controller): boolean => d.hierarchy.controllers.includes(c);
+      if (d.hierarchy.version === 1) {
+        if (has('memory')) {
+          const [peak, oom] = await Promise.all([
+            text(d, 'memory.max_usage_in_bytes'),
+            files.v1OomKills ? text(d, 'memory.oom_control') : undefined,
+          ]);
+          if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
+          const kills = oom === undefined ? undefined : keyed(oom, ' ').get('oom_kill');
+          if (kills !== undefined) acc.oomKills = kills;
+        }
+        if (has('cpuacct')) {
+          // usage is exact (the scheduler's runtime); usage_user/usage_sys are
+          // sampled at timer ticks, which a throttled task can hit more often
+          // than its share (+15 % measured under a 0.5 CPU quota). So the
+          // total is usage, split in the ratio the ticks saw, as cgroup v2's
+          // cpu.stat does.
+          const [total, user, sys] = await Promise.all([text(d, 'cpuacct.usage'), text(d, 'cpuacct.usage_user'), text(d, 'cpuacct.usage_sys')]);
+          if (total !== undefined) Object.assign(acc, splitCpu(Number(total.trim()), Number(user?.trim()), Number(sys?.trim())));
+        }
+        if (has('blkio')) {
+          const io = await text(d, files.v1Blkio);
+          if (io !== undefined) Object.assign(acc, blkioBytes(io));
+        }
+      } else {
+        if (has('memory')) {
+          const [peak, events] = await Promise.all([text(d, 'memory.peak'), text(d, 'memory.events')]);
+          if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
+          const kills = events === undefined ? undefined : keyed(events, ' ').get('oom_kill');
+          if (kills !== undefined) acc.oomKills = kills;
+        }
+        // cpu.stat exists in every v2 cgroup, with or without the cpu controller.
+        if (!v1cpuacct) {
+          const stat = await text(d, 'cpu.stat');
+          if (stat !== undefined) {
+            const m = keyed(stat, ' ');
+            const user = m.get('user_usec');
+            const sys = m.get('system_usec');
+            if (user !== undefined) acc.cpuUserMs = user / 1000;
+            if (sys !== undefined) acc.cpuSystemMs = sys / 1000;
+          }
+        }
+        if (has('io')) {
+          const io = await text(d, 'io.stat');
+          if (io !== undefined) Object.assign(acc, ioStatBytes(io));
+        }
+      }
+    }),
+  );
+  return acc;
 }
 
 /** The cgroups of one instance. */
@@ -272,59 +344,10 @@ export class InstanceCgroups {
   }
 
   /** What the cgroups counted; each figure only where a controller gives it. */
-  async read(): Promise<Accounting> {
-    const acc: Accounting = {};
-    const text = (d: Dir, file: string): Promise<string | undefined> => readFile(join(d.path, file), 'utf8').catch(() => undefined);
-    await Promise.all(
-      this.dirs.map(async (d) => {
-        const has = (c: Controller): boolean => d.hierarchy.controllers.includes(c);
-        if (d.hierarchy.version === 1) {
-          if (has('memory')) {
-            const [peak, oom] = await Promise.all([text(d, 'memory.max_usage_in_bytes'), text(d, 'memory.oom_control')]);
-            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
-            const kills = oom === undefined ? undefined : keyed(oom, ' ').get('oom_kill');
-            if (kills !== undefined) acc.oomKills = kills;
-          }
-          if (has('cpuacct')) {
-            // usage is exact (the scheduler's runtime); usage_user/usage_sys are
-            // sampled at timer ticks, which a throttled task can hit more often
-            // than its share (+15 % measured under a 0.5 CPU quota). So the
-            // total is usage, split in the ratio the ticks saw, as cgroup v2's
-            // cpu.stat does.
-            const [total, user, sys] = await Promise.all([text(d, 'cpuacct.usage'), text(d, 'cpuacct.usage_user'), text(d, 'cpuacct.usage_sys')]);
-            if (total !== undefined) Object.assign(acc, splitCpu(Number(total.trim()), Number(user?.trim()), Number(sys?.trim())));
-          }
-          if (has('blkio')) {
-            const io = await text(d, 'blkio.throttle.io_service_bytes');
-            if (io !== undefined) Object.assign(acc, blkioBytes(io));
-          }
-        } else {
-          if (has('memory')) {
-            const [peak, events] = await Promise.all([text(d, 'memory.peak'), text(d, 'memory.events')]);
-            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
-            const kills = events === undefined ? undefined : keyed(events, ' ').get('oom_kill');
-            if (kills !== undefined) acc.oomKills = kills;
-          }
-          // cpu.stat exists in every v2 cgroup, with or without the cpu controller.
-          if (!this.dirs.some((x) => x.hierarchy.version === 1 && x.hierarchy.controllers.includes('cpuacct'))) {
-            const stat = await text(d, 'cpu.stat');
-            if (stat !== undefined) {
-              const m = keyed(stat, ' ');
-              const user = m.get('user_usec');
-              const sys = m.get('system_usec');
-              if (user !== undefined) acc.cpuUserMs = user / 1000;
-              if (sys !== undefined) acc.cpuSystemMs = sys / 1000;
-            }
-          }
-          if (has('io')) {
-            const io = await text(d, 'io.stat');
-            if (io !== undefined) Object.assign(acc, ioStatBytes(io));
-          }
-        }
-      }),
-    );
-    return acc;
+  read(): Promise<Accounting> {
+    return readAccounting(this.dirs, { v1Blkio: 'blkio.throttle.io_service_bytes', v1OomKills: true });
   }
+
 
   /**
    * Removes the directories (after the last process is gone). A cgroup whose

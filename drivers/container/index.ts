@@ -313,7 +313,6 @@ export class ContainerDriver implements Driver {
     if (problem) throw this.fail('launch', problem.message, problem.cause);
   }
 
-
   /** Kills every instance, then removes their cgroups and directories. Idempotent. */
   async teardown(): Promise<void> {
     const all = [...this.live];

@@ -10,9 +10,9 @@
  * drivers/oci/kmsg.ts.
  */
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import { mkdir, readFile, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { blkioBytes, ioStatBytes, splitCpu, type CgroupHost, type Hierarchy } from '../container/cgroups.js';
+import { readAccounting, type CgroupHost, type Hierarchy } from '../container/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
@@ -114,49 +114,11 @@ export class PeerCgroups {
   }
 
   /** Reads the parents' counters (which include the removed leaf's). */
-  async read(): Promise<Accounting> {
-    const acc: Accounting = {};
-    const text = (h: Hierarchy, file: string): Promise<string | undefined> => readFile(join(this.parent(h), file), 'utf8').catch(() => undefined);
-    const v1cpuacct = this.host.hierarchies.some((h) => h.version === 1 && h.controllers.includes('cpuacct'));
-    await Promise.all(
-      this.host.hierarchies.map(async (h) => {
-        const has = (c: string): boolean => (h.controllers as string[]).includes(c);
-        if (h.version === 1) {
-          if (has('memory')) {
-            const peak = await text(h, 'memory.max_usage_in_bytes');
-            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
-          }
-          if (has('cpuacct')) {
-            const [total, user, sys] = await Promise.all([text(h, 'cpuacct.usage'), text(h, 'cpuacct.usage_user'), text(h, 'cpuacct.usage_sys')]);
-            if (total !== undefined) Object.assign(acc, splitCpu(Number(total.trim()), Number(user?.trim()), Number(sys?.trim())));
-          }
-          if (has('blkio')) {
-            const io = await text(h, 'blkio.throttle.io_service_bytes_recursive');
-            if (io !== undefined) Object.assign(acc, blkioBytes(io));
-          }
-        } else {
-          if (has('memory')) {
-            const [peak, events] = await Promise.all([text(h, 'memory.peak'), text(h, 'memory.events')]);
-            if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
-            const kills = events?.match(/^oom_kill (\d+)$/m)?.[1];
-            if (kills !== undefined) acc.oomKills = Number(kills);
-          }
-          if (!v1cpuacct) {
-            const stat = await text(h, 'cpu.stat');
-            const user = stat?.match(/^user_usec (\d+)$/m)?.[1];
-            const sys = stat?.match(/^system_usec (\d+)$/m)?.[1];
-            if (user !== undefined) acc.cpuUserMs = Number(user) / 1000;
-            if (sys !== undefined) acc.cpuSystemMs = Number(sys) / 1000;
-          }
-          if (has('io')) {
-            const io = await text(h, 'io.stat');
-            if (io !== undefined) Object.assign(acc, ioStatBytes(io));
-          }
-        }
-      }),
-    );
-    return acc;
+  read(): Promise<Accounting> {
+    const dirs = this.host.hierarchies.map((h) => ({ hierarchy: h, path: this.parent(h) }));
+    return readAccounting(dirs, { v1Blkio: 'blkio.throttle.io_service_bytes_recursive', v1OomKills: false });
   }
+
 
   /**
    * Removes the leaf (left behind when the runtime was killed) and the parent in

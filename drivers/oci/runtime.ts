@@ -364,7 +364,6 @@ export class OciRuntimeDriver implements Driver {
     if (problem) throw this.fail('launch', problem.message, problem.cause);
   }
 
-
   /** Kills every instance, deletes the runtime's containers, removes bundles, cgroups and the namespace. Idempotent. */
   async teardown(): Promise<void> {
     const all = [...this.live];
