@@ -61,6 +61,21 @@ export async function processCpuMs(pid: number): Promise<number | undefined> {
   }
 }
 
+/**
+ * Host CPU time (ms) of the instance's processes when its workload reports
+ * ready — the boot, for a VM — so that it can be subtracted from the total;
+ * undefined when it never gets ready or a process is already gone.
+ */
+export function cpuMsAtReady(instance: Instance): Promise<number | undefined> {
+  return instance.ready.then(
+    async () => {
+      const times = await Promise.all(instance.hostPids().map(processCpuMs));
+      return times.length === 0 || times.some((t) => t === undefined) ? undefined : times.reduce((a: number, b) => a + (b ?? 0), 0);
+    },
+    () => undefined,
+  );
+}
+
 function sysbenchArgv(events: number, maxPrime: number, threads: number): string[] {
   return [SYSBENCH, 'cpu', `--cpu-max-prime=${maxPrime}`, `--events=${events}`, '--time=0', `--threads=${threads}`, 'run'];
 }
@@ -100,13 +115,7 @@ export const cpu: Scenario = {
     const limits = matchedLimits(ctx.limits);
     const threads = Math.ceil(limits.cpus);
     const instance = await driver.launch({ job: { kind: 'exec', argv: sysbenchArgv(events, maxPrime, threads) }, limits, signal: ctx.signal });
-    const atReady = instance.ready.then(
-      async () => {
-        const times = await Promise.all(instance.hostPids().map(processCpuMs));
-        return times.length === 0 || times.some((t) => t === undefined) ? undefined : times.reduce((a: number, b) => a + (b ?? 0), 0);
-      },
-      () => undefined,
-    );
+    const atReady = cpuMsAtReady(instance);
     const r = await instance.result;
     const readyCpuMs = await atReady;
     if (r.status !== 'ok') throw new TargetError(driver.name, 'cpu', r.reason ?? `sysbench ended ${r.status}`, { tail: [...r.stderr, ...r.tail].slice(-20) });

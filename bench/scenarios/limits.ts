@@ -34,7 +34,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Driver, InstanceResult } from '../../drivers/types.js';
 import { TargetError } from '../errors.js';
-import { processCpuMs } from './cpu.js';
+import { cpuMsAtReady } from './cpu.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';
 import { DEFAULT_MATCHED_MEMORY_BYTES, type SampleOutcome, type Scenario } from './types.js';
@@ -173,13 +173,7 @@ export const limits: Scenario = {
     if (!native) values['cpuQuotaCpus'] = vm ? Math.ceil(cpus) : cpus;
     const argv = [STRESS_NG, '--cpu', String(workers), '--timeout', `${PHASE_S}s`, '--metrics-brief'];
     const busy = await driver.launch({ job: { kind: 'exec', argv }, limits: { ...ctx.limits, cpus }, signal: ctx.signal });
-    const atReady = busy.ready.then(
-      async () => {
-        const times = await Promise.all(busy.hostPids().map(processCpuMs));
-        return times.length === 0 || times.some((t) => t === undefined) ? undefined : times.reduce((a: number, b) => a + (b ?? 0), 0);
-      },
-      () => undefined,
-    );
+    const atReady = cpuMsAtReady(busy);
     const c = await busy.result;
     const readyCpuMs = await atReady;
     if (c.status !== 'ok') throw new TargetError(driver.name, 'limits', `the CPU busy loop: ${c.reason ?? c.status}`, { tail: [...lines(c), ...c.tail].slice(-20) });
