@@ -4,6 +4,7 @@
  * Comparison, so the whole output exists before the first byte is printed.
  */
 import { VERDICT_RULE, type Comparison, type SeriesComparison, type Verdict } from '../bench/compare/index.js';
+import { mdCell } from './markdown.js';
 import { fmt } from './table.js';
 
 export type CompareFormat = 'text' | 'md' | 'json';
@@ -82,10 +83,6 @@ export function compareText(c: Comparison): string {
   out.push('', summaryLine(c), '', 'rule:');
   for (const line of VERDICT_RULE) out.push(`  ${line}`);
   return `${out.join('\n')}\n`;
-}
-
-function mdCell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 /** Markdown: warnings as a quote, a table, the summary and the rule (for $GITHUB_STEP_SUMMARY). */

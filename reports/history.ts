@@ -6,6 +6,7 @@
 import type { History, HistorySeries } from '../bench/compare/history.js';
 import { VERDICT_RULE } from '../bench/compare/index.js';
 import { chartJsSource, escapeHtml, jsonForScript, targetColor } from './html-common.js';
+import { mdCell } from './markdown.js';
 import { fmt } from './table.js';
 
 export type HistoryFormat = 'html' | 'md' | 'json';
@@ -202,7 +203,6 @@ ${body.join('\n')}
 
 /** Markdown: flagged steps, then each series' medians run by run (regressions in bold with ▲). */
 export function historyMarkdown(h: History): string {
-  const cell = (t: string): string => t.replace(/\|/g, '\\|');
   const out: string[] = ['## tsbench history', ''];
   out.push(`${h.runs.length} run(s); α = ${h.alpha}, default threshold ${Number((h.defaultThreshold * 100).toPrecision(3))}%.`, '');
   const flagged = flaggedSteps(h);
@@ -212,12 +212,12 @@ export function historyMarkdown(h: History): string {
     out.push('| run | scenario | target | metric | change | p | q | verdict |', '|---|---|---|---|---|---|---|---|');
     for (const f of flagged) {
       out.push(
-        `| ${cell(h.runs[f.run]?.label ?? '')} | ${cell(f.s.scenario)} | ${cell(f.s.target)} | ${cell(f.s.metric)} | ${f.change !== undefined ? signedPct(f.change) : 'n/a'} | ${prob(f.p)} | ${prob(f.q)} | ${f.verdict} |`,
+        `| ${mdCell(h.runs[f.run]?.label ?? '')} | ${mdCell(f.s.scenario)} | ${mdCell(f.s.target)} | ${mdCell(f.s.metric)} | ${f.change !== undefined ? signedPct(f.change) : 'n/a'} | ${prob(f.p)} | ${prob(f.q)} | ${f.verdict} |`,
       );
     }
   }
   out.push('', '### Medians', '');
-  out.push(`| scenario | target | metric | unit | ${h.runs.map((r) => cell(r.label)).join(' | ')} |`);
+  out.push(`| scenario | target | metric | unit | ${h.runs.map((r) => mdCell(r.label)).join(' | ')} |`);
   out.push(`|${['', '', '', '', ...h.runs.map(() => '')].map(() => '---').join('|')}|`);
   for (const s of h.series) {
     const cells = s.points.map((p) => {
@@ -227,11 +227,11 @@ export function historyMarkdown(h: History): string {
       if (p.step?.verdict === 'improvement') return `${v} ▽`;
       return v;
     });
-    out.push(`| ${cell(s.scenario)} | ${cell(s.target)} | ${cell(s.metric)} | ${cell(s.unit)} | ${cells.join(' | ')} |`);
+    out.push(`| ${mdCell(s.scenario)} | ${mdCell(s.target)} | ${mdCell(s.metric)} | ${mdCell(s.unit)} | ${cells.join(' | ')} |`);
   }
   if (h.changes.length > 0) {
     out.push('', '### Environment changes', '');
-    for (const c of h.changes) out.push(`- ${cell(h.runs[c.index]?.label ?? '')}: ${c.diffs.map((d) => `${d.label}: ${d.base} → ${d.head}`).join('; ')}`);
+    for (const c of h.changes) out.push(`- ${mdCell(h.runs[c.index]?.label ?? '')}: ${c.diffs.map((d) => `${d.label}: ${d.base} → ${d.head}`).join('; ')}`);
   }
   return `${out.join('\n')}\n`;
 }
