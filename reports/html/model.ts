@@ -13,6 +13,7 @@ import type { LoadedResult } from '../../bench/load.js';
 import type { z } from 'zod';
 import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../bench/schema.js';
 import type { Ratio, Stats } from '../../bench/stats.js';
+import { fmt } from '../table.js';
 
 type TargetInfo = z.infer<typeof TargetInfoSchema>;
 
@@ -195,15 +196,6 @@ export function medianPhases(series: Series): { name: string; ms: number }[] {
 
 const BINARY = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
 
-/** Rounds to 3 significant digits, keeping integers of 4+ digits whole (as the terminal table does). */
-export function num(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  if (a >= 1000) return Math.round(x).toLocaleString('en-US');
-  if (a === 0) return '0';
-  return Number(x.toPrecision(3)).toString();
-}
-
 /** A value with its unit; bytes are shown in binary units, counts bare. */
 export function withUnit(x: number, unit: string): string {
   if (unit === 'bytes') {
@@ -213,19 +205,19 @@ export function withUnit(x: number, unit: string): string {
       v /= 1024;
       i++;
     }
-    return `${num(v)} ${BINARY[i]}`;
+    return `${fmt(v)} ${BINARY[i]}`;
   }
-  return unit && unit !== 'count' ? `${num(x)} ${unit}` : num(x);
+  return unit && unit !== 'count' ? `${fmt(x)} ${unit}` : fmt(x);
 }
 
 /** A confidence interval `low – high` in the unit. */
 export function interval(low: number, high: number, unit: string): string {
-  return unit === 'bytes' ? `${withUnit(low, unit)} – ${withUnit(high, unit)}` : `${num(low)} – ${num(high)}${unit && unit !== 'count' ? ` ${unit}` : ''}`;
+  return unit === 'bytes' ? `${withUnit(low, unit)} – ${withUnit(high, unit)}` : `${fmt(low)} – ${fmt(high)}${unit && unit !== 'count' ? ` ${unit}` : ''}`;
 }
 
 /** A ratio to native with its interval, e.g. `3.36× (3.09–5.15)`. */
 export function ratioText(r: Ratio): string {
-  return `${num(r.ratio)}× (${num(r.ciLow)}–${num(r.ciHigh)})`;
+  return `${fmt(r.ratio)}× (${fmt(r.ciLow)}–${fmt(r.ciHigh)})`;
 }
 
 /** A one-line reason for a series that did not complete, or undefined when it did. */
