@@ -10,7 +10,8 @@ import { fmt } from './table.js';
 export type CompareFormat = 'text' | 'md' | 'json';
 export const COMPARE_FORMATS: readonly CompareFormat[] = ['text', 'md', 'json'];
 
-function signedPct(x: number): string {
+/** A relative change as a signed percentage, 3 significant digits. */
+export function signedPct(x: number): string {
   const v = Number((x * 100).toPrecision(3));
   return `${v > 0 ? '+' : ''}${v}%`;
 }
@@ -20,7 +21,8 @@ function changeText(s: SeriesComparison): string {
   return `${signedPct(s.change.change)} [${signedPct(s.change.ciLow)}, ${signedPct(s.change.ciHigh)}]`;
 }
 
-function prob(x: number | undefined): string {
+/** A p- or q-value, 2 significant digits; '—' when there is none. */
+export function prob(x: number | undefined): string {
   if (x === undefined) return '—';
   return x < 1e-4 ? '<0.0001' : String(Number(x.toPrecision(2)));
 }

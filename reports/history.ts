@@ -6,21 +6,12 @@
 import type { History, HistorySeries } from '../bench/compare/history.js';
 import { VERDICT_RULE } from '../bench/compare/index.js';
 import { chartJsSource, escapeHtml, jsonForScript, targetColor } from './html-common.js';
+import { prob, signedPct } from './compare.js';
 import { mdCell } from './markdown.js';
 import { fmt } from './table.js';
 
 export type HistoryFormat = 'html' | 'md' | 'json';
 export const HISTORY_FORMATS: readonly HistoryFormat[] = ['html', 'md', 'json'];
-
-function signedPct(x: number): string {
-  const v = Number((x * 100).toPrecision(3));
-  return `${v > 0 ? '+' : ''}${v}%`;
-}
-
-function prob(x: number | undefined): string {
-  if (x === undefined) return '—';
-  return x < 1e-4 ? '<0.0001' : String(Number(x.toPrecision(2)));
-}
 
 /** Steps judged regression or improvement, in run order. */
 function flaggedSteps(h: History): { run: number; s: HistorySeries; verdict: string; change?: number; p?: number; q?: number; reason: string }[] {
