@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { run } from '../bench/runner.js';
-import { ResultSchema, type Host, type Result, type TargetResult } from '../bench/schema.js';
+import type { TargetResult } from '../bench/schema.js';
 import { cpu, intOption } from '../bench/scenarios/cpu.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { memory } from '../bench/scenarios/memory.js';
@@ -17,13 +16,9 @@ import { ParseError, parseSysbenchCpu, parseSysbenchMemory } from '../bench/scen
 import createContainerDriver from '../drivers/container/index.js';
 import createNativeDriver from '../drivers/native.js';
 import { createTcgDriver } from '../drivers/qemu/index.js';
-import type { Driver } from '../drivers/types.js';
+import { completedTarget, runScenarios } from './helpers/scenario.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url), 'utf8');
-
-const host: Host = {
-  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
-};
 
 const native = createNativeDriver();
 const container = createContainerDriver();
@@ -37,30 +32,6 @@ after(async () => {
 });
 
 /** Runs both scenarios on the given drivers through the runner, with small sizes. */
-async function runBoth(ds: Driver[], runs: number, options: Record<string, unknown>): Promise<Result> {
-  const outcome = await run({
-    scenarios: [cpu, memory],
-    drivers: new Map(ds.map((d) => [d.name, d])),
-    runs,
-    warmup: 0,
-    seed: 1,
-    limits: {},
-    scenarioOptions: options,
-    command: ['run', 'cpu', 'memory'],
-    host,
-  });
-  assert.deepEqual(outcome.failed, [], JSON.stringify(outcome.result.scenarios.flatMap((s) => s.targets.map((t) => t.error ?? '')), null, 1));
-  assert.equal(ResultSchema.safeParse(outcome.result).success, true, 'the result matches the schema');
-  return outcome.result;
-}
-
-function target(result: Result, scenario: string, name: string): TargetResult {
-  const t = result.scenarios.find((s) => s.name === scenario)?.targets.find((x) => x.target === name);
-  assert.ok(t, `${scenario}/${name} is in the result`);
-  assert.equal(t.state, 'completed', t.error);
-  return t;
-}
-
 function median(t: TargetResult, metric: string): number {
   const m = t.stats[metric]?.median;
   assert.ok(m !== undefined && Number.isFinite(m), `${t.target} has ${metric}`);
@@ -108,8 +79,8 @@ describe('the cpu and memory scenarios', () => {
   });
 
   test('run natively and in a container with plausible figures', { skip: noContainer, timeout: 60_000 }, async () => {
-    const result = await runBoth([native, container], 2, { cpuEvents: 300, memoryTotalMiB: 512 });
-    const [n, c] = [target(result, 'cpu', 'native'), target(result, 'cpu', 'container')];
+    const result = await runScenarios([cpu, memory], [native, container], 2, { cpuEvents: 300, memoryTotalMiB: 512 });
+    const [n, c] = [completedTarget(result, 'native', 'cpu'), completedTarget(result, 'container', 'cpu')];
     assert.equal(n.samples.length, 2);
     for (const t of [n, c]) {
       for (const m of ['workMs', 'eventsPerS', 'hostCpuMs', 'hostCpuPerEventUs', 'hostCpuMsWork']) assert.ok(median(t, m) > 0, `${t.target} ${m}`);
@@ -121,7 +92,7 @@ describe('the cpu and memory scenarios', () => {
     assert.ok(ratio > 0.5 && ratio < 2, `container workMs is ${ratio.toFixed(2)}× native's`);
     assert.ok(c.ratioToNative['workMs'] !== undefined, 'the runner gives the ratio to native');
 
-    const [nm, cm] = [target(result, 'memory', 'native'), target(result, 'memory', 'container')];
+    const [nm, cm] = [completedTarget(result, 'native', 'memory'), completedTarget(result, 'container', 'memory')];
     for (const t of [nm, cm]) {
       assert.ok(median(t, 'footprintPssBytes') > 64 * 1024 && median(t, 'footprintPssBytes') < 64 * 2 ** 20, `${t.target} PSS`);
       assert.ok(median(t, 'bandwidthMBps') > 100, `${t.target} bandwidth`);
@@ -134,15 +105,15 @@ describe('the cpu and memory scenarios', () => {
   });
 
   test('run in a TCG VM with the boot left out of workMs and a larger footprint than native', { skip: noVm, timeout: 80_000 }, async () => {
-    const result = await runBoth([native, tcg], 1, { cpuEvents: 100, memoryTotalMiB: 256 });
-    const [n, v] = [target(result, 'cpu', 'native'), target(result, 'cpu', 'tcg')];
+    const result = await runScenarios([cpu, memory], [native, tcg], 1, { cpuEvents: 100, memoryTotalMiB: 256 });
+    const [n, v] = [completedTarget(result, 'native', 'cpu'), completedTarget(result, 'tcg', 'cpu')];
     const boot = v.samples[0]?.timeline?.toReadyMs ?? 0;
     assert.ok(boot > 0, 'the VM reported ready');
     // The whole instance took boot + work; sysbench's own time excludes the boot.
     assert.ok(median(v, 'workMs') > 0 && median(v, 'workMs') < (v.samples[0]?.timeline?.toExitMs ?? 0) - boot + 1, 'workMs excludes the boot');
     assert.ok(median(v, 'workMs') >= median(n, 'workMs'), 'emulated work is not faster than native');
     assert.ok(median(v, 'hostCpuMs') > median(v, 'hostCpuMsWork'), "the qemu process's boot CPU is taken out of hostCpuMsWork");
-    const [nm, vm] = [target(result, 'memory', 'native'), target(result, 'memory', 'tcg')];
+    const [nm, vm] = [completedTarget(result, 'native', 'memory'), completedTarget(result, 'tcg', 'memory')];
     assert.ok(median(vm, 'footprintPssBytes') > median(nm, 'footprintPssBytes'), "qemu's PSS exceeds the native agent's");
     assert.ok(median(vm, 'guestAvailableBytes') > 0 && median(vm, 'guestAvailableBytes') < median(vm, 'guestTotalBytes'));
     assert.ok(median(vm, 'bandwidthMBps') > 10);

@@ -16,19 +16,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { tsbenchBackground } from './helpers/cli.js';
 import { loadImage } from '../bench/image/index.js';
-import { run } from '../bench/runner.js';
-import { ResultSchema, type Host, type Result, type TargetResult } from '../bench/schema.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { MARKER_PREFIX, isolation } from '../bench/scenarios/isolation.js';
 import { ParseError, parseProbe, probeInt } from '../bench/scenarios/parsers/probe.js';
 import createContainerDriver from '../drivers/container/index.js';
 import createNativeDriver from '../drivers/native.js';
 import { createTcgDriver } from '../drivers/qemu/index.js';
+import type { Result, TargetResult } from '../bench/schema.js';
 import type { Driver } from '../drivers/types.js';
-
-const host: Host = {
-  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
-};
+import { completedTarget, everyValue, runScenarios } from './helpers/scenario.js';
 
 const native = createNativeDriver();
 const container = createContainerDriver();
@@ -42,37 +38,6 @@ after(async () => {
 });
 
 const SEES = ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname', 'seesHostIpc'] as const;
-
-async function runIsolation(ds: Driver[], runs: number): Promise<Result> {
-  const outcome = await run({
-    scenarios: [isolation],
-    drivers: new Map(ds.map((d) => [d.name, d])),
-    runs,
-    warmup: 0,
-    seed: 1,
-    limits: {},
-    scenarioOptions: {},
-    command: ['run', 'isolation'],
-    host,
-  });
-  assert.deepEqual(outcome.failed, [], JSON.stringify(outcome.result.scenarios.flatMap((s) => s.targets.map((t) => t.error ?? '')), null, 1));
-  assert.equal(ResultSchema.safeParse(outcome.result).success, true, 'the result matches the schema');
-  return outcome.result;
-}
-
-function target(result: Result, name: string): TargetResult {
-  const t = result.scenarios[0]?.targets.find((x) => x.target === name);
-  assert.ok(t, `${name} is in the result`);
-  assert.equal(t.state, 'completed', t.error);
-  return t;
-}
-
-/** Every value a metric took over the target's samples. */
-function all(t: TargetResult, metric: string): number[] {
-  const xs = t.samples.map((s) => s.values[metric]);
-  assert.ok(xs.length > 0 && xs.every((x) => x !== undefined), `${t.target} has ${metric} in every sample`);
-  return xs as number[];
-}
 
 /** Asserts that no marker of any sample is left on the host. */
 async function assertMarkersGone(markers: { link: string; mount: string; shm: { id: number } }[]): Promise<void> {
@@ -118,24 +83,24 @@ describe('the isolation scenario', () => {
   });
 
   test('finds every host marker natively and none in the container, whose upper layer stays far smaller than the image', { skip: noContainer, timeout: 60_000 }, async () => {
-    const result = await runIsolation([native, container], 2);
-    const [n, c] = [target(result, 'native'), target(result, 'container')];
+    const result = await runScenarios([isolation], [native, container], 2);
+    const [n, c] = [completedTarget(result, 'native'), completedTarget(result, 'container')];
     for (const m of SEES) {
-      assert.deepEqual(all(n, m), [1, 1], `native (the control) sees the host: ${m}`);
-      assert.deepEqual(all(c, m), [0, 0], `the container does not see the host: ${m}`);
+      assert.deepEqual(everyValue(n, m), [1, 1], `native (the control) sees the host: ${m}`);
+      assert.deepEqual(everyValue(c, m), [0, 0], `the container does not see the host: ${m}`);
     }
     // The container runs its agent and the probe's shell, has only lo, and mounts its own root, /proc, /dev, /dev/pts and /sys.
-    for (const x of all(c, 'visiblePids')) assert.ok(x >= 1 && x <= 4, `container pids ${x}`);
-    assert.deepEqual(all(c, 'netInterfaces'), [1, 1]);
-    for (const x of all(c, 'mounts')) assert.ok(x >= 3 && x <= 8, `container mounts ${x}`);
-    assert.deepEqual(all(c, 'ipcObjects'), [0, 0]);
+    for (const x of everyValue(c, 'visiblePids')) assert.ok(x >= 1 && x <= 4, `container pids ${x}`);
+    assert.deepEqual(everyValue(c, 'netInterfaces'), [1, 1]);
+    for (const x of everyValue(c, 'mounts')) assert.ok(x >= 3 && x <= 8, `container mounts ${x}`);
+    assert.deepEqual(everyValue(c, 'ipcObjects'), [0, 0]);
     for (const [metric, min] of [['visiblePids', 10], ['netInterfaces', 2], ['mounts', 6], ['ipcObjects', 1]] as const) {
-      for (const x of all(n, metric)) assert.ok(x >= min, `native ${metric} ${x} ≥ ${min}`);
+      for (const x of everyValue(n, metric)) assert.ok(x >= min, `native ${metric} ${x} ≥ ${min}`);
     }
     for (const s of c.samples) assert.match(String(s.extra?.['instanceHostname']), /^tsbench-/);
 
     const image = await loadImage();
-    for (const bytes of all(c, 'upperBytesAtStart')) {
+    for (const bytes of everyValue(c, 'upperBytesAtStart')) {
       assert.ok(bytes > 0 && bytes < 1024 * 1024, `upperBytesAtStart ${bytes}`);
       assert.ok(bytes * 1000 < image.sizes.rootfsBytes, `the upper layer (${bytes} B) is under 1/1000 of the rootfs (${image.sizes.rootfsBytes} B)`);
     }
@@ -199,10 +164,10 @@ describe('the isolation scenario', () => {
   });
 
   test('sees its own guest, not the host, in a TCG VM', { skip: noVm, timeout: 60_000 }, async () => {
-    const result = await runIsolation([tcg], 1);
-    const v = target(result, 'tcg');
-    for (const m of SEES) assert.deepEqual(all(v, m), [0], `the VM does not see the host: ${m}`);
-    assert.deepEqual(all(v, 'ipcObjects'), [0]);
+    const result = await runScenarios([isolation], [tcg], 1);
+    const v = completedTarget(result, 'tcg');
+    for (const m of SEES) assert.deepEqual(everyValue(v, m), [0], `the VM does not see the host: ${m}`);
+    assert.deepEqual(everyValue(v, 'ipcObjects'), [0]);
     assert.equal(v.stats['upperBytesAtStart'], undefined, 'a VM has no container upper layer');
     await assertMarkersGone(markersOf(v));
   });

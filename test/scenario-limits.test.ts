@@ -9,19 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { run } from '../bench/runner.js';
-import { ResultSchema, type Host, type Result, type TargetResult } from '../bench/schema.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { cpuWorkersFor, limits } from '../bench/scenarios/limits.js';
 import { ParseError, countPrematureWorkers, parseStressNgMetrics } from '../bench/scenarios/parsers/stress-ng.js';
 import createContainerDriver from '../drivers/container/index.js';
 import createNativeDriver from '../drivers/native.js';
 import { createTcgDriver } from '../drivers/qemu/index.js';
-import type { Driver } from '../drivers/types.js';
-
-const host: Host = {
-  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
-};
+import { completedTarget, everyValue, runScenarios } from './helpers/scenario.js';
 
 const native = createNativeDriver();
 const container = createContainerDriver();
@@ -47,36 +41,6 @@ stress-ng: warn:  [7] vm: WARNING: finished prematurely after just 0.65s
 stress-ng: warn:  [8] vm: WARNING: finished prematurely after just 0.71s
 stress-ng: metrc: [4] vm               272451      0.87      2.83      0.37    312906.62       85166.33`.split('\n');
 
-async function runLimits(ds: Driver[], runs: number): Promise<Result> {
-  const outcome = await run({
-    scenarios: [limits],
-    drivers: new Map(ds.map((d) => [d.name, d])),
-    runs,
-    warmup: 0,
-    seed: 1,
-    limits: {},
-    scenarioOptions: {},
-    command: ['run', 'limits'],
-    host,
-  });
-  assert.deepEqual(outcome.failed, [], JSON.stringify(outcome.result.scenarios.flatMap((s) => s.targets.map((t) => [t.error ?? '', ...(t.errorTail ?? [])])), null, 1));
-  assert.equal(ResultSchema.safeParse(outcome.result).success, true, 'the result matches the schema');
-  return outcome.result;
-}
-
-function target(result: Result, name: string): TargetResult {
-  const t = result.scenarios[0]?.targets.find((x) => x.target === name);
-  assert.ok(t, `${name} is in the result`);
-  assert.equal(t.state, 'completed', t.error);
-  return t;
-}
-
-function all(t: TargetResult, metric: string): number[] {
-  const xs = t.samples.map((s) => s.values[metric]);
-  assert.ok(xs.length > 0 && xs.every((x) => x !== undefined), `${t.target} has ${metric} in every sample`);
-  return xs as number[];
-}
-
 describe('the stress-ng parsers', () => {
   test('read bogo ops and real, user and system time of a stressor from --metrics-brief', () => {
     assert.deepEqual(parseStressNgMetrics(CPU_OUTPUT, 'cpu'), { bogoOps: 2136, realMs: 3000, userMs: 1520, systemMs: 0 });
@@ -101,34 +65,34 @@ describe('the limits scenario', () => {
   });
 
   test('holds in the container — the hog is OOM-killed and 0.5 CPU is delivered — and not natively', { skip: noContainer, timeout: 90_000 }, async () => {
-    const result = await runLimits([native, container], 2);
-    const [n, c] = [target(result, 'native'), target(result, 'container')];
-    assert.deepEqual(all(n, 'memLimitHeld'), [0, 0], 'native (the control) has no limit: the hog runs to the end');
-    assert.deepEqual(all(c, 'memLimitHeld'), [1, 1], 'the container hog is stopped');
+    const result = await runScenarios([limits], [native, container], 2);
+    const [n, c] = [completedTarget(result, 'native'), completedTarget(result, 'container')];
+    assert.deepEqual(everyValue(n, 'memLimitHeld'), [0, 0], 'native (the control) has no limit: the hog runs to the end');
+    assert.deepEqual(everyValue(c, 'memLimitHeld'), [1, 1], 'the container hog is stopped');
     for (const s of c.samples) {
       assert.equal(s.status, 'ok', 'an OOM-killed hog is a successful measurement');
       const hog = s.extra?.['hog'] as { status: string; reason?: string };
       assert.equal(hog.status, 'oom-killed', 'the driver reported the hog oom-killed');
       assert.match(hog.reason ?? '', /OOM killer/);
     }
-    assert.deepEqual(all(c, 'memLimitBytes'), [128 * 2 ** 20, 128 * 2 ** 20]);
-    for (const x of all(c, 'memPeakBytes')) assert.ok(x <= 128 * 2 ** 20, `the cgroup's peak ${x} stays within the limit`);
-    for (const x of all(c, 'memOomKills')) assert.ok(x >= 1);
-    assert.deepEqual(all(n, 'memOomKills'), [0, 0]);
+    assert.deepEqual(everyValue(c, 'memLimitBytes'), [128 * 2 ** 20, 128 * 2 ** 20]);
+    for (const x of everyValue(c, 'memPeakBytes')) assert.ok(x <= 128 * 2 ** 20, `the cgroup's peak ${x} stays within the limit`);
+    for (const x of everyValue(c, 'memOomKills')) assert.ok(x >= 1);
+    assert.deepEqual(everyValue(n, 'memOomKills'), [0, 0]);
 
-    assert.deepEqual(all(c, 'cpuQuotaCpus'), [0.5, 0.5]);
+    assert.deepEqual(everyValue(c, 'cpuQuotaCpus'), [0.5, 0.5]);
     assert.equal(n.stats['cpuQuotaCpus'], undefined, 'native has no quota');
-    for (const x of all(c, 'cpuQuotaDeliveredCpus')) assert.ok(Math.abs(x - 0.5) <= 0.1, `the container got ${x.toFixed(3)} CPUs under a 0.5 quota`);
-    for (const x of all(n, 'cpuQuotaDeliveredCpus')) assert.ok(x > 0.8, `native's busy loop got ${x.toFixed(3)} CPUs, unconfined`);
+    for (const x of everyValue(c, 'cpuQuotaDeliveredCpus')) assert.ok(Math.abs(x - 0.5) <= 0.1, `the container got ${x.toFixed(3)} CPUs under a 0.5 quota`);
+    for (const x of everyValue(n, 'cpuQuotaDeliveredCpus')) assert.ok(x > 0.8, `native's busy loop got ${x.toFixed(3)} CPUs, unconfined`);
   });
 
   test('holds in a TCG VM: the guest kernel OOM-kills a hog of twice its RAM', { skip: noVm, timeout: 90_000 }, async () => {
-    const result = await runLimits([tcg], 1);
-    const v = target(result, 'tcg');
-    assert.deepEqual(all(v, 'memLimitHeld'), [1]);
-    assert.deepEqual(all(v, 'memLimitBytes'), [512 * 2 ** 20], 'the limit is the guest RAM');
-    for (const x of all(v, 'memOomKills')) assert.ok(x >= 1, 'the guest counted OOM kills');
-    assert.deepEqual(all(v, 'cpuQuotaCpus'), [1], 'a 0.5 quota is one vCPU');
-    for (const x of all(v, 'cpuQuotaDeliveredCpus')) assert.ok(x > 0.5 && x <= 1.1, `the vCPU delivered ${x.toFixed(3)}`);
+    const result = await runScenarios([limits], [tcg], 1);
+    const v = completedTarget(result, 'tcg');
+    assert.deepEqual(everyValue(v, 'memLimitHeld'), [1]);
+    assert.deepEqual(everyValue(v, 'memLimitBytes'), [512 * 2 ** 20], 'the limit is the guest RAM');
+    for (const x of everyValue(v, 'memOomKills')) assert.ok(x >= 1, 'the guest counted OOM kills');
+    assert.deepEqual(everyValue(v, 'cpuQuotaCpus'), [1], 'a 0.5 quota is one vCPU');
+    for (const x of everyValue(v, 'cpuQuotaDeliveredCpus')) assert.ok(x > 0.5 && x <= 1.1, `the vCPU delivered ${x.toFixed(3)}`);
   });
 });
