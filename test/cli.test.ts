@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { ResultSchema, resultJsonSchema } from '../bench/schema.js';
 import type { Stats } from '../bench/stats.js';
 import { liveLaunchCount } from '../drivers/process.js';
-import { tsbench, tsbenchBackground } from './helpers/cli.js';
+import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
 import { jsonSchemaErrors } from './helpers/schema.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbench-cli-test-'));
@@ -95,15 +95,7 @@ test('SIGINT mid-run leaves a valid partial JSON and exits with 130', async () =
   const out = join(work, 'sigint');
   const child = tsbenchBackground(['run', 'startup', '--targets', 'native', '--runs', '100000', '--warmup', '0', '--out', out]);
   const json = join(out, 'results.json');
-  const deadline = Date.now() + 30_000;
-  const samples = (): number => {
-    try {
-      return (JSON.parse(readFileSync(json, 'utf8')) as { scenarios: { targets: { samples: unknown[] }[] }[] }).scenarios[0]?.targets[0]?.samples.length ?? 0;
-    } catch {
-      return 0;
-    }
-  };
-  while (Date.now() < deadline && (!existsSync(json) || samples() < 3)) await new Promise((r) => setTimeout(r, 50));
+  await waitForSamples(json, 3, 30_000);
   child.kill('SIGINT');
   const r = await child;
   assert.equal(r.exitCode, 130, r.stderr);

@@ -13,7 +13,7 @@ import { ResultSchema } from '../bench/schema.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
 import { PARENT, blkioBytes, detectCgroups, findHierarchies, ioStatBytes } from '../drivers/container/cgroups.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
-import { tsbench, tsbenchBackground } from './helpers/cli.js';
+import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
 import { jsonSchemaErrors } from './helpers/schema.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbench-container-test-'));
@@ -286,11 +286,7 @@ describe('clean-up', { skip }, () => {
     const out = join(work, 'sigint');
     const child = tsbenchBackground(['run', 'startup', '--targets', 'container', '--runs', '500', '--out', out]);
     const json = join(out, 'results.json');
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (existsSync(json) && /"toExitMs"/.test(readFileSync(json, 'utf8'))) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForSamples(json, 1, 60_000);
     assert.ok(existsSync(json), 'results.json was written');
     child.kill('SIGINT');
     const r = await child;

@@ -16,7 +16,7 @@ import { CONTAINER_NAME, NAMESPACES, OCI_VERSION, boundingCapabilities, ociConfi
 import { OCI_PARENT, cgroupMounts } from '../drivers/oci/cgroups.js';
 import { OCI_DIR_PREFIX, OciRuntimeDriver } from '../drivers/oci/runtime.js';
 import type { Instance } from '../drivers/types.js';
-import { tsbench, tsbenchBackground } from './helpers/cli.js';
+import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbench-peers-test-'));
 const runc = new OciRuntimeDriver('runc');
@@ -230,11 +230,7 @@ describe('the command line', () => {
     const out = join(work, 'sigint');
     const child = tsbenchBackground(['run', 'startup', '--targets', 'runc', '--runs', '500', '--out', out]);
     const json = join(out, 'results.json');
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (existsSync(json) && /"toExitMs"/.test(readFileSync(json, 'utf8'))) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForSamples(json, 1, 60_000);
     assert.ok(existsSync(json), 'results.json was written');
     child.kill('SIGINT');
     const r = await child;

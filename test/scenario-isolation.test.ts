@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
-import { tsbenchBackground } from './helpers/cli.js';
+import { tsbenchBackground, waitForSamples } from './helpers/cli.js';
 import { loadImage } from '../bench/image/index.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { MARKER_PREFIX, isolation } from '../bench/scenarios/isolation.js';
@@ -137,15 +137,8 @@ describe('the isolation scenario', () => {
     try {
       const child = tsbenchBackground(['run', 'isolation', '--targets', 'native,container', '--runs', '200', '--out', out]);
       const prefix = `${MARKER_PREFIX}${(child.pid ?? 0).toString(36)}`;
-      const sampled = (): boolean => {
-        try {
-          return (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Result).scenarios[0]?.targets.some((t) => t.samples.length > 0) ?? false;
-        } catch {
-          return false;
-        }
-      };
       // Wait for a first saved round, then for a link of a later sample, and interrupt while it is planted.
-      for (let i = 0; i < 400 && !sampled(); i++) await delay(25);
+      await waitForSamples(join(out, 'results.json'), 1, 10_000);
       for (let i = 0; i < 200 && !(await execa('ip', ['-o', 'link', 'show'])).stdout.includes(prefix); i++) await delay(10);
       child.kill('SIGINT');
       const r = await child;

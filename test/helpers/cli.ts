@@ -1,4 +1,6 @@
 /** Runs the built CLI as a real process. */
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 
@@ -10,4 +12,20 @@ export function tsbench(args: string[], opts: { timeout?: number } = {}) {
 
 export function tsbenchBackground(args: string[]): ResultPromise<{ reject: false; stdin: 'ignore' }> {
   return execa(process.execPath, [CLI, ...args], { reject: false, stdin: 'ignore' });
+}
+
+/** Samples saved so far in a result file that a run is writing: the most of any target; 0 before the first write. */
+export function savedSamples(json: string): number {
+  try {
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as { scenarios: { targets: { samples: unknown[] }[] }[] };
+    return Math.max(0, ...doc.scenarios.flatMap((s) => s.targets.map((t) => t.samples.length)));
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls until the result file holds at least `n` samples of some target, or `timeoutMs` has passed. */
+export async function waitForSamples(json: string, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (savedSamples(json) < n && Date.now() < deadline) await delay(25);
 }
