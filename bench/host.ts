@@ -6,7 +6,7 @@ import { readFile, access } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { execa } from 'execa';
 import si from 'systeminformation';
-import type { Host } from './schema.js';
+import type { Host } from '../core/schema.js';
 
 export type CgroupLayout = Host['cgroup'];
 

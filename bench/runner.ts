@@ -11,11 +11,11 @@
 import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
 import type { Driver, Limits, Probe } from '../drivers/types.js';
-import { CancelledError, TargetError, describeError } from './errors.js';
+import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
-import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from './schema.js';
-import { deriveSeed, ratioOfMedians, summarize } from './stats.js';
-import { toolVersion } from './version.js';
+import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
+import { deriveSeed, ratioOfMedians, summarize } from '../core/stats.js';
+import { toolVersion } from '../core/version.js';
 
 export interface Progress {
   scenario: string;

@@ -2,7 +2,7 @@
  * Every target tsbench knows, by name. Drivers are created on demand so that a
  * target's module only costs something when it is asked for.
  */
-import { UsageError } from '../bench/errors.js';
+import { UsageError } from '../core/errors.js';
 import type { Driver } from './types.js';
 
 export interface TargetInfo {

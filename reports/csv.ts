@@ -1,6 +1,6 @@
 /** The CSV report: one row per scenario × target × metric with its statistics and ratio to native. */
 import { stringify } from 'csv-stringify/sync';
-import type { Result } from '../bench/schema.js';
+import type { Result } from '../core/schema.js';
 
 export const CSV_COLUMNS = [
   'scenario',

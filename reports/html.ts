@@ -6,10 +6,10 @@
  * comes from a result is escaped. Sections: claims first, then hosts, runs, and
  * per scenario the charts and the table of figures (reports/html/*).
  */
-import { evaluateClaims } from '../bench/claims/index.js';
-import type { HostClaims } from '../bench/claims/types.js';
-import type { LoadedResult } from '../bench/load.js';
-import { toolVersion } from '../bench/version.js';
+import { evaluateClaims } from './claims/index.js';
+import type { HostClaims } from './claims/types.js';
+import type { LoadedResult } from '../core/load.js';
+import { toolVersion } from '../core/version.js';
 import { chartJsSource, escapeHtml as e, jsonForScript } from './html-common.js';
 import type { ChartSpec } from './html/charts.js';
 import { CLIENT_SCRIPT } from './html/client.js';

@@ -5,10 +5,10 @@
  * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
  * a result cannot break a table or inject markup.
  */
-import { evaluateClaims } from '../bench/claims/index.js';
-import type { ClaimVerdict, HostClaims } from '../bench/claims/types.js';
-import type { LoadedResult } from '../bench/load.js';
-import { toolVersion } from '../bench/version.js';
+import { evaluateClaims } from './claims/index.js';
+import type { ClaimVerdict, HostClaims } from './claims/types.js';
+import type { LoadedResult } from '../core/load.js';
+import { toolVersion } from '../core/version.js';
 import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './html/model.js';
 
 /** Escapes text for a Markdown table cell (or a line of text): no `|`, no newline, no HTML, no emphasis. */

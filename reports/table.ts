@@ -1,6 +1,6 @@
 /** The terminal summary: median, p95, the median's 95 % CI and the ratio to native, per metric and target. */
 import Table from 'cli-table3';
-import type { Result } from '../bench/schema.js';
+import type { Result } from '../core/schema.js';
 
 /** Rounds to 3 significant digits, keeping integers whole. */
 export function fmt(x: number): string {

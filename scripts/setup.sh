@@ -34,5 +34,5 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
-node dist/bench/cli.js kernel fetch
-node dist/bench/cli.js image build
+node dist/cli/main.js kernel fetch
+node dist/cli/main.js image build

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
-import { agentBinary } from '../bench/image/index.js';
+import { agentBinary } from '../drivers/image/index.js';
 
 type Event = { verb: string; args: string[]; text: string };
 

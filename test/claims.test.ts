@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { evaluateClaims, type ClaimVerdict } from '../bench/claims/index.js';
-import type { LoadedResult } from '../bench/load.js';
+import { evaluateClaims, type ClaimVerdict } from '../reports/claims/index.js';
+import type { LoadedResult } from '../core/load.js';
 import { computeStats } from '../bench/runner.js';
-import { ResultSchema, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../bench/schema.js';
+import { ResultSchema, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
 
 // ---- crafting results ----------------------------------------------------------
 

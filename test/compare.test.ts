@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { compareResults, judgeSeries, type Comparison } from '../bench/compare/index.js';
-import { benjaminiHochberg, mannWhitney, minAttainableP } from '../bench/compare/stats.js';
-import { parseThresholds, thresholdFor } from '../bench/compare/thresholds.js';
-import { UsageError } from '../bench/errors.js';
-import type { Result } from '../bench/schema.js';
+import { compareResults, judgeSeries, type Comparison } from '../reports/compare/index.js';
+import { benjaminiHochberg, mannWhitney, minAttainableP } from '../reports/compare/stats.js';
+import { parseThresholds, thresholdFor } from '../reports/compare/thresholds.js';
+import { UsageError } from '../core/errors.js';
+import type { Result } from '../core/schema.js';
 import { CPU, IO, STARTUP, craftResult, type CraftOptions } from './fixtures/compare/craft.js';
 import { tsbench } from './helpers/cli.js';
 

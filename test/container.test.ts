@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ResultSchema } from '../bench/schema.js';
+import { ResultSchema } from '../core/schema.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
-import { PARENT, blkioBytes, detectCgroups, findHierarchies, ioStatBytes } from '../drivers/container/cgroups.js';
+import { PARENT, blkioBytes, detectCgroups, findHierarchies, ioStatBytes } from '../drivers/linux/cgroups.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
 import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
 import { jsonSchemaErrors } from './helpers/schema.js';
@@ -167,7 +167,7 @@ describe('isolation seen from inside a container', { skip }, () => {
       const out = await sh(`test -e ${marker} && echo visible || echo hidden; echo x > /etc/written && echo wrote; /bin/busybox head -1 /proc/mounts`);
       assert.deepEqual(out.slice(0, 2), ['hidden', 'wrote']);
       assert.match(out[2] ?? '', /^overlay \/ overlay /);
-      const rootfs = (await import('../bench/image/index.js')).loadImage();
+      const rootfs = (await import('../drivers/image/index.js')).loadImage();
       assert.equal(existsSync(join((await rootfs).rootfs, 'etc/written')), false, 'the image was not written');
     } finally {
       rmSync(marker, { force: true });

@@ -22,7 +22,7 @@ import {
   loadImage,
   resolveKernel,
   type Image,
-} from '../bench/image/index.js';
+} from '../drivers/image/index.js';
 
 let work = '';
 let image: Image;

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ResultSchema } from '../bench/schema.js';
+import { ResultSchema } from '../core/schema.js';
 import { createKvmDriver, createTcgDriver, vmPhases } from '../drivers/qemu/index.js';
 import { GUEST_HOSTNAME, createNestedDriver, guestContainerArgs, type NestedDriver } from '../drivers/qemu/nested.js';
 import type { InstanceResult } from '../drivers/types.js';

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import type { HostClaims } from '../bench/claims/types.js';
-import { loadResult } from '../bench/load.js';
-import type { Result } from '../bench/schema.js';
+import type { HostClaims } from '../reports/claims/types.js';
+import { loadResult } from '../core/load.js';
+import type { Result } from '../core/schema.js';
 import { mdCell, mdCode, renderMarkdown } from '../reports/markdown.js';
 import { tsbench } from './helpers/cli.js';
 

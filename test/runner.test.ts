@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { run } from '../bench/runner.js';
-import { ResultSchema, type Host, type Result } from '../bench/schema.js';
+import { ResultSchema, type Host, type Result } from '../core/schema.js';
 import { startup } from '../bench/scenarios/startup.js';
 import type { Driver } from '../drivers/types.js';
 import { MockDriver } from './helpers/mock-driver.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import type { TargetResult } from '../bench/schema.js';
+import type { TargetResult } from '../core/schema.js';
 import { cpu, intOption } from '../bench/scenarios/cpu.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { memory } from '../bench/scenarios/memory.js';

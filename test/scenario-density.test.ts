@@ -23,7 +23,7 @@ import {
 import { listScenarios } from '../bench/scenarios/index.js';
 import type { SampleOutcome } from '../bench/scenarios/types.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
-import { PARENT, detectCgroups } from '../drivers/container/cgroups.js';
+import { PARENT, detectCgroups } from '../drivers/linux/cgroups.js';
 import createNativeDriver from '../drivers/native.js';
 import { createTcgDriver } from '../drivers/qemu/index.js';
 import type { Driver } from '../drivers/types.js';

@@ -14,7 +14,7 @@ import { IO_METRICS, fioArgv, io, ioValues, overlayName } from '../bench/scenari
 import type { SampleOutcome } from '../bench/scenarios/types.js';
 import createNativeDriver from '../drivers/native.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
-import { PARENT, detectCgroups } from '../drivers/container/cgroups.js';
+import { PARENT, detectCgroups } from '../drivers/linux/cgroups.js';
 import { createTcgDriver } from '../drivers/qemu/index.js';
 import type { Driver } from '../drivers/types.js';
 

@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { tsbenchBackground, waitForSamples } from './helpers/cli.js';
-import { loadImage } from '../bench/image/index.js';
+import { loadImage } from '../drivers/image/index.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { MARKER_PREFIX, isolation } from '../bench/scenarios/isolation.js';
 import { ParseError, parseProbe, probeInt } from '../bench/scenarios/parsers/probe.js';
 import createContainerDriver from '../drivers/container/index.js';
 import createNativeDriver from '../drivers/native.js';
 import { createTcgDriver } from '../drivers/qemu/index.js';
-import type { Result, TargetResult } from '../bench/schema.js';
+import type { Result, TargetResult } from '../core/schema.js';
 import type { Driver } from '../drivers/types.js';
 import { completedTarget, everyValue, runScenarios } from './helpers/scenario.js';
 

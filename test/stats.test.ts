@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bootstrapMedianCI, outlierCount, ratioOfMedians, seededRandom, summarize } from '../bench/stats.js';
+import { bootstrapMedianCI, outlierCount, ratioOfMedians, seededRandom, summarize } from '../core/stats.js';
 
 const close = (actual: number, expected: number, eps = 1e-9): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `${actual} is not within ${eps} of ${expected}`);

@@ -25,7 +25,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Driver, Instance } from '../../drivers/types.js';
-import { TargetError } from '../errors.js';
+import { TargetError } from '../../core/errors.js';
 import { ParseError, parseSysbenchCpu } from './parsers/sysbench.js';
 import { matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';
 

@@ -35,7 +35,7 @@ import { readFile } from 'node:fs/promises';
 import { quantileSorted } from 'simple-statistics';
 import { readPssBytes } from '../../drivers/qemu/host.js';
 import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
-import { TargetError, UsageError, describeError } from '../errors.js';
+import { TargetError, UsageError, describeError } from '../../core/errors.js';
 import { matchedLimits, type Scenario, type ScenarioOptions } from './types.js';
 
 /** Instances per sample without a VM, when `--instances` is not given. */

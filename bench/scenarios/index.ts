@@ -1,5 +1,5 @@
 /** Every scenario tsbench knows, in the order `tsbench scenarios` lists them. */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { cpu } from './cpu.js';
 import { density } from './density.js';
 import { io } from './io.js';

@@ -35,9 +35,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TargetError, describeError } from '../errors.js';
+import { TargetError, describeError } from '../../core/errors.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../../drivers/types.js';
-import type { MetricSpec } from '../schema.js';
+import type { MetricSpec } from '../../core/schema.js';
 import { parseFioJson, type FioReport } from './parsers/fio.js';
 import { matchedLimits, sampleFrom, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
 

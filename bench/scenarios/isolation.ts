@@ -33,9 +33,9 @@ import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
-import { onExit } from '../../drivers/container/cleanup.js';
+import { onExit } from '../../drivers/linux/cleanup.js';
 import type { Driver } from '../../drivers/types.js';
-import { TargetError, describeError } from '../errors.js';
+import { TargetError, describeError } from '../../core/errors.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { sampleFrom, type Scenario } from './types.js';
 

@@ -33,7 +33,7 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Driver, InstanceResult } from '../../drivers/types.js';
-import { TargetError } from '../errors.js';
+import { TargetError } from '../../core/errors.js';
 import { cpuMsAtReady } from './cpu.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';

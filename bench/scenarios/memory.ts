@@ -20,10 +20,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
-import { detectCgroups } from '../../drivers/container/cgroups.js';
+import { detectCgroups } from '../../drivers/linux/cgroups.js';
 import { readPssBytes, vmPssBytes } from '../../drivers/qemu/index.js';
 import type { Driver, Instance } from '../../drivers/types.js';
-import { TargetError } from '../errors.js';
+import { TargetError } from '../../core/errors.js';
 import { intOption } from './cpu.js';
 import { ParseError, parseSysbenchMemory } from './parsers/sysbench.js';
 import { matchedLimits, sampleFrom, type Scenario } from './types.js';

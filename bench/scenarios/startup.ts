@@ -4,7 +4,7 @@
  * its own CLOCK_MONOTONIC timestamp and exits at once, so the figures are the
  * isolation layer's own cost (claim C1).
  */
-import { TargetError } from '../errors.js';
+import { TargetError } from '../../core/errors.js';
 import { sampleFrom, type Scenario } from './types.js';
 
 export const startup: Scenario = {

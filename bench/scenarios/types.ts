@@ -3,7 +3,7 @@
  * and how many samples to take by default.
  */
 import type { Driver, InstanceResult, Limits } from '../../drivers/types.js';
-import type { MetricSpec, Sample } from '../schema.js';
+import type { MetricSpec, Sample } from '../../core/schema.js';
 
 export interface SampleContext {
   /** Round index (warmup rounds have negative indices). */

@@ -18,14 +18,14 @@ import { existsSync, rmSync } from 'node:fs';
 import { access, constants, lstat, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TargetError, describeError } from '../../bench/errors.js';
-import { ensureImage, loadImage, type Image } from '../../bench/image/index.js';
+import { TargetError, describeError } from '../../core/errors.js';
+import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess, binPath } from '../process.js';
-import { volumeProblem } from '../volumes.js';
+import { volumeProblem } from '../linux/volumes.js';
 import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
-import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from './cgroups.js';
-import { onExit } from './cleanup.js';
+import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
+import { onExit } from '../linux/cleanup.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 

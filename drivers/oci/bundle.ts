@@ -15,7 +15,7 @@
  *
  * Pure: the tests compare it with `runc spec` and run it.
  */
-import { CPU_PERIOD_US } from '../container/cgroups.js';
+import { CPU_PERIOD_US } from '../linux/cgroups.js';
 import { jobArgv } from '../native.js';
 import type { Job, Limits, Volume } from '../types.js';
 

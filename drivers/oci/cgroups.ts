@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAccounting, type CgroupHost, type Hierarchy } from '../container/cgroups.js';
+import { readAccounting, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */

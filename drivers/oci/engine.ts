@@ -11,9 +11,9 @@
  * (docker's client without a daemon, no podman). probe() says why.
  */
 import { execa } from 'execa';
-import { TargetError, describeError } from '../../bench/errors.js';
-import { ensureImage, loadImage, type Image } from '../../bench/image/index.js';
-import { describeMissing, detectCgroups, type CgroupHost } from '../container/cgroups.js';
+import { TargetError, describeError } from '../../core/errors.js';
+import { ensureImage, loadImage, type Image } from '../image/index.js';
+import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess } from '../process.js';
 import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, Probe } from '../types.js';

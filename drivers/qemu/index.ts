@@ -26,9 +26,9 @@
 import { access, constants, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ImageError, kernelCmdline, loadImage, type Image } from '../../bench/image/index.js';
-import { sha256File } from '../../bench/image/cache.js';
-import { TargetError } from '../../bench/errors.js';
+import { ImageError, kernelCmdline, loadImage, type Image } from '../image/index.js';
+import { sha256File } from '../image/cache.js';
+import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../native.js';
 import { LaunchedProcess, nsToMs, toInstanceResult, type ProcessOutcome } from '../process.js';
 import type { Driver, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';

@@ -28,9 +28,9 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError } from '../../bench/errors.js';
-import { encodeJob, loadImage } from '../../bench/image/index.js';
-import { missingContainerModules } from '../../bench/image/kernel.js';
+import { describeError } from '../../core/errors.js';
+import { encodeJob, loadImage } from '../image/index.js';
+import { missingContainerModules } from '../image/kernel.js';
 import type { Driver, Instance, LaunchRequest, PrepareContext, Probe } from '../types.js';
 import { QemuDriver, type Accelerator, type QemuDriverOptions } from './index.js';
 

@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheDir } from '../../bench/image/index.js';
+import { cacheDir } from '../image/index.js';
 
 export interface KvmVerdict {
   available: boolean;

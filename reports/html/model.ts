@@ -9,10 +9,10 @@
  * in two files) gets the file's directory name.
  */
 import { basename, dirname } from 'node:path';
-import type { LoadedResult } from '../../bench/load.js';
+import type { LoadedResult } from '../../core/load.js';
 import type { z } from 'zod';
-import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../bench/schema.js';
-import type { Ratio, Stats } from '../../bench/stats.js';
+import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../core/schema.js';
+import type { Ratio, Stats } from '../../core/stats.js';
 import { fmt } from '../table.js';
 
 type TargetInfo = z.infer<typeof TargetInfoSchema>;

@@ -3,7 +3,7 @@
  * side, so they read (and print) without the page's script; every string from
  * a result goes through `e()` (escapeHtml).
  */
-import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../../bench/claims/types.js';
+import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../claims/types.js';
 import { escapeHtml as e, targetColor } from '../html-common.js';
 import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
 import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from './model.js';

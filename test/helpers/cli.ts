@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 
-export const CLI = fileURLToPath(new URL('../../bench/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
 export function tsbench(args: string[], opts: { timeout?: number } = {}) {
   return execa(process.execPath, [CLI, ...args], { reject: false, timeout: opts.timeout ?? 120_000, stdin: 'ignore' });

@@ -1,7 +1,7 @@
 /** Running scenarios on real drivers in tests, and reading their results. */
 import assert from 'node:assert/strict';
 import { run } from '../../bench/runner.js';
-import { ResultSchema, type Host, type Result, type TargetResult } from '../../bench/schema.js';
+import { ResultSchema, type Host, type Result, type TargetResult } from '../../core/schema.js';
 import type { Scenario } from '../../bench/scenarios/types.js';
 import type { Driver } from '../../drivers/types.js';
 

@@ -66,7 +66,7 @@ type Manifest = z.infer<typeof Manifest>;
 
 /** Absolute path of the compiled agent, dist/bin/tsbench-agent. */
 export function agentBinary(): string {
-  // This module is dist/bench/image/index.js once compiled.
+  // This module is dist/drivers/image/index.js once compiled.
   return fileURLToPath(new URL('../../bin/tsbench-agent', import.meta.url));
 }
 

@@ -1,5 +1,5 @@
 /** A one-line progress display on a terminal: scenario, target, sample i/N, ETA. Silent elsewhere. */
-import type { Progress } from './runner.js';
+import type { Progress } from '../bench/runner.js';
 
 export function progressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; clear: () => void } {
   if (!stream.isTTY) return { update: () => {}, clear: () => {} };

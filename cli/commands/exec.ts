@@ -3,9 +3,9 @@
  * fresh instance of a target and stream its output, like `docker run --rm`.
  * The exit code is the command's own.
  */
-import { createDriver, parseTargets } from '../drivers/registry.js';
-import type { Limits } from '../drivers/types.js';
-import { CancelledError, UsageError } from './errors.js';
+import { createDriver, parseTargets } from '../../drivers/registry.js';
+import type { Limits } from '../../drivers/types.js';
+import { CancelledError, UsageError } from '../../core/errors.js';
 
 export interface ExecFlags {
   target: string;

@@ -1,7 +1,7 @@
 /** Checks of `--volume HOST:GUEST` shared by every driver that binds host directories. */
 import { stat } from 'node:fs/promises';
-import { describeError } from '../bench/errors.js';
-import type { Volume } from './types.js';
+import { describeError } from '../../core/errors.js';
+import type { Volume } from '../types.js';
 
 /** What is wrong with the volumes, as a one-line message naming the fix; undefined when they are fine. */
 export async function volumeProblem(volumes: readonly Volume[]): Promise<{ message: string; cause?: unknown } | undefined> {

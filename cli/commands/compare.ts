@@ -5,12 +5,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { compareResults, DEFAULT_ALPHA } from '../compare/index.js';
-import { parseAlpha, parseThresholds } from '../compare/thresholds.js';
-import { UsageError, describeError } from '../errors.js';
-import { loadResult } from '../load.js';
+import { compareResults, DEFAULT_ALPHA } from '../../reports/compare/index.js';
+import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
+import { UsageError, describeError } from '../../core/errors.js';
+import { loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
-import { COMPARE_FORMATS, formatComparison, type CompareFormat } from '../../reports/compare.js';
+import { COMPARE_FORMATS, formatComparison, type CompareFormat } from '../../reports/compare/render.js';
 
 interface CompareFlags {
   threshold?: string[];

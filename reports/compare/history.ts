@@ -4,8 +4,8 @@
  * between consecutive runs judged by the same rule as `tsbench compare`, so a
  * jump is flagged and a slow drift is visible on the chart. Pure.
  */
-import type { Result } from '../schema.js';
-import { deriveSeed } from '../stats.js';
+import type { Result } from '../../core/schema.js';
+import { deriveSeed } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
 import { catalogue, DEFAULT_ALPHA, judgeFamily, valuesOf, type SeriesInput, type Verdict } from './index.js';
 import { thresholdFor, validateThresholds, type Thresholds } from './thresholds.js';

@@ -3,8 +3,8 @@
  * both results gets the relative change of its median, a p-value and a verdict
  * (see VERDICT_RULE). Pure: results in, a Comparison out; nothing is printed here.
  */
-import type { Result } from '../schema.js';
-import { deriveSeed } from '../stats.js';
+import type { Result } from '../../core/schema.js';
+import { deriveSeed } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
 import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP, relativeChange, type RelativeChange } from './stats.js';
 import { thresholdFor, validateThresholds, type Catalogue, type Thresholds } from './thresholds.js';

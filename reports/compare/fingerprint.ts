@@ -9,7 +9,7 @@
  * other differences (kernel, CPU, …) are warned about, not judged, because a
  * nightly runner pool changes them often and the user decides what they mean.
  */
-import type { Result } from '../schema.js';
+import type { Result } from '../../core/schema.js';
 
 export interface FingerprintDiff {
   /** Stable key: `kernel`, `cpuModel`, `accelerator`, `limits`, `scenario:io`, … */

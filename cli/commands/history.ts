@@ -5,13 +5,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { buildHistory } from '../compare/history.js';
-import { DEFAULT_ALPHA } from '../compare/index.js';
-import { parseAlpha, parseThresholds } from '../compare/thresholds.js';
-import { UsageError, describeError } from '../errors.js';
-import { expandResultPaths, loadResult } from '../load.js';
+import { buildHistory } from '../../reports/compare/history.js';
+import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
+import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
+import { UsageError, describeError } from '../../core/errors.js';
+import { expandResultPaths, loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
-import { HISTORY_FORMATS, formatHistory, type HistoryFormat } from '../../reports/history.js';
+import { HISTORY_FORMATS, formatHistory, type HistoryFormat } from '../../reports/compare/history-render.js';
 
 interface HistoryFlags {
   out?: string;

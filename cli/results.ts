@@ -9,8 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { toCsv } from '../reports/csv.js';
 import { renderHtml } from '../reports/html.js';
 import { toJson } from '../reports/json.js';
-import { describeError } from './errors.js';
-import type { Result } from './schema.js';
+import { describeError } from '../core/errors.js';
+import type { Result } from '../core/schema.js';
 
 /**
  * `mkdir -p`, one component at a time. Node's own `{ recursive: true }` never

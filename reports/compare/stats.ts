@@ -6,7 +6,7 @@
  * seed give the same answer.
  */
 import { quantileSorted } from 'simple-statistics';
-import { BOOTSTRAP_RESAMPLES, seededRandom } from '../stats.js';
+import { BOOTSTRAP_RESAMPLES, seededRandom } from '../../core/stats.js';
 
 /** Up to this many pooled samples the p-value comes from the exact permutation distribution; above, a normal approximation. */
 export const EXACT_MAX_SAMPLES = 100;

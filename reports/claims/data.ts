@@ -4,9 +4,9 @@
  * (ratios and differences between two targets, per-sample combinations).
  */
 import { quantileSorted } from 'simple-statistics';
-import type { LoadedResult } from '../load.js';
-import type { ImageInfo, Result, ScenarioResult, TargetResult } from '../schema.js';
-import { deriveSeed, ratioOfMedians, seededRandom, summarize, BOOTSTRAP_RESAMPLES, type Stats } from '../stats.js';
+import type { LoadedResult } from '../../core/load.js';
+import type { ImageInfo, Result, ScenarioResult, TargetResult } from '../../core/schema.js';
+import { deriveSeed, ratioOfMedians, seededRandom, summarize, BOOTSTRAP_RESAMPLES, type Stats } from '../../core/stats.js';
 
 /** A value with its 95 % interval, in one unit. */
 export interface Interval {

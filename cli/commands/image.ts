@@ -3,8 +3,8 @@
  * Errors are one line naming the fix; usage errors (UsageError) exit 2, other failures 1.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
-import { ImageError, cacheDir, cleanImages, ensureImage, fetchKernel, loadImage, type Image } from './index.js';
+import { UsageError } from '../../core/errors.js';
+import { ImageError, cacheDir, cleanImages, ensureImage, fetchKernel, loadImage, type Image } from '../../drivers/image/index.js';
 
 const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
 

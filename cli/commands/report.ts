@@ -9,8 +9,8 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { renderHtml } from '../../reports/html.js';
 import { renderMarkdown } from '../../reports/markdown.js';
-import { UsageError, describeError } from '../errors.js';
-import { expandResultPaths, loadResult, type LoadedResult } from '../load.js';
+import { UsageError, describeError } from '../../core/errors.js';
+import { expandResultPaths, loadResult, type LoadedResult } from '../../core/load.js';
 import { writeAtomic } from '../results.js';
 
 export const REPORT_FORMATS = ['html', 'md'] as const;

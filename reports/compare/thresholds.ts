@@ -4,7 +4,7 @@
  * scenario and target names match case-insensitively with `_` and `-` ignored,
  * so `io.randread_iops` names the io scenario's `randReadIops`.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 /** The relative change a regression must exceed when no --threshold is given: 5 %. */
 export const DEFAULT_THRESHOLD = 0.05;

@@ -2,7 +2,7 @@
  * Claim verdicts from results: every claim of shared/CLAIMS.md judged per host
  * by the stated rules of rules.ts (docs/claims.md explains them for readers).
  */
-import type { LoadedResult } from '../load.js';
+import type { LoadedResult } from '../../core/load.js';
 import { groupByHost } from './data.js';
 import { RULES } from './rules.js';
 import type { HostClaims } from './types.js';

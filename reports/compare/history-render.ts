@@ -3,12 +3,12 @@
  * inlined, data in a JSON script element, every result string escaped, a
  * Content-Security-Policy that forbids any network request), Markdown, or JSON.
  */
-import type { History, HistorySeries } from '../bench/compare/history.js';
-import { VERDICT_RULE } from '../bench/compare/index.js';
-import { chartJsSource, escapeHtml, jsonForScript, targetColor } from './html-common.js';
-import { prob, signedPct } from './compare.js';
-import { mdCell } from './markdown.js';
-import { fmt } from './table.js';
+import type { History, HistorySeries } from './history.js';
+import { VERDICT_RULE } from './index.js';
+import { chartJsSource, escapeHtml, jsonForScript, targetColor } from '../html-common.js';
+import { prob, signedPct } from './render.js';
+import { mdCell } from '../markdown.js';
+import { fmt } from '../table.js';
 
 export type HistoryFormat = 'html' | 'md' | 'json';
 export const HISTORY_FORMATS: readonly HistoryFormat[] = ['html', 'md', 'json'];
