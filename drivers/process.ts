@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { atExit } from '../core/exit.js';
 import { parseAgentLine, parseLauncherLine, type AgentEvent } from './protocol.js';
 import type { Accounting, InstanceResult, InstanceStatus, Phase } from './types.js';
 
@@ -83,7 +84,8 @@ export function liveLaunchCount(): number {
   return live.size;
 }
 
-process.once('exit', killAllLaunched);
+// First of the exit hooks: the instances' own clean-up hooks then find their process groups gone.
+atExit(killAllLaunched, 'kill');
 
 export class LaunchedProcess {
   readonly ready: Promise<void>;

@@ -33,7 +33,7 @@ import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
-import { onExit } from '../../drivers/linux/cleanup.js';
+import { atExit } from '../../core/exit.js';
 import type { Driver } from '../../drivers/types.js';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
@@ -72,7 +72,7 @@ const LINK_KINDS = ['dummy', 'bridge'] as const;
  */
 export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: () => Promise<void> }> {
   const undo: { async: () => Promise<unknown>; sync: () => void }[] = [];
-  const unregister = onExit(() => {
+  const unregister = atExit(() => {
     for (const u of [...undo].reverse()) {
       try {
         u.sync();
