@@ -23,6 +23,7 @@
  * read a few milliseconds after `ready`, when the work has already begun, so
  * it errs towards less CPU, by at most those milliseconds.
  */
+import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, describeBytes } from '../../core/defaults.js';
 import { readFile } from 'node:fs/promises';
 import type { Driver, Instance } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';
@@ -83,7 +84,7 @@ function sysbenchArgv(events: number, maxPrime: number, threads: number): string
 export const cpu: Scenario = {
   name: 'cpu',
   description:
-    'fixed CPU work: sysbench cpu, E events of primes up to N on T threads (T = matched vCPUs, --cpus, default 1); time to finish and host CPU spent',
+    `fixed CPU work: sysbench cpu, E events of primes up to N on T threads (T = matched vCPUs, --cpus, default ${DEFAULT_CPUS}); time to finish and host CPU spent`,
   metrics: [
     { name: 'workMs', unit: 'ms', better: 'lower', description: "wall time of the fixed work, sysbench's own total time inside the instance (no boot)" },
     { name: 'eventsPerS', unit: 'events/s', better: 'higher', description: "sysbench's events per second over the fixed work" },
@@ -106,8 +107,8 @@ export const cpu: Scenario = {
     tool: 'sysbench cpu',
     events: intOption(options, 'cpuEvents', DEFAULT_CPU_EVENTS),
     cpuMaxPrime: intOption(options, 'cpuMaxPrime', DEFAULT_CPU_MAX_PRIME),
-    threads: 'matched vCPUs: --cpus rounded up, default 1',
-    limits: 'matched: --cpus/--memory, default 1 CPU and 512 MiB, on every target',
+    threads: `matched vCPUs: --cpus rounded up, default ${DEFAULT_CPUS}`,
+    limits: `matched: --cpus/--memory, default ${DEFAULT_CPUS} CPU and ${describeBytes(DEFAULT_MEMORY_BYTES)}, on every target`,
   }),
   async sample(driver, ctx) {
     const events = intOption(ctx.options, 'cpuEvents', DEFAULT_CPU_EVENTS);

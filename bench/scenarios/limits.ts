@@ -4,8 +4,8 @@
  *
  * Memory: `stress-ng --vm 4 --vm-bytes 2×L --vm-keep --oomable --timeout 3s`,
  * four workers that together try to keep twice the limit L resident, with L =
- * `--memory`, else 128 MiB for containers and 512 MiB for VMs (the guest RAM is
- * the VM's limit, and 512 MiB is what the image needs to boot). Four workers,
+ * `--memory`, else core/defaults.ts's 128 MiB for containers and 512 MiB for VMs
+ * (the guest RAM is the VM's limit, and 512 MiB is what the image needs to boot). Four workers,
  * not one, because a single mapping larger than a guest's RAM is refused by the
  * kernel's overcommit heuristic before any page is touched. `--oomable` keeps
  * stress-ng from restarting a killed worker.
@@ -37,12 +37,9 @@ import { TargetError } from '../../core/errors.js';
 import { cpuMsAtReady } from './cpu.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';
-import { DEFAULT_MATCHED_MEMORY_BYTES, type SampleOutcome, type Scenario } from './types.js';
+import { type SampleOutcome, type Scenario } from './types.js';
+import { DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES, DEFAULT_LIMITS_CPUS, DEFAULT_MEMORY_BYTES, describeBytes } from '../../core/defaults.js';
 
-/** Containers' memory limit when the run sets no --memory. @default 128 MiB */
-export const DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES = 128 * 2 ** 20;
-/** The CPU quota when the run sets no --cpus. @default 0.5 */
-export const DEFAULT_LIMITS_CPUS = 0.5;
 /** How long each stress-ng phase runs, in seconds. */
 export const PHASE_S = 3;
 /** Memory hog workers; see the module comment for why four. */
@@ -54,7 +51,7 @@ const MiB = 2 ** 20;
 
 /** The memory limit a target gets in this scenario. */
 export function memoryLimitFor(driver: Driver, memoryBytes: number | undefined): number {
-  return memoryBytes ?? (driver.isolation === 'vm' ? DEFAULT_MATCHED_MEMORY_BYTES : DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES);
+  return memoryBytes ?? (driver.isolation === 'vm' ? DEFAULT_MEMORY_BYTES : DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES);
 }
 
 /** Busy-loop workers for a quota of `cpus`: twice the quota, rounded up, at most the host's CPUs. */
@@ -85,7 +82,7 @@ const lines = (r: InstanceResult): string[] => [...r.stdout, ...r.stderr];
 export const limits: Scenario = {
   name: 'limits',
   description:
-    'do limits hold (C7): stress-ng keeping 2× the memory limit resident (containers: --memory or 128 MiB, must be OOM-killed; VMs: guest RAM, the guest kernel OOM-kills) and a CPU busy loop under a quota (--cpus or 0.5; VMs: vCPUs)',
+    `do limits hold (C7): stress-ng keeping 2× the memory limit resident (containers: --memory or ${describeBytes(DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES)}, must be OOM-killed; VMs: guest RAM, the guest kernel OOM-kills) and a CPU busy loop under a quota (--cpus or ${DEFAULT_LIMITS_CPUS}; VMs: vCPUs)`,
   metrics: [
     {
       name: 'memLimitHeld',
@@ -119,9 +116,9 @@ export const limits: Scenario = {
   parameters: (options) => ({
     memory: {
       tool: `stress-ng --vm ${HOG_WORKERS} --vm-bytes 2×limit --vm-keep --oomable --timeout ${PHASE_S}s`,
-      limit: 'containers: --memory, else 128 MiB; VMs: guest RAM, --memory, else 512 MiB; native: none',
+      limit: `containers: --memory, else ${describeBytes(DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES)}; VMs: guest RAM, --memory, else ${describeBytes(DEFAULT_MEMORY_BYTES)}; native: none`,
     },
-    cpu: { tool: `stress-ng --cpu W --timeout ${PHASE_S}s`, quota: '--cpus, else 0.5 (VMs: vCPUs = quota rounded up)', workers: '2× quota rounded up, at most the host CPUs' },
+    cpu: { tool: `stress-ng --cpu W --timeout ${PHASE_S}s`, quota: `--cpus, else ${DEFAULT_LIMITS_CPUS} (VMs: vCPUs = quota rounded up)`, workers: '2× quota rounded up, at most the host CPUs' },
     vms: 'applicable: the memory limit is the guest RAM (guest OOM killer), the CPU quota is the vCPU count (guest accounting)',
     ...(Object.keys(options).length > 0 ? { options } : {}),
   }),

@@ -2,6 +2,7 @@
  * A scenario says what to run on each target, which metrics one sample yields,
  * and how many samples to take by default.
  */
+import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
 import type { Driver, InstanceResult, Limits } from '../../drivers/types.js';
 import type { MetricSpec, Sample } from '../../core/schema.js';
 
@@ -35,17 +36,14 @@ export interface Scenario {
   sample(driver: Driver, ctx: SampleContext): Promise<SampleOutcome>;
 }
 
-/** VM RAM and container memory limit when the run sets no --memory (the image needs 512 MiB in a VM). */
-export const DEFAULT_MATCHED_MEMORY_BYTES = 512 * 2 ** 20;
-
 /**
  * The limits every target of a resource scenario gets, so that they compare
- * fairly: the run's `--cpus`/`--memory`, else 1 CPU and 512 MiB. Containers get
+ * fairly: the run's `--cpus`/`--memory`, else core/defaults.ts's (1 CPU, 512 MiB). Containers get
  * them as cgroup limits, VMs as vCPUs and RAM; native runs unconfined, but its
  * workload uses the same thread count.
  */
 export function matchedLimits(limits: Limits): Required<Pick<Limits, 'cpus' | 'memoryBytes'>> & Limits {
-  return { ...limits, cpus: limits.cpus ?? 1, memoryBytes: limits.memoryBytes ?? DEFAULT_MATCHED_MEMORY_BYTES };
+  return { ...limits, cpus: limits.cpus ?? DEFAULT_CPUS, memoryBytes: limits.memoryBytes ?? DEFAULT_MEMORY_BYTES };
 }
 
 /** Sample fields every scenario records from an instance result. */

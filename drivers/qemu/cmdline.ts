@@ -20,11 +20,13 @@ export const MACHINES: readonly Machine[] = ['microvm', 'pc', 'q35'];
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
 /**
- * VM RAM when no `--memory` is given. The image's initramfs is about 115 MB
- * (Debian's fio links 88 MB of libraries) and the kernel unpacks it next to
- * itself, so 256 MiB cannot boot it (measured: fails at 300M, hangs at 340M).
+ * VM RAM when no `--memory` is given (core/defaults.ts). The image's initramfs is
+ * about 115 MB (Debian's fio links 88 MB of libraries) and the kernel unpacks it
+ * next to itself, so 256 MiB cannot boot it.
  */
-export const DEFAULT_MEMORY_BYTES = 512 * 2 ** 20;
+import { DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
+
+export { DEFAULT_MEMORY_BYTES };
 
 /** The guest device of the data disk (the first virtio block device). */
 export const DATA_DISK_DEVICE = '/dev/vda';

@@ -1,0 +1,29 @@
+/**
+ * Resource limits when a run sets none, in one place: the drivers size their
+ * VMs with them, the scenarios match their targets with them, and the CLI's help
+ * and the scenarios' descriptions print them from here.
+ */
+
+/** Bytes in a mebibyte. */
+export const MiB = 2 ** 20;
+
+/**
+ * VM RAM, and the memory limit every target of a resource scenario gets, when
+ * the run sets no `--memory`. The image's initramfs lives in guest RAM: 256 MiB
+ * cannot boot it (measured: fails at 300M, hangs at 340M).
+ */
+export const DEFAULT_MEMORY_BYTES = 512 * MiB;
+
+/** CPUs every target of a resource scenario gets when the run sets no `--cpus` (a quota, or vCPUs). */
+export const DEFAULT_CPUS = 1;
+
+/** The limits scenario: a container's memory limit when the run sets no `--memory` (VMs keep their RAM). */
+export const DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES = 128 * MiB;
+
+/** The limits scenario: the CPU quota when the run sets no `--cpus`. */
+export const DEFAULT_LIMITS_CPUS = 0.5;
+
+/** `1 CPU and 512 MiB`-style text for help and descriptions. */
+export function describeBytes(bytes: number): string {
+  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
+}
