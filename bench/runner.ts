@@ -60,11 +60,11 @@ export interface RunOutcome {
 }
 
 /** Probes every driver, in parallel; a probe that throws counts as unavailable with its message. */
-export async function probeAll(drivers: ReadonlyMap<string, Driver>): Promise<Map<string, Probe>> {
+export async function probeAll(drivers: ReadonlyMap<string, Driver>, signal?: AbortSignal): Promise<Map<string, Probe>> {
   const entries = await Promise.all(
     [...drivers].map(async ([name, d]): Promise<[string, Probe]> => {
       try {
-        return [name, await d.probe()];
+        return [name, await d.probe(signal)];
       } catch (e) {
         return [name, { available: false, reason: `probe failed: ${describeError(e)}` }];
       }

@@ -6,17 +6,18 @@
  */
 import { basename, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { killAllLaunched } from '../drivers/process.js';
 import { bootId } from '../drivers/qemu/host.js';
 import { latestVerdictThisBoot } from '../drivers/qemu/verdict.js';
 import { createDriver, listTargets, parseTargets } from '../drivers/registry.js';
-import type { Driver, Limits } from '../drivers/types.js';
+import type { Driver, DriverOptions, Limits } from '../drivers/types.js';
 import { toTable } from '../reports/table.js';
-import { CancelledError, UsageError, describeError } from '../core/errors.js';
+import { UsageError, describeError } from '../core/errors.js';
+import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
 import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
+import { driverOptionsFromEnv } from './env.js';
 import { hostDimensions } from '../bench/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { loadImage } from '../drivers/image/index.js';
@@ -26,9 +27,10 @@ import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.j
 import { probeAll, run } from '../bench/runner.js';
 import type { ImageInfo } from '../core/schema.js';
 import { listScenarios, resolveScenarios } from '../bench/scenarios/index.js';
+import type { Scenario } from '../bench/scenarios/types.js';
 import { toolVersion } from '../core/version.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: EXIT_INTERRUPTED } as const;
 
 interface RunFlags {
   targets: string;
@@ -40,22 +42,25 @@ interface RunFlags {
   allowMissing?: boolean;
   cpus?: number;
   memory?: number;
-  machine?: string;
+  machine?: DriverOptions['machine'];
   printCommand?: boolean;
   ioSize?: number;
   instances?: number;
 }
 
-/** Flags the VM driver reads from its environment when it is created (drivers/qemu). */
-function applyVmFlags(flags: { machine?: string; printCommand?: boolean }): void {
-  if (flags.machine !== undefined) process.env['TSBENCH_QEMU_MACHINE'] = flags.machine;
-  if (flags.printCommand) process.env['TSBENCH_PRINT_COMMAND'] = '1';
+/** Driver options from the documented environment variables, overridden by the run's flags. */
+function driverOptions(flags: { machine?: DriverOptions['machine']; printCommand?: boolean }): DriverOptions {
+  return {
+    ...driverOptionsFromEnv(),
+    ...(flags.machine !== undefined ? { machine: flags.machine } : {}),
+    ...(flags.printCommand === true ? { printCommand: true } : {}),
+  };
 }
 
 async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<number> {
   const scenarios = resolveScenarios(scenarioNames);
   const targetNames = parseTargets(flags.targets);
-  applyVmFlags(flags);
+  const options = driverOptions(flags);
   const outDir = resolve(flags.out ?? defaultOutDir());
   try {
     await ensureDir(outDir);
@@ -66,24 +71,21 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
     ...(flags.memory !== undefined ? { memoryBytes: flags.memory } : {}),
   };
+  return withInterrupts((signal) => runWith(scenarios, targetNames, options, limits, outDir, flags, signal));
+}
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    interrupts++;
-    if (interrupts > 1) {
-      // A second Ctrl-C: stop waiting for a clean teardown.
-      killAllLaunched();
-      process.exit(EXIT.interrupted);
-    }
-    controller.abort(new CancelledError(`interrupted by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+async function runWith(
+  scenarios: Scenario[],
+  targetNames: string[],
+  options: DriverOptions,
+  limits: Limits,
+  outDir: string,
+  flags: RunFlags,
+  signal: AbortSignal,
+): Promise<number> {
   const drivers = new Map<string, Driver>();
-  for (const name of targetNames) drivers.set(name, await createDriver(name));
-  const [probes, host] = await Promise.all([probeAll(drivers), hostDimensions()]);
+  for (const name of targetNames) drivers.set(name, await createDriver(name, options));
+  const [probes, host] = await Promise.all([probeAll(drivers, signal), hostDimensions()]);
   const kvm = probes.get('kvm');
   if (kvm) host.kvm = { available: kvm.available, ...(kvm.reason ? { reason: kvm.reason } : {}) };
   else {
@@ -95,7 +97,7 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     if (!p.available) process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
   }
 
-  const image = await imageInfo();
+  const image = await imageInfo(options);
   const paths = resultPaths(outDir);
   const writer = new ResultWriter(paths);
   const progress = progressPrinter(process.stderr);
@@ -116,12 +118,10 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
     ...(image ? { image } : {}),
     probes,
     write: (r) => writer.write(r),
-    signal: controller.signal,
+    signal,
     ...(quiet ? {} : { onProgress: progress.update }),
   });
   progress.clear();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
 
   if (quiet) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
   else {
@@ -141,8 +141,8 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
 }
 
 /** The image the run's targets will use, for the result; undefined when none is built (native needs none). */
-async function imageInfo(): Promise<ImageInfo | undefined> {
-  const image = await loadImage().catch(() => undefined);
+async function imageInfo(options: DriverOptions): Promise<ImageInfo | undefined> {
+  const image = await loadImage(options.guestKernel).catch(() => undefined);
   if (!image) return undefined;
   return {
     hash: image.hash,
@@ -154,16 +154,11 @@ async function imageInfo(): Promise<ImageInfo | undefined> {
 
 async function targetsCommand(flags: { json?: boolean }): Promise<number> {
   const infos = listTargets();
-  // A probe may boot a VM: an interrupt must not leave it behind.
-  const onSignal = (): void => {
-    killAllLaunched();
-    process.exit(EXIT.interrupted);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const options = driverOptions({});
   const drivers = new Map<string, Driver>();
-  for (const t of infos) drivers.set(t.name, await t.create());
-  const probes = await probeAll(drivers);
+  for (const t of infos) drivers.set(t.name, await createDriver(t.name, options));
+  // A probe may boot a VM: an interrupt exits at once, and the exit hooks kill what was launched.
+  const probes = await withInterrupts((signal) => probeAll(drivers, signal), { first: 'exit' });
   await Promise.all([...drivers.values()].map((d) => d.teardown().catch(() => {})));
   const rows = infos.map((t) => {
     const p = probes.get(t.name);
@@ -231,7 +226,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--memory <size>', 'memory limit: cgroup limit, VM RAM', size('--memory', '256M'))
     .option('-v, --volume <host:guest>', 'bind a host directory into the instance (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .passThroughOptions()
-    .action(async (argv: string[], flags: ExecFlags) => setExit(await execCommand(argv, flags)));
+    .action(async (argv: string[], flags: ExecFlags) => setExit(await execCommand(argv, flags, driverOptions({}))));
 
   program
     .command('targets')

@@ -3,15 +3,15 @@
  * target's module only costs something when it is asked for.
  */
 import { UsageError } from '../core/errors.js';
-import type { Driver } from './types.js';
+import type { Driver, DriverOptions } from './types.js';
 
 export interface TargetInfo {
   name: string;
   description: string;
-  create: () => Promise<Driver>;
+  create: (options: DriverOptions) => Promise<Driver>;
 }
 
-const targets: TargetInfo[] = [
+const targets: readonly TargetInfo[] = [
   {
     name: 'native',
     description: 'plain host process (baseline)',
@@ -20,41 +20,34 @@ const targets: TargetInfo[] = [
   {
     name: 'kvm',
     description: 'QEMU VM, KVM hardware virtualization',
-    create: async () => (await import('./qemu/index.js')).createKvmDriver(),
+    create: async (options) => (await import('./qemu/index.js')).createKvmDriver(options),
   },
   {
     name: 'tcg',
     description: 'QEMU VM, TCG binary translation (no hardware virtualization)',
-    create: async () => (await import('./qemu/index.js')).createTcgDriver(),
+    create: async (options) => (await import('./qemu/index.js')).createTcgDriver(options),
   },
   {
     name: 'container',
     description: "namespaces + cgroups + overlay root (tsbench's own runtime)",
-    create: async () => (await import('./container/index.js')).default(),
+    create: async (options) => (await import('./container/index.js')).default(options),
   },
   // Peer OCI runtimes, measured beside tsbench's own container (drivers/oci).
-  ...(['runc', 'crun', 'podman', 'docker'] as const).map((name) => ({
+  ...(['runc', 'crun', 'podman', 'docker'] as const).map((name): TargetInfo => ({
     name,
     description:
       name === 'runc' || name === 'crun'
         ? `${name}: the same image, agent, namespaces and limits as an OCI bundle (peer runtime)`
         : `${name}: the same rootfs imported as an image, run with matching limits (peer engine)`,
-    create: async () => (await import('./oci/index.js')).createPeerDriver(name),
+    create: async (options) => (await import('./oci/index.js')).createPeerDriver(name, options),
   })),
   // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone).
-  ...(['kvm', 'tcg'] as const).map((accel) => ({
+  ...(['kvm', 'tcg'] as const).map((accel): TargetInfo => ({
     name: `container-in-${accel}`,
     description: `tsbench's container inside a ${accel} VM`,
-    create: async () => (await import('./qemu/nested.js')).createNestedDriver(accel),
+    create: async (options) => (await import('./qemu/nested.js')).createNestedDriver(accel, options),
   })),
 ];
-
-/** Adds a target (later targets and tests). Replaces one of the same name. */
-export function registerTarget(info: TargetInfo): void {
-  const i = targets.findIndex((t) => t.name === info.name);
-  if (i >= 0) targets.splice(i, 1, info);
-  else targets.push(info);
-}
 
 export function listTargets(): readonly TargetInfo[] {
   return targets;
@@ -73,10 +66,11 @@ export function parseTargets(list: string): string[] {
   return [...new Set(names)];
 }
 
-export async function createDriver(name: string): Promise<Driver> {
+/** Creates the driver of target `name` with the options the CLI gathered from flags and environment. */
+export async function createDriver(name: string, options: DriverOptions = {}): Promise<Driver> {
   const info = targets.find((t) => t.name === name);
   if (!info) throw new UsageError(`unknown target '${name}'; valid targets: ${knownNames()}`);
-  return info.create();
+  return info.create(options);
 }
 
 function knownNames(): string {

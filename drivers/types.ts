@@ -144,11 +144,40 @@ export interface PrepareContext {
 
 export type Isolation = 'none' | 'container' | 'vm';
 
+/** The guest kernel to boot instead of the one `tsbench kernel fetch` cached. */
+export interface KernelChoice {
+  /** A bzImage (`TSBENCH_KERNEL`). */
+  kernel?: string;
+  /** Its modules directory, /lib/modules/<version> (`TSBENCH_KERNEL_MODULES`). */
+  modules?: string;
+}
+
+/**
+ * What the CLI tells a driver when it creates it (drivers/registry.ts
+ * `createDriver`), from its flags and the documented environment variables it
+ * reads once (cli/env.ts). A driver ignores what does not concern it.
+ */
+export interface DriverOptions {
+  /** VMs: QEMU machine type, `microvm`, `pc` or `q35` (`--machine`). @default 'microvm' */
+  machine?: 'microvm' | 'pc' | 'q35';
+  /** VMs: print each VM's exact qemu command line on stderr (`--print-command`). @default false */
+  printCommand?: boolean;
+  /** VMs under TCG: the host's TSC rate in kHz given to the guest (`TSBENCH_TSC_KHZ`). @default read from the host */
+  tscKhz?: number;
+  /** kvm: boot the probe guest again instead of reusing this host boot's verdict (`TSBENCH_KVM_REPROBE=1`). @default false */
+  reprobeKvm?: boolean;
+  /** Containers: where the overlay's writable upper layer lives (`TSBENCH_CONTAINER_UPPER`). @default 'tmpfs' */
+  upper?: 'tmpfs' | 'disk';
+  /** The guest kernel the workload image is built for. @default the one `tsbench kernel fetch` cached */
+  guestKernel?: KernelChoice;
+}
+
 export interface Driver {
   readonly name: string;
   readonly description: string;
   readonly isolation: Isolation;
-  probe(): Promise<Probe>;
+  /** Whether the target can run here, and why not. Aborting `signal` ends a probe that launches something (a kvm probe boot). */
+  probe(signal?: AbortSignal): Promise<Probe>;
   prepare(ctx: PrepareContext): Promise<void>;
   launch(request: LaunchRequest): Promise<Instance>;
   teardown(): Promise<void>;

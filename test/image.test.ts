@@ -23,6 +23,7 @@ import {
   resolveKernel,
   type Image,
 } from '../drivers/image/index.js';
+import { hostTscKhz } from '../drivers/qemu/host.js';
 
 let work = '';
 let image: Image;
@@ -37,8 +38,6 @@ before(async () => {
   }
   work = await mkdtemp(join(tmpdir(), 'tsbench-image-test-'));
   process.env['XDG_CACHE_HOME'] = join(work, 'cache');
-  delete process.env['TSBENCH_KERNEL'];
-  delete process.env['TSBENCH_KERNEL_MODULES'];
   await (userKernel === undefined ? fetchKernel() : fetchKernel({ kernel: userKernel.vmlinuz, ...(userKernel.modulesDir ? { modules: userKernel.modulesDir } : {}) }));
   image = await ensureImage();
 });
@@ -56,7 +55,8 @@ async function boot(job: string[], opts: { disk?: string; timeoutMs?: number } =
   const args = ['-accel', 'tcg', '-M', 'microvm', '-m', '1024', '-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-no-reboot'];
   args.push('-kernel', image.kernel.vmlinuz, '-initrd', image.initramfs);
   if (opts.disk !== undefined) args.push('-drive', `id=data,file=${opts.disk},format=raw,if=none`, '-device', 'virtio-blk-device,drive=data');
-  args.push('-append', kernelCmdline({ job, ...(opts.disk !== undefined ? { disk: '/dev/vda' } : {}) }));
+  const tscKhz = await hostTscKhz();
+  args.push('-append', kernelCmdline({ job, ...(tscKhz !== undefined ? { tscKhz } : {}), ...(opts.disk !== undefined ? { disk: '/dev/vda' } : {}) }));
   const qemu = execa('qemu-system-x86_64', args, { detached: true, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 60_000 });
   try {
     const result = await qemu;
@@ -162,12 +162,10 @@ test('without a kernel, resolveKernel says to run tsbench kernel fetch', async (
   process.env['XDG_CACHE_HOME'] = join(work, 'empty-cache');
   try {
     await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /tsbench kernel fetch/.test(e.message) && e.exitCode === 1);
-    process.env['TSBENCH_KERNEL'] = agentBinary(); // exists, but is no bzImage
-    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /not a Linux bzImage/.test(e.message) && e.exitCode === 2);
-    process.env['TSBENCH_KERNEL'] = join(work, 'nope');
-    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /does not exist.*TSBENCH_KERNEL/.test(e.message) && e.exitCode === 2);
+    // exists, but is no bzImage
+    await assert.rejects(resolveKernel({ kernel: agentBinary() }), (e: unknown) => e instanceof ImageError && /not a Linux bzImage/.test(e.message) && e.exitCode === 2);
+    await assert.rejects(resolveKernel({ kernel: join(work, 'nope') }), (e: unknown) => e instanceof ImageError && /does not exist.*TSBENCH_KERNEL/.test(e.message) && e.exitCode === 2);
   } finally {
-    delete process.env['TSBENCH_KERNEL'];
     process.env['XDG_CACHE_HOME'] = cache;
   }
 });
@@ -184,12 +182,5 @@ test('modules built for another kernel version are refused', async (t) => {
     data.write('9', at + 'vermagic='.length, 'latin1'); // "6.1.0-…" becomes "9.1.0-…"
     await writeFile(ko, data);
   }
-  process.env['TSBENCH_KERNEL'] = image.kernel.vmlinuz;
-  process.env['TSBENCH_KERNEL_MODULES'] = fake;
-  try {
-    await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /is for kernel 9\..* not 6\./.test(e.message));
-  } finally {
-    delete process.env['TSBENCH_KERNEL'];
-    delete process.env['TSBENCH_KERNEL_MODULES'];
-  }
+  await assert.rejects(resolveKernel({ kernel: image.kernel.vmlinuz, modules: fake }), (e: unknown) => e instanceof ImageError && /is for kernel 9\..* not 6\./.test(e.message));
 });

@@ -4,8 +4,9 @@
  * The exit code is the command's own.
  */
 import { createDriver, parseTargets } from '../../drivers/registry.js';
-import type { Limits } from '../../drivers/types.js';
-import { CancelledError, UsageError } from '../../core/errors.js';
+import type { Driver, DriverOptions, Limits, Volume } from '../../drivers/types.js';
+import { UsageError, describeError } from '../../core/errors.js';
+import { EXIT_INTERRUPTED, withInterrupts } from '../../core/exit.js';
 
 export interface ExecFlags {
   target: string;
@@ -22,7 +23,7 @@ export function parseVolume(spec: string): { hostPath: string; guestPath: string
   return { hostPath: m[1], guestPath: m[2], readOnly: m[3] === 'ro' };
 }
 
-export async function execCommand(argv: string[], flags: ExecFlags): Promise<number> {
+export async function execCommand(argv: string[], flags: ExecFlags, options: DriverOptions = {}): Promise<number> {
   const [target, ...extra] = parseTargets(flags.target);
   if (!target || extra.length > 0) throw new UsageError('--target takes exactly one target, e.g. --target container');
   if (argv.length === 0) throw new UsageError('no command given: tsbench exec --target T -- CMD ARGS…');
@@ -31,36 +32,37 @@ export async function execCommand(argv: string[], flags: ExecFlags): Promise<num
     ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
     ...(flags.memory !== undefined ? { memoryBytes: flags.memory } : {}),
   };
-  const driver = await createDriver(target);
-  const probe = await driver.probe();
-  if (!probe.available) {
-    process.stderr.write(`tsbench: target ${target} is unavailable: ${probe.reason ?? 'no reason given'}\n`);
-    return 1;
-  }
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => controller.abort(new CancelledError(`interrupted by ${sig}`));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await driver.prepare({ limits, signal: controller.signal });
-    const instance = await driver.launch({
-      job: { kind: 'exec', argv },
-      limits,
-      volumes,
-      signal: controller.signal,
-      onOutput: (line) => process.stdout.write(`${line}\n`),
-      onStderr: (line) => process.stderr.write(`${line}\n`),
-    });
-    const r = await instance.result;
-    if (r.status !== 'ok' && r.status !== 'failed') {
-      process.stderr.write(`tsbench: [${target}] ${r.status}: ${r.reason ?? ''}\n`);
-      if (r.status === 'timeout') for (const l of r.tail) process.stderr.write(`  | ${l}\n`);
-    } else if (r.exitCode === 127 && r.reason) process.stderr.write(`tsbench: [${target}] ${r.reason}\n`);
-    if (controller.signal.aborted) return 130;
-    return r.status === 'oom-killed' ? 137 : (r.exitCode ?? 1);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await driver.teardown();
-  }
+  const driver = await createDriver(target, options);
+  return withInterrupts(async (signal) => {
+    const probe = await driver.probe(signal).catch((e: unknown) => ({ available: false, reason: describeError(e) }));
+    if (signal.aborted) return EXIT_INTERRUPTED;
+    if (!probe.available) {
+      process.stderr.write(`tsbench: target ${target} is unavailable: ${probe.reason ?? 'no reason given'}\n`);
+      return 1;
+    }
+    try {
+      return await execIn(driver, target, argv, limits, volumes, signal);
+    } finally {
+      await driver.teardown();
+    }
+  });
+}
+
+async function execIn(driver: Driver, target: string, argv: string[], limits: Limits, volumes: Volume[], signal: AbortSignal): Promise<number> {
+  await driver.prepare({ limits, signal });
+  const instance = await driver.launch({
+    job: { kind: 'exec', argv },
+    limits,
+    volumes,
+    signal,
+    onOutput: (line) => process.stdout.write(`${line}\n`),
+    onStderr: (line) => process.stderr.write(`${line}\n`),
+  });
+  const r = await instance.result;
+  if (r.status !== 'ok' && r.status !== 'failed') {
+    process.stderr.write(`tsbench: [${target}] ${r.status}: ${r.reason ?? ''}\n`);
+    if (r.status === 'timeout') for (const l of r.tail) process.stderr.write(`  | ${l}\n`);
+  } else if (r.exitCode === 127 && r.reason) process.stderr.write(`tsbench: [${target}] ${r.reason}\n`);
+  if (signal.aborted) return EXIT_INTERRUPTED;
+  return r.status === 'oom-killed' ? 137 : (r.exitCode ?? 1);
 }

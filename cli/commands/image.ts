@@ -3,10 +3,18 @@
  * Errors are one line naming the fix; usage errors (UsageError) exit 2, other failures 1.
  */
 import type { Command } from 'commander';
+import type { KernelChoice } from '../../drivers/types.js';
+import { driverOptionsFromEnv } from '../env.js';
 import { UsageError } from '../../core/errors.js';
 import { ImageError, cacheDir, cleanImages, ensureImage, fetchKernel, loadImage, type Image } from '../../drivers/image/index.js';
 
 const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
+
+/** The kernel TSBENCH_KERNEL names, if it names one. */
+function guestKernel(): { kernel?: KernelChoice } {
+  const chosen = driverOptionsFromEnv().guestKernel;
+  return chosen ? { kernel: chosen } : {};
+}
 
 /**
  * Runs a command body. An ImageError that is the user's to fix (exitCode 2) becomes
@@ -51,7 +59,7 @@ export function registerImageCommands(program: Command): void {
     .action(
       action(async (opts: { rebuild?: boolean }) => {
         const started = process.hrtime.bigint();
-        const built = await ensureImage({ rebuild: opts.rebuild === true, log });
+        const built = await ensureImage({ rebuild: opts.rebuild === true, log, ...guestKernel() });
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         process.stdout.write(`${formatImageInfo(built)}\n  (${ms.toFixed(0)} ms)\n`);
       }),
@@ -61,7 +69,7 @@ export function registerImageCommands(program: Command): void {
     .option('--json', 'print the Image object as JSON')
     .action(
       action(async (opts: { json?: boolean }) => {
-        const loaded = await loadImage();
+        const loaded = await loadImage(guestKernel().kernel);
         process.stdout.write(opts.json === true ? `${JSON.stringify(loaded, null, 2)}\n` : `${formatImageInfo(loaded)}\n`);
       }),
     );

@@ -23,9 +23,9 @@ import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess, binPath } from '../process.js';
 import { volumeProblem } from '../linux/volumes.js';
-import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
+import type { Accounting, Driver, DriverOptions, Instance, KernelChoice, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
-import { onExit } from '../linux/cleanup.js';
+import { atExit } from '../../core/exit.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 
@@ -52,11 +52,9 @@ export const DIR_PREFIX = 'tsbench-ct-';
  */
 export type UpperLayer = 'tmpfs' | 'disk';
 
-export interface ContainerOptions {
+export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'> {
   /** Where per-instance directories (overlay upper, work, mount point) are made. @default os.tmpdir() */
   tmpDir?: string;
-  /** The upper layer's backing store; the environment variable TSBENCH_CONTAINER_UPPER overrides it. @default 'tmpfs' */
-  upper?: UpperLayer;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
   readyTimeoutMs?: number;
 }
@@ -104,15 +102,13 @@ export class ContainerDriver implements Driver {
   private readonly tmpDir: string;
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
+  private readonly guestKernel: KernelChoice;
 
   constructor(options: ContainerOptions = {}) {
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    const env = process.env['TSBENCH_CONTAINER_UPPER'];
-    if (env !== undefined && env !== '' && env !== 'tmpfs' && env !== 'disk') {
-      throw new TargetError(this.name, 'create', `TSBENCH_CONTAINER_UPPER=${env} is not valid: use tmpfs or disk`);
-    }
-    this.upper = (env === 'tmpfs' || env === 'disk' ? env : undefined) ?? options.upper ?? 'tmpfs';
+    this.upper = options.upper ?? 'tmpfs';
+    this.guestKernel = options.guestKernel ?? {};
   }
 
   private fail(step: string, message: string, cause?: unknown): TargetError {
@@ -140,7 +136,7 @@ export class ContainerDriver implements Driver {
       return no(`${binPath('tsbench-launch')} is missing: run \`npm run build\``);
     }
     try {
-      await loadImage();
+      await loadImage(this.guestKernel);
     } catch (e) {
       return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``);
     }
@@ -161,7 +157,7 @@ export class ContainerDriver implements Driver {
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
     try {
-      this.image = await ensureImage();
+      this.image = await ensureImage({ kernel: this.guestKernel });
     } catch (e) {
       throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
     }
@@ -189,7 +185,7 @@ export class ContainerDriver implements Driver {
     let dir: string | undefined;
     let proc: LaunchedProcess | undefined;
     let cleaned: Promise<void> | undefined;
-    const unregister = onExit(() => {
+    const unregister = atExit(() => {
       if (proc?.pid !== undefined) {
         try {
           process.kill(-proc.pid, 'SIGKILL');

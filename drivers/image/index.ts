@@ -6,13 +6,14 @@
  * `initramfs.cpio[.gz|.zst]` and `manifest.json`; `<hash>` covers every input.
  */
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
 import { ImageError, cacheDir, installDir, sha256File, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
+import type { KernelChoice } from '../types.js';
 
 export { ImageError, cacheDir } from './cache.js';
 export { fetchKernel, resolveKernel, type Kernel, type KernelOptions } from './kernel.js';
@@ -86,19 +87,6 @@ export function encodeJob(argv: string[]): string {
 }
 
 /**
- * The host's TSC rate in kHz, from /proc/cpuinfo ("cpu MHz", which is the TSC rate
- * on hosts with a constant TSC and no cpufreq, e.g. cloud VMs); undefined if unknown.
- */
-export function hostTscKhz(): number | undefined {
-  try {
-    const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
-    return mhz === undefined ? undefined : Math.round(Number(mhz) * 1000);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * Kernel command line for booting the initramfs with the agent as init.
  * - `quiet loglevel=1` keeps kernel messages off the console the agent talks on.
  * - `panic=-1` reboots at once if init dies, which ends QEMU when run with -no-reboot.
@@ -106,12 +94,12 @@ export function hostTscKhz(): number | undefined {
  *   rate, but the kernel's PIT calibration of it fails when the host is busy; the TSC
  *   is then dropped, the guest clock falls back to 4 ms jiffies, and the BogoMIPS loop
  *   that follows took over 25 s under TCG (we saw boots hang at "tsc: Marking TSC
- *   unstable"). Naming the rate makes every boot take the fast path.
+ *   unstable"). Naming the rate makes every boot take the fast path. The rate is the
+ *   caller's (drivers/qemu/host.ts `hostTscKhz`); without one, none is named.
  */
 export function kernelCmdline(opts: { job: string[]; disk?: string; tscKhz?: number; extra?: string[] }): string {
   const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1'];
-  const tscKhz = opts.tscKhz ?? hostTscKhz();
-  if (tscKhz !== undefined && tscKhz > 0) parts.push(`tsc_early_khz=${tscKhz}`, 'tsc=reliable');
+  if (opts.tscKhz !== undefined && opts.tscKhz > 0) parts.push(`tsc_early_khz=${opts.tscKhz}`, 'tsc=reliable');
   parts.push(`tsbench.job=${encodeJob(opts.job)}`);
   if (opts.disk !== undefined) parts.push(`tsbench.disk=${opts.disk}`);
   return [...parts, ...(opts.extra ?? [])].join(' ');
@@ -146,8 +134,8 @@ async function verify(dir: string, hash: string): Promise<Image> {
   };
 }
 
-async function currentPlan(): Promise<Plan> {
-  return planImage(await resolveKernel(), agentBinary(), launcherBinary());
+async function currentPlan(kernel: KernelChoice = {}): Promise<Plan> {
+  return planImage(await resolveKernel(kernel), agentBinary(), launcherBinary());
 }
 
 /**
@@ -155,8 +143,8 @@ async function currentPlan(): Promise<Plan> {
  * Throws an ImageError telling the user to run `tsbench image build` if it is
  * missing or corrupt.
  */
-export async function loadImage(): Promise<Image> {
-  const plan = await currentPlan();
+export async function loadImage(kernel: KernelChoice = {}): Promise<Image> {
+  const plan = await currentPlan(kernel);
   const dir = join(imagesDir(), plan.hash);
   if (!existsSync(dir)) throw new ImageError(`no image for the current agent, tools and kernel: run tsbench image build`);
   return verify(dir, plan.hash);
@@ -166,9 +154,9 @@ export async function loadImage(): Promise<Image> {
  * The image for the current inputs, built if it is missing, corrupt, or `rebuild` is set.
  * A cache hit only hashes the inputs and checks the entry.
  */
-export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void } = {}): Promise<Image> {
+export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void; kernel?: KernelChoice } = {}): Promise<Image> {
   const log = opts.log ?? (() => {});
-  const plan = await currentPlan();
+  const plan = await currentPlan(opts.kernel);
   const dir = join(imagesDir(), plan.hash);
   let replace = opts.rebuild === true;
   if (!replace && existsSync(dir)) {

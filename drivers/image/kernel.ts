@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { execa, type ExecaError } from 'execa';
 import { ImageError, cacheDir, installDir, tempSibling } from './cache.js';
+import type { KernelChoice } from '../types.js';
 
 export { ImageError } from './cache.js';
 
@@ -28,13 +29,8 @@ export type Kernel = {
   modulesDir?: string;
 };
 
-/** Where to take the kernel from instead of the cache. */
-export type KernelOptions = {
-  /** bzImage/vmlinuz path. @default process.env.TSBENCH_KERNEL */
-  kernel?: string;
-  /** modules directory (with modules.dep) for that kernel. @default process.env.TSBENCH_KERNEL_MODULES */
-  modules?: string;
-};
+/** Where to take the kernel from instead of the cache (the CLI fills it from `TSBENCH_KERNEL`, `TSBENCH_KERNEL_MODULES`). */
+export type KernelOptions = KernelChoice;
 
 /** Debian's metapackage that always depends on the current cloud kernel. */
 export const DEBIAN_KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
@@ -215,8 +211,8 @@ async function cachedKernel(dir: string): Promise<Kernel | undefined> {
  * `tsbench kernel fetch` put in the cache. Throws an ImageError naming the fix.
  */
 export async function resolveKernel(opts: KernelOptions = {}): Promise<Kernel> {
-  const kernel = opts.kernel ?? nonEmpty(process.env['TSBENCH_KERNEL']);
-  const modules = opts.modules ?? nonEmpty(process.env['TSBENCH_KERNEL_MODULES']);
+  const kernel = nonEmpty(opts.kernel);
+  const modules = nonEmpty(opts.modules);
   if (kernel !== undefined) return selectedKernel(kernel, modules);
   if (modules !== undefined)
     throw new ImageError('TSBENCH_KERNEL_MODULES is set without TSBENCH_KERNEL: set both, or neither to use the cached kernel', {

@@ -16,7 +16,7 @@ import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess } from '../process.js';
-import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, Probe } from '../types.js';
+import type { Accounting, Driver, DriverOptions, Instance, KernelChoice, InstanceResult, LaunchRequest, Probe } from '../types.js';
 import { AGENT, ENV, cpuQuotaUs } from './bundle.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 
@@ -38,7 +38,13 @@ export class EngineDriver implements Driver {
   private seq = 0;
   private readonly live = new Set<Live>();
 
-  constructor(readonly name: Engine) {
+  private readonly guestKernel: KernelChoice;
+
+  constructor(
+    readonly name: Engine,
+    options: Pick<DriverOptions, 'guestKernel'> = {},
+  ) {
+    this.guestKernel = options.guestKernel ?? {};
     this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
   }
 
@@ -69,7 +75,7 @@ export class EngineDriver implements Driver {
     details['server'] = info.out;
     if (this.name === 'docker' && /systemd/.test(info.out)) details['cgroupParent'] = "the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure \"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]";
     try {
-      await loadImage();
+      await loadImage(this.guestKernel);
     } catch (e) {
       return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details };
     }
@@ -88,7 +94,7 @@ export class EngineDriver implements Driver {
   async prepare(): Promise<void> {
     if (this.imported) return;
     try {
-      this.image = await ensureImage();
+      this.image = await ensureImage({ kernel: this.guestKernel });
     } catch (e) {
       throw new TargetError(this.name, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
     }

@@ -4,12 +4,12 @@
  * (drivers/oci/runtime.ts); `podman` and `docker` run an image imported from
  * the same rootfs (drivers/oci/engine.ts).
  */
-import type { Driver } from '../types.js';
+import type { Driver, DriverOptions } from '../types.js';
 import { EngineDriver } from './engine.js';
 import { OciRuntimeDriver } from './runtime.js';
 
 export type PeerRuntime = 'runc' | 'crun' | 'podman' | 'docker';
 
-export function createPeerDriver(name: PeerRuntime): Driver {
-  return name === 'runc' || name === 'crun' ? new OciRuntimeDriver(name) : new EngineDriver(name);
+export function createPeerDriver(name: PeerRuntime, options: DriverOptions = {}): Driver {
+  return name === 'runc' || name === 'crun' ? new OciRuntimeDriver(name, options) : new EngineDriver(name, options);
 }

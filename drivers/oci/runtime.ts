@@ -24,12 +24,12 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ensureImage, loadImage, type Image } from '../image/index.js';
-import { onExit } from '../linux/cleanup.js';
+import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { processInstance } from '../native.js';
 import { LaunchedProcess } from '../process.js';
 import { volumeProblem } from '../linux/volumes.js';
-import type { Accounting, Driver, Instance, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
+import type { Accounting, Driver, DriverOptions, Instance, KernelChoice, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
@@ -43,11 +43,9 @@ export const OCI_DIR_PREFIX = 'tsbench-oci-';
 /** What crun 1.8 says on a hybrid host whose cgroup2 hierarchy offers a controller. */
 const CRUN_HYBRID = /cgroups in hybrid mode not supported/;
 
-export interface OciOptions {
+export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'> {
   /** Where the driver's directory (runtime state, bundles, upper layers) is made. @default os.tmpdir() */
   tmpDir?: string;
-  /** Where the overlay's upper layer lives by default. @default 'tmpfs' */
-  upper?: 'tmpfs' | 'disk';
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
   readyTimeoutMs?: number;
 }
@@ -107,6 +105,7 @@ export class OciRuntimeDriver implements Driver {
   private readonly readyTimeoutMs: number;
   private unregisterExit: (() => void) | undefined;
   /** Set by probe/prepare: crun on a hybrid host runs with the cgroup2 mount hidden. */
+  private readonly guestKernel: KernelChoice;
   private hideUnified = false;
   /** Whether hideUnified was chosen by a probe (else prepare() decides from the cgroup layout). */
   private hideDecided = false;
@@ -118,6 +117,7 @@ export class OciRuntimeDriver implements Driver {
     this.description = `${name}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.upper = options.upper ?? 'tmpfs';
+    this.guestKernel = options.guestKernel ?? {};
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   }
 
@@ -149,7 +149,7 @@ export class OciRuntimeDriver implements Driver {
     }
     if (host.missing.length > 0) return no(describeMissing(host), details);
     try {
-      await loadImage();
+      await loadImage(this.guestKernel);
     } catch (e) {
       return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details);
     }
@@ -198,7 +198,7 @@ export class OciRuntimeDriver implements Driver {
   async prepare(_ctx?: PrepareContext): Promise<void> {
     if (this.dir !== undefined) return;
     try {
-      this.image = await ensureImage();
+      this.image = await ensureImage({ kernel: this.guestKernel });
     } catch (e) {
       throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
     }
@@ -216,7 +216,7 @@ export class OciRuntimeDriver implements Driver {
     }
     const ns = new MountNamespace();
     this.ns = ns;
-    this.unregisterExit = onExit(() => this.teardownSync());
+    this.unregisterExit = atExit(() => this.teardownSync());
     try {
       await ns.start({ hideUnified: this.hideUnified });
       const upperFs = join(dir, 'tmpfs');

@@ -72,14 +72,13 @@ export async function childPids(pid: number): Promise<number[]> {
  * host is busy — and then the guest hangs with no clocksource (8 of 10 boots
  * with two VMs starting at once, here). Giving the frequency skips calibration.
  *
- * Sources, most trusted first: `TSBENCH_TSC_KHZ`; /proc/cpuinfo's `cpu MHz` when
+ * Sources, most trusted first: `override` (the CLI's `TSBENCH_TSC_KHZ`); /proc/cpuinfo's `cpu MHz` when
  * the TSC is constant and no cpufreq driver varies that figure (typical of VMs,
  * where it is the TSC's); the kernel log's "tsc: Refined TSC clocksource
  * calibration" or "tsc: Detected … MHz". Undefined when none is known.
  */
-export async function hostTscKhz(): Promise<number | undefined> {
-  const env = process.env['TSBENCH_TSC_KHZ'];
-  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
+export async function hostTscKhz(override?: number): Promise<number | undefined> {
+  if (override !== undefined) return override;
   try {
     const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
     const first = cpuinfo.split('\n\n')[0] ?? '';

@@ -31,7 +31,7 @@ import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../native.js';
 import { LaunchedProcess, nsToMs, toInstanceResult, type ProcessOutcome } from '../process.js';
-import type { Driver, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
+import type { Driver, DriverOptions, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
 import {
   DATA_DISK_DEVICE,
   DEFAULT_MEMORY_BYTES,
@@ -51,10 +51,8 @@ import { readVerdict, writeVerdict } from './verdict.js';
 export { buildQemuArgs, formatCommand, machineArg, vcpusFor, memoryMiBFor, DEFAULT_MEMORY_BYTES, MACHINES, type Accelerator, type Machine, type QemuArgsOptions } from './cmdline.js';
 export { readPssBytes, kvmProviderNote, hostTscKhz } from './host.js';
 
-export interface QemuDriverOptions {
+export interface QemuDriverOptions extends DriverOptions {
   accelerator: Accelerator;
-  /** Machine type. @default process.env.TSBENCH_QEMU_MACHINE, else 'microvm' */
-  machine?: Machine;
   /** Size of a fresh ext4 data disk per instance, mounted at /data in the guest. @default undefined (no disk) */
   diskBytes?: number;
   /** Kill a VM whose agent has not said `ready` by then, in ms. @default 60_000 under tcg, 10_000 under kvm */
@@ -69,8 +67,6 @@ export interface QemuDriverOptions {
   initramfs?: string;
   /** Extra kernel parameters, appended last. @default [] */
   kernelArgs?: string[];
-  /** Print each VM's command line on stderr before starting it. @default process.env.TSBENCH_PRINT_COMMAND === '1' */
-  printCommand?: boolean;
   /** Target name in results and messages. @default the accelerator ('kvm' | 'tcg') */
   name?: string;
   /** @default a sentence naming the accelerator */
@@ -124,14 +120,14 @@ const MiB = 2 ** 20;
 /** Kernel and initramfs to boot, from the image cache or the options. Throws an ImageError naming the command that fixes it. */
 async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
   if (opts.kernel !== undefined || opts.initramfs !== undefined) {
-    const image = opts.kernel !== undefined && opts.initramfs !== undefined ? undefined : await loadImage();
+    const image = opts.kernel !== undefined && opts.initramfs !== undefined ? undefined : await loadImage(opts.guestKernel);
     const kernel = opts.kernel ?? (image as Image).kernel.vmlinuz;
     const initramfs = opts.initramfs ?? (image as Image).initramfs;
     for (const f of [kernel, initramfs]) await access(f, constants.R_OK);
     const [a, b] = await Promise.all([sha256File(kernel), sha256File(initramfs)]);
     return { kernel, initramfs, hash: `${a.slice(0, 16)}-${b.slice(0, 16)}`, label: `${kernel} + ${initramfs}` };
   }
-  const image = await loadImage();
+  const image = await loadImage(opts.guestKernel);
   // The kernel unpacks the initramfs into RAM while the file is still there; with
   // less than about both plus 128 MiB, unpacking fails or the guest hangs.
   let cpioBytes = image.sizes.initramfsBytes;
@@ -192,7 +188,7 @@ function isQemuMessage(line: string): boolean {
 function consoleHint(tail: string[], memoryMiB: number): string | undefined {
   const text = tail.join('\n');
   if (/Initramfs unpacking failed|Out of memory|not syncing: System is deadlocked on memory/.test(text))
-    return `the guest ran out of memory with ${memoryMiB} MiB: pass a larger --memory, e.g. --memory ${Math.max(512, memoryMiB * 2)}M`;
+    return `the guest ran out of memory with ${memoryMiB} MiB: pass a larger --memory, e.g. --memory ${Math.max(DEFAULT_MEMORY_BYTES / MiB, memoryMiB * 2)}M`;
   if (/Marking TSC unstable due to could not calculate TSC khz/.test(text))
     return 'the guest could not calibrate its TSC (no tsc_early_khz): set TSBENCH_TSC_KHZ to the host TSC frequency in kHz';
   if (/VFS: Unable to mount root fs|No working init found|Failed to execute \/init/.test(text))
@@ -222,8 +218,7 @@ export class QemuDriver implements Driver {
     this.description =
       opts.description ??
       (opts.accelerator === 'kvm' ? 'QEMU VM with KVM hardware virtualization' : 'QEMU VM under TCG binary translation (no hardware virtualization)');
-    const env = process.env['TSBENCH_QEMU_MACHINE'];
-    this.machine = opts.machine ?? (env !== undefined && env !== '' ? parseMachine(env) : 'microvm');
+    this.machine = opts.machine ?? 'microvm';
     this.binary = opts.binary ?? QEMU_BINARY;
   }
 
@@ -241,7 +236,7 @@ export class QemuDriver implements Driver {
     };
   }
 
-  async probe(): Promise<Probe> {
+  async probe(signal?: AbortSignal): Promise<Probe> {
     let qemu: string;
     try {
       qemu = await qemuVersion(this.binary);
@@ -262,9 +257,9 @@ export class QemuDriver implements Driver {
     const device = await kvmDeviceProblem();
     if (device !== undefined) return { available: false, reason: `kvm: ${device}${note ? ` (${note})` : ''}`, details };
     const key = [await bootId(), boot.hash, this.binary, qemu, this.machine].join(' ');
-    let verdict = await readVerdict(key);
+    let verdict = this.opts.reprobeKvm === true ? undefined : await readVerdict(key);
     if (verdict === undefined) {
-      verdict = await this.probeBoot(boot, note);
+      verdict = await this.probeBoot(boot, note, signal);
       await writeVerdict(key, verdict).catch(() => {});
     }
     details['kvmProbe'] = `${verdict.available ? 'ready' : 'failed'} in ${Math.round(verdict.probeMs)} ms at ${verdict.probedAt}`;
@@ -272,27 +267,22 @@ export class QemuDriver implements Driver {
   }
 
   /** Boots a `noop` guest under KVM and says whether its agent reached `ready` in time. */
-  private async probeBoot(boot: Boot, note: string | undefined): Promise<{ available: boolean; reason?: string; probedAt: string; probeMs: number }> {
+  private async probeBoot(
+    boot: Boot,
+    note: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ available: boolean; reason?: string; probedAt: string; probeMs: number }> {
     const timeoutMs = this.opts.probeTimeoutMs ?? 10_000;
     const probedAt = new Date().toISOString();
     const started = performance.now();
-    const vm = await this.start({ job: { kind: 'noop' } }, boot, { readyTimeoutMs: timeoutMs, memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, boot.minMemoryBytes ?? 0) });
-    // `tsbench targets` installs no signal handlers: make sure an interrupted probe leaves no VM.
-    const onSignal = (sig: NodeJS.Signals): void => {
-      void vm.kill();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.kill(process.pid, sig);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let r: VmInstanceResult;
-    try {
-      r = await vm.result;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
+    const vm = await this.start({ job: { kind: 'noop' }, ...(signal ? { signal } : {}) }, boot, {
+      readyTimeoutMs: timeoutMs,
+      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, boot.minMemoryBytes ?? 0),
+    });
+    const r: VmInstanceResult = await vm.result;
+    // An interrupted probe decided nothing: keep no verdict.
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('interrupted');
     const probeMs = performance.now() - started;
     if (r.timeline.toReadyMs !== undefined) return { available: true, probedAt, probeMs };
     const s = Math.round(timeoutMs / 1000);
@@ -308,7 +298,7 @@ export class QemuDriver implements Driver {
     } catch (e) {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
-    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
+    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
     this.checkMemory(this.boot, ctx.limits.memoryBytes);
   }
 
@@ -340,7 +330,7 @@ export class QemuDriver implements Driver {
   /** The QEMU argv of one VM for a job; what `launch` runs. */
   async command(job: Job, vm: { cpus?: number; memoryBytes?: number; disk?: string } = {}): Promise<string[]> {
     const boot = this.boot ?? (await resolveBoot(this.opts));
-    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz();
+    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
     return this.argv(job, boot, vm);
   }
 
@@ -392,7 +382,7 @@ export class QemuDriver implements Driver {
       ...(diskBytes !== undefined ? { diskBytes } : {}),
       ...(this.accelerator === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
     };
-    if (this.opts.printCommand ?? process.env['TSBENCH_PRINT_COMMAND'] === '1') process.stderr.write(`${formatCommand(argv)}\n`);
+    if (this.opts.printCommand === true) process.stderr.write(`${formatCommand(argv)}\n`);
 
     const proc = new LaunchedProcess({
       target: this.name,

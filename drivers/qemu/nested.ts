@@ -118,7 +118,7 @@ export class NestedDriver implements Driver {
     if (!alone.available) return alone;
     if (this.opts.initramfs === undefined) {
       try {
-        const image = await loadImage();
+        const image = await loadImage(this.opts.guestKernel);
         await access(join(image.rootfs, 'sbin/tsbench-launch'), constants.X_OK);
         const missing = await missingContainerModules(image.kernel.modulesDir);
         if (missing.length > 0)

@@ -3,7 +3,7 @@
  * host's boot (modules, nesting), the guest kernel and initramfs, and QEMU, so
  * the verdict of one probe boot is kept in `<tsbench cache>/qemu/kvm-verdict.json`
  * under those keys and reused: `tsbench targets` answers at once the second time.
- * `TSBENCH_KVM_REPROBE=1` ignores the cache.
+ * The driver's `reprobeKvm` option (the CLI's `TSBENCH_KVM_REPROBE=1`) ignores the cache.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +29,6 @@ export function verdictPath(): string {
 
 /** The cached verdict for `key` (boot id + kernel/initramfs hash + QEMU), if any. */
 export async function readVerdict(key: string): Promise<KvmVerdict | undefined> {
-  if (process.env['TSBENCH_KVM_REPROBE'] === '1') return undefined;
   try {
     const file = JSON.parse(await readFile(verdictPath(), 'utf8')) as CacheFile;
     return file.key === key && typeof file.verdict?.available === 'boolean' ? file.verdict : undefined;
