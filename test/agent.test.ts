@@ -4,8 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { agentBinary } from '../drivers/image/index.js';
+
+/** The PATH the agent gives a job whose environment has none (as Docker's default). */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 type Event = { verb: string; args: string[]; text: string };
 
@@ -85,6 +91,40 @@ test('exec of a missing tool is an error line followed by exit 127', async () =>
   assert.match(ev.find((e) => e.verb === 'error')?.text ?? '', /^error exec \/nonexistent\/tool: No such file/);
   assert.equal(ev.some((e) => e.verb === 'rusage'), false);
   assert.equal(ev.at(-1)?.text, 'exit 127');
+});
+
+test('exec of a bare command name runs it from PATH, and from the usual PATH when the environment has none', async () => {
+  const found = await agent(['exec', 'sh', '-c', 'echo found']);
+  assert.equal(found.exitCode, 0, found.stdout);
+  assert.ok(events(found.stdout).some((e) => e.text === 'out found'), found.stdout);
+  // As a VM's init sees it: the kernel gives init no PATH.
+  const bare = await execa(agentBinary(), ['exec', 'sh', '-c', 'echo "$PATH"'], { reject: false, timeout: 10_000, stdin: 'ignore', env: {}, extendEnv: false });
+  assert.equal(bare.exitCode, 0, bare.stdout);
+  assert.ok(events(bare.stdout).some((e) => e.text === `out ${DEFAULT_PATH}`), bare.stdout);
+});
+
+test('exec of a command on no PATH directory is an error naming the PATH, then exit 127', async () => {
+  const result = await execa(agentBinary(), ['exec', 'tsbench-no-such-command', '--flag'], { reject: false, timeout: 10_000, stdin: 'ignore', env: {}, extendEnv: false });
+  assert.equal(result.exitCode, 127);
+  const ev = events(result.stdout);
+  assert.equal(ev.find((e) => e.verb === 'error')?.text, `error exec tsbench-no-such-command: command not found in PATH=${DEFAULT_PATH}`);
+  assert.equal(ev.at(-1)?.text, 'exit 127');
+});
+
+test('exec of a file that is not executable is an error, then exit 126 as in a shell', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tsbench-agent-test-'));
+  try {
+    const file = join(dir, 'not-executable');
+    await writeFile(file, 'echo never\n', { mode: 0o644 });
+    const result = await agent(['exec', file]);
+    assert.equal(result.exitCode, 126);
+    const ev = events(result.stdout);
+    assert.equal(ev.find((e) => e.verb === 'error')?.text, `error exec ${file}: Permission denied`);
+    assert.equal(ev.some((e) => e.verb === 'out'), false);
+    assert.equal(ev.at(-1)?.text, 'exit 126');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('an unknown or absent job is an error with exit 127', async () => {

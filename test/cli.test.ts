@@ -6,7 +6,9 @@ import { after, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ResultSchema, resultJsonSchema } from '../core/schema.js';
 import type { Stats } from '../core/stats.js';
+import { loadImage } from '../drivers/image/index.js';
 import { liveLaunchCount } from '../drivers/process.js';
+import { createDriver } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
 import { jsonSchemaErrors } from './helpers/schema.js';
 
@@ -110,4 +112,43 @@ test('SIGINT mid-run leaves a valid partial JSON and exits with 130', async () =
   assert.ok((t?.samples.length ?? 0) >= 3);
   assert.ok(t?.stats.toExitMs, 'statistics of the partial samples are there');
   assert.equal(liveLaunchCount(), 0);
+});
+
+describe('tsbench exec runs a bare command name like docker run', () => {
+  /** Why a target cannot run here, from its probe; undefined when it can. */
+  const unavailable = async (target: string): Promise<string | undefined> => {
+    const probe = await (await createDriver(target)).probe();
+    return probe.available ? undefined : `${target} unavailable: ${probe.reason ?? ''}`;
+  };
+  const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+  test('cat /etc/os-release on native prints the host’s file', async () => {
+    const r = await tsbench(['exec', '--target', 'native', '--', 'cat', '/etc/os-release']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, readFileSync('/etc/os-release', 'utf8').trimEnd());
+  });
+
+  for (const target of ['container', 'runc', 'tcg']) {
+    test(`cat /etc/os-release on ${target} prints the image’s file, naming the image by its hash`, async (t) => {
+      const why = await unavailable(target);
+      if (why !== undefined) return t.skip(why);
+      const r = await tsbench(['exec', '--target', target, '--', 'cat', '/etc/os-release']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stdout, /^ID=tsbench$/m);
+      assert.match(r.stdout, new RegExp(`^IMAGE_VERSION=${(await loadImage()).hash}$`, 'm'));
+    });
+  }
+
+  for (const target of ['native', 'container', 'runc', 'tcg']) {
+    test(`an unknown command on ${target} exits 127 saying it is not on PATH`, async (t) => {
+      const why = await unavailable(target);
+      if (why !== undefined) return t.skip(why);
+      const r = await tsbench(['exec', '--target', target, '--', 'tsbench-no-such-command', '--flag']);
+      assert.equal(r.exitCode, 127, r.stderr);
+      assert.equal(r.stdout, '');
+      // Native keeps the host's PATH; inside the image it is the usual one (a VM's init gets none and the agent sets it).
+      const path = target === 'native' ? '\\S+' : PATH;
+      assert.match(r.stderr, new RegExp(`^tsbench: \\[${target}\\] agent: exec tsbench-no-such-command: command not found in PATH=${path}$`));
+    });
+  }
 });

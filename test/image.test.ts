@@ -96,6 +96,15 @@ test('the rootfs holds the agent, busybox, the tools and their libraries, and no
   assert.ok(image.sizes.rootfsBytes > 0 && image.sizes.initramfsBytes > 0 && image.sizes.kernelBytes > 0);
 });
 
+test('the rootfs carries an /etc/os-release naming the image by its hash, listed in the manifest', async () => {
+  const osRelease = await readFile(join(image.rootfs, 'etc/os-release'), 'utf8');
+  assert.match(osRelease, /^ID=tsbench$/m);
+  assert.match(osRelease, new RegExp(`^IMAGE_VERSION=${image.hash}$`, 'm'));
+  assert.match(osRelease, new RegExp(`^PRETTY_NAME="tsbench workload image ${image.hash.slice(0, 12)}"$`, 'm'));
+  const manifest = JSON.parse(await readFile(join(image.dir, 'manifest.json'), 'utf8')) as { inputs: { path: string; bytes?: number }[] };
+  assert.equal(manifest.inputs.find((i) => i.path === '/etc/os-release')?.bytes, Buffer.byteLength(osRelease));
+});
+
 test('every tool runs chrooted in the rootfs with only the libraries the image carries', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('chroot needs root');
   for (const tool of [['/usr/bin/fio', '--version'], ['/usr/bin/sysbench', '--version'], ['/usr/bin/stress-ng', '--version']]) {

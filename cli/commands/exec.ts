@@ -1,7 +1,8 @@
 /**
  * `tsbench exec --target T -- CMD ARGS…`: run one command of the image in a
  * fresh instance of a target and stream its output, like `docker run --rm`.
- * The exit code is the command's own.
+ * The exit code is the command's own; a CMD without a slash is looked up on the
+ * image's PATH (127: no such command, 126: it cannot be executed).
  */
 import { createDriver, parseTargets } from '../../drivers/registry.js';
 import type { Driver, DriverOptions, Limits, Volume } from '../../drivers/types.js';
@@ -62,7 +63,7 @@ async function execIn(driver: Driver, target: string, argv: string[], limits: Li
   if (r.status !== 'ok' && r.status !== 'failed') {
     process.stderr.write(`tsbench: [${target}] ${r.status}: ${r.reason ?? ''}\n`);
     if (r.status === 'timeout') for (const l of r.tail) process.stderr.write(`  | ${l}\n`);
-  } else if (r.exitCode === 127 && r.reason) process.stderr.write(`tsbench: [${target}] ${r.reason}\n`);
+  } else if ((r.exitCode === 127 || r.exitCode === 126) && r.reason) process.stderr.write(`tsbench: [${target}] ${r.reason}\n`);
   if (signal.aborted) return EXIT_INTERRUPTED;
   return r.status === 'oom-killed' ? 137 : (r.exitCode ?? 1);
 }

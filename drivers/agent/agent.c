@@ -7,7 +7,10 @@
  *   - as PID 1 of a VM (the initramfs /init), with no argv: the job comes
  *     from the kernel command line as tsbench.job=<base64url of argv joined by NUL>.
  *
- * Jobs:  noop | sleep | exec /path/to/tool arg...
+ * Jobs:  noop | sleep | exec TOOL arg...
+ * A TOOL without a slash is looked up on PATH, as execvp(3) and `docker run`
+ * do; the job gets DEFAULT_PATH when the environment has no PATH (a VM's init
+ * gets none from the kernel).
  *
  * With tsbench.container=<base64url of launcher options joined by NUL> on the
  * kernel cmdline (drivers/qemu/nested.ts), the VM's agent does not run the job
@@ -22,7 +25,8 @@
  *   error <message> | exit <code> | exit signal <n>
  *   mark <name> <mono_ns>   (an instant of the VM's own work, e.g. "container":
  *                            when the launcher cloned the container)
- * "exit" is always the last line, also after "error" (then exit 127).
+ * "exit" is always the last line, also after "error" (then exit 127, or 126
+ * for a TOOL that was found but cannot be executed, as a shell does).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +49,7 @@
 
 #define LINE_MAX_TEXT 4096 /* longer tool output lines are split here */
 #define MAX_JOB_ARGS 256
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* ---- protocol ---------------------------------------------------------- */
 
@@ -182,12 +187,13 @@ static int stream_read(struct stream *s) {
 
 /*
  * Forks the tool with stdout/stderr on pipes and reframes them. A CLOEXEC
- * pipe tells us whether execv() worked: it is closed by a successful exec and
- * carries errno otherwise, so a bad path is an "error", not a tool exit 127.
+ * pipe tells us whether execvp() worked: it is closed by a successful exec and
+ * carries errno otherwise, so a bad command is an "error", not a tool exit.
  */
 static int tool_signal; /* set when the tool was killed by a signal */
 static int job_exec(char **argv) {
 	int out[2], err[2], status_pipe[2];
+	setenv("PATH", DEFAULT_PATH, 0); /* only if there is none; the tool inherits it */
 	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(status_pipe, O_CLOEXEC))
 		return fail("pipe", argv[0]);
 	emit("@tsb ready %llu", mono_ns());
@@ -202,7 +208,7 @@ static int job_exec(char **argv) {
 		sigprocmask(SIG_SETMASK, &poll_mask, NULL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		int e = errno;
 		(void)!write(status_pipe[1], &e, sizeof e);
 		_exit(FAIL);
@@ -229,9 +235,12 @@ static int job_exec(char **argv) {
 	pid_t w;
 	while ((w = wait4(-1, &status, 0, &ru)) != pid)
 		if (w < 0 && errno != EINTR) return fail("wait", argv[0]);
-	if (got == sizeof exec_errno) {
-		errno = exec_errno;
-		return fail("exec", argv[0]);
+	if (got == sizeof exec_errno) { /* as a shell: 127 no such command, 126 cannot run it */
+		if (exec_errno == ENOENT && !strchr(argv[0], '/'))
+			emit("@tsb error exec %s: command not found in PATH=%s", argv[0], getenv("PATH"));
+		else
+			errno = exec_errno, fail("exec", argv[0]);
+		return exec_errno == ENOENT ? FAIL : 126;
 	}
 	emit("@tsb rusage %lld %lld %ld",
 	     (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
@@ -251,7 +260,7 @@ static int run_job(int argc, char **argv) {
 	} else if (argc >= 2 && !strcmp(argv[0], "exec")) {
 		code = job_exec(argv + 1);
 	} else {
-		emit("@tsb error unknown job '%s' (want noop | sleep | exec /path/to/tool arg...)",
+		emit("@tsb error unknown job '%s' (want noop | sleep | exec TOOL arg...)",
 		     argc ? argv[0] : "");
 		code = FAIL;
 	}

@@ -1,7 +1,8 @@
 /**
  * Builds the one workload image every target runs:
  *   rootfs/     the container's root: busybox, the agent, fio, sysbench and stress-ng
- *               with exactly the shared libraries they load, and nothing else
+ *               with exactly the shared libraries they load, and an /etc/os-release
+ *               naming the image
  *   initramfs   the same content plus the kernel modules, as a newc cpio
  *
  * An image is named by the hash of everything that goes into it, so it is rebuilt
@@ -41,6 +42,21 @@ const COMPRESSORS: Record<Compression, { suffix: string; argv: string[] | undefi
   gzip: { suffix: '.gz', argv: ['gzip', '-6', '-n', '-c'] },
   zstd: { suffix: '.zst', argv: ['zstd', '-q', '-3', '-T0', '-c'] },
 };
+
+/**
+ * The image's /etc/os-release (os-release(5)): what `tsbench exec -- cat /etc/os-release`
+ * prints in every instance. IMAGE_VERSION is the image's own hash, i.e. its cache entry.
+ */
+export function osRelease(hash: string): string {
+  return [
+    'NAME="tsbench"',
+    'ID=tsbench',
+    `PRETTY_NAME="tsbench workload image ${hash.slice(0, 12)}"`,
+    'IMAGE_ID=tsbench-workload',
+    `IMAGE_VERSION=${hash}`,
+    '',
+  ].join('\n');
+}
 
 /** One thing in the image, at an absolute path inside it. */
 export type Entry =
@@ -136,7 +152,11 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
     const { src: _src, ...stable } = e as Entry & { src?: string }; // where it came from does not matter, its content does
     hash.update(JSON.stringify({ ...stable, sha256: sha256[e.path] }) + '\n');
   }
-  return { hash: hash.digest('hex').slice(0, 32), rootfs, modules, sha256, kernel };
+  // /etc/os-release names the image by this hash, so it cannot be an input of it; its template is.
+  hash.update(JSON.stringify({ osRelease: osRelease('') }) + '\n');
+  const name = hash.digest('hex').slice(0, 32);
+  rootfs.push({ kind: 'text', path: '/etc/os-release', content: osRelease(name) });
+  return { hash: name, rootfs, modules, sha256, kernel };
 }
 
 /** Creates the entries under `root`. Needs root for /dev/console (mknod). */
