@@ -5,7 +5,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { LaunchedProcess, binPath, toInstanceResult } from './process.js';
-import type { Driver, Instance, InstanceResult, Job, LaunchRequest, Probe } from './types.js';
+import type { Capabilities, Driver, Instance, InstanceResult, Job, LaunchRequest, Probe } from './types.js';
 
 /** The agent's argv for a job: `noop`, `sleep` or `exec PROGRAM ARG...`. */
 export function jobArgv(job: Job): string[] {
@@ -36,6 +36,8 @@ export class NativeDriver implements Driver {
   readonly name = 'native';
   readonly description = 'the workload as a plain host process (the baseline)';
   readonly isolation = 'none' as const;
+  /** A host process: no limits, nothing to bind. */
+  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false };
   private readonly running = new Set<LaunchedProcess>();
 
   async probe(): Promise<Probe> {

@@ -144,6 +144,28 @@ export interface PrepareContext {
 
 export type Isolation = 'none' | 'container' | 'vm';
 
+/**
+ * What a target does beyond the core (launch → ready → exit, a failing job
+ * reported as failed, nothing left behind): the driver contract suite
+ * (test/contract.test.ts) checks every capability a driver declares and skips,
+ * saying so, what it declares it lacks.
+ */
+export interface Capabilities {
+  /** Which `Limits` it enforces: a cgroup quota/limit for containers, vCPUs and RAM for VMs. */
+  limits: { cpus: boolean; memoryBytes: boolean; pids: boolean };
+  /** An instance whose workload passes its memory limit ends with status `oom-killed`. */
+  reportsOom: boolean;
+  /** Host directories can be made visible inside (`LaunchRequest.volumes`). */
+  volumes: boolean;
+}
+
+/** A Linux container's capabilities: cgroup limits, the cgroup's OOM count, bind mounts. */
+export const CONTAINER_CAPABILITIES: Capabilities = {
+  limits: { cpus: true, memoryBytes: true, pids: true },
+  reportsOom: true,
+  volumes: true,
+};
+
 /** The guest kernel to boot instead of the one `tsbench kernel fetch` cached. */
 export interface KernelChoice {
   /** A bzImage (`TSBENCH_KERNEL`). */
@@ -176,6 +198,7 @@ export interface Driver {
   readonly name: string;
   readonly description: string;
   readonly isolation: Isolation;
+  readonly capabilities: Capabilities;
   /** Whether the target can run here, and why not. Aborting `signal` ends a probe that launches something (a kvm probe boot). */
   probe(signal?: AbortSignal): Promise<Probe>;
   prepare(ctx: PrepareContext): Promise<void>;

@@ -23,7 +23,7 @@ import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess, binPath } from '../process.js';
 import { volumeProblem } from '../linux/volumes.js';
-import type { Accounting, Driver, DriverOptions, Instance, KernelChoice, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe, type Volume } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
 import { atExit } from '../../core/exit.js';
 
@@ -95,6 +95,7 @@ export class ContainerDriver implements Driver {
   readonly name = 'container';
   readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
   readonly isolation = 'container' as const;
+  readonly capabilities = CONTAINER_CAPABILITIES;
   private image: Image | undefined;
   private host: CgroupHost | undefined;
   private seq = 0;

@@ -16,7 +16,7 @@ import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { jobArgv, processInstance } from '../native.js';
 import { LaunchedProcess } from '../process.js';
-import type { Accounting, Driver, DriverOptions, Instance, KernelChoice, InstanceResult, LaunchRequest, Probe } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type Probe } from '../types.js';
 import { AGENT, ENV, cpuQuotaUs } from './bundle.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 
@@ -30,6 +30,7 @@ interface Live {
 
 export class EngineDriver implements Driver {
   readonly isolation = 'container' as const;
+  readonly capabilities = CONTAINER_CAPABILITIES;
   readonly description: string;
   private image: Image | undefined;
   private host: CgroupHost | undefined;

@@ -29,7 +29,7 @@ import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroup
 import { processInstance } from '../native.js';
 import { LaunchedProcess } from '../process.js';
 import { volumeProblem } from '../linux/volumes.js';
-import type { Accounting, Driver, DriverOptions, Instance, KernelChoice, InstanceResult, LaunchRequest, PrepareContext, Probe, Volume } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe, type Volume } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
@@ -91,6 +91,7 @@ interface Live {
 
 export class OciRuntimeDriver implements Driver {
   readonly isolation = 'container' as const;
+  readonly capabilities = CONTAINER_CAPABILITIES;
   readonly description: string;
   private image: Image | undefined;
   private host: CgroupHost | undefined;

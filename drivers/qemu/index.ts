@@ -31,7 +31,7 @@ import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../native.js';
 import { LaunchedProcess, nsToMs, toInstanceResult, type ProcessOutcome } from '../process.js';
-import type { Driver, DriverOptions, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
+import type { Capabilities, Driver, DriverOptions, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
 import {
   DATA_DISK_DEVICE,
   DEFAULT_MEMORY_BYTES,
@@ -202,6 +202,12 @@ export class QemuDriver implements Driver {
   readonly accelerator: Accelerator;
   readonly description: string;
   readonly isolation = 'vm' as const;
+  /**
+   * vCPUs and RAM; the guest kernel's OOM killer acts inside the guest, which the
+   * host does not see as an `oom-killed` instance (the limits scenario reads the
+   * guest's /proc/vmstat); no host directories, a data disk instead.
+   */
+  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false };
   readonly machine: Machine;
   private readonly binary: string;
   /** Every VM still running, with the promise of its result (which resolves once its qemu is gone). */

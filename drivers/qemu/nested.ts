@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { describeError } from '../../core/errors.js';
 import { encodeJob, loadImage } from '../image/index.js';
 import { missingContainerModules } from '../image/kernel.js';
-import type { Driver, Instance, LaunchRequest, PrepareContext, Probe } from '../types.js';
+import type { Capabilities, Driver, Instance, LaunchRequest, PrepareContext, Probe } from '../types.js';
 import { QemuDriver, type Accelerator, type QemuDriverOptions } from './index.js';
 
 /** The container's cgroup, below the guest's cgroup2 root. */
@@ -98,6 +98,8 @@ export class NestedDriver implements Driver {
   readonly name: string;
   readonly description: string;
   readonly isolation = 'vm' as const;
+  /** The VM's vCPUs and RAM, and the guest cgroup's pids limit; an OOM inside the guest is not seen from the host. */
+  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: true }, reportsOom: false, volumes: false };
   private readonly vm: QemuDriver;
 
   constructor(

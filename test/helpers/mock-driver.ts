@@ -3,7 +3,7 @@
  * is logged and resolves at once with a timeline whose values encode the
  * launch's index, so a test can tell which samples were kept.
  */
-import type { Driver, Instance, InstanceResult, Probe } from '../../drivers/types.js';
+import type { Capabilities, Driver, Instance, InstanceResult, Probe } from '../../drivers/types.js';
 
 export interface MockOptions {
   /** Make the n-th launch (1-based) fail. */
@@ -17,6 +17,7 @@ export interface MockOptions {
 export class MockDriver implements Driver {
   readonly description = 'mock';
   readonly isolation = 'none' as const;
+  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false };
   launches = 0;
   prepared = 0;
   tornDown = 0;
