@@ -1,38 +1,101 @@
 /**
- * The claims of shared/CLAIMS.md: the text as commonly written, what decides it,
- * and the published reference point shown beside the verdict for context (not a
- * target to tune to). The rules themselves are in rules.ts.
+ * The claims tsbench tests, written once: each claim's text as commonly
+ * written, what decides it, and the published reference point shown beside the
+ * verdict for context (not a target to tune to); the verdict vocabulary; and
+ * the reference points from published work. The rules, their thresholds and
+ * their words are in rules.ts. docs/claims.md is generated from both
+ * (`npm run docs:claims`); test/claims-doc.test.ts fails when it drifts.
  */
+import type { Verdict } from './types.js';
 
 export interface ClaimSpec {
   id: string;
+  /** the claim as commonly written */
   claim: string;
+  /** the scenario and metrics that decide it */
   decidedBy: string;
+  /** the published reference point, for context */
   reference?: string;
 }
 
-const FELTER = 'IBM Research (Felter et al., 2015), native / Docker / KVM';
+/** What each verdict means, in the words reports and docs use. */
+export const VERDICTS: Readonly<Record<Verdict, string>> = {
+  confirmed:
+    "the whole 95 % interval of the deciding figure lies on the claim's side of the rule's boundary. A median on the right side is never enough.",
+  refuted: "the whole 95 % interval of the deciding figure lies on the other side of the rule's boundary.",
+  inconclusive:
+    'the interval straddles the boundary (or a control failed): the data cannot tell. More runs narrow the interval.',
+  'not measured':
+    'a target, scenario or metric the claim needs is missing, or its target errored or was skipped (its error is the reason). The evidence names the run that would measure it, e.g. ``run `tsbench run startup --targets native,container,kvm` ``. Missing data never throws.',
+};
+
+/** A published source and what it found, each finding citable on its own. */
+export interface ReferencePoint {
+  source: string;
+  findings: readonly string[];
+}
+
+/** The reference points from published work, for context (not targets to tune to). */
+export const REFERENCE_POINTS = {
+  felter: {
+    source: 'IBM Research (Felter et al., 2015), native / Docker / KVM',
+    findings: [
+      'Linpack 290.6 / 289.0 / 132.2 GFLOPS (untuned VM)',
+      'STREAM triad 45.71 / 45.54 / 44.83',
+      'fio 4K random read QD16 58,729 / 58,407 / 24,793 IOPS',
+    ],
+  },
+  firecracker: {
+    source: "Firecracker's specification",
+    findings: ['≤ 125 ms from start request to guest init', '≤ 5 MiB VMM memory overhead'],
+  },
+  crun: {
+    source: "crun's README",
+    findings: ['100 sequential `/bin/true` containers in 1.69 s (crun) vs 3.34 s (runc)'],
+  },
+  docker: {
+    source: '`docker run --rm busybox true`',
+    findings: ['about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others)'],
+  },
+} as const satisfies Record<string, ReferencePoint>;
+
+type Source = keyof typeof REFERENCE_POINTS;
+
+/** "source: finding; finding", from the findings given by index, with words added to the last one. */
+function cite(source: Source, indexes: readonly number[], suffix = ''): string {
+  const r: ReferencePoint = REFERENCE_POINTS[source];
+  const found = indexes.map((i) => {
+    const f = r.findings[i];
+    if (f === undefined) throw new Error(`${source} has no finding ${i}`);
+    return f;
+  });
+  return `${r.source}: ${found.join('; ')}${suffix}`;
+}
+
+/** One reference point per line: "source: every finding". */
+export function referenceLines(): string[] {
+  return Object.values(REFERENCE_POINTS).map((r: ReferencePoint) => `${r.source}: ${r.findings.join('; ')}`);
+}
 
 export const CLAIMS: readonly ClaimSpec[] = [
   {
     id: 'C1',
     claim: 'A container starts in well under a second; a VM has to boot a whole kernel first and takes much longer.',
     decidedBy: '`startup`: toReadyMs (and toExitMs) of the container vs each VM target',
-    reference:
-      "`docker run --rm busybox true`: about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others); Firecracker's specification: ≤ 125 ms from start request to guest init; crun's README: 100 sequential `/bin/true` containers in 1.69 s (crun) vs 3.34 s (runc)",
+    reference: [cite('docker', [0]), cite('firecracker', [0]), cite('crun', [0])].join('; '),
   },
   {
     id: 'C2',
     claim:
       'Processes in a container run at near-native speed; a hardware-assisted VM (KVM) is close behind; full emulation (TCG, a "type 2" emulator) is far slower.',
     decidedBy: '`cpu`: workMs (sysbench fixed work, boot excluded), ratio to native per target',
-    reference: `${FELTER}: Linpack 290.6 / 289.0 / 132.2 GFLOPS (untuned VM); STREAM triad 45.71 / 45.54 / 44.83`,
+    reference: cite('felter', [0, 1]),
   },
   {
     id: 'C3',
     claim: 'A container uses much less host memory than a VM, which carries its own kernel and OS.',
     decidedBy: '`memory`: footprintPssBytes of one idle instance minus native (cgroupUsageBytes, guest memory in use beside it)',
-    reference: "Firecracker's specification: ≤ 5 MiB VMM memory overhead (the VMM alone, guest memory not counted)",
+    reference: cite('firecracker', [1], ' (the VMM alone, guest memory not counted)'),
   },
   {
     id: 'C4',
@@ -43,13 +106,13 @@ export const CLAIMS: readonly ClaimSpec[] = [
     id: 'C5',
     claim: 'More containers than VMs fit on the same host.',
     decidedBy: '`density`: pssPerInstanceBytes (and memAvailableDeltaPerInstanceBytes) with N instances at once; startupP50Ms/startupP99Ms beside it',
-    reference: "Firecracker's specification: ≤ 5 MiB VMM memory overhead per microVM",
+    reference: cite('firecracker', [1], ' per microVM'),
   },
   {
     id: 'C6',
     claim: 'Containers add little I/O overhead; VMs pay for device virtualisation.',
     decidedBy: '`io`: fio bandwidth, IOPS and p50 latency ratios to native — container volume (overlay beside it), VM virtio disk',
-    reference: `${FELTER}: fio 4K random read QD16 58,729 / 58,407 / 24,793 IOPS`,
+    reference: cite('felter', [2]),
   },
   {
     id: 'C7',

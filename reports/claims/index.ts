@@ -1,6 +1,7 @@
 /**
- * Claim verdicts from results: every claim of shared/CLAIMS.md judged per host
- * by the stated rules of rules.ts (docs/claims.md explains them for readers).
+ * Claim verdicts from results: every claim of catalogue.ts judged per host by
+ * the stated rules of rules.ts. docs/claims.md is generated from the two
+ * (`npm run docs:claims`).
  */
 import type { LoadedResult } from '../../core/load.js';
 import { groupByHost } from './data.js';
@@ -8,8 +9,8 @@ import { RULES } from './rules.js';
 import type { HostClaims } from './types.js';
 
 export type { ClaimVerdict, ClaimPart, Figure, HostClaims, Verdict } from './types.js';
-export { CLAIMS, type ClaimSpec } from './catalogue.js';
-export { THRESHOLDS } from './rules.js';
+export { CLAIMS, REFERENCE_POINTS, VERDICTS, referenceLines, type ClaimSpec, type ReferencePoint } from './catalogue.js';
+export { RULE_TEXTS, THRESHOLDS, THRESHOLD_SPECS, ruleText, type RuleText, type ThresholdSpec } from './rules.js';
 
 /**
  * Judges every claim for every host found in the results. Files of one host

@@ -1,9 +1,11 @@
 /**
- * One rule per claim of shared/CLAIMS.md. Each reads a host's results, judges
- * every part of the claim from intervals (never from a median alone) and never
- * throws on missing data: a missing target or metric makes its part "not
- * measured", with the run that would measure it. docs/claims.md states these
- * rules and thresholds for readers; keep them in step.
+ * One rule per claim of catalogue.ts, with its thresholds and its words. Each
+ * rule reads a host's results, judges every part of the claim from intervals
+ * (never from a median alone) and never throws on missing data: a missing
+ * target or metric makes its part "not measured", with the run that would
+ * measure it. THRESHOLD_SPECS and RULE_TEXTS are the only statement of the
+ * thresholds and rules: reports show RULE_TEXTS, and docs/claims.md is
+ * generated from them (`npm run docs:claims`, see doc.ts).
  *
  * TCG and KVM: a TCG result is never evidence about KVM. Where a claim speaks
  * of VMs in general, a TCG part decides only in the direction TCG cannot
@@ -15,41 +17,126 @@ import { derived, differenceBetween, ratioBetween, type HostData, type Interval,
 import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv } from './judge.js';
 import type { ClaimVerdict, Verdict } from './types.js';
 
-/** The thresholds every rule uses, in one place. */
-export const THRESHOLDS = {
-  /** C1: a container's median time to ready must be below this (its CI's upper end). */
-  containerReadyMs: 1000,
-  /** C1: "much longer" = a VM's time to ready at least this many times the container's. */
-  muchLongerFactor: 10,
-  /** C2, C11: "near-native" / "no extra CPU" = at most this ratio to native. */
-  nearNativeRatio: 1.05,
-  /** C2: "close behind" (KVM) = at most this ratio to native. */
-  closeBehindRatio: 1.1,
-  /** C2: "far slower" (TCG) = at least this ratio to native. */
-  farSlowerRatio: 2,
-  /** C3: "much less memory" = the container's extra host memory at most 1/this of the VM's. */
-  muchLessMemoryFactor: 10,
-  /** C4: "small compared with" = a VM must carry at least this many times the container's image. */
-  smallImageFactor: 2,
-  /** C5: "more fit" = a VM needs at least this many times a container's host memory per instance. */
-  moreFitFactor: 2,
-  /** C6: "little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it. */
-  littleIoRatio: 0.9,
-  /** C7: the CPU quota holds when delivered CPUs are at most this many times the quota. */
-  cpuQuotaSlack: 1.1,
-  /** C9: "thin" = bytes written to the upper layer by starting at most this fraction of the image. */
-  thinFraction: 0.01,
-  /** C10: "little extra cost" in startup = at most this many ms added to the VM's time to ready. */
-  littleExtraStartupMs: 100,
-  /** C10: "little extra cost" in CPU work = at most this ratio to the VM alone. */
-  littleExtraCpuRatio: 1.1,
-} as const;
+/** A threshold: its value, unit, the claims that use it and what it means. */
+export interface ThresholdSpec {
+  value: number;
+  /** ms, ×, fraction */
+  unit: string;
+  claims: readonly string[];
+  meaning: string;
+}
+
+/** The thresholds every rule uses, in one place, with what each means. */
+export const THRESHOLD_SPECS = {
+  containerReadyMs: { value: 1000, unit: 'ms', claims: ['C1'], meaning: "a container's median time to ready must be below this (its CI's upper end)." },
+  muchLongerFactor: { value: 10, unit: '×', claims: ['C1'], meaning: '"much longer" = a VM\'s time to ready at least this many times the container\'s.' },
+  nearNativeRatio: { value: 1.05, unit: '×', claims: ['C2', 'C11'], meaning: '"near-native" / "no extra CPU" = at most this ratio to native.' },
+  closeBehindRatio: { value: 1.1, unit: '×', claims: ['C2'], meaning: '"close behind" (KVM) = at most this ratio to native.' },
+  farSlowerRatio: { value: 2, unit: '×', claims: ['C2'], meaning: '"far slower" (TCG) = at least this ratio to native.' },
+  muchLessMemoryFactor: { value: 10, unit: '×', claims: ['C3'], meaning: '"much less memory" = the container\'s extra host memory at most 1/this of the VM\'s.' },
+  smallImageFactor: { value: 2, unit: '×', claims: ['C4'], meaning: '"small compared with" = a VM must carry at least this many times the container\'s image.' },
+  moreFitFactor: { value: 2, unit: '×', claims: ['C5'], meaning: '"more fit" = a VM needs at least this many times a container\'s host memory per instance.' },
+  littleIoRatio: { value: 0.9, unit: '×', claims: ['C6'], meaning: '"little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it.' },
+  cpuQuotaSlack: { value: 1.1, unit: '×', claims: ['C7'], meaning: 'the CPU quota holds when delivered CPUs are at most this many times the quota.' },
+  thinFraction: { value: 0.01, unit: 'fraction', claims: ['C9'], meaning: '"thin" = bytes written to the upper layer by starting at most this fraction of the image.' },
+  littleExtraStartupMs: { value: 100, unit: 'ms', claims: ['C10'], meaning: '"little extra cost" in startup = at most this many ms added to the VM\'s time to ready.' },
+  littleExtraCpuRatio: { value: 1.1, unit: '×', claims: ['C10'], meaning: '"little extra cost" in CPU work = at most this ratio to the VM alone.' },
+} as const satisfies Record<string, ThresholdSpec>;
+
+/** The thresholds' values (THRESHOLD_SPECS says what each means). */
+export const THRESHOLDS = Object.fromEntries(Object.entries(THRESHOLD_SPECS).map(([k, s]) => [k, s.value])) as {
+  readonly [K in keyof typeof THRESHOLD_SPECS]: (typeof THRESHOLD_SPECS)[K]['value'];
+};
 
 const T = THRESHOLDS;
 const PEERS = ['runc', 'crun', 'podman', 'docker'] as const;
 const ACCELS = ['kvm', 'tcg'] as const;
 type Accel = (typeof ACCELS)[number];
 const pct = (ratio: number): string => `${Math.round((ratio - 1) * 100)} %`;
+
+/** A claim's rule in words. */
+export interface RuleText {
+  /** the rule as every verdict states it (ClaimVerdict.rule, shown in reports) */
+  inWords: string;
+  /** the rule in brief, every bound on a 95 % interval (the table of docs/claims.md) */
+  brief: string;
+  /** why these thresholds */
+  why: string;
+  /** how a TCG result bears on the claim, where it is about VMs */
+  tcg?: string;
+}
+
+/** Every claim's rule in words, by claim id. */
+export const RULE_TEXTS = {
+  C1: {
+    inWords: `The container part is confirmed when the upper end of the 95 % CI of the container's median time to ready (startup toReadyMs) is below ${T.containerReadyMs} ms, refuted when the lower end is above it. The VM part is confirmed when a VM's median time to ready is at least ${T.muchLongerFactor}× the container's with the whole bootstrap interval of that ratio at or above ${T.muchLongerFactor}×, refuted when the whole interval is below. A TCG boot is slower than a KVM boot, so under TCG only a refutation or an inconclusive result decides; a TCG confirmation is context and the VM part waits for kvm. Peer runtimes are context.`,
+    brief: `container: CI upper end < **${fmt(T.containerReadyMs, 'ms')}**; VM: VM ÷ container time to ready ≥ **${T.muchLongerFactor}×** (bootstrap CI of the ratio). Under TCG: see above. Peers: context.`,
+    why: `The claim's own "under a second". "Much longer" = an order of magnitude: anything less would not be described as a whole kernel boot vs a process start.`,
+    tcg: `"a VM takes much longer": a TCG confirmation is context; a TCG refutation decides (a KVM boot is faster still).`,
+  },
+  C2: {
+    inWords: `cpu workMs, ratio of medians to native with its bootstrap 95 % CI. Container "near-native": confirmed when the whole CI is at or below ${T.nearNativeRatio}× (within 5 %; faster than native counts as near), refuted when the whole CI is above. KVM "close behind": the same with ${T.closeBehindRatio}× (within 10 %); measured only by a kvm target. TCG "far slower": confirmed when the whole CI is at or above ${T.farSlowerRatio}×, refuted when it is wholly below. Each part is judged on its own target; TCG never stands in for KVM.`,
+    brief: `container **≤ ${T.nearNativeRatio}×** (near-native = within ${pct(T.nearNativeRatio)}; faster than native counts as near); KVM **≤ ${T.closeBehindRatio}×** ("close behind"); TCG **≥ ${T.farSlowerRatio}×** ("far slower").`,
+    why: `Within ${pct(T.nearNativeRatio)} is the usual reading of near-native; "close behind" must be looser than "near-native" but still close (twice its tolerance); "far" is at least double.`,
+    tcg: `names KVM: the KVM part is measured only by a \`kvm\` target; TCG has a part of its own ("far slower").`,
+  },
+  C3: {
+    inWords: `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS.`,
+    brief: `container's extra ≤ **1/${T.muchLessMemoryFactor}** of the VM's extra: ${T.muchLessMemoryFactor} × container upper ≤ VM lower → confirmed; ${T.muchLessMemoryFactor} × container lower > VM upper → refuted. TCG: confirm on guest memory in use, refute on PSS.`,
+    why: `"Much less" = an order of magnitude, as in C1. Subtracting native leaves what the isolation layer adds.`,
+    tcg: `"much less memory": a TCG VM confirms only on a lower bound that every VM pays whatever its accelerator — the memory its guest has in use (\`guestTotalBytes − guestAvailableBytes\` from the memory scenario), which the host must back — and refutes only on its PSS (an upper bound: it includes TCG's translation cache). Without guest figures a TCG VM cannot confirm (inconclusive).`,
+  },
+  C4: {
+    inWords: `Confirmed when what a VM must carry (kernelBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and its modules), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
+    brief: `VM ≥ **${T.smallImageFactor}×** the container's → confirmed, else refuted (exact sizes, no inconclusive).`,
+    why: `"Small compared with" = at most half. tsbench packs the **same** root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and modules), so this compares what each must carry for the same workload — not a typical distribution VM disk (GBs) vs a container image (MBs).`,
+  },
+  C5: {
+    inWords: `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside.`,
+    brief: `VM per instance ≥ **${T.moreFitFactor}×** container per instance (VM lower ≥ ${T.moreFitFactor} × container upper → confirmed; VM upper < ${T.moreFitFactor} × container lower → refuted). TCG: as C3.`,
+    why: `Idle instances are bounded by memory; "more fit" = at least twice as many, not a few percent. \`instances\` is not used: by default the scenario starts at most 4 VMs.`,
+    tcg: `"more fit": as C3 — a TCG VM confirms only on its guest's memory in use (memory scenario) and refutes only on its PSS per instance.`,
+  },
+  C6: {
+    inWords: `io ratios to native with bootstrap 95 % CIs. "Little overhead" (container volume, the data path Felter et al. measured): each of sequential read/write MiB/s and 4 KiB random read/write IOPS keeps at least ${T.littleIoRatio * 100} % of native — confirmed when every ratio's CI lower end is ≥ ${T.littleIoRatio}, refuted when any CI lies wholly below. The overlay root is judged the same way as context (copy-on-write is a cost of the root filesystem, not of the data path). "VMs pay": both 4 KiB random IOPS ratios (the per-request device cost) wholly below ${T.littleIoRatio} → confirmed, both wholly at or above → refuted. TCG emulates the guest's I/O path, so a TCG VM "paying" is context; only a TCG VM that does not pay decides.`,
+    brief: `container volume: seq read/write MiB/s and 4 KiB random read/write IOPS each **≥ ${T.littleIoRatio}×** (every CI lower end ≥ ${T.littleIoRatio} → confirmed, any CI wholly below → refuted); overlay root judged the same as context; VM: both random IOPS ratios **< ${T.littleIoRatio}×** → "pays", both ≥ ${T.littleIoRatio}× → refuted.`,
+    why: `"Little" = within ${Math.round((1 - T.littleIoRatio) * 100)} %. The volume is the data path Felter et al. measured; overlay copy-on-write is a root-filesystem cost, shown beside. Random 4 KiB IOPS carry the per-request device cost (Felter's reference point).`,
+    tcg: `"VMs pay for device virtualisation": a TCG confirmation is context; a TCG VM without an I/O penalty would decide.`,
+  },
+  C7: {
+    inWords: `limits scenario. Memory: confirmed when in every sample the hog keeping 2× the limit resident was OOM-killed and reported as such (memLimitHeld = 1 in all), refuted when any sample ran past its limit (a limit that fails once does not hold). CPU: delivered CPUs ÷ quota per sample; confirmed when the CI of its median is at most ${T.cpuQuotaSlack}× (the quota caps within 10 %), refuted when wholly above. Judged on tsbench's container; runc, crun, podman, docker are context.`,
+    brief: `memory: the hog at 2× the limit was OOM-killed and reported in **every** sample → confirmed; any sample where it ran past → refuted. CPU: delivered ÷ quota per sample, median CI **≤ ${T.cpuQuotaSlack}×**. Container decides; runc, crun, podman, docker are context.`,
+    why: `A limit that fails once does not hold. ${pct(T.cpuQuotaSlack)} allows for accounting granularity (CFS periods).`,
+  },
+  C8: {
+    inWords: `isolation probes (1 = the instance sees the host's marker). Per namespace: confirmed when the container saw the host's marker in no sample while native, the control, saw it in every sample; refuted when the container saw it in any sample; inconclusive when the control missed it (the probe is broken); not measured without the native control.`,
+    brief: `per namespace: the container saw the host marker in **no** sample and native (the control) in **every** sample → confirmed; the container saw it in any sample → refuted; the control missed it → inconclusive (probe broken); no native control → not measured.`,
+    why: `A probe that cannot see the host natively proves nothing inside.`,
+  },
+  C9: {
+    inWords: `"Thin": the bytes a container's start writes to its upper layer (isolation upperBytesAtStart) are at most ${T.thinFraction * 100} % of the image's root filesystem (rootfsBytes): confirmed when the CI's upper end is below that, refuted when its lower end is above. "Startup independent of image size" would need startup runs on images of different sizes, which tsbench does not make yet; that half is shown as not measured and does not decide.`,
+    brief: `upper CI upper end **< ${T.thinFraction * 100} %** of the image → confirmed; lower end ≥ ${T.thinFraction * 100} % → refuted. "Startup independent of image size" is context, not measured: tsbench times one image only.`,
+    why: `"Thin" = a copy of the image would be 100 %; ${T.thinFraction * 100} % leaves room for the files a start must write.`,
+  },
+  C10: {
+    inWords: `container-in-VM vs the same VM alone. Startup: the container may add at most ${T.littleExtraStartupMs} ms to the median time to ready (startup toReadyMs; bootstrap CI of the difference of medians) — below a fast VM boot (Firecracker's ≤ 125 ms) and well under a second; a ratio would be flattered by a slow TCG boot. CPU: cpu workMs at most ${T.littleExtraCpuRatio}× the VM alone (bootstrap CI of the ratio of medians). Confirmed when the whole interval is within the bound, refuted when wholly beyond. Under TCG the container's own kernel work is emulated too, which overstates its cost: a TCG confirmation decides (labelled tcg), a TCG refutation is context and the part waits for kvm.`,
+    brief: `startup: the container adds **≤ ${T.littleExtraStartupMs} ms** to the VM's time to ready (bootstrap CI of the difference of medians); cpu: **≤ ${T.littleExtraCpuRatio}×** the VM alone. Under TCG: see above.`,
+    why: `An absolute bound for startup: a ratio would be flattered by a slow (TCG) boot. ${T.littleExtraStartupMs} ms is below a fast VM boot (Firecracker's ≤ 125 ms) and well under C1's second.`,
+    tcg: `"little extra cost": under TCG the container's own kernel work is emulated, overstating it, so a TCG confirmation decides and a TCG refutation is context.`,
+  },
+  C11: {
+    inWords: `cpu hostCpuPerEventUs (host CPU time, cgroup or process accounting, per sysbench event), ratio of medians to native with its bootstrap 95 % CI: confirmed when the whole CI is at or below ${T.nearNativeRatio}× (no more than 5 % extra, the same bound as "near-native"), refuted when wholly above. hostCpuMsWork and the VMs' ratios (qemu's own CPU) are shown as contrast.`,
+    brief: `CI **≤ ${T.nearNativeRatio}×** → confirmed; wholly above → refuted.`,
+    why: `The same ${pct(T.nearNativeRatio)} as near-native: "no CPU spent on a layer" cannot be stricter than the measurement's noise.`,
+  },
+} as const satisfies Record<string, RuleText>;
+
+/** A claim's rule in words; throws for a claim without one. */
+export function ruleText(id: string): RuleText {
+  const r = (RULE_TEXTS as Record<string, RuleText>)[id];
+  if (!r) throw new Error(`RULE_TEXTS lacks ${id}`);
+  return r;
+}
 
 function spec(id: string): ClaimSpec {
   const s = CLAIMS.find((c) => c.id === id);
@@ -81,11 +168,7 @@ function requireVm(c: ClaimBuilder, label: string, scenario: string, targets: re
 // ---- C1 ---------------------------------------------------------------------
 
 function c1(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C1'),
-    `The container part is confirmed when the upper end of the 95 % CI of the container's median time to ready (startup toReadyMs) is below ${T.containerReadyMs} ms, refuted when the lower end is above it. The VM part is confirmed when a VM's median time to ready is at least ${T.muchLongerFactor}× the container's with the whole bootstrap interval of that ratio at or above ${T.muchLongerFactor}×, refuted when the whole interval is below. A TCG boot is slower than a KVM boot, so under TCG only a refutation or an inconclusive result decides; a TCG confirmation is context and the VM part waits for kvm. Peer runtimes are context.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C1'), RULE_TEXTS.C1.inWords, h);
   const containerPart = (target: string, bearing: 'decides' | 'context'): MetricFound | undefined => {
     const ready = h.metric('startup', target, 'toReadyMs');
     const label = `${target} ready in < 1 s`;
@@ -138,11 +221,7 @@ function c1(h: HostData): ClaimVerdict {
 // ---- C2 ---------------------------------------------------------------------
 
 function c2(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C2'),
-    `cpu workMs, ratio of medians to native with its bootstrap 95 % CI. Container "near-native": confirmed when the whole CI is at or below ${T.nearNativeRatio}× (within 5 %; faster than native counts as near), refuted when the whole CI is above. KVM "close behind": the same with ${T.closeBehindRatio}× (within 10 %); measured only by a kvm target. TCG "far slower": confirmed when the whole CI is at or above ${T.farSlowerRatio}×, refuted when it is wholly below. Each part is judged on its own target; TCG never stands in for KVM.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C2'), RULE_TEXTS.C2.inWords, h);
   const parts: { target: string; label: string; accel?: Accel; judge: (r: Interval) => Verdict; words: string }[] = [
     { target: 'container', label: 'container near-native', judge: (r) => atMost(r, T.nearNativeRatio), words: `within ${pct(T.nearNativeRatio)}` },
     { target: 'kvm', label: 'KVM close behind', accel: 'kvm', judge: (r) => atMost(r, T.closeBehindRatio), words: `within ${pct(T.closeBehindRatio)}` },
@@ -171,11 +250,7 @@ function c2(h: HostData): ClaimVerdict {
 const minus = (a: Interval, b: Interval): Interval => ({ value: a.value - b.value, lo: a.lo - b.hi, hi: a.hi - b.lo });
 
 function c3(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C3'),
-    `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C3'), RULE_TEXTS.C3.inWords, h);
   const nat = h.metric('memory', 'native', 'footprintPssBytes');
   const ct = h.metric('memory', 'container', 'footprintPssBytes');
   if (!nat.ok || !ct.ok) {
@@ -234,11 +309,7 @@ function c3(h: HostData): ClaimVerdict {
 // ---- C4 ---------------------------------------------------------------------
 
 function c4(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C4'),
-    `Confirmed when what a VM must carry (kernelBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and its modules), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C4'), RULE_TEXTS.C4.inWords, h);
   const img = h.image();
   if (!img) {
     c.part({ label: 'container image small vs VM image', verdict: 'not measured', evidence: c.notMeasured('no result file of this host records the workload image', 'startup', ['native', 'container']) });
@@ -266,11 +337,7 @@ function c4(h: HostData): ClaimVerdict {
 // ---- C5 ---------------------------------------------------------------------
 
 function c5(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C5'),
-    `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C5'), RULE_TEXTS.C5.inWords, h);
   const ct = h.metric('density', 'container', 'pssPerInstanceBytes');
   if (!ct.ok) {
     c.part({ label: 'more containers than VMs fit', verdict: 'not measured', evidence: c.notMeasured(ct.reason, 'density', ['native', 'container', 'kvm']), targets: ['container'] });
@@ -338,11 +405,7 @@ const IO_THROUGHPUT = ['SeqReadMiBps', 'SeqWriteMiBps', 'RandReadIops', 'RandWri
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
 
 function c6(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C6'),
-    `io ratios to native with bootstrap 95 % CIs. "Little overhead" (container volume, the data path Felter et al. measured): each of sequential read/write MiB/s and 4 KiB random read/write IOPS keeps at least ${T.littleIoRatio * 100} % of native — confirmed when every ratio's CI lower end is ≥ ${T.littleIoRatio}, refuted when any CI lies wholly below. The overlay root is judged the same way as context (copy-on-write is a cost of the root filesystem, not of the data path). "VMs pay": both 4 KiB random IOPS ratios (the per-request device cost) wholly below ${T.littleIoRatio} → confirmed, both wholly at or above → refuted. TCG emulates the guest's I/O path, so a TCG VM "paying" is context; only a TCG VM that does not pay decides.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C6'), RULE_TEXTS.C6.inWords, h);
   const containerPart = (prefix: '' | 'overlay', bearing: 'decides' | 'context'): void => {
     const label = prefix ? 'container overlay root: little I/O overhead' : 'container volume: little I/O overhead';
     const verdicts: Verdict[] = [];
@@ -407,11 +470,7 @@ function c6(h: HostData): ClaimVerdict {
 // ---- C7 ---------------------------------------------------------------------
 
 function c7(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C7'),
-    `limits scenario. Memory: confirmed when in every sample the hog keeping 2× the limit resident was OOM-killed and reported as such (memLimitHeld = 1 in all), refuted when any sample ran past its limit (a limit that fails once does not hold). CPU: delivered CPUs ÷ quota per sample; confirmed when the CI of its median is at most ${T.cpuQuotaSlack}× (the quota caps within 10 %), refuted when wholly above. Judged on tsbench's container; runc, crun, podman, docker are context.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C7'), RULE_TEXTS.C7.inWords, h);
   const judge = (target: string, bearing: 'decides' | 'context'): void => {
     const mem = h.metric('limits', target, 'memLimitHeld');
     const memLabel = `${target}: memory limit holds`;
@@ -470,11 +529,7 @@ const ISOLATION_PROBES = [
 ] as const;
 
 function c8(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C8'),
-    `isolation probes (1 = the instance sees the host's marker). Per namespace: confirmed when the container saw the host's marker in no sample while native, the control, saw it in every sample; refuted when the container saw it in any sample; inconclusive when the control missed it (the probe is broken); not measured without the native control.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C8'), RULE_TEXTS.C8.inWords, h);
   let samples = Infinity;
   for (const [metric, what] of ISOLATION_PROBES) {
     const label = `container does not see the host's ${what}`;
@@ -517,11 +572,7 @@ function c8(h: HostData): ClaimVerdict {
 // ---- C9 ---------------------------------------------------------------------
 
 function c9(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C9'),
-    `"Thin": the bytes a container's start writes to its upper layer (isolation upperBytesAtStart) are at most ${T.thinFraction * 100} % of the image's root filesystem (rootfsBytes): confirmed when the CI's upper end is below that, refuted when its lower end is above. "Startup independent of image size" would need startup runs on images of different sizes, which tsbench does not make yet; that half is shown as not measured and does not decide.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C9'), RULE_TEXTS.C9.inWords, h);
   const up = h.metric('isolation', 'container', 'upperBytesAtStart');
   const label = 'thin writable layer, no image copy';
   if (!up.ok) c.part({ label, verdict: 'not measured', evidence: c.notMeasured(up.reason, 'isolation', ['native', 'container']), targets: ['container'] });
@@ -558,11 +609,7 @@ function c9(h: HostData): ClaimVerdict {
 // ---- C10 --------------------------------------------------------------------
 
 function c10(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C10'),
-    `container-in-VM vs the same VM alone. Startup: the container may add at most ${T.littleExtraStartupMs} ms to the median time to ready (startup toReadyMs; bootstrap CI of the difference of medians) — below a fast VM boot (Firecracker's ≤ 125 ms) and well under a second; a ratio would be flattered by a slow TCG boot. CPU: cpu workMs at most ${T.littleExtraCpuRatio}× the VM alone (bootstrap CI of the ratio of medians). Confirmed when the whole interval is within the bound, refuted when wholly beyond. Under TCG the container's own kernel work is emulated too, which overstates its cost: a TCG confirmation decides (labelled tcg), a TCG refutation is context and the part waits for kvm.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C10'), RULE_TEXTS.C10.inWords, h);
   const dims = [
     { scenario: 'startup', metric: 'toReadyMs', label: 'little extra startup' },
     { scenario: 'cpu', metric: 'workMs', label: 'little extra CPU work' },
@@ -610,11 +657,7 @@ function c10(h: HostData): ClaimVerdict {
 // ---- C11 --------------------------------------------------------------------
 
 function c11(h: HostData): ClaimVerdict {
-  const c = new ClaimBuilder(
-    spec('C11'),
-    `cpu hostCpuPerEventUs (host CPU time, cgroup or process accounting, per sysbench event), ratio of medians to native with its bootstrap 95 % CI: confirmed when the whole CI is at or below ${T.nearNativeRatio}× (no more than 5 % extra, the same bound as "near-native"), refuted when wholly above. hostCpuMsWork and the VMs' ratios (qemu's own CPU) are shown as contrast.`,
-    h,
-  );
+  const c = new ClaimBuilder(spec('C11'), RULE_TEXTS.C11.inWords, h);
   const r = h.ratioToNative('cpu', 'container', 'hostCpuPerEventUs');
   if (!r.ok) c.part({ label: 'no host CPU spent on a container layer', verdict: 'not measured', evidence: c.notMeasured(r.reason, 'cpu', ['native', 'container']), targets: ['container'] });
   else {

@@ -1,6 +1,6 @@
 /**
- * Claim verdicts: each claim of shared/CLAIMS.md judged from measured results by
- * a stated rule. Computed, never written by hand (bench/claims/index.ts).
+ * Claim verdicts: each claim of catalogue.ts judged from measured results by
+ * a stated rule. Computed, never written by hand (reports/claims/index.ts).
  */
 
 export type Verdict = 'confirmed' | 'refuted' | 'inconclusive' | 'not measured';
@@ -48,7 +48,7 @@ export interface ClaimVerdict {
   rule: string;
   parts: ClaimPart[];
   figures: Figure[];
-  /** the published reference point, for context (shared/CLAIMS.md) */
+  /** the published reference point, for context (catalogue.ts REFERENCE_POINTS) */
   reference?: string;
   /** which VM accelerator's results decided it, when VMs took part; TCG never stands in for KVM */
   accelerator?: 'kvm' | 'tcg';
