@@ -5,7 +5,7 @@
  * jump is flagged and a slow drift is visible on the chart. Pure.
  */
 import type { Result } from '../../core/schema.js';
-import { deriveSeed } from '../../core/stats.js';
+import { deriveSeed, median as medianOf } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
 import { catalogue, DEFAULT_ALPHA, judgeFamily, valuesOf, type SeriesInput, type Verdict } from './index.js';
 import { thresholdFor, validateThresholds, type Thresholds } from './thresholds.js';
@@ -93,9 +93,7 @@ export function buildHistory(
       const xs = valuesOf(result, s.scenario, s.target, s.metric);
       if (xs.length === 0) return;
       const st = result.scenarios.find((x) => x.name === s.scenario)?.targets.find((t) => t.target === s.target)?.stats[s.metric];
-      const sorted = [...xs].sort((a, b) => a - b);
-      const mid = Math.floor(sorted.length / 2);
-      const median = st?.median ?? (sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
+      const median = st?.median ?? medianOf(xs);
       s.points[i] = { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
       if (prev) {
         let accel = false;

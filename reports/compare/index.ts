@@ -4,9 +4,9 @@
  * (see VERDICT_RULE). Pure: results in, a Comparison out; nothing is printed here.
  */
 import type { Result } from '../../core/schema.js';
-import { deriveSeed } from '../../core/stats.js';
+import { changeOfMedians, deriveSeed, median, type Change } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
-import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP, relativeChange, type RelativeChange } from './stats.js';
+import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP } from './stats.js';
 import { thresholdFor, validateThresholds, type Catalogue, type Thresholds } from './thresholds.js';
 
 export type Verdict = 'regression' | 'improvement' | 'unchanged' | 'inconclusive';
@@ -40,7 +40,7 @@ export interface SeriesComparison {
   base: SideSummary;
   head: SideSummary;
   /** Absent when the base median is 0. */
-  change?: RelativeChange;
+  change?: Change;
   /** Mann–Whitney p-value; absent when the test was not run (under 2 samples, accelerator). */
   p?: number;
   /** Benjamini–Hochberg adjusted p over the comparison's testable series; absent when not testable. */
@@ -114,10 +114,8 @@ export function catalogue(results: readonly Result[]): Catalogue {
 
 function side(r: Result, scenario: string, target: string, metric: string, xs: number[]): SideSummary {
   const st = r.scenarios.find((s) => s.name === scenario)?.targets.find((t) => t.target === target)?.stats[metric];
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median = st?.median ?? (sorted.length % 2 ? (sorted[Math.floor(mid)] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
-  return { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
+  const med = st?.median ?? median(xs);
+  return { n: xs.length, median: med, ciLow: st?.ciLow ?? med, ciHigh: st?.ciHigh ?? med };
 }
 
 function pct(x: number): string {
@@ -155,7 +153,7 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
       return { minP, change: { change: 0, ciLow: 0, ciHigh: 0 }, verdict: 'unchanged', reason: 'every sample identical', testable: false };
     }
     const test = mannWhitney(it.a, it.b);
-    const change = relativeChange(it.a, it.b, deriveSeed(it.seed, 'change'));
+    const change = changeOfMedians(it.a, it.b, deriveSeed(it.seed, 'change'));
     const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}) };
     if (test.minP >= alpha) {
       return {

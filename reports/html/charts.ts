@@ -4,6 +4,7 @@
  * confidence-interval whiskers and median marks, a reference line, category
  * labels on index axes, number formatting. See client.ts.
  */
+import { sorted } from '../../core/stats.js';
 import { targetColor } from '../html-common.js';
 import { medianPhases, type ReportScenario, type Series } from './model.js';
 
@@ -229,7 +230,7 @@ interface DensityExtra {
 
 function readyTimes(sample: { extra?: Record<string, unknown> }): number[] | undefined {
   const v = (sample.extra as DensityExtra | undefined)?.toReadyMs;
-  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number') ? [...(v as number[])].sort((a, b) => a - b) : undefined;
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number') ? sorted(v as number[]) : undefined;
 }
 
 /** Density: how many instances are ready after how long, one step line per sample (all started at once). */
