@@ -4,6 +4,7 @@
  * (ratios and differences between two targets, per-sample combinations).
  */
 import type { LoadedResult } from '../../core/load.js';
+import { derivedValues, valuesOf } from '../../core/samples.js';
 import type { ImageInfo, Result, ScenarioResult, TargetResult } from '../../core/schema.js';
 import { deriveSeed, differenceOfMedians, ratioOfMedians, summarize, type Stats } from '../../core/stats.js';
 
@@ -128,23 +129,9 @@ export class HostData {
   }
 }
 
-/** The finite values of `metric` in a target's samples, in round order. */
-export function samplesOf(t: TargetResult, metric: string): number[] {
-  const xs: number[] = [];
-  for (const s of t.samples) {
-    const v = s.values[metric];
-    if (v !== undefined && Number.isFinite(v)) xs.push(v);
-  }
-  return xs;
-}
-
-/** A per-sample combination of metrics (samples lacking one are skipped), summarised with its median CI. */
-export function derived(found: Found, label: string, f: (values: Record<string, number>) => number | undefined): Interval | undefined {
-  const xs: number[] = [];
-  for (const s of found.target.samples) {
-    const v = f(s.values);
-    if (v !== undefined && Number.isFinite(v)) xs.push(v);
-  }
+/** A per-sample combination of metrics (the values that count, core/samples.ts), summarised with its median CI. */
+export function derived(found: Found, label: string, f: (values: Readonly<Record<string, number>>) => number | undefined): Interval | undefined {
+  const xs = derivedValues(found.target, f);
   if (xs.length === 0) return undefined;
   const st = summarize(xs, deriveSeed(found.result.seed, `claims/${found.scenario.name}/${found.target.target}/${label}`));
   return { value: st.median, lo: st.ciLow, hi: st.ciHigh };
@@ -153,8 +140,8 @@ export function derived(found: Found, label: string, f: (values: Record<string, 
 /** median(a) / median(b) of one metric on two targets, with the seeded bootstrap interval (core/stats.ts). */
 export function ratioBetween(a: MetricFound, b: MetricFound): Interval | undefined {
   const r = ratioOfMedians(
-    samplesOf(a.target, a.metric),
-    samplesOf(b.target, b.metric),
+    valuesOf(a.target, a.metric),
+    valuesOf(b.target, b.metric),
     deriveSeed(a.result.seed, `claims/${a.scenario.name}/${a.target.target}/${b.target.target}/${a.metric}`),
   );
   return r ? { value: r.ratio, lo: r.ciLow, hi: r.ciHigh } : undefined;
@@ -163,8 +150,8 @@ export function ratioBetween(a: MetricFound, b: MetricFound): Interval | undefin
 /** median(a) − median(b) of one metric on two targets, with the seeded bootstrap interval (core/stats.ts). */
 export function differenceBetween(a: MetricFound, b: MetricFound): Interval | undefined {
   const d = differenceOfMedians(
-    samplesOf(a.target, a.metric),
-    samplesOf(b.target, b.metric),
+    valuesOf(a.target, a.metric),
+    valuesOf(b.target, b.metric),
     deriveSeed(a.result.seed, `claims/${a.scenario.name}/${a.target.target}/${b.target.target}/${a.metric}/diff`),
   );
   return d ? { value: d.difference, lo: d.ciLow, hi: d.ciHigh } : undefined;
