@@ -14,6 +14,7 @@ import type { Driver, Limits, Probe } from '../drivers/types.js';
 import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
+import { valuesOf } from '../core/samples.js';
 import { deriveSeed, ratioOfMedians, summarize } from '../core/stats.js';
 import { toolVersion } from '../core/version.js';
 
@@ -73,7 +74,7 @@ export async function probeAll(drivers: ReadonlyMap<string, Driver>, signal?: Ab
   return new Map(entries);
 }
 
-/** Recomputes statistics and ratios of one scenario from its samples. */
+/** Recomputes statistics and ratios of one scenario from the values that count (core/samples.ts). */
 export function computeStats(sc: ScenarioResult, seed: number): void {
   const native = sc.targets.find((t) => t.target === 'native');
   for (const t of sc.targets) {
@@ -89,15 +90,6 @@ export function computeStats(sc: ScenarioResult, seed: number): void {
       }
     }
   }
-}
-
-function valuesOf(t: TargetResult, metric: string): number[] {
-  const xs: number[] = [];
-  for (const s of t.samples) {
-    const v = s.values[metric];
-    if (v !== undefined && Number.isFinite(v)) xs.push(v);
-  }
-  return xs;
 }
 
 export async function run(opts: RunOptions): Promise<RunOutcome> {

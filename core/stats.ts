@@ -1,6 +1,8 @@
 /**
- * Summary statistics of one metric's samples, and the ratio of a target to
- * native. Pure functions; every random choice comes from a seeded generator so
+ * tsbench's statistics, in one module: quantiles and the median, summary
+ * statistics of one metric's samples, outliers, and seeded bootstrap intervals
+ * of the median (one sample) and of a ratio, change or difference of medians
+ * (two samples). Pure functions; every random choice comes from a seeded generator so
  * the same samples and seed always give the same intervals.
  */
 import {
@@ -39,6 +41,24 @@ export interface Ratio {
   ciHigh: number;
 }
 
+/** A relative change of medians with its interval. */
+export interface Change {
+  /** median(head) / median(base) − 1; 0.1 is +10 %. */
+  change: number;
+  /** Seeded bootstrap 95 % interval of the same quantity. */
+  ciLow: number;
+  ciHigh: number;
+}
+
+/** A difference of medians with its interval. */
+export interface Difference {
+  /** median(a) − median(b). */
+  difference: number;
+  /** Seeded bootstrap 95 % interval of the same quantity. */
+  ciLow: number;
+  ciHigh: number;
+}
+
 /** Bootstrap resamples per interval. 2000 keeps the 2.5 % tails within about ±1 % of their value. */
 export const BOOTSTRAP_RESAMPLES = 2000;
 
@@ -54,24 +74,49 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function sorted(xs: readonly number[]): number[] {
+/** An ascending copy of `xs`. */
+export function sorted(xs: readonly number[]): number[] {
   return [...xs].sort((a, b) => a - b);
 }
 
-function medianOfSorted(s: readonly number[]): number {
-  return quantileSorted(s as number[], 0.5);
+/** The p-quantile (0 ≤ p ≤ 1) of a non-empty sample, by linear interpolation between order statistics (R type 7, numpy default). */
+export function quantile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) throw new RangeError('quantile needs at least one sample');
+  return quantileSorted(sorted(xs), p);
 }
 
-/** Median of `count` values drawn with replacement from `xs`. */
-function resampledMedian(xs: readonly number[], rand: () => number): number {
-  const draw = new Array<number>(xs.length);
-  for (let i = 0; i < xs.length; i++) draw[i] = xs[Math.floor(rand() * xs.length)] as number;
-  return medianOfSorted(draw.sort((a, b) => a - b));
+/** The median of a non-empty sample (its 0.5-quantile). */
+export function median(xs: readonly number[]): number {
+  return quantile(xs, 0.5);
 }
 
-/** 2.5th and 97.5th percentiles of bootstrap estimates. */
-function percentileInterval(estimates: number[]): [number, number] {
-  const s = estimates.sort((a, b) => a - b);
+/**
+ * Seeded bootstrap 95 % interval (percentile method) of any statistic of
+ * resampled medians: `estimate` is called once per resample with `draw`, which
+ * returns the median of a fresh resample (with replacement, same size) of the
+ * sample it is given; samples are drawn in the order `estimate` asks for them.
+ * An estimate of undefined is dropped; undefined when every one was.
+ */
+export function bootstrap(
+  estimate: (draw: (xs: readonly number[]) => number) => number | undefined,
+  seed: number,
+  resamples = BOOTSTRAP_RESAMPLES,
+): [number, number] | undefined {
+  const rand = seededRandom(seed);
+  const buffers = new Map<readonly number[], Float64Array>();
+  const draw = (xs: readonly number[]): number => {
+    let buf = buffers.get(xs);
+    if (!buf) buffers.set(xs, (buf = new Float64Array(xs.length)));
+    for (let i = 0; i < buf.length; i++) buf[i] = xs[Math.floor(rand() * xs.length)] as number;
+    return quantileSorted(buf.sort() as unknown as number[], 0.5);
+  };
+  const est: number[] = [];
+  for (let b = 0; b < resamples; b++) {
+    const e = estimate(draw);
+    if (e !== undefined) est.push(e);
+  }
+  if (est.length === 0) return undefined;
+  const s = est.sort((a, b) => a - b);
   return [quantileSorted(s, 0.025), quantileSorted(s, 0.975)];
 }
 
@@ -79,10 +124,7 @@ function percentileInterval(estimates: number[]): [number, number] {
 export function bootstrapMedianCI(xs: readonly number[], seed: number, resamples = BOOTSTRAP_RESAMPLES): [number, number] {
   if (xs.length === 0) throw new RangeError('no samples');
   if (xs.length === 1) return [xs[0] as number, xs[0] as number];
-  const rand = seededRandom(seed);
-  const est: number[] = [];
-  for (let b = 0; b < resamples; b++) est.push(resampledMedian(xs, rand));
-  return percentileInterval(est);
+  return bootstrap((draw) => draw(xs), seed, resamples) as [number, number];
 }
 
 /**
@@ -95,7 +137,7 @@ export function bootstrapMedianCI(xs: readonly number[], seed: number, resamples
 export function outlierCount(xs: readonly number[]): number {
   if (xs.length < 3) return 0;
   const s = sorted(xs);
-  const med = medianOfSorted(s);
+  const med = quantileSorted(s, 0.5);
   const mad = medianAbsoluteDeviation(s);
   let scale: number;
   if (mad > 0) scale = mad / 0.6745;
@@ -118,7 +160,7 @@ export function summarize(xs: readonly number[], seed: number): Stats {
     max: s[s.length - 1] as number,
     mean: ssMean(s),
     sd: s.length > 1 ? sampleStandardDeviation(s) : 0,
-    median: medianOfSorted(s),
+    median: quantileSorted(s, 0.5),
     p95: quantileSorted(s, 0.95),
     p99: quantileSorted(s, 0.99),
     ciLow,
@@ -129,23 +171,54 @@ export function summarize(xs: readonly number[], seed: number): Stats {
 
 /**
  * Ratio of medians target / baseline with a seeded bootstrap interval: both
- * samples are resampled independently and the 2.5–97.5 % range of the ratios
- * taken. Undefined when the baseline's median is 0.
+ * samples are resampled independently (the baseline first; the target only
+ * when the baseline's resampled median is not 0) and the 2.5–97.5 % range of
+ * the ratios taken. Undefined when the baseline's median is 0.
  */
 export function ratioOfMedians(target: readonly number[], baseline: readonly number[], seed: number, resamples = BOOTSTRAP_RESAMPLES): Ratio | undefined {
   if (target.length === 0 || baseline.length === 0) return undefined;
-  const base = medianOfSorted(sorted(baseline));
+  const base = median(baseline);
   if (base === 0) return undefined;
-  const ratio = medianOfSorted(sorted(target)) / base;
-  const rand = seededRandom(seed);
-  const est: number[] = [];
-  for (let b = 0; b < resamples; b++) {
-    const d = resampledMedian(baseline, rand);
-    if (d !== 0) est.push(resampledMedian(target, rand) / d);
-  }
-  if (est.length === 0) return { ratio, ciLow: ratio, ciHigh: ratio };
-  const [ciLow, ciHigh] = percentileInterval(est);
-  return { ratio, ciLow, ciHigh };
+  const ratio = median(target) / base;
+  const ci = bootstrap(
+    (draw) => {
+      const d = draw(baseline);
+      return d !== 0 ? draw(target) / d : undefined;
+    },
+    seed,
+    resamples,
+  );
+  return { ratio, ciLow: ci?.[0] ?? ratio, ciHigh: ci?.[1] ?? ratio };
+}
+
+/**
+ * Relative change of the median from base to head, median(head) / median(base) − 1,
+ * with a seeded bootstrap 95 % interval (both samples resampled, base first, the
+ * 2.5–97.5 % range of the changes). Undefined when the base median is 0.
+ */
+export function changeOfMedians(base: readonly number[], head: readonly number[], seed: number, resamples = BOOTSTRAP_RESAMPLES): Change | undefined {
+  if (base.length === 0 || head.length === 0) return undefined;
+  const b0 = median(base);
+  if (b0 === 0) return undefined;
+  const change = median(head) / b0 - 1;
+  const ci = bootstrap(
+    (draw) => {
+      const d = draw(base);
+      const h = draw(head);
+      return d !== 0 ? h / d - 1 : undefined;
+    },
+    seed,
+    resamples,
+  );
+  return { change, ciLow: ci?.[0] ?? change, ciHigh: ci?.[1] ?? change };
+}
+
+/** median(a) − median(b) with a seeded bootstrap 95 % interval (both samples resampled, a first); undefined when either is empty. */
+export function differenceOfMedians(a: readonly number[], b: readonly number[], seed: number, resamples = BOOTSTRAP_RESAMPLES): Difference | undefined {
+  if (a.length === 0 || b.length === 0) return undefined;
+  const difference = median(a) - median(b);
+  const [ciLow, ciHigh] = bootstrap((draw) => draw(a) - draw(b), seed, resamples) as [number, number];
+  return { difference, ciLow, ciHigh };
 }
 
 /** A stable per-series seed derived from the run's seed and a label, so each metric gets its own stream. */

@@ -32,10 +32,10 @@
  * sample throws: nothing outlives a sample.
  */
 import { readFile } from 'node:fs/promises';
-import { quantileSorted } from 'simple-statistics';
 import { readPssBytes } from '../../drivers/qemu/host.js';
 import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
 import { TargetError, UsageError, describeError } from '../../core/errors.js';
+import { median, quantile, sorted } from '../../core/stats.js';
 import { matchedLimits, type Scenario, type ScenarioOptions } from './types.js';
 
 /** Instances per sample without a VM, when `--instances` is not given. */
@@ -228,13 +228,13 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
     }
 
     const n = results.length;
-    const ready = results.map((r) => r.timeline.toReadyMs as number).sort((a, b) => a - b);
+    const ready = sorted(results.map((r) => r.timeline.toReadyMs as number));
     const pssTotal = pssEach.reduce((a, b) => a + b, 0);
     return {
       status: 'ok',
       values: {
-        startupP50Ms: quantileSorted(ready, 0.5),
-        startupP99Ms: quantileSorted(ready, 0.99),
+        startupP50Ms: median(ready),
+        startupP99Ms: quantile(ready, 0.99),
         memAvailableDeltaPerInstanceBytes: (plan.before.availableBytes - after.availableBytes) / n,
         pssPerInstanceBytes: pssTotal / n,
         instances: n,

@@ -3,10 +3,10 @@
  * scenario × target, its statistics, and intervals derived from raw samples
  * (ratios and differences between two targets, per-sample combinations).
  */
-import { quantileSorted } from 'simple-statistics';
 import type { LoadedResult } from '../../core/load.js';
+import { derivedValues, valuesOf } from '../../core/samples.js';
 import type { ImageInfo, Result, ScenarioResult, TargetResult } from '../../core/schema.js';
-import { deriveSeed, ratioOfMedians, seededRandom, summarize, BOOTSTRAP_RESAMPLES, type Stats } from '../../core/stats.js';
+import { deriveSeed, differenceOfMedians, ratioOfMedians, summarize, type Stats } from '../../core/stats.js';
 
 /** A value with its 95 % interval, in one unit. */
 export interface Interval {
@@ -129,54 +129,32 @@ export class HostData {
   }
 }
 
-/** The finite values of `metric` in a target's samples, in round order. */
-export function samplesOf(t: TargetResult, metric: string): number[] {
-  const xs: number[] = [];
-  for (const s of t.samples) {
-    const v = s.values[metric];
-    if (v !== undefined && Number.isFinite(v)) xs.push(v);
-  }
-  return xs;
-}
-
-/** A per-sample combination of metrics (samples lacking one are skipped), summarised with its median CI. */
-export function derived(found: Found, label: string, f: (values: Record<string, number>) => number | undefined): Interval | undefined {
-  const xs: number[] = [];
-  for (const s of found.target.samples) {
-    const v = f(s.values);
-    if (v !== undefined && Number.isFinite(v)) xs.push(v);
-  }
+/** A per-sample combination of metrics (the values that count, core/samples.ts), summarised with its median CI. */
+export function derived(found: Found, label: string, f: (values: Readonly<Record<string, number>>) => number | undefined): Interval | undefined {
+  const xs = derivedValues(found.target, f);
   if (xs.length === 0) return undefined;
   const st = summarize(xs, deriveSeed(found.result.seed, `claims/${found.scenario.name}/${found.target.target}/${label}`));
   return { value: st.median, lo: st.ciLow, hi: st.ciHigh };
 }
 
-/** median(a) / median(b) of one metric on two targets, with the seeded bootstrap interval (stats.ts). */
+/** median(a) / median(b) of one metric on two targets, with the seeded bootstrap interval (core/stats.ts). */
 export function ratioBetween(a: MetricFound, b: MetricFound): Interval | undefined {
   const r = ratioOfMedians(
-    samplesOf(a.target, a.metric),
-    samplesOf(b.target, b.metric),
+    valuesOf(a.target, a.metric),
+    valuesOf(b.target, b.metric),
     deriveSeed(a.result.seed, `claims/${a.scenario.name}/${a.target.target}/${b.target.target}/${a.metric}`),
   );
   return r ? { value: r.ratio, lo: r.ciLow, hi: r.ciHigh } : undefined;
 }
 
-/**
- * median(a) − median(b) of one metric on two targets, with a seeded bootstrap
- * interval (both samples resampled independently, 2.5–97.5 % of the differences),
- * the same method stats.ts uses for ratios.
- */
+/** median(a) − median(b) of one metric on two targets, with the seeded bootstrap interval (core/stats.ts). */
 export function differenceBetween(a: MetricFound, b: MetricFound): Interval | undefined {
-  const xa = samplesOf(a.target, a.metric);
-  const xb = samplesOf(b.target, b.metric);
-  if (xa.length === 0 || xb.length === 0) return undefined;
-  const med = (xs: number[]): number => quantileSorted([...xs].sort((p, q) => p - q), 0.5);
-  const rand = seededRandom(deriveSeed(a.result.seed, `claims/${a.scenario.name}/${a.target.target}/${b.target.target}/${a.metric}/diff`));
-  const draw = (xs: number[]): number => med(Array.from(xs, () => xs[Math.floor(rand() * xs.length)] as number));
-  const est: number[] = [];
-  for (let i = 0; i < BOOTSTRAP_RESAMPLES; i++) est.push(draw(xa) - draw(xb));
-  est.sort((p, q) => p - q);
-  return { value: med(xa) - med(xb), lo: quantileSorted(est, 0.025), hi: quantileSorted(est, 0.975) };
+  const d = differenceOfMedians(
+    valuesOf(a.target, a.metric),
+    valuesOf(b.target, b.metric),
+    deriveSeed(a.result.seed, `claims/${a.scenario.name}/${a.target.target}/${b.target.target}/${a.metric}/diff`),
+  );
+  return d ? { value: d.difference, lo: d.ciLow, hi: d.ciHigh } : undefined;
 }
 
 /**

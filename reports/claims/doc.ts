@@ -64,8 +64,10 @@ export function claimsMarkdown(): string {
     'Intervals: per-target figures use the seeded bootstrap CI of the median that every result carries;',
     "ratios to native use the run's own `ratioToNative` (bootstrap CI of the ratio of medians, same file's",
     'native). Ratios and differences between two non-native targets (C1, C10) are bootstrapped from the raw',
-    "samples the same way (`reports/claims/data.ts`), seeded from the result's seed. Differences of two",
-    'medians taken from the statistics (C3\'s "minus native") use interval arithmetic, which is conservative.',
+    "samples the same way (`reports/claims/data.ts` with `core/stats.ts`), from the same values the run's",
+    "statistics take (`core/samples.ts`: every sample with a finite value, whatever its status), seeded from",
+    'the result\'s seed. Differences of two medians taken from the statistics (C3\'s "minus native") use',
+    'interval arithmetic, which is conservative.',
   );
 
   p('## Parts, and how they combine');

@@ -5,9 +5,10 @@
  * jump is flagged and a slow drift is visible on the chart. Pure.
  */
 import type { Result } from '../../core/schema.js';
+import { valuesOf } from '../../core/samples.js';
 import { deriveSeed } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
-import { catalogue, DEFAULT_ALPHA, judgeFamily, valuesOf, type SeriesInput, type Verdict } from './index.js';
+import { catalogue, DEFAULT_ALPHA, judgeFamily, side, type SeriesInput, type Verdict } from './index.js';
 import { thresholdFor, validateThresholds, type Thresholds } from './thresholds.js';
 
 export interface HistoryRun {
@@ -77,7 +78,7 @@ export function buildHistory(
       for (const t of sc.targets) {
         for (const m of sc.metrics) {
           const key = `${sc.name}\u0000${t.target}\u0000${m.name}`;
-          if (series.has(key) || valuesOf(result, sc.name, t.target, m.name).length === 0) continue;
+          if (series.has(key) || valuesOf(t, m.name).length === 0) continue;
           series.set(key, { scenario: sc.name, target: t.target, metric: m.name, unit: m.unit, better: m.better, points: runs.map(() => null) });
         }
       }
@@ -90,13 +91,10 @@ export function buildHistory(
   for (const s of ordered) {
     let prev: { index: number; values: number[] } | undefined;
     runs.forEach(({ result }, i) => {
-      const xs = valuesOf(result, s.scenario, s.target, s.metric);
-      if (xs.length === 0) return;
-      const st = result.scenarios.find((x) => x.name === s.scenario)?.targets.find((t) => t.target === s.target)?.stats[s.metric];
-      const sorted = [...xs].sort((a, b) => a - b);
-      const mid = Math.floor(sorted.length / 2);
-      const median = st?.median ?? (sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
-      s.points[i] = { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
+      const t = result.scenarios.find((x) => x.name === s.scenario)?.targets.find((x) => x.target === s.target);
+      const xs = valuesOf(t, s.metric);
+      if (!t || xs.length === 0) return;
+      s.points[i] = side(t, s.metric, xs);
       if (prev) {
         let accel = false;
         for (let k = prev.index + 1; k <= i; k++) if (acceleratorChangedAt.has(k)) accel = true;

@@ -3,10 +3,11 @@
  * both results gets the relative change of its median, a p-value and a verdict
  * (see VERDICT_RULE). Pure: results in, a Comparison out; nothing is printed here.
  */
-import type { Result } from '../../core/schema.js';
-import { deriveSeed } from '../../core/stats.js';
+import { valuesOf } from '../../core/samples.js';
+import type { Result, TargetResult } from '../../core/schema.js';
+import { changeOfMedians, deriveSeed, median, type Change } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
-import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP, relativeChange, type RelativeChange } from './stats.js';
+import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP } from './stats.js';
 import { thresholdFor, validateThresholds, type Catalogue, type Thresholds } from './thresholds.js';
 
 export type Verdict = 'regression' | 'improvement' | 'unchanged' | 'inconclusive';
@@ -40,7 +41,7 @@ export interface SeriesComparison {
   base: SideSummary;
   head: SideSummary;
   /** Absent when the base median is 0. */
-  change?: RelativeChange;
+  change?: Change;
   /** Mann–Whitney p-value; absent when the test was not run (under 2 samples, accelerator). */
   p?: number;
   /** Benjamini–Hochberg adjusted p over the comparison's testable series; absent when not testable. */
@@ -87,17 +88,6 @@ export interface CompareOptions {
   seed?: number;
 }
 
-/** Values of one metric in one target, as the runner's statistics take them: every sample that has it. */
-export function valuesOf(result: Result, scenario: string, target: string, metric: string): number[] {
-  const t = result.scenarios.find((s) => s.name === scenario)?.targets.find((x) => x.target === target);
-  const xs: number[] = [];
-  for (const s of t?.samples ?? []) {
-    const v = s.values[metric];
-    if (v !== undefined && Number.isFinite(v)) xs.push(v);
-  }
-  return xs;
-}
-
 /** Scenario → targets and metrics found in either result, for validating --threshold. */
 export function catalogue(results: readonly Result[]): Catalogue {
   const c: Catalogue = new Map();
@@ -112,12 +102,11 @@ export function catalogue(results: readonly Result[]): Catalogue {
   return c;
 }
 
-function side(r: Result, scenario: string, target: string, metric: string, xs: number[]): SideSummary {
-  const st = r.scenarios.find((s) => s.name === scenario)?.targets.find((t) => t.target === target)?.stats[metric];
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median = st?.median ?? (sorted.length % 2 ? (sorted[Math.floor(mid)] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
-  return { n: xs.length, median, ciLow: st?.ciLow ?? median, ciHigh: st?.ciHigh ?? median };
+/** One side of a series: n of the values that count, and the stored median and its CI (the median of `xs` when the file stores none). */
+export function side(t: TargetResult, metric: string, xs: readonly number[]): SideSummary {
+  const st = t.stats[metric];
+  const med = st?.median ?? median(xs);
+  return { n: xs.length, median: med, ciLow: st?.ciLow ?? med, ciHigh: st?.ciHigh ?? med };
 }
 
 function pct(x: number): string {
@@ -155,7 +144,7 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
       return { minP, change: { change: 0, ciLow: 0, ciHigh: 0 }, verdict: 'unchanged', reason: 'every sample identical', testable: false };
     }
     const test = mannWhitney(it.a, it.b);
-    const change = relativeChange(it.a, it.b, deriveSeed(it.seed, 'change'));
+    const change = changeOfMedians(it.a, it.b, deriveSeed(it.seed, 'change'));
     const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}) };
     if (test.minP >= alpha) {
       return {
@@ -231,8 +220,8 @@ export function compareResults(base: { path: string; result: Result }, head: { p
       for (const m of bs.metrics) {
         const hm = hs.metrics.find((x) => x.name === m.name);
         if (!hm) continue;
-        const a = valuesOf(base.result, bs.name, bt.target, m.name);
-        const b = valuesOf(head.result, hs.name, ht.target, m.name);
+        const a = valuesOf(bt, m.name);
+        const b = valuesOf(ht, m.name);
         if (a.length === 0 || b.length === 0) continue;
         comparedAny = true;
         const { threshold, source } = thresholdFor(opts.thresholds, bs.name, bt.target, m.name);
@@ -243,8 +232,8 @@ export function compareResults(base: { path: string; result: Result }, head: { p
           metric: m.name,
           unit: m.unit,
           better: m.better,
-          base: side(base.result, bs.name, bt.target, m.name, a),
-          head: side(head.result, hs.name, ht.target, m.name, b),
+          base: side(bt, m.name, a),
+          head: side(ht, m.name, b),
           threshold,
           ...(source !== undefined ? { thresholdSource: source } : {}),
         });

@@ -1,12 +1,9 @@
 /**
- * The two-sample statistics behind `tsbench compare`: an exact Mann–Whitney
- * rank test, the smallest p-value it can reach with the samples at hand, the
- * Benjamini–Hochberg adjustment across series, and the relative change of the
- * median with a seeded bootstrap interval. Pure functions; the same inputs and
- * seed give the same answer.
+ * The rank tests behind `tsbench compare`: an exact Mann–Whitney rank test,
+ * the smallest p-value it can reach with the samples at hand, and the
+ * Benjamini–Hochberg adjustment across series. The relative change of the
+ * median and its interval come from core/stats.ts. Pure functions.
  */
-import { quantileSorted } from 'simple-statistics';
-import { BOOTSTRAP_RESAMPLES, seededRandom } from '../../core/stats.js';
 
 /** Up to this many pooled samples the p-value comes from the exact permutation distribution; above, a normal approximation. */
 export const EXACT_MAX_SAMPLES = 100;
@@ -151,47 +148,4 @@ export function benjaminiHochberg(ps: readonly number[]): number[] {
     q[i] = Math.min(1, running);
   }
   return q;
-}
-
-export interface RelativeChange {
-  /** median(head) / median(base) − 1; 0.1 is +10 %. */
-  change: number;
-  /** Seeded bootstrap 95 % interval of the same quantity. */
-  ciLow: number;
-  ciHigh: number;
-}
-
-/** Bootstrap resamples of the change's interval, as for every other interval tsbench reports. */
-export const CHANGE_RESAMPLES = BOOTSTRAP_RESAMPLES;
-
-function medianInPlace(buf: Float64Array): number {
-  buf.sort();
-  const mid = buf.length >> 1;
-  return buf.length % 2 ? (buf[mid] as number) : ((buf[mid - 1] as number) + (buf[mid] as number)) / 2;
-}
-
-/**
- * Relative change of the median from base to head with a seeded bootstrap 95 %
- * interval (percentile method: both samples resampled independently, the
- * 2.5–97.5 % range of median(head*) / median(base*) − 1). Undefined when the
- * base median is 0. Typed arrays keep 2000 resamples of 30 + 30 samples near 2 ms.
- */
-export function relativeChange(base: readonly number[], head: readonly number[], seed: number, resamples = CHANGE_RESAMPLES): RelativeChange | undefined {
-  if (base.length === 0 || head.length === 0) return undefined;
-  const b0 = medianInPlace(Float64Array.from(base));
-  if (b0 === 0) return undefined;
-  const change = medianInPlace(Float64Array.from(head)) / b0 - 1;
-  const rand = seededRandom(seed);
-  const bb = new Float64Array(base.length);
-  const hb = new Float64Array(head.length);
-  const est: number[] = [];
-  for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < bb.length; i++) bb[i] = base[Math.floor(rand() * base.length)] as number;
-    for (let i = 0; i < hb.length; i++) hb[i] = head[Math.floor(rand() * head.length)] as number;
-    const d = medianInPlace(bb);
-    if (d !== 0) est.push(medianInPlace(hb) / d - 1);
-  }
-  if (est.length === 0) return { change, ciLow: change, ciHigh: change };
-  est.sort((x, y) => x - y);
-  return { change, ciLow: quantileSorted(est, 0.025), ciHigh: quantileSorted(est, 0.975) };
 }

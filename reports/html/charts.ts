@@ -4,6 +4,8 @@
  * confidence-interval whiskers and median marks, a reference line, category
  * labels on index axes, number formatting. See client.ts.
  */
+import { valueOf, valuesOf } from '../../core/samples.js';
+import { sorted } from '../../core/stats.js';
 import { targetColor } from '../html-common.js';
 import { medianPhases, type ReportScenario, type Series } from './model.js';
 
@@ -71,21 +73,12 @@ function pointColor(hex: string): string {
   return `${hex}99`;
 }
 
-function okValues(s: Series, metric: string): number[] {
-  const out: number[] = [];
-  for (const x of s.samples) {
-    const v = x.values[metric];
-    if (x.status === 'ok' && typeof v === 'number' && Number.isFinite(v)) out.push(v);
-  }
-  return out;
-}
-
-/** One metric: every sample per target (jittered dots), the median as a bar and its 95 % CI as whiskers. */
+/** One metric: every value that counts per target (jittered dots; core/samples.ts), the median as a bar and its 95 % CI as whiskers. */
 export function metricChart(id: string, sc: ReportScenario, metricName: string): ChartSpec | undefined {
   const metric = sc.metrics.find((m) => m.name === metricName);
   if (!metric) return undefined;
   const { unit, scale } = chartUnit(metric.unit);
-  const shown = sc.series.filter((s) => s.stats[metricName] || okValues(s, metricName).length > 0);
+  const shown = sc.series.filter((s) => s.stats[metricName] || valuesOf(s, metricName).length > 0);
   if (shown.length === 0) return undefined;
   const all: number[] = [];
   const whiskers: Whisker[] = [];
@@ -96,7 +89,7 @@ export function metricChart(id: string, sc: ReportScenario, metricName: string):
       whiskers.push({ pos: i, lo: st.ciLow * scale, hi: st.ciHigh * scale, mid: st.median * scale, color });
       all.push(st.ciLow * scale, st.ciHigh * scale);
     }
-    const values = okValues(s, metricName).map((v) => v * scale);
+    const values = valuesOf(s, metricName).map((v) => v * scale);
     all.push(...values);
     return {
       label: s.label,
@@ -229,7 +222,7 @@ interface DensityExtra {
 
 function readyTimes(sample: { extra?: Record<string, unknown> }): number[] | undefined {
   const v = (sample.extra as DensityExtra | undefined)?.toReadyMs;
-  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number') ? [...(v as number[])].sort((a, b) => a - b) : undefined;
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number') ? sorted(v as number[]) : undefined;
 }
 
 /** Density: how many instances are ready after how long, one step line per sample (all started at once). */
@@ -288,10 +281,10 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
   for (const s of sc.series) {
     const data: { x: number; y: number }[] = [];
     for (const sample of s.samples) {
-      const n = sample.values['instances'];
+      const n = valueOf(sample, 'instances');
       // PSS rather than the MemAvailable drop: the drop is host-wide and can come out negative for tiny instances.
-      const per = sample.values['pssPerInstanceBytes'];
-      if (sample.status !== 'ok' || n === undefined || per === undefined) continue;
+      const per = valueOf(sample, 'pssPerInstanceBytes');
+      if (n === undefined || per === undefined) continue;
       data.push({ x: n, y: (per * n) / 1048576 });
     }
     if (data.length === 0) continue;

@@ -12,7 +12,7 @@ import { basename, dirname } from 'node:path';
 import type { LoadedResult } from '../../core/load.js';
 import type { z } from 'zod';
 import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../core/schema.js';
-import type { Ratio, Stats } from '../../core/stats.js';
+import { median, type Ratio, type Stats } from '../../core/stats.js';
 import { fmt } from '../table.js';
 
 type TargetInfo = z.infer<typeof TargetInfoSchema>;
@@ -169,14 +169,6 @@ export function sourceName(path: string): string {
   return basename(path) === 'results.json' ? basename(dirname(path)) || path : basename(path);
 }
 
-/** Median of numbers (empty → undefined). */
-export function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
 /** Median duration of each boot phase over a series' ok samples, in phase order; empty when it has none. */
 export function medianPhases(series: Series): { name: string; ms: number }[] {
   const names: string[] = [];
@@ -191,7 +183,7 @@ export function medianPhases(series: Series): { name: string; ms: number }[] {
       values.get(p.name)?.push(p.ms);
     }
   }
-  return names.map((name) => ({ name, ms: median(values.get(name) ?? []) ?? 0 }));
+  return names.map((name) => ({ name, ms: median(values.get(name) as number[]) }));
 }
 
 const BINARY = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
