@@ -25,7 +25,7 @@
  */
 import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, describeBytes } from '../../core/defaults.js';
 import { readFile } from 'node:fs/promises';
-import type { Driver, Instance } from '../../drivers/types.js';
+import type { Instance } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';
 import { ParseError, parseSysbenchCpu } from './parsers/sysbench.js';
 import { matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';

@@ -34,7 +34,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { atExit } from '../../core/exit.js';
-import type { Driver } from '../../drivers/types.js';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { sampleFrom, type Scenario } from './types.js';

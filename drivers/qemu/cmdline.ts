@@ -117,8 +117,3 @@ export function formatCommand(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
-/** Parses `TSBENCH_QEMU_MACHINE`-style input; throws naming the valid values. */
-export function parseMachine(value: string): Machine {
-  if ((MACHINES as readonly string[]).includes(value)) return value as Machine;
-  throw new Error(`unknown QEMU machine '${value}': use one of ${MACHINES.join(', ')}`);
-}

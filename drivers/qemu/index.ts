@@ -39,7 +39,6 @@ import {
   buildQemuArgs,
   formatCommand,
   memoryMiBFor,
-  parseMachine,
   vcpusFor,
   type Accelerator,
   type Machine,
