@@ -3,6 +3,7 @@
  * with the fix, so the CLI prints one line naming the flag and exits with 2.
  */
 import { InvalidArgumentError } from 'commander';
+import { GiB, KiB, MiB, TiB } from '../core/units.js';
 
 export function positiveInt(flag: string, example: string) {
   return (value: string): number => {
@@ -26,7 +27,7 @@ export function positiveNumber(flag: string, example: string) {
   };
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+const UNITS: Record<string, number> = { '': 1, k: KiB, m: MiB, g: GiB, t: TiB };
 
 /** Bytes from `256M`, `1.5G`, `512MiB`, `4096` (binary units, as docker and cgroups use). */
 export function parseSize(value: string): number | undefined {

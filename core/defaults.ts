@@ -4,8 +4,7 @@
  * and the scenarios' descriptions print them from here.
  */
 
-/** Bytes in a mebibyte. */
-export const MiB = 2 ** 20;
+import { MiB } from './units.js';
 
 /**
  * VM RAM, and the memory limit every target of a resource scenario gets, when
@@ -22,8 +21,3 @@ export const DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES = 128 * MiB;
 
 /** The limits scenario: the CPU quota when the run sets no `--cpus`. */
 export const DEFAULT_LIMITS_CPUS = 0.5;
-
-/** `1 CPU and 512 MiB`-style text for help and descriptions. */
-export function describeBytes(bytes: number): string {
-  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
-}

@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { atExit } from '../core/exit.js';
+import { nsToMs } from '../core/units.js';
 import { parseAgentLine, parseLauncherLine, type AgentEvent } from './protocol.js';
 import type { Accounting, InstanceResult, InstanceStatus, Phase } from './types.js';
 
@@ -308,9 +309,6 @@ export function describeOutcome(o: ProcessOutcome): string {
   return 'ok';
 }
 
-export function nsToMs(ns: bigint): number {
-  return Number(ns) / 1e6;
-}
 
 /**
  * Turns what was observed into an instance result. `sameClock` says whether the

@@ -7,8 +7,9 @@
  * is idempotent and safe to call at any point, including from a signal handler.
  */
 
-/** Milliseconds, as a float. */
-export type Ms = number;
+import type { Ms } from '../core/units.js';
+
+export type { Ms };
 
 export interface Probe {
   available: boolean;

@@ -23,7 +23,8 @@
  * read a few milliseconds after `ready`, when the work has already begun, so
  * it errs towards less CPU, by at most those milliseconds.
  */
-import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, describeBytes } from '../../core/defaults.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
+import { describeBytes } from '../../core/units.js';
 import { readFile } from 'node:fs/promises';
 import type { Instance } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';

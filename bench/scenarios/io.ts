@@ -40,8 +40,8 @@ import type { Driver, InstanceResult, LaunchRequest } from '../../drivers/types.
 import type { MetricSpec } from '../../core/schema.js';
 import { parseFioJson, type FioReport } from './parsers/fio.js';
 import { matchedLimits, sampleFrom, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
+import { MiB } from '../../core/units.js';
 
-const MiB = 2 ** 20;
 
 /** The file fio works on when `--io-size` is not given. */
 export const DEFAULT_IO_SIZE_BYTES = 256 * MiB;

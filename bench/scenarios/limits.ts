@@ -38,7 +38,8 @@ import { cpuMsAtReady } from './cpu.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';
 import { type SampleOutcome, type Scenario } from './types.js';
-import { DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES, DEFAULT_LIMITS_CPUS, DEFAULT_MEMORY_BYTES, describeBytes } from '../../core/defaults.js';
+import { DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES, DEFAULT_LIMITS_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
+import { MiB, describeBytes } from '../../core/units.js';
 
 /** How long each stress-ng phase runs, in seconds. */
 export const PHASE_S = 3;
@@ -47,7 +48,6 @@ export const HOG_WORKERS = 4;
 
 const BUSYBOX = '/bin/busybox';
 const STRESS_NG = '/usr/bin/stress-ng';
-const MiB = 2 ** 20;
 
 /** The memory limit a target gets in this scenario. */
 export function memoryLimitFor(driver: Driver, memoryBytes: number | undefined): number {

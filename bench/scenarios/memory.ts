@@ -27,6 +27,7 @@ import { TargetError } from '../../core/errors.js';
 import { intOption } from './cpu.js';
 import { ParseError, parseSysbenchMemory } from './parsers/sysbench.js';
 import { matchedLimits, sampleFrom, type Scenario } from './types.js';
+import { MiB } from '../../core/units.js';
 
 /** MiB in the buffer sysbench writes over and over. @default 64 */
 export const DEFAULT_MEMORY_BLOCK_MIB = 64;
@@ -36,7 +37,6 @@ export const DEFAULT_MEMORY_TOTAL_MIB = 4096;
 export const SETTLE_MS = 200;
 
 const SYSBENCH = '/usr/bin/sysbench';
-const MiB = 2 ** 20;
 /** MiB/s → MB/s. */
 const MB_PER_MIB = MiB / 1e6;
 

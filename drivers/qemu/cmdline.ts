@@ -25,6 +25,7 @@ export const QEMU_BINARY = 'qemu-system-x86_64';
  * next to itself, so 256 MiB cannot boot it.
  */
 import { DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
+import { MiB } from '../../core/units.js';
 
 export { DEFAULT_MEMORY_BYTES };
 
@@ -58,7 +59,7 @@ export function vcpusFor(cpus: number | undefined): number {
 
 /** Whole MiB of VM RAM for a memory limit, rounded up. */
 export function memoryMiBFor(memoryBytes: number | undefined): number {
-  return Math.ceil((memoryBytes ?? DEFAULT_MEMORY_BYTES) / 2 ** 20);
+  return Math.ceil((memoryBytes ?? DEFAULT_MEMORY_BYTES) / MiB);
 }
 
 /**

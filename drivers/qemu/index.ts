@@ -30,7 +30,7 @@ import { ImageError, kernelCmdline, loadImage, type Image } from '../image/index
 import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../native.js';
-import { LaunchedProcess, nsToMs, toInstanceResult, type ProcessOutcome } from '../process.js';
+import { LaunchedProcess, toInstanceResult, type ProcessOutcome } from '../process.js';
 import type { Capabilities, Driver, DriverOptions, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
 import {
   DATA_DISK_DEVICE,
@@ -46,6 +46,7 @@ import {
 import { createDataDisk, makeScratchDir } from './disk.js';
 import { bootId, childPids, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
 import { readVerdict, writeVerdict } from './verdict.js';
+import { MiB, nsToMs } from '../../core/units.js';
 
 export { buildQemuArgs, formatCommand, machineArg, vcpusFor, memoryMiBFor, DEFAULT_MEMORY_BYTES, MACHINES, type Accelerator, type Machine, type QemuArgsOptions } from './cmdline.js';
 export { readPssBytes, kvmProviderNote, hostTscKhz } from './host.js';
@@ -114,7 +115,6 @@ interface Boot {
   label: string;
 }
 
-const MiB = 2 ** 20;
 
 /** Kernel and initramfs to boot, from the image cache or the options. Throws an ImageError naming the command that fixes it. */
 async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
