@@ -17,7 +17,7 @@ import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
 import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
-import { driverOptionsFromEnv } from './env.js';
+import { ENVIRONMENT, driverOptionsFromEnv } from './env.js';
 import { hostDimensions } from '../bench/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { loadImage } from '../drivers/image/index.js';
@@ -197,6 +197,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${str.replace(/^error: /, 'tsbench: ').replace(/\n+$/, '')}\n`) });
+  const width = Math.max(...Object.keys(ENVIRONMENT).map((k) => k.length));
+  program.addHelpText('after', `\nEnvironment:\n${Object.entries(ENVIRONMENT).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}`);
 
   program
     .command('run')
