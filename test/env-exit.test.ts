@@ -131,3 +131,13 @@ describe('how tsbench ends', () => {
     assert.deepEqual(r.lines, []);
   });
 });
+
+test('tsbench exec piped into head ends quietly with the command’s exit code when the pipe closes', async () => {
+  const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const r = await execa('/bin/bash', ['-c', `"$0" "$1" exec --target native -- seq 1 200000 | head -n 2; echo "tsbench exited \${PIPESTATUS[0]}"`, process.execPath, cli], {
+    reject: false,
+  });
+  assert.deepEqual(r.stdout.split('\n'), ['1', '2', 'tsbench exited 0']);
+  assert.doesNotMatch(r.stderr, /EPIPE|Error|at /);
+});
+

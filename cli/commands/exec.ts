@@ -49,6 +49,21 @@ export async function execCommand(argv: string[], flags: ExecFlags, options: Dri
   });
 }
 
+/**
+ * Writes a line to stdout until a reader closes the pipe (`tsbench exec … | head`): after EPIPE the
+ * command's output is dropped, as a shell pipeline drops it, and the instance still ends cleanly.
+ */
+function lineWriter(stream: NodeJS.WriteStream): (line: string) => void {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  return (line) => {
+    if (!closed) stream.write(`${line}\n`);
+  };
+}
+
 async function execIn(driver: Driver, target: string, argv: string[], limits: Limits, volumes: Volume[], signal: AbortSignal): Promise<number> {
   await driver.prepare({ limits, signal });
   const instance = await driver.launch({
@@ -56,7 +71,7 @@ async function execIn(driver: Driver, target: string, argv: string[], limits: Li
     limits,
     volumes,
     signal,
-    onOutput: (line) => process.stdout.write(`${line}\n`),
+    onOutput: lineWriter(process.stdout),
     onStderr: (line) => process.stderr.write(`${line}\n`),
   });
   const r = await instance.result;
