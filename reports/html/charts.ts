@@ -73,6 +73,28 @@ function pointColor(hex: string): string {
   return `${hex}99`;
 }
 
+/**
+ * A scatter chart's spec: every chart of the report but the timeline is one.
+ * `log` makes the value axis logarithmic (the caller's scales say how).
+ */
+function scatterSpec(
+  id: string,
+  axes: { valueAxis: 'x' | 'y'; unit: string; log: boolean },
+  extra: Pick<ChartSpec, 'indexLabels' | 'whiskers' | 'refLine'>,
+  data: Record<string, unknown>,
+  legend: Record<string, unknown>,
+  scales: Record<string, unknown>,
+): ChartSpec {
+  return {
+    id,
+    valueAxis: axes.valueAxis,
+    unit: axes.unit,
+    logAxes: axes.log ? [axes.valueAxis] : [],
+    ...extra,
+    config: { type: 'scatter', data, options: { plugins: { legend }, scales } },
+  };
+}
+
 /** One metric: every value that counts per target (jittered dots; core/samples.ts), the median as a bar and its 95 % CI as whiskers. */
 export function metricChart(id: string, sc: ReportScenario, metricName: string): ChartSpec | undefined {
   const metric = sc.metrics.find((m) => m.name === metricName);
@@ -102,25 +124,17 @@ export function metricChart(id: string, sc: ReportScenario, metricName: string):
     };
   });
   const log = wantsLog(all);
-  return {
+  return scatterSpec(
     id,
-    valueAxis: 'y',
-    unit,
-    logAxes: log ? ['y'] : [],
-    indexLabels: { axis: 'x', labels: shown.map((s) => s.label) },
-    whiskers,
-    config: {
-      type: 'scatter',
-      data: { datasets },
-      options: {
-        plugins: { legend: { display: false } },
-        scales: {
-          x: { type: 'linear', min: -0.5, max: shown.length - 0.5, grid: { display: false }, title: { display: true, text: 'target' } },
-          y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), ...whiskerBounds(whiskers, log), title: axisTitle(`${metric.name} (${unit})`, log) },
-        },
-      },
+    { valueAxis: 'y', unit, log },
+    { indexLabels: { axis: 'x', labels: shown.map((s) => s.label) }, whiskers },
+    { datasets },
+    { display: false },
+    {
+      x: { type: 'linear', min: -0.5, max: shown.length - 0.5, grid: { display: false }, title: { display: true, text: 'target' } },
+      y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), ...whiskerBounds(whiskers, log), title: axisTitle(`${metric.name} (${unit})`, log) },
     },
-  };
+  );
 }
 
 /** Every metric's ratio of medians to native with its CI, one row per metric and non-native target. */
@@ -144,35 +158,26 @@ export function ratioChart(id: string, sc: ReportScenario): ChartSpec | undefine
   }
   if (rows.length === 0) return undefined;
   const log = wantsLog(all);
-  return {
+  return scatterSpec(
     id,
-    valueAxis: 'x',
-    unit: '×',
-    logAxes: log ? ['x'] : [],
-    indexLabels: { axis: 'y', labels: rows },
-    whiskers,
-    refLine: 1,
-    config: {
-      type: 'scatter',
-      data: {
-        datasets: [...bySeries].map(([s, data]) => ({
-          label: s.label,
-          data,
-          backgroundColor: targetColor(s.target),
-          borderColor: targetColor(s.target),
-          pointStyle: POINT_STYLES[s.hostIndex % POINT_STYLES.length],
-          pointRadius: 4,
-        })),
-      },
-      options: {
-        plugins: { legend: { display: true, position: 'bottom' } },
-        scales: {
-          x: { type: log ? 'logarithmic' : 'linear', ...whiskerBounds([...whiskers, { pos: 0, lo: 1, hi: 1, mid: 1, color: '' }], log), title: axisTitle('median(target) / median(native) (×; 1 = native)', log) },
-          y: { type: 'linear', reverse: true, min: -0.5, max: rows.length - 0.5, grid: { display: false } },
-        },
-      },
+    { valueAxis: 'x', unit: '×', log },
+    { indexLabels: { axis: 'y', labels: rows }, whiskers, refLine: 1 },
+    {
+      datasets: [...bySeries].map(([s, data]) => ({
+        label: s.label,
+        data,
+        backgroundColor: targetColor(s.target),
+        borderColor: targetColor(s.target),
+        pointStyle: POINT_STYLES[s.hostIndex % POINT_STYLES.length],
+        pointRadius: 4,
+      })),
     },
-  };
+    { display: true, position: 'bottom' },
+    {
+      x: { type: log ? 'logarithmic' : 'linear', ...whiskerBounds([...whiskers, { pos: 0, lo: 1, hi: 1, mid: 1, color: '' }], log), title: axisTitle('median(target) / median(native) (×; 1 = native)', log) },
+      y: { type: 'linear', reverse: true, min: -0.5, max: rows.length - 0.5, grid: { display: false } },
+    },
+  );
 }
 
 /** Rows of the ratio chart, to size its canvas. */
@@ -255,23 +260,17 @@ export function densityReadyChart(id: string, sc: ReportScenario): ChartSpec | u
   }
   if (datasets.length === 0) return undefined;
   const log = wantsLog(all);
-  return {
+  return scatterSpec(
     id,
-    valueAxis: 'x',
-    unit: 'ms',
-    logAxes: log ? ['x'] : [],
-    config: {
-      type: 'scatter',
-      data: { datasets },
-      options: {
-        plugins: { legend: { display: true, position: 'bottom' } },
-        scales: {
-          x: { type: log ? 'logarithmic' : 'linear', title: axisTitle('time from launch to ready (ms)', log) },
-          y: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances ready (count)' } },
-        },
-      },
+    { valueAxis: 'x', unit: 'ms', log },
+    {},
+    { datasets },
+    { display: true, position: 'bottom' },
+    {
+      x: { type: log ? 'logarithmic' : 'linear', title: axisTitle('time from launch to ready (ms)', log) },
+      y: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances ready (count)' } },
     },
-  };
+  );
 }
 
 /** Density: host memory of all instances (their summed PSS) against instances running, one point per sample. */
@@ -294,21 +293,15 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
   }
   if (datasets.length === 0) return undefined;
   const log = wantsLog(all);
-  return {
+  return scatterSpec(
     id,
-    valueAxis: 'y',
-    unit: 'MiB',
-    logAxes: log ? ['y'] : [],
-    config: {
-      type: 'scatter',
-      data: { datasets },
-      options: {
-        plugins: { legend: { display: true, position: 'bottom' } },
-        scales: {
-          x: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances running at once (count)' } },
-          y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: axisTitle('PSS of all instances (MiB)', log) },
-        },
-      },
+    { valueAxis: 'y', unit: 'MiB', log },
+    {},
+    { datasets },
+    { display: true, position: 'bottom' },
+    {
+      x: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances running at once (count)' } },
+      y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: axisTitle('PSS of all instances (MiB)', log) },
     },
-  };
+  );
 }
