@@ -23,13 +23,12 @@
  * read a few milliseconds after `ready`, when the work has already begun, so
  * it errs towards less CPU, by at most those milliseconds.
  */
-import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
-import { describeBytes } from '../../core/units.js';
+import { DEFAULT_CPUS } from '../../core/defaults.js';
 import { readFile } from 'node:fs/promises';
 import type { Instance } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';
 import { ParseError, parseSysbenchCpu } from './parsers/sysbench.js';
-import { matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';
+import { MATCHED_LIMITS, matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';
 
 /** Events of the fixed work: about 0.6 s natively on one core of a 2020s x86 CPU. @default 2000 */
 export const DEFAULT_CPU_EVENTS = 2000;
@@ -109,7 +108,7 @@ export const cpu: Scenario = {
     events: intOption(options, 'cpuEvents', DEFAULT_CPU_EVENTS),
     cpuMaxPrime: intOption(options, 'cpuMaxPrime', DEFAULT_CPU_MAX_PRIME),
     threads: `matched vCPUs: --cpus rounded up, default ${DEFAULT_CPUS}`,
-    limits: `matched: --cpus/--memory, default ${DEFAULT_CPUS} CPU and ${describeBytes(DEFAULT_MEMORY_BYTES)}, on every target`,
+    limits: MATCHED_LIMITS,
   }),
   async sample(driver, ctx) {
     const events = intOption(ctx.options, 'cpuEvents', DEFAULT_CPU_EVENTS);

@@ -26,7 +26,7 @@ import type { Driver, Instance } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';
 import { intOption } from './cpu.js';
 import { ParseError, parseSysbenchMemory } from './parsers/sysbench.js';
-import { matchedLimits, sampleFrom, type Scenario } from './types.js';
+import { MATCHED_LIMITS, matchedLimits, sampleFrom, type Scenario } from './types.js';
 import { MiB } from '../../core/units.js';
 
 /** MiB in the buffer sysbench writes over and over. @default 64 */
@@ -106,7 +106,7 @@ export const memory: Scenario = {
       blockMiB: intOption(options, 'memoryBlockMiB', DEFAULT_MEMORY_BLOCK_MIB),
       totalMiB: intOption(options, 'memoryTotalMiB', DEFAULT_MEMORY_TOTAL_MIB),
     },
-    limits: 'matched: --cpus/--memory, default 1 CPU and 512 MiB, on every target',
+    limits: MATCHED_LIMITS,
   }),
   async sample(driver, ctx) {
     const limits = matchedLimits(ctx.limits);

@@ -3,6 +3,7 @@
  * and how many samples to take by default.
  */
 import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
+import { describeBytes } from '../../core/units.js';
 import type { Driver, InstanceResult, Limits } from '../../drivers/types.js';
 import type { MetricSpec, Sample } from '../../core/schema.js';
 
@@ -42,6 +43,9 @@ export interface Scenario {
  * them as cgroup limits, VMs as vCPUs and RAM; native runs unconfined, but its
  * workload uses the same thread count.
  */
+/** How `matchedLimits` chooses, as recorded in a scenario's parameters. */
+export const MATCHED_LIMITS = `matched: --cpus/--memory, default ${DEFAULT_CPUS} CPU and ${describeBytes(DEFAULT_MEMORY_BYTES)}, on every target`;
+
 export function matchedLimits(limits: Limits): Required<Pick<Limits, 'cpus' | 'memoryBytes'>> & Limits {
   return { ...limits, cpus: limits.cpus ?? DEFAULT_CPUS, memoryBytes: limits.memoryBytes ?? DEFAULT_MEMORY_BYTES };
 }
