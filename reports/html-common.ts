@@ -26,6 +26,38 @@ export function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/** The parts of one self-contained page; `head` lines go after the viewport, `afterTitle` after the title. */
+export interface PageParts {
+  csp: string;
+  title: string;
+  head?: string[];
+  afterTitle?: string[];
+  css: string;
+  body: string;
+}
+
+/** A whole page: no external resource, a Content-Security-Policy that allows none. */
+export function htmlPage(p: PageParts): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${p.csp}">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    ...(p.head ?? []),
+    `<title>${p.title}</title>`,
+    ...(p.afterTitle ?? []),
+    `<style>${p.css}</style>`,
+    '</head>',
+    '<body>',
+    p.body,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
 let chartJs: string | undefined;
 
 /** The source of chart.js's UMD build (dist/chart.umd.min.js), read once. */

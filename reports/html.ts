@@ -10,7 +10,7 @@ import { evaluateClaims } from './claims/index.js';
 import type { HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
-import { chartJsSource, escapeHtml as e, jsonForScript } from './html-common.js';
+import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './html-common.js';
 import type { ChartSpec } from './html/charts.js';
 import { CLIENT_SCRIPT } from './html/client.js';
 import { buildReportModel, type ReportModel } from './html/model.js';
@@ -70,19 +70,13 @@ export function renderHtml(results: readonly LoadedResult[], opts: HtmlReportOpt
   const specs: ChartSpec[] = [];
   const scenarios = model.scenarios.map((sc) => scenarioSection(sc, specs));
   const title = `tsbench report: ${summary(model)}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="tsbench ${e(toolVersion())}">
-<title>${e(title)}</title>
-<link rel="icon" href="data:,">
-<style>${REPORT_CSS}</style>
-</head>
-<body>
-${header(model, opts.generatedAt ?? new Date())}
+  return htmlPage({
+    csp: REPORT_CSP,
+    title: e(title),
+    head: [`<meta name="generator" content="tsbench ${e(toolVersion())}">`],
+    afterTitle: ['<link rel="icon" href="data:,">'],
+    css: REPORT_CSS,
+    body: `${header(model, opts.generatedAt ?? new Date())}
 ${toc(model)}
 <main>
 ${claimsSection(claims, model.multiHost)}
@@ -94,8 +88,6 @@ ${scenarios.join('\n')}
 <script type="application/json" id="tsbench-charts">${jsonForScript(specs)}</script>
 <script type="application/json" id="tsbench-results">${jsonForScript(results.map((r) => ({ path: r.path, result: r.result })))}</script>
 <script>${chartJsSource()}</script>
-<script>${CLIENT_SCRIPT}</script>
-</body>
-</html>
-`;
+<script>${CLIENT_SCRIPT}</script>`,
+  });
 }

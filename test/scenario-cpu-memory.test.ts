@@ -13,23 +13,13 @@ import { cpu, intOption } from '../bench/scenarios/cpu.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { memory } from '../bench/scenarios/memory.js';
 import { ParseError, parseSysbenchCpu, parseSysbenchMemory } from '../bench/scenarios/parsers/sysbench.js';
-import createContainerDriver from '../drivers/container/index.js';
-import createNativeDriver from '../drivers/native.js';
-import { createTcgDriver } from '../drivers/qemu/index.js';
-import { completedTarget, runScenarios } from './helpers/scenario.js';
+import { completedTarget, runScenarios, scenarioDrivers } from './helpers/scenario.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url), 'utf8');
 
-const native = createNativeDriver();
-const container = createContainerDriver();
-const tcg = createTcgDriver();
-const [nativeProbe, containerProbe, tcgProbe] = await Promise.all([native.probe(), container.probe(), tcg.probe()]);
-const noContainer = nativeProbe.available && containerProbe.available ? false : `native/container unavailable: ${nativeProbe.reason ?? ''} ${containerProbe.reason ?? ''}`;
-const noVm = nativeProbe.available && tcgProbe.available ? false : `native/tcg unavailable: ${nativeProbe.reason ?? ''} ${tcgProbe.reason ?? ''}`;
+const { native, container, tcg, noContainer, noVm, teardown } = await scenarioDrivers();
 
-after(async () => {
-  await Promise.all([native.teardown(), container.teardown(), tcg.teardown()]);
-});
+after(teardown);
 
 /** Runs both scenarios on the given drivers through the runner, with small sizes. */
 function median(t: TargetResult, metric: string): number {

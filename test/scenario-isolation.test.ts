@@ -19,23 +19,13 @@ import { loadImage } from '../drivers/image/index.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { MARKER_PREFIX, isolation } from '../bench/scenarios/isolation.js';
 import { ParseError, parseProbe, probeInt } from '../bench/scenarios/parsers/probe.js';
-import createContainerDriver from '../drivers/container/index.js';
-import createNativeDriver from '../drivers/native.js';
-import { createTcgDriver } from '../drivers/qemu/index.js';
 import type { Result, TargetResult } from '../core/schema.js';
 import type { Driver } from '../drivers/types.js';
-import { completedTarget, everyValue, runScenarios } from './helpers/scenario.js';
+import { completedTarget, everyValue, runScenarios, scenarioDrivers } from './helpers/scenario.js';
 
-const native = createNativeDriver();
-const container = createContainerDriver();
-const tcg = createTcgDriver();
-const [nativeProbe, containerProbe, tcgProbe] = await Promise.all([native.probe(), container.probe(), tcg.probe()]);
-const noContainer = nativeProbe.available && containerProbe.available ? false : `native/container unavailable: ${nativeProbe.reason ?? ''} ${containerProbe.reason ?? ''}`;
-const noVm = tcgProbe.available ? false : `tcg unavailable: ${tcgProbe.reason ?? ''}`;
+const { native, container, tcg, noContainer, noVm, teardown } = await scenarioDrivers();
 
-after(async () => {
-  await Promise.all([native.teardown(), container.teardown(), tcg.teardown()]);
-});
+after(teardown);
 
 const SEES = ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname', 'seesHostIpc'] as const;
 

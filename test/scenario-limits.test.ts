@@ -12,21 +12,11 @@ import { after, describe, test } from 'node:test';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { cpuWorkersFor, limits } from '../bench/scenarios/limits.js';
 import { ParseError, countPrematureWorkers, parseStressNgMetrics } from '../bench/scenarios/parsers/stress-ng.js';
-import createContainerDriver from '../drivers/container/index.js';
-import createNativeDriver from '../drivers/native.js';
-import { createTcgDriver } from '../drivers/qemu/index.js';
-import { completedTarget, everyValue, runScenarios } from './helpers/scenario.js';
+import { completedTarget, everyValue, runScenarios, scenarioDrivers } from './helpers/scenario.js';
 
-const native = createNativeDriver();
-const container = createContainerDriver();
-const tcg = createTcgDriver();
-const [nativeProbe, containerProbe, tcgProbe] = await Promise.all([native.probe(), container.probe(), tcg.probe()]);
-const noContainer = nativeProbe.available && containerProbe.available ? false : `native/container unavailable: ${nativeProbe.reason ?? ''} ${containerProbe.reason ?? ''}`;
-const noVm = tcgProbe.available ? false : `tcg unavailable: ${tcgProbe.reason ?? ''}`;
+const { native, container, tcg, noContainer, noVm, teardown } = await scenarioDrivers();
 
-after(async () => {
-  await Promise.all([native.teardown(), container.teardown(), tcg.teardown()]);
-});
+after(teardown);
 
 /** Real stress-ng 0.15.06 output: a 0.5-CPU container, then a hog at 2× a 128 MiB limit. */
 const CPU_OUTPUT = `stress-ng: info:  [2] setting to a 3 second run per stressor

@@ -5,7 +5,7 @@
  */
 import type { History, HistorySeries } from './history.js';
 import { VERDICT_RULE } from './index.js';
-import { chartJsSource, escapeHtml, jsonForScript, targetColor } from '../html-common.js';
+import { chartJsSource, escapeHtml, htmlPage, jsonForScript, targetColor } from '../html-common.js';
 import { prob, signedPct } from './render.js';
 import { mdCell } from '../markdown.js';
 import { fmt } from '../table.js';
@@ -91,6 +91,19 @@ const DRAW = `
 })();
 `;
 
+const HISTORY_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
+
+const HISTORY_CSS = `
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #111; }
+section { display: grid; grid-template-columns: repeat(auto-fill, minmax(32rem, 1fr)); gap: 1rem; }
+section > h2 { grid-column: 1 / -1; margin-bottom: 0; }
+figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 0.5rem; }
+figcaption { font-weight: 600; } .unit { font-weight: normal; color: #555; }
+.chart { position: relative; height: 16rem; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
+tr.regression td { background: #fde2e2; } tr.improvement td { background: #e2f5e8; }
+`;
+
 /** The trend page. Every string that comes from a result is escaped or travels inside the JSON element. */
 export function historyHtml(h: History): string {
   const groups = charts(h);
@@ -164,32 +177,15 @@ export function historyHtml(h: History): string {
   for (const r of h.runs) body.push(`<li>${e(r.label)} — <code>${e(r.path)}</code> (tsbench ${e(r.version)})</li>`);
   body.push('</ol>');
 
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tsbench history</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #111; }
-section { display: grid; grid-template-columns: repeat(auto-fill, minmax(32rem, 1fr)); gap: 1rem; }
-section > h2 { grid-column: 1 / -1; margin-bottom: 0; }
-figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 0.5rem; }
-figcaption { font-weight: 600; } .unit { font-weight: normal; color: #555; }
-.chart { position: relative; height: 16rem; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
-tr.regression td { background: #fde2e2; } tr.improvement td { background: #e2f5e8; }
-</style>
-</head>
-<body>
-${body.join('\n')}
+  return htmlPage({
+    csp: HISTORY_CSP,
+    title: 'tsbench history',
+    css: HISTORY_CSS,
+    body: `${body.join('\n')}
 <script type="application/json" id="tsbench-history">${jsonForScript(data)}</script>
 <script>${chartJsSource()}</script>
-<script>${DRAW}</script>
-</body>
-</html>
-`;
+<script>${DRAW}</script>`,
+  });
 }
 
 /** Markdown: flagged steps, then each series' medians run by run (regressions in bold with ▲). */

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { run } from '../../bench/runner.js';
 import { ResultSchema, type Host, type Result, type TargetResult } from '../../core/schema.js';
 import type { Scenario } from '../../bench/scenarios/types.js';
+import createContainerDriver from '../../drivers/container/index.js';
+import createNativeDriver from '../../drivers/native.js';
+import { createTcgDriver } from '../../drivers/qemu/index.js';
 import type { Driver } from '../../drivers/types.js';
 
 /** The host recorded in test results (the scenarios never read it). */
@@ -42,4 +45,32 @@ export function everyValue(t: TargetResult, metric: string): number[] {
   const xs = t.samples.map((s) => s.values[metric]);
   assert.ok(xs.length > 0 && xs.every((x) => x !== undefined), `${t.target} has ${metric} in every sample`);
   return xs as number[];
+}
+
+/** The three drivers the scenario tests run on, probed, with the skip reasons of node:test. */
+export interface ScenarioDrivers {
+  native: Driver;
+  container: Driver;
+  tcg: Driver;
+  /** Why native + container cannot run here, or false. */
+  noContainer: string | false;
+  /** Why native + tcg cannot run here, or false. */
+  noVm: string | false;
+  teardown(): Promise<void>;
+}
+
+/** Creates and probes native, container and tcg once for a scenario test file. */
+export async function scenarioDrivers(): Promise<ScenarioDrivers> {
+  const native = createNativeDriver();
+  const container = createContainerDriver();
+  const tcg = createTcgDriver();
+  const [n, c, t] = await Promise.all([native.probe(), container.probe(), tcg.probe()]);
+  return {
+    native,
+    container,
+    tcg,
+    noContainer: n.available && c.available ? false : `native/container unavailable: ${n.reason ?? ''} ${c.reason ?? ''}`,
+    noVm: n.available && t.available ? false : `native/tcg unavailable: ${n.reason ?? ''} ${t.reason ?? ''}`,
+    teardown: async () => void (await Promise.all([native.teardown(), container.teardown(), tcg.teardown()])),
+  };
 }
