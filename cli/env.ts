@@ -16,6 +16,7 @@ export const ENVIRONMENT = {
   TSBENCH_TSC_KHZ: "the host's TSC rate in kHz for TCG guests, when tsbench cannot read it",
   TSBENCH_KVM_REPROBE: "1: boot the kvm probe guest again instead of reusing this host boot's verdict",
   TSBENCH_CONTAINER_UPPER: "where the container's writable layer lives: tmpfs (default) or disk",
+  TSBENCH_DEBUG: 'set: print the stack trace of an unexpected error',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -23,6 +24,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 function value(env: Env, name: keyof typeof ENVIRONMENT): string | undefined {
   const v = env[name];
   return v === undefined || v === '' ? undefined : v;
+}
+
+/** Whether an unexpected error's stack trace is printed (`TSBENCH_DEBUG`). */
+export function debugFromEnv(env: Env = process.env): boolean {
+  return value(env, 'TSBENCH_DEBUG') !== undefined;
 }
 
 /** The driver options the environment sets. Throws a UsageError naming the variable when one is malformed. */

@@ -17,7 +17,7 @@ import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
 import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
-import { ENVIRONMENT, driverOptionsFromEnv } from './env.js';
+import { ENVIRONMENT, debugFromEnv, driverOptionsFromEnv } from './env.js';
 import { hostDimensions } from '../bench/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { loadImage } from '../drivers/image/index.js';
@@ -265,7 +265,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     process.stderr.write(`tsbench: ${describeError(e).replace(/^\[tsbench\] /, '')}\n`);
-    if (process.env.TSBENCH_DEBUG) console.error(e);
+    if (debugFromEnv()) console.error(e);
     return EXIT.failed;
   }
 }
