@@ -52,7 +52,7 @@ async function probeJob(driver: { launch: NestedDriver['launch'] }): Promise<{ r
 
 describe('the container inside the VM, pure parts', () => {
   test('the kernel parameters carry the launcher options and the cgroup with the same limits as the VM', () => {
-    const args = guestContainerArgs({ cpus: 1.5, memoryBytes: 768 * MiB, disk: '/dev/vda' });
+    const args = guestContainerArgs({ cpus: 1.5, memoryBytes: 768 * MiB, pids: 64, disk: '/dev/vda' });
     const decode = (name: string): string[] => {
       const v = args.find((a) => a.startsWith(`${name}=`));
       assert.ok(v, name);
@@ -66,6 +66,7 @@ describe('the container inside the VM, pure parts', () => {
     const cgroup = decode('tsbench.cgroup');
     assert.ok(cgroup.includes(`tsbench-ct/memory.max=${768 * MiB}`), cgroup.join(' '));
     assert.ok(cgroup.includes('tsbench-ct/cpu.max=150000 100000'), cgroup.join(' '));
+    assert.ok(cgroup.includes('tsbench-ct/pids.max=64'), cgroup.join(' '));
     assert.deepEqual(guestContainerArgs({}).length, 2);
     assert.ok(!Buffer.from(guestContainerArgs({})[1]?.split('=')[1] ?? '', 'base64url').toString().includes('.max='), 'no limits given, none written');
   });
