@@ -12,7 +12,7 @@
  * code at once, and several tests read its result.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -89,9 +89,7 @@ for (const { name, driver, probe } of targets) {
     /** Groups of every instance this block launched, for the final check. */
     const groups: number[] = [];
 
-    async function launch(request: LaunchRequest): Promise<Instance> {
-      return driver.launch(request);
-    }
+    const launch = (request: LaunchRequest): Promise<Instance> => driver.launch(request);
 
     /** Waits for ready, remembers the instance's process groups, and checks they are gone once it ends. */
     async function readyAndWatched(instance: Instance): Promise<number[]> {
@@ -215,17 +213,22 @@ for (const { name, driver, probe } of targets) {
       assert.ok((r.accounting.oomKills ?? 0) >= 1, JSON.stringify(r.accounting));
     });
 
-    test('a host directory bound read-only is visible inside and cannot be written', { skip: caps.volumes ? false : lacks('volumes') }, async () => {
-      const dir = mkdtempSync(join(work, `${name}-volume-`));
-      writeFileSync(join(dir, 'in.txt'), 'from the host\n');
+    test('host directories are bound: read-only ones visible and unwritable, read-write ones written back', { skip: caps.volumes ? false : lacks('volumes') }, async () => {
+      const ro = mkdtempSync(join(work, `${name}-ro-`));
+      const rw = mkdtempSync(join(work, `${name}-rw-`));
+      writeFileSync(join(ro, 'in.txt'), 'from the host\n');
       const instance = await launch({
-        job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'cat /contract/in.txt; echo no > /contract/x 2>/dev/null && echo writable || echo refused'] },
-        volumes: [{ hostPath: dir, guestPath: '/contract', readOnly: true }],
+        job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'cat /contract-ro/in.txt; echo no > /contract-ro/x 2>/dev/null && echo writable || echo refused; echo back > /contract-rw/out.txt && echo wrote'] },
+        volumes: [
+          { hostPath: ro, guestPath: '/contract-ro', readOnly: true },
+          { hostPath: rw, guestPath: '/contract-rw' },
+        ],
       });
       const r = await instance.result;
       assert.equal(r.status, 'ok', detail(r));
-      assert.deepEqual(r.stdout, ['from the host', 'refused']);
-      assert.deepEqual(readFileSync(join(dir, 'in.txt'), 'utf8'), 'from the host\n');
+      assert.deepEqual(r.stdout, ['from the host', 'refused', 'wrote']);
+      assert.deepEqual(readdirSync(ro), ['in.txt']);
+      assert.equal(readFileSync(join(rw, 'out.txt'), 'utf8'), 'back\n');
     });
 
     test('teardown leaves nothing of the target, and a second teardown is harmless', async () => {
