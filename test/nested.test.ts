@@ -38,7 +38,6 @@ const PROBE = [
   'echo hostname=$(hostname)',
   'echo cgroup=$(cat /proc/self/cgroup)',
   'echo root=$(grep " / / " /proc/self/mountinfo)',
-  'mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null && echo memory.max=$(cat /sys/fs/cgroup/memory.max) && echo cpu.max=$(cat /sys/fs/cgroup/cpu.max)',
   'true',
 ].join('; ');
 
@@ -110,7 +109,7 @@ describe('container-in-tcg under real QEMU', { skip: noNested }, () => {
     }
   });
 
-  test("the job runs in its own namespaces, overlay root and limited cgroup, unlike the same job in the VM alone", async () => {
+  test("the job runs in its own namespaces and overlay root, unlike the same job in the VM alone", async () => {
     const nested = createNestedDriver('tcg');
     const alone = createTcgDriver();
     drivers.push(nested, alone);
@@ -131,9 +130,7 @@ describe('container-in-tcg under real QEMU', { skip: noNested }, () => {
     assert.equal(at(inside.kv, 'hostname'), GUEST_HOSTNAME);
     assert.equal(at(inside.kv, 'cgroup'), '0::/', 'the cgroup namespace is rooted at the container cgroup');
     assert.match(at(inside.kv, 'root'), / - overlay overlay .*lowerdir=\//);
-    // The run's limits, again as the container's cgroup inside the VM of that size.
-    assert.equal(at(inside.kv, 'memory.max'), String(512 * MiB));
-    assert.equal(at(inside.kv, 'cpu.max'), '100000 100000');
+    // The VM's size; that the container's cgroup holds the same limits inside is the driver contract's (test/contract.test.ts).
     assert.equal((inside.r.extra as { memoryMiB?: number } | undefined)?.memoryMiB, 512);
     assert.equal((inside.r.extra as { vcpus?: number } | undefined)?.vcpus, 1);
   });
