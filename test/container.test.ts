@@ -5,15 +5,16 @@
  * skipped with the probe's reason otherwise).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ResultSchema } from '../core/schema.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
-import { PARENT, blkioBytes, detectCgroups, findHierarchies, ioStatBytes } from '../drivers/linux/cgroups.js';
+import { PARENT, blkioBytes, findHierarchies, ioStatBytes } from '../drivers/linux/cgroups.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
 import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
+import { leftovers, settledLeftovers } from './helpers/leftovers.js';
 import { jsonSchemaErrors } from './helpers/schema.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbench-container-test-'));
@@ -32,29 +33,6 @@ async function sh(script: string, extra: Omit<LaunchRequest, 'job'> = {}): Promi
   const r = await run(['/bin/busybox', 'sh', '-c', script], extra);
   assert.equal(r.status, 'ok', `${r.reason ?? ''}\n${r.stderr.join('\n')}\n${r.tail.join('\n')}`);
   return r.stdout;
-}
-
-/** Everything a given tsbench process (by pid) may have left: dirs, cgroups, mounts, processes. */
-function leftovers(ownerPid: number): string[] {
-  const found: string[] = [];
-  const tag = `${ownerPid}-`;
-  for (const name of readdirSync(tmpdir())) if (name.startsWith(`${DIR_PREFIX}${tag}`)) found.push(`dir ${join(tmpdir(), name)}`);
-  for (const h of detectCgroups().hierarchies) {
-    const parent = join(h.mount, PARENT);
-    if (!existsSync(parent)) continue;
-    for (const name of readdirSync(parent)) if (name.startsWith(tag)) found.push(`cgroup ${join(parent, name)}`);
-  }
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) if (line.includes(`${DIR_PREFIX}${tag}`)) found.push(`mount ${line}`);
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const root = readlinkSync(`/proc/${pid}/root`);
-      if (cmdline.includes(`tsbench-${tag}`) || root.includes(`${DIR_PREFIX}${tag}`)) found.push(`process ${pid}: ${cmdline}`);
-    } catch {
-      // Gone meanwhile, or a kernel thread.
-    }
-  }
-  return found;
 }
 
 before(async () => {
@@ -180,28 +158,13 @@ describe('isolation seen from inside a container', { skip }, () => {
     assert.deepEqual(devs, ['fd', 'full', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
     assert.deepEqual(out.slice(-2), ['sys-ro', 'null-ok']);
   });
-
-  test('volumes are bind-mounted, read-only when asked', async () => {
-    const data = join(work, 'volume');
-    rmSync(data, { recursive: true, force: true });
-    (await import('node:fs')).mkdirSync(data);
-    writeFileSync(join(data, 'in.txt'), 'from the host\n');
-    const out = await sh('cat /data/in.txt; echo back > /data/out.txt && echo rw-ok; echo no > /ro/x 2>/dev/null && echo ro-writable || echo ro-refused', {
-      volumes: [
-        { hostPath: data, guestPath: '/data' },
-        { hostPath: data, guestPath: '/ro', readOnly: true },
-      ],
-    });
-    assert.deepEqual(out, ['from the host', 'rw-ok', 'ro-refused']);
-    assert.equal(readFileSync(join(data, 'out.txt'), 'utf8'), 'back\n');
-  });
 });
 
 describe('limits and accounting', { skip }, () => {
-  test('a workload allocating past a 64M memory limit is recorded oom-killed', async () => {
+  test('the cgroup’s peak memory of a workload killed at a 64M limit stays at the limit', async () => {
+    // That it ends oom-killed is the driver contract's (test/contract.test.ts); this is the accounting.
     const r = await run(['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'], { limits: { memoryBytes: 64 * 2 ** 20 } });
     assert.equal(r.status, 'oom-killed', r.reason);
-    assert.ok((r.accounting.oomKills ?? 0) >= 1);
     assert.ok((r.accounting.peakMemoryBytes ?? 0) <= 65 * 2 ** 20, `peak ${r.accounting.peakMemoryBytes}`);
   });
 
@@ -237,9 +200,7 @@ describe('limits and accounting', { skip }, () => {
 });
 
 describe('clean-up', { skip }, () => {
-  test('nothing is left after a successful and a failed instance', async () => {
-    const ok = await run(['/bin/busybox', 'true']);
-    assert.equal(ok.status, 'ok');
+  test('a missing tool and a failed set-up are failures that name the cause and leave nothing', async () => {
     const missing = await run(['/no/such/tool']);
     assert.equal(missing.status, 'failed');
     assert.match(missing.reason ?? '', /exec|No such file/);
@@ -277,9 +238,7 @@ describe('clean-up', { skip }, () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(r.stdout, 'ready');
     // The container's init dies with its launcher; give the kernel a moment to reap it.
-    const deadline = Date.now() + 2000;
-    while (leftovers(pid).length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-    assert.deepEqual(leftovers(pid), []);
+    assert.deepEqual(await settledLeftovers(pid), []);
   });
 
   test('Ctrl-C during a long run exits 130 with valid partial JSON and leaves nothing behind', async () => {

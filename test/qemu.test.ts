@@ -6,7 +6,7 @@
  * skipped with the tcg probe's reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -18,6 +18,7 @@ import { buildQemuArgs, createKvmDriver, createTcgDriver, formatCommand, vmPhase
 import { kvmProviderNote } from '../drivers/qemu/host.js';
 import { listTargets } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
+import { descendants } from './helpers/leftovers.js';
 
 /**
  * Guest RAM for the boots. The current image's initramfs is 110 MiB, unpacked next
@@ -38,25 +39,6 @@ function tcg(opts: Parameters<typeof createTcgDriver>[0] = {}): QemuDriver {
 async function pgrep(needle: string): Promise<string[]> {
   const r = await execa('pgrep', ['-a', '-f', needle], { reject: false });
   return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.includes('pgrep'));
-}
-
-/** Descendants of a process, from /proc/<pid>/stat. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (pid: number): void => {
-    for (const [child, ppid] of parent) if (ppid === pid) out.push(child), walk(child);
-  };
-  walk(root);
-  return out;
 }
 
 function alive(pid: number): boolean {

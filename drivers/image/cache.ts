@@ -65,7 +65,8 @@ export async function sha256Inputs(paths: string[]): Promise<string[]> {
   );
   if (changed) {
     await mkdir(dirname(memoPath), { recursive: true });
-    const tmp = `${memoPath}.${process.pid}`;
+    // Unique per write: probes in one process (runc, crun, tcg, container at once) may all miss and write together.
+    const tmp = `${memoPath}.${process.pid}-${randomBytes(4).toString('hex')}`;
     await writeFile(tmp, JSON.stringify(memo));
     await rename(tmp, memoPath);
   }

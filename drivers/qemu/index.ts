@@ -72,10 +72,10 @@ export interface QemuDriverOptions extends DriverOptions {
   /** @default a sentence naming the accelerator */
   description?: string;
   /**
-   * Kernel parameters for one VM, given its size and data disk, appended after
+   * Kernel parameters for one VM, given its size, the run's pids limit and its data disk, appended after
    * `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
    */
-  guestArgs?: (vm: { cpus?: number; memoryBytes?: number; disk?: string }) => string[];
+  guestArgs?: (vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string }) => string[];
 }
 
 /** What one VM was, recorded with its result (`extra` of a sample). */
@@ -328,18 +328,20 @@ export class QemuDriver implements Driver {
     return this.start(request, boot, {
       ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
       ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
+      // Not a VM's: only a container inside it (guestArgs, nested.ts) enforces it.
+      ...(limits.pids !== undefined ? { pids: limits.pids } : {}),
       readyTimeoutMs: this.opts.readyTimeoutMs ?? (this.accelerator === 'kvm' ? 10_000 : 60_000),
     });
   }
 
   /** The QEMU argv of one VM for a job; what `launch` runs. */
-  async command(job: Job, vm: { cpus?: number; memoryBytes?: number; disk?: string } = {}): Promise<string[]> {
+  async command(job: Job, vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string } = {}): Promise<string[]> {
     const boot = this.boot ?? (await resolveBoot(this.opts));
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
     return this.argv(job, boot, vm);
   }
 
-  private argv(job: Job, boot: Boot, vm: { cpus?: number; memoryBytes?: number; disk?: string }): string[] {
+  private argv(job: Job, boot: Boot, vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string }): string[] {
     // Under TCG the guest TSC is the host's: name its rate (kernelCmdline adds
     // tsc_early_khz); under KVM the hypervisor tells the guest, so pass none.
     const tscKhz = this.accelerator === 'kvm' ? 0 : this.tscKhz;
@@ -364,7 +366,7 @@ export class QemuDriver implements Driver {
   private async start(
     request: LaunchRequest,
     boot: Boot,
-    vm: { cpus?: number; memoryBytes?: number; readyTimeoutMs: number },
+    vm: { cpus?: number; memoryBytes?: number; pids?: number; readyTimeoutMs: number },
   ): Promise<VmInstance> {
     let disk: string | undefined;
     const diskBytes = request.dataDiskBytes ?? this.opts.diskBytes;

@@ -19,7 +19,8 @@
  * Limits: the VM gets them as for `tcg`/`kvm` (vCPUs rounded up, RAM), and the
  * container the same ones again as its cgroup (memory.max = the VM's RAM,
  * cpu.max = the CPU quota), so the figures measure what the container adds,
- * not a smaller box.
+ * not a smaller box; the run's pids limit, which a VM has no use for, is the
+ * container cgroup's pids.max.
  *
  * Timeline: the VM's phases with the agent's part split at the clone
  * (drivers/qemu/index.ts `vmPhases`): qemu → kernel → agent (overlay module,
@@ -55,7 +56,7 @@ const CPU_PERIOD_US = 100_000;
  * (what to create and write under the guest's /sys/fs/cgroup), each base64url of
  * strings joined by NUL, like `tsbench.job`. Pure, for tests.
  */
-export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; disk?: string }): string[] {
+export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string }): string[] {
   const launcher = [
     '--ns',
     GUEST_NAMESPACES.join(','),
@@ -88,6 +89,7 @@ export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; di
     `${GUEST_CGROUP}/`,
     ...(vm.memoryBytes !== undefined ? [`${GUEST_CGROUP}/memory.max=${Math.round(vm.memoryBytes)}`] : []),
     ...(vm.cpus !== undefined ? [`${GUEST_CGROUP}/cpu.max=${Math.max(1000, Math.round(vm.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`] : []),
+    ...(vm.pids !== undefined ? [`${GUEST_CGROUP}/pids.max=${Math.round(vm.pids)}`] : []),
   ];
   return [`tsbench.container=${encodeJob(launcher)}`, `tsbench.cgroup=${encodeJob(cgroup)}`];
 }

@@ -1,0 +1,251 @@
+/**
+ * The driver contract (drivers/types.ts), checked on every target tsbench knows:
+ * launch → ready → exit, a failing job reported as a failure, output, stop and
+ * kill, an interrupted launch, and nothing left behind; then each capability the
+ * driver declares (limits, OOM reported, volumes), skipping, and saying so, what
+ * it declares it lacks. A target whose probe says it cannot run here is skipped
+ * whole, with the probe's reason. Per-driver test files keep only what is
+ * specific to one driver.
+ *
+ * VMs are costly (a TCG boot is seconds), so every target runs the same few
+ * instances: one job reports the limits it sees, its output and a failing exit
+ * code at once, and several tests read its result.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createDriver, listTargets } from '../drivers/registry.js';
+import type { Driver, Instance, InstanceResult, LaunchRequest, Limits, Probe } from '../drivers/types.js';
+import { groupsOf, leftovers, settledLeftovers, tempEntries } from './helpers/leftovers.js';
+
+const MiB = 2 ** 20;
+const work = mkdtempSync(join(tmpdir(), 'tsbench-contract-test-'));
+const baseline = tempEntries();
+
+/**
+ * The limits every declaring target gets: 640 MiB is above a VM's 512 MiB default and
+ * room for its initramfs; 1.5 CPUs is a 150000/100000 µs quota, or 2 vCPUs (rounded up).
+ */
+const LIMITS: Required<Limits> = { memoryBytes: 640 * MiB, cpus: 1.5, pids: 32 };
+
+/**
+ * Prints what the job sees of its limits, one `key=value` a line: the vCPUs and RAM of
+ * its kernel, and the memory, cpu and pids files of its own cgroup, from cgroup v2 where
+ * the controller is there, else from its v1 hierarchy (a cgroup namespace shows the
+ * job's cgroup as the root of a fresh mount; the true root has no limit files in v2).
+ */
+const REPORT_LIMITS = [
+  'cg=/tmp/tsbench-contract-cg; mkdir -p $cg/v2 $cg/v1; v2=',
+  'if mount -t cgroup2 none $cg/v2 2>/dev/null; then v2=" $(cat $cg/v2/cgroup.controllers) "; fi',
+  'for c in memory cpu pids; do',
+  '  case "$v2" in *" $c "*) d=$cg/v2 ;; *) d=$cg/v1/$c; mkdir -p $d; mount -t cgroup -o $c none $d 2>/dev/null || continue ;; esac',
+  '  for f in $d/$c.*; do case ${f##*/} in memory.max|memory.limit_in_bytes|cpu.max|cpu.cfs_quota_us|cpu.cfs_period_us|pids.max) echo "cgroup.${f##*/}=$(cat $f)" ;; esac; done',
+  'done',
+  'echo nproc=$(nproc)',
+  'echo memtotal-kb=$(grep MemTotal /proc/meminfo | tr -s " " | cut -d" " -f2)',
+].join('\n');
+
+/** Two lines of output, one on stderr, then a failing exit code. */
+const OUTPUT_THEN_FAIL = 'echo contract-line-1; echo contract-line-2; echo contract-err >&2; exit 3';
+
+/** Allocates 200 MiB at once: past a 64 MiB limit. */
+const ALLOCATE = ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'];
+
+interface Target {
+  name: string;
+  driver: Driver;
+  probe: Probe;
+}
+
+// Every target, probed at once (a kvm probe boots a guest, or reuses this host boot's verdict).
+const targets: Target[] = await Promise.all(
+  listTargets().map(async ({ name }) => {
+    const driver = await createDriver(name);
+    return { name, driver, probe: await driver.probe() };
+  }),
+);
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('every unavailable target says why', () => {
+  for (const { name, probe } of targets) {
+    if (!probe.available) assert.ok((probe.reason ?? '').trim().length > 0, `${name} is unavailable without a reason`);
+  }
+});
+
+for (const { name, driver, probe } of targets) {
+  const caps = driver.capabilities;
+  const limits: Limits = {
+    ...(caps.limits.memoryBytes ? { memoryBytes: LIMITS.memoryBytes } : {}),
+    ...(caps.limits.cpus ? { cpus: LIMITS.cpus } : {}),
+    ...(caps.limits.pids ? { pids: LIMITS.pids } : {}),
+  };
+  const declaresLimits = Object.keys(limits).length > 0;
+  const lacks = (what: string): string => `${name} declares no ${what}`;
+
+  describe(name, { skip: probe.available ? false : `${name} unavailable: ${probe.reason ?? '(no reason given)'}` }, () => {
+    /** Groups of every instance this block launched, for the final check. */
+    const groups: number[] = [];
+
+    const launch = (request: LaunchRequest): Promise<Instance> => driver.launch(request);
+
+    /** Waits for ready, remembers the instance's process groups, and checks they are gone once it ends. */
+    async function readyAndWatched(instance: Instance): Promise<number[]> {
+      await instance.ready;
+      const seen = groupsOf(instance.hostPids());
+      groups.push(...seen);
+      return seen;
+    }
+
+    /** The one job whose result several tests read: its limits, its output, and exit 3. */
+    const streamed: string[] = [];
+    let reportResult: Promise<InstanceResult> | undefined;
+    function report(): Promise<InstanceResult> {
+      const script = declaresLimits ? `${REPORT_LIMITS}\n${OUTPUT_THEN_FAIL}` : OUTPUT_THEN_FAIL;
+      reportResult ??= launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', script] }, limits, onOutput: (l) => streamed.push(l) }).then((i) => i.result);
+      return reportResult;
+    }
+    async function reported(): Promise<Map<string, string>> {
+      const r = await report();
+      return new Map(r.stdout.filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    }
+    const detail = (r: InstanceResult): string => `${r.status} ${r.reason ?? ''}\nstdout: ${r.stdout.join('\n')}\nstderr: ${r.stderr.join('\n')}\ntail: ${r.tail.join('\n')}`;
+
+    before(() => driver.prepare({ limits: {} }));
+
+    // Whatever a failing test left running; the last test checks teardown itself.
+    after(() => driver.teardown());
+
+    test('a noop job becomes ready and exits ok with code 0, ready no later than exit', async () => {
+      const instance = await launch({ job: { kind: 'noop' } });
+      await instance.ready;
+      const r = await instance.result;
+      assert.equal(r.status, 'ok', detail(r));
+      assert.equal(r.exitCode, 0);
+      const { toReadyMs, toExitMs } = r.timeline;
+      assert.ok(toReadyMs !== undefined && toExitMs !== undefined, JSON.stringify(r.timeline));
+      assert.ok(toReadyMs > 0 && toReadyMs <= toExitMs, JSON.stringify(r.timeline));
+    });
+
+    test('a job that exits 3 is a reported failure with exit code 3', async () => {
+      const r = await report();
+      assert.equal(r.status, 'failed', detail(r));
+      assert.equal(r.exitCode, 3);
+      assert.match(r.reason ?? '', /3/);
+    });
+
+    test('the job’s output arrives line by line, in order, as it runs and in the result', async () => {
+      const r = await report();
+      const mine = (lines: string[]): string[] => lines.filter((l) => l.startsWith('contract-'));
+      assert.deepEqual(mine(r.stdout), ['contract-line-1', 'contract-line-2'], detail(r));
+      assert.deepEqual(mine(streamed), ['contract-line-1', 'contract-line-2']);
+      assert.deepEqual(mine(r.stderr), ['contract-err']);
+    });
+
+    test('a sleep job stays ready until stop() ends it ok, and leaves nothing behind', async () => {
+      const instance = await launch({ job: { kind: 'sleep' } });
+      const seen = await readyAndWatched(instance);
+      assert.ok(instance.hostPids().length > 0, 'a running instance names its host processes');
+      await instance.stop();
+      const r = await instance.result;
+      assert.equal(r.status, 'ok', detail(r));
+      assert.equal(r.exitCode, 0);
+      assert.deepEqual(await settledLeftovers(process.pid, { driverState: false, groups: seen }), []);
+    });
+
+    test('kill() ends a sleep job at once, and killing it again is harmless', async () => {
+      const instance = await launch({ job: { kind: 'sleep' } });
+      const seen = await readyAndWatched(instance);
+      await Promise.all([instance.kill(), instance.kill()]);
+      const r = await instance.result;
+      await instance.kill();
+      assert.equal(r.status, 'killed', detail(r));
+      assert.ok(r.timeline.toExitMs !== undefined);
+      assert.deepEqual(await settledLeftovers(process.pid, { driverState: false, groups: seen }), []);
+    });
+
+    test('aborting the launch signal ends a running sleep job as killed and leaves nothing behind', async () => {
+      const abort = new AbortController();
+      const instance = await launch({ job: { kind: 'sleep' }, signal: abort.signal });
+      const seen = await readyAndWatched(instance);
+      abort.abort(new Error('interrupted by the contract test'));
+      const r = await instance.result;
+      assert.equal(r.status, 'killed', detail(r));
+      assert.deepEqual(await settledLeftovers(process.pid, { driverState: false, groups: seen }), []);
+    });
+
+    describe('limits', () => {
+      test(`a memory limit of ${LIMITS.memoryBytes / MiB} MiB is what the job sees`, { skip: caps.limits.memoryBytes ? false : lacks('memory limit') }, async () => {
+        const kv = await reported();
+        const cgroup = kv.get('cgroup.memory.max') ?? kv.get('cgroup.memory.limit_in_bytes');
+        if (driver.isolation === 'vm') {
+          // The guest kernel keeps some of the RAM for itself: MemTotal is a little less than asked.
+          const kb = Number(kv.get('memtotal-kb'));
+          assert.ok(kb > 0.85 * (LIMITS.memoryBytes / 1024) && kb <= LIMITS.memoryBytes / 1024, `MemTotal ${kb} kB for ${LIMITS.memoryBytes / MiB} MiB asked`);
+        } else assert.ok(cgroup !== undefined, `no memory limit file in the job's cgroup: ${[...kv].join(' ')}`);
+        // A container (here, or in the VM) has its cgroup say so as well.
+        if (cgroup !== undefined) assert.equal(Number(cgroup), LIMITS.memoryBytes);
+      });
+
+      test(`a CPU limit of ${LIMITS.cpus} is the job’s CPU quota, or its vCPUs rounded up`, { skip: caps.limits.cpus ? false : lacks('CPU limit') }, async () => {
+        const kv = await reported();
+        const [quota, period] = kv.has('cgroup.cpu.max')
+          ? (kv.get('cgroup.cpu.max') ?? '').split(' ').map(Number)
+          : [Number(kv.get('cgroup.cpu.cfs_quota_us')), Number(kv.get('cgroup.cpu.cfs_period_us'))];
+        const hasQuota = quota !== undefined && Number.isFinite(quota) && quota > 0;
+        if (driver.isolation === 'vm') assert.equal(Number(kv.get('nproc')), Math.ceil(LIMITS.cpus), `vCPUs: ${[...kv].join(' ')}`);
+        else assert.ok(hasQuota, `no CPU quota in the job's cgroup: ${[...kv].join(' ')}`);
+        if (hasQuota) assert.equal((quota as number) / (period as number), LIMITS.cpus);
+      });
+
+      test(`a pids limit of ${LIMITS.pids} is the job’s cgroup pids.max`, { skip: caps.limits.pids ? false : lacks('pids limit') }, async () => {
+        const kv = await reported();
+        assert.equal(kv.get('cgroup.pids.max'), String(LIMITS.pids), [...kv].join(' '));
+      });
+    });
+
+    test('a job allocating past a 64 MiB memory limit ends oom-killed', { skip: caps.reportsOom ? false : lacks('OOM reporting') }, async () => {
+      const instance = await launch({ job: { kind: 'exec', argv: ALLOCATE }, limits: { memoryBytes: 64 * MiB } });
+      const r = await instance.result;
+      assert.equal(r.status, 'oom-killed', detail(r));
+      assert.ok((r.accounting.oomKills ?? 0) >= 1, JSON.stringify(r.accounting));
+    });
+
+    test('host directories are bound: read-only ones visible and unwritable, read-write ones written back', { skip: caps.volumes ? false : lacks('volumes') }, async () => {
+      const ro = mkdtempSync(join(work, `${name}-ro-`));
+      const rw = mkdtempSync(join(work, `${name}-rw-`));
+      writeFileSync(join(ro, 'in.txt'), 'from the host\n');
+      const instance = await launch({
+        job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'cat /contract-ro/in.txt; echo no > /contract-ro/x 2>/dev/null && echo writable || echo refused; echo back > /contract-rw/out.txt && echo wrote'] },
+        volumes: [
+          { hostPath: ro, guestPath: '/contract-ro', readOnly: true },
+          { hostPath: rw, guestPath: '/contract-rw' },
+        ],
+      });
+      const r = await instance.result;
+      assert.equal(r.status, 'ok', detail(r));
+      assert.deepEqual(r.stdout, ['from the host', 'refused', 'wrote']);
+      assert.deepEqual(readdirSync(ro), ['in.txt']);
+      assert.equal(readFileSync(join(rw, 'out.txt'), 'utf8'), 'back\n');
+    });
+
+    test('teardown leaves nothing of the target, and a second teardown is harmless', async () => {
+      // One instance still starting when teardown comes (not waiting for ready spares a VM boot).
+      const running = await launch({ job: { kind: 'sleep' } });
+      groups.push(...groupsOf(running.hostPids()));
+      await driver.teardown();
+      assert.notEqual((await running.result).status, 'ok');
+      await driver.teardown();
+      assert.deepEqual(await settledLeftovers(process.pid, { groups, baseline }), []);
+    });
+  });
+}
+
+// The whole file's instances are gone too (a failing test may have skipped its own check).
+test('nothing is left of any target once every driver is torn down', async () => {
+  await Promise.all(targets.map((t) => t.driver.teardown()));
+  assert.deepEqual(await settledLeftovers(process.pid, { baseline }), []);
+  assert.deepEqual(leftovers(process.pid, { baseline }), []);
+});

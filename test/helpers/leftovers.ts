@@ -1,0 +1,192 @@
+/**
+ * What a tsbench process may leave on the host, for every kind of target, in one
+ * place: the driver contract suite and the per-driver tests ask the same
+ * question the same way.
+ *
+ * The traces, by the names tsbench gives them (each tagged with the owner's pid):
+ * - `container`: instance directories `tsbench-ct-<pid>-<n>-*` in the temp dir, cgroups
+ *   `tsbench/<pid>-<n>` in every hierarchy, their overlay mounts, and processes whose
+ *   root is such a directory or whose command line names `tsbench-<pid>-<n>` (the hostname).
+ * - `runc`/`crun`: instance cgroups `tsbench-oci/tsbench-<runtime>-<pid>-<n>`, bundles and
+ *   runtime state of that id in the driver's directory, the instance's overlay root mounted in
+ *   the driver's private mount namespace, the runtime's processes; and, as driver state, the
+ *   driver's directory `tsbench-oci-<runtime>-<pid>-*` and the idle process holding the namespace.
+ * - VMs: `qemu-system-*` processes. They carry no tag, so the caller names the process
+ *   groups it launched (`groups`) and the helper also looks at the owner's descendants;
+ *   a driver's scratch directory `tsbench-qemu-*` is untagged too: give a `baseline`.
+ * - any target: a process left in one of the launched process groups (`groups`).
+ */
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DIR_PREFIX } from '../../drivers/container/index.js';
+import { PARENT, detectCgroups } from '../../drivers/linux/cgroups.js';
+import { OCI_PARENT, cgroupMounts } from '../../drivers/oci/cgroups.js';
+import { OCI_DIR_PREFIX } from '../../drivers/oci/runtime.js';
+
+export interface LeftoverOptions {
+  /**
+   * Also report what a prepared driver keeps until its teardown (a peer runtime's directory
+   * and mount-namespace holder). @default true: after a teardown, or once the owner is gone,
+   * nothing at all may be left.
+   */
+  driverState?: boolean;
+  /** Process groups the caller saw its instances run in (see `groupsOf`); any live member is a leftover. */
+  groups?: readonly number[];
+  /** `tsbench-*` names in the temp dir before the test began (`tempEntries()`); a new untagged one is a leftover. */
+  baseline?: ReadonlySet<string>;
+}
+
+/** Live processes: pid, parent, process group, command line, state. */
+interface Proc {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  cmdline: string;
+}
+
+function processes(): Proc[] {
+  const out: Proc[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z' || state === 'X') continue; // exited, only not yet reaped
+      out.push({ pid: Number(p), ppid: Number(ppid), pgrp: Number(pgrp), cmdline: readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() });
+    } catch {
+      // Gone meanwhile, or a kernel thread.
+    }
+  }
+  return out;
+}
+
+/** Pids of every live descendant of `root`. */
+export function descendants(root: number, all: Proc[] = processes()): number[] {
+  const found: number[] = [];
+  const walk = (pid: number): void => {
+    for (const p of all) if (p.ppid === pid) found.push(p.pid), walk(p.pid);
+  };
+  walk(root);
+  return found;
+}
+
+/** The process groups of these pids and of the owner's descendants (the launcher leads one per instance), the owner's own group excepted. */
+export function groupsOf(pids: readonly number[], owner = process.pid): number[] {
+  const all = processes();
+  const ownGroup = all.find((p) => p.pid === owner)?.pgrp;
+  const wanted = new Set([...pids, ...descendants(owner, all)]);
+  return [...new Set(all.filter((p) => wanted.has(p.pid)).map((p) => p.pgrp))].filter((g) => g !== ownGroup);
+}
+
+/** The `tsbench-*` entries of the temp dir now, as a baseline for `leftovers`. */
+export function tempEntries(): Set<string> {
+  return new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('tsbench-')));
+}
+
+/** Every trace of a tsbench process (by pid) found on the host, one line each; [] when it left nothing. */
+export function leftovers(ownerPid: number, options: LeftoverOptions = {}): string[] {
+  const driverState = options.driverState ?? true;
+  const found: string[] = [];
+  const tmp = tmpdir();
+  const ct = `${DIR_PREFIX}${ownerPid}-`;
+  const ociInstance = new RegExp(`tsbench-(runc|crun)-${ownerPid}-\\d+`);
+  const ociDriverDir = (name: string): boolean => name.startsWith(OCI_DIR_PREFIX) && name.includes(`-${ownerPid}-`);
+
+  // Temp directories: the container's, the peer drivers' (and the bundles inside), VM scratch dirs.
+  for (const name of readdirSync(tmp)) {
+    if (name.startsWith(ct)) found.push(`dir ${join(tmp, name)}`);
+    else if (ociDriverDir(name)) {
+      if (driverState) found.push(`dir ${join(tmp, name)}`);
+      for (const sub of ['', 'state']) {
+        for (const e of safeReaddir(join(tmp, name, sub))) if (ociInstance.test(e)) found.push(`dir ${join(tmp, name, sub, e)}`);
+      }
+    } else if (name.startsWith('tsbench-qemu-') && options.baseline !== undefined && !options.baseline.has(name)) found.push(`dir ${join(tmp, name)}`);
+  }
+
+  // cgroups: the container's `tsbench/<pid>-<n>`, the peers' `tsbench-oci/tsbench-<runtime>-<pid>-<n>`.
+  for (const h of detectCgroups().hierarchies) {
+    for (const name of safeReaddir(join(h.mount, PARENT))) if (name.startsWith(`${ownerPid}-`)) found.push(`cgroup ${join(h.mount, PARENT, name)}`);
+  }
+  for (const m of cgroupMounts()) {
+    for (const name of safeReaddir(join(m, OCI_PARENT))) if (ociInstance.test(name)) found.push(`cgroup ${join(m, OCI_PARENT, name)}`);
+  }
+
+  // Mounts, in the host's table and in every other mount namespace (a peer driver's private one).
+  const all = processes();
+  const seenNs = new Set<string>([safeReadlink('/proc/self/ns/mnt') ?? '']);
+  const mountTables: [string, string][] = [['host', safeRead('/proc/self/mounts') ?? '']];
+  for (const p of all) {
+    const ns = safeReadlink(`/proc/${p.pid}/ns/mnt`);
+    if (ns === undefined || seenNs.has(ns)) continue;
+    seenNs.add(ns);
+    mountTables.push([`mount namespace of ${p.pid} (${p.cmdline})`, safeRead(`/proc/${p.pid}/mounts`) ?? '']);
+  }
+  for (const [where, table] of mountTables) {
+    for (const line of table.split('\n')) {
+      if (line.includes(ct) || ociInstance.test(line)) found.push(`mount in ${where}: ${line}`);
+    }
+  }
+
+  // Processes: named after an instance, rooted in one, in a launched group, or a peer namespace holder.
+  const groups = new Set(options.groups ?? []);
+  const owned = new Set(descendants(ownerPid, all));
+  for (const p of all) {
+    if (p.pid === process.pid) continue;
+    const root = safeReadlink(`/proc/${p.pid}/root`) ?? '';
+    const why =
+      p.cmdline.includes(`tsbench-${ownerPid}-`) || root.includes(ct) || ociInstance.test(p.cmdline)
+        ? 'an instance'
+        : groups.has(p.pgrp)
+          ? `launched group ${p.pgrp}`
+          : owned.has(p.pid) && /(^|\/)(tsbench-launch|tsbench-agent|qemu-system-\S+|runc|crun|nsenter) /.test(`${p.cmdline} `)
+            ? 'a child of the owner'
+            : driverState && holdsPeerMounts(p.pid, ownerPid)
+              ? 'a peer driver\'s mount namespace holder'
+              : undefined;
+    if (why !== undefined) found.push(`process ${p.pid} (${why}): ${p.cmdline}`);
+  }
+  return found;
+}
+
+/** Whether a process sits in a mount namespace holding a peer driver's tmpfs of that owner (the `unshare … sleep infinity` holder). */
+function holdsPeerMounts(pid: number, ownerPid: number): boolean {
+  if (!(safeReadlink(`/proc/${pid}/exe`) ?? '').endsWith('/sleep')) return false;
+  const mounts = safeRead(`/proc/${pid}/mounts`) ?? '';
+  return mounts.split('\n').some((l) => l.includes(OCI_DIR_PREFIX) && l.includes(`-${ownerPid}-`));
+}
+
+/** Polls `leftovers` until it is empty or `ms` have passed (a killed process takes a moment to be reaped); returns the last answer. */
+export async function settledLeftovers(ownerPid: number, options: LeftoverOptions = {}, ms = 2000): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  let found = leftovers(ownerPid, options);
+  while (found.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    found = leftovers(ownerPid, options);
+  }
+  return found;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return existsSync(dir) ? readdirSync(dir) : [];
+  } catch {
+    return [];
+  }
+}
+
+function safeRead(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function safeReadlink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
