@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import createContainerDriver from '../drivers/container/index.js';
-import { CONTAINER_NAME, NAMESPACES, OCI_VERSION, boundingCapabilities, ociConfig, type OciConfig } from '../drivers/oci/bundle.js';
+import { CONTAINER_NAME, type NAMESPACES, OCI_VERSION, boundingCapabilities, ociConfig, type OciConfig } from '../drivers/oci/bundle.js';
 import { OCI_PARENT } from '../drivers/oci/cgroups.js';
 import { OciRuntimeDriver } from '../drivers/oci/runtime.js';
 import type { Instance } from '../drivers/types.js';

@@ -65,7 +65,11 @@ function processes(): Proc[] {
 export function descendants(root: number, all: Proc[] = processes()): number[] {
   const found: number[] = [];
   const walk = (pid: number): void => {
-    for (const p of all) if (p.ppid === pid) found.push(p.pid), walk(p.pid);
+    for (const p of all) {
+      if (p.ppid !== pid) continue;
+      found.push(p.pid);
+      walk(p.pid);
+    }
   };
   walk(root);
   return found;
