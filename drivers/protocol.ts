@@ -2,8 +2,14 @@
  * The guest agent's line protocol (see drivers/agent/agent.c). The agent writes
  * one event per line, each introduced by `@tsb `; the host looks for that marker
  * anywhere in a line, so a kernel log prefix on a VM console does not hide it,
- * and ignores every line without it.
+ * and ignores every line without it. The agent's own command line is `jobArgv`.
  */
+import type { Job } from './types.js';
+
+/** The agent's argv for a job: `noop`, `sleep` or `exec PROGRAM ARG...`. */
+export function jobArgv(job: Job): string[] {
+  return job.kind === 'exec' ? ['exec', ...job.argv] : [job.kind];
+}
 
 export type AgentEvent =
   | { kind: 'init'; monoNs: bigint }

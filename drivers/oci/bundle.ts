@@ -16,7 +16,7 @@
  * Pure: the tests compare it with `runc spec` and run it.
  */
 import { CPU_PERIOD_US } from '../linux/cgroups.js';
-import { jobArgv } from '../native.js';
+import { jobArgv } from '../protocol.js';
 import type { Job, Limits, Volume } from '../types.js';
 
 /** The spec version we write; runc 1.1 (spec 1.0.2) and crun 1.8 (spec 1.0.0) accept every 1.0.x. */
