@@ -15,13 +15,14 @@
  * brackets a native process.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { access, constants, lstat, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { release, tmpdir } from 'node:os';
+import { access, constants, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { LaunchedProcess, binPath, processInstance } from '../process.js';
 import { jobArgv } from '../protocol.js';
+import { overlayOptions, treeUsage } from '../linux/overlay.js';
 import { volumeProblem } from '../linux/volumes.js';
 import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe, type Volume } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
@@ -57,31 +58,6 @@ export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKe
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
   readyTimeoutMs?: number;
-}
-
-/**
- * Overlay options for an upper layer thrown away at exit: `volatile` (Linux
- * 5.10+) skips every sync, which makes the unmount at exit 6× cheaper;
- * `uuid=off` (5.11+) skips writing a uuid xattr to the upper layer at mount.
- */
-function overlayOptions(): string[] {
-  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
-  const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
-  return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
-}
-
-/** What a directory tree holds on disk: allocated bytes (st_blocks × 512, the root included) and entries below the root. */
-export async function treeUsage(root: string): Promise<{ bytes: number; entries: number }> {
-  let bytes = (await lstat(root)).blocks * 512;
-  let entries = 0;
-  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
-    // An entry can vanish while the workload runs: count what is still there.
-    const st = await lstat(join(e.parentPath, e.name)).catch(() => undefined);
-    if (!st) continue;
-    bytes += st.blocks * 512;
-    entries++;
-  }
-  return { bytes, entries };
 }
 
 interface Live {

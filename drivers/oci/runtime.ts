@@ -19,7 +19,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
@@ -27,6 +27,7 @@ import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { LaunchedProcess, processInstance } from '../process.js';
+import { overlayOptions, treeUsage } from '../linux/overlay.js';
 import { volumeProblem } from '../linux/volumes.js';
 import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe, type Volume } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
@@ -47,13 +48,6 @@ export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'>
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
   readyTimeoutMs?: number;
-}
-
-/** Overlay options for a throw-away upper layer, as `container` uses them (volatile: 5.10+, uuid=off: 5.11+). */
-function overlayOptions(): string[] {
-  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
-  const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
-  return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
 }
 
 /** The runtime's version line (`runc version 1.1.5+ds1`), or undefined when the binary is missing. */
@@ -343,7 +337,6 @@ export class OciRuntimeDriver implements Driver {
       upperAtStart = instance.ready
         .then(async () => {
           if (upper !== 'disk') return { upperAtStart: "not measured: the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" };
-          const { treeUsage } = await import('../container/index.js');
           const u = await treeUsage(join(layerFromHost, 'upper'));
           return { upperBytesAtStart: u.bytes, upperEntriesAtStart: u.entries };
         })
