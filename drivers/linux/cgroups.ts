@@ -161,20 +161,6 @@ export function removeParentsSync(host: CgroupHost): void {
   }
 }
 
-/** Every cgroup directory under tsbench's parents (for clean-up checks). */
-export function listInstanceCgroups(host: CgroupHost): string[] {
-  const dirs: string[] = [];
-  for (const h of host.hierarchies) {
-    const parent = join(h.mount, PARENT);
-    try {
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) dirs.push(join(parent, e.name));
-    } catch {
-      // No parent: nothing there.
-    }
-  }
-  return dirs;
-}
-
 /** A cgroup directory and the hierarchy it is in. */
 export interface CgroupDir {
   hierarchy: Hierarchy;

@@ -27,20 +27,6 @@ export function cgroupMounts(): string[] {
     .map((f) => (f[1] as string).replace(/\\040/g, ' '));
 }
 
-/** Every instance cgroup directory under tsbench-oci (for clean-up checks). */
-export function listPeerCgroups(): string[] {
-  const found: string[] = [];
-  for (const m of cgroupMounts()) {
-    const parent = join(m, OCI_PARENT);
-    try {
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) found.push(join(parent, e.name));
-    } catch {
-      // No parent there.
-    }
-  }
-  return found;
-}
-
 /** Removes the empty tsbench-oci parents; one another run still uses stays. */
 export function removePeerParentsSync(): void {
   for (const m of cgroupMounts()) {
