@@ -251,6 +251,11 @@ export class InstanceCgroups {
     this.dirs = host.hierarchies.map((hierarchy) => ({ hierarchy, path: join(hierarchy.mount, PARENT, id) }));
   }
 
+  /** The cgroup mounts they are under, for messages. */
+  where(): string {
+    return this.host.hierarchies.map((h) => h.mount).join(', ');
+  }
+
   /** Creates the directories and writes the limits; on failure removes what it made and throws. */
   async create(limits: Limits): Promise<void> {
     try {

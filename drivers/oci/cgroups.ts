@@ -61,7 +61,12 @@ export class PeerCgroups {
     return h ? join(h.mount, this.cgroupsPath) : undefined;
   }
 
-  /** Makes the parents that keep the accounting. */
+  /** The cgroup mounts tsbench reads them in, for messages. */
+  where(): string {
+    return this.host.hierarchies.map((h) => h.mount).join(', ');
+  }
+
+  /** Makes the parents that keep the accounting (the runtime writes the limits in its leaf). */
   async create(): Promise<void> {
     for (const h of this.host.hierarchies) await mkdir(this.parent(h), { recursive: true });
   }
