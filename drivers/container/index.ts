@@ -153,7 +153,7 @@ export class ContainerDriver implements Driver {
       return {
         cgroups,
         // With a tmpfs upper the launcher makes these in the tmpfs.
-        dir: { parent: this.tmpDir, prefix: `${DIR_PREFIX}${id}-`, subdirs: upper === 'disk' ? ['upper', 'work', 'merged'] : [] },
+        dir: { path: join(this.tmpDir, `${DIR_PREFIX}${id}-`), temp: true, subdirs: upper === 'disk' ? ['upper', 'work', 'merged'] : [] },
         create: async (dir) => ({
           argv: [
             '--ns',

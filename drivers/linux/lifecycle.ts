@@ -23,7 +23,7 @@
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { atExit } from '../../core/exit.js';
 import { LaunchedProcess, processInstance } from '../process.js';
@@ -58,8 +58,12 @@ export interface LaunchPlan {
 export interface InstanceSpec {
   /** Where the instance's cgroups are. */
   cgroups: CgroupSet;
-  /** The instance's directory: `mkdtemp(<parent>/<prefix>)`, with `subdirs` made in it. */
-  dir: { parent: string; prefix: string; subdirs?: string[] };
+  /**
+   * The instance's directory, with `subdirs` made in it: `path` itself (a unique
+   * name in a private directory), or with `temp` what mkdtemp makes of `path` as
+   * a prefix (in a shared one such as /tmp).
+   */
+  dir: { path: string; temp?: boolean; subdirs?: string[] };
   /** Host paths of the instance outside its directory, removed with it. */
   alsoRemove?: string[];
   /** Makes the rest of the instance, once its directory and cgroups exist; says what the launcher runs. Throws a TargetError. */
@@ -144,7 +148,13 @@ export class LinuxInstances {
     const paths = (): string[] => [...(dir === undefined ? [] : [dir]), ...(spec.alsoRemove ?? [])];
     const removePathsSync = (): void => {
       cgroups.removeSync();
-      for (const p of paths()) rmSync(p, { recursive: true, force: true });
+      for (const p of paths()) {
+        try {
+          rmSync(p, { recursive: true, force: true });
+        } catch {
+          // Out of reach (a path in a mount namespace already gone): the next one still goes.
+        }
+      }
     };
     const unregister = atExit(() => {
       if (proc?.pid !== undefined) {
@@ -176,12 +186,13 @@ export class LinuxInstances {
     this.live.add(live);
 
     try {
-      dir = await mkdtemp(join(spec.dir.parent, spec.dir.prefix));
+      if (spec.dir.temp) dir = await mkdtemp(spec.dir.path);
+      else await mkdir((dir = spec.dir.path));
       const made = dir;
       await Promise.all((spec.dir.subdirs ?? []).map((d) => mkdir(join(made, d), { recursive: true })));
     } catch (e) {
       await this.discard(live);
-      throw this.fail('launch', `cannot create the instance directory in ${spec.dir.parent} (${describeError(e)}): make it writable or free some space`, e);
+      throw this.fail('launch', `cannot create the instance directory in ${dirname(spec.dir.path)} (${describeError(e)}): make it writable or free some space`, e);
     }
     try {
       await cgroups.create(limits);
