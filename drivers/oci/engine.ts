@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ensureImage, loadImage, type Image } from '../image/index.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
+import { recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { jobArgv } from '../protocol.js';
 import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type Probe } from '../types.js';
@@ -163,13 +164,7 @@ export class EngineDriver implements Driver {
       }
       await this.engine(['rm', '-f', name]);
       await cgroups.remove().catch((e: unknown) => r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`));
-      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
-        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
-      }
-      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
-        r.status = 'oom-killed';
-        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance`;
-      }
+      recordAccounting(r, accounting, limits);
       return r;
     });
     const live: Live = { name, proc, result: instance.result };
