@@ -21,11 +21,11 @@ import { access, constants, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
-import { ensureImage, loadImage, type Image } from '../image/index.js';
+import { loadImage, type Image } from '../image/index.js';
 import { binPath } from '../process.js';
 import { jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { LinuxInstances } from '../linux/lifecycle.js';
+import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
 
@@ -127,13 +127,8 @@ export class ContainerDriver implements Driver {
   }
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
-    try {
-      this.image = await ensureImage({ kernel: this.guestKernel });
-    } catch (e) {
-      throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
-    }
-    const host = detectCgroups();
-    if (host.missing.length > 0) throw this.fail('prepare', describeMissing(host));
+    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    this.image = image;
     try {
       await ensureParents(host);
     } catch (e) {

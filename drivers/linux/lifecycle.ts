@@ -27,7 +27,9 @@ import { dirname, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { atExit } from '../../core/exit.js';
 import { LaunchedProcess, processInstance } from '../process.js';
-import type { Accounting, Instance, InstanceResult, LaunchRequest, Limits } from '../types.js';
+import { ensureImage, type Image } from '../image/index.js';
+import type { Accounting, Instance, InstanceResult, KernelChoice, LaunchRequest, Limits } from '../types.js';
+import { describeMissing, detectCgroups, type CgroupHost } from './cgroups.js';
 import { treeUsage } from './overlay.js';
 import { volumeProblem } from './volumes.js';
 
@@ -89,6 +91,23 @@ export interface LinuxInstancesOptions {
   readyTimeoutMs: number;
   /** Put before `<pid>-<n>` in ids (which name cgroups, hostnames and directories). @default '' */
   idPrefix?: string;
+}
+
+/**
+ * What every Linux-container driver prepares before its first instance: the
+ * workload image (built if missing) and the host's cgroup layout, which must
+ * offer the controllers of the limits. Throws a TargetError naming the fix.
+ */
+export async function prepareImageAndCgroups(target: string, kernel: KernelChoice): Promise<{ image: Image; host: CgroupHost }> {
+  let image: Image;
+  try {
+    image = await ensureImage({ kernel });
+  } catch (e) {
+    throw new TargetError(target, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
+  }
+  const host = detectCgroups();
+  if (host.missing.length > 0) throw new TargetError(target, 'prepare', describeMissing(host));
+  return { image, host };
 }
 
 /** Instances launched in this process, for unique ids across drivers (cgroup paths are host-wide). */

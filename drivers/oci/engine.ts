@@ -12,9 +12,9 @@
  */
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { ensureImage, loadImage, type Image } from '../image/index.js';
-import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
-import { recordAccounting } from '../linux/lifecycle.js';
+import { loadImage, type Image } from '../image/index.js';
+import type { CgroupHost } from '../linux/cgroups.js';
+import { prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { jobArgv } from '../protocol.js';
 import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type Probe } from '../types.js';
@@ -95,15 +95,10 @@ export class EngineDriver implements Driver {
 
   async prepare(): Promise<void> {
     if (this.imported) return;
-    try {
-      this.image = await ensureImage({ kernel: this.guestKernel });
-    } catch (e) {
-      throw new TargetError(this.name, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
-    }
-    const host = detectCgroups();
-    if (host.missing.length > 0) throw new TargetError(this.name, 'prepare', describeMissing(host));
+    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    this.image = image;
     this.host = host;
-    this.tag = `tsbench-workload:${this.image.hash.slice(0, 12)}`;
+    this.tag = `tsbench-workload:${image.hash.slice(0, 12)}`;
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
     const imp = execa(this.name, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });

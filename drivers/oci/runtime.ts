@@ -26,10 +26,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { ensureImage, loadImage, type Image } from '../image/index.js';
+import { loadImage, type Image } from '../image/index.js';
 import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
-import { LinuxInstances } from '../linux/lifecycle.js';
+import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
@@ -185,13 +185,8 @@ export class OciRuntimeDriver implements Driver {
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
     if (this.dir !== undefined) return;
-    try {
-      this.image = await ensureImage({ kernel: this.guestKernel });
-    } catch (e) {
-      throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
-    }
-    const host = detectCgroups();
-    if (host.missing.length > 0) throw this.fail('prepare', describeMissing(host));
+    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    this.image = image;
     this.host = host;
     if (this.name === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
     let dir: string;
