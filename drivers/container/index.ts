@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { loadImage, type Image } from '../image/index.js';
 import { binPath } from '../process.js';
-import { jobArgv } from '../protocol.js';
+import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
@@ -33,12 +33,6 @@ export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 
 /** Namespaces every instance gets; `cgroup` is added where the kernel has it. */
 const NAMESPACES: readonly Namespace[] = ['pid', 'mnt', 'uts', 'ipc', 'net'];
-
-/** The agent inside the image. */
-const AGENT = '/sbin/tsbench-agent';
-
-/** The workload's whole environment. */
-const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
 
 /** Per-instance directories start with this, under `tmpDir`. */
 export const DIR_PREFIX = 'tsbench-ct-';

@@ -30,6 +30,11 @@ export const PARENT = 'tsbench';
 /** CFS period for the CPU quota: 100 ms, the kernel's and docker's default. */
 export const CPU_PERIOD_US = 100_000;
 
+/** The CFS quota in µs per CPU_PERIOD_US for `cpus` CPUs (at least 1 ms, the kernel's minimum). */
+export function cpuQuotaUs(cpus: number): number {
+  return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
+}
+
 export interface Hierarchy {
   version: 1 | 2;
   /** Where it is mounted. */
@@ -291,7 +296,7 @@ export class InstanceCgroups {
       }
       if (has('cpu') && limits.cpus !== undefined) {
         await put('cpu.cfs_period_us', CPU_PERIOD_US);
-        await put('cpu.cfs_quota_us', Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)));
+        await put('cpu.cfs_quota_us', cpuQuotaUs(limits.cpus));
       }
       if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
       if (has('blkio')) {
@@ -305,7 +310,7 @@ export class InstanceCgroups {
         await put('memory.max', limits.memoryBytes);
         await optional('memory.swap.max', 0);
       }
-      if (has('cpu') && limits.cpus !== undefined) await put('cpu.max', `${Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
+      if (has('cpu') && limits.cpus !== undefined) await put('cpu.max', `${cpuQuotaUs(limits.cpus)} ${CPU_PERIOD_US}`);
       if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
     }
   }

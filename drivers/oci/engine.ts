@@ -13,12 +13,11 @@
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { loadImage, type Image } from '../image/index.js';
-import type { CgroupHost } from '../linux/cgroups.js';
+import { CPU_PERIOD_US, cpuQuotaUs, type CgroupHost } from '../linux/cgroups.js';
 import { prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
-import { jobArgv } from '../protocol.js';
+import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type Probe } from '../types.js';
-import { AGENT, ENV, cpuQuotaUs } from './bundle.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 
 export type Engine = 'podman' | 'docker';
@@ -134,7 +133,7 @@ export class EngineDriver implements Driver {
       `/${OCI_PARENT}/${name}`,
       ...ENV.flatMap((e) => ['--env', e]),
       ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
-      ...(limits.cpus !== undefined ? ['--cpu-period', '100000', '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
+      ...(limits.cpus !== undefined ? ['--cpu-period', String(CPU_PERIOD_US), '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
       ...(limits.pids !== undefined ? ['--pids-limit', String(limits.pids)] : []),
       ...(request.volumes ?? []).flatMap((v) => ['-v', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
       '--entrypoint',
