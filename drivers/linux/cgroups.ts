@@ -352,17 +352,7 @@ export class InstanceCgroups {
   async remove(waitMs = 2000): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (const d of [...this.created].reverse()) {
-      for (;;) {
-        try {
-          await rmdir(d.path);
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || Date.now() > deadline) throw e;
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      }
+      await removeCgroupDir(d.path, deadline);
       this.created = this.created.filter((x) => x !== d);
     }
     this.removed = true;
@@ -372,21 +362,45 @@ export class InstanceCgroups {
   removeSync(waitMs = 2000): void {
     if (this.removed) return;
     const deadline = Date.now() + waitMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    for (const d of [...this.created].reverse()) {
-      for (;;) {
-        try {
-          rmdirSync(d.path);
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
-          Atomics.wait(nap, 0, 0, 5);
-        }
-      }
-    }
+    for (const d of [...this.created].reverse()) removeCgroupDirSync(d.path, deadline);
     this.created = [];
     this.removed = true;
+  }
+}
+
+/**
+ * Removes a cgroup directory (gone already is fine). One whose tasks are still
+ * exiting is busy for a moment: `onBusy` (e.g. kill what is left), then retry
+ * every 5 ms until `deadline` (Date.now() ms), then throw.
+ */
+export async function removeCgroupDir(dir: string, deadline: number, onBusy?: () => void): Promise<void> {
+  for (;;) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() > deadline) throw e;
+      onBusy?.();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/** The same, synchronously, for process 'exit' (blocking naps), giving up quietly. */
+export function removeCgroupDirSync(dir: string, deadline: number, onBusy?: () => void): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) return;
+      onBusy?.();
+      Atomics.wait(nap, 0, 0, 5);
+    }
   }
 }
 

@@ -10,9 +10,9 @@
  * drivers/oci/kmsg.ts.
  */
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAccounting, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
+import { readAccounting, removeCgroupDir, removeCgroupDirSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
@@ -120,41 +120,16 @@ export class PeerCgroups {
   async remove(waitMs = 2000): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (const m of cgroupMounts()) {
-      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
-        for (;;) {
-          try {
-            await rmdir(dir);
-            break;
-          } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code;
-            if (code === 'ENOENT') break;
-            if (code !== 'EBUSY' || Date.now() > deadline) throw e;
-            killProcs(dir);
-            await new Promise((r) => setTimeout(r, 5));
-          }
-        }
-      }
+      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) await removeCgroupDir(dir, deadline, () => killProcs(dir));
     }
   }
 
   /** The same, synchronously, for process 'exit'. */
   removeSync(waitMs = 2000): void {
     const deadline = Date.now() + waitMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
     for (const m of cgroupMounts()) {
       for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
-        if (!existsSync(dir)) continue;
-        for (;;) {
-          try {
-            rmdirSync(dir);
-            break;
-          } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code;
-            if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
-            killProcs(dir);
-            Atomics.wait(nap, 0, 0, 5);
-          }
-        }
+        if (existsSync(dir)) removeCgroupDirSync(dir, deadline, () => killProcs(dir));
       }
     }
   }
