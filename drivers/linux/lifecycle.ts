@@ -8,7 +8,7 @@
  * 1. checks the volumes, gives the instance an id unique in this process;
  * 2. registers an exit hook (core/exit.ts) that SIGKILLs the instance's process
  *    group and removes its cgroups and paths synchronously;
- * 3. makes its directory (mkdtemp) and its cgroups (with the limits);
+ * 3. makes its directory (a fixed path or mkdtemp) and its cgroups (with the limits);
  * 4. calls the driver's `create` (how the instance is made: the launcher's
  *    namespaces and overlay, or a bundle for `<runtime> run`);
  * 5. launches it through tsbench-launch (drivers/process.ts): the timed window is
@@ -16,6 +16,9 @@
  * 6. after the exit: reads the cgroups' accounting, cleans up, reports a kill by
  *    the memory cgroup as `oom-killed` (`recordAccounting`, the one place that does);
  * 7. with `measureUpper`: measures the upper layer once the agent is ready.
+ *
+ * `prepareImageAndCgroups` is the part of `prepare` these drivers (and the
+ * podman/docker engines) share.
  *
  * It records every instance it launched; `teardown` kills and removes them all
  * and may be called any number of times (Firecracker's tests: a factory that
