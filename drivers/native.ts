@@ -4,33 +4,9 @@
  * paths they were copied from into the image, so the binaries are identical.
  */
 import { access, constants } from 'node:fs/promises';
-import { LaunchedProcess, binPath, toInstanceResult } from './process.js';
-import type { Capabilities, Driver, Instance, InstanceResult, Job, LaunchRequest, Probe } from './types.js';
-
-/** The agent's argv for a job: `noop`, `sleep` or `exec PROGRAM ARG...`. */
-export function jobArgv(job: Job): string[] {
-  return job.kind === 'exec' ? ['exec', ...job.argv] : [job.kind];
-}
-
-/** Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. */
-export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
-  const result = proc.done.then(async (o) => {
-    const r = toInstanceResult(o, { sameClock: true });
-    return finish ? finish(r) : r;
-  });
-  return {
-    target,
-    // The workload's memory is the agent's and its children's, not the launcher's.
-    hostPids: () => [proc.childPid ?? proc.pid].filter((p): p is number => p !== undefined),
-    ready: proc.ready,
-    result,
-    stop: async () => {
-      proc.write('stop\n');
-      proc.closeStdin();
-    },
-    kill: async () => proc.kill(),
-  };
-}
+import { jobArgv } from './protocol.js';
+import { LaunchedProcess, binPath, processInstance } from './process.js';
+import type { Capabilities, Driver, Instance, LaunchRequest, Probe } from './types.js';
 
 export class NativeDriver implements Driver {
   readonly name = 'native';

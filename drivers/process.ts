@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { atExit } from '../core/exit.js';
 import { nsToMs } from '../core/units.js';
 import { parseAgentLine, parseLauncherLine, type AgentEvent } from './protocol.js';
-import type { Accounting, InstanceResult, InstanceStatus, Phase } from './types.js';
+import type { Accounting, Instance, InstanceResult, InstanceStatus, Phase } from './types.js';
 
 /** Absolute path of one of tsbench's compiled C programs (dist/bin). */
 export function binPath(name: string): string {
@@ -345,5 +345,25 @@ export function toInstanceResult(
     stderr: o.stderr,
     ...(o.meminfo ? { guestMemory: o.meminfo } : {}),
     tail: o.tail,
+  };
+}
+
+/** Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. */
+export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
+  const result = proc.done.then(async (o) => {
+    const r = toInstanceResult(o, { sameClock: true });
+    return finish ? finish(r) : r;
+  });
+  return {
+    target,
+    // The workload's memory is the agent's and its children's, not the launcher's.
+    hostPids: () => [proc.childPid ?? proc.pid].filter((p): p is number => p !== undefined),
+    ready: proc.ready,
+    result,
+    stop: async () => {
+      proc.write('stop\n');
+      proc.closeStdin();
+    },
+    kill: async () => proc.kill(),
   };
 }

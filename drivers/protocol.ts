@@ -2,8 +2,21 @@
  * The guest agent's line protocol (see drivers/agent/agent.c). The agent writes
  * one event per line, each introduced by `@tsb `; the host looks for that marker
  * anywhere in a line, so a kernel log prefix on a VM console does not hide it,
- * and ignores every line without it.
+ * and ignores every line without it. How a container starts the agent (path,
+ * environment, argv) is here too.
  */
+import type { Job } from './types.js';
+
+/** Where the image holds the agent: PID 1 of every container (and, as /init, of every VM). */
+export const AGENT = '/sbin/tsbench-agent';
+
+/** The workload's whole environment inside a container, whoever runs it. */
+export const ENV: readonly string[] = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
+
+/** The agent's argv for a job: `noop`, `sleep` or `exec PROGRAM ARG...`. */
+export function jobArgv(job: Job): string[] {
+  return job.kind === 'exec' ? ['exec', ...job.argv] : [job.kind];
+}
 
 export type AgentEvent =
   | { kind: 'init'; monoNs: bigint }

@@ -9,34 +9,30 @@
  * minimal /dev; optional bind-mounted volumes; and one cgroup per hierarchy
  * with the memory, CPU and pids limits. The agent runs as PID 1.
  *
- * Policy lives here (paths, limits, names, cgroup creation and removal,
- * accounting); drivers/container/nsexec.c, linked into tsbench-launch, only
- * executes it, so the launcher's clock brackets the container exactly as it
- * brackets a native process.
+ * Policy lives in TypeScript: here what only this runtime does (namespaces,
+ * overlay and volume options for the launcher), in drivers/linux the lifecycle
+ * it shares with runc and crun (instance directory, cgroups, exit hooks,
+ * accounting, clean-up). drivers/container/nsexec.c, linked into
+ * tsbench-launch, only executes it, so the launcher's clock brackets the
+ * container exactly as it brackets a native process.
  */
-import { existsSync, rmSync } from 'node:fs';
-import { access, constants, lstat, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { release, tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { access, constants, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
-import { ensureImage, loadImage, type Image } from '../image/index.js';
-import { jobArgv, processInstance } from '../native.js';
-import { LaunchedProcess, binPath } from '../process.js';
-import { volumeProblem } from '../linux/volumes.js';
-import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe, type Volume } from '../types.js';
+import { loadImage, type Image } from '../image/index.js';
+import { binPath } from '../process.js';
+import { AGENT, ENV, jobArgv } from '../protocol.js';
+import { overlayOptions } from '../linux/overlay.js';
+import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
-import { atExit } from '../../core/exit.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 
 /** Namespaces every instance gets; `cgroup` is added where the kernel has it. */
 const NAMESPACES: readonly Namespace[] = ['pid', 'mnt', 'uts', 'ipc', 'net'];
-
-/** The agent inside the image. */
-const AGENT = '/sbin/tsbench-agent';
-
-/** The workload's whole environment. */
-const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
 
 /** Per-instance directories start with this, under `tmpDir`. */
 export const DIR_PREFIX = 'tsbench-ct-';
@@ -59,38 +55,6 @@ export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKe
   readyTimeoutMs?: number;
 }
 
-/**
- * Overlay options for an upper layer thrown away at exit: `volatile` (Linux
- * 5.10+) skips every sync, which makes the unmount at exit 6× cheaper;
- * `uuid=off` (5.11+) skips writing a uuid xattr to the upper layer at mount.
- */
-function overlayOptions(): string[] {
-  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
-  const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
-  return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
-}
-
-/** What a directory tree holds on disk: allocated bytes (st_blocks × 512, the root included) and entries below the root. */
-export async function treeUsage(root: string): Promise<{ bytes: number; entries: number }> {
-  let bytes = (await lstat(root)).blocks * 512;
-  let entries = 0;
-  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
-    // An entry can vanish while the workload runs: count what is still there.
-    const st = await lstat(join(e.parentPath, e.name)).catch(() => undefined);
-    if (!st) continue;
-    bytes += st.blocks * 512;
-    entries++;
-  }
-  return { bytes, entries };
-}
-
-interface Live {
-  proc?: LaunchedProcess;
-  result?: Promise<InstanceResult>;
-  /** Removes everything of the instance (idempotent). */
-  clean: () => Promise<void>;
-}
-
 export class ContainerDriver implements Driver {
   readonly name = 'container';
   readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
@@ -98,8 +62,7 @@ export class ContainerDriver implements Driver {
   readonly capabilities = CONTAINER_CAPABILITIES;
   private image: Image | undefined;
   private host: CgroupHost | undefined;
-  private seq = 0;
-  private readonly live = new Set<Live>();
+  private readonly instances: LinuxInstances;
   private readonly tmpDir: string;
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
@@ -110,6 +73,7 @@ export class ContainerDriver implements Driver {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.upper = options.upper ?? 'tmpfs';
     this.guestKernel = options.guestKernel ?? {};
+    this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs });
   }
 
   private fail(step: string, message: string, cause?: unknown): TargetError {
@@ -157,13 +121,8 @@ export class ContainerDriver implements Driver {
   }
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
-    try {
-      this.image = await ensureImage({ kernel: this.guestKernel });
-    } catch (e) {
-      throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
-    }
-    const host = detectCgroups();
-    if (host.missing.length > 0) throw this.fail('prepare', describeMissing(host));
+    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    this.image = image;
     try {
       await ensureParents(host);
     } catch (e) {
@@ -176,146 +135,47 @@ export class ContainerDriver implements Driver {
     if (!this.image || !this.host) await this.prepare();
     const image = this.image as Image;
     const host = this.host as CgroupHost;
-    const id = `${process.pid}-${++this.seq}`;
-    const limits = request.limits ?? {};
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
-    await this.checkVolumes(volumes);
-
-    const cgroups = new InstanceCgroups(host, id);
-    let dir: string | undefined;
-    let proc: LaunchedProcess | undefined;
-    let cleaned: Promise<void> | undefined;
-    const unregister = atExit(() => {
-      if (proc?.pid !== undefined) {
-        try {
-          process.kill(-proc.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      cgroups.removeSync();
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    return this.instances.launch(request, (id) => {
+      const cgroups = new InstanceCgroups(host, id);
+      return {
+        cgroups,
+        // With a tmpfs upper the launcher makes these in the tmpfs.
+        dir: { path: join(this.tmpDir, `${DIR_PREFIX}${id}-`), temp: true, subdirs: upper === 'disk' ? ['upper', 'work', 'merged'] : [] },
+        create: async (dir) => ({
+          argv: [
+            '--ns',
+            this.namespaces().join(','),
+            '--hostname',
+            `tsbench-${id}`,
+            '--rootfs-lower',
+            image.rootfs,
+            '--upper',
+            join(dir, 'upper'),
+            '--work',
+            join(dir, 'work'),
+            '--merged',
+            join(dir, 'merged'),
+            ...(overlayOptions().length > 0 ? ['--overlay-opts', overlayOptions().join(',')] : []),
+            ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
+            ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
+            ...cgroups.launcherArgs(),
+            ...ENV.flatMap((e) => ['--env', e]),
+            '--',
+            AGENT,
+            ...jobArgv(request.job),
+          ],
+        }),
+        upper: (dir) =>
+          upper === 'disk' ? { path: join(dir, 'upper') } : { unreachable: "a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" },
+      };
     });
-    const clean = (): Promise<void> =>
-      (cleaned ??= (async () => {
-        try {
-          await cgroups.remove();
-          if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-        } finally {
-          unregister();
-        }
-      })());
-    const live: Live = { clean };
-    this.live.add(live);
-
-    try {
-      dir = await mkdtemp(join(this.tmpDir, `${DIR_PREFIX}${id}-`));
-      // With a tmpfs upper the launcher makes these in the tmpfs.
-      if (upper === 'disk') await Promise.all(['upper', 'work', 'merged'].map((d) => mkdir(join(dir as string, d))));
-    } catch (e) {
-      await this.discard(live);
-      throw this.fail('launch', `cannot create the instance directory in ${this.tmpDir} (${describeError(e)}): make it writable or free some space`, e);
-    }
-    try {
-      await cgroups.create(limits);
-    } catch (e) {
-      await this.discard(live);
-      throw this.fail('launch', `cannot create the instance's cgroups under ${host.hierarchies.map((h) => h.mount).join(', ')} (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
-    }
-
-    const argv = [
-      '--ns',
-      this.namespaces().join(','),
-      '--hostname',
-      `tsbench-${id}`,
-      '--rootfs-lower',
-      image.rootfs,
-      '--upper',
-      join(dir, 'upper'),
-      '--work',
-      join(dir, 'work'),
-      '--merged',
-      join(dir, 'merged'),
-      ...(overlayOptions().length > 0 ? ['--overlay-opts', overlayOptions().join(',')] : []),
-      ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
-      ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
-      ...cgroups.launcherArgs(),
-      ...ENV.flatMap((e) => ['--env', e]),
-      '--',
-      AGENT,
-      ...jobArgv(request.job),
-    ];
-    proc = new LaunchedProcess({
-      target: this.name,
-      argv,
-      readyTimeoutMs: this.readyTimeoutMs,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
-    });
-    live.proc = proc;
-    const launched = proc;
-    // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
-    let upperAtStart: Promise<Record<string, unknown>> | undefined;
-    const instance = processInstance(this.name, launched, async (r) => {
-      if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
-      let accounting: Accounting = {};
-      try {
-        accounting = await cgroups.read();
-      } catch (e) {
-        r.tail.push(`[tsbench] [container] accounting: ${describeError(e)}`);
-      }
-      try {
-        await clean();
-      } catch (e) {
-        r.tail.push(`[tsbench] [container] clean-up: ${describeError(e)}`);
-      }
-      this.live.delete(live);
-      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
-        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
-      }
-      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
-        r.status = 'oom-killed';
-        const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${(limits.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
-        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance (${limit})`;
-      }
-      return r;
-    });
-    live.result = instance.result;
-    if (request.measureUpper) {
-      const upperDir = join(dir, 'upper');
-      upperAtStart = instance.ready.then(
-        async () => {
-          if (upper !== 'disk') return { upperAtStart: "not measured: a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" };
-          const u = await treeUsage(upperDir);
-          return { upperBytesAtStart: u.bytes, upperEntriesAtStart: u.entries };
-        },
-      ).catch((e: unknown) => ({ upperAtStart: `not measured: ${describeError(e)}` }));
-    }
-    return {
-      ...instance,
-      // The instance's processes are those in its cgroup; the launcher outside it is harness, as for native.
-      hostPids: () => cgroups.pidsSync(),
-    };
-  }
-
-  private async discard(live: Live): Promise<void> {
-    await live.clean().catch(() => {});
-    this.live.delete(live);
-  }
-
-  private async checkVolumes(volumes: Volume[]): Promise<void> {
-    const problem = await volumeProblem(volumes);
-    if (problem) throw this.fail('launch', problem.message, problem.cause);
   }
 
   /** Kills every instance, then removes their cgroups and directories. Idempotent. */
   async teardown(): Promise<void> {
-    const all = [...this.live];
-    for (const l of all) l.proc?.kill();
-    await Promise.all(all.map(async (l) => (l.result ? l.result.then(() => {}) : l.clean().catch(() => {}))));
-    for (const l of all) this.live.delete(l);
+    await this.instances.teardown();
     if (this.host) removeParentsSync(this.host);
   }
 }

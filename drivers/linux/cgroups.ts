@@ -30,6 +30,11 @@ export const PARENT = 'tsbench';
 /** CFS period for the CPU quota: 100 ms, the kernel's and docker's default. */
 export const CPU_PERIOD_US = 100_000;
 
+/** The CFS quota in µs per CPU_PERIOD_US for `cpus` CPUs (at least 1 ms, the kernel's minimum). */
+export function cpuQuotaUs(cpus: number): number {
+  return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
+}
+
 export interface Hierarchy {
   version: 1 | 2;
   /** Where it is mounted. */
@@ -161,20 +166,6 @@ export function removeParentsSync(host: CgroupHost): void {
   }
 }
 
-/** Every cgroup directory under tsbench's parents (for clean-up checks). */
-export function listInstanceCgroups(host: CgroupHost): string[] {
-  const dirs: string[] = [];
-  for (const h of host.hierarchies) {
-    const parent = join(h.mount, PARENT);
-    try {
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) dirs.push(join(parent, e.name));
-    } catch {
-      // No parent: nothing there.
-    }
-  }
-  return dirs;
-}
-
 /** A cgroup directory and the hierarchy it is in. */
 export interface CgroupDir {
   hierarchy: Hierarchy;
@@ -265,6 +256,11 @@ export class InstanceCgroups {
     this.dirs = host.hierarchies.map((hierarchy) => ({ hierarchy, path: join(hierarchy.mount, PARENT, id) }));
   }
 
+  /** The cgroup mounts they are under, for messages. */
+  where(): string {
+    return this.host.hierarchies.map((h) => h.mount).join(', ');
+  }
+
   /** Creates the directories and writes the limits; on failure removes what it made and throws. */
   async create(limits: Limits): Promise<void> {
     try {
@@ -300,7 +296,7 @@ export class InstanceCgroups {
       }
       if (has('cpu') && limits.cpus !== undefined) {
         await put('cpu.cfs_period_us', CPU_PERIOD_US);
-        await put('cpu.cfs_quota_us', Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)));
+        await put('cpu.cfs_quota_us', cpuQuotaUs(limits.cpus));
       }
       if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
       if (has('blkio')) {
@@ -314,7 +310,7 @@ export class InstanceCgroups {
         await put('memory.max', limits.memoryBytes);
         await optional('memory.swap.max', 0);
       }
-      if (has('cpu') && limits.cpus !== undefined) await put('cpu.max', `${Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
+      if (has('cpu') && limits.cpus !== undefined) await put('cpu.max', `${cpuQuotaUs(limits.cpus)} ${CPU_PERIOD_US}`);
       if (has('pids') && limits.pids !== undefined) await put('pids.max', limits.pids);
     }
   }
@@ -356,17 +352,7 @@ export class InstanceCgroups {
   async remove(waitMs = 2000): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (const d of [...this.created].reverse()) {
-      for (;;) {
-        try {
-          await rmdir(d.path);
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || Date.now() > deadline) throw e;
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      }
+      await removeCgroupDir(d.path, deadline);
       this.created = this.created.filter((x) => x !== d);
     }
     this.removed = true;
@@ -376,21 +362,45 @@ export class InstanceCgroups {
   removeSync(waitMs = 2000): void {
     if (this.removed) return;
     const deadline = Date.now() + waitMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    for (const d of [...this.created].reverse()) {
-      for (;;) {
-        try {
-          rmdirSync(d.path);
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
-          Atomics.wait(nap, 0, 0, 5);
-        }
-      }
-    }
+    for (const d of [...this.created].reverse()) removeCgroupDirSync(d.path, deadline);
     this.created = [];
     this.removed = true;
+  }
+}
+
+/**
+ * Removes a cgroup directory (gone already is fine). One whose tasks are still
+ * exiting is busy for a moment: `onBusy` (e.g. kill what is left), then retry
+ * every 5 ms until `deadline` (Date.now() ms), then throw.
+ */
+export async function removeCgroupDir(dir: string, deadline: number, onBusy?: () => void): Promise<void> {
+  for (;;) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() > deadline) throw e;
+      onBusy?.();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/** The same, synchronously, for process 'exit' (blocking naps), giving up quietly. */
+export function removeCgroupDirSync(dir: string, deadline: number, onBusy?: () => void): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) return;
+      onBusy?.();
+      Atomics.wait(nap, 0, 0, 5);
+    }
   }
 }
 

@@ -15,18 +15,12 @@
  *
  * Pure: the tests compare it with `runc spec` and run it.
  */
-import { CPU_PERIOD_US } from '../linux/cgroups.js';
-import { jobArgv } from '../native.js';
+import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
+import { AGENT, ENV, jobArgv } from '../protocol.js';
 import type { Job, Limits, Volume } from '../types.js';
 
 /** The spec version we write; runc 1.1 (spec 1.0.2) and crun 1.8 (spec 1.0.0) accept every 1.0.x. */
 export const OCI_VERSION = '1.0.2';
-
-/** The agent inside the image (the same path `container` runs). */
-export const AGENT = '/sbin/tsbench-agent';
-
-/** The workload's whole environment, as in `container`. */
-export const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
 
 /** OCI namespace types, in the order `container` creates its own (pid, mnt, uts, ipc, net, cgroup). */
 export const NAMESPACES = ['pid', 'mount', 'uts', 'ipc', 'network', 'cgroup'] as const;
@@ -103,11 +97,6 @@ export interface OciConfig {
       pids?: { limit: number };
     };
   };
-}
-
-/** Quota in µs per CPU_PERIOD_US for `cpus` CPUs, as `container` computes it (at least 1 ms). */
-export function cpuQuotaUs(cpus: number): number {
-  return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
 }
 
 export function ociConfig(spec: BundleSpec): OciConfig {

@@ -10,9 +10,9 @@
  * drivers/oci/kmsg.ts.
  */
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAccounting, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
+import { readAccounting, removeCgroupDir, removeCgroupDirSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
@@ -25,20 +25,6 @@ export function cgroupMounts(): string[] {
     .map((l) => l.split(' '))
     .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
     .map((f) => (f[1] as string).replace(/\\040/g, ' '));
-}
-
-/** Every instance cgroup directory under tsbench-oci (for clean-up checks). */
-export function listPeerCgroups(): string[] {
-  const found: string[] = [];
-  for (const m of cgroupMounts()) {
-    const parent = join(m, OCI_PARENT);
-    try {
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) found.push(join(parent, e.name));
-    } catch {
-      // No parent there.
-    }
-  }
-  return found;
 }
 
 /** Removes the empty tsbench-oci parents; one another run still uses stays. */
@@ -75,7 +61,12 @@ export class PeerCgroups {
     return h ? join(h.mount, this.cgroupsPath) : undefined;
   }
 
-  /** Makes the parents that keep the accounting. */
+  /** The cgroup mounts tsbench reads them in, for messages. */
+  where(): string {
+    return this.host.hierarchies.map((h) => h.mount).join(', ');
+  }
+
+  /** Makes the parents that keep the accounting (the runtime writes the limits in its leaf). */
   async create(): Promise<void> {
     for (const h of this.host.hierarchies) await mkdir(this.parent(h), { recursive: true });
   }
@@ -129,41 +120,16 @@ export class PeerCgroups {
   async remove(waitMs = 2000): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (const m of cgroupMounts()) {
-      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
-        for (;;) {
-          try {
-            await rmdir(dir);
-            break;
-          } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code;
-            if (code === 'ENOENT') break;
-            if (code !== 'EBUSY' || Date.now() > deadline) throw e;
-            killProcs(dir);
-            await new Promise((r) => setTimeout(r, 5));
-          }
-        }
-      }
+      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) await removeCgroupDir(dir, deadline, () => killProcs(dir));
     }
   }
 
   /** The same, synchronously, for process 'exit'. */
   removeSync(waitMs = 2000): void {
     const deadline = Date.now() + waitMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
     for (const m of cgroupMounts()) {
       for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
-        if (!existsSync(dir)) continue;
-        for (;;) {
-          try {
-            rmdirSync(dir);
-            break;
-          } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code;
-            if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
-            killProcs(dir);
-            Atomics.wait(nap, 0, 0, 5);
-          }
-        }
+        if (existsSync(dir)) removeCgroupDirSync(dir, deadline, () => killProcs(dir));
       }
     }
   }
@@ -171,7 +137,7 @@ export class PeerCgroups {
 
 /** SIGKILLs every process in a cgroup directory. */
 function killProcs(dir: string): void {
-  let procs = '';
+  let procs: string;
   try {
     procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
   } catch {

@@ -12,12 +12,12 @@
  */
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { ensureImage, loadImage, type Image } from '../image/index.js';
-import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
-import { jobArgv, processInstance } from '../native.js';
-import { LaunchedProcess } from '../process.js';
+import { loadImage, type Image } from '../image/index.js';
+import { CPU_PERIOD_US, cpuQuotaUs, type CgroupHost } from '../linux/cgroups.js';
+import { TRIAL_LIMITS, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
+import { LaunchedProcess, processInstance } from '../process.js';
+import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type Probe } from '../types.js';
-import { AGENT, ENV, cpuQuotaUs } from './bundle.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 
 export type Engine = 'podman' | 'docker';
@@ -81,7 +81,7 @@ export class EngineDriver implements Driver {
       return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details };
     }
     try {
-      const i = await this.launch({ job: { kind: 'noop' }, limits: { memoryBytes: 64 * 2 ** 20, pids: 64, cpus: 1 } });
+      const i = await this.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
       const r = await i.result;
       if (r.status !== 'ok') return { available: false, reason: `a test container failed: ${[...r.stderr, ...r.tail].at(-1) ?? r.reason ?? r.status}`, details };
     } catch (e) {
@@ -94,15 +94,10 @@ export class EngineDriver implements Driver {
 
   async prepare(): Promise<void> {
     if (this.imported) return;
-    try {
-      this.image = await ensureImage({ kernel: this.guestKernel });
-    } catch (e) {
-      throw new TargetError(this.name, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
-    }
-    const host = detectCgroups();
-    if (host.missing.length > 0) throw new TargetError(this.name, 'prepare', describeMissing(host));
+    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    this.image = image;
     this.host = host;
-    this.tag = `tsbench-workload:${this.image.hash.slice(0, 12)}`;
+    this.tag = `tsbench-workload:${image.hash.slice(0, 12)}`;
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
     const imp = execa(this.name, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
@@ -138,7 +133,7 @@ export class EngineDriver implements Driver {
       `/${OCI_PARENT}/${name}`,
       ...ENV.flatMap((e) => ['--env', e]),
       ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
-      ...(limits.cpus !== undefined ? ['--cpu-period', '100000', '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
+      ...(limits.cpus !== undefined ? ['--cpu-period', String(CPU_PERIOD_US), '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
       ...(limits.pids !== undefined ? ['--pids-limit', String(limits.pids)] : []),
       ...(request.volumes ?? []).flatMap((v) => ['-v', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
       '--entrypoint',
@@ -163,13 +158,7 @@ export class EngineDriver implements Driver {
       }
       await this.engine(['rm', '-f', name]);
       await cgroups.remove().catch((e: unknown) => r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`));
-      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
-        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
-      }
-      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
-        r.status = 'oom-killed';
-        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance`;
-      }
+      recordAccounting(r, accounting, limits);
       return r;
     });
     const live: Live = { name, proc, result: instance.result };

@@ -16,20 +16,22 @@
  *   (drivers/oci/mountns.ts), entered before the launcher's clock starts;
  * - the runtime's cgroup is `/tsbench-oci/<id>/ct`, under a parent tsbench
  *   makes and reads at exit (drivers/oci/cgroups.ts).
+ *
+ * The rest of an instance's life (directory, exit hook, launch, accounting, OOM
+ * verdict, clean-up, upper-layer measure) is `container`'s: drivers/linux/lifecycle.ts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { ensureImage, loadImage, type Image } from '../image/index.js';
+import { loadImage, type Image } from '../image/index.js';
 import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
-import { processInstance } from '../native.js';
-import { LaunchedProcess } from '../process.js';
-import { volumeProblem } from '../linux/volumes.js';
-import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe, type Volume } from '../types.js';
+import { LinuxInstances, TRIAL_LIMITS, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import { overlayOptions } from '../linux/overlay.js';
+import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
@@ -48,13 +50,6 @@ export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'>
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
   readyTimeoutMs?: number;
-}
-
-/** Overlay options for a throw-away upper layer, as `container` uses them (volatile: 5.10+, uuid=off: 5.11+). */
-function overlayOptions(): string[] {
-  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
-  const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
-  return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
 }
 
 /** The runtime's version line (`runc version 1.1.5+ds1`), or undefined when the binary is missing. */
@@ -80,15 +75,6 @@ function readFileText(path: string): string {
   }
 }
 
-let instanceSeq = 0;
-
-interface Live {
-  id: string;
-  proc?: LaunchedProcess;
-  result?: Promise<InstanceResult>;
-  clean: () => Promise<void>;
-}
-
 export class OciRuntimeDriver implements Driver {
   readonly isolation = 'container' as const;
   readonly capabilities = CONTAINER_CAPABILITIES;
@@ -99,8 +85,7 @@ export class OciRuntimeDriver implements Driver {
   private ns: MountNamespace | undefined;
   private tmpfsUpper: string | undefined;
   private readonly oom = new OomLog();
-  private readonly live = new Set<Live>();
-  private readonly ids = new Set<string>();
+  private readonly instances: LinuxInstances;
   private readonly tmpDir: string;
   private readonly upper: 'tmpfs' | 'disk';
   private readonly readyTimeoutMs: number;
@@ -120,6 +105,8 @@ export class OciRuntimeDriver implements Driver {
     this.upper = options.upper ?? 'tmpfs';
     this.guestKernel = options.guestKernel ?? {};
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    // Ids unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
+    this.instances = new LinuxInstances({ target: name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: `tsbench-${name}-` });
   }
 
   private fail(step: string, message: string, cause?: unknown): TargetError {
@@ -184,7 +171,7 @@ export class OciRuntimeDriver implements Driver {
     trial.hideUnified = hideUnified;
     trial.hideDecided = true;
     try {
-      const i = await trial.launch({ job: { kind: 'noop' }, limits: { memoryBytes: 64 * 2 ** 20, pids: 64, cpus: 1 } });
+      const i = await trial.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
       const r = await i.result;
       if (r.status === 'ok') return { ok: true };
       const said = [...r.stderr, ...r.tail].map((l) => l.replace(/^.*level=error msg="?/, '').replace(/"$/, '').trim()).filter((l) => l.length > 0 && !l.startsWith('@tsb'));
@@ -198,13 +185,8 @@ export class OciRuntimeDriver implements Driver {
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
     if (this.dir !== undefined) return;
-    try {
-      this.image = await ensureImage({ kernel: this.guestKernel });
-    } catch (e) {
-      throw this.fail('prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, e);
-    }
-    const host = detectCgroups();
-    if (host.missing.length > 0) throw this.fail('prepare', describeMissing(host));
+    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    this.image = image;
     this.host = host;
     if (this.name === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
     let dir: string;
@@ -233,124 +215,72 @@ export class OciRuntimeDriver implements Driver {
 
   async launch(request: LaunchRequest): Promise<Instance> {
     if (this.dir === undefined) await this.prepare();
-    const dir = this.dir as string;
     const image = this.image as Image;
     const host = this.host as CgroupHost;
     const ns = this.ns as MountNamespace;
-    // Unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
-    const id = `tsbench-${this.name}-${process.pid}-${++instanceSeq}`;
+    const tmpfs = this.tmpfsUpper as string;
     const limits = request.limits ?? {};
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
-    await this.checkVolumes(volumes);
-
-    const bundle = join(dir, id);
-    const layer = upper === 'tmpfs' ? join(this.tmpfsUpper as string, id) : join(bundle, 'layer');
-    // The tmpfs is mounted in the namespace only: reach it through the holder's root.
-    const layerFromHost = upper === 'tmpfs' ? ns.path(layer) : layer;
-    const rootfs = join(bundle, 'rootfs');
-    const cgroups = new PeerCgroups(host, id);
-    let mounted = false;
-    let cleaned: Promise<void> | undefined;
-    const live: Live = {
-      id,
-      clean: () =>
-        (cleaned ??= (async () => {
+    return this.instances.launch(request, (id) => {
+      const cgroups = new PeerCgroups(host, id);
+      // The tmpfs is mounted in the namespace only: the host reaches it through the holder's root.
+      const tmpfsLayer = upper === 'tmpfs' ? { inNs: join(tmpfs, id), fromHost: ns.path(join(tmpfs, id)) } : undefined;
+      const layerOf = (bundle: string): { inNs: string; fromHost: string } => tmpfsLayer ?? { inNs: join(bundle, 'layer'), fromHost: join(bundle, 'layer') };
+      let rootfs: string | undefined;
+      let rootfsMountMs = 0;
+      return {
+        cgroups,
+        // The bundle.
+        dir: { path: join(this.dir as string, id), subdirs: ['rootfs'] },
+        alsoRemove: tmpfsLayer ? [tmpfsLayer.fromHost] : [],
+        create: async (bundle) => {
+          const layer = layerOf(bundle);
+          try {
+            await Promise.all(['upper', 'work'].map((d) => mkdir(join(layer.fromHost, d), { recursive: true })));
+            const config = ociConfig({
+              job: request.job,
+              limits,
+              volumes,
+              hostname: id,
+              cgroupsPath: cgroups.cgroupsPath,
+              swapAccounting: cgroups.swapAccounting(),
+              capabilities: boundingCapabilities(readFileText('/proc/self/status')),
+            });
+            await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+            const t0 = process.hrtime.bigint();
+            const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer.inNs, 'upper')}`, `workdir=${join(layer.inNs, 'work')}`, ...overlayOptions()].join(',');
+            await ns.run(['mount', '-t', 'overlay', '-o', opts, 'tsbench-oci', join(bundle, 'rootfs')]);
+            rootfs = join(bundle, 'rootfs');
+            rootfsMountMs = Number(process.hrtime.bigint() - t0) / 1e6;
+          } catch (e) {
+            throw this.fail('launch', `cannot prepare the bundle in ${bundle} (${describeError(e)})`, e);
+          }
+          return { wrapper: ns.enter(), argv: [...this.runtimeArgv(), 'run', '--bundle', bundle, id] };
+        },
+        release: async () => {
           await this.deleteState(id);
-          if (mounted) await ns.run(['umount', rootfs]).catch(() => {});
-          mounted = false;
-          await cgroups.remove();
-          await rm(bundle, { recursive: true, force: true });
-          if (upper === 'tmpfs') await rm(layerFromHost, { recursive: true, force: true });
-          this.oom.forget(cgroups.cgroupsPath);
-          this.ids.delete(id);
-        })()),
-    };
-    this.live.add(live);
-    this.ids.add(id);
-
-    let rootfsMountMs: number;
-    try {
-      await mkdir(rootfs, { recursive: true });
-      await Promise.all(['upper', 'work'].map((d) => mkdir(join(layerFromHost, d), { recursive: true })));
-      await cgroups.create();
-      const config = ociConfig({
-        job: request.job,
-        limits,
-        volumes,
-        hostname: id,
-        cgroupsPath: cgroups.cgroupsPath,
-        swapAccounting: cgroups.swapAccounting(),
-        capabilities: boundingCapabilities(readFileText('/proc/self/status')),
-      });
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
-      const t0 = process.hrtime.bigint();
-      const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer, 'upper')}`, `workdir=${join(layer, 'work')}`, ...overlayOptions()].join(',');
-      await ns.run(['mount', '-t', 'overlay', '-o', opts, 'tsbench-oci', rootfs]);
-      mounted = true;
-      rootfsMountMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    } catch (e) {
-      await live.clean().catch(() => {});
-      this.live.delete(live);
-      throw this.fail('launch', `cannot prepare the bundle in ${bundle} (${describeError(e)})`, e);
-    }
-
-    const proc = new LaunchedProcess({
-      target: this.name,
-      wrapper: ns.enter(),
-      argv: [...this.runtimeArgv(), 'run', '--bundle', bundle, id],
-      readyTimeoutMs: this.readyTimeoutMs,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+          if (rootfs !== undefined) await ns.run(['umount', rootfs]).catch(() => {});
+          rootfs = undefined;
+        },
+        forget: () => this.oom.forget(cgroups.cgroupsPath),
+        // The v1 OOM counter is not hierarchical: the kernel log says what the removed leaf's was.
+        account: (accounting) => {
+          const kills = this.oom.killsOf(cgroups.cgroupsPath);
+          if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
+        },
+        extra: () => ({ rootfsMountMs, bundle: 'config.json generated by tsbench (drivers/oci/bundle.ts)' }),
+        finish: (r) => {
+          if (r.status === 'failed' && r.stderr.length === 0) {
+            // The runtime's own complaint (it writes to our stderr) says more than its exit code.
+            const said = r.tail.filter((l) => !l.includes('@tsb ')).at(-1);
+            if (said) r.reason = `${r.reason ?? 'failed'}: ${this.name} said: ${said}`;
+          }
+        },
+        upper: (bundle) =>
+          upper === 'disk' ? { path: join(layerOf(bundle).fromHost, 'upper') } : { unreachable: "the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" },
+      };
     });
-    live.proc = proc;
-    let upperAtStart: Promise<Record<string, unknown>> | undefined;
-    const instance = processInstance(this.name, proc, async (r) => {
-      if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
-      r.extra = { ...r.extra, rootfsMountMs, bundle: 'config.json generated by tsbench (drivers/oci/bundle.ts)' };
-      let accounting: Accounting = {};
-      try {
-        accounting = await cgroups.read();
-        const kills = this.oom.killsOf(cgroups.cgroupsPath);
-        if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
-      } catch (e) {
-        r.tail.push(`[tsbench] [${this.name}] accounting: ${describeError(e)}`);
-      }
-      try {
-        await live.clean();
-      } catch (e) {
-        r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`);
-      }
-      this.live.delete(live);
-      // The runtime's rusage is the runtime's; the workload's CPU and memory are the cgroup's.
-      for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
-        if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
-      }
-      if ((accounting.oomKills ?? 0) > 0 && r.status !== 'killed' && r.status !== 'timeout') {
-        r.status = 'oom-killed';
-        const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${(limits.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
-        r.reason = `the OOM killer killed ${accounting.oomKills} process(es) of the instance (${limit})`;
-      }
-      if (r.status === 'failed' && r.stderr.length === 0) {
-        // The runtime's own complaint (it writes to our stderr) says more than its exit code.
-        const said = r.tail.filter((l) => !l.includes('@tsb ')).at(-1);
-        if (said) r.reason = `${r.reason ?? 'failed'}: ${this.name} said: ${said}`;
-      }
-      return r;
-    });
-    live.result = instance.result;
-    if (request.measureUpper) {
-      upperAtStart = instance.ready
-        .then(async () => {
-          if (upper !== 'disk') return { upperAtStart: "not measured: the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" };
-          const { treeUsage } = await import('../container/index.js');
-          const u = await treeUsage(join(layerFromHost, 'upper'));
-          return { upperBytesAtStart: u.bytes, upperEntriesAtStart: u.entries };
-        })
-        .catch((e: unknown) => ({ upperAtStart: `not measured: ${describeError(e)}` }));
-    }
-    return { ...instance, hostPids: () => cgroups.pidsSync() };
   }
 
   /** `<runtime> delete --force` when the runtime left state for `id` (it was killed); nothing to do after a normal exit. */
@@ -360,24 +290,12 @@ export class OciRuntimeDriver implements Driver {
     await execa(argv[0] as string, argv.slice(1), { reject: false, stdin: 'ignore' });
   }
 
-  private async checkVolumes(volumes: Volume[]): Promise<void> {
-    const problem = await volumeProblem(volumes);
-    if (problem) throw this.fail('launch', problem.message, problem.cause);
-  }
-
   /** Kills every instance, deletes the runtime's containers, removes bundles, cgroups and the namespace. Idempotent. */
   async teardown(): Promise<void> {
-    const all = [...this.live];
-    for (const l of all) l.proc?.kill();
-    await Promise.all(all.map((l) => (l.result ? l.result.then(() => {}) : l.clean().catch(() => {}))));
-    for (const l of all) this.live.delete(l);
+    await this.instances.teardown();
     // Anything the runtime still lists under our root (a container of a launch that never got a result).
     if (this.dir !== undefined && existsSync(join(this.dir, 'state'))) {
       for (const id of await readdir(join(this.dir, 'state')).catch(() => [] as string[])) await this.deleteState(id);
-    }
-    for (const id of [...this.ids]) {
-      if (this.host) new PeerCgroups(this.host, id).removeSync();
-      this.ids.delete(id);
     }
     await this.ns?.stop();
     this.ns = undefined;
@@ -393,7 +311,7 @@ export class OciRuntimeDriver implements Driver {
   /** Last resort on process 'exit': the launcher groups are already killed (drivers/process.ts). */
   private teardownSync(): void {
     this.ns?.stopSync();
-    if (this.host) for (const id of this.ids) new PeerCgroups(this.host, id).removeSync();
+    this.instances.removeAllSync();
     if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
     removePeerParentsSync();
   }

@@ -29,7 +29,7 @@ import { execa } from 'execa';
 import { ImageError, kernelCmdline, loadImage, type Image } from '../image/index.js';
 import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
-import { jobArgv } from '../native.js';
+import { jobArgv } from '../protocol.js';
 import { LaunchedProcess, toInstanceResult, type ProcessOutcome } from '../process.js';
 import type { Capabilities, Driver, DriverOptions, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
 import {

@@ -32,6 +32,8 @@ import { join } from 'node:path';
 import { describeError } from '../../core/errors.js';
 import { encodeJob, loadImage } from '../image/index.js';
 import { missingContainerModules } from '../image/kernel.js';
+import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
+import { ENV } from '../protocol.js';
 import type { Capabilities, Driver, Instance, LaunchRequest, PrepareContext, Probe } from '../types.js';
 import { QemuDriver, type Accelerator, type QemuDriverOptions } from './index.js';
 
@@ -43,12 +45,6 @@ export const GUEST_HOSTNAME = 'tsbench-ct';
 
 /** Namespaces of the container inside the guest: those of the host's `container` target. */
 export const GUEST_NAMESPACES = ['pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const;
-
-/** The workload's whole environment, as in the host's container. */
-const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
-
-/** CFS period of the CPU quota: 100 ms, as the host's container (drivers/container/cgroups.ts). */
-const CPU_PERIOD_US = 100_000;
 
 /**
  * The kernel parameters that make the agent start the job in a container:
@@ -88,7 +84,7 @@ export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; pi
     'cgroup.subtree_control=+cpu +memory +pids',
     `${GUEST_CGROUP}/`,
     ...(vm.memoryBytes !== undefined ? [`${GUEST_CGROUP}/memory.max=${Math.round(vm.memoryBytes)}`] : []),
-    ...(vm.cpus !== undefined ? [`${GUEST_CGROUP}/cpu.max=${Math.max(1000, Math.round(vm.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`] : []),
+    ...(vm.cpus !== undefined ? [`${GUEST_CGROUP}/cpu.max=${cpuQuotaUs(vm.cpus)} ${CPU_PERIOD_US}`] : []),
     ...(vm.pids !== undefined ? [`${GUEST_CGROUP}/pids.max=${Math.round(vm.pids)}`] : []),
   ];
   return [`tsbench.container=${encodeJob(launcher)}`, `tsbench.cgroup=${encodeJob(cgroup)}`];

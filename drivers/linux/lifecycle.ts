@@ -1,0 +1,310 @@
+/**
+ * The life of one Linux-container instance, shared by the drivers that run the
+ * image's agent in namespaces and cgroups on this host: `container`
+ * (drivers/container) and `runc`/`crun` (drivers/oci/runtime.ts). A new target of
+ * that kind (gVisor, Kata…) writes an `InstanceSpec`, not a lifecycle.
+ *
+ * `LinuxInstances.launch` does, in order:
+ * 1. checks the volumes, gives the instance an id unique in this process;
+ * 2. registers an exit hook (core/exit.ts) that SIGKILLs the instance's process
+ *    group and removes its cgroups and paths synchronously;
+ * 3. makes its directory (a fixed path or mkdtemp) and its cgroups (with the limits);
+ * 4. calls the driver's `create` (how the instance is made: the launcher's
+ *    namespaces and overlay, or a bundle for `<runtime> run`);
+ * 5. launches it through tsbench-launch (drivers/process.ts): the timed window is
+ *    the launcher's, nothing of this module runs inside it;
+ * 6. after the exit: reads the cgroups' accounting, cleans up, reports a kill by
+ *    the memory cgroup as `oom-killed` (`recordAccounting`, the one place that does);
+ * 7. with `measureUpper`: measures the upper layer once the agent is ready.
+ *
+ * `prepareImageAndCgroups` is the part of `prepare` these drivers (and the
+ * podman/docker engines) share.
+ *
+ * It records every instance it launched; `teardown` kills and removes them all
+ * and may be called any number of times (Firecracker's tests: a factory that
+ * tears down all it built).
+ */
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { TargetError, describeError } from '../../core/errors.js';
+import { atExit } from '../../core/exit.js';
+import { MiB } from '../../core/units.js';
+import { LaunchedProcess, processInstance } from '../process.js';
+import { ensureImage, type Image } from '../image/index.js';
+import type { Accounting, Instance, InstanceResult, KernelChoice, LaunchRequest, Limits } from '../types.js';
+import { describeMissing, detectCgroups, type CgroupHost } from './cgroups.js';
+import { treeUsage } from './overlay.js';
+import { volumeProblem } from './volumes.js';
+
+/** An instance's cgroups, wherever its driver puts them (linux/cgroups.ts `InstanceCgroups`, oci/cgroups.ts `PeerCgroups`). */
+export interface CgroupSet {
+  /** Makes them before the launch (writing the limits where tsbench is the one to); throws when it cannot. */
+  create(limits: Limits): Promise<void>;
+  /** The cgroup mounts they are under, for messages. */
+  where(): string;
+  /** What they counted, read after the exit. */
+  read(): Promise<Accounting>;
+  /** Removes them (retrying while their tasks exit). */
+  remove(): Promise<void>;
+  /** The same, synchronously, for process 'exit'. */
+  removeSync(): void;
+  /** Pids in them now (host pid namespace): the instance's processes. */
+  pidsSync(): number[];
+}
+
+/** What tsbench-launch runs for an instance. */
+export interface LaunchPlan {
+  argv: string[];
+  /** See `ProcessSpec.wrapper`: runs the launcher outside its clock (e.g. nsenter into a mount namespace). */
+  wrapper?: string[];
+}
+
+/** What differs between drivers, for one instance (made by `launch`'s `specOf` once the id is known). */
+export interface InstanceSpec {
+  /** Where the instance's cgroups are. */
+  cgroups: CgroupSet;
+  /**
+   * The instance's directory, with `subdirs` made in it: `path` itself (a unique
+   * name in a private directory), or with `temp` what mkdtemp makes of `path` as
+   * a prefix (in a shared one such as /tmp).
+   */
+  dir: { path: string; temp?: boolean; subdirs?: string[] };
+  /** Host paths of the instance outside its directory, removed with it. */
+  alsoRemove?: string[];
+  /** Makes the rest of the instance, once its directory and cgroups exist; says what the launcher runs. Throws a TargetError. */
+  create(dir: string): Promise<LaunchPlan>;
+  /** First step of the clean-up: undoes what `create` made besides paths (runtime state, mounts). */
+  release?(): Promise<void>;
+  /** Last step of a successful clean-up: drops what the driver keeps about the instance. */
+  forget?(): void;
+  /** Adds what the cgroups do not count (e.g. OOM kills from the kernel log) to what they did. */
+  account?(accounting: Accounting): void;
+  /** Fields the driver records in `extra` (after `upperAtStart`'s). */
+  extra?(): Record<string, unknown>;
+  /** The driver's last word on the result, after the accounting and the OOM verdict. */
+  finish?(r: InstanceResult): void;
+  /** Where the host reads the upper layer for `measureUpper`, or why it cannot (after "not measured: "). */
+  upper(dir: string): { path: string } | { unreachable: string };
+}
+
+export interface LinuxInstancesOptions {
+  /** The driver's name, for messages and results. */
+  target: string;
+  /** Kill an instance whose agent has not said `ready` by then, in ms. */
+  readyTimeoutMs: number;
+  /** Put before `<pid>-<n>` in ids (which name cgroups, hostnames and directories). @default '' */
+  idPrefix?: string;
+}
+
+/**
+ * What every Linux-container driver prepares before its first instance: the
+ * workload image (built if missing) and the host's cgroup layout, which must
+ * offer the controllers of the limits. Throws a TargetError naming the fix.
+ */
+export async function prepareImageAndCgroups(target: string, kernel: KernelChoice): Promise<{ image: Image; host: CgroupHost }> {
+  let image: Image;
+  try {
+    image = await ensureImage({ kernel });
+  } catch (e) {
+    throw new TargetError(target, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
+  }
+  const host = detectCgroups();
+  if (host.missing.length > 0) throw new TargetError(target, 'prepare', describeMissing(host));
+  return { image, host };
+}
+
+/** Instances launched in this process, for unique ids across drivers (cgroup paths are host-wide). */
+let sequence = 0;
+
+interface Live {
+  proc?: LaunchedProcess;
+  result?: Promise<InstanceResult>;
+  /** Removes everything of the instance; runs once, later calls get the same promise. */
+  clean: () => Promise<void>;
+  /** Removes what is left synchronously, without waiting for `clean`, and forgets the exit hook. */
+  removeSync: () => void;
+  /** Whether `clean` finished. */
+  cleaned: boolean;
+}
+
+/** The limits of a probe's trial container: small, but each controller exercised. */
+export const TRIAL_LIMITS: Limits = { memoryBytes: 64 * MiB, pids: 64, cpus: 1 };
+
+/** Puts the cgroups' counters in the result and reports a kill by the memory cgroup (the launcher's rusage is the runtime's). */
+export function recordAccounting(r: InstanceResult, accounting: Accounting, limits: Limits): void {
+  for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
+    if (v !== undefined && Number.isFinite(v)) r.accounting[k] = v;
+  }
+  reportOomKills(r, accounting.oomKills ?? 0, limits);
+}
+
+/**
+ * The one verdict for a container whose memory cgroup's OOM killer killed a
+ * process: status `oom-killed`, unless tsbench itself killed it or it timed out.
+ */
+export function reportOomKills(r: InstanceResult, kills: number, limits: Limits): void {
+  if (kills <= 0 || r.status === 'killed' || r.status === 'timeout') return;
+  r.status = 'oom-killed';
+  const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${(limits.memoryBytes / MiB).toFixed(0)} MiB`;
+  r.reason = `the OOM killer killed ${kills} process(es) of the instance (${limit})`;
+}
+
+/** A driver's Linux-container instances: launches them the one shared way, and tears them all down. */
+export class LinuxInstances {
+  private readonly live = new Set<Live>();
+
+  constructor(private readonly options: LinuxInstancesOptions) {}
+
+  private fail(step: string, message: string, cause?: unknown): TargetError {
+    return new TargetError(this.options.target, step, message, cause === undefined ? undefined : { cause });
+  }
+
+  async launch(request: LaunchRequest, specOf: (id: string) => InstanceSpec): Promise<Instance> {
+    const target = this.options.target;
+    const limits = request.limits ?? {};
+    const problem = await volumeProblem(request.volumes ?? []);
+    if (problem) throw this.fail('launch', problem.message, problem.cause);
+    const id = `${this.options.idPrefix ?? ''}${process.pid}-${++sequence}`;
+    const spec = specOf(id);
+    const cgroups = spec.cgroups;
+
+    let dir: string | undefined;
+    let proc: LaunchedProcess | undefined;
+    const paths = (): string[] => [...(dir === undefined ? [] : [dir]), ...(spec.alsoRemove ?? [])];
+    const removePathsSync = (): void => {
+      cgroups.removeSync();
+      for (const p of paths()) {
+        try {
+          rmSync(p, { recursive: true, force: true });
+        } catch {
+          // Out of reach (a path in a mount namespace already gone): the next one still goes.
+        }
+      }
+    };
+    const unregister = atExit(() => {
+      if (proc?.pid !== undefined) {
+        try {
+          process.kill(-proc.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      removePathsSync();
+    });
+    let cleaning: Promise<void> | undefined;
+    const live: Live = {
+      cleaned: false,
+      clean: () =>
+        (cleaning ??= (async () => {
+          await spec.release?.();
+          await cgroups.remove();
+          for (const p of paths()) await rm(p, { recursive: true, force: true });
+          spec.forget?.();
+          live.cleaned = true;
+          unregister();
+        })()),
+      removeSync: () => {
+        removePathsSync();
+        unregister();
+      },
+    };
+    this.live.add(live);
+
+    try {
+      if (spec.dir.temp) dir = await mkdtemp(spec.dir.path);
+      else await mkdir((dir = spec.dir.path));
+      const made = dir;
+      await Promise.all((spec.dir.subdirs ?? []).map((d) => mkdir(join(made, d), { recursive: true })));
+    } catch (e) {
+      await this.discard(live);
+      throw this.fail('launch', `cannot create the instance directory in ${dirname(spec.dir.path)} (${describeError(e)}): make it writable or free some space`, e);
+    }
+    try {
+      await cgroups.create(limits);
+    } catch (e) {
+      await this.discard(live);
+      throw this.fail('launch', `cannot create the instance's cgroups under ${cgroups.where()} (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
+    }
+    let plan: LaunchPlan;
+    try {
+      plan = await spec.create(dir);
+    } catch (e) {
+      await this.discard(live);
+      throw e instanceof TargetError ? e : this.fail('launch', describeError(e), e);
+    }
+
+    proc = new LaunchedProcess({
+      target,
+      ...(plan.wrapper ? { wrapper: plan.wrapper } : {}),
+      argv: plan.argv,
+      readyTimeoutMs: this.options.readyTimeoutMs,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+    });
+    live.proc = proc;
+    // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
+    let upperAtStart: Promise<Record<string, unknown>> | undefined;
+    const instance = processInstance(target, proc, async (r) => {
+      if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
+      const extra = spec.extra?.();
+      if (extra) r.extra = { ...r.extra, ...extra };
+      let accounting: Accounting = {};
+      try {
+        accounting = await cgroups.read();
+        spec.account?.(accounting);
+      } catch (e) {
+        r.tail.push(`[tsbench] [${target}] accounting: ${describeError(e)}`);
+      }
+      try {
+        await live.clean();
+      } catch (e) {
+        r.tail.push(`[tsbench] [${target}] clean-up: ${describeError(e)}`);
+      }
+      // What a failed clean-up left, teardown (or the exit hook) removes.
+      if (live.cleaned) this.live.delete(live);
+      recordAccounting(r, accounting, limits);
+      spec.finish?.(r);
+      return r;
+    });
+    live.result = instance.result;
+    if (request.measureUpper) {
+      const where = spec.upper(dir);
+      upperAtStart = instance.ready
+        .then(async () => {
+          if ('unreachable' in where) return { upperAtStart: `not measured: ${where.unreachable}` };
+          const u = await treeUsage(where.path);
+          return { upperBytesAtStart: u.bytes, upperEntriesAtStart: u.entries };
+        })
+        .catch((e: unknown) => ({ upperAtStart: `not measured: ${describeError(e)}` }));
+    }
+    return {
+      ...instance,
+      // The instance's processes are those in its cgroups; the launcher outside them is harness, as for native.
+      hostPids: () => cgroups.pidsSync(),
+    };
+  }
+
+  private async discard(live: Live): Promise<void> {
+    await live.clean().catch(() => {});
+    if (live.cleaned) this.live.delete(live);
+  }
+
+  /** Kills every instance, waits for their results, then removes whatever a clean-up left. Idempotent. */
+  async teardown(): Promise<void> {
+    const all = [...this.live];
+    for (const l of all) l.proc?.kill();
+    await Promise.all(all.map(async (l) => (l.result ? l.result.then(() => {}) : l.clean().catch(() => {}))));
+    for (const l of all) {
+      if (!l.cleaned) l.removeSync();
+      this.live.delete(l);
+    }
+  }
+
+  /** For a driver's own exit hook: removes every instance's cgroups and paths now (the launcher groups are already killed). */
+  removeAllSync(): void {
+    for (const l of this.live) l.removeSync();
+    this.live.clear();
+  }
+}
