@@ -141,16 +141,14 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
         parameters: scenario.parameters(opts.scenarioOptions),
         runs,
         warmup,
-        targets: result.targets.map(
-          (t): TargetResult => ({
-            target: t.name,
-            state: t.available ? 'running' : 'skipped',
-            ...(t.available ? {} : { error: t.reason ?? 'unavailable' }),
-            samples: [],
-            stats: {},
-            ratioToNative: {},
-          }),
-        ),
+        targets: result.targets.map((t): TargetResult => ({
+          target: t.name,
+          state: t.available ? 'running' : 'skipped',
+          ...(t.available ? {} : { error: t.reason ?? 'unavailable' }),
+          samples: [],
+          stats: {},
+          ratioToNative: {},
+        })),
       };
       result.scenarios.push(sc);
       const fail = (t: TargetResult, e: unknown): void => {

@@ -41,7 +41,8 @@ export function driverOptionsFromEnv(env: Env = process.env): DriverOptions {
   if (kernel !== undefined) opts.guestKernel = { kernel, ...(modules !== undefined ? { modules } : {}) };
   const machine = value(env, 'TSBENCH_QEMU_MACHINE');
   if (machine !== undefined) {
-    if (!(MACHINES as readonly string[]).includes(machine)) throw new UsageError(`TSBENCH_QEMU_MACHINE=${machine} is not a machine type: use one of ${MACHINES.join(', ')}`);
+    if (!(MACHINES as readonly string[]).includes(machine))
+      throw new UsageError(`TSBENCH_QEMU_MACHINE=${machine} is not a machine type: use one of ${MACHINES.join(', ')}`);
     opts.machine = machine as DriverOptions['machine'];
   }
   if (value(env, 'TSBENCH_PRINT_COMMAND') === '1') opts.printCommand = true;

@@ -94,7 +94,8 @@ async function runWith(
     if (cached) host.kvm = { available: cached.available, reason: `${cached.reason ?? 'accelerator: kvm'} (probe of ${cached.probedAt}, cached)` };
   }
   for (const [name, p] of probes) {
-    if (!p.available) process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
+    if (!p.available)
+      process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
   }
 
   const image = await imageInfo(options);
@@ -126,7 +127,9 @@ async function runWith(
   if (quiet) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
   else {
     process.stdout.write(`${toTable(outcome.result)}\n`);
-    process.stdout.write(`\nresults: ${paths.json}\n         ${paths.csv}\n         ${writer.reportError ? `(no report: ${writer.reportError})` : paths.html}\n`);
+    process.stdout.write(
+      `\nresults: ${paths.json}\n         ${paths.csv}\n         ${writer.reportError ? `(no report: ${writer.reportError})` : paths.html}\n`,
+    );
   }
   if (outcome.cancelled) {
     process.stderr.write(`tsbench: ${outcome.result.interrupted ?? 'interrupted'}; the samples taken so far are in ${paths.json}\n`);
@@ -162,7 +165,13 @@ async function targetsCommand(flags: { json?: boolean }): Promise<number> {
   await Promise.all([...drivers.values()].map((d) => d.teardown().catch(() => {})));
   const rows = infos.map((t) => {
     const p = probes.get(t.name);
-    return { name: t.name, description: t.description, available: p?.available ?? false, reason: p?.reason ?? '', ...(p?.details ? { details: p.details } : {}) };
+    return {
+      name: t.name,
+      description: t.description,
+      available: p?.available ?? false,
+      reason: p?.reason ?? '',
+      ...(p?.details ? { details: p.details } : {}),
+    };
   });
   if (flags.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   else {
@@ -198,13 +207,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${str.replace(/^error: /, 'tsbench: ').replace(/\n+$/, '')}\n`) });
   const width = Math.max(...Object.keys(ENVIRONMENT).map((k) => k.length));
-  program.addHelpText('after', `\nEnvironment:\n${Object.entries(ENVIRONMENT).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}`);
+  program.addHelpText(
+    'after',
+    `\nEnvironment:\n${Object.entries(ENVIRONMENT)
+      .map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)
+      .join('\n')}`,
+  );
 
   program
     .command('run')
     .description('run scenarios on targets and write results (JSON, CSV) under --out')
-    .argument('<scenario...>', `scenarios to run: ${listScenarios().map((s) => s.name).join(', ')}`)
-    .requiredOption('-t, --targets <list>', `comma-separated targets: ${listTargets().map((t) => t.name).join(', ')}`)
+    .argument(
+      '<scenario...>',
+      `scenarios to run: ${listScenarios()
+        .map((s) => s.name)
+        .join(', ')}`,
+    )
+    .requiredOption(
+      '-t, --targets <list>',
+      `comma-separated targets: ${listTargets()
+        .map((t) => t.name)
+        .join(', ')}`,
+    )
     .option('-r, --runs <n>', 'measured samples per target (default: per scenario)', positiveInt('--runs', '30'))
     .option('-w, --warmup <n>', 'warmup samples per target, not recorded (default: per scenario)', nonNegativeInt('--warmup', '3'))
     .option('-o, --out <dir>', 'output directory (default: results/<timestamp>)')
@@ -223,7 +247,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('exec')
     .description('run one command of the image in a fresh instance of a target, streaming its output')
     .argument('<command...>', 'the command and its arguments (put them after --)')
-    .requiredOption('-t, --target <name>', `the target: ${listTargets().map((t) => t.name).join(', ')}`)
+    .requiredOption(
+      '-t, --target <name>',
+      `the target: ${listTargets()
+        .map((t) => t.name)
+        .join(', ')}`,
+    )
     .option('--cpus <n>', 'CPU limit: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
     .option('--memory <size>', 'memory limit: cgroup limit, VM RAM', size('--memory', '256M'))
     .option('-v, --volume <host:guest>', 'bind a host directory into the instance (repeatable)', (v: string, prev: string[] = []) => [...prev, v])

@@ -22,7 +22,10 @@ export function valuesOf(target: { samples: readonly Pick<Sample, 'values'>[] } 
 }
 
 /** A per-sample combination of metrics over a target's samples, keeping the results that count (samples lacking an input give undefined). */
-export function derivedValues(target: { samples: readonly Pick<Sample, 'values'>[] } | undefined, f: (values: Readonly<Record<string, number>>) => number | undefined): number[] {
+export function derivedValues(
+  target: { samples: readonly Pick<Sample, 'values'>[] } | undefined,
+  f: (values: Readonly<Record<string, number>>) => number | undefined,
+): number[] {
   const xs: number[] = [];
   for (const s of target?.samples ?? []) {
     const v = counts(f(s.values));

@@ -5,12 +5,7 @@
  * (two samples). Pure functions; every random choice comes from a seeded generator so
  * the same samples and seed always give the same intervals.
  */
-import {
-  mean as ssMean,
-  medianAbsoluteDeviation,
-  quantileSorted,
-  sampleStandardDeviation,
-} from 'simple-statistics';
+import { mean as ssMean, medianAbsoluteDeviation, quantileSorted, sampleStandardDeviation } from 'simple-statistics';
 
 export interface Stats {
   /** Number of samples. */

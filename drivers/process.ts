@@ -199,8 +199,7 @@ export class LaunchedProcess {
         if (ev.kind === 'start') {
           this.outcome.startNs = ev.monoNs;
           this.outcome.childPid = ev.pid;
-        }
-        else if (ev.kind === 'error') this.outcome.launcherError = ev.message;
+        } else if (ev.kind === 'error') this.outcome.launcherError = ev.message;
         else {
           this.outcome.endNs = ev.monoNs;
           this.outcome.rusage = { userUs: ev.userUs, systemUs: ev.systemUs, maxRssKb: ev.maxRssKb };
@@ -309,7 +308,6 @@ export function describeOutcome(o: ProcessOutcome): string {
   return 'ok';
 }
 
-
 /**
  * Turns what was observed into an instance result. `sameClock` says whether the
  * agent's CLOCK_MONOTONIC is the host's (native, containers) or a guest's (VMs),
@@ -322,8 +320,7 @@ export function toInstanceResult(
   const start = o.startNs ?? o.requestedNs;
   const readyNs = opts.sameClock ? o.agentReadyNs : o.readyReceivedNs;
   const reason = describeOutcome(o);
-  const status: InstanceStatus =
-    opts.status ?? (o.timedOut ? 'timeout' : o.killed ? 'killed' : reason === 'ok' ? 'ok' : 'failed');
+  const status: InstanceStatus = opts.status ?? (o.timedOut ? 'timeout' : o.killed ? 'killed' : reason === 'ok' ? 'ok' : 'failed');
   const accounting: Accounting = opts.accounting ?? {};
   if (o.rusage && accounting.cpuUserMs === undefined) {
     accounting.cpuUserMs = o.rusage.userUs / 1000;

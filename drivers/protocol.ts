@@ -62,7 +62,9 @@ export function parseAgentLine(line: string): AgentEvent | undefined {
     case 'error':
       return { kind: 'error', message: rest };
     case 'mark':
-      return /^[\w.-]+$/.test(fields[0] ?? '') && DECIMAL.test(fields[1] ?? '') ? { kind: 'mark', name: fields[0] as string, monoNs: BigInt(fields[1] as string) } : undefined;
+      return /^[\w.-]+$/.test(fields[0] ?? '') && DECIMAL.test(fields[1] ?? '')
+        ? { kind: 'mark', name: fields[0] as string, monoNs: BigInt(fields[1] as string) }
+        : undefined;
     case 'exit':
       if (fields[0] === 'signal' && DECIMAL.test(fields[1] ?? '')) return { kind: 'exit', code: 128 + Number(fields[1]), signal: Number(fields[1]) };
       return DECIMAL.test(fields[0] ?? '') ? { kind: 'exit', code: Number(fields[0]), signal: null } : undefined;

@@ -33,9 +33,25 @@ export function toCsv(result: Result): string {
         if (!s) continue;
         const r = t.ratioToNative[m.name];
         rows.push([
-          sc.name, t.target, t.state, m.name, m.unit,
-          s.n, s.min, s.max, s.mean, s.sd, s.median, s.p95, s.p99, s.ciLow, s.ciHigh, s.outliers,
-          r?.ratio ?? '', r?.ciLow ?? '', r?.ciHigh ?? '',
+          sc.name,
+          t.target,
+          t.state,
+          m.name,
+          m.unit,
+          s.n,
+          s.min,
+          s.max,
+          s.mean,
+          s.sd,
+          s.median,
+          s.p95,
+          s.p99,
+          s.ciLow,
+          s.ciHigh,
+          s.outliers,
+          r?.ratio ?? '',
+          r?.ciLow ?? '',
+          r?.ciHigh ?? '',
         ]);
       }
     }

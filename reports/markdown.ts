@@ -64,9 +64,13 @@ function claimsTable(h: HostClaims): string[] {
   if (h.verdicts.length === 0) return ['No claim verdicts were computed for these results.'];
   const rows = h.verdicts.map((c) => {
     const numbers = c.figures
-      .map((f) => `${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`)
+      .map(
+        (f) => `${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`,
+      )
       .join('; ');
-    const parts = c.parts.map((p) => `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${p.bearing === 'context' ? ' (context)' : ''}`).join('; ');
+    const parts = c.parts
+      .map((p) => `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${p.bearing === 'context' ? ' (context)' : ''}`)
+      .join('; ');
     return [
       mdCell(c.id),
       mdCell(c.claim),

@@ -48,7 +48,10 @@ test('noop reports init, ready and exit 0 in order, with monotonic times inside 
   const after = process.hrtime.bigint();
   assert.equal(result.exitCode, 0);
   const ev = events(result.stdout);
-  assert.deepEqual(ev.map((e) => e.verb), ['init', 'ready', 'exit']);
+  assert.deepEqual(
+    ev.map((e) => e.verb),
+    ['init', 'ready', 'exit'],
+  );
   const init = BigInt(ev[0]?.args[0] ?? '0');
   const ready = BigInt(ev[1]?.args[0] ?? '0');
   // Node's hrtime is CLOCK_MONOTONIC too, so the agent's stamps fall between ours.
@@ -60,7 +63,10 @@ test('exec reframes the tool stdout and stderr, reports rusage and forwards the 
   const result = await agent(['exec', '/bin/sh', '-c', 'echo hi; echo oops >&2; exit 3']);
   assert.equal(result.exitCode, 3);
   const ev = events(result.stdout);
-  assert.deepEqual(ev.map((e) => e.verb).filter((v) => v !== 'out' && v !== 'err'), ['init', 'ready', 'rusage', 'exit']);
+  assert.deepEqual(
+    ev.map((e) => e.verb).filter((v) => v !== 'out' && v !== 'err'),
+    ['init', 'ready', 'rusage', 'exit'],
+  );
   assert.ok(ev.some((e) => e.text === 'out hi'));
   assert.ok(ev.some((e) => e.text === 'err oops'));
   const rusage = ev.find((e) => e.verb === 'rusage');
@@ -73,8 +79,13 @@ test('exec reframes the tool stdout and stderr, reports rusage and forwards the 
 
 test('exec flushes a final partial line and splits long lines at 4096 bytes', async () => {
   const result = await agent(['exec', '/bin/sh', '-c', 'head -c 5000 /dev/zero | tr "\\0" x; echo; printf tail']);
-  const out = events(result.stdout).filter((e) => e.verb === 'out').map((e) => e.text.slice(4));
-  assert.deepEqual(out.map((s) => s.length), [4096, 904, 4]);
+  const out = events(result.stdout)
+    .filter((e) => e.verb === 'out')
+    .map((e) => e.text.slice(4));
+  assert.deepEqual(
+    out.map((s) => s.length),
+    [4096, 904, 4],
+  );
   assert.equal(out[2], 'tail');
 });
 
@@ -89,22 +100,37 @@ test('exec of a missing tool is an error line followed by exit 127', async () =>
   assert.equal(result.exitCode, 127);
   const ev = events(result.stdout);
   assert.match(ev.find((e) => e.verb === 'error')?.text ?? '', /^error exec \/nonexistent\/tool: No such file/);
-  assert.equal(ev.some((e) => e.verb === 'rusage'), false);
+  assert.equal(
+    ev.some((e) => e.verb === 'rusage'),
+    false,
+  );
   assert.equal(ev.at(-1)?.text, 'exit 127');
 });
 
 test('exec of a bare command name runs it from PATH, and from the usual PATH when the environment has none', async () => {
   const found = await agent(['exec', 'sh', '-c', 'echo found']);
   assert.equal(found.exitCode, 0, found.stdout);
-  assert.ok(events(found.stdout).some((e) => e.text === 'out found'), found.stdout);
+  assert.ok(
+    events(found.stdout).some((e) => e.text === 'out found'),
+    found.stdout,
+  );
   // As a VM's init sees it: the kernel gives init no PATH.
   const bare = await execa(agentBinary(), ['exec', 'sh', '-c', 'echo "$PATH"'], { reject: false, timeout: 10_000, stdin: 'ignore', env: {}, extendEnv: false });
   assert.equal(bare.exitCode, 0, bare.stdout);
-  assert.ok(events(bare.stdout).some((e) => e.text === `out ${DEFAULT_PATH}`), bare.stdout);
+  assert.ok(
+    events(bare.stdout).some((e) => e.text === `out ${DEFAULT_PATH}`),
+    bare.stdout,
+  );
 });
 
 test('exec of a command on no PATH directory is an error naming the PATH, then exit 127', async () => {
-  const result = await execa(agentBinary(), ['exec', 'tsbench-no-such-command', '--flag'], { reject: false, timeout: 10_000, stdin: 'ignore', env: {}, extendEnv: false });
+  const result = await execa(agentBinary(), ['exec', 'tsbench-no-such-command', '--flag'], {
+    reject: false,
+    timeout: 10_000,
+    stdin: 'ignore',
+    env: {},
+    extendEnv: false,
+  });
   assert.equal(result.exitCode, 127);
   const ev = events(result.stdout);
   assert.equal(ev.find((e) => e.verb === 'error')?.text, `error exec tsbench-no-such-command: command not found in PATH=${DEFAULT_PATH}`);
@@ -120,7 +146,10 @@ test('exec of a file that is not executable is an error, then exit 126 as in a s
     assert.equal(result.exitCode, 126);
     const ev = events(result.stdout);
     assert.equal(ev.find((e) => e.verb === 'error')?.text, `error exec ${file}: Permission denied`);
-    assert.equal(ev.some((e) => e.verb === 'out'), false);
+    assert.equal(
+      ev.some((e) => e.verb === 'out'),
+      false,
+    );
     assert.equal(ev.at(-1)?.text, 'exit 126');
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -131,7 +160,10 @@ test('an unknown or absent job is an error with exit 127', async () => {
   for (const args of [['bogus'], []]) {
     const result = await agent(args);
     assert.equal(result.exitCode, 127);
-    assert.deepEqual(events(result.stdout).map((e) => e.verb), ['init', 'error', 'exit']);
+    assert.deepEqual(
+      events(result.stdout).map((e) => e.verb),
+      ['init', 'error', 'exit'],
+    );
   }
 });
 
@@ -139,7 +171,10 @@ test('sleep reports ready and its memory view, then stops on a stop line', async
   const result = await agent(['sleep'], { input: 'hello\nstop\n' });
   assert.equal(result.exitCode, 0);
   const ev = events(result.stdout);
-  assert.deepEqual(ev.map((e) => e.verb), ['init', 'ready', 'meminfo', 'exit']);
+  assert.deepEqual(
+    ev.map((e) => e.verb),
+    ['init', 'ready', 'meminfo', 'exit'],
+  );
   const [total, available] = (ev[2]?.args ?? []).map(Number);
   assert.ok(total !== undefined && available !== undefined && total > 0 && available > 0 && available <= total);
 });
@@ -169,6 +204,9 @@ test('as PID 1 of a PID namespace it waits for the tool among orphans and exits 
   });
   assert.equal(result.exitCode, 4);
   const ev = events(result.stdout);
-  assert.ok(ev.some((e) => e.text === 'out pid 2'), 'the tool is PID 2, so the agent is PID 1');
+  assert.ok(
+    ev.some((e) => e.text === 'out pid 2'),
+    'the tool is PID 2, so the agent is PID 1',
+  );
   assert.equal(ev.at(-1)?.text, 'exit 4');
 });

@@ -12,7 +12,12 @@ import { CLAIMS, RULE_TEXTS, THRESHOLD_SPECS, THRESHOLDS } from '../reports/clai
 import { claimsMarkdown, CLAIMS_DOC_COMMAND } from '../reports/claims/doc.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const markdownFiles = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const markdownFiles = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
 
 describe('claims written once', () => {

@@ -125,7 +125,10 @@ const one = (scenarios: CraftOptions['scenarios'], extra: Partial<CraftOptions> 
 describe('claim verdicts', () => {
   test('every claim gets a verdict, and nothing measured means not measured for all eleven', () => {
     const hosts = evaluateClaims([one({})]);
-    assert.deepEqual(hosts[0]?.verdicts.map((v) => v.id), ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11']);
+    assert.deepEqual(
+      hosts[0]?.verdicts.map((v) => v.id),
+      ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11'],
+    );
     for (const v of hosts[0]?.verdicts ?? []) {
       assert.equal(v.verdict, 'not measured', `${v.id}: ${v.evidence}`);
       assert.match(v.evidence, /tsbench run \w+ --targets/, `${v.id} names the run that would measure it`);
@@ -135,7 +138,13 @@ describe('claim verdicts', () => {
 
   describe('C1 startup', () => {
     const startup = (container: number, vm: Record<string, number>) =>
-      one({ startup: { native: { toReadyMs: around(0.5), toExitMs: around(0.6) }, container: { toReadyMs: around(container), toExitMs: around(container * 1.1) }, ...Object.fromEntries(Object.entries(vm).map(([t, ms]) => [t, { toReadyMs: around(ms), toExitMs: around(ms) }])) } });
+      one({
+        startup: {
+          native: { toReadyMs: around(0.5), toExitMs: around(0.6) },
+          container: { toReadyMs: around(container), toExitMs: around(container * 1.1) },
+          ...Object.fromEntries(Object.entries(vm).map(([t, ms]) => [t, { toReadyMs: around(ms), toExitMs: around(ms) }])),
+        },
+      });
 
     test('a 2 ms container and a 300 ms KVM boot confirm it, decided by KVM', () => {
       const v = claim('C1', startup(2, { kvm: 300 }));
@@ -175,7 +184,14 @@ describe('claim verdicts', () => {
     });
 
     test('peer runtimes are context parts that do not change the verdict', () => {
-      const f = one({ startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) }, kvm: { toReadyMs: around(300) }, runc: { toReadyMs: around(1500) } } });
+      const f = one({
+        startup: {
+          native: { toReadyMs: around(0.5) },
+          container: { toReadyMs: around(2) },
+          kvm: { toReadyMs: around(300) },
+          runc: { toReadyMs: around(1500) },
+        },
+      });
       const v = claim('C1', f);
       assert.equal(v.verdict, 'confirmed');
       const runc = part(v, 'runc ready in < 1 s');
@@ -192,7 +208,9 @@ describe('claim verdicts', () => {
 
   describe('C2 cpu', () => {
     const cpu = (ratios: Record<string, number[]>) =>
-      one({ cpu: { native: { workMs: constant(500) }, ...Object.fromEntries(Object.entries(ratios).map(([t, rs]) => [t, { workMs: rs.map((r) => 500 * r) }])) } });
+      one({
+        cpu: { native: { workMs: constant(500) }, ...Object.fromEntries(Object.entries(ratios).map(([t, rs]) => [t, { workMs: rs.map((r) => 500 * r) }])) },
+      });
 
     test('a container within 5 %, KVM within 10 % and TCG 6× slower confirm it', () => {
       const v = claim('C2', cpu({ container: around(1.01, 0.005), kvm: around(1.05, 0.01), tcg: around(6, 0.02) }));
@@ -235,7 +253,9 @@ describe('claim verdicts', () => {
 
   describe('C3 memory', () => {
     const mem = (container: number, vms: Record<string, Record<string, number[]>>) =>
-      one({ memory: { native: { footprintPssBytes: around(1e6) }, container: { footprintPssBytes: around(container), cgroupUsageBytes: around(0.5e6) }, ...vms } });
+      one({
+        memory: { native: { footprintPssBytes: around(1e6) }, container: { footprintPssBytes: around(container), cgroupUsageBytes: around(0.5e6) }, ...vms },
+      });
 
     test('a container 100 KB over native against a 200 MB KVM VM confirms it', () => {
       const v = claim('C3', mem(1.1e6, { kvm: { footprintPssBytes: around(200e6) } }));
@@ -299,7 +319,11 @@ describe('claim verdicts', () => {
     });
 
     test('under TCG it is confirmed on the guest memory in use from the memory scenario', () => {
-      const withMem = density(150e3, { tcg: { pssPerInstanceBytes: around(440e6) } }, { memory: { tcg: { footprintPssBytes: around(500e6), guestTotalBytes: constant(490e6), guestAvailableBytes: around(350e6) } } });
+      const withMem = density(
+        150e3,
+        { tcg: { pssPerInstanceBytes: around(440e6) } },
+        { memory: { tcg: { footprintPssBytes: around(500e6), guestTotalBytes: constant(490e6), guestAvailableBytes: around(350e6) } } },
+      );
       const v = claim('C5', withMem);
       assert.equal(v.verdict, 'confirmed');
       assert.equal(v.accelerator, 'tcg');
@@ -314,10 +338,27 @@ describe('claim verdicts', () => {
 
   describe('C6 io', () => {
     const io = (container: number, containerRandRead: number, vms: Record<string, number>) => {
-      const native = { seqReadMiBps: around(1000), seqWriteMiBps: around(1000), randReadIops: around(100e3), randWriteIops: around(80e3), overlaySeqReadMiBps: around(1000), overlaySeqWriteMiBps: around(1000), overlayRandReadIops: around(100e3), overlayRandWriteIops: around(80e3) };
+      const native = {
+        seqReadMiBps: around(1000),
+        seqWriteMiBps: around(1000),
+        randReadIops: around(100e3),
+        randWriteIops: around(80e3),
+        overlaySeqReadMiBps: around(1000),
+        overlaySeqWriteMiBps: around(1000),
+        overlayRandReadIops: around(100e3),
+        overlayRandWriteIops: around(80e3),
+      };
       const scale = (o: Record<string, number[]>, r: number) => Object.fromEntries(Object.entries(o).map(([k, xs]) => [k, xs.map((x) => x * r)]));
       const ct = { ...scale(native, container), randReadIops: around(100e3 * containerRandRead) };
-      const vmTargets = Object.fromEntries(Object.entries(vms).map(([t, r]) => [t, scale({ seqReadMiBps: native.seqReadMiBps, seqWriteMiBps: native.seqWriteMiBps, randReadIops: native.randReadIops, randWriteIops: native.randWriteIops }, r)]));
+      const vmTargets = Object.fromEntries(
+        Object.entries(vms).map(([t, r]) => [
+          t,
+          scale(
+            { seqReadMiBps: native.seqReadMiBps, seqWriteMiBps: native.seqWriteMiBps, randReadIops: native.randReadIops, randWriteIops: native.randWriteIops },
+            r,
+          ),
+        ]),
+      );
       return one({ io: { native, container: ct, ...vmTargets } });
     };
 
@@ -346,7 +387,17 @@ describe('claim verdicts', () => {
 
   describe('C7 limits', () => {
     const limits = (held: number[], delivered: number) =>
-      one({ limits: { native: { memLimitHeld: constant(0, 3), cpuQuotaDeliveredCpus: around(2, 0.01, 3) }, container: { memLimitHeld: held, memLimitBytes: constant(128 * 2 ** 20, 3), cpuQuotaDeliveredCpus: around(delivered, 0.01, 3), cpuQuotaCpus: constant(0.5, 3) } } });
+      one({
+        limits: {
+          native: { memLimitHeld: constant(0, 3), cpuQuotaDeliveredCpus: around(2, 0.01, 3) },
+          container: {
+            memLimitHeld: held,
+            memLimitBytes: constant(128 * 2 ** 20, 3),
+            cpuQuotaDeliveredCpus: around(delivered, 0.01, 3),
+            cpuQuotaCpus: constant(0.5, 3),
+          },
+        },
+      });
 
     test('every hog OOM-killed and half a CPU delivered under a 0.5 quota confirm it', () => {
       const v = claim('C7', limits([1, 1, 1], 0.5));
@@ -458,7 +509,13 @@ describe('claim verdicts', () => {
 
   describe('C11 host CPU per unit of work', () => {
     const cpu = (ratio: number) =>
-      one({ cpu: { native: { hostCpuPerEventUs: around(280, 0.005) }, container: { hostCpuPerEventUs: around(280 * ratio, 0.005) }, tcg: { hostCpuPerEventUs: around(3600) } } });
+      one({
+        cpu: {
+          native: { hostCpuPerEventUs: around(280, 0.005) },
+          container: { hostCpuPerEventUs: around(280 * ratio, 0.005) },
+          tcg: { hostCpuPerEventUs: around(3600) },
+        },
+      });
 
     test('the same host CPU per event as native confirms it, with TCG only as contrast', () => {
       const v = claim('C11', cpu(1.0));
@@ -484,17 +541,26 @@ describe('claim verdicts across result files', () => {
     const a = craft({ path: 'a.json', hostname: 'alpha', scenarios: {} });
     const b = craft({ path: 'b.json', hostname: 'beta', scenarios: {} });
     const hosts = evaluateClaims([a, b]);
-    assert.deepEqual(hosts.map((h) => h.host), ['alpha', 'beta']);
+    assert.deepEqual(
+      hosts.map((h) => h.host),
+      ['alpha', 'beta'],
+    );
   });
 
   test('two machines sharing a hostname are told apart by CPU model', () => {
     const a = craft({ path: 'a.json', hostname: 'ci', cpuModel: 'AMD EPYC', scenarios: {} });
     const b = craft({ path: 'b.json', hostname: 'ci', cpuModel: 'Intel Xeon', scenarios: {} });
-    assert.deepEqual(evaluateClaims([a, b]).map((h) => h.host), ['ci (AMD EPYC)', 'ci (Intel Xeon)']);
+    assert.deepEqual(
+      evaluateClaims([a, b]).map((h) => h.host),
+      ['ci (AMD EPYC)', 'ci (Intel Xeon)'],
+    );
   });
 
   test('a claim draws on several files of one host and names them', () => {
-    const s = craft({ path: 'startup.json', scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) }, kvm: { toReadyMs: around(300) } } } });
+    const s = craft({
+      path: 'startup.json',
+      scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) }, kvm: { toReadyMs: around(300) } } },
+    });
     const c = craft({ path: 'cpu.json', scenarios: { cpu: { native: { workMs: constant(500) }, container: { workMs: around(500, 0.005) } } } });
     const hosts = evaluateClaims([s, c]);
     assert.equal(hosts.length, 1);
@@ -506,9 +572,21 @@ describe('claim verdicts across result files', () => {
   });
 
   test('the newest completed file wins, and a newer errored run does not hide an older completed one', () => {
-    const older = craft({ path: 'old.json', startedAt: '2026-01-01T00:00:00Z', scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) } } } });
-    const newer = craft({ path: 'new.json', startedAt: '2026-01-02T00:00:00Z', scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(1500) } } } });
-    const broken = craft({ path: 'broken.json', startedAt: '2026-01-03T00:00:00Z', scenarios: { startup: { container: { state: 'errored', error: 'boom' } } } });
+    const older = craft({
+      path: 'old.json',
+      startedAt: '2026-01-01T00:00:00Z',
+      scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(2) } } },
+    });
+    const newer = craft({
+      path: 'new.json',
+      startedAt: '2026-01-02T00:00:00Z',
+      scenarios: { startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(1500) } } },
+    });
+    const broken = craft({
+      path: 'broken.json',
+      startedAt: '2026-01-03T00:00:00Z',
+      scenarios: { startup: { container: { state: 'errored', error: 'boom' } } },
+    });
     assert.equal(part(claim('C1', older, newer), 'container ready in < 1 s').verdict, 'refuted');
     assert.equal(part(claim('C1', older, broken), 'container ready in < 1 s').verdict, 'confirmed');
     const sources = evaluateClaims([older, newer]).at(0)?.sources;

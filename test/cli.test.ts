@@ -45,7 +45,10 @@ test('scenarios and targets are listed with their metrics and availability', asy
   const s = await tsbench(['scenarios', '--json']);
   assert.equal(s.exitCode, 0);
   const scenarios = JSON.parse(s.stdout) as { name: string; metrics: { name: string; unit: string }[] }[];
-  assert.deepEqual(scenarios.find((x) => x.name === 'startup')?.metrics.map((m) => m.name), ['toReadyMs', 'toExitMs']);
+  assert.deepEqual(
+    scenarios.find((x) => x.name === 'startup')?.metrics.map((m) => m.name),
+    ['toReadyMs', 'toExitMs'],
+  );
   const t = await tsbench(['targets', '--json']);
   assert.equal(t.exitCode, 0);
   const targets = JSON.parse(t.stdout) as { name: string; available: boolean; reason: string }[];

@@ -16,10 +16,14 @@ const work = mkdtempSync(join(tmpdir(), 'tsbench-compare-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function compare(base: Result, head: Result, thresholds: string[] = [], alpha?: number): Comparison {
-  return compareResults({ path: 'base.json', result: base }, { path: 'head.json', result: head }, {
-    thresholds: parseThresholds(thresholds),
-    ...(alpha !== undefined ? { alpha } : {}),
-  });
+  return compareResults(
+    { path: 'base.json', result: base },
+    { path: 'head.json', result: head },
+    {
+      thresholds: parseThresholds(thresholds),
+      ...(alpha !== undefined ? { alpha } : {}),
+    },
+  );
 }
 
 function verdictOf(c: Comparison, key: string): string | undefined {
@@ -51,7 +55,8 @@ describe('the rank test', () => {
     const a = [1, 2, 2, 3, 5];
     const b = [2, 3, 4, 4, 6, 7];
     const pooled = [...a, ...b];
-    const rankSum = (idx: number[]): number => idx.reduce((acc, i) => acc + pooled.filter((v) => v < (pooled[i] as number)).length + (pooled.filter((v) => v === pooled[i]).length + 1) / 2, 0);
+    const rankSum = (idx: number[]): number =>
+      idx.reduce((acc, i) => acc + pooled.filter((v) => v < (pooled[i] as number)).length + (pooled.filter((v) => v === pooled[i]).length + 1) / 2, 0);
     const observed = rankSum([0, 1, 2, 3, 4]);
     const mean = (5 * 12) / 2;
     let hits = 0;
@@ -85,7 +90,10 @@ describe('the rank test', () => {
   });
 
   test('Benjamini–Hochberg q-values match a worked example', () => {
-    assert.deepEqual(benjaminiHochberg([0.01, 0.04, 0.03, 0.005]).map((q) => Number(q.toFixed(6))), [0.02, 0.04, 0.04, 0.02]);
+    assert.deepEqual(
+      benjaminiHochberg([0.01, 0.04, 0.03, 0.005]).map((q) => Number(q.toFixed(6))),
+      [0.02, 0.04, 0.04, 0.02],
+    );
   });
 });
 
@@ -169,7 +177,10 @@ describe('thresholds', () => {
 
   for (const bad of ['5', 'five%', 'io.=5%', 'a.b.c.d=5%', 'io.randReadIops=ten']) {
     test(`'${bad}' is a usage error naming the argument`, () => {
-      assert.throws(() => parseThresholds([bad]), (e: unknown) => e instanceof UsageError && e.message.includes(`'${bad}'`) && e.message.startsWith('--threshold'));
+      assert.throws(
+        () => parseThresholds([bad]),
+        (e: unknown) => e instanceof UsageError && e.message.includes(`'${bad}'`) && e.message.startsWith('--threshold'),
+      );
     });
   }
 
@@ -254,7 +265,10 @@ describe('the compare command', () => {
   });
 
   test('an accelerator change is a warning at the top and makes the VM target inconclusive', async () => {
-    const tcgNight = writeResult('tcg.json', craftResult({ seed: 2, scenarios: [STARTUP, IO], host: { kvm: { available: false, reason: 'no /dev/kvm' } }, accelerator: 'tcg' }));
+    const tcgNight = writeResult(
+      'tcg.json',
+      craftResult({ seed: 2, scenarios: [STARTUP, IO], host: { kvm: { available: false, reason: 'no /dev/kvm' } }, accelerator: 'tcg' }),
+    );
     const r = await tsbench(['compare', base, tcgNight]);
     assert.equal(r.exitCode, 0, r.stderr);
     const lines = r.stdout.split('\n');
@@ -292,7 +306,11 @@ describe('the compare command', () => {
     ['a JSON file that is not a tsbench result', [notOurs, base], /package\.json: not a tsbench result/],
     ['a result of another schema version', [base, wrongVersion], /v99\.json: result schema version 99 is not supported \(this tsbench reads version 1\)/],
     ['bad threshold syntax', [base, same, '--threshold', 'lots'], /--threshold: 'lots' is not a percentage; write e\.g\. --threshold 5%/],
-    ['an unknown metric in --threshold', [base, same, '--threshold', 'io.iops=10%'], /--threshold: 'io\.iops=10%' names an unknown metric; valid metrics of io: randReadIops, seqReadMiBps/],
+    [
+      'an unknown metric in --threshold',
+      [base, same, '--threshold', 'io.iops=10%'],
+      /--threshold: 'io\.iops=10%' names an unknown metric; valid metrics of io: randReadIops, seqReadMiBps/,
+    ],
     ['an unknown --format', [base, same, '--format', 'html'], /--format: unknown format 'html'; valid formats: text, md, json/],
     ['an --alpha outside (0, 1)', [base, same, '--alpha', '5'], /--alpha must be a number between 0 and 1/],
     ['a missing HEAD argument', [base], /missing required argument 'head'/],

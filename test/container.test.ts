@@ -90,7 +90,9 @@ test('probe says precisely what is missing when tsbench is not root', { skip: pr
   const { execa } = await import('execa');
   const driverUrl = new URL('../drivers/container/index.js', import.meta.url).href;
   const script = `const { default: c } = await import(${JSON.stringify(driverUrl)}); process.stdout.write(JSON.stringify(await c().probe()));`;
-  const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { reject: false });
+  const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], {
+    reject: false,
+  });
   if (r.exitCode !== 0) return; // no setpriv, or dist/ unreadable to nobody: nothing to learn here
   const p = JSON.parse(r.stdout) as { available: boolean; reason: string };
   assert.equal(p.available, false);
@@ -118,15 +120,22 @@ test('on cgroup v2 the workload is born in its cgroup (clone3 CLONE_INTO_CGROUP)
 
 describe('isolation seen from inside a container', { skip }, () => {
   test('only the container’s processes are visible and the agent is PID 1', async () => {
-    const out = await sh('/bin/busybox ls /proc | /bin/busybox grep -E "^[0-9]+$" | /bin/busybox wc -l; /bin/busybox cat /proc/1/cmdline | /bin/busybox tr "\\0" " "');
+    const out = await sh(
+      '/bin/busybox ls /proc | /bin/busybox grep -E "^[0-9]+$" | /bin/busybox wc -l; /bin/busybox cat /proc/1/cmdline | /bin/busybox tr "\\0" " "',
+    );
     const count = Number(out[0]);
     assert.ok(count >= 1 && count <= 5, `pids seen: ${count}`);
     assert.match(out[1] ?? '', /^\/sbin\/tsbench-agent exec /);
   });
 
   test('the network namespace has only lo, and it is up', async () => {
-    const out = await sh('/bin/busybox tail -n +3 /proc/net/dev | /bin/busybox cut -d: -f1; /bin/busybox cat /sys/class/net/lo/operstate /sys/class/net/lo/flags');
-    assert.deepEqual(out.slice(0, -2).map((l) => l.trim()), ['lo']);
+    const out = await sh(
+      '/bin/busybox tail -n +3 /proc/net/dev | /bin/busybox cut -d: -f1; /bin/busybox cat /sys/class/net/lo/operstate /sys/class/net/lo/flags',
+    );
+    assert.deepEqual(
+      out.slice(0, -2).map((l) => l.trim()),
+      ['lo'],
+    );
     assert.equal(Number(out.at(-1)) & 1, 1, 'IFF_UP');
   });
 
@@ -169,7 +178,9 @@ describe('limits and accounting', { skip }, () => {
   });
 
   test('a pids limit stops a fork loop', async () => {
-    const r = await run(['/bin/busybox', 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do /bin/busybox sleep 1 & i=$((i+1)); done; wait; echo done'], { limits: { pids: 10 } });
+    const r = await run(['/bin/busybox', 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do /bin/busybox sleep 1 & i=$((i+1)); done; wait; echo done'], {
+      limits: { pids: 10 },
+    });
     assert.match(r.stderr.join('\n'), /can't fork|Resource temporarily unavailable/);
   });
 

@@ -104,14 +104,17 @@ for (const { name, driver, probe } of targets) {
     let reportResult: Promise<InstanceResult> | undefined;
     function report(): Promise<InstanceResult> {
       const script = declaresLimits ? `${REPORT_LIMITS}\n${OUTPUT_THEN_FAIL}` : OUTPUT_THEN_FAIL;
-      reportResult ??= launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', script] }, limits, onOutput: (l) => streamed.push(l) }).then((i) => i.result);
+      reportResult ??= launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', script] }, limits, onOutput: (l) => streamed.push(l) }).then(
+        (i) => i.result,
+      );
       return reportResult;
     }
     async function reported(): Promise<Map<string, string>> {
       const r = await report();
       return new Map(r.stdout.filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
     }
-    const detail = (r: InstanceResult): string => `${r.status} ${r.reason ?? ''}\nstdout: ${r.stdout.join('\n')}\nstderr: ${r.stderr.join('\n')}\ntail: ${r.tail.join('\n')}`;
+    const detail = (r: InstanceResult): string =>
+      `${r.status} ${r.reason ?? ''}\nstdout: ${r.stdout.join('\n')}\nstderr: ${r.stderr.join('\n')}\ntail: ${r.tail.join('\n')}`;
 
     before(() => driver.prepare({ limits: {} }));
 
@@ -177,28 +180,39 @@ for (const { name, driver, probe } of targets) {
     });
 
     describe('limits', () => {
-      test(`a memory limit of ${LIMITS.memoryBytes / MiB} MiB is what the job sees`, { skip: caps.limits.memoryBytes ? false : lacks('memory limit') }, async () => {
-        const kv = await reported();
-        const cgroup = kv.get('cgroup.memory.max') ?? kv.get('cgroup.memory.limit_in_bytes');
-        if (driver.isolation === 'vm') {
-          // The guest kernel keeps some of the RAM for itself: MemTotal is a little less than asked.
-          const kb = Number(kv.get('memtotal-kb'));
-          assert.ok(kb > 0.85 * (LIMITS.memoryBytes / 1024) && kb <= LIMITS.memoryBytes / 1024, `MemTotal ${kb} kB for ${LIMITS.memoryBytes / MiB} MiB asked`);
-        } else assert.ok(cgroup !== undefined, `no memory limit file in the job's cgroup: ${[...kv].join(' ')}`);
-        // A container (here, or in the VM) has its cgroup say so as well.
-        if (cgroup !== undefined) assert.equal(Number(cgroup), LIMITS.memoryBytes);
-      });
+      test(
+        `a memory limit of ${LIMITS.memoryBytes / MiB} MiB is what the job sees`,
+        { skip: caps.limits.memoryBytes ? false : lacks('memory limit') },
+        async () => {
+          const kv = await reported();
+          const cgroup = kv.get('cgroup.memory.max') ?? kv.get('cgroup.memory.limit_in_bytes');
+          if (driver.isolation === 'vm') {
+            // The guest kernel keeps some of the RAM for itself: MemTotal is a little less than asked.
+            const kb = Number(kv.get('memtotal-kb'));
+            assert.ok(
+              kb > 0.85 * (LIMITS.memoryBytes / 1024) && kb <= LIMITS.memoryBytes / 1024,
+              `MemTotal ${kb} kB for ${LIMITS.memoryBytes / MiB} MiB asked`,
+            );
+          } else assert.ok(cgroup !== undefined, `no memory limit file in the job's cgroup: ${[...kv].join(' ')}`);
+          // A container (here, or in the VM) has its cgroup say so as well.
+          if (cgroup !== undefined) assert.equal(Number(cgroup), LIMITS.memoryBytes);
+        },
+      );
 
-      test(`a CPU limit of ${LIMITS.cpus} is the job’s CPU quota, or its vCPUs rounded up`, { skip: caps.limits.cpus ? false : lacks('CPU limit') }, async () => {
-        const kv = await reported();
-        const [quota, period] = kv.has('cgroup.cpu.max')
-          ? (kv.get('cgroup.cpu.max') ?? '').split(' ').map(Number)
-          : [Number(kv.get('cgroup.cpu.cfs_quota_us')), Number(kv.get('cgroup.cpu.cfs_period_us'))];
-        const hasQuota = quota !== undefined && Number.isFinite(quota) && quota > 0;
-        if (driver.isolation === 'vm') assert.equal(Number(kv.get('nproc')), Math.ceil(LIMITS.cpus), `vCPUs: ${[...kv].join(' ')}`);
-        else assert.ok(hasQuota, `no CPU quota in the job's cgroup: ${[...kv].join(' ')}`);
-        if (hasQuota) assert.equal((quota as number) / (period as number), LIMITS.cpus);
-      });
+      test(
+        `a CPU limit of ${LIMITS.cpus} is the job’s CPU quota, or its vCPUs rounded up`,
+        { skip: caps.limits.cpus ? false : lacks('CPU limit') },
+        async () => {
+          const kv = await reported();
+          const [quota, period] = kv.has('cgroup.cpu.max')
+            ? (kv.get('cgroup.cpu.max') ?? '').split(' ').map(Number)
+            : [Number(kv.get('cgroup.cpu.cfs_quota_us')), Number(kv.get('cgroup.cpu.cfs_period_us'))];
+          const hasQuota = quota !== undefined && Number.isFinite(quota) && quota > 0;
+          if (driver.isolation === 'vm') assert.equal(Number(kv.get('nproc')), Math.ceil(LIMITS.cpus), `vCPUs: ${[...kv].join(' ')}`);
+          else assert.ok(hasQuota, `no CPU quota in the job's cgroup: ${[...kv].join(' ')}`);
+          if (hasQuota) assert.equal((quota as number) / (period as number), LIMITS.cpus);
+        },
+      );
 
       test(`a pids limit of ${LIMITS.pids} is the job’s cgroup pids.max`, { skip: caps.limits.pids ? false : lacks('pids limit') }, async () => {
         const kv = await reported();
@@ -213,23 +227,35 @@ for (const { name, driver, probe } of targets) {
       assert.ok((r.accounting.oomKills ?? 0) >= 1, JSON.stringify(r.accounting));
     });
 
-    test('host directories are bound: read-only ones visible and unwritable, read-write ones written back', { skip: caps.volumes ? false : lacks('volumes') }, async () => {
-      const ro = mkdtempSync(join(work, `${name}-ro-`));
-      const rw = mkdtempSync(join(work, `${name}-rw-`));
-      writeFileSync(join(ro, 'in.txt'), 'from the host\n');
-      const instance = await launch({
-        job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', 'cat /contract-ro/in.txt; echo no > /contract-ro/x 2>/dev/null && echo writable || echo refused; echo back > /contract-rw/out.txt && echo wrote'] },
-        volumes: [
-          { hostPath: ro, guestPath: '/contract-ro', readOnly: true },
-          { hostPath: rw, guestPath: '/contract-rw' },
-        ],
-      });
-      const r = await instance.result;
-      assert.equal(r.status, 'ok', detail(r));
-      assert.deepEqual(r.stdout, ['from the host', 'refused', 'wrote']);
-      assert.deepEqual(readdirSync(ro), ['in.txt']);
-      assert.equal(readFileSync(join(rw, 'out.txt'), 'utf8'), 'back\n');
-    });
+    test(
+      'host directories are bound: read-only ones visible and unwritable, read-write ones written back',
+      { skip: caps.volumes ? false : lacks('volumes') },
+      async () => {
+        const ro = mkdtempSync(join(work, `${name}-ro-`));
+        const rw = mkdtempSync(join(work, `${name}-rw-`));
+        writeFileSync(join(ro, 'in.txt'), 'from the host\n');
+        const instance = await launch({
+          job: {
+            kind: 'exec',
+            argv: [
+              '/bin/busybox',
+              'sh',
+              '-c',
+              'cat /contract-ro/in.txt; echo no > /contract-ro/x 2>/dev/null && echo writable || echo refused; echo back > /contract-rw/out.txt && echo wrote',
+            ],
+          },
+          volumes: [
+            { hostPath: ro, guestPath: '/contract-ro', readOnly: true },
+            { hostPath: rw, guestPath: '/contract-rw' },
+          ],
+        });
+        const r = await instance.result;
+        assert.equal(r.status, 'ok', detail(r));
+        assert.deepEqual(r.stdout, ['from the host', 'refused', 'wrote']);
+        assert.deepEqual(readdirSync(ro), ['in.txt']);
+        assert.equal(readFileSync(join(rw, 'out.txt'), 'utf8'), 'back\n');
+      },
+    );
 
     test('teardown leaves nothing of the target, and a second teardown is harmless', async () => {
       // One instance still starting when teardown comes (not waiting for ready spares a VM boot).

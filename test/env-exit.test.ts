@@ -46,7 +46,11 @@ describe('environment variables', () => {
       [{ TSBENCH_CONTAINER_UPPER: 'ram' }, /TSBENCH_CONTAINER_UPPER=ram .*tmpfs or disk/],
       [{ TSBENCH_KERNEL_MODULES: '/m' }, /TSBENCH_KERNEL_MODULES is set without TSBENCH_KERNEL/],
     ];
-    for (const [env, message] of cases) assert.throws(() => driverOptionsFromEnv(env), (e: unknown) => e instanceof UsageError && message.test(e.message));
+    for (const [env, message] of cases)
+      assert.throws(
+        () => driverOptionsFromEnv(env),
+        (e: unknown) => e instanceof UsageError && message.test(e.message),
+      );
   });
 
   test('tsbench run with a malformed variable exits 2 with one line', async () => {
@@ -62,7 +66,8 @@ describe('environment variables', () => {
 
   test('tsbench --help lists every variable', async () => {
     const r = await tsbench(['--help']);
-    for (const name of ['TSBENCH_KERNEL', 'TSBENCH_QEMU_MACHINE', 'TSBENCH_TSC_KHZ', 'TSBENCH_CONTAINER_UPPER']) assert.match(r.stdout, new RegExp(`\\b${name}\\b`));
+    for (const name of ['TSBENCH_KERNEL', 'TSBENCH_QEMU_MACHINE', 'TSBENCH_TSC_KHZ', 'TSBENCH_CONTAINER_UPPER'])
+      assert.match(r.stdout, new RegExp(`\\b${name}\\b`));
   });
 });
 
@@ -134,10 +139,13 @@ describe('how tsbench ends', () => {
 
 test('tsbench exec piped into head ends quietly with the command’s exit code when the pipe closes', async () => {
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const r = await execa('/bin/bash', ['-c', `"$0" "$1" exec --target native -- seq 1 200000 | head -n 2; echo "tsbench exited \${PIPESTATUS[0]}"`, process.execPath, cli], {
-    reject: false,
-  });
+  const r = await execa(
+    '/bin/bash',
+    ['-c', `"$0" "$1" exec --target native -- seq 1 200000 | head -n 2; echo "tsbench exited \${PIPESTATUS[0]}"`, process.execPath, cli],
+    {
+      reject: false,
+    },
+  );
   assert.deepEqual(r.stdout.split('\n'), ['1', '2', 'tsbench exited 0']);
   assert.doesNotMatch(r.stderr, /EPIPE|Error|at /);
 });
-

@@ -112,7 +112,10 @@ describe('the history command', () => {
     const json = /<script type="application\/json" id="tsbench-history">(.*?)<\/script>/s.exec(html)?.[1];
     const data = JSON.parse(json ?? 'null') as { labels: string[]; charts: { yTitle: string; datasets: { target: string; color: string }[] }[] };
     assert.equal(data.labels.length, 4);
-    assert.ok(data.charts.some((c) => c.yTitle === 'ms'), 'units on the y axis');
+    assert.ok(
+      data.charts.some((c) => c.yTitle === 'ms'),
+      'units on the y axis',
+    );
     assert.equal(data.charts[0]?.datasets.find((d) => d.target === 'native')?.color, '#000000');
     assert.match(html, /<tr class="regression"><td>2026-11-03 03:17<\/td><td>cpu<\/td><td>native<\/td><td>workMs<\/td>/);
     assert.match(html, /kernel: 6\.8\.0-1017-azure → 6\.11\.0-1000-azure/);

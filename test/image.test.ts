@@ -12,17 +12,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import {
-  ImageError,
-  agentBinary,
-  encodeJob,
-  ensureImage,
-  fetchKernel,
-  kernelCmdline,
-  loadImage,
-  resolveKernel,
-  type Image,
-} from '../drivers/image/index.js';
+import { ImageError, agentBinary, encodeJob, ensureImage, fetchKernel, kernelCmdline, loadImage, resolveKernel, type Image } from '../drivers/image/index.js';
 import { hostTscKhz } from '../drivers/qemu/host.js';
 
 let work = '';
@@ -38,7 +28,9 @@ before(async () => {
   }
   work = await mkdtemp(join(tmpdir(), 'tsbench-image-test-'));
   process.env['XDG_CACHE_HOME'] = join(work, 'cache');
-  await (userKernel === undefined ? fetchKernel() : fetchKernel({ kernel: userKernel.vmlinuz, ...(userKernel.modulesDir ? { modules: userKernel.modulesDir } : {}) }));
+  await (userKernel === undefined
+    ? fetchKernel()
+    : fetchKernel({ kernel: userKernel.vmlinuz, ...(userKernel.modulesDir ? { modules: userKernel.modulesDir } : {}) }));
   image = await ensureImage();
 });
 
@@ -86,13 +78,18 @@ test('the rootfs holds the agent, busybox, the tools and their libraries, and no
   const root = image.rootfs;
   assert.equal(await readlink(join(root, 'init')), 'sbin/tsbench-agent');
   assert.deepEqual(await readFile(join(root, 'sbin/tsbench-agent')), await readFile(agentBinary()));
-  for (const tool of ['usr/bin/fio', 'usr/bin/sysbench', 'usr/bin/stress-ng', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2']) assert.ok(existsSync(join(root, tool)), tool);
+  for (const tool of ['usr/bin/fio', 'usr/bin/sysbench', 'usr/bin/stress-ng', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2'])
+    assert.ok(existsSync(join(root, tool)), tool);
   assert.equal(await readlink(join(root, 'bin/sh')), 'busybox');
   assert.ok((await lstat(join(root, 'dev/console'))).isCharacterDevice());
   for (const dir of ['proc', 'sys', 'tmp', 'data']) assert.ok((await lstat(join(root, dir))).isDirectory(), dir);
   assert.equal(existsSync(join(root, 'lib/modules')), false, 'kernel modules are for the initramfs only');
   const modules = (await readFile(join(root, 'etc/tsbench/modules'), 'utf8')).split('\n').filter(Boolean);
-  if (image.kernel.modulesDir !== undefined) assert.ok(modules.some((m) => m.endsWith('/virtio_blk.ko')), modules.join(' '));
+  if (image.kernel.modulesDir !== undefined)
+    assert.ok(
+      modules.some((m) => m.endsWith('/virtio_blk.ko')),
+      modules.join(' '),
+    );
   assert.ok(image.sizes.rootfsBytes > 0 && image.sizes.initramfsBytes > 0 && image.sizes.kernelBytes > 0);
 });
 
@@ -107,7 +104,11 @@ test('the rootfs carries an /etc/os-release naming the image by its hash, listed
 
 test('every tool runs chrooted in the rootfs with only the libraries the image carries', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('chroot needs root');
-  for (const tool of [['/usr/bin/fio', '--version'], ['/usr/bin/sysbench', '--version'], ['/usr/bin/stress-ng', '--version']]) {
+  for (const tool of [
+    ['/usr/bin/fio', '--version'],
+    ['/usr/bin/sysbench', '--version'],
+    ['/usr/bin/stress-ng', '--version'],
+  ]) {
     const result = await execa('chroot', [image.rootfs, '/sbin/tsbench-agent', 'exec', ...tool], { reject: false });
     assert.equal(result.exitCode, 0, `${tool[0]}: ${result.stdout}`);
     assert.match(result.stdout, /@tsb out \S/);
@@ -131,7 +132,11 @@ test('the initramfs boots under TCG to ready, and QEMU exits by itself after the
   const { result, lines } = await boot(['noop']);
   assert.equal(result.timedOut, false);
   assert.equal(result.exitCode, 0, result.stderr);
-  assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['init', 'ready', 'exit'], lines.join('\n'));
+  assert.deepEqual(
+    lines.map((l) => l.split(' ')[0]),
+    ['init', 'ready', 'exit'],
+    lines.join('\n'),
+  );
   assert.equal(lines.at(-1), 'exit 0');
 });
 
@@ -143,8 +148,15 @@ test('an exec job in the VM prints the tool output framed, and mounts the data d
   const job = ['exec', '/bin/sh', '-c', '/usr/bin/fio --version; grep " /data " /proc/mounts; exit 5'];
   const { result, lines } = await boot(job, mkfs.exitCode === 0 ? { disk } : {});
   assert.equal(result.exitCode, 0, result.stderr);
-  assert.ok(lines.some((l) => /^out fio-\d/.test(l)), lines.join('\n'));
-  if (mkfs.exitCode === 0) assert.ok(lines.some((l) => /^out \/dev\/vda \/data ext4/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^out fio-\d/.test(l)),
+    lines.join('\n'),
+  );
+  if (mkfs.exitCode === 0)
+    assert.ok(
+      lines.some((l) => /^out \/dev\/vda \/data ext4/.test(l)),
+      lines.join('\n'),
+    );
   assert.ok(lines.some((l) => l.startsWith('rusage ')));
   assert.equal(lines.at(-1), 'exit 5');
 });
@@ -172,8 +184,14 @@ test('without a kernel, resolveKernel says to run tsbench kernel fetch', async (
   try {
     await assert.rejects(resolveKernel(), (e: unknown) => e instanceof ImageError && /tsbench kernel fetch/.test(e.message) && e.exitCode === 1);
     // exists, but is no bzImage
-    await assert.rejects(resolveKernel({ kernel: agentBinary() }), (e: unknown) => e instanceof ImageError && /not a Linux bzImage/.test(e.message) && e.exitCode === 2);
-    await assert.rejects(resolveKernel({ kernel: join(work, 'nope') }), (e: unknown) => e instanceof ImageError && /does not exist.*TSBENCH_KERNEL/.test(e.message) && e.exitCode === 2);
+    await assert.rejects(
+      resolveKernel({ kernel: agentBinary() }),
+      (e: unknown) => e instanceof ImageError && /not a Linux bzImage/.test(e.message) && e.exitCode === 2,
+    );
+    await assert.rejects(
+      resolveKernel({ kernel: join(work, 'nope') }),
+      (e: unknown) => e instanceof ImageError && /does not exist.*TSBENCH_KERNEL/.test(e.message) && e.exitCode === 2,
+    );
   } finally {
     process.env['XDG_CACHE_HOME'] = cache;
   }
@@ -191,5 +209,8 @@ test('modules built for another kernel version are refused', async (t) => {
     data.write('9', at + 'vermagic='.length, 'latin1'); // "6.1.0-…" becomes "9.1.0-…"
     await writeFile(ko, data);
   }
-  await assert.rejects(resolveKernel({ kernel: image.kernel.vmlinuz, modules: fake }), (e: unknown) => e instanceof ImageError && /is for kernel 9\..* not 6\./.test(e.message));
+  await assert.rejects(
+    resolveKernel({ kernel: image.kernel.vmlinuz, modules: fake }),
+    (e: unknown) => e instanceof ImageError && /is for kernel 9\..* not 6\./.test(e.message),
+  );
 });

@@ -8,7 +8,15 @@ import { recordAccounting } from '../drivers/linux/lifecycle.js';
 import type { InstanceResult, InstanceStatus } from '../drivers/types.js';
 
 function result(status: InstanceStatus): InstanceResult {
-  return { status, exitCode: status === 'ok' ? 0 : null, timeline: { harnessMs: 0, phases: [] }, accounting: { cpuUserMs: 1 }, stdout: [], stderr: [], tail: [] };
+  return {
+    status,
+    exitCode: status === 'ok' ? 0 : null,
+    timeline: { harnessMs: 0, phases: [] },
+    accounting: { cpuUserMs: 1 },
+    stdout: [],
+    stderr: [],
+    tail: [],
+  };
 }
 
 test('the cgroups counters replace the launcher rusage; non-finite ones are dropped', () => {

@@ -55,7 +55,9 @@ describe('the container inside the VM, pure parts', () => {
     const decode = (name: string): string[] => {
       const v = args.find((a) => a.startsWith(`${name}=`));
       assert.ok(v, name);
-      return Buffer.from(v.slice(name.length + 1), 'base64url').toString().split('\0');
+      return Buffer.from(v.slice(name.length + 1), 'base64url')
+        .toString()
+        .split('\0');
     };
     const launcher = decode('tsbench.container');
     assert.equal(launcher[launcher.indexOf('--ns') + 1], 'pid,mnt,uts,ipc,net,cgroup');
@@ -67,7 +69,12 @@ describe('the container inside the VM, pure parts', () => {
     assert.ok(cgroup.includes('tsbench-ct/cpu.max=150000 100000'), cgroup.join(' '));
     assert.ok(cgroup.includes('tsbench-ct/pids.max=64'), cgroup.join(' '));
     assert.deepEqual(guestContainerArgs({}).length, 2);
-    assert.ok(!Buffer.from(guestContainerArgs({})[1]?.split('=')[1] ?? '', 'base64url').toString().includes('.max='), 'no limits given, none written');
+    assert.ok(
+      !Buffer.from(guestContainerArgs({})[1]?.split('=')[1] ?? '', 'base64url')
+        .toString()
+        .includes('.max='),
+      'no limits given, none written',
+    );
   });
 
   test('a container mark splits the agent phase at the clone, and the phases still add up to the time to exit', () => {
@@ -103,13 +110,16 @@ describe('container-in-tcg under real QEMU', { skip: noNested }, () => {
         tl.phases.map((p) => p.name),
         ['qemu', 'kernel', 'agent', 'container', 'exit'],
       );
-      assert.ok(tl.phases.every((p) => p.ms > 0), JSON.stringify(tl.phases));
+      assert.ok(
+        tl.phases.every((p) => p.ms > 0),
+        JSON.stringify(tl.phases),
+      );
       const sum = tl.phases.reduce((a, p) => a + p.ms, 0);
       assert.ok(Math.abs(sum - (tl.toExitMs ?? 0)) < 1, `${sum} vs ${tl.toExitMs}`);
     }
   });
 
-  test("the job runs in its own namespaces and overlay root, unlike the same job in the VM alone", async () => {
+  test('the job runs in its own namespaces and overlay root, unlike the same job in the VM alone', async () => {
     const nested = createNestedDriver('tcg');
     const alone = createTcgDriver();
     drivers.push(nested, alone);

@@ -54,26 +54,35 @@ describe('the generated config.json', () => {
     swapAccounting: true,
   };
 
-  test('has the structure of `runc spec` and the namespaces of tsbench\'s container', { skip: skip ? 'runc missing' : false }, async () => {
+  test("has the structure of `runc spec` and the namespaces of tsbench's container", { skip: skip ? 'runc missing' : false }, async () => {
     const dir = join(work, 'spec');
     (await import('node:fs')).mkdirSync(dir);
     const r = await execa('runc', ['spec', '--bundle', dir], { reject: false });
     assert.equal(r.exitCode, 0, r.stderr);
-    const reference = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown> };
+    const reference = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown> & {
+      process: Record<string, unknown>;
+      linux: Record<string, unknown>;
+    };
     const ours = ociConfig(spec) as unknown as Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown> };
     // The same spec line (1.0.x), every top-level, process and linux field runc's template has.
     assert.equal((reference['ociVersion'] as string).split('.').slice(0, 2).join('.'), OCI_VERSION.split('.').slice(0, 2).join('.'));
     for (const key of ['ociVersion', 'process', 'root', 'hostname', 'mounts', 'linux']) assert.ok(key in ours, `top-level ${key}`);
     for (const key of ['terminal', 'user', 'args', 'env', 'cwd', 'capabilities', 'noNewPrivileges']) assert.ok(key in ours.process, `process.${key}`);
     for (const key of ['resources', 'namespaces']) assert.ok(key in ours.linux, `linux.${key}`);
-    assert.deepEqual(Object.keys(ours.process['capabilities'] as object).sort(), Object.keys(reference.process['capabilities'] as object).filter((k) => k !== 'inheritable').sort());
+    assert.deepEqual(
+      Object.keys(ours.process['capabilities'] as object).sort(),
+      Object.keys(reference.process['capabilities'] as object)
+        .filter((k) => k !== 'inheritable')
+        .sort(),
+    );
     // runc's template has pid, network, ipc, uts, mount; container adds cgroup.
     const theirs = (reference.linux['namespaces'] as { type: string }[]).map((n) => n.type);
     const mine = (ours.linux['namespaces'] as { type: string }[]).map((n) => n.type);
     assert.deepEqual([...theirs, 'cgroup'].sort(), [...mine].sort());
     // Exactly the set the container target creates (its probe lists them in its own names).
     const container = await createContainerDriver().probe();
-    if (container.available) assert.deepEqual(mine.map((t) => CONTAINER_NAME[t as (typeof NAMESPACES)[number]]).sort(), (container.details?.['namespaces'] ?? '').split(',').sort());
+    if (container.available)
+      assert.deepEqual(mine.map((t) => CONTAINER_NAME[t as (typeof NAMESPACES)[number]]).sort(), (container.details?.['namespaces'] ?? '').split(',').sort());
     const mounts = (ours['mounts'] as { destination: string }[]).map((m) => m.destination);
     for (const m of ['/proc', '/dev', '/dev/pts', '/dev/shm', '/sys', '/data']) assert.ok(mounts.includes(m), `mount ${m}`);
   });
@@ -97,7 +106,7 @@ describe('the generated config.json', () => {
 });
 
 describe('runc running the bundle', { skip }, () => {
-  test('a noop\'s CPU time and peak memory are read from the runtime\'s cgroup', async () => {
+  test("a noop's CPU time and peak memory are read from the runtime's cgroup", async () => {
     // That it runs, becomes ready and exits 0 is the driver contract's (test/contract.test.ts).
     const i = await runc.launch({ job: { kind: 'noop' }, limits: { memoryBytes: 128 * 2 ** 20, cpus: 1, pids: 64 } });
     const r = await i.result;
@@ -106,7 +115,7 @@ describe('runc running the bundle', { skip }, () => {
     assert.ok((r.accounting.peakMemoryBytes ?? 0) > 0, 'peak memory read from the cgroup');
   });
 
-  test('the limits of config.json hold in the runtime\'s cgroup', async () => {
+  test("the limits of config.json hold in the runtime's cgroup", async () => {
     const i = await runc.launch({ job: { kind: 'sleep' }, limits: { memoryBytes: 96 * 2 ** 20, cpus: 0.5, pids: 32 } });
     try {
       await i.ready;
@@ -132,7 +141,7 @@ describe('runc running the bundle', { skip }, () => {
     assert.equal((await i.result).status, 'ok');
   });
 
-  test('runc lists no container under tsbench\'s private root once instances have ended', async () => {
+  test("runc lists no container under tsbench's private root once instances have ended", async () => {
     const r = await execa('runc', ['--root', runc.stateDir as string, 'list', '--quiet'], { reject: false });
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(r.stdout.trim(), '');
@@ -151,7 +160,13 @@ describe('the command line', () => {
     };
     assert.equal(doc.complete, true);
     const targets = doc.scenarios[0]?.targets ?? [];
-    assert.deepEqual(targets.map((t) => [t.target, t.state]), [['container', 'completed'], ['runc', 'completed']]);
+    assert.deepEqual(
+      targets.map((t) => [t.target, t.state]),
+      [
+        ['container', 'completed'],
+        ['runc', 'completed'],
+      ],
+    );
     for (const t of targets) {
       assert.equal(t.samples.length, 3);
       for (const s of t.samples) {
@@ -179,7 +194,8 @@ describe('the command line', () => {
     if (!skip) assert.match(peer('runc')?.details?.['version'] ?? '', /^runc version /);
     // crun 1.8 on a hybrid host: the refusal is quoted, whether tsbench then runs it or not.
     const crun = peer('crun');
-    const hybrid = existsSync('/sys/fs/cgroup/unified/cgroup.controllers') && readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim().length > 0;
+    const hybrid =
+      existsSync('/sys/fs/cgroup/unified/cgroup.controllers') && readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim().length > 0;
     if (crun?.details?.['version']?.startsWith('crun version 1.8') && hybrid) assert.match(crun.reason, /cgroups in hybrid mode not supported/);
   });
 

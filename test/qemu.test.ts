@@ -196,7 +196,10 @@ describe('VMs under TCG', { skip: noVm }, () => {
     await assert.rejects(startup.sample(d, { round: 0, limits: { memoryBytes: MEMORY }, signal: new AbortController().signal, options: {} }), (e: unknown) => {
       assert.ok(e instanceof TargetError, String(e));
       assert.match(e.message, /\[tcg\] startup: the VM ended before the agent's ready/);
-      assert.ok(e.tail.some((l) => /^qemu(-system-x86_64)?: /.test(l)), e.tail.join('\n'));
+      assert.ok(
+        e.tail.some((l) => /^qemu(-system-x86_64)?: /.test(l)),
+        e.tail.join('\n'),
+      );
       return true;
     });
     assert.deepEqual(await pgrep(bogus), []);
@@ -212,7 +215,10 @@ describe('VMs under TCG', { skip: noVm }, () => {
     const r = await vm.result;
     assert.equal(r.status, 'failed');
     assert.match(r.reason ?? '', /before the agent's ready: the guest found no usable \/init/);
-    assert.ok(r.tail.some((l) => /Kernel panic/.test(l)), r.tail.join('\n'));
+    assert.ok(
+      r.tail.some((l) => /Kernel panic/.test(l)),
+      r.tail.join('\n'),
+    );
     assert.ok(r.tail.length <= 20);
     assert.deepEqual(await pgrep(empty), []);
   });
@@ -242,9 +248,12 @@ describe('VMs under TCG', { skip: noVm }, () => {
   test('startup on native and tcg (and container when registered) end to end writes results with VM boot phases', async () => {
     const out = join(work, 'startup');
     const targets = ['native', 'tcg', ...(listTargets().some((t) => t.name === 'container') ? ['container'] : [])];
-    const r = await tsbench(['run', 'startup', '--targets', targets.join(','), '--runs', '2', '--warmup', '0', '--memory', '512M', '--allow-missing', '--out', out], {
-      timeout: 180_000,
-    });
+    const r = await tsbench(
+      ['run', 'startup', '--targets', targets.join(','), '--runs', '2', '--warmup', '0', '--memory', '512M', '--allow-missing', '--out', out],
+      {
+        timeout: 180_000,
+      },
+    );
     assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
     const result = ResultSchema.parse(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     assert.equal(result.targets.find((t) => t.name === 'tcg')?.details?.['accelerator'], 'tcg');
@@ -258,7 +267,10 @@ describe('VMs under TCG', { skip: noVm }, () => {
         tl.phases.map((p) => p.name),
         ['qemu', 'kernel', 'agent', 'exit'],
       );
-      assert.ok(tl.phases.every((p) => p.ms > 0), JSON.stringify(tl.phases));
+      assert.ok(
+        tl.phases.every((p) => p.ms > 0),
+        JSON.stringify(tl.phases),
+      );
       const sum = tl.phases.reduce((a, p) => a + p.ms, 0);
       assert.ok(Math.abs(sum - (tl.toExitMs ?? 0)) < 1, `${sum} vs ${tl.toExitMs}`);
       assert.ok((tl.toReadyMs ?? 0) > 100);

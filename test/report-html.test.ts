@@ -59,7 +59,7 @@ async function assertPageSound(browser: Browser, file: string): Promise<OpenedPa
   for (const c of canvases) assert.ok(c.drawnPixels > 500, `canvas ${c.id} drew ${c.drawnPixels} pixels`);
   const refs = await page.evaluate<string[]>("[...document.querySelectorAll('[src],[href]')].map((e) => e.getAttribute('src') ?? e.getAttribute('href'))");
   for (const ref of refs) assert.ok(ref.startsWith('#') || ref.startsWith('data:'), `a reference that could leave the page: ${ref}`);
-  const csp = await page.evaluate<string | null>('document.querySelector(\'meta[http-equiv="Content-Security-Policy"]\')?.getAttribute(\'content\') ?? null');
+  const csp = await page.evaluate<string | null>("document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]')?.getAttribute('content') ?? null");
   assert.equal(csp, REPORT_CSP);
   return page;
 }
@@ -108,11 +108,14 @@ describe('the report page in headless Chromium', () => {
       const verdicts = evaluateClaims(loaded).reduce((n, h) => n + h.verdicts.length, 0);
       assert.equal(await claimRows(page), verdicts, 'one claims row per verdict');
       const ids = await page.evaluate<string[]>("[...document.querySelectorAll('canvas')].map((c) => c.id)");
-      for (const id of ['chart-startup-timeline', 'chart-density-ready', 'chart-density-memory', 'chart-cpu-ratio', 'chart-io-randreadiops']) assert.ok(ids.includes(id), `${id} is drawn`);
+      for (const id of ['chart-startup-timeline', 'chart-density-ready', 'chart-density-memory', 'chart-cpu-ratio', 'chart-io-randreadiops'])
+        assert.ok(ids.includes(id), `${id} is drawn`);
       const sections = await page.evaluate<string[]>("[...document.querySelectorAll('section.scenario h2')].map((h) => h.textContent)");
       assert.deepEqual(sections, ['Scenario: cpu', 'Scenario: memory', 'Scenario: io', 'Scenario: density', 'Scenario: startup']);
       // native ≈ 0.5 ms beside tcg ≈ 4 s: the startup axes say they are logarithmic.
-      const startupTitle = await page.evaluate<string>("JSON.parse(document.getElementById('tsbench-charts').textContent).find((s) => s.id === 'chart-startup-toreadyms').config.options.scales.y.title.text");
+      const startupTitle = await page.evaluate<string>(
+        "JSON.parse(document.getElementById('tsbench-charts').textContent).find((s) => s.id === 'chart-startup-toreadyms').config.options.scales.y.title.text",
+      );
       assert.match(startupTitle, /\(ms\), log scale$/);
       const rows = await page.evaluate<number>("document.querySelectorAll('#scenario-io table.figures tbody tr').length");
       assert.equal(rows, 16 * 2 + 8, 'every io figure: 16 metrics for native and container, 8 for tcg');
@@ -133,7 +136,11 @@ describe('the report page in headless Chromium', () => {
     const page = await assertPageSound(browser, file);
     try {
       assert.deepEqual(page.record.dialogs, [], 'no alert ran');
-      assert.equal(await page.evaluate<number>("document.querySelectorAll('script').length"), 4, 'only the page’s own scripts: charts data, results data, chart.js, the page script');
+      assert.equal(
+        await page.evaluate<number>("document.querySelectorAll('script').length"),
+        4,
+        'only the page’s own scripts: charts data, results data, chart.js, the page script',
+      );
       assert.equal(await page.evaluate<number>("document.querySelectorAll('img, iframe, svg').length"), 0, 'no element injected');
       const text = await page.evaluate<string>('document.body.innerText');
       assert.ok(text.includes(HOSTILE_HOST), 'the hostname is shown literally');
@@ -161,14 +168,36 @@ describe('the report page, rendered', () => {
           verdict: 'confirmed',
           evidence: 'ready in 1.95 ms.',
           rule: 'confirmed when the CI is below 1 s',
-          parts: [{ label: 'VM much slower (tcg)', verdict: 'confirmed', evidence: '2,042× under TCG', bearing: 'context', accelerator: 'tcg', targets: ['tcg'] }],
+          parts: [
+            { label: 'VM much slower (tcg)', verdict: 'confirmed', evidence: '2,042× under TCG', bearing: 'context', accelerator: 'tcg', targets: ['tcg'] },
+          ],
           figures: [{ label: 'time to ready', value: 1.95, unit: 'ms', ciLow: 1.78, ciHigh: 6.55, target: 'container' }],
           reference: 'docker run: 0.2–0.5 s',
           accelerator: 'tcg',
           targets: ['container', 'tcg'],
         },
-        { id: 'C2', claim: 'near native', decidedBy: 'cpu', verdict: 'refuted', evidence: '<b>x</b>', rule: 'r', parts: [], figures: [], targets: ['container'] },
-        { id: 'C3', claim: 'memory', decidedBy: 'memory', verdict: 'not measured', evidence: 'no memory result', rule: 'r', parts: [], figures: [], targets: [] },
+        {
+          id: 'C2',
+          claim: 'near native',
+          decidedBy: 'cpu',
+          verdict: 'refuted',
+          evidence: '<b>x</b>',
+          rule: 'r',
+          parts: [],
+          figures: [],
+          targets: ['container'],
+        },
+        {
+          id: 'C3',
+          claim: 'memory',
+          decidedBy: 'memory',
+          verdict: 'not measured',
+          evidence: 'no memory result',
+          rule: 'r',
+          parts: [],
+          figures: [],
+          targets: [],
+        },
       ],
     },
   ];
@@ -202,7 +231,13 @@ describe('the report page, rendered', () => {
     );
     const merged = buildReportModel([await loadResult(MULTI), a]);
     assert.equal(merged.hosts.length, 1);
-    assert.deepEqual(merged.scenarios.map((s) => s.name), ['cpu', 'memory', 'io', 'density', 'startup']);
-    assert.ok(merged.scenarios.every((s) => s.series.every((x) => !x.label.includes('@'))), 'one host: plain target names');
+    assert.deepEqual(
+      merged.scenarios.map((s) => s.name),
+      ['cpu', 'memory', 'io', 'density', 'startup'],
+    );
+    assert.ok(
+      merged.scenarios.every((s) => s.series.every((x) => !x.label.includes('@'))),
+      'one host: plain target names',
+    );
   });
 });

@@ -36,7 +36,10 @@ describe('the Markdown summary', () => {
   test('has the host, the claims, a table of medians with CIs and ratios per scenario, in that order', async () => {
     const md = renderMarkdown([await loadResult(STARTUP)]);
     assert.ok(md.startsWith('# tsbench report\n'));
-    assert.match(md, /^\*\*Host vm\*\*: AMD EPYC, 2 cores · 23\.5 GiB · Debian GNU\/Linux 12 · kernel .* · cgroup hybrid · QEMU 7\.2\.22 · KVM unavailable \(/m);
+    assert.match(
+      md,
+      /^\*\*Host vm\*\*: AMD EPYC, 2 cores · 23\.5 GiB · Debian GNU\/Linux 12 · kernel .* · cgroup hybrid · QEMU 7\.2\.22 · KVM unavailable \(/m,
+    );
     assert.match(md, /^Run `tsbench run startup --targets native,container,tcg --runs 5 --warmup 1 --out \/tmp\/rep-startup` — started /m);
     assert.ok(md.indexOf('## Claims') < md.indexOf('## startup'));
     const table = tableAfter(md, '| metric | target | n | median |');
@@ -90,7 +93,11 @@ describe('the Markdown summary', () => {
     const md = renderMarkdown([{ path: 'x/results.json', result: r }]);
     assert.ok(!md.includes('<script>') && !md.includes('<img'), 'no raw HTML from the result');
     assert.match(md, /^\*\*Host a\\\|b&lt;script&gt;alert\(1\)&lt;\/script&gt;\*\*/m);
-    assert.match(md, /^- tcg: errored: boom \\\| line one line two &lt;img src=x&gt; \\\*bold\\\*$/m, 'the errored target is listed with its reason on one line');
+    assert.match(
+      md,
+      /^- tcg: errored: boom \\\| line one line two &lt;img src=x&gt; \\\*bold\\\*$/m,
+      'the errored target is listed with its reason on one line',
+    );
     for (const row of tableAfter(md, '| metric | target | n | median |')) assert.equal(cells(row).length, 6, row);
   });
 

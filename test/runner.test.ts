@@ -7,7 +7,15 @@ import type { Driver } from '../drivers/types.js';
 import { MockDriver } from './helpers/mock-driver.js';
 
 const host: Host = {
-  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
+  hostname: 'test',
+  cpuModel: 'test cpu',
+  cpuCores: 2,
+  memoryBytes: 1,
+  os: 'test',
+  kernel: '6.0',
+  arch: 'x64',
+  cgroup: 'v2',
+  node: 'v20',
 };
 
 function drivers(...ds: MockDriver[]): Map<string, Driver> {
@@ -48,8 +56,14 @@ describe('the runner', () => {
     assert.ok(t);
     assert.equal(t.state, 'completed');
     // Launches 1 and 2 were warmups: the kept samples are launches 3, 4, 5.
-    assert.deepEqual(t.samples.map((s) => s.values.toExitMs), [3, 4, 5]);
-    assert.deepEqual(t.samples.map((s) => s.round), [0, 1, 2]);
+    assert.deepEqual(
+      t.samples.map((s) => s.values.toExitMs),
+      [3, 4, 5],
+    );
+    assert.deepEqual(
+      t.samples.map((s) => s.round),
+      [0, 1, 2],
+    );
     assert.equal(t.stats.toExitMs?.median, 4);
     assert.equal(t.stats.toReadyMs?.median, 2);
   });
@@ -89,9 +103,16 @@ describe('the runner', () => {
     const { writes } = await runMock([new MockDriver('native', { log }), new MockDriver('b', { log })], 3, 1);
     assert.ok(writes.length >= 4, `only ${writes.length} writes`);
     for (const w of writes) ResultSchema.parse(w);
-    assert.deepEqual(writes.map((w) => w.complete), [...writes.slice(1).map(() => false), true]);
+    assert.deepEqual(
+      writes.map((w) => w.complete),
+      [...writes.slice(1).map(() => false), true],
+    );
     const sampleCounts = writes.map((w) => w.scenarios[0]?.targets[0]?.samples.length ?? 0);
-    assert.deepEqual([...sampleCounts].sort((x, y) => x - y), sampleCounts, 'samples only accumulate');
+    assert.deepEqual(
+      [...sampleCounts].sort((x, y) => x - y),
+      sampleCounts,
+      'samples only accumulate',
+    );
   });
 
   test('computes the ratio of each target to native', async () => {

@@ -45,14 +45,22 @@ describe('the sysbench parsers', () => {
 
   test('throw a ParseError naming the missing line when the output is cut short', () => {
     const cut = fixture('sysbench-cpu.txt').split('General statistics')[0] ?? '';
-    assert.throws(() => parseSysbenchCpu(cut), (e: unknown) => e instanceof ParseError && /total time/.test(e.message));
+    assert.throws(
+      () => parseSysbenchCpu(cut),
+      (e: unknown) => e instanceof ParseError && /total time/.test(e.message),
+    );
     assert.throws(() => parseSysbenchMemory('sysbench 1.0.20\n'), ParseError);
   });
 });
 
 describe('the cpu and memory scenarios', () => {
   test('are listed after startup, each metric with its direction and description', () => {
-    assert.deepEqual(listScenarios().map((s) => s.name).slice(0, 3), ['startup', 'cpu', 'memory']);
+    assert.deepEqual(
+      listScenarios()
+        .map((s) => s.name)
+        .slice(0, 3),
+      ['startup', 'cpu', 'memory'],
+    );
     for (const s of [cpu, memory]) for (const m of s.metrics) assert.ok(m.description.length > 20 && (m.better === 'lower' || m.better === 'higher'), m.name);
     assert.equal(cpu.metrics.find((m) => m.name === 'eventsPerS')?.better, 'higher');
     assert.equal(memory.metrics.find((m) => m.name === 'bandwidthMBps')?.better, 'higher');

@@ -13,13 +13,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  DEFAULT_INSTANCES,
-  defaultInstances,
-  density,
-  densityOptions,
-  parseMeminfo,
-} from '../bench/scenarios/density.js';
+import { DEFAULT_INSTANCES, defaultInstances, density, densityOptions, parseMeminfo } from '../bench/scenarios/density.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import type { SampleOutcome } from '../bench/scenarios/types.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
@@ -96,7 +90,12 @@ function assertSane(s: SampleOutcome, n: number): void {
 const seen: Record<string, SampleOutcome> = {};
 
 before(async () => {
-  for (const [d, skip] of [[native, noNative], [container, noContainer], [tcg, noVm]] as const) if (!skip) await d.prepare({ limits: {} });
+  for (const [d, skip] of [
+    [native, noNative],
+    [container, noContainer],
+    [tcg, noVm],
+  ] as const)
+    if (!skip) await d.prepare({ limits: {} });
 });
 
 after(async () => {
@@ -146,7 +145,10 @@ describe('density end to end', () => {
     const found = leftovers();
     await i.stop();
     await i.result;
-    assert.ok(found.some((l) => l.includes('tsbench-agent')), found.join('\n'));
+    assert.ok(
+      found.some((l) => l.includes('tsbench-agent')),
+      found.join('\n'),
+    );
     assert.deepEqual(leftovers(), []);
   });
 
@@ -156,8 +158,14 @@ describe('density end to end', () => {
     const found = leftovers();
     await i.stop();
     await i.result;
-    assert.ok(found.some((l) => l.startsWith('cgroup ')), found.join('\n'));
-    assert.ok(found.some((l) => l.startsWith('process ')), found.join('\n'));
+    assert.ok(
+      found.some((l) => l.startsWith('cgroup ')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((l) => l.startsWith('process ')),
+      found.join('\n'),
+    );
     assert.deepEqual(leftovers(), []);
   });
 

@@ -109,7 +109,10 @@ describe("fio's JSON report", () => {
   test('notes fio prints before its JSON are skipped, and output without a report is an error that shows it', () => {
     const text = fixture('fio-native-4jobs.json');
     assert.equal(parseFioJson(['note: something fio says', ...text.split('\n')]).jobs.length, 4);
-    assert.throws(() => parseFioJson(['fio: pid=12, err=22/file:filesetup.c', 'Invalid argument']), (e: unknown) => e instanceof FioParseError && e.snippet.includes('err=22'));
+    assert.throws(
+      () => parseFioJson(['fio: pid=12, err=22/file:filesetup.c', 'Invalid argument']),
+      (e: unknown) => e instanceof FioParseError && e.snippet.includes('err=22'),
+    );
     assert.throws(() => parseFioJson(['{ "jobs": [ {']), FioParseError);
   });
 });
@@ -118,7 +121,17 @@ describe('the io scenario', () => {
   test('fio runs direct I/O with libaio at queue depth 16, time-based, the four jobs one after another', () => {
     const argv = fioArgv('/data/f', { sizeBytes: 16 * MiB, runtimeS: 2 });
     assert.equal(argv[0], '/usr/bin/fio');
-    for (const a of ['--direct=1', '--ioengine=libaio', '--iodepth=16', '--runtime=2', '--time_based', '--stonewall', '--output-format=json', '--filename=/data/f', `--size=${16 * MiB}`])
+    for (const a of [
+      '--direct=1',
+      '--ioengine=libaio',
+      '--iodepth=16',
+      '--runtime=2',
+      '--time_based',
+      '--stonewall',
+      '--output-format=json',
+      '--filename=/data/f',
+      `--size=${16 * MiB}`,
+    ])
       assert.ok(argv.includes(a), a);
     assert.deepEqual(
       argv.filter((a) => a.startsWith('--rw=')),

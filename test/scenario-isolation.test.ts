@@ -33,7 +33,10 @@ const SEES = ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname
 async function assertMarkersGone(markers: { link: string; mount: string; shm: { id: number } }[]): Promise<void> {
   const links = (await execa('ip', ['-o', 'link', 'show'])).stdout;
   const mounts = readFileSync('/proc/self/mounts', 'utf8');
-  const shm = readFileSync('/proc/sysvipc/shm', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]);
+  const shm = readFileSync('/proc/sysvipc/shm', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/)[1]);
   for (const m of markers) {
     const name = m.link.split(' ')[0] ?? '';
     assert.ok(name.startsWith(MARKER_PREFIX), name);
@@ -55,8 +58,14 @@ describe('the isolation probe parser', () => {
   });
 
   test('throws a ParseError when the probe was cut short or a value is missing or not a count', () => {
-    assert.throws(() => parseProbe(['tsbench-probe visiblePids=2']), (e: unknown) => e instanceof ParseError && /did not finish/.test(e.message));
-    assert.throws(() => parseProbe(['tsbench-probe end'], ['mounts']), (e: unknown) => e instanceof ParseError && /mounts=/.test(e.message));
+    assert.throws(
+      () => parseProbe(['tsbench-probe visiblePids=2']),
+      (e: unknown) => e instanceof ParseError && /did not finish/.test(e.message),
+    );
+    assert.throws(
+      () => parseProbe(['tsbench-probe end'], ['mounts']),
+      (e: unknown) => e instanceof ParseError && /mounts=/.test(e.message),
+    );
     assert.throws(() => probeInt(parseProbe(['tsbench-probe mounts=', 'tsbench-probe end']), 'mounts'), ParseError);
   });
 });
@@ -66,37 +75,56 @@ describe('the isolation scenario', () => {
     const names = listScenarios().map((s) => s.name);
     assert.equal(names.indexOf('isolation'), names.indexOf('density') + 1);
     assert.deepEqual(isolation.defaults, { runs: 3, warmup: 0 });
-    for (const m of ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname', 'seesHostIpc', 'visiblePids', 'netInterfaces', 'mounts', 'upperBytesAtStart']) {
+    for (const m of [
+      'seesHostPids',
+      'seesHostNet',
+      'seesHostMounts',
+      'seesHostHostname',
+      'seesHostIpc',
+      'visiblePids',
+      'netInterfaces',
+      'mounts',
+      'upperBytesAtStart',
+    ]) {
       const spec = isolation.metrics.find((x) => x.name === m);
       assert.ok(spec && spec.description.length > 20, m);
     }
   });
 
-  test('finds every host marker natively and none in the container, whose upper layer stays far smaller than the image', { skip: noContainer, timeout: 60_000 }, async () => {
-    const result = await runScenarios([isolation], [native, container], 2);
-    const [n, c] = [completedTarget(result, 'native'), completedTarget(result, 'container')];
-    for (const m of SEES) {
-      assert.deepEqual(everyValue(n, m), [1, 1], `native (the control) sees the host: ${m}`);
-      assert.deepEqual(everyValue(c, m), [0, 0], `the container does not see the host: ${m}`);
-    }
-    // The container runs its agent and the probe's shell, has only lo, and mounts its own root, /proc, /dev, /dev/pts and /sys.
-    for (const x of everyValue(c, 'visiblePids')) assert.ok(x >= 1 && x <= 4, `container pids ${x}`);
-    assert.deepEqual(everyValue(c, 'netInterfaces'), [1, 1]);
-    for (const x of everyValue(c, 'mounts')) assert.ok(x >= 3 && x <= 8, `container mounts ${x}`);
-    assert.deepEqual(everyValue(c, 'ipcObjects'), [0, 0]);
-    for (const [metric, min] of [['visiblePids', 10], ['netInterfaces', 2], ['mounts', 6], ['ipcObjects', 1]] as const) {
-      for (const x of everyValue(n, metric)) assert.ok(x >= min, `native ${metric} ${x} ≥ ${min}`);
-    }
-    for (const s of c.samples) assert.match(String(s.extra?.['instanceHostname']), /^tsbench-/);
+  test(
+    'finds every host marker natively and none in the container, whose upper layer stays far smaller than the image',
+    { skip: noContainer, timeout: 60_000 },
+    async () => {
+      const result = await runScenarios([isolation], [native, container], 2);
+      const [n, c] = [completedTarget(result, 'native'), completedTarget(result, 'container')];
+      for (const m of SEES) {
+        assert.deepEqual(everyValue(n, m), [1, 1], `native (the control) sees the host: ${m}`);
+        assert.deepEqual(everyValue(c, m), [0, 0], `the container does not see the host: ${m}`);
+      }
+      // The container runs its agent and the probe's shell, has only lo, and mounts its own root, /proc, /dev, /dev/pts and /sys.
+      for (const x of everyValue(c, 'visiblePids')) assert.ok(x >= 1 && x <= 4, `container pids ${x}`);
+      assert.deepEqual(everyValue(c, 'netInterfaces'), [1, 1]);
+      for (const x of everyValue(c, 'mounts')) assert.ok(x >= 3 && x <= 8, `container mounts ${x}`);
+      assert.deepEqual(everyValue(c, 'ipcObjects'), [0, 0]);
+      for (const [metric, min] of [
+        ['visiblePids', 10],
+        ['netInterfaces', 2],
+        ['mounts', 6],
+        ['ipcObjects', 1],
+      ] as const) {
+        for (const x of everyValue(n, metric)) assert.ok(x >= min, `native ${metric} ${x} ≥ ${min}`);
+      }
+      for (const s of c.samples) assert.match(String(s.extra?.['instanceHostname']), /^tsbench-/);
 
-    const image = await loadImage();
-    for (const bytes of everyValue(c, 'upperBytesAtStart')) {
-      assert.ok(bytes > 0 && bytes < 1024 * 1024, `upperBytesAtStart ${bytes}`);
-      assert.ok(bytes * 1000 < image.sizes.rootfsBytes, `the upper layer (${bytes} B) is under 1/1000 of the rootfs (${image.sizes.rootfsBytes} B)`);
-    }
-    assert.equal(n.stats['upperBytesAtStart'], undefined, 'native has no upper layer');
-    await assertMarkersGone([...markersOf(n), ...markersOf(c)]);
-  });
+      const image = await loadImage();
+      for (const bytes of everyValue(c, 'upperBytesAtStart')) {
+        assert.ok(bytes > 0 && bytes < 1024 * 1024, `upperBytesAtStart ${bytes}`);
+        assert.ok(bytes * 1000 < image.sizes.rootfsBytes, `the upper layer (${bytes} B) is under 1/1000 of the rootfs (${image.sizes.rootfsBytes} B)`);
+      }
+      assert.equal(n.stats['upperBytesAtStart'], undefined, 'native has no upper layer');
+      await assertMarkersGone([...markersOf(n), ...markersOf(c)]);
+    },
+  );
 
   test('removes the host markers when the run is interrupted during a sample', { skip: noContainer, timeout: 30_000 }, async () => {
     const ac = new AbortController();
@@ -134,7 +162,9 @@ describe('the isolation scenario', () => {
       const r = await child;
       assert.equal(r.exitCode, 130, r.stderr);
       assert.ok(!(await execa('ip', ['-o', 'link', 'show'])).stdout.includes(prefix), 'no link of the interrupted run is left');
-      const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.startsWith(`${MARKER_PREFIX} `));
+      const mounts = readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith(`${MARKER_PREFIX} `));
       const result = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Result;
       assert.equal(result.complete, false);
       const planted = result.scenarios[0]?.targets.flatMap(markersOf) ?? [];

@@ -40,7 +40,10 @@ describe('the stress-ng parsers', () => {
   test('count the workers that finished prematurely and throw a ParseError when the metrics row is missing', () => {
     assert.equal(countPrematureWorkers(VM_OUTPUT), 3);
     assert.equal(countPrematureWorkers(CPU_OUTPUT), 0);
-    assert.throws(() => parseStressNgMetrics(CPU_OUTPUT, 'vm'), (e: unknown) => e instanceof ParseError && /vm stressor/.test(e.message));
+    assert.throws(
+      () => parseStressNgMetrics(CPU_OUTPUT, 'vm'),
+      (e: unknown) => e instanceof ParseError && /vm stressor/.test(e.message),
+    );
   });
 });
 
@@ -49,7 +52,8 @@ describe('the limits scenario', () => {
     const names = listScenarios().map((s) => s.name);
     assert.equal(names.indexOf('limits'), names.indexOf('isolation') + 1);
     assert.deepEqual(limits.defaults, { runs: 3, warmup: 0 });
-    for (const m of ['memLimitHeld', 'cpuQuotaDeliveredCpus', 'cpuQuotaCpus']) assert.ok((limits.metrics.find((x) => x.name === m)?.description.length ?? 0) > 20, m);
+    for (const m of ['memLimitHeld', 'cpuQuotaDeliveredCpus', 'cpuQuotaCpus'])
+      assert.ok((limits.metrics.find((x) => x.name === m)?.description.length ?? 0) > 20, m);
     assert.equal(cpuWorkersFor(0.5), 1);
     assert.ok(cpuWorkersFor(1) >= 1 && cpuWorkersFor(1) <= 2);
   });

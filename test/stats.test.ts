@@ -91,7 +91,11 @@ describe('statistics', () => {
 
   test('the ratio interval brackets the ratio and the ratio is undefined over a zero baseline', () => {
     const base = [10, 11, 9, 10, 12, 10, 9, 11];
-    const r = ratioOfMedians(base.map((x) => x * 3), base, 5);
+    const r = ratioOfMedians(
+      base.map((x) => x * 3),
+      base,
+      5,
+    );
     assert.ok(r);
     close(r.ratio, 3);
     assert.ok(r.ciLow <= 3 && r.ciHigh >= 3);
@@ -115,11 +119,17 @@ describe('statistics', () => {
 
   test('the median interval is the bootstrap of one sample’s median', () => {
     const xs = [12, 15, 11, 19, 14, 13, 30];
-    assert.deepEqual(bootstrapMedianCI(xs, 4), bootstrap((draw) => draw(xs), 4));
+    assert.deepEqual(
+      bootstrapMedianCI(xs, 4),
+      bootstrap((draw) => draw(xs), 4),
+    );
   });
 
   test('a bootstrap whose every estimate is undefined has no interval', () => {
-    assert.equal(bootstrap(() => undefined, 1, 50), undefined);
+    assert.equal(
+      bootstrap(() => undefined, 1, 50),
+      undefined,
+    );
   });
 
   test('the change of medians is the ratio of medians minus one, interval included', () => {
@@ -137,7 +147,11 @@ describe('statistics', () => {
 
   test('the difference of medians of a shifted sample is the shift, and its interval brackets it', () => {
     const b = [10, 11, 9, 10, 12, 10, 9, 11];
-    const d = differenceOfMedians(b.map((x) => x + 5), b, 3);
+    const d = differenceOfMedians(
+      b.map((x) => x + 5),
+      b,
+      3,
+    );
     assert.ok(d);
     assert.equal(d.difference, 5);
     assert.ok(d.ciLow <= 5 && d.ciHigh >= 5);
@@ -189,7 +203,13 @@ describe('the values of a metric', () => {
       runs: 4,
       warmup: 0,
       targets: [
-        { target: 'native', state: 'completed', samples: [sample(0, 'ok', { ms: 10 }), sample(1, 'ok', { ms: 12 }), sample(2, 'ok', { ms: 11 })], stats: {}, ratioToNative: {} },
+        {
+          target: 'native',
+          state: 'completed',
+          samples: [sample(0, 'ok', { ms: 10 }), sample(1, 'ok', { ms: 12 }), sample(2, 'ok', { ms: 11 })],
+          stats: {},
+          ratioToNative: {},
+        },
         { target: 'container', state: 'completed', samples, stats: {}, ratioToNative: {} },
       ],
     };
@@ -202,7 +222,17 @@ describe('the values of a metric', () => {
     assert.equal(container.ratioToNative['ms']?.ratio, median(xs) / median(valuesOf(native, 'ms')));
 
     // The report's chart draws a dot for exactly the values its n and median come from.
-    const series = sc.targets.map((t, hostIndex) => ({ label: t.target, target: t.target, host: 'h', hostIndex, source: 'r.json', state: t.state, samples: t.samples, stats: t.stats, ratioToNative: t.ratioToNative }));
+    const series = sc.targets.map((t, hostIndex) => ({
+      label: t.target,
+      target: t.target,
+      host: 'h',
+      hostIndex,
+      source: 'r.json',
+      state: t.state,
+      samples: t.samples,
+      stats: t.stats,
+      ratioToNative: t.ratioToNative,
+    }));
     const chart = metricChart('c', { name: sc.name, description: '', metrics: sc.metrics, parameters: [], series }, 'ms');
     const dots = (chart?.config as { data: { datasets: { data: { y: number }[] }[] } }).data.datasets.map((d) => d.data.map((p) => p.y));
     assert.deepEqual(dots, [[10, 12, 11], xs]);

@@ -83,8 +83,7 @@ function sysbenchArgv(events: number, maxPrime: number, threads: number): string
 
 export const cpu: Scenario = {
   name: 'cpu',
-  description:
-    `fixed CPU work: sysbench cpu, E events of primes up to N on T threads (T = matched vCPUs, --cpus, default ${DEFAULT_CPUS}); time to finish and host CPU spent`,
+  description: `fixed CPU work: sysbench cpu, E events of primes up to N on T threads (T = matched vCPUs, --cpus, default ${DEFAULT_CPUS}); time to finish and host CPU spent`,
   metrics: [
     { name: 'workMs', unit: 'ms', better: 'lower', description: "wall time of the fixed work, sysbench's own total time inside the instance (no boot)" },
     { name: 'eventsPerS', unit: 'events/s', better: 'higher', description: "sysbench's events per second over the fixed work" },
@@ -92,7 +91,8 @@ export const cpu: Scenario = {
       name: 'hostCpuMs',
       unit: 'ms',
       better: 'lower',
-      description: 'host CPU time (user+system) of the whole instance: process times natively, cgroup CPU for containers, the qemu process for VMs (boot included)',
+      description:
+        'host CPU time (user+system) of the whole instance: process times natively, cgroup CPU for containers, the qemu process for VMs (boot included)',
     },
     { name: 'hostCpuPerEventUs', unit: 'µs', better: 'lower', description: 'hostCpuMs × 1000 / events' },
     {
@@ -127,7 +127,8 @@ export const cpu: Scenario = {
       if (!(e instanceof ParseError)) throw e;
       throw new TargetError(driver.name, 'cpu', e.message, { cause: e, tail: [...r.stdout, ...r.stderr].slice(-20) });
     }
-    if (parsed.events !== events) throw new TargetError(driver.name, 'cpu', `sysbench ran ${parsed.events} events, not the ${events} asked for`, { tail: r.stdout.slice(-20) });
+    if (parsed.events !== events)
+      throw new TargetError(driver.name, 'cpu', `sysbench ran ${parsed.events} events, not the ${events} asked for`, { tail: r.stdout.slice(-20) });
     const values: Record<string, number> = { workMs: parsed.totalTimeMs, eventsPerS: parsed.eventsPerS };
     const { cpuUserMs, cpuSystemMs } = r.accounting;
     if (cpuUserMs !== undefined && cpuSystemMs !== undefined) {

@@ -155,7 +155,15 @@ export const density: Scenario = {
     const before = await readMeminfo();
     const requested = o.instances ?? defaultInstances(driver.isolation, before.availableBytes, limits.memoryBytes);
     const minFreeBytes = o.minFreeFraction * before.totalBytes;
-    return measure(driver, { requested, limits, before, minFreeBytes, minFreeFraction: o.minFreeFraction, signal: ctx.signal, defaulted: o.instances === undefined });
+    return measure(driver, {
+      requested,
+      limits,
+      before,
+      minFreeBytes,
+      minFreeFraction: o.minFreeFraction,
+      signal: ctx.signal,
+      defaulted: o.instances === undefined,
+    });
   },
 };
 
@@ -190,7 +198,10 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
       try {
         instances.push(await driver.launch({ job: { kind: 'sleep' }, limits: plan.limits, signal: plan.signal }));
       } catch (e) {
-        throw fail(`launching instance ${i + 1} of ${plan.requested} failed: ${describeError(e)}`, { cause: e, ...(e instanceof TargetError ? { tail: e.tail } : {}) });
+        throw fail(`launching instance ${i + 1} of ${plan.requested} failed: ${describeError(e)}`, {
+          cause: e,
+          ...(e instanceof TargetError ? { tail: e.tail } : {}),
+        });
       }
     }
     const launchSpanMs = performance.now() - t0;
@@ -201,7 +212,10 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
     if (notReady >= 0) {
       await killAll(instances);
       const r = await (instances[notReady] as Instance).result;
-      throw fail(`instance ${notReady + 1} of ${instances.length} never got ready: ${r.reason ?? describeError((readyOutcomes[notReady] as PromiseRejectedResult).reason)}`, { tail: r.tail });
+      throw fail(
+        `instance ${notReady + 1} of ${instances.length} never got ready: ${r.reason ?? describeError((readyOutcomes[notReady] as PromiseRejectedResult).reason)}`,
+        { tail: r.tail },
+      );
     }
 
     const after = await readMeminfo();

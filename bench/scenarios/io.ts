@@ -42,7 +42,6 @@ import { parseFioJson, type FioReport } from './parsers/fio.js';
 import { matchedLimits, sampleFrom, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
 import { MiB } from '../../core/units.js';
 
-
 /** The file fio works on when `--io-size` is not given. */
 export const DEFAULT_IO_SIZE_BYTES = 256 * MiB;
 /** Seconds each of the four jobs runs (time-based). */
@@ -75,7 +74,7 @@ const BASE_METRICS: readonly MetricSpec[] = [
 ];
 
 const WHERE_BASE = 'native: a host scratch dir; container: a bind-mounted host dir at /data; VM: its virtio-blk data disk at /data';
-const WHERE_OVERLAY = "container: a file on its overlay root, upper layer on the host disk; native: its host-dir figure, repeated as the baseline; VMs: none";
+const WHERE_OVERLAY = 'container: a file on its overlay root, upper layer on the host disk; native: its host-dir figure, repeated as the baseline; VMs: none';
 
 /** `randReadIops` → `overlayRandReadIops`. */
 export function overlayName(metric: string): string {
@@ -135,7 +134,12 @@ export function ioValues(report: FioReport): Record<string, number> {
   const seqWrite = job('seqWrite').write;
   const randRead = job('randRead').read;
   const randWrite = job('randWrite').write;
-  for (const [name, d] of [['seqRead', seqRead], ['seqWrite', seqWrite], ['randRead', randRead], ['randWrite', randWrite]] as const) {
+  for (const [name, d] of [
+    ['seqRead', seqRead],
+    ['seqWrite', seqWrite],
+    ['randRead', randRead],
+    ['randWrite', randWrite],
+  ] as const) {
     if (d.totalIos <= 0) throw new Error(`fio job ${name} completed no I/O`);
   }
   return {

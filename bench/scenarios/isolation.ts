@@ -105,7 +105,8 @@ export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: ()
         failures.push(`${kind}: ${(e as { stderr?: string }).stderr?.trim() || describeError(e)}`);
       }
     }
-    if (netKind === undefined) throw new Error(`cannot create a network link in the host's namespace (${failures.join('; ')}): isolation needs root and iproute2`);
+    if (netKind === undefined)
+      throw new Error(`cannot create a network link in the host's namespace (${failures.join('; ')}): isolation needs root and iproute2`);
     undo.push({ async: () => execa('ip', ['link', 'del', netName]), sync: () => execaSync('ip', ['link', 'del', netName]) });
 
     const mountDir = await mkdtemp(join(tmpdir(), `${MARKER_PREFIX}-`));
@@ -118,7 +119,10 @@ export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: ()
     if (id === undefined) throw new Error(`ipcmk printed no id: ${stdout}`);
     const shmId = Number(id);
     undo.push({ async: () => execa('ipcrm', ['-m', String(shmId)]), sync: () => execaSync('ipcrm', ['-m', String(shmId)]) });
-    const row = (await readFile('/proc/sysvipc/shm', 'utf8')).split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1] === String(shmId));
+    const row = (await readFile('/proc/sysvipc/shm', 'utf8'))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f[1] === String(shmId));
     if (row?.[0] === undefined) throw new Error(`the segment ${shmId} that ipcmk made is not in /proc/sysvipc/shm`);
     const shmKey = Number(row[0]);
 
@@ -160,12 +164,32 @@ export const isolation: Scenario = {
     "what an instance sees of the host (C8): markers planted on the host (a process, a network link, a tmpfs mount, a SysV shm segment, the hostname) looked for inside; the container's upper layer after start (C9). VMs see their own guest: 0 expected",
   metrics: [
     { name: 'seesHostPids', unit: 'bool', better: 'lower', description: SEES('processes: /proc/<tsbench pid>/cmdline inside hashes as on the host') },
-    { name: 'seesHostNet', unit: 'bool', better: 'lower', description: SEES("network namespace: a tsb-mark… link made on the host is listed in the instance's /proc/net/dev") },
-    { name: 'seesHostMounts', unit: 'bool', better: 'lower', description: SEES("mounts: a tmpfs mounted on the host at /tmp/tsb-mark-… is in the instance's /proc/self/mounts") },
+    {
+      name: 'seesHostNet',
+      unit: 'bool',
+      better: 'lower',
+      description: SEES("network namespace: a tsb-mark… link made on the host is listed in the instance's /proc/net/dev"),
+    },
+    {
+      name: 'seesHostMounts',
+      unit: 'bool',
+      better: 'lower',
+      description: SEES("mounts: a tmpfs mounted on the host at /tmp/tsb-mark-… is in the instance's /proc/self/mounts"),
+    },
     { name: 'seesHostHostname', unit: 'bool', better: 'lower', description: SEES('hostname: /proc/sys/kernel/hostname inside equals os.hostname()') },
-    { name: 'seesHostIpc', unit: 'bool', better: 'lower', description: SEES('SysV IPC: a shm segment made with ipcmk on the host is in /proc/sysvipc/shm, same key and id') },
-    { name: 'visiblePids', unit: 'count', better: 'lower', description: 'processes the instance can see: numeric entries of its /proc (the probe itself included)' },
-    { name: 'netInterfaces', unit: 'count', better: 'lower', description: "network interfaces the instance can see: rows of its /proc/net/dev (lo included)" },
+    {
+      name: 'seesHostIpc',
+      unit: 'bool',
+      better: 'lower',
+      description: SEES('SysV IPC: a shm segment made with ipcmk on the host is in /proc/sysvipc/shm, same key and id'),
+    },
+    {
+      name: 'visiblePids',
+      unit: 'count',
+      better: 'lower',
+      description: 'processes the instance can see: numeric entries of its /proc (the probe itself included)',
+    },
+    { name: 'netInterfaces', unit: 'count', better: 'lower', description: 'network interfaces the instance can see: rows of its /proc/net/dev (lo included)' },
     { name: 'mounts', unit: 'count', better: 'lower', description: 'lines of /proc/self/mounts inside the instance' },
     { name: 'ipcObjects', unit: 'count', better: 'lower', description: 'SysV IPC objects (shm, msg, sem) visible inside: rows of /proc/sysvipc/*' },
     {
@@ -175,7 +199,12 @@ export const isolation: Scenario = {
       description:
         "containers with an upper layer on disk: bytes allocated (st_blocks × 512) in the instance's overlay upper directory, itself included, once the workload is ready; compare with the image's rootfsBytes (C9)",
     },
-    { name: 'upperEntriesAtStart', unit: 'count', better: 'lower', description: 'containers: files and directories in the upper directory once the workload is ready' },
+    {
+      name: 'upperEntriesAtStart',
+      unit: 'count',
+      better: 'lower',
+      description: 'containers: files and directories in the upper directory once the workload is ready',
+    },
   ],
   defaults: { runs: 3, warmup: 0 },
   parameters: () => ({
@@ -186,12 +215,29 @@ export const isolation: Scenario = {
   async sample(driver, ctx) {
     const { markers, remove } = await plantMarkers();
     try {
-      const instance = await driver.launch({ job: { kind: 'exec', argv: probeArgv(markers) }, limits: ctx.limits, upper: 'disk', measureUpper: true, signal: ctx.signal });
+      const instance = await driver.launch({
+        job: { kind: 'exec', argv: probeArgv(markers) },
+        limits: ctx.limits,
+        upper: 'disk',
+        measureUpper: true,
+        signal: ctx.signal,
+      });
       const r = await instance.result;
-      if (r.status !== 'ok') throw new TargetError(driver.name, 'isolation', r.reason ?? `the probe ended ${r.status}`, { tail: [...r.stderr, ...r.tail].slice(-20) });
+      if (r.status !== 'ok')
+        throw new TargetError(driver.name, 'isolation', r.reason ?? `the probe ended ${r.status}`, { tail: [...r.stderr, ...r.tail].slice(-20) });
       let v: Map<string, string>;
       try {
-        v = parseProbe(r.stdout, ['visiblePids', 'pidCmdlineMd5', 'netInterfaces', 'netMarker', 'mounts', 'mountMarker', 'shmMarker', 'ipcObjects', 'hostname']);
+        v = parseProbe(r.stdout, [
+          'visiblePids',
+          'pidCmdlineMd5',
+          'netInterfaces',
+          'netMarker',
+          'mounts',
+          'mountMarker',
+          'shmMarker',
+          'ipcObjects',
+          'hostname',
+        ]);
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
         throw new TargetError(driver.name, 'isolation', e.message, { cause: e, tail: [...r.stdout, ...r.stderr].slice(-20) });
@@ -219,7 +265,12 @@ export const isolation: Scenario = {
         extra: {
           ...s.extra,
           instanceHostname: insideHostname,
-          markers: { pid: markers.pid, link: `${markers.netName} (${markers.netKind})`, mount: markers.mountDir, shm: { id: markers.shmId, key: markers.shmKey } },
+          markers: {
+            pid: markers.pid,
+            link: `${markers.netName} (${markers.netKind})`,
+            mount: markers.mountDir,
+            shm: { id: markers.shmId, key: markers.shmKey },
+          },
         },
       };
     } finally {

@@ -81,8 +81,7 @@ const lines = (r: InstanceResult): string[] => [...r.stdout, ...r.stderr];
 
 export const limits: Scenario = {
   name: 'limits',
-  description:
-    `do limits hold (C7): stress-ng keeping 2× the memory limit resident (containers: --memory or ${describeBytes(DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES)}, must be OOM-killed; VMs: guest RAM, the guest kernel OOM-kills) and a CPU busy loop under a quota (--cpus or ${DEFAULT_LIMITS_CPUS}; VMs: vCPUs)`,
+  description: `do limits hold (C7): stress-ng keeping 2× the memory limit resident (containers: --memory or ${describeBytes(DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES)}, must be OOM-killed; VMs: guest RAM, the guest kernel OOM-kills) and a CPU busy loop under a quota (--cpus or ${DEFAULT_LIMITS_CPUS}; VMs: vCPUs)`,
   metrics: [
     {
       name: 'memLimitHeld',
@@ -91,9 +90,24 @@ export const limits: Scenario = {
       description:
         'memory: 1 when the hog (2× the limit) was stopped by the OOM killer — containers: the driver saw the cgroup OOM-kill and reported the instance oom-killed; VMs: the guest kernel OOM-killed workers (guest /proc/vmstat oom_kill); 0 when it ran to the end (native, the control, has no limit: 0)',
     },
-    { name: 'memLimitBytes', unit: 'bytes', better: 'lower', description: 'memory: the limit in force — cgroup memory limit for containers, guest RAM for VMs; absent natively' },
-    { name: 'memHogBytes', unit: 'bytes', better: 'higher', description: 'memory: what the hog tried to keep resident, 2× the limit (natively 2× the containers\' default)' },
-    { name: 'memPeakBytes', unit: 'bytes', better: 'lower', description: "memory, containers: the cgroup's peak usage during the hog (max_usage_in_bytes / memory.peak): at most the limit when it holds" },
+    {
+      name: 'memLimitBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: 'memory: the limit in force — cgroup memory limit for containers, guest RAM for VMs; absent natively',
+    },
+    {
+      name: 'memHogBytes',
+      unit: 'bytes',
+      better: 'higher',
+      description: "memory: what the hog tried to keep resident, 2× the limit (natively 2× the containers' default)",
+    },
+    {
+      name: 'memPeakBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: "memory, containers: the cgroup's peak usage during the hog (max_usage_in_bytes / memory.peak): at most the limit when it holds",
+    },
     {
       name: 'memOomKills',
       unit: 'count',
@@ -106,11 +120,26 @@ export const limits: Scenario = {
       unit: 'CPUs',
       better: 'lower',
       description:
-        'CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance (cgroup / process accounting) ÷ host wall time from ready to exit; VMs: the guest\'s own stress-ng user+system time ÷ its real time',
+        "CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance (cgroup / process accounting) ÷ host wall time from ready to exit; VMs: the guest's own stress-ng user+system time ÷ its real time",
     },
-    { name: 'cpuQuotaCpus', unit: 'CPUs', better: 'lower', description: 'CPU: the quota in force — the cgroup CPU quota (cfs_quota/period) for containers, vCPUs for VMs; absent natively (no quota)' },
-    { name: 'cpuDemandCpus', unit: 'CPUs', better: 'higher', description: 'CPU: busy-loop workers started, each wanting a whole CPU (2× the quota, rounded up, at most the host\'s CPUs)' },
-    { name: 'cpuInsideCpus', unit: 'CPUs', better: 'lower', description: "CPU: stress-ng's own user+system time ÷ its real time, as the instance's kernel accounts it" },
+    {
+      name: 'cpuQuotaCpus',
+      unit: 'CPUs',
+      better: 'lower',
+      description: 'CPU: the quota in force — the cgroup CPU quota (cfs_quota/period) for containers, vCPUs for VMs; absent natively (no quota)',
+    },
+    {
+      name: 'cpuDemandCpus',
+      unit: 'CPUs',
+      better: 'higher',
+      description: "CPU: busy-loop workers started, each wanting a whole CPU (2× the quota, rounded up, at most the host's CPUs)",
+    },
+    {
+      name: 'cpuInsideCpus',
+      unit: 'CPUs',
+      better: 'lower',
+      description: "CPU: stress-ng's own user+system time ÷ its real time, as the instance's kernel accounts it",
+    },
   ],
   defaults: { runs: 3, warmup: 0 },
   parameters: (options) => ({
@@ -118,7 +147,11 @@ export const limits: Scenario = {
       tool: `stress-ng --vm ${HOG_WORKERS} --vm-bytes 2×limit --vm-keep --oomable --timeout ${PHASE_S}s`,
       limit: `containers: --memory, else ${describeBytes(DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES)}; VMs: guest RAM, --memory, else ${describeBytes(DEFAULT_MEMORY_BYTES)}; native: none`,
     },
-    cpu: { tool: `stress-ng --cpu W --timeout ${PHASE_S}s`, quota: `--cpus, else ${DEFAULT_LIMITS_CPUS} (VMs: vCPUs = quota rounded up)`, workers: '2× quota rounded up, at most the host CPUs' },
+    cpu: {
+      tool: `stress-ng --cpu W --timeout ${PHASE_S}s`,
+      quota: `--cpus, else ${DEFAULT_LIMITS_CPUS} (VMs: vCPUs = quota rounded up)`,
+      workers: '2× quota rounded up, at most the host CPUs',
+    },
     vms: 'applicable: the memory limit is the guest RAM (guest OOM killer), the CPU quota is the vCPU count (guest accounting)',
     ...(Object.keys(options).length > 0 ? { options } : {}),
   }),
@@ -133,7 +166,11 @@ export const limits: Scenario = {
     if (native) {
       const avail = await memAvailableBytes();
       if (avail !== undefined && hogBytes > avail / 2) {
-        throw new TargetError(driver.name, 'limits', `the hog would keep ${(hogBytes / MiB).toFixed(0)} MiB resident on the unconfined host, more than half its available memory: pass a smaller --memory`);
+        throw new TargetError(
+          driver.name,
+          'limits',
+          `the hog would keep ${(hogBytes / MiB).toFixed(0)} MiB resident on the unconfined host, more than half its available memory: pass a smaller --memory`,
+        );
       }
     }
     const hog = await driver.launch({ job: { kind: 'exec', argv: hogArgv(hogBytes) }, limits: { ...ctx.limits, memoryBytes: limitBytes }, signal: ctx.signal });
@@ -160,7 +197,9 @@ export const limits: Scenario = {
       values['memOomKills'] = kills;
       values['memLimitHeld'] = kills > 0 ? 1 : 0;
     } else {
-      throw new TargetError(driver.name, 'limits', `the memory hog: ${h.reason ?? `ended ${h.status} without its report`}`, { tail: [...lines(h), ...h.tail].slice(-20) });
+      throw new TargetError(driver.name, 'limits', `the memory hog: ${h.reason ?? `ended ${h.status} without its report`}`, {
+        tail: [...lines(h), ...h.tail].slice(-20),
+      });
     }
 
     // CPU.
@@ -173,7 +212,8 @@ export const limits: Scenario = {
     const atReady = cpuMsAtReady(busy);
     const c = await busy.result;
     const readyCpuMs = await atReady;
-    if (c.status !== 'ok') throw new TargetError(driver.name, 'limits', `the CPU busy loop: ${c.reason ?? c.status}`, { tail: [...lines(c), ...c.tail].slice(-20) });
+    if (c.status !== 'ok')
+      throw new TargetError(driver.name, 'limits', `the CPU busy loop: ${c.reason ?? c.status}`, { tail: [...lines(c), ...c.tail].slice(-20) });
     let inside;
     try {
       inside = parseStressNgMetrics(lines(c), 'cpu');
@@ -191,7 +231,8 @@ export const limits: Scenario = {
       values['cpuQuotaDeliveredCpus'] = values['cpuInsideCpus'];
       if (hostCpuMs !== undefined && readyCpuMs !== undefined && wallMs !== undefined && wallMs > 0) hostCpusVm = Math.max(0, hostCpuMs - readyCpuMs) / wallMs;
     } else {
-      if (hostCpuMs === undefined || wallMs === undefined || wallMs <= 0) throw new TargetError(driver.name, 'limits', 'the driver reported no CPU accounting or no ready-to-exit time for the busy loop');
+      if (hostCpuMs === undefined || wallMs === undefined || wallMs <= 0)
+        throw new TargetError(driver.name, 'limits', 'the driver reported no CPU accounting or no ready-to-exit time for the busy loop');
       values['cpuQuotaDeliveredCpus'] = hostCpuMs / wallMs;
     }
 
@@ -202,7 +243,15 @@ export const limits: Scenario = {
       accounting: c.accounting,
       extra: {
         ...c.extra,
-        hog: { status: h.status, workersEndedEarly: killedWorkers, ...(h.reason ? { reason: h.reason } : {}), exitCode: h.exitCode, accounting: h.accounting, timeline: h.timeline, ...(probe ? { probe: Object.fromEntries(probe) } : {}) },
+        hog: {
+          status: h.status,
+          workersEndedEarly: killedWorkers,
+          ...(h.reason ? { reason: h.reason } : {}),
+          exitCode: h.exitCode,
+          accounting: h.accounting,
+          timeline: h.timeline,
+          ...(probe ? { probe: Object.fromEntries(probe) } : {}),
+        },
         cpu: { workers, wallMs, hostCpuMs, ...(hostCpusVm !== undefined ? { qemuHostCpus: hostCpusVm } : {}), stressNg: inside },
       },
     };

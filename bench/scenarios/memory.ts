@@ -89,13 +89,14 @@ export const memory: Scenario = {
       better: 'lower',
       description: "containers only: the idle instance's cgroup memory usage (memory.usage_in_bytes v1 / memory.current v2), page cache included",
     },
-    { name: 'guestAvailableBytes', unit: 'bytes', better: 'higher', description: "VMs only: MemAvailable inside the idle guest, as its agent reported" },
+    { name: 'guestAvailableBytes', unit: 'bytes', better: 'higher', description: 'VMs only: MemAvailable inside the idle guest, as its agent reported' },
     { name: 'guestTotalBytes', unit: 'bytes', better: 'higher', description: 'VMs only: MemTotal inside the idle guest, as its agent reported' },
     {
       name: 'bandwidthMBps',
       unit: 'MB/s',
       better: 'higher',
-      description: 'sysbench memory: sequential writes through one buffer (by default 64 MiB, 4096 MiB in all; see parameters), one thread; 10^6 bytes per second',
+      description:
+        'sysbench memory: sequential writes through one buffer (by default 64 MiB, 4096 MiB in all; see parameters), one thread; 10^6 bytes per second',
     },
   ],
   defaults: { runs: 5, warmup: 1 },
@@ -134,17 +135,28 @@ export const memory: Scenario = {
     await idle.stop();
     const r = await idle.result;
     if (r.status !== 'ok') throw new TargetError(driver.name, 'memory', `the idle instance: ${r.reason ?? r.status}`, { tail: r.tail });
-    if (values['footprintPssBytes'] === undefined) throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup)");
+    if (values['footprintPssBytes'] === undefined)
+      throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup)");
     if (driver.isolation === 'vm' && r.guestMemory) {
       values['guestAvailableBytes'] = r.guestMemory.availableKb * 1024;
       values['guestTotalBytes'] = r.guestMemory.totalKb * 1024;
     }
 
     // Write bandwidth.
-    const argv = [SYSBENCH, 'memory', '--memory-oper=write', `--memory-block-size=${blockMiB}M`, `--memory-total-size=${totalMiB}M`, '--time=0', '--threads=1', 'run'];
+    const argv = [
+      SYSBENCH,
+      'memory',
+      '--memory-oper=write',
+      `--memory-block-size=${blockMiB}M`,
+      `--memory-total-size=${totalMiB}M`,
+      '--time=0',
+      '--threads=1',
+      'run',
+    ];
     const bw = await driver.launch({ job: { kind: 'exec', argv }, limits, signal: ctx.signal });
     const b = await bw.result;
-    if (b.status !== 'ok') throw new TargetError(driver.name, 'memory', `sysbench memory: ${b.reason ?? b.status}`, { tail: [...b.stderr, ...b.tail].slice(-20) });
+    if (b.status !== 'ok')
+      throw new TargetError(driver.name, 'memory', `sysbench memory: ${b.reason ?? b.status}`, { tail: [...b.stderr, ...b.tail].slice(-20) });
     try {
       values['bandwidthMBps'] = parseSysbenchMemory(b.stdout).mibPerS * MB_PER_MIB;
     } catch (e) {
@@ -153,6 +165,12 @@ export const memory: Scenario = {
     }
 
     const s = sampleFrom(r, values);
-    return { ...s, extra: { ...s.extra, bandwidth: { timeline: b.timeline, accounting: b.accounting, stdout: b.stdout.filter((l) => /MiB transferred|total time/.test(l)) } } };
+    return {
+      ...s,
+      extra: {
+        ...s.extra,
+        bandwidth: { timeline: b.timeline, accounting: b.accounting, stdout: b.stdout.filter((l) => /MiB transferred|total time/.test(l)) },
+      },
+    };
   },
 };

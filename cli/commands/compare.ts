@@ -52,7 +52,11 @@ export function registerCompareCommand(program: Command, setExit: (code: number)
     )
     .option('--alpha <p>', 'significance level of the Benjamini–Hochberg-adjusted p-values (default: 0.01)')
     .addOption(new Option('--format <format>', `output format: ${COMPARE_FORMATS.join(', ')}`).default('text'))
-    .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)').default(1).argParser(nonNegativeInt('--seed', '1')))
+    .addOption(
+      new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)')
+        .default(1)
+        .argParser(nonNegativeInt('--seed', '1')),
+    )
     .option('-o, --out <file>', 'write the output to a file instead of stdout')
     .action(async (basePath: string, headPath: string, flags: CompareFlags) => setExit(await compareCommand(basePath, headPath, flags)));
 }

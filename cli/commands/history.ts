@@ -52,8 +52,16 @@ export function registerHistoryCommand(program: Command, setExit: (code: number)
     .argument('<results...>', 'results.json files, or directories holding one or holding one per subdirectory (nightly/<date>/results.json)')
     .option('-o, --out <file>', 'write to this file (e.g. trend.html) instead of stdout')
     .addOption(new Option('--format <format>', `output format: ${HISTORY_FORMATS.join(', ')}`).default('html'))
-    .option('--threshold <pct>', 'as for compare: the change between consecutive runs that is flagged (repeatable; default 5%)', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--threshold <pct>',
+      'as for compare: the change between consecutive runs that is flagged (repeatable; default 5%)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--alpha <p>', 'as for compare: significance level of each step (default: 0.01)')
-    .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)').default(1).argParser(nonNegativeInt('--seed', '1')))
+    .addOption(
+      new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)')
+        .default(1)
+        .argParser(nonNegativeInt('--seed', '1')),
+    )
     .action(async (args: string[], flags: HistoryFlags) => setExit(await historyCommand(args, flags)));
 }

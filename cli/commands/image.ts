@@ -44,16 +44,13 @@ export function formatImageInfo(image: Image): string {
     [`kernel ${image.kernel.version}`, image.sizes.kernelBytes],
     ['VM image (kernel + initramfs)', vm],
   ];
-  return [
-    `image ${image.hash}`,
-    `  ${image.dir}`,
-    ...rows.map(([label, bytes]) => `  ${label.padEnd(34)}${mb(bytes)}`),
-  ].join('\n');
+  return [`image ${image.hash}`, `  ${image.dir}`, ...rows.map(([label, bytes]) => `  ${label.padEnd(34)}${mb(bytes)}`)].join('\n');
 }
 
 export function registerImageCommands(program: Command): void {
   const image = program.command('image').description('the workload image shared by all targets');
-  image.command('build')
+  image
+    .command('build')
     .description('build the image (rootfs for containers, initramfs for VMs) unless it is cached')
     .option('--rebuild', 'build even if a cached image matches')
     .action(
@@ -64,7 +61,8 @@ export function registerImageCommands(program: Command): void {
         process.stdout.write(`${formatImageInfo(built)}\n  (${ms.toFixed(0)} ms)\n`);
       }),
     );
-  image.command('info')
+  image
+    .command('info')
     .description('print the sizes of rootfs, initramfs, kernel and modules')
     .option('--json', 'print the Image object as JSON')
     .action(
@@ -73,7 +71,8 @@ export function registerImageCommands(program: Command): void {
         process.stdout.write(opts.json === true ? `${JSON.stringify(loaded, null, 2)}\n` : `${formatImageInfo(loaded)}\n`);
       }),
     );
-  image.command('clean')
+  image
+    .command('clean')
     .description('remove every cached image (the kernel stays)')
     .action(
       action(async () => {
@@ -83,7 +82,8 @@ export function registerImageCommands(program: Command): void {
     );
 
   const kernel = program.command('kernel').description('the guest kernel');
-  kernel.command('fetch')
+  kernel
+    .command('fetch')
     .description("download Debian's linux-image-cloud-amd64 into the cache, or import --kernel PATH")
     .option('--kernel <path>', 'use this bzImage/vmlinuz instead of downloading one')
     .option('--modules <dir>', 'modules dir (with modules.dep) for --kernel')

@@ -26,7 +26,16 @@ import { binPath } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
-import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
+import {
+  CONTAINER_CAPABILITIES,
+  type Driver,
+  type DriverOptions,
+  type Instance,
+  type KernelChoice,
+  type LaunchRequest,
+  type PrepareContext,
+  type Probe,
+} from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
@@ -168,7 +177,9 @@ export class ContainerDriver implements Driver {
           ],
         }),
         upper: (dir) =>
-          upper === 'disk' ? { path: join(dir, 'upper') } : { unreachable: "a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" },
+          upper === 'disk'
+            ? { path: join(dir, 'upper') }
+            : { unreachable: "a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" },
       };
     });
   }

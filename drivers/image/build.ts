@@ -129,7 +129,10 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   const loadOrder: string[] = [];
   const containerOrder: string[] = [];
   if (kernel.modulesDir !== undefined) {
-    for (const [list, container] of [[loadOrder, false], [containerOrder, true]] as const) {
+    for (const [list, container] of [
+      [loadOrder, false],
+      [containerOrder, true],
+    ] as const) {
       if (container && launcher === undefined) continue;
       for (const rel of await selectModules(kernel.modulesDir, { container })) {
         const path = posix.join(guestModulesDir(kernel), rel);

@@ -49,7 +49,9 @@ export async function sha256File(path: string): Promise<string> {
 export async function sha256Inputs(paths: string[]): Promise<string[]> {
   const memoPath = join(cacheDir(), 'images', '.sha256-memo.json');
   type Memo = Record<string, { key: string; sha256: string }>;
-  const memo = (await readFile(memoPath, 'utf8').then((t) => JSON.parse(t) as Memo).catch(() => ({}))) as Memo;
+  const memo = (await readFile(memoPath, 'utf8')
+    .then((t) => JSON.parse(t) as Memo)
+    .catch(() => ({}))) as Memo;
   let changed = false;
   const sums = await Promise.all(
     paths.map(async (path) => {

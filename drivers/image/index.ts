@@ -180,13 +180,15 @@ export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string
       modulesBytes: (await Promise.all(plan.modules.map((m) => (m.kind === 'file' ? fileBytes(m.src) : 0)))).reduce((a, b) => a + b, 0),
     };
     const inputs = await Promise.all(
-      [...plan.rootfs.map((e) => ({ e, in: 'rootfs' as const })), ...plan.modules.map((e) => ({ e, in: 'initramfs' as const }))].map(async ({ e, in: where }) => ({
-        path: e.path,
-        kind: e.kind,
-        in: where,
-        ...(e.kind === 'file' ? { src: e.src, bytes: await fileBytes(e.src), sha256: plan.sha256[e.path] } : {}),
-        ...(e.kind === 'text' ? { bytes: Buffer.byteLength(e.content) } : {}),
-      })),
+      [...plan.rootfs.map((e) => ({ e, in: 'rootfs' as const })), ...plan.modules.map((e) => ({ e, in: 'initramfs' as const }))].map(
+        async ({ e, in: where }) => ({
+          path: e.path,
+          kind: e.kind,
+          in: where,
+          ...(e.kind === 'file' ? { src: e.src, bytes: await fileBytes(e.src), sha256: plan.sha256[e.path] } : {}),
+          ...(e.kind === 'text' ? { bytes: Buffer.byteLength(e.content) } : {}),
+        }),
+      ),
     );
     const manifest: Manifest = {
       builderVersion: BUILDER_VERSION,

@@ -107,8 +107,7 @@ async function readModulesDep(modulesDir: string): Promise<Map<string, string[]>
   return deps;
 }
 
-const moduleName = (path: string): string =>
-  (path.split('/').pop() ?? '').replace(/\.ko(\.(xz|zst|gz))?$/, '').replaceAll('-', '_');
+const moduleName = (path: string): string => (path.split('/').pop() ?? '').replace(/\.ko(\.(xz|zst|gz))?$/, '').replaceAll('-', '_');
 
 /**
  * The modules of `WANTED_MODULES` that the kernel has as modules, with their
@@ -134,12 +133,7 @@ export async function missingContainerModules(modulesDir: string | undefined): P
 }
 
 async function builtinNames(modulesDir: string): Promise<Set<string>> {
-  return new Set(
-    (await readFile(join(modulesDir, 'modules.builtin'), 'utf8').catch(() => ''))
-      .split('\n')
-      .filter(Boolean)
-      .map(moduleName),
-  );
+  return new Set((await readFile(join(modulesDir, 'modules.builtin'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map(moduleName));
 }
 
 async function closure(modulesDir: string, wanted: readonly string[], optional: boolean): Promise<string[]> {
@@ -157,9 +151,12 @@ async function closure(modulesDir: string, wanted: readonly string[], optional: 
     const path = byName.get(name);
     if (path !== undefined) visit(path);
     else if (!optional && !builtin.has(name))
-      throw new ImageError(`kernel modules in ${modulesDir} have neither ${name}.ko nor a built-in ${name}: use a kernel with ${name} (Debian's ${DEBIAN_KERNEL_METAPACKAGE} has it)`, {
-        exitCode: 2,
-      });
+      throw new ImageError(
+        `kernel modules in ${modulesDir} have neither ${name}.ko nor a built-in ${name}: use a kernel with ${name} (Debian's ${DEBIAN_KERNEL_METAPACKAGE} has it)`,
+        {
+          exitCode: 2,
+        },
+      );
   }
   for (const path of order) {
     if (/\.ko\.(xz|zst|gz)$/.test(path))
@@ -182,13 +179,11 @@ async function checkModulesMatch(modulesDir: string, version: string, modules: s
 /** Validates a user-supplied kernel (and modules dir). */
 async function selectedKernel(kernelPath: string, modules: string | undefined): Promise<Kernel> {
   const vmlinuz = resolve(kernelPath);
-  if (!existsSync(vmlinuz))
-    throw new ImageError(`kernel ${vmlinuz} does not exist: fix --kernel/TSBENCH_KERNEL`, { exitCode: 2 });
+  if (!existsSync(vmlinuz)) throw new ImageError(`kernel ${vmlinuz} does not exist: fix --kernel/TSBENCH_KERNEL`, { exitCode: 2 });
   const version = await bzImageVersion(vmlinuz);
   if (modules === undefined) return { vmlinuz, version };
   const modulesDir = resolve(modules);
-  if (!existsSync(modulesDir))
-    throw new ImageError(`modules dir ${modulesDir} does not exist: fix TSBENCH_KERNEL_MODULES`, { exitCode: 2 });
+  if (!existsSync(modulesDir)) throw new ImageError(`modules dir ${modulesDir} does not exist: fix TSBENCH_KERNEL_MODULES`, { exitCode: 2 });
   await checkModulesMatch(modulesDir, version, await selectModules(modulesDir));
   return { vmlinuz, version, modulesDir };
 }
@@ -220,8 +215,7 @@ export async function resolveKernel(opts: KernelOptions = {}): Promise<Kernel> {
     });
   const current = join(kernelCacheDir(), 'current');
   const found = existsSync(current) ? await cachedKernel(join(kernelCacheDir(), await readlink(current))) : undefined;
-  if (found === undefined)
-    throw new ImageError('no guest kernel: run `tsbench kernel fetch` (or set TSBENCH_KERNEL=/path/to/vmlinuz)');
+  if (found === undefined) throw new ImageError('no guest kernel: run `tsbench kernel fetch` (or set TSBENCH_KERNEL=/path/to/vmlinuz)');
   return found;
 }
 
@@ -246,7 +240,12 @@ async function run(file: string, args: string[], what: string, opts: { cwd?: str
     const e = error as ExecaError;
     if ((e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
       throw new ImageError(`${file} not found: ${what} needs it (Debian: apt-get install apt dpkg kmod)`, { cause: error });
-    const detail = String(e.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? e.shortMessage;
+    const detail =
+      String(e.stderr ?? '')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .pop() ?? e.shortMessage;
     throw new ImageError(`${what} failed: ${detail}`, { cause: error });
   }
 }
@@ -255,8 +254,7 @@ async function run(file: string, args: string[], what: string, opts: { cwd?: str
 async function debianKernelPackage(): Promise<{ name: string; version: string; kernelVersion: string }> {
   const depends = await run('apt-cache', ['depends', DEBIAN_KERNEL_METAPACKAGE], 'resolving the Debian kernel package');
   const name = /Depends:\s*(linux-image-\S+)/.exec(depends)?.[1];
-  if (name === undefined)
-    throw new ImageError(`apt-cache knows no ${DEBIAN_KERNEL_METAPACKAGE}: run apt-get update (or pass --kernel PATH)`);
+  if (name === undefined) throw new ImageError(`apt-cache knows no ${DEBIAN_KERNEL_METAPACKAGE}: run apt-get update (or pass --kernel PATH)`);
   const show = await run('apt-cache', ['show', '--no-all-versions', name], 'resolving the Debian kernel package');
   const version = /^Version:\s*(\S+)/m.exec(show)?.[1] ?? 'unknown';
   return { name, version, kernelVersion: name.replace(/^linux-image-/, '') };
@@ -330,10 +328,7 @@ export async function fetchKernel(opts: KernelOptions & { log?: (line: string) =
     const base = existsSync(join(root, 'usr', 'lib', 'modules', pkg.kernelVersion)) ? join(root, 'usr') : root;
     const modulesDir = join(base, 'lib', 'modules', pkg.kernelVersion);
     if (!existsSync(join(modulesDir, 'modules.dep'))) await run('depmod', ['-b', base, pkg.kernelVersion], 'depmod');
-    return await installKernel(
-      { vmlinuz, version: pkg.kernelVersion, modulesDir },
-      { source: 'debian', package: pkg.name, packageVersion: pkg.version },
-    );
+    return await installKernel({ vmlinuz, version: pkg.kernelVersion, modulesDir }, { source: 'debian', package: pkg.name, packageVersion: pkg.version });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

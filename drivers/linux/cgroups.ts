@@ -194,10 +194,7 @@ export async function readAccounting(dirs: readonly CgroupDir[], files: Accounti
       const has = (c: Controller): boolean => d.hierarchy.controllers.includes(c);
       if (d.hierarchy.version === 1) {
         if (has('memory')) {
-          const [peak, oom] = await Promise.all([
-            text(d, 'memory.max_usage_in_bytes'),
-            files.v1OomKills ? text(d, 'memory.oom_control') : undefined,
-          ]);
+          const [peak, oom] = await Promise.all([text(d, 'memory.max_usage_in_bytes'), files.v1OomKills ? text(d, 'memory.oom_control') : undefined]);
           if (peak !== undefined) acc.peakMemoryBytes = Number(peak.trim());
           const kills = oom === undefined ? undefined : keyed(oom, ' ').get('oom_kill');
           if (kills !== undefined) acc.oomKills = kills;
@@ -343,7 +340,6 @@ export class InstanceCgroups {
   read(): Promise<Accounting> {
     return readAccounting(this.dirs, { v1Blkio: 'blkio.throttle.io_service_bytes', v1OomKills: true });
   }
-
 
   /**
    * Removes the directories (after the last process is gone). A cgroup whose

@@ -218,13 +218,21 @@ export class LinuxInstances {
       await Promise.all((spec.dir.subdirs ?? []).map((d) => mkdir(join(made, d), { recursive: true })));
     } catch (e) {
       await this.discard(live);
-      throw this.fail('launch', `cannot create the instance directory in ${dirname(spec.dir.path)} (${describeError(e)}): make it writable or free some space`, e);
+      throw this.fail(
+        'launch',
+        `cannot create the instance directory in ${dirname(spec.dir.path)} (${describeError(e)}): make it writable or free some space`,
+        e,
+      );
     }
     try {
       await cgroups.create(limits);
     } catch (e) {
       await this.discard(live);
-      throw this.fail('launch', `cannot create the instance's cgroups under ${cgroups.where()} (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
+      throw this.fail(
+        'launch',
+        `cannot create the instance's cgroups under ${cgroups.where()} (${describeError(e)}): tsbench needs root and writable cgroup mounts`,
+        e,
+      );
     }
     let plan: LaunchPlan;
     try {

@@ -14,7 +14,9 @@ import { join } from 'node:path';
  * `uuid=off` (5.11+) skips writing a uuid xattr to the upper layer at mount.
  */
 export function overlayOptions(): string[] {
-  const [major = 0, minor = 0] = release().split('.').map((x) => Number.parseInt(x, 10));
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((x) => Number.parseInt(x, 10));
   const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
   return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
 }

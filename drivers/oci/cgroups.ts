@@ -110,7 +110,6 @@ export class PeerCgroups {
     return readAccounting(dirs, { v1Blkio: 'blkio.throttle.io_service_bytes_recursive', v1OomKills: false });
   }
 
-
   /**
    * Removes the leaf (left behind when the runtime was killed) and the parent in
    * every cgroup mount: the runtime makes them in hierarchies tsbench does not

@@ -17,7 +17,17 @@ import { CPU_PERIOD_US, cpuQuotaUs, type CgroupHost } from '../linux/cgroups.js'
 import { TRIAL_LIMITS, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
-import { CONTAINER_CAPABILITIES, type Accounting, type Driver, type DriverOptions, type Instance, type InstanceResult, type KernelChoice, type LaunchRequest, type Probe } from '../types.js';
+import {
+  CONTAINER_CAPABILITIES,
+  type Accounting,
+  type Driver,
+  type DriverOptions,
+  type Instance,
+  type InstanceResult,
+  type KernelChoice,
+  type LaunchRequest,
+  type Probe,
+} from '../types.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 
 export type Engine = 'podman' | 'docker';
@@ -62,9 +72,17 @@ export class EngineDriver implements Driver {
 
   async probe(): Promise<Probe> {
     const v = await this.engine(['--version']);
-    if (v.missing) return { available: false, reason: `binary missing: \`${this.name}\` is not on PATH (optional; Debian: apt-get install ${this.name === 'docker' ? 'docker.io' : 'podman'})` };
+    if (v.missing)
+      return {
+        available: false,
+        reason: `binary missing: \`${this.name}\` is not on PATH (optional; Debian: apt-get install ${this.name === 'docker' ? 'docker.io' : 'podman'})`,
+      };
     const details: Record<string, string> = { version: v.out.split('\n')[0] ?? '' };
-    const info = await this.engine(['info', '--format', this.name === 'docker' ? '{{.ServerVersion}} {{.CgroupDriver}}' : '{{.Version.Version}} {{.Host.CgroupManager}}']);
+    const info = await this.engine([
+      'info',
+      '--format',
+      this.name === 'docker' ? '{{.ServerVersion}} {{.CgroupDriver}}' : '{{.Version.Version}} {{.Host.CgroupManager}}',
+    ]);
     if (!info.ok) {
       const said = info.err.split('\n').find((l) => l.trim().length > 0) ?? info.err;
       return {
@@ -74,7 +92,9 @@ export class EngineDriver implements Driver {
       };
     }
     details['server'] = info.out;
-    if (this.name === 'docker' && /systemd/.test(info.out)) details['cgroupParent'] = "the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure \"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]";
+    if (this.name === 'docker' && /systemd/.test(info.out))
+      details['cgroupParent'] =
+        'the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure "exec-opts": ["native.cgroupdriver=cgroupfs"]';
     try {
       await loadImage(this.guestKernel);
     } catch (e) {
@@ -83,7 +103,8 @@ export class EngineDriver implements Driver {
     try {
       const i = await this.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
       const r = await i.result;
-      if (r.status !== 'ok') return { available: false, reason: `a test container failed: ${[...r.stderr, ...r.tail].at(-1) ?? r.reason ?? r.status}`, details };
+      if (r.status !== 'ok')
+        return { available: false, reason: `a test container failed: ${[...r.stderr, ...r.tail].at(-1) ?? r.reason ?? r.status}`, details };
     } catch (e) {
       return { available: false, reason: `a test container failed: ${describeError(e)}`, details };
     } finally {

@@ -31,7 +31,16 @@ import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { LinuxInstances, TRIAL_LIMITS, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type KernelChoice, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
+import {
+  CONTAINER_CAPABILITIES,
+  type Driver,
+  type DriverOptions,
+  type Instance,
+  type KernelChoice,
+  type LaunchRequest,
+  type PrepareContext,
+  type Probe,
+} from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
@@ -153,7 +162,8 @@ export class OciRuntimeDriver implements Driver {
       if (second.ok) {
         this.hideUnified = true;
         this.hideDecided = true;
-        details['cgroupMode'] = 'runs in a mount namespace without /sys/fs/cgroup/unified: crun sees cgroup v1 only and enforces the memory, CPU and pids limits there';
+        details['cgroupMode'] =
+          'runs in a mount namespace without /sys/fs/cgroup/unified: crun sees cgroup v1 only and enforces the memory, CPU and pids limits there';
         return {
           available: true,
           reason: `${version} refuses the hybrid cgroup layout ("${first.message}"); tsbench runs it with the cgroup2 mount hidden, limits enforced on cgroup v1`,
@@ -174,7 +184,14 @@ export class OciRuntimeDriver implements Driver {
       const i = await trial.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
       const r = await i.result;
       if (r.status === 'ok') return { ok: true };
-      const said = [...r.stderr, ...r.tail].map((l) => l.replace(/^.*level=error msg="?/, '').replace(/"$/, '').trim()).filter((l) => l.length > 0 && !l.startsWith('@tsb'));
+      const said = [...r.stderr, ...r.tail]
+        .map((l) =>
+          l
+            .replace(/^.*level=error msg="?/, '')
+            .replace(/"$/, '')
+            .trim(),
+        )
+        .filter((l) => l.length > 0 && !l.startsWith('@tsb'));
       return { ok: false, message: said.at(-1) ?? r.reason ?? r.status };
     } catch (e) {
       return { ok: false, message: describeError(e) };
@@ -249,7 +266,9 @@ export class OciRuntimeDriver implements Driver {
             });
             await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
             const t0 = process.hrtime.bigint();
-            const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer.inNs, 'upper')}`, `workdir=${join(layer.inNs, 'work')}`, ...overlayOptions()].join(',');
+            const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer.inNs, 'upper')}`, `workdir=${join(layer.inNs, 'work')}`, ...overlayOptions()].join(
+              ',',
+            );
             await ns.run(['mount', '-t', 'overlay', '-o', opts, 'tsbench-oci', join(bundle, 'rootfs')]);
             rootfs = join(bundle, 'rootfs');
             rootfsMountMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -278,7 +297,9 @@ export class OciRuntimeDriver implements Driver {
           }
         },
         upper: (bundle) =>
-          upper === 'disk' ? { path: join(layerOf(bundle).fromHost, 'upper') } : { unreachable: "the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" },
+          upper === 'disk'
+            ? { path: join(layerOf(bundle).fromHost, 'upper') }
+            : { unreachable: "the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" },
       };
     });
   }
@@ -316,4 +337,3 @@ export class OciRuntimeDriver implements Driver {
     removePeerParentsSync();
   }
 }
-

@@ -117,4 +117,3 @@ export function buildQemuArgs(opts: QemuArgsOptions): string[] {
 export function formatCommand(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
-

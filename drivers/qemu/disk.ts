@@ -28,7 +28,11 @@ export async function createDataDisk(path: string, bytes: number): Promise<void>
     const err = e as ExecaError;
     if ((err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
       throw new Error('mkfs.ext4 not found: the data disk needs it (Debian: apt-get install e2fsprogs)', { cause: e });
-    const detail = String(err.stderr ?? '').trim().split('\n').pop() ?? err.shortMessage;
+    const detail =
+      String(err.stderr ?? '')
+        .trim()
+        .split('\n')
+        .pop() ?? err.shortMessage;
     throw new Error(`mkfs.ext4 ${path} failed: ${detail}`, { cause: e });
   }
 }

@@ -48,7 +48,18 @@ import { bootId, childPids, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readP
 import { readVerdict, writeVerdict } from './verdict.js';
 import { MiB, nsToMs } from '../../core/units.js';
 
-export { buildQemuArgs, formatCommand, machineArg, vcpusFor, memoryMiBFor, DEFAULT_MEMORY_BYTES, MACHINES, type Accelerator, type Machine, type QemuArgsOptions } from './cmdline.js';
+export {
+  buildQemuArgs,
+  formatCommand,
+  machineArg,
+  vcpusFor,
+  memoryMiBFor,
+  DEFAULT_MEMORY_BYTES,
+  MACHINES,
+  type Accelerator,
+  type Machine,
+  type QemuArgsOptions,
+} from './cmdline.js';
 export { readPssBytes, kvmProviderNote, hostTscKhz } from './host.js';
 
 export interface QemuDriverOptions extends DriverOptions {
@@ -114,7 +125,6 @@ interface Boot {
   /** Description for probe details. */
   label: string;
 }
-
 
 /** Kernel and initramfs to boot, from the image cache or the options. Throws an ImageError naming the command that fixes it. */
 async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
@@ -246,7 +256,11 @@ export class QemuDriver implements Driver {
     try {
       qemu = await qemuVersion(this.binary);
     } catch {
-      return { available: false, reason: `${this.binary} not found or not runnable: apt-get install qemu-system-x86`, details: { accelerator: this.accelerator } };
+      return {
+        available: false,
+        reason: `${this.binary} not found or not runnable: apt-get install qemu-system-x86`,
+        details: { accelerator: this.accelerator },
+      };
     }
     let boot: Boot;
     try {
@@ -268,7 +282,7 @@ export class QemuDriver implements Driver {
       await writeVerdict(key, verdict).catch(() => {});
     }
     details['kvmProbe'] = `${verdict.available ? 'ready' : 'failed'} in ${Math.round(verdict.probeMs)} ms at ${verdict.probedAt}`;
-    return { available: verdict.available, reason: verdict.available ? 'accelerator: kvm' : verdict.reason ?? 'kvm: probe boot failed', details };
+    return { available: verdict.available, reason: verdict.available ? 'accelerator: kvm' : (verdict.reason ?? 'kvm: probe boot failed'), details };
   }
 
   /** Boots a `noop` guest under KVM and says whether its agent reached `ready` in time. */
@@ -292,7 +306,8 @@ export class QemuDriver implements Driver {
     if (r.timeline.toReadyMs !== undefined) return { available: true, probedAt, probeMs };
     const s = Math.round(timeoutMs / 1000);
     const qemuSaid = r.tail.find(isQemuMessage);
-    const what = r.status === 'timeout' ? `did not reach the agent's ready in ${s} s` : `ended before the agent's ready (${qemuSaid ?? r.reason ?? 'no output'})`;
+    const what =
+      r.status === 'timeout' ? `did not reach the agent's ready in ${s} s` : `ended before the agent's ready (${qemuSaid ?? r.reason ?? 'no output'})`;
     return { available: false, reason: `kvm: probe boot ${what}${note ? ` (${note})` : ''}`, probedAt, probeMs };
   }
 

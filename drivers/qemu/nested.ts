@@ -122,15 +122,28 @@ export class NestedDriver implements Driver {
         await access(join(image.rootfs, 'sbin/tsbench-launch'), constants.X_OK);
         const missing = await missingContainerModules(image.kernel.modulesDir);
         if (missing.length > 0)
-          return { available: false, reason: `the guest kernel ${image.kernel.version} has no ${missing.join(', ')} module: run \`tsbench kernel fetch\`, then \`tsbench image build\``, ...(alone.details ? { details: alone.details } : {}) };
+          return {
+            available: false,
+            reason: `the guest kernel ${image.kernel.version} has no ${missing.join(', ')} module: run \`tsbench kernel fetch\`, then \`tsbench image build\``,
+            ...(alone.details ? { details: alone.details } : {}),
+          };
       } catch (e) {
-        return { available: false, reason: `the image carries no container runtime (${describeError(e)}): run \`tsbench image build\``, ...(alone.details ? { details: alone.details } : {}) };
+        return {
+          available: false,
+          reason: `the image carries no container runtime (${describeError(e)}): run \`tsbench image build\``,
+          ...(alone.details ? { details: alone.details } : {}),
+        };
       }
     }
     return {
       available: true,
       reason: `${alone.reason ?? `accelerator: ${this.accelerator}`}; the job in tsbench's container inside the VM`,
-      details: { ...alone.details, containerNamespaces: GUEST_NAMESPACES.join(','), containerCgroup: `v2:memory+cpu+pids /${GUEST_CGROUP}`, containerRoot: 'overlay (lower: the image, upper: tmpfs), MS_MOVE + chroot' },
+      details: {
+        ...alone.details,
+        containerNamespaces: GUEST_NAMESPACES.join(','),
+        containerCgroup: `v2:memory+cpu+pids /${GUEST_CGROUP}`,
+        containerRoot: 'overlay (lower: the image, upper: tmpfs), MS_MOVE + chroot',
+      },
     };
   }
 

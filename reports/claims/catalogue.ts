@@ -20,11 +20,9 @@ export interface ClaimSpec {
 
 /** What each verdict means, in the words reports and docs use. */
 export const VERDICTS: Readonly<Record<Verdict, string>> = {
-  confirmed:
-    "the whole 95 % interval of the deciding figure lies on the claim's side of the rule's boundary. A median on the right side is never enough.",
+  confirmed: "the whole 95 % interval of the deciding figure lies on the claim's side of the rule's boundary. A median on the right side is never enough.",
   refuted: "the whole 95 % interval of the deciding figure lies on the other side of the rule's boundary.",
-  inconclusive:
-    'the interval straddles the boundary (or a control failed): the data cannot tell. More runs narrow the interval.',
+  inconclusive: 'the interval straddles the boundary (or a control failed): the data cannot tell. More runs narrow the interval.',
   'not measured':
     'a target, scenario or metric the claim needs is missing, or its target errored or was skipped (its error is the reason). The evidence names the run that would measure it, e.g. ``run `tsbench run startup --targets native,container,kvm` ``. Missing data never throws.',
 };

@@ -56,7 +56,12 @@ export function claimsMarkdown(): string {
   );
 
   p('## The claims');
-  p(...table(['id', 'claim, as commonly written', 'what decides it'], CLAIMS.map((c) => [c.id, c.claim, c.decidedBy])));
+  p(
+    ...table(
+      ['id', 'claim, as commonly written', 'what decides it'],
+      CLAIMS.map((c) => [c.id, c.claim, c.decidedBy]),
+    ),
+  );
 
   p('## Verdicts');
   p(...(Object.entries(VERDICTS) as [Verdict, string][]).map(([v, meaning]) => `- **${v}** — ${meaning}`));
@@ -65,7 +70,7 @@ export function claimsMarkdown(): string {
     "ratios to native use the run's own `ratioToNative` (bootstrap CI of the ratio of medians, same file's",
     'native). Ratios and differences between two non-native targets (C1, C10) are bootstrapped from the raw',
     "samples the same way (`reports/claims/data.ts` with `core/stats.ts`), from the same values the run's",
-    "statistics take (`core/samples.ts`: every sample with a finite value, whatever its status), seeded from",
+    'statistics take (`core/samples.ts`: every sample with a finite value, whatever its status), seeded from',
     'the result\'s seed. Differences of two medians taken from the statistics (C3\'s "minus native") use',
     'interval arithmetic, which is conservative.',
   );
@@ -92,7 +97,7 @@ export function claimsMarkdown(): string {
     'A TCG VM is slower to boot, slower at I/O and heavier in host memory (its translation cache) than the',
     'same VM under KVM. So where a claim names KVM, only a `kvm` target measures that part; where a claim',
     'speaks of VMs in general, a TCG part **decides only in the direction TCG cannot flatter**, and is',
-    "labelled `accelerator: 'tcg'` with \"under TCG\" in its evidence. A TCG result that could only flatter",
+    'labelled `accelerator: \'tcg\'` with "under TCG" in its evidence. A TCG result that could only flatter',
     'the claim becomes context, and a deciding "VM (kvm): not measured" part is added so the claim waits for',
     'a kvm run. Claim by claim:',
   );
@@ -133,7 +138,7 @@ export function claimsMarkdown(): string {
   );
 
   p('## Each rule as a report states it');
-  p("Every verdict carries its claim's rule in these words (`ClaimVerdict.rule`, shown under \"How it was decided\").");
+  p('Every verdict carries its claim\'s rule in these words (`ClaimVerdict.rule`, shown under "How it was decided").');
   for (const c of CLAIMS) {
     p(`### ${c.id}. ${c.claim}`);
     p(ruleText(c.id).inWords);
@@ -141,10 +146,7 @@ export function claimsMarkdown(): string {
   }
 
   p('## Reference points from published work');
-  p(
-    "For the report's context column, not targets to tune to. Each verdict carries its claim's reference",
-    'point as `reference`.',
-  );
+  p("For the report's context column, not targets to tune to. Each verdict carries its claim's reference", 'point as `reference`.');
   p(...referenceLines().map((l) => `- ${l}.`));
 
   p('## Verdicts measured');

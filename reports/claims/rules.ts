@@ -33,13 +33,38 @@ export const THRESHOLD_SPECS = {
   nearNativeRatio: { value: 1.05, unit: '×', claims: ['C2', 'C11'], meaning: '"near-native" / "no extra CPU" = at most this ratio to native.' },
   closeBehindRatio: { value: 1.1, unit: '×', claims: ['C2'], meaning: '"close behind" (KVM) = at most this ratio to native.' },
   farSlowerRatio: { value: 2, unit: '×', claims: ['C2'], meaning: '"far slower" (TCG) = at least this ratio to native.' },
-  muchLessMemoryFactor: { value: 10, unit: '×', claims: ['C3'], meaning: '"much less memory" = the container\'s extra host memory at most 1/this of the VM\'s.' },
-  smallImageFactor: { value: 2, unit: '×', claims: ['C4'], meaning: '"small compared with" = a VM must carry at least this many times the container\'s image.' },
+  muchLessMemoryFactor: {
+    value: 10,
+    unit: '×',
+    claims: ['C3'],
+    meaning: '"much less memory" = the container\'s extra host memory at most 1/this of the VM\'s.',
+  },
+  smallImageFactor: {
+    value: 2,
+    unit: '×',
+    claims: ['C4'],
+    meaning: '"small compared with" = a VM must carry at least this many times the container\'s image.',
+  },
   moreFitFactor: { value: 2, unit: '×', claims: ['C5'], meaning: '"more fit" = a VM needs at least this many times a container\'s host memory per instance.' },
-  littleIoRatio: { value: 0.9, unit: '×', claims: ['C6'], meaning: '"little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it.' },
+  littleIoRatio: {
+    value: 0.9,
+    unit: '×',
+    claims: ['C6'],
+    meaning: '"little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it.',
+  },
   cpuQuotaSlack: { value: 1.1, unit: '×', claims: ['C7'], meaning: 'the CPU quota holds when delivered CPUs are at most this many times the quota.' },
-  thinFraction: { value: 0.01, unit: 'fraction', claims: ['C9'], meaning: '"thin" = bytes written to the upper layer by starting at most this fraction of the image.' },
-  littleExtraStartupMs: { value: 100, unit: 'ms', claims: ['C10'], meaning: '"little extra cost" in startup = at most this many ms added to the VM\'s time to ready.' },
+  thinFraction: {
+    value: 0.01,
+    unit: 'fraction',
+    claims: ['C9'],
+    meaning: '"thin" = bytes written to the upper layer by starting at most this fraction of the image.',
+  },
+  littleExtraStartupMs: {
+    value: 100,
+    unit: 'ms',
+    claims: ['C10'],
+    meaning: '"little extra cost" in startup = at most this many ms added to the VM\'s time to ready.',
+  },
   littleExtraCpuRatio: { value: 1.1, unit: '×', claims: ['C10'], meaning: '"little extra cost" in CPU work = at most this ratio to the VM alone.' },
 } as const satisfies Record<string, ThresholdSpec>;
 
@@ -181,7 +206,13 @@ function c1(h: HostData): ClaimVerdict {
     c.fig(figure('time to ready', iv, 'ms', target));
     const exit = h.metric('startup', target, 'toExitMs');
     if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', target));
-    c.part({ label, verdict: atMost(iv, T.containerReadyMs), evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.`, bearing, targets: [target] });
+    c.part({
+      label,
+      verdict: atMost(iv, T.containerReadyMs),
+      evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.`,
+      bearing,
+      targets: [target],
+    });
     return ready.found;
   };
   const ct = containerPart('container', 'decides');
@@ -191,7 +222,14 @@ function c1(h: HostData): ClaimVerdict {
   for (const accel of ACCELS) {
     const vm = h.metric('startup', accel, 'toReadyMs');
     if (!vm.ok) {
-      if (h.has('startup', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(vm.reason, 'startup', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      if (h.has('startup', accel))
+        c.part({
+          label: `${label} (${accel})`,
+          verdict: 'not measured',
+          evidence: c.notMeasured(vm.reason, 'startup', ['native', 'container', accel]),
+          accelerator: accel,
+          targets: [accel],
+        });
       continue;
     }
     c.use(vm.found);
@@ -204,7 +242,8 @@ function c1(h: HostData): ClaimVerdict {
     c.fig(figure(`${accel} / container time to ready`, r, '×', accel));
     const verdict = atLeast(r, T.muchLongerFactor);
     const bearing = tcgBearing(accel, verdict, 'confirmed');
-    const note = accel === 'tcg' ? ' under TCG emulation' + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '') : '';
+    const note =
+      accel === 'tcg' ? ' under TCG emulation' + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '') : '';
     c.part({
       label: `${label} (${accel})`,
       verdict,
@@ -237,7 +276,11 @@ function c2(h: HostData): ClaimVerdict {
     c.use(r.found);
     c.fig(figure('work time', r.found.interval, 'ms', p.target));
     c.fig(figure('work time / native', r.found.ratio, '×', p.target));
-    c.part({ ...base, verdict: p.judge(r.found.ratio), evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}.` });
+    c.part({
+      ...base,
+      verdict: p.judge(r.found.ratio),
+      evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}.`,
+    });
   }
   const native = h.metric('cpu', 'native', 'workMs');
   if (native.ok) c.fig(figure('work time', native.found.interval, 'ms', 'native'));
@@ -255,7 +298,12 @@ function c3(h: HostData): ClaimVerdict {
   const ct = h.metric('memory', 'container', 'footprintPssBytes');
   if (!nat.ok || !ct.ok) {
     const why = !ct.ok ? ct.reason : !nat.ok ? nat.reason : '';
-    c.part({ label: 'container vs VM memory', verdict: 'not measured', evidence: c.notMeasured(why, 'memory', ['native', 'container', 'kvm']), targets: ['native', 'container'] });
+    c.part({
+      label: 'container vs VM memory',
+      verdict: 'not measured',
+      evidence: c.notMeasured(why, 'memory', ['native', 'container', 'kvm']),
+      targets: ['native', 'container'],
+    });
     return c.finish();
   }
   c.use(nat.found, ct.found);
@@ -271,7 +319,14 @@ function c3(h: HostData): ClaimVerdict {
   for (const accel of ACCELS) {
     const vm = h.metric('memory', accel, 'footprintPssBytes');
     if (!vm.ok) {
-      if (h.has('memory', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(vm.reason, 'memory', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      if (h.has('memory', accel))
+        c.part({
+          label: `${label} (${accel})`,
+          verdict: 'not measured',
+          evidence: c.notMeasured(vm.reason, 'memory', ['native', 'container', accel]),
+          accelerator: accel,
+          targets: [accel],
+        });
       continue;
     }
     c.use(vm.found);
@@ -280,11 +335,20 @@ function c3(h: HostData): ClaimVerdict {
     c.fig(figure('extra over native', vmExtra, 'bytes', accel));
     const ctWords = `the container adds ${fmtIv(ctExtra, 'bytes')} over native`;
     if (accel === 'kvm') {
-      const verdict: Verdict = T.muchLessMemoryFactor * ctHi <= vmExtra.lo ? 'confirmed' : T.muchLessMemoryFactor * ctLo > vmExtra.hi ? 'refuted' : 'inconclusive';
-      c.part({ label: `${label} (kvm)`, verdict, evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}.`, accelerator: 'kvm', targets: ['native', 'container', 'kvm'] });
+      const verdict: Verdict =
+        T.muchLessMemoryFactor * ctHi <= vmExtra.lo ? 'confirmed' : T.muchLessMemoryFactor * ctLo > vmExtra.hi ? 'refuted' : 'inconclusive';
+      c.part({
+        label: `${label} (kvm)`,
+        verdict,
+        evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}.`,
+        accelerator: 'kvm',
+        targets: ['native', 'container', 'kvm'],
+      });
       continue;
     }
-    const used = derived(vm.found, 'guestUsedBytes', (v) => (v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined));
+    const used = derived(vm.found, 'guestUsedBytes', (v) =>
+      v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined,
+    );
     const bound = used ? minus(used, nat.found.interval) : undefined;
     if (used) c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', accel));
     let verdict: Verdict;
@@ -293,7 +357,7 @@ function c3(h: HostData): ClaimVerdict {
     else verdict = 'inconclusive';
     const boundWords = bound
       ? `its guest alone has ${fmtIv(used as Interval, 'bytes')} in use, which any VM's host must back whatever the accelerator`
-      : 'no guest memory figures to bound it with, and TCG\'s own PSS includes its translation cache';
+      : "no guest memory figures to bound it with, and TCG's own PSS includes its translation cache";
     c.part({
       label: `${label} (tcg)`,
       verdict,
@@ -312,7 +376,11 @@ function c4(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C4'), RULE_TEXTS.C4.inWords, h);
   const img = h.image();
   if (!img) {
-    c.part({ label: 'container image small vs VM image', verdict: 'not measured', evidence: c.notMeasured('no result file of this host records the workload image', 'startup', ['native', 'container']) });
+    c.part({
+      label: 'container image small vs VM image',
+      verdict: 'not measured',
+      evidence: c.notMeasured('no result file of this host records the workload image', 'startup', ['native', 'container']),
+    });
     return c.finish();
   }
   c.useFile(img.source, 'image');
@@ -340,7 +408,12 @@ function c5(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C5'), RULE_TEXTS.C5.inWords, h);
   const ct = h.metric('density', 'container', 'pssPerInstanceBytes');
   if (!ct.ok) {
-    c.part({ label: 'more containers than VMs fit', verdict: 'not measured', evidence: c.notMeasured(ct.reason, 'density', ['native', 'container', 'kvm']), targets: ['container'] });
+    c.part({
+      label: 'more containers than VMs fit',
+      verdict: 'not measured',
+      evidence: c.notMeasured(ct.reason, 'density', ['native', 'container', 'kvm']),
+      targets: ['container'],
+    });
     return c.finish();
   }
   c.use(ct.found);
@@ -362,7 +435,14 @@ function c5(h: HostData): ClaimVerdict {
   for (const accel of ACCELS) {
     const vm = h.metric('density', accel, 'pssPerInstanceBytes');
     if (!vm.ok) {
-      if (h.has('density', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(vm.reason, 'density', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      if (h.has('density', accel))
+        c.part({
+          label: `${label} (${accel})`,
+          verdict: 'not measured',
+          evidence: c.notMeasured(vm.reason, 'density', ['native', 'container', accel]),
+          accelerator: accel,
+          targets: [accel],
+        });
       continue;
     }
     c.use(vm.found);
@@ -376,7 +456,9 @@ function c5(h: HostData): ClaimVerdict {
       confirmOn = undefined;
       const mem = h.metric('memory', 'tcg', 'guestAvailableBytes');
       if (mem.ok) {
-        const used = derived(mem.found, 'guestUsedBytes', (v) => (v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined));
+        const used = derived(mem.found, 'guestUsedBytes', (v) =>
+          v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined,
+        );
         if (used) {
           c.use(mem.found);
           c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', accel));
@@ -384,7 +466,8 @@ function c5(h: HostData): ClaimVerdict {
           boundWords = ` — judged under TCG: its guest alone has ${fmtIv(used, 'bytes')} in use, which any VM's host must back whatever the accelerator`;
         }
       }
-      if (!confirmOn) boundWords = ' — judged under TCG, whose PSS includes its translation cache, and no guest memory figures (memory scenario) bound it from below';
+      if (!confirmOn)
+        boundWords = ' — judged under TCG, whose PSS includes its translation cache, and no guest memory figures (memory scenario) bound it from below';
     }
     const verdict: Verdict = confirmOn && confirmOn.lo >= T.moreFitFactor * ctIv.hi ? 'confirmed' : refuted ? 'refuted' : 'inconclusive';
     c.part({
@@ -423,7 +506,13 @@ function c6(h: HostData): ClaimVerdict {
       words.push(`${metric} ${fmtIv(r.found.ratio, '×')}`);
     }
     const verdict = verdicts.includes('refuted') ? 'refuted' : all(verdicts);
-    c.part({ label, verdict, evidence: `ratios to native: ${words.join(', ')}; the rule asks ≥ ${T.littleIoRatio}×.`, bearing, targets: ['native', 'container'] });
+    c.part({
+      label,
+      verdict,
+      evidence: `ratios to native: ${words.join(', ')}; the rule asks ≥ ${T.littleIoRatio}×.`,
+      bearing,
+      targets: ['native', 'container'],
+    });
   };
   containerPart('', 'decides');
   containerPart('overlay', 'context');
@@ -438,7 +527,14 @@ function c6(h: HostData): ClaimVerdict {
     const rw = h.ratioToNative('io', accel, 'randWriteIops');
     if (!rr.ok || !rw.ok) {
       const why = !rr.ok ? rr.reason : !rw.ok ? rw.reason : '';
-      if (h.has('io', accel)) c.part({ label: `${label} (${accel})`, verdict: 'not measured', evidence: c.notMeasured(why, 'io', ['native', 'container', accel]), accelerator: accel, targets: [accel] });
+      if (h.has('io', accel))
+        c.part({
+          label: `${label} (${accel})`,
+          verdict: 'not measured',
+          evidence: c.notMeasured(why, 'io', ['native', 'container', accel]),
+          accelerator: accel,
+          targets: [accel],
+        });
       continue;
     }
     c.use(rr.found, rw.found);
@@ -463,7 +559,7 @@ function c6(h: HostData): ClaimVerdict {
       targets: ['native', accel],
     });
   }
-  requireVm(c, label, 'io', ['native', 'container', 'kvm'], 'TCG emulates the guest I/O path, which overstates a KVM VM\'s cost');
+  requireVm(c, label, 'io', ['native', 'container', 'kvm'], "TCG emulates the guest I/O path, which overstates a KVM VM's cost");
   return c.finish();
 }
 
@@ -474,7 +570,8 @@ function c7(h: HostData): ClaimVerdict {
   const judge = (target: string, bearing: 'decides' | 'context'): void => {
     const mem = h.metric('limits', target, 'memLimitHeld');
     const memLabel = `${target}: memory limit holds`;
-    if (!mem.ok) c.part({ label: memLabel, verdict: 'not measured', evidence: c.notMeasured(mem.reason, 'limits', ['native', target]), bearing, targets: [target] });
+    if (!mem.ok)
+      c.part({ label: memLabel, verdict: 'not measured', evidence: c.notMeasured(mem.reason, 'limits', ['native', target]), bearing, targets: [target] });
     else {
       c.use(mem.found);
       const st = mem.found.stats;
@@ -486,7 +583,13 @@ function c7(h: HostData): ClaimVerdict {
       if (peak.ok) c.fig(figure('peak memory under the hog', peak.found.interval, 'bytes', target));
       const verdict: Verdict = st.min >= 1 ? 'confirmed' : 'refuted';
       const limitWords = limit.ok ? ` of ${fmt(limit.found.interval.value, 'bytes')}` : '';
-      c.part({ label: memLabel, verdict, evidence: `a hog at 2× the limit${limitWords} was OOM-killed and reported in ${held} of ${st.n} samples.`, bearing, targets: [target] });
+      c.part({
+        label: memLabel,
+        verdict,
+        evidence: `a hog at 2× the limit${limitWords} was OOM-killed and reported in ${held} of ${st.n} samples.`,
+        bearing,
+        targets: [target],
+      });
     }
     const cpuLabel = `${target}: CPU quota holds`;
     const cpu = h.metric('limits', target, 'cpuQuotaDeliveredCpus');
@@ -497,11 +600,19 @@ function c7(h: HostData): ClaimVerdict {
       return;
     }
     c.use(cpu.found);
-    const share = derived(cpu.found, 'deliveredPerQuota', (v) => (v.cpuQuotaDeliveredCpus !== undefined && v.cpuQuotaCpus ? v.cpuQuotaDeliveredCpus / v.cpuQuotaCpus : undefined));
+    const share = derived(cpu.found, 'deliveredPerQuota', (v) =>
+      v.cpuQuotaDeliveredCpus !== undefined && v.cpuQuotaCpus ? v.cpuQuotaDeliveredCpus / v.cpuQuotaCpus : undefined,
+    );
     c.fig(figure('CPUs delivered under the quota', cpu.found.interval, 'CPUs', target));
     c.fig(figure('CPU quota', quota.found.interval, 'CPUs', target));
     if (!share) {
-      c.part({ label: cpuLabel, verdict: 'not measured', evidence: c.notMeasured('no sample has both delivered CPUs and the quota', 'limits', ['native', target]), bearing, targets: [target] });
+      c.part({
+        label: cpuLabel,
+        verdict: 'not measured',
+        evidence: c.notMeasured('no sample has both delivered CPUs and the quota', 'limits', ['native', target]),
+        bearing,
+        targets: [target],
+      });
       return;
     }
     c.fig(figure('delivered / quota', share, '×', target));
@@ -551,8 +662,16 @@ function c8(h: HostData): ClaimVerdict {
     if (ct.found.stats.max > 0) verdict = 'refuted';
     else if (nat.found.stats.min < 1) verdict = 'inconclusive';
     else verdict = 'confirmed';
-    const control = nat.found.stats.min < 1 ? `, but the native control saw it in only ${natSeen} of ${nat.found.stats.n}: the probe is not reliable` : ` (native, the control, saw it in ${natSeen} of ${nat.found.stats.n})`;
-    c.part({ label, verdict, evidence: `the container saw the host's ${what} marker in ${ctSeen} of ${ct.found.stats.n} samples${control}.`, targets: ['native', 'container'] });
+    const control =
+      nat.found.stats.min < 1
+        ? `, but the native control saw it in only ${natSeen} of ${nat.found.stats.n}: the probe is not reliable`
+        : ` (native, the control, saw it in ${natSeen} of ${nat.found.stats.n})`;
+    c.part({
+      label,
+      verdict,
+      evidence: `the container saw the host's ${what} marker in ${ctSeen} of ${ct.found.stats.n} samples${control}.`,
+      targets: ['native', 'container'],
+    });
   }
   c.confirmedSummary = `In each of ${samples} samples the container saw none of the host's processes, network, mounts, IPC or hostname markers, while native, the control, saw every one.`;
   for (const [metric, label] of [
@@ -580,7 +699,13 @@ function c9(h: HostData): ClaimVerdict {
     c.use(up.found);
     const img = h.image(up.found.source);
     c.fig(figure('upper layer written at start', up.found.interval, 'bytes', 'container'));
-    if (!img) c.part({ label, verdict: 'not measured', evidence: c.notMeasured('no result of this host records the image size', 'isolation', ['native', 'container']), targets: ['container'] });
+    if (!img)
+      c.part({
+        label,
+        verdict: 'not measured',
+        evidence: c.notMeasured('no result of this host records the image size', 'isolation', ['native', 'container']),
+        targets: ['container'],
+      });
     else {
       if (img.source !== up.found.source) c.useFile(img.source, 'image');
       const root = img.image.rootfsBytes;
@@ -623,7 +748,13 @@ function c10(h: HostData): ClaimVerdict {
       const b = h.metric(d.scenario, accel, d.metric);
       if (!a.ok || !b.ok) {
         const why = !a.ok ? a.reason : !b.ok ? b.reason : '';
-        c.part({ label: partLabel, verdict: 'not measured', evidence: c.notMeasured(why, d.scenario, [accel, nested]), accelerator: accel, targets: [accel, nested] });
+        c.part({
+          label: partLabel,
+          verdict: 'not measured',
+          evidence: c.notMeasured(why, d.scenario, [accel, nested]),
+          accelerator: accel,
+          targets: [accel, nested],
+        });
         continue;
       }
       c.use(a.found, b.found);
@@ -645,7 +776,8 @@ function c10(h: HostData): ClaimVerdict {
         words = `fixed work takes ${fmtIv(r, '×')} the time it takes in the ${accel} VM alone (bound ${T.littleExtraCpuRatio}×)`;
       }
       const bearing = tcgBearing(accel, verdict, 'refuted');
-      const note = accel === 'tcg' ? (bearing === 'context' ? ' — under TCG, which emulates the container\'s kernel work and overstates it' : ' — under TCG') : '';
+      const note =
+        accel === 'tcg' ? (bearing === 'context' ? " — under TCG, which emulates the container's kernel work and overstates it" : ' — under TCG') : '';
       c.part({ label: partLabel, verdict, evidence: `${words}${note}.`, bearing, accelerator: accel, targets: [accel, nested] });
     }
     const kvmRun = d.scenario === 'cpu' ? ['native', 'kvm', 'container-in-kvm'] : ['kvm', 'container-in-kvm'];
@@ -659,7 +791,13 @@ function c10(h: HostData): ClaimVerdict {
 function c11(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C11'), RULE_TEXTS.C11.inWords, h);
   const r = h.ratioToNative('cpu', 'container', 'hostCpuPerEventUs');
-  if (!r.ok) c.part({ label: 'no host CPU spent on a container layer', verdict: 'not measured', evidence: c.notMeasured(r.reason, 'cpu', ['native', 'container']), targets: ['container'] });
+  if (!r.ok)
+    c.part({
+      label: 'no host CPU spent on a container layer',
+      verdict: 'not measured',
+      evidence: c.notMeasured(r.reason, 'cpu', ['native', 'container']),
+      targets: ['container'],
+    });
   else {
     c.use(r.found);
     c.fig(figure('host CPU per event', r.found.interval, 'µs', 'container'));

@@ -79,7 +79,12 @@ export function fingerprintDiffs(base: Result, head: Result): FingerprintDiff[] 
     const other = ha.get(name);
     if (other !== undefined && other !== accel) add(`accelerator:${name}`, `accelerator of ${name}`, accel, other, true);
   }
-  add('vmTargets', 'VM targets that ran', ranTargets(base, (t) => isVmTarget(base, t)), ranTargets(head, (t) => isVmTarget(head, t)));
+  add(
+    'vmTargets',
+    'VM targets that ran',
+    ranTargets(base, (t) => isVmTarget(base, t)),
+    ranTargets(head, (t) => isVmTarget(head, t)),
+  );
   add('limits', 'limits (--cpus/--memory)', limits(base), limits(head));
   add('options', 'run options', runOptions(base), runOptions(head));
   add('image', 'workload image', base.image?.hash ?? 'none', head.image?.hash ?? 'none');

@@ -143,7 +143,9 @@ export function historyHtml(h: History): string {
   body.push('<h2>Flagged steps</h2>');
   if (flagged.length === 0) body.push('<p>No regression or improvement between consecutive runs.</p>');
   else {
-    body.push('<table><thead><tr><th>run</th><th>scenario</th><th>target</th><th>metric</th><th>change</th><th>p</th><th>q</th><th>verdict</th></tr></thead><tbody>');
+    body.push(
+      '<table><thead><tr><th>run</th><th>scenario</th><th>target</th><th>metric</th><th>change</th><th>p</th><th>q</th><th>verdict</th></tr></thead><tbody>',
+    );
     for (const f of flagged) {
       body.push(
         `<tr class="${e(f.verdict)}"><td>${e(h.runs[f.run]?.label ?? '')}</td><td>${e(f.s.scenario)}</td><td>${e(f.s.target)}</td><td>${e(f.s.metric)}</td>` +

@@ -50,14 +50,16 @@ export interface History {
 /** `2026-11-23 12:29` (UTC), or with seconds when two runs started in the same minute. */
 function label(iso: string, seconds: boolean): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ');
+  return Number.isNaN(d.getTime())
+    ? iso
+    : d
+        .toISOString()
+        .slice(0, seconds ? 19 : 16)
+        .replace('T', ' ');
 }
 
 /** Builds the history of results (any order; sorted here by startedAt, then path). */
-export function buildHistory(
-  loaded: readonly { path: string; result: Result }[],
-  opts: { thresholds: Thresholds; alpha?: number; seed?: number },
-): History {
+export function buildHistory(loaded: readonly { path: string; result: Result }[], opts: { thresholds: Thresholds; alpha?: number; seed?: number }): History {
   const alpha = opts.alpha ?? DEFAULT_ALPHA;
   const seed = opts.seed ?? 1;
   const runs = [...loaded].sort((a, b) => a.result.startedAt.localeCompare(b.result.startedAt) || a.path.localeCompare(b.path));

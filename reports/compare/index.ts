@@ -137,7 +137,8 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
   const pre = items.map((it): SeriesJudgement & { testable: boolean } => {
     const minP = minAttainableP(it.a.length, it.b.length);
     if (it.acceleratorDiffers) return { minP, verdict: 'inconclusive', reason: 'accelerator differs between the runs', testable: false };
-    if (it.a.length < 2 || it.b.length < 2) return { minP, verdict: 'inconclusive', reason: `n=${it.a.length} vs ${it.b.length}: under 2 samples`, testable: false };
+    if (it.a.length < 2 || it.b.length < 2)
+      return { minP, verdict: 'inconclusive', reason: `n=${it.a.length} vs ${it.b.length}: under 2 samples`, testable: false };
     const first = it.a[0] as number;
     if (it.a.every((x) => x === first) && it.b.every((x) => x === first)) {
       // Every sample of both runs is the same value (e.g. instances = 50): nothing to test.
@@ -243,7 +244,8 @@ export function compareResults(base: { path: string; result: Result }, head: { p
         notCompared.push({ scenario: bs.name, target: bt.target, reason: `no common samples (base ${why(bt)}, head ${why(ht)})` });
       }
     }
-    for (const ht of hs.targets) if (!bs.targets.some((t) => t.target === ht.target)) notCompared.push({ scenario: hs.name, target: ht.target, reason: 'target only in head' });
+    for (const ht of hs.targets)
+      if (!bs.targets.some((t) => t.target === ht.target)) notCompared.push({ scenario: hs.name, target: ht.target, reason: 'target only in head' });
   }
   for (const hs of head.result.scenarios) {
     if (!base.result.scenarios.some((s) => s.name === hs.name)) notCompared.push({ scenario: hs.name, target: '*', reason: 'scenario only in head' });

@@ -77,7 +77,14 @@ export function compareText(c: Comparison): string {
   const table = [HEAD, ...rows(c)];
   const widths = HEAD.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
   if (c.series.length === 0) out.push('no scenario × target × metric is in both results');
-  else for (const r of table) out.push(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  else
+    for (const r of table)
+      out.push(
+        r
+          .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      );
   if (c.notCompared.length > 0) {
     out.push('', 'not compared:');
     for (const x of c.notCompared) out.push(`  ${x.scenario}${x.target === '*' ? '' : ` ${x.target}`}: ${x.reason}`);

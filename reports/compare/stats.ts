@@ -43,7 +43,7 @@ function doubledRanks(pooled: readonly number[]): { r2: number[]; ties: number[]
   const order = pooled.map((v, i) => [v, i] as const).sort((x, y) => x[0] - y[0]);
   const r2 = new Array<number>(pooled.length).fill(0);
   const ties: number[] = [];
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && (order[j + 1] as readonly [number, number])[0] === (order[i] as readonly [number, number])[0]) j++;
     // ranks i+1 … j+1 share their mean (i + j + 2) / 2; doubled it is an integer.
@@ -61,7 +61,13 @@ function normalUpperTail(z: number): number {
   const y =
     t *
     Math.exp(
-      -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886187 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t * (0.09678418 + t * (-0.18628806 + t * (0.27886187 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return (x >= 0 ? y : 2 - y) / 2;
 }
@@ -128,7 +134,10 @@ export function mannWhitney(a: readonly number[], b: readonly number[]): RankTes
   if (var2 <= 0) return { p: 1, minP: 1, exact: false, u };
   const pOf = (d: number): number => Math.min(1, 2 * normalUpperTail(Math.max(0, d - 1) / Math.sqrt(var2)));
   // The most extreme split: a holds the n1 largest doubled ranks.
-  const top = [...r2].sort((x, y) => y - x).slice(0, n1).reduce((acc, r) => acc + r, 0);
+  const top = [...r2]
+    .sort((x, y) => y - x)
+    .slice(0, n1)
+    .reduce((acc, r) => acc + r, 0);
   return { p: pOf(dev), minP: pOf(Math.abs(top - mean2)), exact: false, u };
 }
 

@@ -113,6 +113,7 @@ export function thresholdFor(t: Thresholds, scenario: string, target: string, me
 /** Parses --alpha: a number strictly between 0 and 1. */
 export function parseAlpha(text: string): number {
   const a = Number(text);
-  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(text) || !(a > 0 && a < 1)) throw new UsageError(`--alpha must be a number between 0 and 1, e.g. --alpha 0.01 (got '${text}')`);
+  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(text) || !(a > 0 && a < 1))
+    throw new UsageError(`--alpha must be a number between 0 and 1, e.g. --alpha 0.01 (got '${text}')`);
   return a;
 }

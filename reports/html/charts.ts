@@ -132,7 +132,12 @@ export function metricChart(id: string, sc: ReportScenario, metricName: string):
     { display: false },
     {
       x: { type: 'linear', min: -0.5, max: shown.length - 0.5, grid: { display: false }, title: { display: true, text: 'target' } },
-      y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), ...whiskerBounds(whiskers, log), title: axisTitle(`${metric.name} (${unit})`, log) },
+      y: {
+        type: log ? 'logarithmic' : 'linear',
+        ...(log ? {} : { beginAtZero: true }),
+        ...whiskerBounds(whiskers, log),
+        title: axisTitle(`${metric.name} (${unit})`, log),
+      },
     },
   );
 }
@@ -174,7 +179,11 @@ export function ratioChart(id: string, sc: ReportScenario): ChartSpec | undefine
     },
     { display: true, position: 'bottom' },
     {
-      x: { type: log ? 'logarithmic' : 'linear', ...whiskerBounds([...whiskers, { pos: 0, lo: 1, hi: 1, mid: 1, color: '' }], log), title: axisTitle('median(target) / median(native) (×; 1 = native)', log) },
+      x: {
+        type: log ? 'logarithmic' : 'linear',
+        ...whiskerBounds([...whiskers, { pos: 0, lo: 1, hi: 1, mid: 1, color: '' }], log),
+        title: axisTitle('median(target) / median(native) (×; 1 = native)', log),
+      },
       y: { type: 'linear', reverse: true, min: -0.5, max: rows.length - 0.5, grid: { display: false } },
     },
   );
@@ -289,7 +298,14 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
     if (data.length === 0) continue;
     all.push(...data.map((d) => d.y));
     const color = targetColor(s.target);
-    datasets.push({ label: s.label, data, backgroundColor: pointColor(color), borderColor: color, pointStyle: POINT_STYLES[s.hostIndex % POINT_STYLES.length], pointRadius: 4 });
+    datasets.push({
+      label: s.label,
+      data,
+      backgroundColor: pointColor(color),
+      borderColor: color,
+      pointStyle: POINT_STYLES[s.hostIndex % POINT_STYLES.length],
+      pointRadius: 4,
+    });
   }
   if (datasets.length === 0) return undefined;
   const log = wantsLog(all);

@@ -109,7 +109,14 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
         else if (t.reason) notes.set(t.name, t);
       }
     }
-    return { label: labelOf(dims), dims, ...(image ? { image } : {}), sources: files.map((f) => f.path), unavailable: [...unavailable.values()], notes: [...notes.values()] };
+    return {
+      label: labelOf(dims),
+      dims,
+      ...(image ? { image } : {}),
+      sources: files.map((f) => f.path),
+      unavailable: [...unavailable.values()],
+      notes: [...notes.values()],
+    };
   });
   const multiHost = hosts.length > 1;
 

@@ -10,7 +10,12 @@ import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, ty
 
 /** An id fragment from any text: letters, digits and dashes only. */
 export function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'x';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'x'
+  );
 }
 
 function verdictClass(v: Verdict): string {
@@ -61,7 +66,8 @@ function claimRow(c: ClaimVerdict): string {
     `<details class="small"><summary>how it was decided</summary>` +
     (c.parts.length > 0 ? `<ul>${c.parts.map(partDetail).join('')}</ul>` : '') +
     `<p class="rule"><b>Rule:</b> ${prose(c.rule)}</p></details>`;
-  const figures = c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
+  const figures =
+    c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
   const vm = accelerators(c);
   return (
     `<tr class="claim" data-claim="${e(c.id)}" data-verdict="${e(c.verdict)}">` +
@@ -146,15 +152,20 @@ function hostCard(h: ReportHost): string {
     );
   }
   for (const t of h.notes) rows.push(row(`target ${t.name}`, e(t.reason ?? '')));
-  for (const t of h.unavailable) rows.push(row(`target ${t.name}`, `<span class="verdict verdict-not-measured">unavailable</span> ${e(t.reason ?? 'no reason given')}`));
+  for (const t of h.unavailable)
+    rows.push(row(`target ${t.name}`, `<span class="verdict verdict-not-measured">unavailable</span> ${e(t.reason ?? 'no reason given')}`));
   return `<div class="host"><h3>${e(h.label)}</h3><table class="dims">${rows.join('')}</table><p class="small muted">${h.sources.map((s) => `<code>${e(s)}</code>`).join(' ')}</p></div>`;
 }
 
 /** What was run: every file's command, times, tool version, seed, and whether it finished. */
 export function runsSection(model: ReportModel): string {
-  const out: string[] = ['<section id="runs"><h2>Runs</h2><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th></tr></thead><tbody>'];
+  const out: string[] = [
+    '<section id="runs"><h2>Runs</h2><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th></tr></thead><tbody>',
+  ];
   for (const s of model.sources) {
-    const lim = [s.limits.cpus !== undefined ? `${s.limits.cpus} CPU` : '', s.limits.memoryBytes !== undefined ? withUnit(s.limits.memoryBytes, 'bytes') : ''].filter(Boolean).join(', ');
+    const lim = [s.limits.cpus !== undefined ? `${s.limits.cpus} CPU` : '', s.limits.memoryBytes !== undefined ? withUnit(s.limits.memoryBytes, 'bytes') : '']
+      .filter(Boolean)
+      .join(', ');
     const state = s.complete ? 'complete' : s.interrupted ? `interrupted: ${s.interrupted}` : 'incomplete (still running or stopped)';
     out.push(
       `<tr><td><code>${e(s.path)}</code></td><td>${e(s.host)}</td><td><code>tsbench ${e(s.command.join(' '))}</code></td><td>${e(s.startedAt)}</td><td>${e(s.updatedAt)}</td>` +
@@ -203,7 +214,9 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
     const spec = metricChart(`chart-${slug(sc.name)}-${slug(m.name)}`, sc, m.name);
     if (!spec) continue;
     specs.push(spec);
-    grid.push(canvas(spec, `${m.name} (${m.unit}, ${m.better} is better)`, `${m.description}. Dots: every sample; thick mark: the median; whiskers: its 95% CI.`, 260));
+    grid.push(
+      canvas(spec, `${m.name} (${m.unit}, ${m.better} is better)`, `${m.description}. Dots: every sample; thick mark: the median; whiskers: its 95% CI.`, 260),
+    );
   }
   if (grid.length > 0) out.push(`<h3 id="${id}-metrics">Metrics by target</h3><div class="grid">${grid.join('\n')}</div>`);
   else out.push('<p class="muted">No samples were recorded for this scenario.</p>');
@@ -212,14 +225,30 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
   if (ratio) {
     specs.push(ratio);
     out.push(`<h3 id="${id}-ratio">Overhead: ratio to native</h3>`);
-    out.push(canvas(ratio, `${sc.name}: median(target) / median(native)`, 'Dot: ratio of medians; whiskers: its bootstrap 95% CI; dashed line: native (1×). Above 1 for a lower-is-better metric is a cost; below 1 for a higher-is-better metric is a cost.', 110 + 26 * ratioRows(sc), true));
+    out.push(
+      canvas(
+        ratio,
+        `${sc.name}: median(target) / median(native)`,
+        'Dot: ratio of medians; whiskers: its bootstrap 95% CI; dashed line: native (1×). Above 1 for a lower-is-better metric is a cost; below 1 for a higher-is-better metric is a cost.',
+        110 + 26 * ratioRows(sc),
+        true,
+      ),
+    );
   }
   const timeline = sc.name === 'startup' ? timelineChart(`chart-${slug(sc.name)}-timeline`, sc) : undefined;
   if (timeline) {
     specs.push(timeline);
     out.push(`<h3 id="${id}-timeline">VM boot timeline</h3>`);
     const rows = ((timeline.config['data'] as { labels: unknown[] }).labels ?? []).length;
-    out.push(canvas(timeline, 'Boot phases, stacked (median of each phase)', 'qemu: launch to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. Targets without phases (native, containers) start in one step.', 90 + 40 * rows, true));
+    out.push(
+      canvas(
+        timeline,
+        'Boot phases, stacked (median of each phase)',
+        'qemu: launch to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. Targets without phases (native, containers) start in one step.',
+        90 + 40 * rows,
+        true,
+      ),
+    );
   }
   if (sc.name === 'density') {
     const ready = densityReadyChart(`chart-${slug(sc.name)}-ready`, sc);
@@ -227,11 +256,15 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
     const figs: string[] = [];
     if (ready) {
       specs.push(ready);
-      figs.push(canvas(ready, 'Instances ready over time', 'All instances launched at once; one step line per sample: how many were ready how long after launch.', 300));
+      figs.push(
+        canvas(ready, 'Instances ready over time', 'All instances launched at once; one step line per sample: how many were ready how long after launch.', 300),
+      );
     }
     if (memory) {
       specs.push(memory);
-      figs.push(canvas(memory, 'Host memory vs instances', 'One point per sample: the summed PSS of every host process of every instance, all N running.', 300));
+      figs.push(
+        canvas(memory, 'Host memory vs instances', 'One point per sample: the summed PSS of every host process of every instance, all N running.', 300),
+      );
     }
     if (figs.length > 0) out.push(`<h3 id="${id}-density">Density</h3><div class="grid">${figs.join('\n')}</div>`);
   }
@@ -264,4 +297,3 @@ export function figuresTable(sc: ReportScenario): string {
   out.push('</tbody></table>');
   return out.join('');
 }
-

@@ -146,7 +146,7 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
           : owned.has(p.pid) && /(^|\/)(tsbench-launch|tsbench-agent|qemu-system-\S+|runc|crun|nsenter) /.test(`${p.cmdline} `)
             ? 'a child of the owner'
             : driverState && holdsPeerMounts(p.pid, ownerPid)
-              ? 'a peer driver\'s mount namespace holder'
+              ? "a peer driver's mount namespace holder"
               : undefined;
     if (why !== undefined) found.push(`process ${p.pid} (${why}): ${p.cmdline}`);
   }

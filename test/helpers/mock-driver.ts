@@ -21,7 +21,10 @@ export class MockDriver implements Driver {
   launches = 0;
   prepared = 0;
   tornDown = 0;
-  constructor(readonly name: string, private readonly opts: MockOptions) {}
+  constructor(
+    readonly name: string,
+    private readonly opts: MockOptions,
+  ) {}
 
   async probe(): Promise<Probe> {
     return this.opts.unavailable ? { available: false, reason: this.opts.unavailable } : { available: true };

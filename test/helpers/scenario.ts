@@ -10,7 +10,15 @@ import type { Driver } from '../../drivers/types.js';
 
 /** The host recorded in test results (the scenarios never read it). */
 export const TEST_HOST: Host = {
-  hostname: 'test', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 1, os: 'test', kernel: '6.0', arch: 'x64', cgroup: 'v2', node: 'v20',
+  hostname: 'test',
+  cpuModel: 'test cpu',
+  cpuCores: 2,
+  memoryBytes: 1,
+  os: 'test',
+  kernel: '6.0',
+  arch: 'x64',
+  cgroup: 'v2',
+  node: 'v20',
 };
 
 /** Runs the scenarios on the drivers, no warmup; asserts that no target failed and that the result matches the schema. */
@@ -26,7 +34,15 @@ export async function runScenarios(scenarios: Scenario[], ds: Driver[], runs: nu
     command: ['run', ...scenarios.map((s) => s.name)],
     host: TEST_HOST,
   });
-  assert.deepEqual(outcome.failed, [], JSON.stringify(outcome.result.scenarios.flatMap((s) => s.targets.map((t) => [t.error ?? '', ...(t.errorTail ?? [])])), null, 1));
+  assert.deepEqual(
+    outcome.failed,
+    [],
+    JSON.stringify(
+      outcome.result.scenarios.flatMap((s) => s.targets.map((t) => [t.error ?? '', ...(t.errorTail ?? [])])),
+      null,
+      1,
+    ),
+  );
   assert.equal(ResultSchema.safeParse(outcome.result).success, true, 'the result matches the schema');
   return outcome.result;
 }
