@@ -12,7 +12,9 @@ import { createDriver, listTargets, parseTargets } from '../drivers/registry.js'
 import type { Driver, DriverOptions, Limits } from '../drivers/types.js';
 import { toTable } from '../reports/table.js';
 import { UsageError, describeError } from '../core/errors.js';
+import { DEFAULT_MEMORY_BYTES } from '../core/defaults.js';
 import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
+import { MiB } from '../core/units.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
 import { registerReportCommand } from './commands/report.js';
@@ -236,7 +238,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling').default(1).argParser(nonNegativeInt('--seed', '1')))
     .option('--allow-missing', 'exit 0 even when a requested target is unavailable (it is skipped either way)')
     .option('--cpus <n>', 'CPU limit of every instance: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
-    .option('--memory <size>', 'memory limit of every instance: cgroup limit, VM RAM (VM default 512M)', size('--memory', '512M'))
+    .option('--memory <size>', `memory limit of every instance: cgroup limit, VM RAM (VM default ${DEFAULT_MEMORY_BYTES / MiB}M)`, size('--memory', '512M'))
     .addOption(new Option('--machine <type>', 'QEMU machine type of the VM targets').choices(['microvm', 'pc', 'q35']))
     .option('--print-command', 'print each VM’s exact qemu command line on stderr (to time it with hyperfine)')
     .option('--io-size <size>', 'io: size of the file fio works on (default 256M)', size('--io-size', '256M'))
