@@ -7,16 +7,17 @@
  * SIGKILLs the process groups it launched), then every `clean` hook (instances
  * wait for their cgroups to empty, then remove them and their directories). So a
  * second Ctrl-C, an uncaught error or `process.exit` still leaves nothing
- * behind that can be removed synchronously.
+ * behind that can be removed synchronously. A `last` stage follows: the
+ * ownership records (drivers/ownership.ts) sweep what the others left.
  */
 import { CancelledError } from './errors.js';
 
 /** Exit code of a command ended by SIGINT/SIGTERM (128 + SIGINT, as shells report it). */
 export const EXIT_INTERRUPTED = 130;
 
-export type ExitStage = 'kill' | 'clean';
+export type ExitStage = 'kill' | 'clean' | 'last';
 
-const hooks: Record<ExitStage, Map<object, () => void>> = { kill: new Map(), clean: new Map() };
+const hooks: Record<ExitStage, Map<object, () => void>> = { kill: new Map(), clean: new Map(), last: new Map() };
 
 /** Runs `hook` when the process exits, in `stage`, until the returned function is called. */
 export function atExit(hook: () => void, stage: ExitStage = 'clean'): () => void {
@@ -25,9 +26,9 @@ export function atExit(hook: () => void, stage: ExitStage = 'clean'): () => void
   return () => void hooks[stage].delete(key);
 }
 
-/** Runs every registered hook once, kill stage first. Exported for tests; process 'exit' calls it. */
+/** Runs every registered hook once, stage by stage (kill, clean, last). Exported for tests; process 'exit' calls it. */
 export function runExitHooks(): void {
-  for (const stage of ['kill', 'clean'] as const) {
+  for (const stage of ['kill', 'clean', 'last'] as const) {
     for (const hook of [...hooks[stage].values()]) {
       try {
         hook();

@@ -1,0 +1,399 @@
+/**
+ * Who owns what tsbench leaves on the host, on disk, so that a tsbench killed
+ * with SIGKILL (no exit hook runs) still has its resources removed by the next
+ * tsbench command.
+ *
+ * Every tsbench process that makes something on the host gets one state
+ * directory, `<STATE_ROOT>/<pid>-<starttime>/`:
+ * - `owner`: `{"pid":…,"start":…,"boot":…}` — the process, its start time
+ *   (/proc/<pid>/stat field 22, clock ticks since boot, so a reused pid is not
+ *   taken for the owner) and the kernel's boot id (a record from an earlier boot
+ *   belongs to a dead owner whatever its pid);
+ * - `resources`: one JSON object a line, appended (O_APPEND, one write each)
+ *   *before* the resource is made, so a SIGKILL in between leaves a record of
+ *   something that may not exist, never something that exists without one.
+ *   Kinds: `dir` (removed recursively), `cgroup` (a path relative to the cgroup
+ *   mounts: removed, children first, in every v1 hierarchy and in v2, after
+ *   killing what is in it), `mount` (lazily unmounted), `link` (`ip link del`),
+ *   `netns` (`ip netns del`), `shm` (`ipcrm -m`), `pgroup` (SIGKILLed).
+ * - processes are not recorded one by one: the owner puts `TSBENCH_OWNER=<id>`
+ *   in its environment before it starts any, every child inherits it, and the
+ *   sweep kills the process groups of the processes that carry a dead owner's id
+ *   (the launchers, runtimes, qemu, mount-namespace holders and their children).
+ *
+ * Recording is one appendFileSync of ~100 bytes on a tmpfs, made before the
+ * launcher is started: never inside the timed window (launcher fork → agent
+ * ready/exit).
+ *
+ * `sweep()` (every tsbench command runs it at start; `tsbench clean` on demand)
+ * removes what dead owners left, then their state directories; a live owner's
+ * directory is never touched. At a normal exit the owner sweeps its own records
+ * (after the drivers' exit hooks) and removes its directory.
+ *
+ * STATE_ROOT is /run/tsbench for root: /run is a tmpfs emptied at boot, as are
+ * the resources (cgroups, mounts, links, processes, and on Debian /tmp), so
+ * records never outlive what they describe; it is root-only and not cleaned by
+ * tmpfiles' age rules like /tmp. Others use `<tmpdir>/tsbench-state-<uid>`.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { atExit } from '../core/exit.js';
+
+/** The environment variable every child of an owner carries: `<pid>-<starttime>`. */
+export const OWNER_ENV = 'TSBENCH_OWNER';
+
+/** Where the state directories are. */
+export function stateRoot(): string {
+  return process.getuid?.() === 0 ? '/run/tsbench' : join(tmpdir(), `tsbench-state-${process.getuid?.() ?? 'user'}`);
+}
+
+export type Resource =
+  | { kind: 'dir'; path: string }
+  | { kind: 'cgroup'; path: string }
+  | { kind: 'mount'; path: string }
+  | { kind: 'link'; name: string }
+  | { kind: 'netns'; name: string }
+  | { kind: 'shm'; id: number }
+  | { kind: 'pgroup'; pgid: number };
+
+export interface Owner {
+  pid: number;
+  /** /proc/<pid>/stat field 22. */
+  start: string;
+  boot: string;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 (starttime) and field 3 (state) of /proc/<pid>/stat; undefined when there is no such process. */
+export function procStat(pid: number): { start: string; state: string; pgrp: number } | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // Fields after the command (which may hold spaces and parentheses) start at field 3.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = f[22 - 3];
+  if (start === undefined || f[0] === undefined) return undefined;
+  return { start, state: f[0], pgrp: Number(f[5 - 3]) };
+}
+
+function bootId(): string {
+  return (readText('/proc/sys/kernel/random/boot_id') ?? '').trim();
+}
+
+/** Whether the process of a record is the one that made it, and still running (a zombie is dead). */
+export function ownerAlive(owner: Owner, boot = bootId()): boolean {
+  if (owner.boot !== boot) return false;
+  const s = procStat(owner.pid);
+  return s !== undefined && s.start === owner.start && s.state !== 'Z' && s.state !== 'X';
+}
+
+let own: { dir: string; id: string } | undefined;
+
+/** This process's state directory, made (with its `owner` file) on first use; sets TSBENCH_OWNER for every child. */
+export function ownState(): { dir: string; id: string } {
+  if (own) return own;
+  const s = procStat(process.pid);
+  const owner: Owner = { pid: process.pid, start: s?.start ?? '0', boot: bootId() };
+  const id = `${owner.pid}-${owner.start}`;
+  const dir = join(stateRoot(), id);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'owner'), `${JSON.stringify(owner)}\n`);
+  process.env[OWNER_ENV] = id;
+  own = { dir, id };
+  // After the drivers' own exit hooks: whatever they could not remove goes now, then the directory.
+  atExit(() => {
+    if (!own) return;
+    try {
+      const left = sweepRecords(own.dir, { processes: false });
+      if (left.failed.length === 0) {
+        rmSync(own.dir, { recursive: true, force: true });
+        own = undefined;
+      }
+    } catch {
+      // Kept for the next sweep.
+    }
+  }, 'last');
+  return own;
+}
+
+/** The environment entry that marks a child as this owner's (made before the first child). */
+export function ownerEnv(): Record<string, string> {
+  return { [OWNER_ENV]: ownState().id };
+}
+
+/** Records a resource this process is about to make. Synchronous and cheap; call it before making it. */
+export function record(r: Resource): void {
+  appendFileSync(join(ownState().dir, 'resources'), `${JSON.stringify(r)}\n`);
+}
+
+/**
+ * Makes a fresh directory named `<prefix><random>` (like mkdtemp, which cannot
+ * say its name before making it), recorded first.
+ */
+export async function makeOwnedDir(prefix: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const path = `${prefix}${randomBytes(6).toString('base64url')}`;
+    record({ kind: 'dir', path });
+    try {
+      await mkdir(path, { mode: 0o700 });
+      return path;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || i > 10) throw e;
+    }
+  }
+}
+
+/** Records `path` and makes it (a fixed name, its parent existing). */
+export async function makeRecordedDir(path: string): Promise<string> {
+  record({ kind: 'dir', path });
+  await mkdir(path);
+  return path;
+}
+
+function readRecords(dir: string): Resource[] {
+  const out: Resource[] = [];
+  for (const line of (readText(join(dir, 'resources')) ?? '').split('\n')) {
+    if (line.length === 0) continue;
+    try {
+      out.push(JSON.parse(line) as Resource);
+    } catch {
+      // A line cut short by a SIGKILL: what it named was not made yet.
+    }
+  }
+  return out;
+}
+
+/** Every cgroup mount (v1 hierarchies of any controller, and cgroup2). */
+function cgroupMounts(): string[] {
+  return (readText('/proc/self/mounts') ?? '')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
+    .map((f) => (f[1] as string).replace(/\\040/g, ' '));
+}
+
+function mountPoints(): Set<string> {
+  return new Set(
+    (readText('/proc/self/mounts') ?? '')
+      .split('\n')
+      .map((l) => l.split(' ')[1])
+      .filter((m): m is string => m !== undefined)
+      .map((m) => m.replace(/\\040/g, ' ')),
+  );
+}
+
+function kill(target: number, what: string[]): void {
+  try {
+    process.kill(target, 'SIGKILL');
+    what.push(target < 0 ? `process group ${-target}` : `process ${target}`);
+  } catch {
+    // Gone.
+  }
+}
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/** Removes a cgroup directory and its children, killing what is in them; true when it is gone. */
+function removeCgroupTree(path: string, deadlineMs: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync(path, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return !existsSync(path);
+  }
+  let ok = true;
+  for (const e of entries) ok = removeCgroupTree(join(path, e), deadlineMs) && ok;
+  for (;;) {
+    for (const p of (readText(join(path, 'cgroup.procs')) ?? '').split('\n')) {
+      if (p.length > 0) kill(Number(p), []);
+    }
+    try {
+      rmdirSync(path);
+      return ok;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return ok;
+      if (code !== 'EBUSY' || Date.now() > deadlineMs) return false;
+      Atomics.wait(nap, 0, 0, 5);
+    }
+  }
+}
+
+function run(argv: string[]): boolean {
+  const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: 'ignore', timeout: 10_000 });
+  return r.status === 0;
+}
+
+/** This process and its ancestors: never killed by a sweep. */
+function protectedPids(): Set<number> {
+  const keep = new Set<number>();
+  for (let pid = process.pid; pid > 1;) {
+    keep.add(pid);
+    const stat = readText(`/proc/${pid}/stat`);
+    const ppid = stat === undefined ? NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isFinite(ppid)) break;
+    pid = ppid;
+  }
+  return keep;
+}
+
+/** Processes whose environment carries `TSBENCH_OWNER=<id>`. */
+function processesOf(id: string): number[] {
+  const needle = `\0${OWNER_ENV}=${id}\0`;
+  const found: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const env = readText(`/proc/${p}/environ`);
+    if (env !== undefined && `\0${env}`.includes(needle)) found.push(Number(p));
+  }
+  return found;
+}
+
+export interface SweepOutcome {
+  /** What was removed, one line each (`cgroup /sys/fs/cgroup/memory/tsbench/123-1`…). */
+  removed: string[];
+  /** What could not be removed (kept for a later sweep). */
+  failed: string[];
+}
+
+/** Removes what one state directory's records name (the owner must be dead, or be this process at exit). */
+function sweepRecords(dir: string, opts: { processes: boolean; id?: string; liveOwners?: Set<number> }): SweepOutcome {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  const records = readRecords(dir);
+  const keep = protectedPids();
+  for (const p of opts.liveOwners ?? []) keep.add(p);
+
+  // 1. Processes: the groups of what carries the owner's id, and recorded groups.
+  if (opts.processes && opts.id !== undefined) {
+    const groups = new Set<number>();
+    const marked = processesOf(opts.id);
+    for (const pid of marked) {
+      if (keep.has(pid)) continue;
+      const s = procStat(pid);
+      if (s === undefined || s.state === 'Z') continue;
+      const cmd = (readText(`/proc/${pid}/cmdline`) ?? '').replace(/\0/g, ' ').trim();
+      // A group is killed whole only when its leader is the owner's too (a launcher leads one per instance).
+      if (marked.includes(s.pgrp) && !keep.has(s.pgrp)) groups.add(s.pgrp);
+      kill(pid, []);
+      removed.push(`process ${pid} (${cmd})`);
+    }
+    for (const g of groups) kill(-g, []);
+  }
+  for (const r of records) if (r.kind === 'pgroup' && !keep.has(r.pgid)) kill(-r.pgid, removed);
+
+  // 2. Mounts, innermost (last made) first.
+  const mounted = mountPoints();
+  for (const r of [...records].reverse()) {
+    if (r.kind !== 'mount' || !mounted.has(r.path)) continue;
+    if (run(['umount', '-l', r.path])) removed.push(`mount ${r.path}`);
+    else failed.push(`mount ${r.path}`);
+  }
+
+  // 3. cgroups, in every hierarchy (a runtime makes them in hierarchies tsbench does not read too).
+  const cgroupRecords = records.filter((r): r is Extract<Resource, { kind: 'cgroup' }> => r.kind === 'cgroup');
+  if (cgroupRecords.length > 0) {
+    const deadline = Date.now() + 3000;
+    const mounts = cgroupMounts();
+    const parents = new Set<string>();
+    for (const r of cgroupRecords) {
+      for (const m of mounts) {
+        const path = join(m, r.path);
+        if (!existsSync(path)) continue;
+        if (removeCgroupTree(path, deadline)) removed.push(`cgroup ${path}`);
+        else failed.push(`cgroup ${path}`);
+        parents.add(join(path, '..'));
+      }
+    }
+    // tsbench's parents (`tsbench`, `tsbench-oci`) go when empty; another run's cgroups keep them.
+    for (const p of parents) {
+      try {
+        rmdirSync(p);
+      } catch {
+        // Busy or gone.
+      }
+    }
+  }
+
+  // 4. Network links and namespaces, shared memory.
+  for (const r of records) {
+    if (r.kind === 'link' && existsSync(`/sys/class/net/${r.name}`)) {
+      if (run(['ip', 'link', 'del', r.name])) removed.push(`link ${r.name}`);
+      else failed.push(`link ${r.name}`);
+    } else if (r.kind === 'netns' && existsSync(`/run/netns/${r.name}`)) {
+      if (run(['ip', 'netns', 'del', r.name])) removed.push(`netns ${r.name}`);
+      else failed.push(`netns ${r.name}`);
+    } else if (r.kind === 'shm' && (readText('/proc/sysvipc/shm') ?? '').split('\n').some((l) => l.trim().split(/\s+/)[1] === String(r.id))) {
+      if (run(['ipcrm', '-m', String(r.id)])) removed.push(`shm ${r.id}`);
+      else failed.push(`shm ${r.id}`);
+    }
+  }
+
+  // 5. Directories, last made first (a bundle before the driver directory that holds it).
+  for (const r of [...records].reverse()) {
+    if (r.kind !== 'dir' || !existsSync(r.path)) continue;
+    try {
+      rmSync(r.path, { recursive: true, force: true });
+      removed.push(`dir ${r.path}`);
+    } catch {
+      failed.push(`dir ${r.path}`);
+    }
+  }
+  return { removed, failed };
+}
+
+/**
+ * Removes what every dead owner left, then its state directory; leaves a live
+ * owner's alone. Synchronous (it runs before a command does anything else).
+ */
+export function sweep(): SweepOutcome {
+  const root = stateRoot();
+  const outcome: SweepOutcome = { removed: [], failed: [] };
+  let ids: string[];
+  try {
+    ids = readdirSync(root);
+  } catch {
+    return outcome;
+  }
+  const boot = bootId();
+  const owners = new Map<string, Owner | undefined>();
+  for (const id of ids) {
+    let owner: Owner | undefined;
+    try {
+      owner = JSON.parse(readText(join(root, id, 'owner')) ?? '') as Owner;
+    } catch {
+      // An owner killed while writing its first line: its pid and start time are in the name.
+      const [pid, start] = id.split('-');
+      owner = pid !== undefined && start !== undefined ? { pid: Number(pid), start, boot } : undefined;
+    }
+    owners.set(id, owner);
+  }
+  const liveOwners = new Set<number>();
+  for (const [id, owner] of owners) {
+    if (id === own?.id || (owner && ownerAlive(owner, boot))) liveOwners.add(owner?.pid ?? -1);
+  }
+  for (const [id, owner] of owners) {
+    if (id === own?.id || owner === undefined || ownerAlive(owner, boot)) continue;
+    const dir = join(root, id);
+    const r = sweepRecords(dir, { processes: true, id, liveOwners });
+    outcome.removed.push(...r.removed);
+    outcome.failed.push(...r.failed);
+    if (r.failed.length === 0) {
+      rmSync(dir, { recursive: true, force: true });
+      outcome.removed.push(`state ${dir}`);
+    }
+  }
+  return outcome;
+}
