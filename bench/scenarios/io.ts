@@ -32,7 +32,7 @@
  * Containers and VMs get the same CPU and memory (`matchedLimits`). Scratch
  * directories are removed after every sample, whatever happened.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
@@ -41,6 +41,7 @@ import type { MetricSpec } from '../../core/schema.js';
 import { parseFioJson, type FioReport } from './parsers/fio.js';
 import { matchedLimits, sampleFrom, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
 import { MiB } from '../../core/units.js';
+import { makeOwnedDir } from '../../drivers/ownership.js';
 
 /** The file fio works on when `--io-size` is not given. */
 export const DEFAULT_IO_SIZE_BYTES = 256 * MiB;
@@ -154,9 +155,9 @@ export function ioValues(report: FioReport): Record<string, number> {
   };
 }
 
-/** A fresh host scratch directory on the tmp dir's filesystem. */
+/** A fresh host scratch directory on the tmp dir's filesystem, recorded for the sweep (drivers/ownership.ts) before it is made. */
 function scratchDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tsbench-io-'));
+  return makeOwnedDir(join(tmpdir(), 'tsbench-io-'));
 }
 
 /** Runs fio in one instance and returns the result and its values; throws a TargetError naming the variant. */

@@ -29,11 +29,12 @@
  */
 import { createHash } from 'node:crypto';
 import { rmdirSync } from 'node:fs';
-import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
+import { readFile, rmdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { atExit } from '../../core/exit.js';
+import { makeOwnedDir, record } from '../../drivers/ownership.js';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { sampleFrom, type Scenario } from './types.js';
@@ -98,6 +99,7 @@ export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: ()
     const failures: string[] = [];
     for (const kind of LINK_KINDS) {
       try {
+        record({ kind: 'link', name: netName });
         await execa('ip', ['link', 'add', netName, 'type', kind]);
         netKind = kind;
         break;
@@ -109,8 +111,9 @@ export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: ()
       throw new Error(`cannot create a network link in the host's namespace (${failures.join('; ')}): isolation needs root and iproute2`);
     undo.push({ async: () => execa('ip', ['link', 'del', netName]), sync: () => execaSync('ip', ['link', 'del', netName]) });
 
-    const mountDir = await mkdtemp(join(tmpdir(), `${MARKER_PREFIX}-`));
+    const mountDir = await makeOwnedDir(join(tmpdir(), `${MARKER_PREFIX}-`));
     undo.push({ async: () => rmdir(mountDir), sync: () => rmdirSync(mountDir) });
+    record({ kind: 'mount', path: mountDir });
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0700', MARKER_PREFIX, mountDir]);
     undo.push({ async: () => execa('umount', [mountDir]), sync: () => execaSync('umount', ['-l', mountDir]) });
 
@@ -118,6 +121,8 @@ export async function plantMarkers(): Promise<{ markers: HostMarkers; remove: ()
     const id = /id:\s*(\d+)/.exec(stdout)?.[1];
     if (id === undefined) throw new Error(`ipcmk printed no id: ${stdout}`);
     const shmId = Number(id);
+    // Its id is known only once it exists: a SIGKILL right before this line leaves the segment unrecorded.
+    record({ kind: 'shm', id: shmId });
     undo.push({ async: () => execa('ipcrm', ['-m', String(shmId)]), sync: () => execaSync('ipcrm', ['-m', String(shmId)]) });
     const row = (await readFile('/proc/sysvipc/shm', 'utf8'))
       .split('\n')

@@ -258,6 +258,11 @@ export class InstanceCgroups {
     return this.host.hierarchies.map((h) => h.mount).join(', ');
   }
 
+  /** `tsbench/<id>`, under every hierarchy. */
+  relative(): string[] {
+    return [join(PARENT, this.id)];
+  }
+
   /** Creates the directories and writes the limits; on failure removes what it made and throws. */
   async create(limits: Limits): Promise<void> {
     try {

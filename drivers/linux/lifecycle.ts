@@ -8,7 +8,8 @@
  * 1. checks the volumes, gives the instance an id unique in this process;
  * 2. registers an exit hook (core/exit.ts) that SIGKILLs the instance's process
  *    group and removes its cgroups and paths synchronously;
- * 3. makes its directory (a fixed path or mkdtemp) and its cgroups (with the limits);
+ * 3. records (drivers/ownership.ts), then makes, its directory (a fixed path or a
+ *    fresh name) and its cgroups (with the limits);
  * 4. calls the driver's `create` (how the instance is made: the launcher's
  *    namespaces and overlay, or a bundle for `<runtime> run`);
  * 5. launches it through tsbench-launch (drivers/process.ts): the timed window is
@@ -25,12 +26,13 @@
  * tears down all it built).
  */
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { atExit } from '../../core/exit.js';
 import { MiB } from '../../core/units.js';
 import { LaunchedProcess, processInstance } from '../process.js';
+import { makeOwnedDir, makeRecordedDir, record } from '../ownership.js';
 import { ensureImage, type Image } from '../image/index.js';
 import type { Accounting, Instance, InstanceResult, KernelChoice, LaunchRequest, Limits } from '../types.js';
 import { describeMissing, detectCgroups, type CgroupHost } from './cgroups.js';
@@ -39,6 +41,8 @@ import { volumeProblem } from './volumes.js';
 
 /** An instance's cgroups, wherever its driver puts them (linux/cgroups.ts `InstanceCgroups`, oci/cgroups.ts `PeerCgroups`). */
 export interface CgroupSet {
+  /** Their paths relative to every cgroup mount, recorded (drivers/ownership.ts) before `create`. */
+  relative(): string[];
   /** Makes them before the launch (writing the limits where tsbench is the one to); throws when it cannot. */
   create(limits: Limits): Promise<void>;
   /** The cgroup mounts they are under, for messages. */
@@ -212,8 +216,8 @@ export class LinuxInstances {
     this.live.add(live);
 
     try {
-      if (spec.dir.temp) dir = await mkdtemp(spec.dir.path);
-      else await mkdir((dir = spec.dir.path));
+      // Recorded before it is made (drivers/ownership.ts): a SIGKILLed tsbench leaves a record, not an orphan.
+      dir = spec.dir.temp ? await makeOwnedDir(spec.dir.path) : await makeRecordedDir(spec.dir.path);
       const made = dir;
       await Promise.all((spec.dir.subdirs ?? []).map((d) => mkdir(join(made, d), { recursive: true })));
     } catch (e) {
@@ -225,6 +229,7 @@ export class LinuxInstances {
       );
     }
     try {
+      for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
       await cgroups.create(limits);
     } catch (e) {
       await this.discard(live);

@@ -66,6 +66,11 @@ export class PeerCgroups {
     return this.host.hierarchies.map((h) => h.mount).join(', ');
   }
 
+  /** `tsbench-oci/<id>` (the runtime's leaf `ct` is in it), under every cgroup mount. */
+  relative(): string[] {
+    return [this.parentRel];
+  }
+
   /** Makes the parents that keep the accounting (the runtime writes the limits in its leaf). */
   async create(): Promise<void> {
     for (const h of this.host.hierarchies) await mkdir(this.parent(h), { recursive: true });

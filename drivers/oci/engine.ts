@@ -29,6 +29,7 @@ import {
   type Probe,
 } from '../types.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
+import { record } from '../ownership.js';
 
 export type Engine = 'podman' | 'docker';
 
@@ -136,6 +137,7 @@ export class EngineDriver implements Driver {
     const limits = request.limits ?? {};
     const name = `tsbench-${this.name}-${process.pid}-${++this.seq}`;
     const cgroups = new PeerCgroups(host, name);
+    for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
     await cgroups.create();
     // request.upper: the engines' writable layer is their storage driver's (overlay2, on disk); there is nothing to choose.
     const argv = [

@@ -21,7 +21,7 @@
  * verdict, clean-up, upper-layer measure) is `container`'s: drivers/linux/lifecycle.ts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -45,6 +45,7 @@ import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
 import { MountNamespace } from './mountns.js';
+import { makeOwnedDir } from '../ownership.js';
 
 export type OciRuntime = 'runc' | 'crun';
 
@@ -208,7 +209,7 @@ export class OciRuntimeDriver implements Driver {
     if (this.name === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
     let dir: string;
     try {
-      dir = await mkdtemp(join(this.tmpDir, `${OCI_DIR_PREFIX}${this.name}-${process.pid}-`));
+      dir = await makeOwnedDir(join(this.tmpDir, `${OCI_DIR_PREFIX}${this.name}-${process.pid}-`));
       this.dir = dir;
       await mkdir(join(dir, 'state'));
     } catch (e) {

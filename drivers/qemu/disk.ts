@@ -2,14 +2,15 @@
  * The VM's data disk: a sparse raw file formatted ext4 on the host (no mount
  * needed), attached as virtio-blk and mounted by the agent at /data.
  */
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ExecaError } from 'execa';
+import { makeOwnedDir } from '../ownership.js';
 
-/** A fresh temporary directory for one driver's disks; its name says tsbench made it. */
+/** A fresh temporary directory for one driver's disks; its name says tsbench made it; recorded for the sweep (drivers/ownership.ts). */
 export async function makeScratchDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tsbench-qemu-'));
+  return makeOwnedDir(join(tmpdir(), 'tsbench-qemu-'));
 }
 
 /** Creates `path` as a sparse file of `bytes` and formats it ext4. Throws with mkfs's last line. */
