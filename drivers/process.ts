@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { atExit } from '../core/exit.js';
+import { ownerEnv } from './ownership.js';
 import { nsToMs } from '../core/units.js';
 import { parseAgentLine, parseLauncherLine, type AgentEvent } from './protocol.js';
 import type { Accounting, Instance, InstanceResult, InstanceStatus, Phase } from './types.js';
@@ -110,6 +111,9 @@ export class LaunchedProcess {
       killed: false,
     };
     this.outcome = outcome;
+    // Marks the launcher and all it starts as this tsbench's (drivers/ownership.ts), before the spawn: a sweep
+    // after a SIGKILL finds them by it. TSBENCH_PARENT: the launcher dies with us (PR_SET_PDEATHSIG), and checks we still live.
+    const owner = { ...ownerEnv(), TSBENCH_PARENT: String(process.pid) };
     const launch = [binPath('tsbench-launch'), '--report-fd', '3', '--', ...spec.argv];
     const [file, ...args] = [...(spec.wrapper ?? []), ...launch] as [string, ...string[]];
     const sub = execa(file, args, {
@@ -118,7 +122,7 @@ export class LaunchedProcess {
       buffer: false,
       reject: false,
       cleanup: false,
-      ...(spec.env ? { env: spec.env, extendEnv: false } : {}),
+      ...(spec.env ? { env: { ...spec.env, ...owner }, extendEnv: false } : { env: owner }),
     });
     this.pid = sub.pid;
     this.stdin = sub.stdin ?? undefined;

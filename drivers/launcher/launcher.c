@@ -113,6 +113,22 @@ int main(int argc, char **argv)
 	}
 	char **cmd = &argv[i];
 
+	/*
+	 * Die with tsbench: a SIGKILLed harness leaves no launcher, and so no
+	 * workload (the child below, and nsexec's container init, die with the
+	 * launcher the same way). TSBENCH_PARENT is the pid tsbench started us
+	 * from (drivers/process.ts): if it died before the prctl, stop here.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	const char *parent = getenv("TSBENCH_PARENT");
+	if (parent != NULL) {
+		if (atoi(parent) != (int)getppid()) {
+			report("error tsbench (pid %s) is gone\n", parent);
+			return 127;
+		}
+		unsetenv("TSBENCH_PARENT");
+	}
+
 	struct sigaction sa = { .sa_handler = forward };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
