@@ -17,6 +17,7 @@ import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
 import { MiB } from '../core/units.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
+import { registerCleanCommand } from './commands/clean.js';
 import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
 import { ENVIRONMENT, debugFromEnv, driverOptionsFromEnv } from './env.js';
@@ -277,6 +278,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerReportCommand(program, setExit);
   registerCompareCommand(program, setExit);
   registerHistoryCommand(program, setExit);
+  registerCleanCommand(program, setExit);
   return program;
 }
 
