@@ -15,6 +15,10 @@
  *   groups it launched (`groups`) and the helper also looks at the owner's descendants;
  *   a driver's scratch directory `tsbench-qemu-*` is untagged too: give a `baseline`.
  * - any target: a process left in one of the launched process groups (`groups`).
+ * - the io scenario: its scratch directories `tsbench-io-*` (untagged: give a `baseline`).
+ * - any process: its ownership state directory `<stateRoot>/<pid>-<starttime>` (drivers/ownership.ts),
+ *   once the owner is gone (a live owner keeps it until it exits), and any process still carrying
+ *   its `TSBENCH_OWNER` mark.
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +27,7 @@ import { DIR_PREFIX } from '../../drivers/container/index.js';
 import { PARENT, detectCgroups } from '../../drivers/linux/cgroups.js';
 import { OCI_PARENT, cgroupMounts } from '../../drivers/oci/cgroups.js';
 import { OCI_DIR_PREFIX } from '../../drivers/oci/runtime.js';
+import { OWNER_ENV, stateRoot } from '../../drivers/ownership.js';
 
 export interface LeftoverOptions {
   /**
@@ -105,8 +110,12 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
       for (const sub of ['', 'state']) {
         for (const e of safeReaddir(join(tmp, name, sub))) if (ociInstance.test(e)) found.push(`dir ${join(tmp, name, sub, e)}`);
       }
-    } else if (name.startsWith('tsbench-qemu-') && options.baseline !== undefined && !options.baseline.has(name)) found.push(`dir ${join(tmp, name)}`);
+    } else if (/^tsbench-(qemu|io)-/.test(name) && options.baseline !== undefined && !options.baseline.has(name)) found.push(`dir ${join(tmp, name)}`);
   }
+
+  // Its ownership state, once it is gone (a live owner keeps its directory until it exits).
+  const owners = safeReaddir(stateRoot()).filter((id) => id.startsWith(`${ownerPid}-`));
+  if (driverState && !isRunning(ownerPid)) for (const id of owners) found.push(`state ${join(stateRoot(), id)}`);
 
   // cgroups: the container's `tsbench/<pid>-<n>`, the peers' `tsbench-oci/tsbench-<runtime>-<pid>-<n>`.
   for (const h of detectCgroups().hierarchies) {
@@ -135,8 +144,11 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
   // Processes: named after an instance, rooted in one, in a launched group, or a peer namespace holder.
   const groups = new Set(options.groups ?? []);
   const owned = new Set(descendants(ownerPid, all));
+  const mark = `\0${OWNER_ENV}=${ownerPid}-`;
+  const ownerGone = !isRunning(ownerPid);
   for (const p of all) {
     if (p.pid === process.pid) continue;
+    const marked = ownerGone && `\0${safeRead(`/proc/${p.pid}/environ`) ?? ''}`.includes(mark);
     const root = safeReadlink(`/proc/${p.pid}/root`) ?? '';
     const why =
       p.cmdline.includes(`tsbench-${ownerPid}-`) || root.includes(ct) || ociInstance.test(p.cmdline)
@@ -147,7 +159,9 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
             ? 'a child of the owner'
             : driverState && holdsPeerMounts(p.pid, ownerPid)
               ? "a peer driver's mount namespace holder"
-              : undefined;
+              : marked
+                ? `marked ${OWNER_ENV} by the gone owner`
+                : undefined;
     if (why !== undefined) found.push(`process ${p.pid} (${why}): ${p.cmdline}`);
   }
   return found;
@@ -169,6 +183,14 @@ export async function settledLeftovers(ownerPid: number, options: LeftoverOption
     found = leftovers(ownerPid, options);
   }
   return found;
+}
+
+/** Whether a process runs (a zombie does not). */
+function isRunning(pid: number): boolean {
+  const stat = safeRead(`/proc/${pid}/stat`);
+  if (stat === undefined) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return state !== 'Z' && state !== 'X';
 }
 
 function safeReaddir(dir: string): string[] {

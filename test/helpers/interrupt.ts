@@ -1,0 +1,132 @@
+/**
+ * One interrupted run, as test/interrupts.test.ts and scripts/interrupt-soak.mjs
+ * both do it: start `tsbench run` as a real process, wait for its first saved
+ * sample (or, with `when: 'io-scratch'`, for its io scratch directory to be
+ * recorded), wait a random moment more, send the signal, then `tsbench clean`
+ * and look for anything left (test/helpers/leftovers.ts) and at results.json
+ * (core/schema.ts ResultSchema).
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ResultSchema } from '../../core/schema.js';
+import { stateRoot } from '../../drivers/ownership.js';
+import { savedSamples, tsbench, tsbenchBackground, waitForSamples } from './cli.js';
+import { settledLeftovers, tempEntries } from './leftovers.js';
+
+/** A small seeded generator (mulberry32), so a failing sequence can be replayed from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface InterruptCase {
+  scenario: 'startup' | 'density' | 'io';
+  target: string;
+  signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL';
+  /** When the random delay starts: after the first saved sample, or once the io scratch directory is recorded. @default 'sample' */
+  when?: 'sample' | 'io-scratch';
+}
+
+export interface InterruptOutcome {
+  case: InterruptCase;
+  delayMs: number;
+  /** Whether the moment it waited for came before its timeout. */
+  reached: boolean;
+  exitCode: number | undefined;
+  exitSignal: string | undefined;
+  /** What `tsbench clean` removed. */
+  swept: string[];
+  /** What was left after the clean (must be empty). */
+  leftovers: string[];
+  /** What a SIGINT/SIGTERM run left before any sweep (must be empty: it cleans up itself). */
+  leftBeforeSweep: string[];
+  /** results.json: 'valid', 'absent' (killed before the first write) or the schema's complaint. */
+  results: 'valid' | 'absent' | string;
+  samples: number;
+  stderr: string;
+}
+
+/** The smallest arguments that still run each scenario. */
+export function runArgs(c: InterruptCase): string[] {
+  const sizes = c.scenario === 'io' ? ['--io-size', '8M', '--runs', '2'] : c.scenario === 'density' ? ['--instances', '2', '--runs', '30'] : ['--runs', '30'];
+  // VMs need room for the initramfs (drivers/qemu); containers get the same.
+  return ['run', c.scenario, '--targets', c.target, '--warmup', '0', '--memory', '384M', ...sizes];
+}
+
+/** Whether the run (pid) has recorded an io scratch directory. */
+function ioScratchRecorded(pid: number): boolean {
+  try {
+    for (const id of readdirSync(stateRoot())) {
+      if (id.startsWith(`${pid}-`) && readFileSync(join(stateRoot(), id, 'resources'), 'utf8').includes('tsbench-io-')) return true;
+    }
+  } catch {
+    // Not yet.
+  }
+  return false;
+}
+
+export async function interruptRun(c: InterruptCase, random: () => number, opts: { maxDelayMs?: number; waitMs?: number } = {}): Promise<InterruptOutcome> {
+  const out = mkdtempSync(join(tmpdir(), 'tsbench-interrupt-out-'));
+  const json = join(out, 'results.json');
+  const baseline = tempEntries();
+  const delayMs = Math.round(random() * (opts.maxDelayMs ?? 1500));
+  const child = tsbenchBackground([...runArgs(c), '--out', out]);
+  const pid = child.pid as number;
+  const deadline = Date.now() + (opts.waitMs ?? 60_000);
+  let exited = false;
+  void child.then(() => (exited = true));
+  let reached = false;
+  if ((c.when ?? 'sample') === 'sample') {
+    while (!exited && Date.now() < deadline && !reached) {
+      await waitForSamples(json, 1, 100);
+      reached = savedSamples(json) >= 1;
+    }
+  } else {
+    while (!exited && Date.now() < deadline && !(reached = ioScratchRecorded(pid))) await delay(20);
+  }
+  await delay(delayMs);
+  child.kill(c.signal);
+  const r = await child;
+  const leftBeforeSweep = c.signal === 'SIGKILL' ? [] : await settledLeftovers(pid, { baseline });
+  const clean = await tsbench(['clean', '--json']);
+  let swept: string[];
+  try {
+    swept = (JSON.parse(clean.stdout) as { removed: string[] }).removed;
+  } catch {
+    swept = [`unreadable clean output: ${clean.stdout} ${clean.stderr}`];
+  }
+  const leftovers = await settledLeftovers(pid, { baseline });
+  let results: string = 'absent';
+  let samples = 0;
+  if (existsSync(json)) {
+    try {
+      const parsed = ResultSchema.safeParse(JSON.parse(readFileSync(json, 'utf8')));
+      results = parsed.success ? 'valid' : parsed.error.message;
+      if (parsed.success) samples = Math.max(0, ...parsed.data.scenarios.flatMap((s) => s.targets.map((t) => t.samples.length)));
+    } catch (e) {
+      results = `unreadable: ${String(e)}`;
+    }
+  }
+  rmSync(out, { recursive: true, force: true });
+  return {
+    case: c,
+    delayMs,
+    reached,
+    exitCode: r.exitCode,
+    exitSignal: r.signal,
+    swept,
+    leftovers,
+    leftBeforeSweep,
+    results,
+    samples,
+    stderr: r.stderr,
+  };
+}
