@@ -354,7 +354,7 @@ export class QemuDriver implements Driver {
     const mib = memoryMiBFor(memoryBytes);
     const min = minMemoryOf(boot);
     if (min !== undefined && mib * MiB < min.bytes) {
-      throw this.fail('prepare', `${mib} MiB of guest RAM is too little: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
+      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for this image: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
     }
   }
 
