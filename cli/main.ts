@@ -24,13 +24,14 @@ import { ENVIRONMENT, debugFromEnv, driverOptionsFromEnv } from './env.js';
 import { hostDimensions } from '../bench/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { loadImage } from '../drivers/image/index.js';
-import { nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
+import { givenSize, nonNegativeInt, positiveInt, positiveNumber, size, type GivenSize } from './options.js';
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
 import { probeAll, run } from '../bench/runner.js';
 import type { ImageInfo } from '../core/schema.js';
 import { listScenarios, resolveScenarios } from '../bench/scenarios/index.js';
-import type { Scenario } from '../bench/scenarios/types.js';
+import type { Scenario, ScenarioOptions } from '../bench/scenarios/types.js';
+import { preflight } from '../bench/preflight.js';
 import { toolVersion } from '../core/version.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: EXIT_INTERRUPTED } as const;
@@ -44,10 +45,10 @@ interface RunFlags {
   seed: number;
   allowMissing?: boolean;
   cpus?: number;
-  memory?: number;
+  memory?: GivenSize;
   machine?: DriverOptions['machine'];
   printCommand?: boolean;
-  ioSize?: number;
+  ioSize?: GivenSize;
   instances?: number;
 }
 
@@ -64,30 +65,48 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
   const scenarios = resolveScenarios(scenarioNames);
   const targetNames = parseTargets(flags.targets);
   const options = driverOptions(flags);
+  const limits: Limits = {
+    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
+    ...(flags.memory !== undefined ? { memoryBytes: flags.memory.bytes } : {}),
+  };
+  const scenarioOptions: ScenarioOptions = {
+    ...(flags.ioSize !== undefined ? { ioSizeBytes: flags.ioSize.bytes } : {}),
+    ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
+  };
+  // Creating a driver creates nothing on the host; preflight refuses what this host cannot give before anything is.
+  const drivers = new Map<string, Driver>();
+  for (const name of targetNames) drivers.set(name, await createDriver(name, options));
+  await preflight({
+    scenarios,
+    drivers,
+    limits,
+    options: scenarioOptions,
+    given: {
+      ...(flags.cpus !== undefined ? { cpus: String(flags.cpus) } : {}),
+      ...(flags.memory !== undefined ? { memory: flags.memory.given } : {}),
+      ...(flags.ioSize !== undefined ? { ioSize: flags.ioSize.given } : {}),
+      ...(flags.instances !== undefined ? { instances: String(flags.instances) } : {}),
+    },
+  });
   const outDir = resolve(flags.out ?? defaultOutDir());
   try {
     await ensureDir(outDir);
   } catch (e) {
     throw new UsageError(`--out: cannot create ${outDir} (${describeError(e)}); pass a writable directory`);
   }
-  const limits: Limits = {
-    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
-    ...(flags.memory !== undefined ? { memoryBytes: flags.memory } : {}),
-  };
-  return withInterrupts((signal) => runWith(scenarios, targetNames, options, limits, outDir, flags, signal));
+  return withInterrupts((signal) => runWith(scenarios, drivers, options, limits, scenarioOptions, outDir, flags, signal));
 }
 
 async function runWith(
   scenarios: Scenario[],
-  targetNames: string[],
+  drivers: Map<string, Driver>,
   options: DriverOptions,
   limits: Limits,
+  scenarioOptions: ScenarioOptions,
   outDir: string,
   flags: RunFlags,
   signal: AbortSignal,
 ): Promise<number> {
-  const drivers = new Map<string, Driver>();
-  for (const name of targetNames) drivers.set(name, await createDriver(name, options));
   const [probes, host] = await Promise.all([probeAll(drivers, signal), hostDimensions()]);
   const kvm = probes.get('kvm');
   if (kvm) host.kvm = { available: kvm.available, ...(kvm.reason ? { reason: kvm.reason } : {}) };
@@ -113,10 +132,7 @@ async function runWith(
     ...(flags.warmup !== undefined ? { warmup: flags.warmup } : {}),
     seed: flags.seed,
     limits,
-    scenarioOptions: {
-      ...(flags.ioSize !== undefined ? { ioSizeBytes: flags.ioSize } : {}),
-      ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
-    },
+    scenarioOptions,
     command: process.argv.slice(2),
     host,
     ...(image ? { image } : {}),
@@ -239,10 +255,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--seed <n>', 'seed of the bootstrap resampling').default(1).argParser(nonNegativeInt('--seed', '1')))
     .option('--allow-missing', 'exit 0 even when a requested target is unavailable (it is skipped either way)')
     .option('--cpus <n>', 'CPU limit of every instance: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
-    .option('--memory <size>', `memory limit of every instance: cgroup limit, VM RAM (VM default ${DEFAULT_MEMORY_BYTES / MiB}M)`, size('--memory', '512M'))
+    .option(
+      '--memory <size>',
+      `memory limit of every instance: cgroup limit, VM RAM (VM default ${DEFAULT_MEMORY_BYTES / MiB}M)`,
+      givenSize('--memory', '512M'),
+    )
     .addOption(new Option('--machine <type>', 'QEMU machine type of the VM targets').choices(['microvm', 'pc', 'q35']))
     .option('--print-command', 'print each VM’s exact qemu command line on stderr (to time it with hyperfine)')
-    .option('--io-size <size>', 'io: size of the file fio works on (default 256M)', size('--io-size', '256M'))
+    .option('--io-size <size>', 'io: size of the file fio works on (default 256M)', givenSize('--io-size', '256M'))
     .option('--instances <n>', 'density: instances started at once (default: sized for the host per target)', positiveInt('--instances', '50'))
     .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
 

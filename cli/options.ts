@@ -44,3 +44,14 @@ export function size(flag: string, example: string) {
     return b;
   };
 }
+
+/** A size flag's bytes and the text it was given as, so that messages echo `--memory 1k` as `1k`. */
+export interface GivenSize {
+  bytes: number;
+  given: string;
+}
+
+export function givenSize(flag: string, example: string) {
+  const parse = size(flag, example);
+  return (value: string): GivenSize => ({ bytes: parse(value), given: value.trim() });
+}

@@ -63,7 +63,9 @@ export function parseTargets(list: string): string[] {
   for (const n of names) {
     if (!targets.some((t) => t.name === n)) throw new UsageError(`--targets: unknown target '${n}'; valid targets: ${knownNames()}`);
   }
-  return [...new Set(names)];
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`--targets names ${twice} twice; give each target once, e.g. --targets ${[...new Set(names)].join(',')}`);
+  return names;
 }
 
 /** Creates the driver of target `name` with the options the CLI gathered from flags and environment. */

@@ -195,6 +195,12 @@ export interface DriverOptions {
   guestKernel?: KernelChoice;
 }
 
+/** `Driver.minMemory`: the least memory limit and, in a few words, what needs it. */
+export interface MinMemory {
+  bytes: number;
+  why: string;
+}
+
 export interface Driver {
   readonly name: string;
   readonly description: string;
@@ -202,6 +208,12 @@ export interface Driver {
   readonly capabilities: Capabilities;
   /** Whether the target can run here, and why not. Aborting `signal` ends a probe that launches something (a kvm probe boot). */
   probe(signal?: AbortSignal): Promise<Probe>;
+  /**
+   * The least memory limit an instance can run with, and why, where the driver knows one (a VM: its
+   * initramfs unpacked in guest RAM); read before anything is created, to refuse a `--memory` below it.
+   * Creates nothing; undefined when it cannot tell (e.g. no image yet: the probe says so).
+   */
+  minMemory?(): Promise<MinMemory | undefined>;
   prepare(ctx: PrepareContext): Promise<void>;
   launch(request: LaunchRequest): Promise<Instance>;
   teardown(): Promise<void>;

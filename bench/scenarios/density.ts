@@ -36,7 +36,11 @@ import { readPssBytes } from '../../drivers/qemu/host.js';
 import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
 import { TargetError, UsageError, describeError } from '../../core/errors.js';
 import { median, quantile, sorted } from '../../core/stats.js';
-import { matchedLimits, type Scenario, type ScenarioOptions } from './types.js';
+import { matchedLimits, type PreflightContext, type Scenario, type ScenarioOptions } from './types.js';
+import { fdsNeeded, instancesThatFit, raiseFdLimit, readHostFacts, type HostFacts, type InstanceCost, type InstanceFit } from '../preflight.js';
+import { describeBytes } from '../../core/units.js';
+import { vcpusFor } from '../../drivers/qemu/cmdline.js';
+import type { Limits } from '../../drivers/types.js';
 
 /** Instances per sample without a VM, when `--instances` is not given. */
 export const DEFAULT_INSTANCES = 50;
@@ -75,10 +79,68 @@ export async function pssOfPids(pids: readonly number[]): Promise<number> {
   return each.reduce<number>((sum, b) => sum + (b ?? 0), 0);
 }
 
-/** N when `--instances` is not given: 50 without a VM; for VMs min(4, ⌊0.5 × MemAvailable / VM RAM⌋), at least 1. */
-export function defaultInstances(isolation: Isolation, memAvailableBytes: number, vmMemoryBytes: number): number {
-  if (isolation !== 'vm') return DEFAULT_INSTANCES;
-  return Math.max(1, Math.min(MAX_DEFAULT_VMS, Math.floor((VM_MEMORY_SHARE * memAvailableBytes) / vmMemoryBytes)));
+/**
+ * N when `--instances` is not given: 50 without a VM; for VMs min(4, ⌊0.5 × MemAvailable / VM RAM⌋);
+ * never more than `fits` (what `instancesThatFit` says the host holds), at least 1.
+ */
+export function defaultInstances(isolation: Isolation, memAvailableBytes: number, vmMemoryBytes: number, fits = Infinity): number {
+  const wanted = isolation !== 'vm' ? DEFAULT_INSTANCES : Math.min(MAX_DEFAULT_VMS, Math.floor((VM_MEMORY_SHARE * memAvailableBytes) / vmMemoryBytes));
+  return Math.max(1, Math.min(wanted, fits));
+}
+
+/**
+ * The host memory a non-VM instance takes, for sizing: measured with this scenario on 50 instances,
+ * MemAvailable fell by 0.45 MiB per instance of tsbench's container and by up to 2.6 MiB per runc
+ * instance (PSS 0.07 MiB); 4 MiB leaves room for the kernel's share (cgroups, mount namespaces).
+ */
+export const INSTANCE_FOOTPRINT_BYTES = 4 * 2 ** 20;
+
+/**
+ * What one instance of a target takes from the host (measured, 10 sleep instances each): tsbench holds
+ * 4 descriptors per instance on every target (its launcher's pipes); host tasks are 2 natively and in tsbench's container (launcher, agent), 3 under crun, 12 under
+ * runc (its Go runtime's threads; the engines' clients are Go too: 16 for them), and 4 for a 1-vCPU TCG
+ * VM (launcher, qemu's main, RCU and vCPU threads: 3 + vCPUs). A VM takes its RAM; others the footprint.
+ */
+export function instanceCost(target: { name: string; isolation: Isolation }, limits: ReturnType<typeof matchedLimits>): InstanceCost {
+  const goRuntime = ['runc', 'docker', 'podman'].includes(target.name);
+  if (target.isolation === 'vm')
+    return { fds: 4, tasks: 3 + vcpusFor(limits.cpus), memoryBytes: limits.memoryBytes, memoryWhat: `its ${describeBytes(limits.memoryBytes)} of RAM` };
+  return {
+    fds: 4,
+    tasks: target.isolation === 'none' ? 2 : goRuntime ? 16 : 3,
+    memoryBytes: INSTANCE_FOOTPRINT_BYTES,
+    memoryWhat: `about ${describeBytes(INSTANCE_FOOTPRINT_BYTES)} of host memory (measured, with margin)`,
+  };
+}
+
+/** How many instances of this target fit the host now, density's memory guard included. */
+export function densityFit(target: { name: string; isolation: Isolation }, limits: Limits, host: HostFacts, minFreeFraction: number): InstanceFit {
+  return instancesThatFit(instanceCost(target, matchedLimits(limits)), host, minFreeFraction * host.memory.totalBytes);
+}
+
+/**
+ * Refuses an `--instances` more than some target's host can hold (descriptors, tasks, memory), saying
+ * the largest that fits; raises the open-file soft limit to the hard one first where that suffices.
+ */
+async function densityPreflight(ctx: PreflightContext): Promise<void> {
+  const o = densityOptions(ctx.options);
+  let host = ctx.host;
+  for (const [name, d] of ctx.drivers) {
+    const target = { name, isolation: d.isolation };
+    let fit = densityFit(target, ctx.limits, host, o.minFreeFraction);
+    const n = o.instances ?? 1;
+    if (n > fit.largest && fit.limitedBy === 'fds' && host.fds.soft < host.fds.hard) {
+      const raised = await raiseFdLimit(fdsNeeded(n, instanceCost(target, matchedLimits(ctx.limits)), host));
+      host = { ...host, fds: { ...host.fds, ...raised } };
+      fit = densityFit(target, ctx.limits, host, o.minFreeFraction);
+    }
+    if (n <= fit.largest) continue;
+    const text = ctx.given.instances ?? String(n);
+    const raise =
+      fit.limitedBy === 'fds' ? ` (or raise the open-file limit first: ulimit -n ${fdsNeeded(n, instanceCost(target, matchedLimits(ctx.limits)), host)})` : '';
+    if (o.instances === undefined) throw new UsageError(`density: not even one ${name} instance fits this host: ${fit.why}`);
+    throw new UsageError(`--instances ${text} does not fit ${name}: ${fit.why}; the largest count that fits is ${fit.largest}${raise}`);
+  }
 }
 
 /** The scenario's options, checked: `instances` (N) and `densityMinFreeFraction` (the memory guard). */
@@ -139,6 +201,7 @@ export const density: Scenario = {
     },
   ],
   defaults: { runs: 5, warmup: 1 },
+  preflight: densityPreflight,
   parameters(options) {
     const o = densityOptions(options);
     return {
@@ -153,7 +216,8 @@ export const density: Scenario = {
     const o = densityOptions(ctx.options);
     const limits = matchedLimits(ctx.limits);
     const before = await readMeminfo();
-    const requested = o.instances ?? defaultInstances(driver.isolation, before.availableBytes, limits.memoryBytes);
+    const fits = o.instances === undefined ? densityFit(driver, ctx.limits, await readHostFacts(), o.minFreeFraction).largest : Infinity;
+    const requested = o.instances ?? defaultInstances(driver.isolation, before.availableBytes, limits.memoryBytes, fits);
     const minFreeBytes = o.minFreeFraction * before.totalBytes;
     return measure(driver, {
       requested,

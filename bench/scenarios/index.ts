@@ -18,9 +18,12 @@ export function listScenarios(): readonly Scenario[] {
 /** Resolves scenario names from the command line, or says which exist. */
 export function resolveScenarios(names: readonly string[]): Scenario[] {
   if (names.length === 0) throw new UsageError(`no scenario given; valid scenarios: ${scenarios.map((s) => s.name).join(', ')}`);
-  return [...new Set(names)].map((n) => {
+  const resolved = names.map((n) => {
     const s = scenarios.find((x) => x.name === n);
     if (!s) throw new UsageError(`unknown scenario '${n}'; valid scenarios: ${scenarios.map((x) => x.name).join(', ')}`);
     return s;
   });
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`scenario ${twice} is given twice; give each scenario once, e.g. tsbench run ${[...new Set(names)].join(' ')}`);
+  return resolved;
 }

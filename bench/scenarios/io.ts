@@ -35,13 +35,14 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TargetError, describeError } from '../../core/errors.js';
+import { TargetError, UsageError, describeError } from '../../core/errors.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../../drivers/types.js';
 import type { MetricSpec } from '../../core/schema.js';
 import { parseFioJson, type FioReport } from './parsers/fio.js';
-import { matchedLimits, sampleFrom, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
-import { MiB } from '../../core/units.js';
+import { matchedLimits, sampleFrom, type PreflightContext, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
+import { MiB, approxBytes, sizeFlagAtMost } from '../../core/units.js';
 import { makeOwnedDir } from '../../drivers/ownership.js';
+import { freeSpace, largestFitting, usableBytes } from '../preflight.js';
 
 /** The file fio works on when `--io-size` is not given. */
 export const DEFAULT_IO_SIZE_BYTES = 256 * MiB;
@@ -155,6 +156,66 @@ export function ioValues(report: FioReport): Record<string, number> {
   };
 }
 
+/** A VM's data disk for a file of `sizeBytes`: ext4's journal and metadata take some of it, so an eighth more, at least 64 MiB. */
+export function dataDiskBytes(sizeBytes: number): number {
+  return sizeBytes + Math.max(64 * MiB, Math.ceil(sizeBytes / 8 / MiB) * MiB);
+}
+
+/** Where the overlay's upper layer lives for the engines, whose storage driver keeps it (not tsbench's tmp dir). */
+const ENGINE_STORAGE: Record<string, string> = { docker: '/var/lib/docker', podman: '/var/lib/containers/storage' };
+
+/** What one sample writes on the host for a file of `sizeBytes`, and where: the directories a sample of this target fills. */
+export function ioFootprint(target: { name: string; isolation: Driver['isolation'] }, sizeBytes: number): { dir: string; bytes: number; what: string }[] {
+  if (target.isolation === 'vm') return [{ dir: tmpdir(), bytes: dataDiskBytes(sizeBytes), what: 'its data disk' }];
+  if (target.isolation === 'none') return [{ dir: tmpdir(), bytes: sizeBytes, what: 'the file' }];
+  // The volume's scratch dir is kept until the overlay run is over: both files exist at once.
+  return [
+    { dir: tmpdir(), bytes: sizeBytes, what: 'the volume file' },
+    { dir: ENGINE_STORAGE[target.name] ?? tmpdir(), bytes: sizeBytes, what: 'the overlay file' },
+  ];
+}
+
+/**
+ * Refuses an `--io-size` that does not fit where some target writes it, keeping FREE_SPACE_RESERVE free,
+ * and says the largest that fits every target. Targets take their samples one at a time and remove
+ * what they wrote after each, so each target is checked alone.
+ */
+async function ioPreflight(ctx: PreflightContext): Promise<void> {
+  const sizeBytes = Math.floor(((ctx.options['ioSizeBytes'] as number | undefined) ?? DEFAULT_IO_SIZE_BYTES) / MiB) * MiB;
+  const text = ctx.given.ioSize ?? `${DEFAULT_IO_SIZE_BYTES / MiB}M (the default)`;
+  if (sizeBytes < MiB) throw new UsageError(`--io-size ${text} is too small for 1 MiB blocks: give at least 1M, e.g. --io-size 16M`);
+  const spaces = new Map<string, Awaited<ReturnType<typeof freeSpace>>>();
+  const space = async (dir: string) => spaces.get(dir) ?? spaces.set(dir, await freeSpace(dir)).get(dir)!;
+  let worst: { message: string; largest: number } | undefined;
+  for (const [name, d] of ctx.drivers) {
+    const parts = ioFootprint({ name, isolation: d.isolation }, sizeBytes);
+    const byDevice = new Map<number, { dir: string; free: number; parts: typeof parts }>();
+    for (const part of parts) {
+      const s = await space(part.dir);
+      const entry = byDevice.get(s.device) ?? { dir: part.dir, free: s.freeBytes, parts: [] };
+      entry.parts.push(part);
+      byDevice.set(s.device, entry);
+    }
+    for (const { dir, free, parts: here } of byDevice.values()) {
+      const need = (size: number): number =>
+        ioFootprint({ name, isolation: d.isolation }, size)
+          .filter((p) => here.some((h) => h.what === p.what))
+          .reduce((a, p) => a + p.bytes, 0);
+      const usable = usableBytes(free);
+      if (need(sizeBytes) <= usable) continue;
+      const largest = largestFitting((mib) => need(mib * MiB) <= usable, sizeBytes / MiB) * MiB;
+      if (worst === undefined || largest < worst.largest)
+        worst = {
+          largest,
+          message: `${dir} has ${approxBytes(free)} free and ${name} needs ${approxBytes(need(sizeBytes))} there (${here.map((p) => p.what).join(' and ')})`,
+        };
+    }
+  }
+  if (worst === undefined) return;
+  const fits = worst.largest >= MiB ? `the largest that fits is ${sizeFlagAtMost(worst.largest)}` : 'not even 1M fits: free some space first';
+  throw new UsageError(`--io-size ${text} does not fit: ${worst.message}; ${fits} (keeping 10 %, at least 1 GiB, free)`);
+}
+
 /** A fresh host scratch directory on the tmp dir's filesystem, recorded for the sweep (drivers/ownership.ts) before it is made. */
 function scratchDir(): Promise<string> {
   return makeOwnedDir(join(tmpdir(), 'tsbench-io-'));
@@ -191,6 +252,7 @@ export const io: Scenario = {
     'fio, O_DIRECT + libaio at QD16, four time-based jobs on one --io-size file (default 256 MiB, 3 s each): sequential read/write in 1 MiB blocks, random read/write in 4 KiB; native in a host dir, container on a bind-mounted host dir and on its overlay root (upper on disk), VM on a virtio-blk disk',
   metrics: IO_METRICS,
   defaults: { runs: 3, warmup: 0 },
+  preflight: ioPreflight,
   parameters: (options) => {
     const p = params(options);
     return {
@@ -215,9 +277,7 @@ export const io: Scenario = {
     const base = { limits, signal: ctx.signal };
 
     if (driver.isolation === 'vm') {
-      // ext4's journal and metadata take some of the disk: leave an eighth, at least 64 MiB.
-      const dataDiskBytes = p.sizeBytes + Math.max(64 * MiB, Math.ceil(p.sizeBytes / 8 / MiB) * MiB);
-      const { r, values, fioVersion } = await runFio(driver, 'disk', `/data/${FILE}`, p, { ...base, dataDiskBytes });
+      const { r, values, fioVersion } = await runFio(driver, 'disk', `/data/${FILE}`, p, { ...base, dataDiskBytes: dataDiskBytes(p.sizeBytes) });
       const s = sampleFrom(r, values);
       return { ...s, extra: facts('virtio-blk', `/data/${FILE}`, fioVersion, r) };
     }

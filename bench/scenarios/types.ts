@@ -5,6 +5,7 @@
 import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
 import { describeBytes } from '../../core/units.js';
 import type { Driver, InstanceResult, Limits } from '../../drivers/types.js';
+import type { HostFacts } from '../preflight.js';
 import type { MetricSpec, Sample } from '../../core/schema.js';
 
 export interface SampleContext {
@@ -21,6 +22,23 @@ export interface ScenarioOptions {
   [key: string]: unknown;
 }
 
+/** The run's flags as the user typed them (`--memory 1k`), so that messages echo them in their own unit. */
+export interface Given {
+  cpus?: string;
+  memory?: string;
+  ioSize?: string;
+  instances?: string;
+}
+
+/** What a scenario's preflight sees: the run's targets, limits and options, and the host's facts. */
+export interface PreflightContext {
+  drivers: ReadonlyMap<string, Driver>;
+  limits: Limits;
+  options: ScenarioOptions;
+  given: Given;
+  host: HostFacts;
+}
+
 /** One sample: metric values plus what explains them. */
 export type SampleOutcome = Omit<Sample, 'round'>;
 
@@ -33,6 +51,11 @@ export interface Scenario {
   readonly defaults: { runs: number; warmup: number };
   /** The parameters recorded with the results. */
   parameters(options: ScenarioOptions): Record<string, unknown>;
+  /**
+   * Checks, before anything is created, that the host can give what the scenario will take on every
+   * target (disk space, instances); throws a UsageError naming the flag and what fits. Creates nothing.
+   */
+  preflight?(ctx: PreflightContext): Promise<void>;
   /** Takes one sample on one target. Throwing marks the target errored for this scenario. */
   sample(driver: Driver, ctx: SampleContext): Promise<SampleOutcome>;
 }

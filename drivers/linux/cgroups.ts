@@ -29,10 +29,12 @@ export const PARENT = 'tsbench';
 
 /** CFS period for the CPU quota: 100 ms, the kernel's and docker's default. */
 export const CPU_PERIOD_US = 100_000;
+/** The least quota the kernel takes (cpu.cfs_quota_us, cpu.max): 1 ms, so 0.01 CPU at our period. */
+export const MIN_CPU_QUOTA_US = 1000;
 
 /** The CFS quota in µs per CPU_PERIOD_US for `cpus` CPUs (at least 1 ms, the kernel's minimum). */
 export function cpuQuotaUs(cpus: number): number {
-  return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
+  return Math.max(MIN_CPU_QUOTA_US, Math.round(cpus * CPU_PERIOD_US));
 }
 
 export interface Hierarchy {

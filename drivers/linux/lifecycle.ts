@@ -30,7 +30,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { atExit } from '../../core/exit.js';
-import { MiB } from '../../core/units.js';
+import { MiB, describeBytes } from '../../core/units.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { makeOwnedDir, makeRecordedDir, record } from '../ownership.js';
 import { ensureImage, type Image } from '../image/index.js';
@@ -150,7 +150,7 @@ export function recordAccounting(r: InstanceResult, accounting: Accounting, limi
 export function reportOomKills(r: InstanceResult, kills: number, limits: Limits): void {
   if (kills <= 0 || r.status === 'killed' || r.status === 'timeout') return;
   r.status = 'oom-killed';
-  const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${(limits.memoryBytes / MiB).toFixed(0)} MiB`;
+  const limit = limits.memoryBytes === undefined ? 'no limit' : `the limit is ${describeBytes(limits.memoryBytes)}`;
   r.reason = `the OOM killer killed ${kills} process(es) of the instance (${limit})`;
 }
 

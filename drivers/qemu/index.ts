@@ -31,7 +31,20 @@ import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../protocol.js';
 import { LaunchedProcess, toInstanceResult, type ProcessOutcome } from '../process.js';
-import type { Capabilities, Driver, DriverOptions, Instance, InstanceResult, Job, LaunchRequest, Limits, Phase, PrepareContext, Probe } from '../types.js';
+import type {
+  Capabilities,
+  Driver,
+  DriverOptions,
+  Instance,
+  InstanceResult,
+  Job,
+  LaunchRequest,
+  Limits,
+  MinMemory,
+  Phase,
+  PrepareContext,
+  Probe,
+} from '../types.js';
 import {
   DATA_DISK_DEVICE,
   DEFAULT_MEMORY_BYTES,
@@ -193,6 +206,15 @@ function isQemuMessage(line: string): boolean {
   return /^qemu(-system-\w+)?: /.test(line);
 }
 
+/** The least guest RAM a VM of this boot runs with (64 MiB steps), and why; undefined when unknown. */
+function minMemoryOf(boot: Boot): MinMemory | undefined {
+  if (boot.minMemoryBytes === undefined) return undefined;
+  return {
+    bytes: Math.ceil(boot.minMemoryBytes / (64 * MiB)) * 64 * MiB,
+    why: `the ${Math.round((boot.initramfsBytes ?? 0) / MiB)} MiB initramfs is unpacked next to itself in guest RAM (about ${Math.ceil(boot.minMemoryBytes / MiB)} MiB needed; less fails or hangs the guest)`,
+  };
+}
+
 /** Known console patterns and what they mean, for failure messages. */
 function consoleHint(tail: string[], memoryMiB: number): string | undefined {
   const text = tail.join('\n');
@@ -322,14 +344,17 @@ export class QemuDriver implements Driver {
     this.checkMemory(this.boot, ctx.limits.memoryBytes);
   }
 
+  /** The guest RAM the image needs, rounded up to 64 MiB (what the messages ask for); none when booting files given directly. */
+  async minMemory(): Promise<MinMemory | undefined> {
+    const boot = this.boot ?? (await resolveBoot(this.opts).catch(() => undefined));
+    return boot === undefined ? undefined : minMemoryOf(boot);
+  }
+
   private checkMemory(boot: Boot, memoryBytes: number | undefined): void {
     const mib = memoryMiBFor(memoryBytes);
-    if (boot.minMemoryBytes !== undefined && mib * MiB < boot.minMemoryBytes) {
-      const need = Math.ceil(boot.minMemoryBytes / (64 * MiB)) * 64;
-      throw this.fail(
-        'prepare',
-        `${mib} MiB of guest RAM is too little for the ${Math.round((boot.initramfsBytes ?? 0) / MiB)} MiB initramfs, which the kernel unpacks next to itself (about ${Math.ceil(boot.minMemoryBytes / MiB)} MiB needed; less fails or hangs the guest): pass --memory ${need}M or more`,
-      );
+    const min = minMemoryOf(boot);
+    if (min !== undefined && mib * MiB < min.bytes) {
+      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for this image: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
     }
   }
 

@@ -34,7 +34,7 @@ import { encodeJob, loadImage } from '../image/index.js';
 import { missingContainerModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
-import type { Capabilities, Driver, Instance, LaunchRequest, PrepareContext, Probe } from '../types.js';
+import type { Capabilities, Driver, Instance, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
 import { QemuDriver, type Accelerator, type QemuDriverOptions } from './index.js';
 
 /** The container's cgroup, below the guest's cgroup2 root. */
@@ -145,6 +145,11 @@ export class NestedDriver implements Driver {
         containerRoot: 'overlay (lower: the image, upper: tmpfs), MS_MOVE + chroot',
       },
     };
+  }
+
+  /** The VM's: the container inside shares its RAM. */
+  minMemory(): Promise<MinMemory | undefined> {
+    return this.vm.minMemory();
   }
 
   prepare(ctx: PrepareContext): Promise<void> {

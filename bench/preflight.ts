@@ -1,0 +1,292 @@
+/**
+ * Preflight: what this host can give a run, read before anything is created
+ * (no output directory, no instance, no image build), and the checks that
+ * refuse a run it cannot give it with one line naming the flag and what fits
+ * (a `UsageError`, exit 2).
+ *
+ * The host's facts (`readHostFacts`, `freeSpace`) are read here; the fits are
+ * pure functions of them (`usableBytes`, `largestFitting`, `instancesThatFit`),
+ * so that they are tested with made-up hosts. The checks every run gets (CPUs,
+ * the memory an instance needs) are `checkLimits`; what a scenario needs beyond
+ * them (io: disk space; density: descriptors, tasks, memory) is its own
+ * `Scenario.preflight`. `preflight()` runs them all.
+ */
+import { availableParallelism } from 'node:os';
+import { readFile, readdir, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { execa } from 'execa';
+import { UsageError } from '../core/errors.js';
+import { FREE_SPACE_RESERVE, MIN_CONTAINER_MEMORY_BYTES } from '../core/defaults.js';
+import { approxBytes, describeBytes, sizeFlagAtLeast } from '../core/units.js';
+import { CPU_PERIOD_US, MIN_CPU_QUOTA_US } from '../drivers/linux/cgroups.js';
+import type { Driver, Limits } from '../drivers/types.js';
+import type { Given, PreflightContext, Scenario, ScenarioOptions } from './scenarios/types.js';
+
+/** The smallest `--cpus` a cgroup quota can express (0.01 at a 100 ms period). */
+export const MIN_CPUS = MIN_CPU_QUOTA_US / CPU_PERIOD_US;
+
+/** Descriptors and tasks kept free beyond what the instances take (transient pipes of a launch, Node's own). */
+export const HEADROOM = { fds: 64, tasks: 64 } as const;
+
+/** What this host can give a run, as read now. */
+export interface HostFacts {
+  /** CPUs tsbench may use: os.availableParallelism() (the affinity mask), within its cgroup's cpuset. */
+  cpus: number;
+  /** The open-file limit of this process (Node raises the soft limit to the hard one at start) and how many are open. */
+  fds: { soft: number; hard: number; inUse: number };
+  /** The most tasks (processes and threads) that can exist, which setting says so, and how many exist. */
+  tasks: { limit: number; limitFrom: string; inUse: number };
+  /** /proc/meminfo's MemTotal and MemAvailable. */
+  memory: { totalBytes: number; availableBytes: number };
+}
+
+/** CPUs in a cpuset list such as `0-3,8,10-11`. Pure, for tests. */
+export function countCpuList(list: string): number {
+  let n = 0;
+  for (const part of list.trim().split(',')) {
+    if (part === '') continue;
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || !Number.isInteger(a)) continue;
+    n += b !== undefined && Number.isInteger(b) ? b - a + 1 : 1;
+  }
+  return n;
+}
+
+/** This process's cgroup directories, each with its ancestors up to the root: v2 (`0::/x`) and every v1 controller listed. */
+async function ownCgroupDirs(controllerFile: string, v1: string): Promise<string[]> {
+  const text = await readFile('/proc/self/cgroup', 'utf8').catch(() => '');
+  const dirs: string[] = [];
+  for (const line of text.split('\n')) {
+    const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
+    if (path === undefined || controllers === undefined) continue;
+    const base = controllers === '' ? '/sys/fs/cgroup' : controllers.split(',').includes(v1) ? `/sys/fs/cgroup/${v1}` : undefined;
+    if (base === undefined) continue;
+    for (const root of controllers === '' ? [base, '/sys/fs/cgroup/unified'] : [base]) {
+      for (let p = path; ; p = dirname(p)) {
+        const dir = `${root}${p === '/' ? '' : p}`;
+        if (
+          await stat(`${dir}/${controllerFile}`).then(
+            () => true,
+            () => false,
+          )
+        )
+          dirs.push(dir);
+        if (p === '/' || p === '.' || p === '') break;
+      }
+    }
+  }
+  return dirs;
+}
+
+const readNumber = async (path: string): Promise<number | undefined> => {
+  const t = (await readFile(path, 'utf8').catch(() => '')).trim();
+  return /^\d+$/.test(t) ? Number(t) : undefined;
+};
+
+/** CPUs of this process's cgroup cpuset (v2 cpuset.cpus.effective, v1 cpuset.effective_cpus); undefined when none says. */
+async function cgroupCpus(): Promise<number | undefined> {
+  const counts: number[] = [];
+  for (const file of ['cpuset.cpus.effective', 'cpuset.effective_cpus']) {
+    for (const dir of (await ownCgroupDirs(file, 'cpuset')).slice(0, 1)) {
+      const n = countCpuList(await readFile(`${dir}/${file}`, 'utf8').catch(() => ''));
+      if (n > 0) counts.push(n);
+    }
+  }
+  return counts.length > 0 ? Math.min(...counts) : undefined;
+}
+
+/** The tightest pids limit of this process's cgroup and its ancestors, as tasks left under it; undefined when none is set. */
+async function cgroupPidsLeft(): Promise<{ limit: number; inUse: number; dir: string } | undefined> {
+  let best: { limit: number; inUse: number; dir: string } | undefined;
+  for (const dir of await ownCgroupDirs('pids.max', 'pids')) {
+    const limit = await readNumber(`${dir}/pids.max`);
+    const inUse = (await readNumber(`${dir}/pids.current`)) ?? 0;
+    if (limit !== undefined && (best === undefined || limit - inUse < best.limit - best.inUse)) best = { limit, inUse, dir };
+  }
+  return best;
+}
+
+/** Open-file limits of this process, from /proc/self/limits. */
+async function fdLimits(): Promise<{ soft: number; hard: number }> {
+  const text = await readFile('/proc/self/limits', 'utf8');
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  const n = (s: string | undefined): number => (s === undefined || s === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(s));
+  return { soft: n(m?.[1]), hard: n(m?.[2]) };
+}
+
+/** Reads the host's facts (a few files under /proc and /sys; no side effects). */
+export async function readHostFacts(): Promise<HostFacts> {
+  const [limits, fdsOpen, pidMax, threadsMax, loadavg, cgPids, cgCpus, meminfo] = await Promise.all([
+    fdLimits(),
+    readdir('/proc/self/fd').then((x) => x.length),
+    readNumber('/proc/sys/kernel/pid_max'),
+    readNumber('/proc/sys/kernel/threads-max'),
+    readFile('/proc/loadavg', 'utf8'),
+    cgroupPidsLeft(),
+    cgroupCpus(),
+    readFile('/proc/meminfo', 'utf8'),
+  ]);
+  // /proc/loadavg's fourth field is running/total scheduling entities: every task on the host.
+  const hostTasks = Number(/\s\d+\/(\d+)\s/.exec(loadavg)?.[1] ?? 0);
+  const candidates: { limit: number; inUse: number; from: string }[] = [];
+  if (pidMax !== undefined) candidates.push({ limit: pidMax, inUse: hostTasks, from: 'kernel.pid_max' });
+  if (threadsMax !== undefined) candidates.push({ limit: threadsMax, inUse: hostTasks, from: 'kernel.threads-max' });
+  if (cgPids !== undefined) candidates.push({ limit: cgPids.limit, inUse: cgPids.inUse, from: `pids.max of ${cgPids.dir}` });
+  const tightest = candidates.sort((a, b) => a.limit - a.inUse - (b.limit - b.inUse))[0] ?? {
+    limit: Number.MAX_SAFE_INTEGER,
+    inUse: 0,
+    from: 'no limit found',
+  };
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
+  return {
+    cpus: Math.min(availableParallelism(), cgCpus ?? Infinity),
+    fds: { ...limits, inUse: fdsOpen },
+    tasks: { limit: tightest.limit, limitFrom: tightest.from, inUse: tightest.inUse },
+    memory: { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') },
+  };
+}
+
+/**
+ * Raises this process's open-file soft limit to `wanted` (at most the hard limit) with util-linux's
+ * `prlimit` on our own pid: Node has no setrlimit. Node already raises it to the hard limit at start,
+ * so this matters only where that failed. Returns the limits afterwards; never throws.
+ */
+export async function raiseFdLimit(wanted: number): Promise<{ soft: number; hard: number }> {
+  const now = await fdLimits();
+  if (now.soft >= wanted || now.soft >= now.hard) return now;
+  const soft = Math.min(wanted, now.hard);
+  await execa('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:${now.hard}`], { stdin: 'ignore', timeout: 5000 }).catch(() => {});
+  return fdLimits();
+}
+
+/** Free space where a directory is (or would be: the nearest existing ancestor), with the filesystem's device id. */
+export async function freeSpace(path: string): Promise<{ path: string; freeBytes: number; device: number }> {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      const [fs, st] = await Promise.all([statfs(p), stat(p)]);
+      return { path, freeBytes: fs.bavail * fs.bsize, device: st.dev };
+    } catch (e) {
+      if (p === '/' || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+/** Bytes a run may write where `freeBytes` are free, keeping FREE_SPACE_RESERVE (10 %, at least 1 GiB) free. Pure. */
+export function usableBytes(freeBytes: number): number {
+  return Math.max(0, freeBytes - Math.max(FREE_SPACE_RESERVE.fraction * freeBytes, FREE_SPACE_RESERVE.minBytes));
+}
+
+/** The largest n in [0, hi] with fits(n), for a `fits` that holds up to some n and not beyond. Pure. */
+export function largestFitting(fits: (n: number) => boolean, hi: number): number {
+  let lo = 0;
+  let top = Math.max(0, Math.floor(hi));
+  if (fits(top)) return top;
+  while (top - lo > 1) {
+    const mid = Math.floor((lo + top) / 2);
+    if (fits(mid)) lo = mid;
+    else top = mid;
+  }
+  return fits(lo) ? lo : 0;
+}
+
+/** What one instance takes from the host, beyond its CPU: descriptors held by tsbench, host tasks, memory. */
+export interface InstanceCost {
+  fds: number;
+  tasks: number;
+  memoryBytes: number;
+  /** How the memory figure was chosen, for the message: "its 512 MiB of RAM", "about 4 MiB (measured)". */
+  memoryWhat: string;
+}
+
+/** The most instances that fit, and what stops one more, in words. */
+export interface InstanceFit {
+  largest: number;
+  limitedBy: 'fds' | 'tasks' | 'memory';
+  why: string;
+}
+
+/**
+ * How many instances of this cost fit the host: under the open-file limit (tsbench holds every
+ * instance's descriptors), the task limit, and the memory above `keepFreeBytes`, each with HEADROOM. Pure.
+ */
+export function instancesThatFit(cost: InstanceCost, host: HostFacts, keepFreeBytes: number): InstanceFit {
+  const fdsLeft = Math.max(0, host.fds.soft - host.fds.inUse - HEADROOM.fds);
+  const tasksLeft = Math.max(0, host.tasks.limit - host.tasks.inUse - HEADROOM.tasks);
+  const memLeft = Math.max(0, host.memory.availableBytes - keepFreeBytes);
+  const byFds = Math.floor(fdsLeft / cost.fds);
+  const byTasks = Math.floor(tasksLeft / cost.tasks);
+  const byMemory = Math.floor(memLeft / cost.memoryBytes);
+  const largest = Math.min(byFds, byTasks, byMemory);
+  if (largest === byFds)
+    return {
+      largest,
+      limitedBy: 'fds',
+      why: `each instance holds ${cost.fds} file descriptors in tsbench and ${fdsLeft} of the open-file limit of ${host.fds.soft} are free`,
+    };
+  if (largest === byTasks)
+    return {
+      largest,
+      limitedBy: 'tasks',
+      why: `each instance runs ${cost.tasks} host tasks (processes and threads) and ${tasksLeft} more fit under ${host.tasks.limitFrom} (${host.tasks.limit})`,
+    };
+  return {
+    largest,
+    limitedBy: 'memory',
+    why: `each instance takes ${cost.memoryWhat} and ${approxBytes(memLeft)} of MemAvailable is above what must stay free (${approxBytes(keepFreeBytes)})`,
+  };
+}
+
+/** Open files the soft limit must allow for `n` instances of `cost`. Pure. */
+export function fdsNeeded(n: number, cost: InstanceCost, host: HostFacts): number {
+  return n * cost.fds + host.fds.inUse + HEADROOM.fds;
+}
+
+/**
+ * The checks every run gets: `--cpus` within the host's CPUs and at least what a cgroup quota can
+ * express; `--memory` at least what an instance of each target runs with (containers
+ * MIN_CONTAINER_MEMORY_BYTES, VMs what their driver says). Limits are echoed as they were given.
+ */
+export async function checkLimits(limits: Limits, given: Given, drivers: ReadonlyMap<string, Driver>, host: HostFacts): Promise<void> {
+  if (limits.cpus !== undefined) {
+    const text = given.cpus ?? String(limits.cpus);
+    if (limits.cpus > host.cpus)
+      throw new UsageError(
+        `--cpus ${text} is more than the ${host.cpus} CPU${host.cpus === 1 ? '' : 's'} this host gives tsbench (its affinity and cgroup cpuset); the most that fits is --cpus ${host.cpus}`,
+      );
+    if (limits.cpus < MIN_CPUS)
+      throw new UsageError(
+        `--cpus ${text} is below the smallest CPU quota a cgroup can express (${MIN_CPU_QUOTA_US / 1000} ms per ${CPU_PERIOD_US / 1000} ms period); the least that fits is --cpus ${MIN_CPUS}`,
+      );
+  }
+  if (limits.memoryBytes !== undefined) {
+    const text = given.memory ?? describeBytes(limits.memoryBytes);
+    for (const [name, d] of drivers) {
+      const min =
+        d.isolation === 'container'
+          ? {
+              bytes: MIN_CONTAINER_MEMORY_BYTES,
+              why: `a container instance needs at least ${describeBytes(MIN_CONTAINER_MEMORY_BYTES)} (measured: runc's does not start with less)`,
+            }
+          : d.isolation === 'vm'
+            ? await d.minMemory?.()
+            : undefined;
+      if (min !== undefined && limits.memoryBytes < min.bytes)
+        throw new UsageError(`--memory ${text} is too little for ${name}: ${min.why}; pass --memory ${sizeFlagAtLeast(min.bytes)} or more`);
+    }
+  }
+}
+
+/** Everything a run is checked for before anything is created; throws a UsageError on the first that fails. */
+export async function preflight(opts: {
+  scenarios: readonly Scenario[];
+  drivers: ReadonlyMap<string, Driver>;
+  limits: Limits;
+  options: ScenarioOptions;
+  given: Given;
+  host?: HostFacts;
+}): Promise<void> {
+  const host = opts.host ?? (await readHostFacts());
+  await checkLimits(opts.limits, opts.given, opts.drivers, host);
+  const ctx: PreflightContext = { drivers: opts.drivers, limits: opts.limits, options: opts.options, given: opts.given, host };
+  for (const s of opts.scenarios) await s.preflight?.(ctx);
+}
