@@ -12,17 +12,20 @@ export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 export const TiB = 2 ** 40;
 
+/** The binary units messages use, largest first. */
+const BINARY_UNITS = [
+  [TiB, 'TiB'],
+  [GiB, 'GiB'],
+  [MiB, 'MiB'],
+  [KiB, 'KiB'],
+] as const;
+
 /**
  * Exact, in the largest binary unit that divides it: `2 GiB`, `512 MiB`, `1 KiB`, else `N bytes`.
  * Never rounds (a 1 KiB limit is not "0 MiB"): for help texts, descriptions and limits in messages.
  */
 export function describeBytes(bytes: number): string {
-  for (const [unit, name] of [
-    [TiB, 'TiB'],
-    [GiB, 'GiB'],
-    [MiB, 'MiB'],
-    [KiB, 'KiB'],
-  ] as const) {
+  for (const [unit, name] of BINARY_UNITS) {
     if (bytes !== 0 && bytes % unit === 0) return `${bytes / unit} ${name}`;
   }
   return `${bytes} bytes`;
@@ -30,12 +33,7 @@ export function describeBytes(bytes: number): string {
 
 /** About how much, one decimal in the largest unit it reaches: `71.2 GiB`, `3.5 MiB`, `900 bytes`. For free space and such. */
 export function approxBytes(bytes: number): string {
-  for (const [unit, name] of [
-    [TiB, 'TiB'],
-    [GiB, 'GiB'],
-    [MiB, 'MiB'],
-    [KiB, 'KiB'],
-  ] as const) {
+  for (const [unit, name] of BINARY_UNITS) {
     if (Math.abs(bytes) >= unit) return `${(Math.floor((bytes / unit) * 10) / 10).toFixed(1)} ${name}`;
   }
   return `${bytes} bytes`;

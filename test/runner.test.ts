@@ -5,18 +5,9 @@ import { ResultSchema, type Host, type Result } from '../core/schema.js';
 import { startup } from '../bench/scenarios/startup.js';
 import type { Driver } from '../drivers/types.js';
 import { MockDriver } from './helpers/mock-driver.js';
+import { TEST_HOST } from './helpers/scenario.js';
 
-const host: Host = {
-  hostname: 'test',
-  cpuModel: 'test cpu',
-  cpuCores: 2,
-  memoryBytes: 1,
-  os: 'test',
-  kernel: '6.0',
-  arch: 'x64',
-  cgroup: 'v2',
-  node: 'v20',
-};
+const host: Host = TEST_HOST;
 
 function drivers(...ds: MockDriver[]): Map<string, Driver> {
   return new Map(ds.map((d) => [d.name, d]));

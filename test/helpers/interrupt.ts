@@ -15,17 +15,8 @@ import { stateRoot } from '../../drivers/ownership.js';
 import { savedSamples, tsbench, tsbenchBackground, waitForSamples } from './cli.js';
 import { settledLeftovers, tempEntries } from './leftovers.js';
 
-/** A small seeded generator (mulberry32), so a failing sequence can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of core/stats.ts (mulberry32), so a failing sequence can be replayed from its seed. */
+export { seededRandom as seeded } from '../../core/stats.js';
 
 export interface InterruptCase {
   scenario: 'startup' | 'density' | 'io';
