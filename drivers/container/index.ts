@@ -7,7 +7,10 @@
  * layer is the image rootfs and whose upper layer lives in a per-instance temp
  * directory; pivot_root into it with a fresh /proc, a read-only /sys and a
  * minimal /dev; optional bind-mounted volumes; and one cgroup per hierarchy
- * with the memory, CPU and pids limits. The agent runs as PID 1.
+ * with the memory, CPU and pids limits. The agent runs as PID 1, confined as
+ * Docker confines a container (drivers/linux/confinement.ts: capabilities,
+ * no_new_privs, masked and read-only paths, seccomp) unless the driver is
+ * created `unconfined`.
  *
  * Policy lives in TypeScript: here what only this runtime does (namespaces,
  * overlay and volume options for the launcher), in drivers/linux the lifecycle
@@ -26,6 +29,16 @@ import { binPath } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import {
+  MASKED_PATHS,
+  READONLY_PATHS,
+  capabilityMask,
+  containerCapabilities,
+  describeConfinement,
+  resolveSeccomp,
+  seccompLauncherArgs,
+  type Confinement,
+} from '../linux/confinement.js';
 import {
   CONTAINER_CAPABILITIES,
   type Driver,
@@ -57,7 +70,26 @@ export const DIR_PREFIX = 'tsbench-ct-';
  */
 export type UpperLayer = 'tmpfs' | 'disk';
 
-export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'> {
+/**
+ * tsbench-launch's confinement options (nsexec.c) for a confinement: none for
+ * `unconfined`; for `docker-default` Docker's masked and read-only paths, its
+ * capabilities, no_new_privs and its seccomp profile resolved for those
+ * capabilities on this host.
+ */
+export function confinementArgs(confinement: Confinement): string[] {
+  if (confinement === 'unconfined') return [];
+  const caps = containerCapabilities(confinement);
+  return [
+    ...MASKED_PATHS.flatMap((p) => ['--mask', p]),
+    ...READONLY_PATHS.flatMap((p) => ['--readonly', p]),
+    '--caps',
+    capabilityMask(caps).toString(16),
+    '--no-new-privs',
+    ...seccompLauncherArgs(resolveSeccomp(caps)),
+  ];
+}
+
+export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement'> {
   /** Where per-instance directories (overlay upper, work, mount point) are made. @default os.tmpdir() */
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
@@ -76,8 +108,13 @@ export class ContainerDriver implements Driver {
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
   private readonly guestKernel: KernelChoice;
+  private readonly confinement: Confinement;
+  /** The launcher's confinement options, computed once. */
+  private readonly confinementArgv: string[];
 
   constructor(options: ContainerOptions = {}) {
+    this.confinement = options.confinement ?? 'docker-default';
+    this.confinementArgv = confinementArgs(this.confinement);
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.upper = options.upper ?? 'tmpfs';
@@ -121,6 +158,7 @@ export class ContainerDriver implements Driver {
         cgroups: host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' '),
         overlay: ['overlay', ...overlayOptions()].join(','),
         upper: this.upper,
+        confinement: describeConfinement(this.confinement),
       },
     };
   }
@@ -171,6 +209,7 @@ export class ContainerDriver implements Driver {
             ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
             ...cgroups.launcherArgs(),
             ...ENV.flatMap((e) => ['--env', e]),
+            ...this.confinementArgv,
             '--',
             AGENT,
             ...jobArgv(request.job),
