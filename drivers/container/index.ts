@@ -6,7 +6,8 @@
  * the kernel has it, cgroup namespaces; an overlay root whose read-only lower
  * layer is the image rootfs and whose upper layer lives in a per-instance temp
  * directory; pivot_root into it with a fresh /proc, a read-only /sys and a
- * minimal /dev; optional bind-mounted volumes; and one cgroup per hierarchy
+ * minimal /dev, its own cgroups read-only at /sys/fs/cgroup (as Docker shows
+ * them); optional bind-mounted volumes; and one cgroup per hierarchy
  * with the memory, CPU and pids limits. The agent runs as PID 1, confined as
  * Docker confines a container (drivers/linux/confinement.ts: capabilities,
  * no_new_privs, masked and read-only paths, seccomp) unless the driver is
@@ -19,10 +20,10 @@
  * tsbench-launch, only executes it, so the launcher's clock brackets the
  * container exactly as it brackets a native process.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { access, constants, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { loadImage, type Image } from '../image/index.js';
 import { binPath } from '../process.js';
@@ -87,6 +88,32 @@ export function confinementArgs(confinement: Confinement): string[] {
     '--no-new-privs',
     ...seccompLauncherArgs(resolveSeccomp(caps)),
   ];
+}
+
+/**
+ * `--cgroupfs` options that show the workload its own cgroups read-only at
+ * /sys/fs/cgroup, as Docker does: each hierarchy tsbench uses, mounted with the
+ * host mount's controller options (a v1 mount's options must match its hierarchy).
+ */
+export function cgroupfsArgs(host: CgroupHost, mounts: string = readMounts()): string[] {
+  const GENERIC = new Set(['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'seclabel', 'nsdelegate', 'memory_recursiveprot']);
+  return host.hierarchies.flatMap((h) => {
+    const line = mounts.split('\n').find((l) => l.split(' ')[1] === h.mount);
+    const options = (line?.split(' ')[3] ?? h.controllers.join(','))
+      .split(',')
+      .filter((o) => !GENERIC.has(o))
+      .join(',');
+    const dir = h.mount === '/sys/fs/cgroup' ? '' : basename(h.mount);
+    return ['--cgroupfs', `${h.version === 2 ? 'cgroup2' : 'cgroup'}:${h.version === 2 ? '' : options}:${dir}`];
+  });
+}
+
+function readMounts(): string {
+  try {
+    return readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement'> {
@@ -208,6 +235,7 @@ export class ContainerDriver implements Driver {
             ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
             ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
             ...cgroups.launcherArgs(),
+            ...cgroupfsArgs(host),
             ...ENV.flatMap((e) => ['--env', e]),
             ...this.confinementArgv,
             '--',

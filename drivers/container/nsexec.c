@@ -28,6 +28,12 @@
  *                                     pivot_root, which refuses to move the initramfs's rootfs
  *                                     (EINVAL): for a container inside a VM booted from an
  *                                     initramfs (drivers/qemu/nested.ts); runc's --no-pivot
+ *   --cgroupfs TYPE:OPTIONS:DIR       after the cgroup namespace: mount a cgroup hierarchy
+ *                                     read-only at /sys/fs/cgroup/DIR (TYPE cgroup or cgroup2,
+ *                                     OPTIONS its controllers, e.g. cpu,cpuacct), on a tmpfs
+ *                                     made read-only afterwards; DIR empty: the hierarchy is
+ *                                     /sys/fs/cgroup itself (pure v2). As Docker does, so the
+ *                                     workload reads its own limits; repeatable
  *   --trace                           report "trace <step> <mono_ns>" lines
  *
  * Confinement (drivers/linux/confinement.ts chooses it: Docker's default, or none),
@@ -127,6 +133,8 @@ static struct {
 	const char *seccomp_default, *seccomp_arch;
 	const char *seccomp_rules[MAX_RULES];
 	int nrules;
+	const char *cgroupfs[MAX_LIST];
+	int ncgroupfs;
 } C = { .cgroup_fd = -1 };
 
 static int trace_fd = -1;
@@ -207,7 +215,7 @@ int container_option(int argc, char **argv, int *i)
 	static const char *const with_value[] = { "--ns",	    "--hostname",     "--rootfs-lower",	 "--upper",	      "--work",
 						  "--merged",	    "--overlay-opts", "--upper-tmpfs",	 "--volume",	      "--cgroup-tasks",
 						  "--cgroup-dir",   "--env",	      "--mask",		 "--readonly",	      "--caps",
-						  "--seccomp-default", "--seccomp-arch", "--seccomp" };
+						  "--seccomp-default", "--seccomp-arch", "--seccomp",	 "--cgroupfs" };
 	size_t k = 0;
 	for (; k < sizeof with_value / sizeof *with_value; k++)
 		if (!strcmp(o, with_value[k]))
@@ -244,6 +252,8 @@ int container_option(int argc, char **argv, int *i)
 		C.cgroup_dir = v;
 	else if (!strcmp(o, "--env"))
 		return add((const char **)C.env, &C.nenv, v, o);
+	else if (!strcmp(o, "--cgroupfs"))
+		return add(C.cgroupfs, &C.ncgroupfs, v, o);
 	else if (!strcmp(o, "--mask"))
 		return add(C.masked, &C.nmasked, v, o);
 	else if (!strcmp(o, "--readonly"))
@@ -538,6 +548,36 @@ static void join_cgroups(void)
 		trace("cgroups");
 }
 
+/* /sys/fs/cgroup as Docker shows it: the container's own cgroups (the namespace's root), read-only. */
+static void mount_cgroupfs(void)
+{
+	const int ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int tmpfs = 0;
+	for (int k = 0; k < C.ncgroupfs; k++) {
+		char spec[512], path[600];
+		snprintf(spec, sizeof spec, "%s", C.cgroupfs[k]);
+		char *opts = strchr(spec, ':'), *dir = opts ? strchr(opts + 1, ':') : NULL;
+		if (!dir) {
+			errno = EINVAL;
+			die("--cgroupfs %s (want TYPE:OPTIONS:DIR)", C.cgroupfs[k]);
+		}
+		*opts++ = 0;
+		*dir++ = 0;
+		if (*dir && !tmpfs) {
+			do_mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+			tmpfs = 1;
+		}
+		snprintf(path, sizeof path, "/sys/fs/cgroup%s%s", *dir ? "/" : "", dir);
+		if (*dir && mkdir(path, 0755) != 0)
+			die("mkdir %s", path);
+		do_mount(spec, path, spec, ro, *opts ? opts : NULL);
+	}
+	if (tmpfs)
+		do_mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755");
+	if (C.ncgroupfs)
+		trace("cgroupfs");
+}
+
 /* ---- confinement -------------------------------------------------------- */
 
 /* As runc's maskPath: a file gets /dev/null bound over it, a directory an empty read-only tmpfs. */
@@ -737,6 +777,7 @@ __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 		die("sethostname %s", C.hostname);
 	if (C.cgroup_ns && unshare(CLONE_NEWCGROUP) != 0)
 		die("unshare cgroup namespace");
+	mount_cgroupfs();
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);

@@ -8,8 +8,9 @@
  *   beyond it, as `container` writes memory.memsw / memory.swap.max), CPU quota over
  *   a 100 ms period, pids;
  * - the same filesystem view: root is an overlay of the image rootfs (mounted by the
- *   driver before the runtime starts), a fresh /proc, a read-only /sys, a tmpfs /dev
- *   with devpts and /dev/shm, and the volumes as bind mounts;
+ *   driver before the runtime starts), a fresh /proc, a read-only /sys with the
+ *   container's cgroups read-only at /sys/fs/cgroup, a tmpfs /dev with devpts and
+ *   /dev/shm, and the volumes as bind mounts;
  * - the same process: the image's agent as PID 1 with the job's argv, as root;
  * - the same confinement (drivers/linux/confinement.ts): by default Docker's, as
  *   moby writes it for runc (`process.capabilities` bounding, effective and permitted
@@ -122,6 +123,8 @@ export function ociConfig(spec: BundleSpec): OciConfig {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      // The container's own cgroups, read-only, as in `runc spec` and Docker (container: nsexec's --cgroupfs).
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
       ...spec.volumes.map((v) => ({
         destination: v.guestPath,
         type: 'bind',
