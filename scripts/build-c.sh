@@ -24,7 +24,8 @@ if [ -f drivers/container/nsexec.c ] && ! printf '#include <seccomp.h>\n' | $CC 
   echo "build-c: seccomp.h is missing: install libseccomp-dev (scripts/setup.sh lists it)" >&2
   exit 1
 fi
-for spec in "tsbench-launch drivers/launcher/launcher.c drivers/container/nsexec.c -lseccomp" "tsbench-agent drivers/agent/agent.c"; do
+for spec in "tsbench-launch drivers/launcher/launcher.c drivers/container/nsexec.c -lseccomp" "tsbench-agent drivers/agent/agent.c" \
+  "tsbench-syscalls scripts/syscall-loop.c"; do
   set -- $spec
   [ -f "$2" ] && build "$@"
 done
