@@ -16,6 +16,8 @@ export const ENVIRONMENT = {
   TSBENCH_TSC_KHZ: "the host's TSC rate in kHz for TCG guests, when tsbench cannot read it",
   TSBENCH_KVM_REPROBE: "1: boot the kvm probe guest again instead of reusing this host boot's verdict",
   TSBENCH_CONTAINER_UPPER: "where the container's writable layer lives: tmpfs (default) or disk",
+  TSBENCH_CONFINEMENT:
+    'how container, runc and crun confine the workload: docker-default (default: Docker’s capabilities, no_new_privs, masked paths, seccomp) or unconfined',
   TSBENCH_DEBUG: 'set: print the stack trace of an unexpected error',
 } as const;
 
@@ -56,6 +58,12 @@ export function driverOptionsFromEnv(env: Env = process.env): DriverOptions {
   if (upper !== undefined) {
     if (upper !== 'tmpfs' && upper !== 'disk') throw new UsageError(`TSBENCH_CONTAINER_UPPER=${upper} is not valid: use tmpfs or disk`);
     opts.upper = upper;
+  }
+  const confinement = value(env, 'TSBENCH_CONFINEMENT');
+  if (confinement !== undefined) {
+    if (confinement !== 'docker-default' && confinement !== 'unconfined')
+      throw new UsageError(`TSBENCH_CONFINEMENT=${confinement} is not valid: use docker-default (as docker run) or unconfined`);
+    opts.confinement = confinement;
   }
   return opts;
 }

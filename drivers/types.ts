@@ -191,6 +191,13 @@ export interface DriverOptions {
   reprobeKvm?: boolean;
   /** Containers: where the overlay's writable upper layer lives (`TSBENCH_CONTAINER_UPPER`). @default 'tmpfs' */
   upper?: 'tmpfs' | 'disk';
+  /**
+   * Containers (`container`, runc, crun): `docker-default` confines the workload as `docker run` does
+   * (Docker's 14 capabilities, no_new_privs, masked and read-only /proc and /sys paths, Docker's
+   * seccomp profile); `unconfined` runs it as root with every capability tsbench holds and no filter,
+   * to measure what the confinement costs (`TSBENCH_CONFINEMENT`). drivers/linux/confinement.ts. @default 'docker-default'
+   */
+  confinement?: 'docker-default' | 'unconfined';
   /** The guest kernel the workload image is built for. @default the one `tsbench kernel fetch` cached */
   guestKernel?: KernelChoice;
 }

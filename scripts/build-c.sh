@@ -18,7 +18,14 @@ build() {
     mv -f "$out.tmp" "$out"
   fi
 }
-for spec in "tsbench-launch drivers/launcher/launcher.c drivers/container/nsexec.c" "tsbench-agent drivers/agent/agent.c"; do
+# The launcher's container mode compiles seccomp filters with libseccomp (Debian: libseccomp-dev,
+# whose libseccomp.a links statically like glibc's).
+if [ -f drivers/container/nsexec.c ] && ! printf '#include <seccomp.h>\n' | $CC -E - >/dev/null 2>&1; then
+  echo "build-c: seccomp.h is missing: install libseccomp-dev (scripts/setup.sh lists it)" >&2
+  exit 1
+fi
+for spec in "tsbench-launch drivers/launcher/launcher.c drivers/container/nsexec.c -lseccomp" "tsbench-agent drivers/agent/agent.c" \
+  "tsbench-syscalls scripts/syscall-loop.c"; do
   set -- $spec
   [ -f "$2" ] && build "$@"
 done

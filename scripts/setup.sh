@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential      # cc for the static agent and launcher (glibc static libs come with libc6-dev)
+  libseccomp-dev       # the launcher compiles the container's seccomp filter (static libseccomp.a)
   busybox-static       # the image's shell and core utilities
   cpio zstd            # packing the initramfs
   e2fsprogs            # mkfs.ext4 for VM data disks

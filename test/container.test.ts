@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { ResultSchema } from '../core/schema.js';
 import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
 import { PARENT, blkioBytes, findHierarchies, ioStatBytes } from '../drivers/linux/cgroups.js';
+import { DOCKER_CAPABILITIES, boundingCapabilities, capabilityMask } from '../drivers/linux/confinement.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
 import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
 import { leftovers, settledLeftovers } from './helpers/leftovers.js';
@@ -166,6 +167,81 @@ describe('isolation seen from inside a container', { skip }, () => {
     const devs = out.slice(0, -2).sort();
     assert.deepEqual(devs, ['fd', 'full', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
     assert.deepEqual(out.slice(-2), ['sys-ro', 'null-ok']);
+  });
+});
+
+/** The hex mask of a `Cap…:` line of /proc/self/status among a probe's output lines. */
+const capLine = (out: string[], name: string): bigint => BigInt(`0x${out.find((l) => l.startsWith(`${name}:`))?.split(/\s+/)[1] ?? 'x'}`);
+const statusLine = (out: string[], name: string): string | undefined => out.find((l) => l.startsWith(`${name}:`))?.split(/\s+/)[1];
+
+describe('confinement: as a default Docker container unless unconfined', { skip }, () => {
+  const STATUS = '/bin/busybox grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status';
+
+  test("the workload keeps Docker's 14 capabilities, with no_new_privs and a seccomp filter", async () => {
+    const out = await sh(STATUS);
+    const docker = capabilityMask(DOCKER_CAPABILITIES) & capabilityMask(boundingCapabilities(readFileSync('/proc/self/status', 'utf8')));
+    assert.equal(docker.toString(16), 'a80425fb', "Docker's default set, as CapBnd shows it in `docker run`");
+    for (const set of ['CapBnd', 'CapPrm', 'CapEff']) assert.equal(capLine(out, set), docker, set);
+    assert.equal(capLine(out, 'CapInh'), 0n);
+    assert.equal(capLine(out, 'CapAmb'), 0n);
+    assert.equal(statusLine(out, 'NoNewPrivs'), '1');
+    assert.equal(statusLine(out, 'Seccomp'), '2');
+  });
+
+  test('the filter refuses mount, unshare, reboot, module loading and setting the clock with EPERM, not a kill', async () => {
+    // Each would need a capability the container lacks too: the filter answers first, with EPERM, and the shell goes on.
+    const out = await sh(
+      [
+        '/bin/busybox mkdir -p /mnt; /bin/busybox mount -t tmpfs none /mnt 2>&1; echo mount=$?',
+        '/bin/busybox unshare -m true 2>&1; echo unshare=$?',
+        '/bin/busybox reboot -f 2>&1; echo reboot=$?',
+        'echo junk > /m.ko; /bin/busybox insmod /m.ko 2>&1; echo insmod=$?',
+        '/bin/busybox date -s 2000-01-01 2>&1; echo date=$?',
+      ].join('; '),
+    );
+    // busybox date exits 0 when it cannot set the date: its message tells.
+    for (const step of ['mount', 'unshare', 'reboot', 'insmod']) assert.ok(out.includes(`${step}=1`), `${step} refused: ${out.join(' | ')}`);
+    for (const step of ['unshare', 'reboot', 'insmod', 'date'])
+      assert.ok(
+        out.some((l) => l.startsWith(`${step}:`) && /Operation not permitted/.test(l)),
+        `${step} failed with EPERM: ${out.join(' | ')}`,
+      );
+    assert.ok(out.some((l) => /permission denied/.test(l)) || out.some((l) => /not permitted/.test(l)), 'mount refused for permission');
+  });
+
+  test('/proc paths are masked and read-only as in Docker', async () => {
+    const out = await sh(
+      'echo x > /proc/sys/kernel/hostname 2>/dev/null && echo sys-writable || echo sys-ro; /bin/busybox wc -c < /proc/timer_list; /bin/busybox grep -E " /proc/(timer_list|sys|bus|fs|irq|sysrq-trigger) " /proc/self/mounts | /bin/busybox cut -d" " -f2,4',
+    );
+    assert.equal(out[0], 'sys-ro');
+    assert.equal(out[1]?.trim(), '0', '/proc/timer_list reads as /dev/null');
+    assert.ok(out.some((l) => l.startsWith('/proc/timer_list ')));
+    for (const p of ['/proc/sys', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sysrq-trigger'].filter((x) => existsSync(x)))
+      assert.ok(
+        out.some((l) => l.startsWith(`${p} ro,`)),
+        `${p} is read-only: ${out.join(' | ')}`,
+      );
+  });
+
+  test('unconfined, the workload keeps every capability tsbench holds and runs with no filter', async () => {
+    const loose = createContainerDriver({ confinement: 'unconfined' });
+    try {
+      const details = (await loose.probe()).details ?? {};
+      assert.match(details['confinement'] ?? '', /^unconfined/);
+      assert.match(probe.details?.['confinement'] ?? '', /^docker-default: 14 capabilities .*seccomp .* system calls allowed/);
+      const r = await (
+        await loose.launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', `${STATUS}; /bin/busybox unshare -m true; echo unshare=$?`] } })
+      ).result;
+      assert.equal(r.status, 'ok', r.stderr.join('\n'));
+      const held = capabilityMask(boundingCapabilities(readFileSync('/proc/self/status', 'utf8')));
+      assert.equal(capLine(r.stdout, 'CapBnd'), held);
+      assert.equal(capLine(r.stdout, 'CapEff'), held);
+      assert.equal(statusLine(r.stdout, 'NoNewPrivs'), '0');
+      assert.equal(statusLine(r.stdout, 'Seccomp'), '0');
+      assert.ok(r.stdout.includes('unshare=0'));
+    } finally {
+      await loose.teardown();
+    }
   });
 });
 

@@ -34,13 +34,17 @@ const LIMITS: Required<Limits> = { memoryBytes: 640 * MiB, cpus: 1.5, pids: 32 }
  * Prints what the job sees of its limits, one `key=value` a line: the vCPUs and RAM of
  * its kernel, and the memory, cpu and pids files of its own cgroup, from cgroup v2 where
  * the controller is there, else from its v1 hierarchy (a cgroup namespace shows the
- * job's cgroup as the root of a fresh mount; the true root has no limit files in v2).
+ * job's cgroup as the root of a fresh mount; the true root has no limit files in v2). A
+ * confined container may not mount: it reads the read-only /sys/fs/cgroup its runtime
+ * mounted, as Docker's containers do.
  */
 const REPORT_LIMITS = [
   'cg=/tmp/tsbench-contract-cg; mkdir -p $cg/v2 $cg/v1; v2=',
   'if mount -t cgroup2 none $cg/v2 2>/dev/null; then v2=" $(cat $cg/v2/cgroup.controllers) "; fi',
   'for c in memory cpu pids; do',
-  '  case "$v2" in *" $c "*) d=$cg/v2 ;; *) d=$cg/v1/$c; mkdir -p $d; mount -t cgroup -o $c none $d 2>/dev/null || continue ;; esac',
+  '  if ls /sys/fs/cgroup/$c/$c.* >/dev/null 2>&1; then d=/sys/fs/cgroup/$c',
+  '  elif [ -z "$v2" ] && ls /sys/fs/cgroup/$c.max >/dev/null 2>&1; then d=/sys/fs/cgroup',
+  '  else case "$v2" in *" $c "*) d=$cg/v2 ;; *) d=$cg/v1/$c; mkdir -p $d; mount -t cgroup -o $c none $d 2>/dev/null || continue ;; esac; fi',
   '  for f in $d/$c.*; do case ${f##*/} in memory.max|memory.limit_in_bytes|cpu.max|cpu.cfs_quota_us|cpu.cfs_period_us|pids.max) echo "cgroup.${f##*/}=$(cat $f)" ;; esac; done',
   'done',
   'echo nproc=$(nproc)',

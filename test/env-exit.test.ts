@@ -22,6 +22,7 @@ describe('environment variables', () => {
         TSBENCH_TSC_KHZ: '2445406',
         TSBENCH_KVM_REPROBE: '1',
         TSBENCH_CONTAINER_UPPER: 'disk',
+        TSBENCH_CONFINEMENT: 'unconfined',
       }),
       {
         guestKernel: { kernel: '/k/vmlinuz', modules: '/k/modules' },
@@ -30,6 +31,7 @@ describe('environment variables', () => {
         tscKhz: 2445406,
         reprobeKvm: true,
         upper: 'disk',
+        confinement: 'unconfined',
       },
     );
   });
@@ -44,6 +46,7 @@ describe('environment variables', () => {
       [{ TSBENCH_QEMU_MACHINE: 'virt' }, /TSBENCH_QEMU_MACHINE=virt .*microvm, pc, q35/],
       [{ TSBENCH_TSC_KHZ: '2.4GHz' }, /TSBENCH_TSC_KHZ=2\.4GHz .*whole number/],
       [{ TSBENCH_CONTAINER_UPPER: 'ram' }, /TSBENCH_CONTAINER_UPPER=ram .*tmpfs or disk/],
+      [{ TSBENCH_CONFINEMENT: 'privileged' }, /TSBENCH_CONFINEMENT=privileged .*docker-default .*unconfined/],
       [{ TSBENCH_KERNEL_MODULES: '/m' }, /TSBENCH_KERNEL_MODULES is set without TSBENCH_KERNEL/],
     ];
     for (const [env, message] of cases)
@@ -66,7 +69,7 @@ describe('environment variables', () => {
 
   test('tsbench --help lists every variable', async () => {
     const r = await tsbench(['--help']);
-    for (const name of ['TSBENCH_KERNEL', 'TSBENCH_QEMU_MACHINE', 'TSBENCH_TSC_KHZ', 'TSBENCH_CONTAINER_UPPER'])
+    for (const name of ['TSBENCH_KERNEL', 'TSBENCH_QEMU_MACHINE', 'TSBENCH_TSC_KHZ', 'TSBENCH_CONTAINER_UPPER', 'TSBENCH_CONFINEMENT'])
       assert.match(r.stdout, new RegExp(`\\b${name}\\b`));
   });
 });

@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import createContainerDriver from '../drivers/container/index.js';
 import { CONTAINER_NAME, type NAMESPACES, OCI_VERSION, boundingCapabilities, ociConfig, type OciConfig } from '../drivers/oci/bundle.js';
 import { OCI_PARENT } from '../drivers/oci/cgroups.js';
+import { DOCKER_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, allowedSyscalls, resolveSeccomp } from '../drivers/linux/confinement.js';
 import { OciRuntimeDriver } from '../drivers/oci/runtime.js';
 import type { Instance } from '../drivers/types.js';
 import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
@@ -97,6 +98,28 @@ describe('the generated config.json', () => {
       c.mounts.find((m) => m.destination === '/data'),
       { destination: '/data', type: 'bind', source: '/tmp', options: ['rbind', 'nosuid', 'nodev', 'ro'] },
     );
+  });
+
+  test("is confined as Docker's default from the same data as container, and not at all when unconfined", () => {
+    const c = ociConfig(spec);
+    assert.deepEqual(c.process.capabilities.bounding, DOCKER_CAPABILITIES);
+    assert.deepEqual(c.process.capabilities.effective, DOCKER_CAPABILITIES);
+    assert.deepEqual(c.process.capabilities.ambient, []);
+    assert.equal(c.process.noNewPrivileges, true);
+    assert.deepEqual(c.linux.maskedPaths, MASKED_PATHS);
+    assert.deepEqual(c.linux.readonlyPaths, READONLY_PATHS);
+    assert.equal(c.linux.seccomp?.defaultAction, 'SCMP_ACT_ERRNO');
+    assert.equal(c.linux.seccomp?.defaultErrnoRet, 1);
+    assert.deepEqual(c.linux.seccomp, resolveSeccomp(DOCKER_CAPABILITIES));
+    const names = new Set(c.linux.seccomp?.syscalls.filter((s) => s.action === 'SCMP_ACT_ALLOW').flatMap((s) => s.names));
+    for (const allowed of ['read', 'execve', 'clone', 'chroot', 'socket']) assert.ok(names.has(allowed), allowed);
+    for (const refused of ['mount', 'unshare', 'reboot', 'init_module', 'settimeofday', 'setns', 'bpf']) assert.ok(!names.has(refused), refused);
+    assert.ok(allowedSyscalls(c.linux.seccomp as NonNullable<typeof c.linux.seccomp>).length > 300);
+    const open = ociConfig({ ...spec, confinement: 'unconfined' });
+    assert.equal(open.process.capabilities.bounding.length, 41);
+    assert.equal(open.process.noNewPrivileges, false);
+    assert.equal(open.linux.seccomp, undefined);
+    assert.equal(open.linux.maskedPaths, undefined);
   });
 
   test('asks only for the capabilities tsbench itself holds', () => {

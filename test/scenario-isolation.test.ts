@@ -7,7 +7,7 @@
  * are unavailable here are skipped with their probe's reason.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { tsbenchBackground, waitForSamples } from './helpers/cli.js';
-import { loadImage } from '../drivers/image/index.js';
+import { kernelCmdline, loadImage } from '../drivers/image/index.js';
 import { listScenarios } from '../bench/scenarios/index.js';
-import { MARKER_PREFIX, isolation } from '../bench/scenarios/isolation.js';
+import { MARKER_PREFIX, isolation, probeArgv } from '../bench/scenarios/isolation.js';
+import { jobArgv } from '../drivers/protocol.js';
 import { ParseError, parseProbe, probeInt } from '../bench/scenarios/parsers/probe.js';
 import type { Result, TargetResult } from '../core/schema.js';
 import type { Driver } from '../drivers/types.js';
@@ -28,6 +29,9 @@ const { native, container, tcg, noContainer, noVm, teardown } = await scenarioDr
 after(teardown);
 
 const SEES = ['seesHostPids', 'seesHostNet', 'seesHostMounts', 'seesHostHostname', 'seesHostIpc'] as const;
+/** What root may do to the kernel; /proc/kcore only where the host kernel has it. */
+const CAN = ['canMount', 'canLoadModules', 'canReadKcore', 'canSetClock'] as const;
+const hostCan = (m: (typeof CAN)[number]): number => (m === 'canReadKcore' && !existsSync('/proc/kcore') ? 0 : 1);
 
 /** Asserts that no marker of any sample is left on the host. */
 async function assertMarkersGone(markers: { link: string; mount: string; shm: { id: number } }[]): Promise<void> {
@@ -85,10 +89,28 @@ describe('the isolation scenario', () => {
       'netInterfaces',
       'mounts',
       'upperBytesAtStart',
+      ...CAN,
+      'seccompMode',
+      'noNewPrivs',
     ]) {
       const spec = isolation.metrics.find((x) => x.name === m);
       assert.ok(spec && spec.description.length > 20, m);
     }
+  });
+
+  test("fits a VM's kernel command line (x86 COMMAND_LINE_SIZE, 2048 bytes), which carries the job", () => {
+    const markers = {
+      pid: 4_194_304,
+      pidCmdlineMd5: '',
+      netName: `${MARKER_PREFIX}zzzzzzz`,
+      netKind: 'bridge',
+      mountDir: '/tmp/tsb-mark-XXXXXX',
+      shmId: 2_147_483_647,
+      shmKey: 2_147_483_647,
+      hostname: 'h',
+    };
+    const cmdline = kernelCmdline({ job: jobArgv({ kind: 'exec', argv: probeArgv(markers) }), tscKhz: 9_999_999, disk: '/dev/vda' });
+    assert.ok(cmdline.length < 2048, `${cmdline.length} bytes`);
   });
 
   test(
@@ -101,10 +123,19 @@ describe('the isolation scenario', () => {
         assert.deepEqual(everyValue(n, m), [1, 1], `native (the control) sees the host: ${m}`);
         assert.deepEqual(everyValue(c, m), [0, 0], `the container does not see the host: ${m}`);
       }
-      // The container runs its agent and the probe's shell, has only lo, and mounts its own root, /proc, /dev, /dev/pts and /sys.
+      // Confined as Docker's default: root may do nothing to the kernel, under no_new_privs and a seccomp filter.
+      for (const m of CAN) {
+        assert.deepEqual(everyValue(n, m), [hostCan(m), hostCan(m)], `native root (the control): ${m}`);
+        assert.deepEqual(everyValue(c, m), [0, 0], `the container may not: ${m}`);
+      }
+      assert.deepEqual(everyValue(n, 'seccompMode'), [0, 0]);
+      assert.deepEqual(everyValue(c, 'seccompMode'), [2, 2]);
+      assert.deepEqual(everyValue(c, 'noNewPrivs'), [1, 1]);
+      // The container runs its agent and the probe's shell, has only lo, and mounts its own root, /proc, /dev, /dev/pts and
+      // /sys, plus the masked (those the kernel has) and read-only paths.
       for (const x of everyValue(c, 'visiblePids')) assert.ok(x >= 1 && x <= 4, `container pids ${x}`);
       assert.deepEqual(everyValue(c, 'netInterfaces'), [1, 1]);
-      for (const x of everyValue(c, 'mounts')) assert.ok(x >= 3 && x <= 8, `container mounts ${x}`);
+      for (const x of everyValue(c, 'mounts')) assert.ok(x >= 3 && x <= 8 + 16, `container mounts ${x}`);
       assert.deepEqual(everyValue(c, 'ipcObjects'), [0, 0]);
       for (const [metric, min] of [
         ['visiblePids', 10],
@@ -180,6 +211,9 @@ describe('the isolation scenario', () => {
     const result = await runScenarios([isolation], [tcg], 1);
     const v = completedTarget(result, 'tcg');
     for (const m of SEES) assert.deepEqual(everyValue(v, m), [0], `the VM does not see the host: ${m}`);
+    // The guest's root may mount, set its clock and load modules into its own kernel; no filter confines it.
+    for (const m of ['canMount', 'canSetClock', 'canLoadModules'] as const) assert.deepEqual(everyValue(v, m), [1], `the guest's root: ${m}`);
+    assert.deepEqual(everyValue(v, 'seccompMode'), [0]);
     assert.deepEqual(everyValue(v, 'ipcObjects'), [0]);
     assert.equal(v.stats['upperBytesAtStart'], undefined, 'a VM has no container upper layer');
     await assertMarkersGone(markersOf(v));

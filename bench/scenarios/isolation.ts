@@ -21,6 +21,16 @@
  * Native is the control: it must see every marker; a native reading of 0 means
  * the probe is broken. A VM sees its own guest kernel, so 0 everywhere.
  *
+ * Then what the instance may do to the kernel it runs on (its confinement,
+ * drivers/linux/confinement.ts), each tried harmlessly: mount a tmpfs (on a fresh
+ * temporary directory, unmounted at once), load a module (busybox insmod of a
+ * 21-byte file that is no module), read /proc/kcore, set the clock (adjtimex
+ * setting the tick to the value it has: needs CAP_SYS_TIME, changes nothing;
+ * `date -s` would move the host's clock), and its process's `Seccomp:` and
+ * `NoNewPrivs:` lines. Native root is the control (1, where the host kernel has
+ * the feature: no /proc/kcore, no 1); a confined container reads 0; a VM's
+ * root may do it all to its own guest kernel.
+ *
  * Containers are launched with their upper layer on disk and `measureUpper`,
  * so the driver reports the bytes allocated in the upper directory once the
  * workload is ready (`upperBytesAtStart`), to set beside the image's root
@@ -153,6 +163,13 @@ if grep -q "^[^ ]* $3 " /proc/self/mounts; then p mountMarker=1; else p mountMar
 p "shmMarker=$(awk -v k="$5" -v i="$4" '$1 == k && $2 == i { f = 1 } END { print f + 0 }' /proc/sysvipc/shm 2>/dev/null || echo 0)"
 p "ipcObjects=$(cat /proc/sysvipc/shm /proc/sysvipc/msg /proc/sysvipc/sem 2>/dev/null | grep -vc '^ *key')"
 p "hostname=$(cat /proc/sys/kernel/hostname)"
+s(){ awk -v k=$1: '$1==k{v=$2}END{print v+0}' /proc/self/status; }
+p seccompMode=$(s Seccomp); p noNewPrivs=$(s NoNewPrivs)
+B=${BUSYBOX}; d=$($B mktemp -d)
+$B mount -t tmpfs t $d 2>/dev/null && $B umount $d; p canMount=$((!$?))
+echo x >$d/m; $B insmod $d/m 2>&1 | grep -q permit; p canLoadModules=$(($?>0)); rm -r $d
+p canReadKcore=$(($(head -c4 /proc/kcore 2>/dev/null | wc -c)>0))
+t=$($B adjtimex | awk '$2=="tick:"{print $3}'); $B adjtimex -t \${t:-0} >/dev/null 2>&1; p canSetClock=$((!$?))
 p end
 `;
 
@@ -160,6 +177,8 @@ p end
 export function probeArgv(m: HostMarkers): string[] {
   return [BUSYBOX, 'sh', '-c', PROBE, 'probe', String(m.pid), m.netName, m.mountDir, String(m.shmId), String(m.shmKey)];
 }
+
+const CAN = (what: string): string => `1 when the instance may ${what}, 0 when it may not (native root, the control, reads 1)`;
 
 const SEES = (what: string): string => `1 when the instance sees the host's ${what}, 0 when it does not (native, the control, must read 1)`;
 
@@ -198,6 +217,39 @@ export const isolation: Scenario = {
     { name: 'mounts', unit: 'count', better: 'lower', description: 'lines of /proc/self/mounts inside the instance' },
     { name: 'ipcObjects', unit: 'count', better: 'lower', description: 'SysV IPC objects (shm, msg, sem) visible inside: rows of /proc/sysvipc/*' },
     {
+      name: 'canMount',
+      unit: 'bool',
+      better: 'lower',
+      description: CAN('mount: busybox mount -t tmpfs on a fresh directory succeeds (CAP_SYS_ADMIN, seccomp)'),
+    },
+    {
+      name: 'canLoadModules',
+      unit: 'bool',
+      better: 'lower',
+      description: CAN(
+        'load kernel modules: busybox insmod of a file that is no module is refused for anything but EPERM (bad format, or a kernel without modules) (CAP_SYS_MODULE, seccomp)',
+      ),
+    },
+    {
+      name: 'canReadKcore',
+      unit: 'bool',
+      better: 'lower',
+      description: CAN('read kernel memory: /proc/kcore yields bytes (CAP_SYS_RAWIO, masked path); 0 natively too where the kernel has no /proc/kcore'),
+    },
+    {
+      name: 'canSetClock',
+      unit: 'bool',
+      better: 'lower',
+      description: CAN('set the clock: adjtimex -t with the current tick succeeds (CAP_SYS_TIME; the tick is left as it was)'),
+    },
+    {
+      name: 'seccompMode',
+      unit: 'mode',
+      better: 'higher',
+      description: "the Seccomp: line of the probe's /proc/self/status: 0 no filter, 2 a seccomp filter (Docker's default profile in a confined container)",
+    },
+    { name: 'noNewPrivs', unit: 'bool', better: 'higher', description: "the NoNewPrivs: line of the probe's /proc/self/status (1 in a confined container)" },
+    {
       name: 'upperBytesAtStart',
       unit: 'bytes',
       better: 'lower',
@@ -213,7 +265,8 @@ export const isolation: Scenario = {
   ],
   defaults: { runs: 3, warmup: 0 },
   parameters: () => ({
-    probe: 'busybox sh: /proc pids, /proc/net/dev, /proc/self/mounts, /proc/sysvipc/*, /proc/sys/kernel/hostname',
+    probe:
+      'busybox sh: /proc pids, /proc/net/dev, /proc/self/mounts, /proc/sysvipc/*, /proc/sys/kernel/hostname; mount -t tmpfs, insmod of a non-module, /proc/kcore, adjtimex -t, Seccomp and NoNewPrivs of /proc/self/status',
     markers: 'host process (tsbench), network link tsb-mark… (dummy or bridge), tmpfs at /tmp/tsb-mark-…, SysV shm (ipcmk), hostname',
     containerUpper: 'disk (measured after ready)',
   }),
@@ -242,6 +295,12 @@ export const isolation: Scenario = {
           'shmMarker',
           'ipcObjects',
           'hostname',
+          'seccompMode',
+          'noNewPrivs',
+          'canMount',
+          'canLoadModules',
+          'canReadKcore',
+          'canSetClock',
         ]);
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
@@ -259,6 +318,12 @@ export const isolation: Scenario = {
         netInterfaces: probeInt(v, 'netInterfaces'),
         mounts: probeInt(v, 'mounts'),
         ipcObjects: probeInt(v, 'ipcObjects'),
+        canMount: bit('canMount'),
+        canLoadModules: bit('canLoadModules'),
+        canReadKcore: bit('canReadKcore'),
+        canSetClock: bit('canSetClock'),
+        seccompMode: probeInt(v, 'seccompMode'),
+        noNewPrivs: bit('noNewPrivs'),
       };
       const upperBytes = r.extra?.['upperBytesAtStart'];
       const upperEntries = r.extra?.['upperEntriesAtStart'];

@@ -6,8 +6,12 @@
  * the kernel has it, cgroup namespaces; an overlay root whose read-only lower
  * layer is the image rootfs and whose upper layer lives in a per-instance temp
  * directory; pivot_root into it with a fresh /proc, a read-only /sys and a
- * minimal /dev; optional bind-mounted volumes; and one cgroup per hierarchy
- * with the memory, CPU and pids limits. The agent runs as PID 1.
+ * minimal /dev, its own cgroups read-only at /sys/fs/cgroup (as Docker shows
+ * them); optional bind-mounted volumes; and one cgroup per hierarchy
+ * with the memory, CPU and pids limits. The agent runs as PID 1, confined as
+ * Docker confines a container (drivers/linux/confinement.ts: capabilities,
+ * no_new_privs, masked and read-only paths, seccomp) unless the driver is
+ * created `unconfined`.
  *
  * Policy lives in TypeScript: here what only this runtime does (namespaces,
  * overlay and volume options for the launcher), in drivers/linux the lifecycle
@@ -16,16 +20,26 @@
  * tsbench-launch, only executes it, so the launcher's clock brackets the
  * container exactly as it brackets a native process.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { access, constants, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { loadImage, type Image } from '../image/index.js';
 import { binPath } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import {
+  MASKED_PATHS,
+  READONLY_PATHS,
+  capabilityMask,
+  containerCapabilities,
+  describeConfinement,
+  resolveSeccomp,
+  seccompLauncherArgs,
+  type Confinement,
+} from '../linux/confinement.js';
 import {
   CONTAINER_CAPABILITIES,
   type Driver,
@@ -57,7 +71,52 @@ export const DIR_PREFIX = 'tsbench-ct-';
  */
 export type UpperLayer = 'tmpfs' | 'disk';
 
-export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'> {
+/**
+ * tsbench-launch's confinement options (nsexec.c) for a confinement: none for
+ * `unconfined`; for `docker-default` Docker's masked and read-only paths, its
+ * capabilities, no_new_privs and its seccomp profile resolved for those
+ * capabilities on this host.
+ */
+export function confinementArgs(confinement: Confinement): string[] {
+  if (confinement === 'unconfined') return [];
+  const caps = containerCapabilities(confinement);
+  return [
+    ...MASKED_PATHS.flatMap((p) => ['--mask', p]),
+    ...READONLY_PATHS.flatMap((p) => ['--readonly', p]),
+    '--caps',
+    capabilityMask(caps).toString(16),
+    '--no-new-privs',
+    ...seccompLauncherArgs(resolveSeccomp(caps)),
+  ];
+}
+
+/**
+ * `--cgroupfs` options that show the workload its own cgroups read-only at
+ * /sys/fs/cgroup, as Docker does: each hierarchy tsbench uses, mounted with the
+ * host mount's controller options (a v1 mount's options must match its hierarchy).
+ */
+export function cgroupfsArgs(host: CgroupHost, mounts: string = readMounts()): string[] {
+  const GENERIC = new Set(['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'seclabel', 'nsdelegate', 'memory_recursiveprot']);
+  return host.hierarchies.flatMap((h) => {
+    const line = mounts.split('\n').find((l) => l.split(' ')[1] === h.mount);
+    const options = (line?.split(' ')[3] ?? h.controllers.join(','))
+      .split(',')
+      .filter((o) => !GENERIC.has(o))
+      .join(',');
+    const dir = h.mount === '/sys/fs/cgroup' ? '' : basename(h.mount);
+    return ['--cgroupfs', `${h.version === 2 ? 'cgroup2' : 'cgroup'}:${h.version === 2 ? '' : options}:${dir}`];
+  });
+}
+
+function readMounts(): string {
+  try {
+    return readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement'> {
   /** Where per-instance directories (overlay upper, work, mount point) are made. @default os.tmpdir() */
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
@@ -76,8 +135,13 @@ export class ContainerDriver implements Driver {
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
   private readonly guestKernel: KernelChoice;
+  private readonly confinement: Confinement;
+  /** The launcher's confinement options, computed once. */
+  private readonly confinementArgv: string[];
 
   constructor(options: ContainerOptions = {}) {
+    this.confinement = options.confinement ?? 'docker-default';
+    this.confinementArgv = confinementArgs(this.confinement);
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.upper = options.upper ?? 'tmpfs';
@@ -121,6 +185,7 @@ export class ContainerDriver implements Driver {
         cgroups: host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' '),
         overlay: ['overlay', ...overlayOptions()].join(','),
         upper: this.upper,
+        confinement: describeConfinement(this.confinement),
       },
     };
   }
@@ -170,7 +235,9 @@ export class ContainerDriver implements Driver {
             ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
             ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
             ...cgroups.launcherArgs(),
+            ...cgroupfsArgs(host),
             ...ENV.flatMap((e) => ['--env', e]),
+            ...this.confinementArgv,
             '--',
             AGENT,
             ...jobArgv(request.job),

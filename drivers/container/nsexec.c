@@ -28,7 +28,34 @@
  *                                     pivot_root, which refuses to move the initramfs's rootfs
  *                                     (EINVAL): for a container inside a VM booted from an
  *                                     initramfs (drivers/qemu/nested.ts); runc's --no-pivot
+ *   --cgroupfs TYPE:OPTIONS:DIR       after the cgroup namespace: mount a cgroup hierarchy
+ *                                     read-only at /sys/fs/cgroup/DIR (TYPE cgroup or cgroup2,
+ *                                     OPTIONS its controllers, e.g. cpu,cpuacct), on a tmpfs
+ *                                     made read-only afterwards; DIR empty: the hierarchy is
+ *                                     /sys/fs/cgroup itself (pure v2). As Docker does, so the
+ *                                     workload reads its own limits; repeatable
  *   --trace                           report "trace <step> <mono_ns>" lines
+ *
+ * Confinement (drivers/linux/confinement.ts chooses it: Docker's default, or none),
+ * applied in this order after the namespaces, the root, the hostname and the cgroup
+ * namespace are set up, so that the set-up itself keeps every privilege it needs:
+ *   --mask PATH                       make PATH unreadable: /dev/null bound over a file, an
+ *                                     empty read-only tmpfs over a directory; repeatable
+ *   --readonly PATH                   bind PATH over itself read-only; repeatable
+ *                                     (both skip a PATH the kernel lacks, as runc does)
+ *   --caps HEX                        keep only these capabilities (a CapBnd-style mask) in the
+ *                                     bounding, effective and permitted sets; empty the
+ *                                     inheritable and ambient sets
+ *   --no-new-privs                    prctl(PR_SET_NO_NEW_PRIVS)
+ *   --seccomp-default ACTION          a seccomp filter (libseccomp) whose default is ACTION:
+ *                                     allow, or errno:N; loaded last, just before exec, so the
+ *                                     agent and its job run under it from their first instruction
+ *   --seccomp-arch LIST               the filter's architectures, e.g. x86_64,x86,x32
+ *   --seccomp 'ACTION NAMES [aI:OP:V[:V2]]...'
+ *                                     one rule: ACTION for the comma-separated system calls,
+ *                                     when every argument condition holds (OP: eq ne lt le gt
+ *                                     ge masked_eq, whose V is the mask and V2 the value);
+ *                                     a name this architecture lacks is skipped; repeatable
  *
  * The workload's first instruction always runs inside its cgroups: on v2 the
  * child is born there (CLONE_INTO_CGROUP); on v1 the child moves itself before
@@ -46,9 +73,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -60,6 +89,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -73,6 +103,8 @@
 #endif
 
 #define MAX_LIST 32
+/* Seccomp rules: Docker's default profile resolves to about ten. */
+#define MAX_RULES 64
 
 static struct {
 	int enabled;
@@ -91,6 +123,18 @@ static struct {
 	int nenv;
 	int trace;
 	int no_pivot;
+	const char *masked[MAX_LIST];
+	int nmasked;
+	const char *readonly[MAX_LIST];
+	int nreadonly;
+	int keep_caps; /* --caps given */
+	unsigned long long caps;
+	int no_new_privs;
+	const char *seccomp_default, *seccomp_arch;
+	const char *seccomp_rules[MAX_RULES];
+	int nrules;
+	const char *cgroupfs[MAX_LIST];
+	int ncgroupfs;
 } C = { .cgroup_fd = -1 };
 
 static int trace_fd = -1;
@@ -164,8 +208,14 @@ int container_option(int argc, char **argv, int *i)
 		C.no_pivot = 1;
 		return 1;
 	}
-	static const char *const with_value[] = { "--ns", "--hostname", "--rootfs-lower", "--upper", "--work", "--merged",
-						  "--overlay-opts", "--upper-tmpfs", "--volume", "--cgroup-tasks", "--cgroup-dir", "--env" };
+	if (!strcmp(o, "--no-new-privs")) {
+		C.no_new_privs = C.enabled = 1;
+		return 1;
+	}
+	static const char *const with_value[] = { "--ns",	    "--hostname",     "--rootfs-lower",	 "--upper",	      "--work",
+						  "--merged",	    "--overlay-opts", "--upper-tmpfs",	 "--volume",	      "--cgroup-tasks",
+						  "--cgroup-dir",   "--env",	      "--mask",		 "--readonly",	      "--caps",
+						  "--seccomp-default", "--seccomp-arch", "--seccomp",	 "--cgroupfs" };
 	size_t k = 0;
 	for (; k < sizeof with_value / sizeof *with_value; k++)
 		if (!strcmp(o, with_value[k]))
@@ -202,6 +252,32 @@ int container_option(int argc, char **argv, int *i)
 		C.cgroup_dir = v;
 	else if (!strcmp(o, "--env"))
 		return add((const char **)C.env, &C.nenv, v, o);
+	else if (!strcmp(o, "--cgroupfs"))
+		return add(C.cgroupfs, &C.ncgroupfs, v, o);
+	else if (!strcmp(o, "--mask"))
+		return add(C.masked, &C.nmasked, v, o);
+	else if (!strcmp(o, "--readonly"))
+		return add(C.readonly, &C.nreadonly, v, o);
+	else if (!strcmp(o, "--caps")) {
+		char *end;
+		errno = 0;
+		C.caps = strtoull(v, &end, 16);
+		if (errno || *end || end == v) {
+			fprintf(stderr, "tsbench-launch: --caps %s: want a hex mask, e.g. a80425fb\n", v);
+			return -1;
+		}
+		C.keep_caps = 1;
+	} else if (!strcmp(o, "--seccomp-default"))
+		C.seccomp_default = v;
+	else if (!strcmp(o, "--seccomp-arch"))
+		C.seccomp_arch = v;
+	else if (!strcmp(o, "--seccomp")) {
+		if (C.nrules >= MAX_RULES) {
+			fprintf(stderr, "tsbench-launch: too many --seccomp (at most %d)\n", MAX_RULES);
+			return -1;
+		}
+		C.seccomp_rules[C.nrules++] = v;
+	}
 	return 1;
 }
 
@@ -232,6 +308,14 @@ int container_prepare(char *msg, size_t n)
 			snprintf(msg, n, "open %s: %s", C.cgroup_dir, strerror(errno));
 			return -1;
 		}
+	}
+	if ((C.nrules || C.seccomp_arch) && !C.seccomp_default) {
+		snprintf(msg, n, "--seccomp and --seccomp-arch need --seccomp-default");
+		return -1;
+	}
+	if (C.seccomp_default && !C.no_new_privs && C.keep_caps && !(C.caps >> CAP_SYS_ADMIN & 1)) {
+		snprintf(msg, n, "a seccomp filter without CAP_SYS_ADMIN needs --no-new-privs");
+		return -1;
 	}
 	C.env[C.nenv] = NULL;
 	return 0;
@@ -464,6 +548,221 @@ static void join_cgroups(void)
 		trace("cgroups");
 }
 
+/* /sys/fs/cgroup as Docker shows it: the container's own cgroups (the namespace's root), read-only. */
+static void mount_cgroupfs(void)
+{
+	const int ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int tmpfs = 0;
+	for (int k = 0; k < C.ncgroupfs; k++) {
+		char spec[512], path[600];
+		snprintf(spec, sizeof spec, "%s", C.cgroupfs[k]);
+		char *opts = strchr(spec, ':'), *dir = opts ? strchr(opts + 1, ':') : NULL;
+		if (!dir) {
+			errno = EINVAL;
+			die("--cgroupfs %s (want TYPE:OPTIONS:DIR)", C.cgroupfs[k]);
+		}
+		*opts++ = 0;
+		*dir++ = 0;
+		if (*dir && !tmpfs) {
+			do_mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+			tmpfs = 1;
+		}
+		snprintf(path, sizeof path, "/sys/fs/cgroup%s%s", *dir ? "/" : "", dir);
+		if (*dir && mkdir(path, 0755) != 0)
+			die("mkdir %s", path);
+		do_mount(spec, path, spec, ro, *opts ? opts : NULL);
+	}
+	if (tmpfs)
+		do_mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755");
+	if (C.ncgroupfs)
+		trace("cgroupfs");
+}
+
+/* ---- confinement -------------------------------------------------------- */
+
+/* As runc's maskPath: a file gets /dev/null bound over it, a directory an empty read-only tmpfs. */
+static void mask_paths(void)
+{
+	for (int k = 0; k < C.nmasked; k++) {
+		const char *p = C.masked[k];
+		struct stat st;
+		if (stat(p, &st) != 0) {
+			if (errno == ENOENT)
+				continue;
+			die("mask %s", p);
+		}
+		if (S_ISDIR(st.st_mode))
+			do_mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL);
+		else
+			do_mount("/dev/null", p, NULL, MS_BIND, NULL);
+	}
+	for (int k = 0; k < C.nreadonly; k++) {
+		const char *p = C.readonly[k];
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) != 0) {
+			if (errno == ENOENT)
+				continue;
+			die("bind %s", p);
+		}
+		/* Keep the flags of the mount it lies on (proc: nosuid, nodev, noexec). */
+		struct statvfs sv;
+		unsigned long keep = 0;
+		if (statvfs(p, &sv) == 0)
+			keep = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+			       (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
+		do_mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL);
+	}
+	if (C.nmasked || C.nreadonly)
+		trace("paths");
+}
+
+/* Bounding set first (dropping needs CAP_SETPCAP), then ambient, then the three others with capset. */
+static void drop_caps(void)
+{
+	for (int c = 0; c < 64; c++) {
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
+			break; /* past the kernel's last capability */
+		if (!(C.caps >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0)
+			die("drop capability %d from the bounding set", c);
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		die("clear the ambient capabilities");
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		die("capget");
+	for (int w = 0; w < 2; w++) {
+		uint32_t keep = (uint32_t)(C.caps >> (32 * w));
+		data[w].permitted &= keep;
+		data[w].effective &= keep;
+		data[w].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &hdr, data) != 0)
+		die("capset");
+	trace("caps");
+}
+
+static uint32_t seccomp_action(const char *word)
+{
+	if (!strcmp(word, "allow"))
+		return SCMP_ACT_ALLOW;
+	if (!strncmp(word, "errno:", 6))
+		return SCMP_ACT_ERRNO((uint16_t)atoi(word + 6));
+	errno = EINVAL;
+	die("seccomp action '%s' (allow or errno:N)", word);
+}
+
+static enum scmp_compare seccomp_op(const char *op)
+{
+	static const struct {
+		const char *name;
+		enum scmp_compare op;
+	} ops[] = { { "ne", SCMP_CMP_NE }, { "eq", SCMP_CMP_EQ }, { "lt", SCMP_CMP_LT },
+		    { "le", SCMP_CMP_LE }, { "gt", SCMP_CMP_GT }, { "ge", SCMP_CMP_GE },
+		    { "masked_eq", SCMP_CMP_MASKED_EQ } };
+	for (size_t k = 0; k < sizeof ops / sizeof *ops; k++)
+		if (!strcmp(op, ops[k].name))
+			return ops[k].op;
+	errno = EINVAL;
+	die("seccomp comparison '%s'", op);
+}
+
+/* One --seccomp rule: "ACTION NAME,NAME [aI:OP:V[:V2]]...". */
+static void seccomp_rule(scmp_filter_ctx ctx, const char *spec)
+{
+	char buf[8192];
+	if ((size_t)snprintf(buf, sizeof buf, "%s", spec) >= sizeof buf) {
+		errno = E2BIG;
+		die("--seccomp rule");
+	}
+	char *save = NULL;
+	const char *action = strtok_r(buf, " ", &save);
+	char *names = strtok_r(NULL, " ", &save);
+	if (!action || !names) {
+		errno = EINVAL;
+		die("--seccomp '%s' (want ACTION NAMES [aI:OP:V]...)", spec);
+	}
+	uint32_t act = seccomp_action(action);
+	struct scmp_arg_cmp args[6];
+	unsigned nargs = 0;
+	for (char *c = strtok_r(NULL, " ", &save); c; c = strtok_r(NULL, " ", &save)) {
+		char *s2 = NULL;
+		char *idx = strtok_r(c, ":", &s2), *op = strtok_r(NULL, ":", &s2), *v = strtok_r(NULL, ":", &s2),
+		     *v2 = strtok_r(NULL, ":", &s2);
+		if (nargs >= 6 || !idx || idx[0] != 'a' || !op || !v) {
+			errno = EINVAL;
+			die("--seccomp '%s': condition (want aI:OP:V[:V2])", spec);
+		}
+		args[nargs++] = (struct scmp_arg_cmp){ .arg = (unsigned)atoi(idx + 1),
+						       .op = seccomp_op(op),
+						       .datum_a = strtoull(v, NULL, 0),
+						       .datum_b = v2 ? strtoull(v2, NULL, 0) : 0 };
+	}
+	char *s3 = NULL;
+	for (char *name = strtok_r(names, ",", &s3); name; name = strtok_r(NULL, ",", &s3)) {
+		int nr = seccomp_syscall_resolve_name(name);
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not a system call of this architecture (or unknown to this libseccomp): skipped, as runc does */
+		int rc = seccomp_rule_add_array(ctx, act, nr, nargs, args);
+		if (rc != 0) {
+			errno = -rc;
+			die("seccomp rule for %s", name);
+		}
+	}
+}
+
+/* Compiles the filter to BPF with libseccomp and loads it; the next system call it sees is execve. */
+static void load_seccomp(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(seccomp_action(C.seccomp_default));
+	if (!ctx) {
+		errno = ENOMEM;
+		die("seccomp_init");
+	}
+	/* no_new_privs is ours to set (--no-new-privs), not libseccomp's. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) != 0)
+		die("seccomp_attr_set");
+	if (C.seccomp_arch) {
+		char buf[256], *save = NULL;
+		snprintf(buf, sizeof buf, "%s", C.seccomp_arch);
+		for (char *a = strtok_r(buf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+			uint32_t token = seccomp_arch_resolve_name(a);
+			if (token == 0) {
+				errno = EINVAL;
+				die("seccomp architecture '%s'", a);
+			}
+			int rc = token == seccomp_arch_native() ? 0 : seccomp_arch_add(ctx, token);
+			if (rc != 0 && rc != -EEXIST) {
+				errno = -rc;
+				die("seccomp architecture %s", a);
+			}
+		}
+	}
+	for (int k = 0; k < C.nrules; k++)
+		seccomp_rule(ctx, C.seccomp_rules[k]);
+	int rc = seccomp_load(ctx);
+	if (rc != 0) {
+		errno = -rc;
+		die("load the seccomp filter");
+	}
+	seccomp_release(ctx);
+}
+
+static void confine(void)
+{
+	mask_paths();
+	if (C.keep_caps)
+		drop_caps();
+	if (C.no_new_privs) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+			die("no_new_privs");
+		trace("no-new-privs");
+	}
+	if (C.seccomp_default) {
+		load_seccomp();
+		trace("seccomp");
+	}
+}
+
 __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 {
 	trace("cloned");
@@ -478,11 +777,14 @@ __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 		die("sethostname %s", C.hostname);
 	if (C.cgroup_ns && unshare(CLONE_NEWCGROUP) != 0)
 		die("unshare cgroup namespace");
-	if (report_fd >= 0)
-		close(report_fd);
+	mount_cgroupfs();
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	/* Last, as runc does: every step above needs privileges the container gives up. */
+	confine();
+	if (report_fd >= 0)
+		close(report_fd);
 	execve(cmd[0], cmd, C.env);
 	die("exec %s", cmd[0]);
 }

@@ -8,16 +8,22 @@
  *   beyond it, as `container` writes memory.memsw / memory.swap.max), CPU quota over
  *   a 100 ms period, pids;
  * - the same filesystem view: root is an overlay of the image rootfs (mounted by the
- *   driver before the runtime starts), a fresh /proc, a read-only /sys, a tmpfs /dev
- *   with devpts and /dev/shm, and the volumes as bind mounts;
- * - the same process: the image's agent as PID 1 with the job's argv, root, all
- *   capabilities (tsbench's container drops none), no seccomp, no masked paths.
+ *   driver before the runtime starts), a fresh /proc, a read-only /sys with the
+ *   container's cgroups read-only at /sys/fs/cgroup, a tmpfs /dev with devpts and
+ *   /dev/shm, and the volumes as bind mounts;
+ * - the same process: the image's agent as PID 1 with the job's argv, as root;
+ * - the same confinement (drivers/linux/confinement.ts): by default Docker's, as
+ *   moby writes it for runc (`process.capabilities` bounding, effective and permitted
+ *   = Docker's 14, `noNewPrivileges`, `linux.maskedPaths`, `linux.readonlyPaths`,
+ *   `linux.seccomp` from the same profile data as `container`); `unconfined`: every
+ *   capability tsbench holds, nothing else.
  *
  * Pure: the tests compare it with `runc spec` and run it.
  */
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import type { Job, Limits, Volume } from '../types.js';
+import { CAPABILITIES, MASKED_PATHS, READONLY_PATHS, containerCapabilities, resolveSeccomp, type Confinement, type OciSeccomp } from '../linux/confinement.js';
 
 /** The spec version we write; runc 1.1 (spec 1.0.2) and crun 1.8 (spec 1.0.0) accept every 1.0.x. */
 export const OCI_VERSION = '1.0.2';
@@ -35,62 +41,8 @@ export const CONTAINER_NAME: Record<(typeof NAMESPACES)[number], string> = {
   cgroup: 'cgroup',
 };
 
-/** Every capability of Linux 6.x, in the kernel's bit order (CAP_CHOWN = bit 0). */
-export const CAPABILITIES = [
-  'CHOWN',
-  'DAC_OVERRIDE',
-  'DAC_READ_SEARCH',
-  'FOWNER',
-  'FSETID',
-  'KILL',
-  'SETGID',
-  'SETUID',
-  'SETPCAP',
-  'LINUX_IMMUTABLE',
-  'NET_BIND_SERVICE',
-  'NET_BROADCAST',
-  'NET_ADMIN',
-  'NET_RAW',
-  'IPC_LOCK',
-  'IPC_OWNER',
-  'SYS_MODULE',
-  'SYS_RAWIO',
-  'SYS_CHROOT',
-  'SYS_PTRACE',
-  'SYS_PACCT',
-  'SYS_ADMIN',
-  'SYS_BOOT',
-  'SYS_NICE',
-  'SYS_RESOURCE',
-  'SYS_TIME',
-  'SYS_TTY_CONFIG',
-  'MKNOD',
-  'LEASE',
-  'AUDIT_WRITE',
-  'AUDIT_CONTROL',
-  'SETFCAP',
-  'MAC_OVERRIDE',
-  'MAC_ADMIN',
-  'SYSLOG',
-  'WAKE_ALARM',
-  'BLOCK_SUSPEND',
-  'AUDIT_READ',
-  'PERFMON',
-  'BPF',
-  'CHECKPOINT_RESTORE',
-].map((c) => `CAP_${c}`);
-
-/**
- * The capabilities in a process's bounding set (`CapBnd:` of /proc/PID/status):
- * root in tsbench's container keeps every capability tsbench itself may hold,
- * so the bundle asks for exactly those (asking for more fails: "unable to apply caps").
- */
-export function boundingCapabilities(status: string): string[] {
-  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  if (hex === undefined) return [...CAPABILITIES];
-  const mask = BigInt(`0x${hex}`);
-  return CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
-}
+// The capability lists live with the rest of the confinement; re-exported for the peers' callers.
+export { CAPABILITIES, boundingCapabilities } from '../linux/confinement.js';
 
 export interface BundleSpec {
   job: Job;
@@ -101,8 +53,10 @@ export interface BundleSpec {
   cgroupsPath: string;
   /** Write `memory.swap` (= the limit): only where the kernel accounts swap (v1 memory.memsw.*, v2 memory.swap.max). */
   swapAccounting: boolean;
-  /** The process's capabilities (all four sets). @default every one in CAPABILITIES */
+  /** The capabilities tsbench holds (its bounding set): a container can keep only those. @default every one in CAPABILITIES */
   capabilities?: string[];
+  /** How the process is confined. @default 'docker-default' */
+  confinement?: Confinement;
   /** The root directory, relative to the bundle. @default 'rootfs' */
   rootPath?: string;
 }
@@ -125,6 +79,9 @@ export interface OciConfig {
   linux: {
     namespaces: { type: string }[];
     cgroupsPath: string;
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+    seccomp?: OciSeccomp;
     resources: {
       devices: { allow: boolean; access: string }[];
       memory?: { limit: number; swap?: number };
@@ -136,7 +93,9 @@ export interface OciConfig {
 
 export function ociConfig(spec: BundleSpec): OciConfig {
   const { limits } = spec;
-  const caps = spec.capabilities ?? CAPABILITIES;
+  const confinement = spec.confinement ?? 'docker-default';
+  const confined = confinement !== 'unconfined';
+  const caps = containerCapabilities(confinement, spec.capabilities ?? CAPABILITIES);
   const resources: OciConfig['linux']['resources'] = { devices: [{ allow: false, access: 'rwm' }] };
   if (limits.memoryBytes !== undefined) {
     resources.memory = { limit: limits.memoryBytes, ...(spec.swapAccounting ? { swap: limits.memoryBytes } : {}) };
@@ -152,8 +111,9 @@ export function ociConfig(spec: BundleSpec): OciConfig {
       args: [AGENT, ...jobArgv(spec.job)],
       env: [...ENV],
       cwd: '/',
-      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], ambient: [...caps] },
-      noNewPrivileges: false,
+      // Docker sets no inheritable and no ambient capabilities (since 20.10.14); unconfined keeps every one everywhere.
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], ambient: confined ? [] : [...caps] },
+      noNewPrivileges: confined,
     },
     root: { path: spec.rootPath ?? 'rootfs', readonly: false },
     hostname: spec.hostname,
@@ -163,6 +123,8 @@ export function ociConfig(spec: BundleSpec): OciConfig {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      // The container's own cgroups, read-only, as in `runc spec` and Docker (container: nsexec's --cgroupfs).
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
       ...spec.volumes.map((v) => ({
         destination: v.guestPath,
         type: 'bind',
@@ -174,6 +136,7 @@ export function ociConfig(spec: BundleSpec): OciConfig {
       namespaces: NAMESPACES.map((type) => ({ type })),
       cgroupsPath: spec.cgroupsPath,
       resources,
+      ...(confined ? { maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS], seccomp: resolveSeccomp(caps) } : {}),
     },
   };
 }

@@ -42,6 +42,7 @@ import {
   type Probe,
 } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
+import { describeConfinement, type Confinement } from '../linux/confinement.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
 import { MountNamespace } from './mountns.js';
@@ -55,7 +56,7 @@ export const OCI_DIR_PREFIX = 'tsbench-oci-';
 /** What crun 1.8 says on a hybrid host whose cgroup2 hierarchy offers a controller. */
 const CRUN_HYBRID = /cgroups in hybrid mode not supported/;
 
-export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel'> {
+export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement'> {
   /** Where the driver's directory (runtime state, bundles, upper layers) is made. @default os.tmpdir() */
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
@@ -102,6 +103,7 @@ export class OciRuntimeDriver implements Driver {
   private unregisterExit: (() => void) | undefined;
   /** Set by probe/prepare: crun on a hybrid host runs with the cgroup2 mount hidden. */
   private readonly guestKernel: KernelChoice;
+  private readonly confinement: Confinement;
   private hideUnified = false;
   /** Whether hideUnified was chosen by a probe (else prepare() decides from the cgroup layout). */
   private hideDecided = false;
@@ -115,6 +117,7 @@ export class OciRuntimeDriver implements Driver {
     this.upper = options.upper ?? 'tmpfs';
     this.guestKernel = options.guestKernel ?? {};
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.confinement = options.confinement ?? 'docker-default';
     // Ids unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
     this.instances = new LinuxInstances({ target: name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: `tsbench-${name}-` });
   }
@@ -152,6 +155,7 @@ export class OciRuntimeDriver implements Driver {
       return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details);
     }
     details['namespaces'] = NAMESPACES.join(',');
+    details['confinement'] = describeConfinement(this.confinement, boundingCapabilities(readFileText('/proc/self/status')));
     details['cgroups'] = `${host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' ')} (cgroupsPath /tsbench-oci/<id>/ct)`;
     // A real probe: one tiny container with the run's kind of limits (the agent's noop).
     const hybrid = this.name === 'crun' ? hybridWithV2Controllers() : undefined;
@@ -264,6 +268,7 @@ export class OciRuntimeDriver implements Driver {
               cgroupsPath: cgroups.cgroupsPath,
               swapAccounting: cgroups.swapAccounting(),
               capabilities: boundingCapabilities(readFileText('/proc/self/status')),
+              confinement: this.confinement,
             });
             await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
             const t0 = process.hrtime.bigint();
