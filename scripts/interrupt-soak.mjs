@@ -43,7 +43,7 @@ for (let i = 1; i <= n; i++) {
   tally.bySignal[c.signal] = (tally.bySignal[c.signal] ?? 0) + 1;
   const bad = o.leftovers.length > 0 || (o.results !== 'valid' && o.results !== 'absent');
   console.log(
-    `${String(i).padStart(3)} ${c.scenario}/${c.target} ${c.signal} +${o.delayMs}ms ${o.reached ? '' : '(before first sample) '}exit=${o.exitCode ?? o.exitSignal} samples=${o.samples} swept=${o.swept.length} left=${o.leftovers.length} results=${o.results.slice(0, 60)}${bad ? ' <-- ' + o.leftovers.join('; ') : ''}`,
+    `${String(i).padStart(3)} ${c.scenario}/${c.target} ${c.signal} +${o.delayMs}ms ${o.reached ? '' : '(before first sample) '}exit=${o.exitCode ?? o.exitSignal} samples=${o.samples} swept=${o.swept.length} left=${o.leftovers.length} results=${o.results.slice(0, 60)}${bad ? ' <-- ' + o.leftovers.join('; ') : ''}${o.leftBeforeSweep.length > 0 ? ' (left by the graceful exit, swept: ' + o.leftBeforeSweep.join('; ') + ')' : ''}`,
   );
 }
 console.log(`\nseed ${seed}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
