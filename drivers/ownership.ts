@@ -42,6 +42,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { atExit } from '../core/exit.js';
+import { cgroupMounts, killCgroupProcs, removeCgroupDirSync } from './linux/cgroups.js';
 
 /** The environment variable every child of an owner carries: `<pid>-<starttime>`. */
 export const OWNER_ENV = 'TSBENCH_OWNER';
@@ -75,15 +76,15 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** Field 22 (starttime) and field 3 (state) of /proc/<pid>/stat; undefined when there is no such process. */
-export function procStat(pid: number): { start: string; state: string; pgrp: number } | undefined {
+/** Fields 22 (starttime), 3 (state), 4 (ppid) and 5 (pgrp) of /proc/<pid>/stat; undefined when there is no such process. */
+export function procStat(pid: number): { start: string; state: string; ppid: number; pgrp: number } | undefined {
   const stat = readText(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   // Fields after the command (which may hold spaces and parentheses) start at field 3.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const start = f[22 - 3];
   if (start === undefined || f[0] === undefined) return undefined;
-  return { start, state: f[0], pgrp: Number(f[5 - 3]) };
+  return { start, state: f[0], ppid: Number(f[4 - 3]), pgrp: Number(f[5 - 3]) };
 }
 
 function bootId(): string {
@@ -173,15 +174,6 @@ function readRecords(dir: string): Resource[] {
   return out;
 }
 
-/** Every cgroup mount (v1 hierarchies of any controller, and cgroup2). */
-function cgroupMounts(): string[] {
-  return (readText('/proc/self/mounts') ?? '')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
-    .map((f) => (f[1] as string).replace(/\\040/g, ' '));
-}
-
 function mountPoints(): Set<string> {
   return new Set(
     (readText('/proc/self/mounts') ?? '')
@@ -201,8 +193,6 @@ function kill(target: number, what: string[]): void {
   }
 }
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
-
 /** Removes a cgroup directory and its children, killing what is in them; true when it is gone. */
 function removeCgroupTree(path: string, deadlineMs: number): boolean {
   let entries: string[];
@@ -215,20 +205,8 @@ function removeCgroupTree(path: string, deadlineMs: number): boolean {
   }
   let ok = true;
   for (const e of entries) ok = removeCgroupTree(join(path, e), deadlineMs) && ok;
-  for (;;) {
-    for (const p of (readText(join(path, 'cgroup.procs')) ?? '').split('\n')) {
-      if (p.length > 0) kill(Number(p), []);
-    }
-    try {
-      rmdirSync(path);
-      return ok;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return ok;
-      if (code !== 'EBUSY' || Date.now() > deadlineMs) return false;
-      Atomics.wait(nap, 0, 0, 5);
-    }
-  }
+  killCgroupProcs(path);
+  return removeCgroupDirSync(path, deadlineMs, () => killCgroupProcs(path)) && ok;
 }
 
 function run(argv: string[]): boolean {
@@ -241,9 +219,8 @@ function protectedPids(): Set<number> {
   const keep = new Set<number>();
   for (let pid = process.pid; pid > 1;) {
     keep.add(pid);
-    const stat = readText(`/proc/${pid}/stat`);
-    const ppid = stat === undefined ? NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (!Number.isFinite(ppid)) break;
+    const ppid = procStat(pid)?.ppid;
+    if (ppid === undefined || !Number.isFinite(ppid)) break;
     pid = ppid;
   }
   return keep;

@@ -391,18 +391,45 @@ export async function removeCgroupDir(dir: string, deadline: number, onBusy?: ()
   }
 }
 
-/** The same, synchronously, for process 'exit' (blocking naps), giving up quietly. */
-export function removeCgroupDirSync(dir: string, deadline: number, onBusy?: () => void): void {
+/** The same, synchronously, for process 'exit' and the sweep (blocking naps), giving up quietly: true when the directory is gone. */
+export function removeCgroupDirSync(dir: string, deadline: number, onBusy?: () => void): boolean {
   const nap = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
     try {
       rmdirSync(dir);
-      return;
+      return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) return;
+      if (code === 'ENOENT') return true;
+      if (code !== 'EBUSY' || Date.now() > deadline) return false;
       onBusy?.();
       Atomics.wait(nap, 0, 0, 5);
+    }
+  }
+}
+
+/** Every cgroup mount (v1 hierarchies of any controller, and cgroup2), where a runtime or tsbench may have made directories. */
+export function cgroupMounts(): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
+    .map((f) => (f[1] as string).replace(/\\040/g, ' '));
+}
+
+/** SIGKILLs every process in a cgroup directory (none, when it cannot be read). */
+export function killCgroupProcs(dir: string): void {
+  let procs: string;
+  try {
+    procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
+  } catch {
+    return;
+  }
+  for (const p of procs.split('\n').filter((l) => l.length > 0)) {
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // Gone.
     }
   }
 }

@@ -12,20 +12,11 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAccounting, removeCgroupDir, removeCgroupDirSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
+import { cgroupMounts, killCgroupProcs, readAccounting, removeCgroupDir, removeCgroupDirSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
 export const OCI_PARENT = 'tsbench-oci';
-
-/** Every cgroup mount (v1 hierarchies of any controller, and cgroup2), where a runtime may have made directories. */
-export function cgroupMounts(): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
-    .map((f) => (f[1] as string).replace(/\\040/g, ' '));
-}
 
 /** Removes the empty tsbench-oci parents; one another run still uses stays. */
 export function removePeerParentsSync(): void {
@@ -124,7 +115,7 @@ export class PeerCgroups {
   async remove(waitMs = 2000): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (const m of cgroupMounts()) {
-      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) await removeCgroupDir(dir, deadline, () => killProcs(dir));
+      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) await removeCgroupDir(dir, deadline, () => killCgroupProcs(dir));
     }
   }
 
@@ -133,25 +124,8 @@ export class PeerCgroups {
     const deadline = Date.now() + waitMs;
     for (const m of cgroupMounts()) {
       for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
-        if (existsSync(dir)) removeCgroupDirSync(dir, deadline, () => killProcs(dir));
+        if (existsSync(dir)) removeCgroupDirSync(dir, deadline, () => killCgroupProcs(dir));
       }
-    }
-  }
-}
-
-/** SIGKILLs every process in a cgroup directory. */
-function killProcs(dir: string): void {
-  let procs: string;
-  try {
-    procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
-  } catch {
-    return;
-  }
-  for (const p of procs.split('\n').filter((l) => l.length > 0)) {
-    try {
-      process.kill(Number(p), 'SIGKILL');
-    } catch {
-      // Gone.
     }
   }
 }

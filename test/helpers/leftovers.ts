@@ -25,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIR_PREFIX } from '../../drivers/container/index.js';
 import { PARENT, detectCgroups } from '../../drivers/linux/cgroups.js';
-import { OCI_PARENT, cgroupMounts } from '../../drivers/oci/cgroups.js';
+import { cgroupMounts } from '../../drivers/linux/cgroups.js';
+import { OCI_PARENT } from '../../drivers/oci/cgroups.js';
 import { OCI_DIR_PREFIX } from '../../drivers/oci/runtime.js';
 import { OWNER_ENV, stateRoot } from '../../drivers/ownership.js';
 
