@@ -174,7 +174,6 @@ export class LinuxInstances {
     const cgroups = spec.cgroups;
 
     let dir: string | undefined;
-    let proc: LaunchedProcess | undefined;
     const paths = (): string[] => [...(dir === undefined ? [] : [dir]), ...(spec.alsoRemove ?? [])];
     const removePathsSync = (): void => {
       cgroups.removeSync();
@@ -186,16 +185,8 @@ export class LinuxInstances {
         }
       }
     };
-    const unregister = atExit(() => {
-      if (proc?.pid !== undefined) {
-        try {
-          process.kill(-proc.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      removePathsSync();
-    });
+    // The exit hooks' kill stage (drivers/process.ts) has SIGKILLed the launcher's group by then: only removal is left.
+    const unregister = atExit(removePathsSync);
     let cleaning: Promise<void> | undefined;
     const live: Live = {
       cleaned: false,
@@ -247,7 +238,7 @@ export class LinuxInstances {
       throw e instanceof TargetError ? e : this.fail('launch', describeError(e), e);
     }
 
-    proc = new LaunchedProcess({
+    const proc = new LaunchedProcess({
       target,
       ...(plan.wrapper ? { wrapper: plan.wrapper } : {}),
       argv: plan.argv,
