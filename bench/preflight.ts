@@ -37,7 +37,27 @@ export interface HostFacts {
   /** The most tasks (processes and threads) that can exist, which setting says so, and how many exist. */
   tasks: { limit: number; limitFrom: string; inUse: number };
   /** /proc/meminfo's MemTotal and MemAvailable. */
-  memory: { totalBytes: number; availableBytes: number };
+  memory: Meminfo;
+}
+
+/** The host's memory as /proc/meminfo says, in bytes. */
+export interface Meminfo {
+  totalBytes: number;
+  availableBytes: number;
+}
+
+/** Parses MemTotal and MemAvailable (kB) out of /proc/meminfo's text. Pure, for tests. */
+export function parseMeminfo(text: string): Meminfo {
+  const kb = (field: string): number => {
+    const v = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
+    if (v === undefined) throw new Error(`/proc/meminfo has no ${field} line (Linux 3.14+ has MemAvailable)`);
+    return Number(v) * 1024;
+  };
+  return { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') };
+}
+
+export async function readMeminfo(): Promise<Meminfo> {
+  return parseMeminfo(await readFile('/proc/meminfo', 'utf8'));
 }
 
 /** CPUs in a cpuset list such as `0-3,8,10-11`. Pure, for tests. */
@@ -124,7 +144,7 @@ export async function readHostFacts(): Promise<HostFacts> {
     readFile('/proc/loadavg', 'utf8'),
     cgroupPidsLeft(),
     cgroupCpus(),
-    readFile('/proc/meminfo', 'utf8'),
+    readMeminfo(),
   ]);
   // /proc/loadavg's fourth field is running/total scheduling entities: every task on the host.
   const hostTasks = Number(/\s\d+\/(\d+)\s/.exec(loadavg)?.[1] ?? 0);
@@ -137,12 +157,11 @@ export async function readHostFacts(): Promise<HostFacts> {
     inUse: 0,
     from: 'no limit found',
   };
-  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
   return {
     cpus: Math.min(availableParallelism(), cgCpus ?? Infinity),
     fds: { ...limits, inUse: fdsOpen },
     tasks: { limit: tightest.limit, limitFrom: tightest.from, inUse: tightest.inUse },
-    memory: { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') },
+    memory: meminfo,
   };
 }
 

@@ -31,13 +31,22 @@
  * does not end it), every instance launched is killed and awaited before the
  * sample throws: nothing outlives a sample.
  */
-import { readFile } from 'node:fs/promises';
 import { readPssBytes } from '../../drivers/qemu/host.js';
 import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
 import { TargetError, UsageError, describeError } from '../../core/errors.js';
 import { median, quantile, sorted } from '../../core/stats.js';
 import { matchedLimits, type PreflightContext, type Scenario, type ScenarioOptions } from './types.js';
-import { fdsNeeded, instancesThatFit, raiseFdLimit, readHostFacts, type HostFacts, type InstanceCost, type InstanceFit } from '../preflight.js';
+import {
+  fdsNeeded,
+  instancesThatFit,
+  raiseFdLimit,
+  readHostFacts,
+  readMeminfo,
+  type HostFacts,
+  type InstanceCost,
+  type InstanceFit,
+  type Meminfo,
+} from '../preflight.js';
 import { describeBytes } from '../../core/units.js';
 import { vcpusFor } from '../../drivers/qemu/cmdline.js';
 import type { Limits } from '../../drivers/types.js';
@@ -52,26 +61,6 @@ export const VM_MEMORY_SHARE = 0.5;
 export const DEFAULT_MIN_FREE_FRACTION = 0.2;
 /** How long instances may take to be gone after `stop()` before they are killed, in ms. */
 const STOP_TIMEOUT_MS = { vm: 60_000, other: 30_000 } as const;
-
-/** The host's memory as /proc/meminfo says, in bytes. */
-export interface Meminfo {
-  totalBytes: number;
-  availableBytes: number;
-}
-
-/** Parses MemTotal and MemAvailable (kB) out of /proc/meminfo's text. Pure, for tests. */
-export function parseMeminfo(text: string): Meminfo {
-  const kb = (field: string): number => {
-    const v = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
-    if (v === undefined) throw new Error(`/proc/meminfo has no ${field} line (Linux 3.14+ has MemAvailable)`);
-    return Number(v) * 1024;
-  };
-  return { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') };
-}
-
-export async function readMeminfo(): Promise<Meminfo> {
-  return parseMeminfo(await readFile('/proc/meminfo', 'utf8'));
-}
 
 /** Sum of the PSS of these processes in bytes; processes already gone count 0. */
 export async function pssOfPids(pids: readonly number[]): Promise<number> {

@@ -30,10 +30,10 @@
  *   qemu process's host CPU per wall second is kept in `extra.cpu`.
  * - native: unconfined; delivered ≈ W, and no quota is reported.
  */
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Driver, InstanceResult } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';
+import { readMeminfo } from '../preflight.js';
 import { cpuMsAtReady } from './cpu.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';
@@ -73,8 +73,10 @@ echo "${PROBE_TAG} hogExit=$e"; echo "${PROBE_TAG} oomKillsBefore=$a"; echo "${P
 }
 
 async function memAvailableBytes(): Promise<number | undefined> {
-  const m = /^MemAvailable:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8').catch(() => ''));
-  return m?.[1] === undefined ? undefined : Number(m[1]) * 1024;
+  return readMeminfo().then(
+    (m) => m.availableBytes,
+    () => undefined,
+  );
 }
 
 const lines = (r: InstanceResult): string[] => [...r.stdout, ...r.stderr];
