@@ -16,7 +16,7 @@
  *
  * Pure, apart from reading the kernel's version in `hostSeccomp()`.
  */
-import { release } from 'node:os';
+import { kernelVersion, versionAtLeast } from './kernel.js';
 import profile from './seccomp-default.json' with { type: 'json' };
 
 /** How a container is confined: as Docker's default, or not at all (root with every capability, as before). */
@@ -182,15 +182,15 @@ export interface SeccompHost {
 
 /** Node's architecture in moby's words, and the running kernel's major.minor. */
 export function hostSeccomp(): SeccompHost {
-  const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
-  return { arch: process.arch === 'arm64' ? 'arm64' : 'amd64', kernel: [major, minor] };
+  return { arch: process.arch === 'arm64' ? 'arm64' : 'amd64', kernel: kernelVersion() };
 }
 
 const SCMP_ARCH: Record<SeccompHost['arch'], string> = { amd64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64' };
 
-function atLeast(kernel: readonly [number, number], min: string): boolean {
+/** `version` at least moby's `minKernel` ("4.8"). */
+function atLeast(version: readonly [number, number], min: string): boolean {
   const [major = 0, minor = 0] = min.split('.').map(Number);
-  return kernel[0] > major || (kernel[0] === major && kernel[1] >= minor);
+  return versionAtLeast(version, [major, minor]);
 }
 
 /**

@@ -5,7 +5,7 @@
  * that upper layer holds (claim C9, `LaunchRequest.measureUpper`).
  */
 import { lstat, readdir } from 'node:fs/promises';
-import { release } from 'node:os';
+import { kernelVersion, versionAtLeast } from './kernel.js';
 import { join } from 'node:path';
 
 /**
@@ -14,11 +14,8 @@ import { join } from 'node:path';
  * `uuid=off` (5.11+) skips writing a uuid xattr to the upper layer at mount.
  */
 export function overlayOptions(): string[] {
-  const [major = 0, minor = 0] = release()
-    .split('.')
-    .map((x) => Number.parseInt(x, 10));
-  const atLeast = (mj: number, mn: number): boolean => major > mj || (major === mj && minor >= mn);
-  return [...(atLeast(5, 10) ? ['volatile'] : []), ...(atLeast(5, 11) ? ['uuid=off'] : [])];
+  const kernel = kernelVersion();
+  return [...(versionAtLeast(kernel, [5, 10]) ? ['volatile'] : []), ...(versionAtLeast(kernel, [5, 11]) ? ['uuid=off'] : [])];
 }
 
 /** What a directory tree holds on disk: allocated bytes (st_blocks × 512, the root included) and entries below the root. */
