@@ -122,6 +122,13 @@ export class OciRuntimeDriver implements Driver {
     this.instances = new LinuxInstances({ target: name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: `tsbench-${name}-` });
   }
 
+  private held: string[] | undefined;
+
+  /** The capabilities tsbench holds (its bounding set), read once: a container can keep only those. */
+  private heldCapabilities(): string[] {
+    return (this.held ??= boundingCapabilities(readFileText('/proc/self/status')));
+  }
+
   private fail(step: string, message: string, cause?: unknown): TargetError {
     return new TargetError(this.name, step, message, cause === undefined ? undefined : { cause });
   }
@@ -155,7 +162,7 @@ export class OciRuntimeDriver implements Driver {
       return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details);
     }
     details['namespaces'] = NAMESPACES.join(',');
-    details['confinement'] = describeConfinement(this.confinement, boundingCapabilities(readFileText('/proc/self/status')));
+    details['confinement'] = describeConfinement(this.confinement, this.heldCapabilities());
     details['cgroups'] = `${host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' ')} (cgroupsPath /tsbench-oci/<id>/ct)`;
     // A real probe: one tiny container with the run's kind of limits (the agent's noop).
     const hybrid = this.name === 'crun' ? hybridWithV2Controllers() : undefined;
@@ -267,7 +274,7 @@ export class OciRuntimeDriver implements Driver {
               hostname: id,
               cgroupsPath: cgroups.cgroupsPath,
               swapAccounting: cgroups.swapAccounting(),
-              capabilities: boundingCapabilities(readFileText('/proc/self/status')),
+              capabilities: this.heldCapabilities(),
               confinement: this.confinement,
             });
             await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
