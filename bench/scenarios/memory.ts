@@ -98,7 +98,8 @@ export const memory: Scenario = {
       name: 'footprintPssBytes',
       unit: 'bytes',
       better: 'lower',
-      description: "PSS of an idle instance's host processes 200 ms after ready: the agent natively, the cgroup's processes for a container, qemu for a VM",
+      description:
+        "PSS of an idle instance's host processes 200 ms after ready: the agent natively, the cgroup's processes for a container (/proc/<pid>/smaps_rollup), qemu for a VM (/proc/<pid>/smaps, summed over its mappings)",
     },
     {
       name: 'cgroupUsageBytes',
@@ -179,7 +180,7 @@ export const memory: Scenario = {
     const r = await idle.result;
     if (r.status !== 'ok') throw new TargetError(driver.name, 'memory', `the idle instance: ${r.reason ?? r.status}`, { tail: r.tail });
     if (values['footprintPssBytes'] === undefined)
-      throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup)");
+      throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup, a VM's /proc/<pid>/smaps)");
     if (driver.isolation === 'vm' && r.guestMemory) {
       values['guestAvailableBytes'] = r.guestMemory.availableKb * 1024;
       values['guestTotalBytes'] = r.guestMemory.totalKb * 1024;
