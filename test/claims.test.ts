@@ -284,6 +284,55 @@ describe('claim verdicts', () => {
     test('no memory scenario is not measured', () => {
       assert.equal(claim('C3', one({ cpu: { native: { workMs: around(5) } } })).verdict, 'not measured');
     });
+
+    /** A VM's memory samples whose PSS is its guest RAM touched plus its VMM overhead, sample by sample. */
+    const split = (guest: number, overhead: number) => ({
+      footprintPssBytes: around(guest + overhead),
+      guestRamTouchedBytes: around(guest),
+      vmmOverheadBytes: around(overhead),
+    });
+
+    test('a KVM VM is judged on its total, and the evidence splits it into guest RAM touched and VMM overhead', () => {
+      const v = claim('C3', mem(1.1e6, { kvm: split(190e6, 10e6) }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.match(v.evidence, /a KVM VM 190 MiB .*, \d[\d,]*× the container's/, 'the total and its ratio to the container');
+      assert.match(
+        v.evidence,
+        /Of the VM's 191 MiB PSS \(95 % of it guest RAM\), 181 MiB .* is guest RAM its guest has touched and 9\.54 MiB .* the VMM's own overhead/,
+      );
+      const overhead = v.figures.find((f) => f.label === 'VMM overhead (PSS − guest RAM)' && f.target === 'kvm');
+      assert.ok(overhead && Math.abs(overhead.value - 10e6) < 0.2e6, JSON.stringify(overhead));
+      assert.ok(v.figures.some((f) => f.label === 'guest RAM touched' && Math.abs(f.value - 190e6) < 2e6));
+      const alone = part(v, 'container uses much less memory than the VMM alone (kvm)');
+      assert.equal(alone.bearing, 'context');
+      assert.equal(alone.verdict, 'confirmed', '10× the container’s 0.1 MB extra is under the 10 MB overhead');
+    });
+
+    test('a VMM overhead under ten times the container’s extra refutes the context part, never the claim', () => {
+      // Firecracker-like: ≤ 5 MB of VMM, the rest the guest's memory.
+      const v = claim('C3', mem(3e6, { kvm: split(195e6, 5e6) }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(part(v, 'container uses much less memory than the VMM alone (kvm)').verdict, 'refuted');
+      assert.match(v.evidence, /the container's extra is over 1\/10 of the overhead alone \(context\)/);
+    });
+
+    test('under TCG the split is shown with the translation buffer named, and the verdict still rests on the guest memory in use', () => {
+      const tcg = { ...split(330e6, 200e6), guestTotalBytes: constant(490e6), guestAvailableBytes: around(350e6) };
+      const v = claim('C3', mem(1.1e6, { tcg }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.match(v.evidence, /TCG's translation buffer included/);
+      assert.equal(part(v, 'container uses much less memory than the VMM alone (tcg)').bearing, 'context');
+    });
+
+    test('results without the split keep their verdict, their evidence and their parts', () => {
+      const v = claim('C3', mem(1.1e6, { kvm: { footprintPssBytes: around(200e6) } }));
+      assert.equal(v.verdict, 'confirmed');
+      assert.doesNotMatch(v.evidence, /overhead|guest RAM/);
+      assert.deepEqual(
+        v.parts.map((p) => p.label),
+        ['container uses much less memory than a VM (kvm)'],
+      );
+    });
   });
 
   describe('C4 image sizes', () => {
@@ -333,6 +382,31 @@ describe('claim verdicts', () => {
 
     test('no density scenario is not measured', () => {
       assert.equal(claim('C5', one({})).verdict, 'not measured');
+    });
+
+    test('the VMM overhead per instance is stated beside the total and judged alone as context', () => {
+      const v = claim('C5', density(150e3, { kvm: { pssPerInstanceBytes: around(100e6), vmmOverheadPerInstanceBytes: around(12e6) } }));
+      assert.equal(v.verdict, 'confirmed');
+      assert.match(v.evidence, /Of the VM's, 11\.4 MiB .* is the VMM's own overhead: at least 2× a container on its own \(context\)/);
+      const alone = part(v, 'counting only the VMM, more containers than VMs fit (kvm)');
+      assert.equal(alone.verdict, 'confirmed');
+      assert.equal(alone.bearing, 'context');
+      assert.ok(v.figures.some((f) => f.label === 'VMM overhead per instance (PSS − guest RAM)' && f.target === 'kvm'));
+    });
+
+    test('a VMM overhead below twice a container refutes only the context part', () => {
+      const v = claim('C5', density(4e6, { kvm: { pssPerInstanceBytes: around(100e6), vmmOverheadPerInstanceBytes: around(5e6) } }));
+      assert.equal(v.verdict, 'confirmed', 'the total decides');
+      assert.equal(part(v, 'counting only the VMM, more containers than VMs fit (kvm)').verdict, 'refuted');
+    });
+
+    test('density results without the overhead keep their parts', () => {
+      const v = claim('C5', density(150e3, { kvm: { pssPerInstanceBytes: around(100e6) } }));
+      assert.deepEqual(
+        v.parts.map((p) => p.label),
+        ['more containers than VMs fit (kvm)'],
+      );
+      assert.doesNotMatch(v.evidence, /overhead/);
     });
   });
 

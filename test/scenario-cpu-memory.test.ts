@@ -2,18 +2,19 @@
  * The `cpu` and `memory` scenarios: their sysbench parsers on real captured
  * output (test/fixtures/sysbench-*.txt), and both scenarios end to end through
  * the runner on native and container with small sizes, and on tcg with the
- * smallest (one run). Targets that are unavailable here are skipped with their
+ * smallest (one run), whose footprint splits into guest RAM and VMM overhead. Targets that are unavailable here are skipped with their
  * probe's reason.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import type { TargetResult } from '../core/schema.js';
+import { DEFAULT_MEMORY_BYTES } from '../core/defaults.js';
+import type { Result, TargetResult } from '../core/schema.js';
 import { cpu, intOption } from '../bench/scenarios/cpu.js';
 import { listScenarios } from '../bench/scenarios/index.js';
 import { memory } from '../bench/scenarios/memory.js';
 import { ParseError, parseSysbenchCpu, parseSysbenchMemory } from '../bench/scenarios/parsers/sysbench.js';
-import { completedTarget, runScenarios, scenarioDrivers } from './helpers/scenario.js';
+import { completedTarget, everyValue, runScenarios, scenarioDrivers } from './helpers/scenario.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -102,18 +103,47 @@ describe('the cpu and memory scenarios', () => {
     assert.ok(bw > 0.3 && bw < 3, `container bandwidth is ${bw.toFixed(2)}× native's`);
   });
 
-  test('run in a TCG VM with the boot left out of workMs and a larger footprint than native', { skip: noVm, timeout: 80_000 }, async () => {
-    const result = await runScenarios([cpu, memory], [native, tcg], 1, { cpuEvents: 100, memoryTotalMiB: 256 });
-    const [n, v] = [completedTarget(result, 'native', 'cpu'), completedTarget(result, 'tcg', 'cpu')];
-    const boot = v.samples[0]?.timeline?.toReadyMs ?? 0;
-    assert.ok(boot > 0, 'the VM reported ready');
-    // The whole instance took boot + work; sysbench's own time excludes the boot.
-    assert.ok(median(v, 'workMs') > 0 && median(v, 'workMs') < (v.samples[0]?.timeline?.toExitMs ?? 0) - boot + 1, 'workMs excludes the boot');
-    assert.ok(median(v, 'workMs') >= median(n, 'workMs'), 'emulated work is not faster than native');
-    assert.ok(median(v, 'hostCpuMs') > median(v, 'hostCpuMsWork'), "the qemu process's boot CPU is taken out of hostCpuMsWork");
-    const [nm, vm] = [completedTarget(result, 'native', 'memory'), completedTarget(result, 'tcg', 'memory')];
-    assert.ok(median(vm, 'footprintPssBytes') > median(nm, 'footprintPssBytes'), "qemu's PSS exceeds the native agent's");
-    assert.ok(median(vm, 'guestAvailableBytes') > 0 && median(vm, 'guestAvailableBytes') < median(vm, 'guestTotalBytes'));
-    assert.ok(median(vm, 'bandwidthMBps') > 10);
+  describe('in a TCG VM', { skip: noVm }, () => {
+    // One run of both scenarios serves every test below: a TCG boot is the suite's most expensive step.
+    let once: Promise<Result> | undefined;
+    const result = (): Promise<Result> => (once ??= runScenarios([cpu, memory], [native, tcg], 1, { cpuEvents: 100, memoryTotalMiB: 256 }));
+
+    test('run with the boot left out of workMs and a larger footprint than native', { timeout: 80_000 }, async () => {
+      const r = await result();
+      const [n, v] = [completedTarget(r, 'native', 'cpu'), completedTarget(r, 'tcg', 'cpu')];
+      const boot = v.samples[0]?.timeline?.toReadyMs ?? 0;
+      assert.ok(boot > 0, 'the VM reported ready');
+      // The whole instance took boot + work; sysbench's own time excludes the boot.
+      assert.ok(median(v, 'workMs') > 0 && median(v, 'workMs') < (v.samples[0]?.timeline?.toExitMs ?? 0) - boot + 1, 'workMs excludes the boot');
+      assert.ok(median(v, 'workMs') >= median(n, 'workMs'), 'emulated work is not faster than native');
+      assert.ok(median(v, 'hostCpuMs') > median(v, 'hostCpuMsWork'), "the qemu process's boot CPU is taken out of hostCpuMsWork");
+      const [nm, vm] = [completedTarget(r, 'native', 'memory'), completedTarget(r, 'tcg', 'memory')];
+      assert.ok(median(vm, 'footprintPssBytes') > median(nm, 'footprintPssBytes'), "qemu's PSS exceeds the native agent's");
+      assert.ok(median(vm, 'guestAvailableBytes') > 0 && median(vm, 'guestAvailableBytes') < median(vm, 'guestTotalBytes'));
+      assert.ok(median(vm, 'bandwidthMBps') > 10);
+    });
+
+    test("split qemu's PSS into guest RAM touched, less than the VM's RAM, and a VMM overhead, which add up to it", { timeout: 80_000 }, async () => {
+      const vm = completedTarget(await result(), 'tcg', 'memory');
+      const ramBytes = DEFAULT_MEMORY_BYTES; // the matched limit when the run sets no --memory
+      const [pss] = everyValue(vm, 'footprintPssBytes');
+      const [guest] = everyValue(vm, 'guestRamTouchedBytes');
+      const [overhead] = everyValue(vm, 'vmmOverheadBytes');
+      const [used] = everyValue(vm, 'guestUsedBytes');
+      const figures = `PSS ${pss}, guest RAM ${guest}, overhead ${overhead}, guest used ${used}`;
+      assert.ok(guest !== undefined && guest > 0 && guest < ramBytes, figures);
+      assert.ok(overhead !== undefined && overhead > 0, figures);
+      assert.ok(Math.abs((guest ?? 0) + (overhead ?? 0) - (pss ?? 0)) <= 1024, `guest RAM + overhead = PSS: ${figures}`);
+      // The guest's pages in use have all been touched, give or take the free pages MemAvailable holds back (watermarks).
+      assert.ok(used !== undefined && used > 0 && used < (guest ?? 0) + 16 * 2 ** 20, figures);
+      const split = vm.samples[0]?.extra?.['vmMemory'] as { guestRamBytes?: number; tcgBufferPssBytes?: number; problem?: string } | undefined;
+      assert.equal(split?.guestRamBytes, ramBytes, 'looked for a mapping of the RAM the VM was given');
+      assert.equal(split?.problem, undefined);
+      assert.ok(
+        (split?.tcgBufferPssBytes ?? 0) > 0 && (split?.tcgBufferPssBytes ?? 0) < (overhead ?? 0),
+        'the translation buffer is part of the overhead under TCG',
+      );
+      assert.equal(completedTarget(await result(), 'native', 'memory').stats['vmmOverheadBytes'], undefined, 'no VMM outside VMs');
+    });
   });
 });

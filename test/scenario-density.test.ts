@@ -180,13 +180,17 @@ describe('density end to end', () => {
     assertSane(seen['container'], 5);
   });
 
-  test('two TCG VMs start at once, each costing more memory than a native instance', { skip: noVm }, async () => {
+  test('two TCG VMs start at once, each costing more memory than a native instance, part of it the VMM itself', { skip: noVm }, async () => {
     seen['tcg'] = await sample(tcg, { instances: 2 });
     assertSane(seen['tcg'], 2);
     const vm = seen['tcg'].values['pssPerInstanceBytes'] as number;
     const nat = seen['native']?.values['pssPerInstanceBytes'];
     if (nat !== undefined) assert.ok(vm > nat, `VM PSS ${vm} B vs native ${nat} B`);
     assert.ok(vm > 64 * 2 ** 20, `a booted VM holds its kernel and unpacked initramfs: ${vm} B`);
+    const overhead = seen['tcg'].values['vmmOverheadPerInstanceBytes'] as number;
+    assert.ok(overhead > 0 && overhead < vm, `the VMM's own overhead is part of its PSS: ${overhead} B of ${vm} B`);
+    assert.equal((seen['tcg'].extra?.['vmmOverheadBytes'] as number[]).length, 2, 'one overhead per VM');
+    assert.equal(seen['native']?.values['vmmOverheadPerInstanceBytes'], undefined, 'no VMM outside VMs');
   });
 
   test('the memory guard stops launching early and the sample says why', { skip: noNative }, async () => {

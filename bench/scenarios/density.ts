@@ -11,7 +11,9 @@
  *    has reported ready;
  * 3. reads MemAvailable again and the PSS of every host process of every
  *    instance (`Instance.hostPids()`: the agent natively, the launcher and the
- *    container's processes, a VM's qemu);
+ *    container's processes, a VM's qemu); a VM's qemu from its smaps, split
+ *    into guest RAM and the VMM's own overhead (drivers/qemu/memory.ts), as in
+ *    the memory scenario;
  * 4. stops them all and waits until every one is gone; each instance's
  *    launch-to-ready time comes from its result's timeline (launcher fork to
  *    the agent's `ready`), so it includes the contention of N starting at once.
@@ -32,6 +34,7 @@
  * sample throws: nothing outlives a sample.
  */
 import { readPssBytes } from '../../drivers/qemu/host.js';
+import { vmMemory } from '../../drivers/qemu/memory.js';
 import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
 import { TargetError, UsageError, describeError } from '../../core/errors.js';
 import { median, quantile, sorted } from '../../core/stats.js';
@@ -66,6 +69,19 @@ const STOP_TIMEOUT_MS = { vm: 60_000, other: 30_000 } as const;
 export async function pssOfPids(pids: readonly number[]): Promise<number> {
   const each = await Promise.all([...new Set(pids)].map((p) => readPssBytes(p)));
   return each.reduce<number>((sum, b) => sum + (b ?? 0), 0);
+}
+
+/**
+ * One instance's host memory: the PSS of its processes (0 once gone) and, for a
+ * QEMU VM, the VMM overhead of its qemu (PSS − guest RAM PSS, from one reading
+ * of its smaps), undefined where the guest RAM mapping was not found.
+ */
+async function instanceMemory(driver: Driver, instance: Instance): Promise<{ pss: number; vmmOverhead?: number }> {
+  if (driver.isolation === 'vm') {
+    const m = await vmMemory(instance);
+    if (m) return m.vmmOverheadBytes === undefined ? { pss: m.pssBytes } : { pss: m.pssBytes, vmmOverhead: m.vmmOverheadBytes };
+  }
+  return { pss: await pssOfPids(instance.hostPids()) };
 }
 
 /**
@@ -180,7 +196,15 @@ export const density: Scenario = {
       name: 'pssPerInstanceBytes',
       unit: 'bytes',
       better: 'lower',
-      description: 'PSS (/proc/<pid>/smaps_rollup) of every host process of every instance, summed while all N are ready, divided by N',
+      description:
+        "PSS (/proc/<pid>/smaps_rollup; a VM's qemu from /proc/<pid>/smaps, summed over its mappings) of every host process of every instance, summed while all N are ready, divided by N",
+    },
+    {
+      name: 'vmmOverheadPerInstanceBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description:
+        "VMs only: qemu's PSS minus its guest RAM mapping's (the memory scenario's vmmOverheadBytes), summed while all N are ready, divided by N; pages the VMs share (the -initrd file, QEMU's binary) are divided among them",
     },
     {
       name: 'instances',
@@ -272,7 +296,9 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
     }
 
     const after = await readMeminfo();
-    const pssEach = await Promise.all(instances.map((i) => pssOfPids(i.hostPids())));
+    const memoryEach = await Promise.all(instances.map((i) => instanceMemory(driver, i)));
+    const pssEach = memoryEach.map((m) => m.pss);
+    const overheadEach = memoryEach.map((m) => m.vmmOverhead);
 
     await Promise.all(instances.map((i) => i.stop().catch(() => {})));
     const stopTimeoutMs = driver.isolation === 'vm' ? STOP_TIMEOUT_MS.vm : STOP_TIMEOUT_MS.other;
@@ -304,6 +330,10 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
         startupP99Ms: quantile(ready, 0.99),
         memAvailableDeltaPerInstanceBytes: (plan.before.availableBytes - after.availableBytes) / n,
         pssPerInstanceBytes: pssTotal / n,
+        // Only when every VM's split was read: a partial sum over N would understate it.
+        ...(driver.isolation === 'vm' && overheadEach.every((x) => x !== undefined)
+          ? { vmmOverheadPerInstanceBytes: overheadEach.reduce((a: number, b) => a + (b ?? 0), 0) / n }
+          : {}),
         instances: n,
       },
       extra: {
@@ -315,6 +345,7 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
         memAvailableBeforeBytes: plan.before.availableBytes,
         memAvailableAfterBytes: after.availableBytes,
         pssBytes: pssEach,
+        ...(driver.isolation === 'vm' ? { vmmOverheadBytes: overheadEach.map((x) => x ?? null) } : {}),
         toReadyMs: ready.map(round2),
         launchSpanMs: round2(launchSpanMs),
         allReadyMs: round2(allReadyMs),

@@ -9,9 +9,15 @@
  * natively; the processes in the instance's cgroup for a container (its launcher
  * outside the cgroup is left out), plus the cgroup's own usage
  * (memory.usage_in_bytes on v1, memory.current on v2, page cache included); the
- * qemu process for a VM, whose PSS includes the guest RAM it has touched. VMs
- * also report the guest's MemAvailable from the agent. What the isolation layer
- * adds is each figure minus native's; the report computes it.
+ * qemu process for a VM, whose PSS includes the guest RAM it has touched. For a
+ * VM that PSS is read from /proc/<pid>/smaps and split (drivers/qemu/memory.ts):
+ * guestRamTouchedBytes, the PSS of the guest RAM mapping (the guest memory that
+ * has entered host RAM), and vmmOverheadBytes, the rest (QEMU itself: binary,
+ * libraries, heap, the kernel and initramfs it loaded, under TCG its translation
+ * buffer) — Firecracker's "VMM overhead"; the two add up to footprintPssBytes.
+ * VMs also report the guest's MemTotal and MemAvailable from the agent, and
+ * guestUsedBytes = MemTotal − MemAvailable. What the isolation layer adds is
+ * each figure minus native's; the report computes it.
  *
  * Bandwidth: `sysbench memory --memory-oper=write --memory-block-size=B
  * --memory-total-size=S --threads=1 run` writes S bytes through one buffer of
@@ -22,6 +28,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { detectCgroups } from '../../drivers/linux/cgroups.js';
 import { readPssBytes, vmPssBytes } from '../../drivers/qemu/index.js';
+import { vmMemory, type QemuMemory } from '../../drivers/qemu/memory.js';
 import type { Driver, Instance } from '../../drivers/types.js';
 import { TargetError } from '../../core/errors.js';
 import { intOption } from './cpu.js';
@@ -64,30 +71,61 @@ export async function cgroupMemoryUsageBytes(pid: number): Promise<number | unde
   return undefined;
 }
 
-async function pssOf(driver: Driver, instance: Instance): Promise<number | undefined> {
-  if (driver.isolation === 'vm') return vmPssBytes(instance);
+/**
+ * The PSS of an idle instance's host processes and, for a QEMU VM, what it is
+ * made of: one reading of qemu's smaps, so that guest RAM and overhead add up
+ * to the PSS (smaps_rollup, read for the others, could have moved between two reads).
+ */
+async function footprintOf(driver: Driver, instance: Instance): Promise<{ pss?: number; vm?: QemuMemory }> {
+  if (driver.isolation === 'vm') {
+    const vm = await vmMemory(instance);
+    if (vm) return { pss: vm.pssBytes, vm };
+    const pss = await vmPssBytes(instance);
+    return pss === undefined ? {} : { pss };
+  }
   const pids = instance.hostPids();
-  if (pids.length === 0) return undefined;
+  if (pids.length === 0) return {};
   const each = await Promise.all(pids.map(readPssBytes));
-  return each.some((x) => x === undefined) ? undefined : each.reduce((a: number, b) => a + (b ?? 0), 0);
+  return each.some((x) => x === undefined) ? {} : { pss: each.reduce((a: number, b) => a + (b ?? 0), 0) };
 }
 
 export const memory: Scenario = {
   name: 'memory',
   description:
-    'host memory of one idle instance (PSS, cgroup usage; VM: qemu PSS and guest MemAvailable), and write bandwidth of sysbench memory through a 64 MiB buffer',
+    'host memory of one idle instance (PSS, cgroup usage; VM: qemu PSS split into guest RAM touched and VMM overhead, guest memory in use), and write bandwidth of sysbench memory through a 64 MiB buffer',
   metrics: [
     {
       name: 'footprintPssBytes',
       unit: 'bytes',
       better: 'lower',
-      description: "PSS of an idle instance's host processes 200 ms after ready: the agent natively, the cgroup's processes for a container, qemu for a VM",
+      description:
+        "PSS of an idle instance's host processes 200 ms after ready: the agent natively, the cgroup's processes for a container (/proc/<pid>/smaps_rollup), qemu for a VM (/proc/<pid>/smaps, summed over its mappings)",
     },
     {
       name: 'cgroupUsageBytes',
       unit: 'bytes',
       better: 'lower',
       description: "containers only: the idle instance's cgroup memory usage (memory.usage_in_bytes v1 / memory.current v2), page cache included",
+    },
+    {
+      name: 'guestRamTouchedBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description:
+        "VMs only: PSS of the guest RAM mapping in qemu's /proc/<pid>/smaps (the anonymous read-write mapping of exactly the VM's RAM): the guest memory that has entered host RAM",
+    },
+    {
+      name: 'vmmOverheadBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description:
+        'VMs only: footprintPssBytes − guestRamTouchedBytes, the VMM\'s own memory (binary, libraries, heap, the kernel and initramfs it loaded; under TCG its translation buffer): Firecracker\'s "VMM overhead"',
+    },
+    {
+      name: 'guestUsedBytes',
+      unit: 'bytes',
+      better: 'lower',
+      description: 'VMs only: MemTotal − MemAvailable inside the idle guest, as its agent reported: the memory its guest has in use',
     },
     { name: 'guestAvailableBytes', unit: 'bytes', better: 'higher', description: 'VMs only: MemAvailable inside the idle guest, as its agent reported' },
     { name: 'guestTotalBytes', unit: 'bytes', better: 'higher', description: 'VMs only: MemTotal inside the idle guest, as its agent reported' },
@@ -114,6 +152,7 @@ export const memory: Scenario = {
     const blockMiB = intOption(ctx.options, 'memoryBlockMiB', DEFAULT_MEMORY_BLOCK_MIB);
     const totalMiB = intOption(ctx.options, 'memoryTotalMiB', DEFAULT_MEMORY_TOTAL_MIB);
     const values: Record<string, number> = {};
+    let vmSplit: QemuMemory | undefined;
 
     // Footprint of an idle instance.
     const idle = await driver.launch({ job: { kind: 'sleep' }, limits, signal: ctx.signal });
@@ -121,12 +160,17 @@ export const memory: Scenario = {
       await idle.ready;
       await delay(SETTLE_MS, undefined, { signal: ctx.signal });
       const [firstPid] = idle.hostPids();
-      const [pss, usage] = await Promise.all([
-        pssOf(driver, idle),
+      const [footprint, usage] = await Promise.all([
+        footprintOf(driver, idle),
         driver.isolation === 'container' && firstPid !== undefined ? cgroupMemoryUsageBytes(firstPid) : Promise.resolve(undefined),
       ]);
-      if (pss !== undefined) values['footprintPssBytes'] = pss;
+      if (footprint.pss !== undefined) values['footprintPssBytes'] = footprint.pss;
       if (usage !== undefined) values['cgroupUsageBytes'] = usage;
+      vmSplit = footprint.vm;
+      if (vmSplit?.guestRamPssBytes !== undefined && vmSplit.vmmOverheadBytes !== undefined) {
+        values['guestRamTouchedBytes'] = vmSplit.guestRamPssBytes;
+        values['vmmOverheadBytes'] = vmSplit.vmmOverheadBytes;
+      }
     } catch (e) {
       await idle.kill();
       const r = await idle.result;
@@ -136,10 +180,11 @@ export const memory: Scenario = {
     const r = await idle.result;
     if (r.status !== 'ok') throw new TargetError(driver.name, 'memory', `the idle instance: ${r.reason ?? r.status}`, { tail: r.tail });
     if (values['footprintPssBytes'] === undefined)
-      throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup)");
+      throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup, a VM's /proc/<pid>/smaps)");
     if (driver.isolation === 'vm' && r.guestMemory) {
       values['guestAvailableBytes'] = r.guestMemory.availableKb * 1024;
       values['guestTotalBytes'] = r.guestMemory.totalKb * 1024;
+      values['guestUsedBytes'] = (r.guestMemory.totalKb - r.guestMemory.availableKb) * 1024;
     }
 
     // Write bandwidth.
@@ -169,8 +214,16 @@ export const memory: Scenario = {
       ...s,
       extra: {
         ...s.extra,
+        // The rest of qemu's split, and why guest RAM was not found if it was not.
+        ...(vmSplit ? { vmMemory: vmMemoryExtra(vmSplit) } : {}),
         bandwidth: { timeline: b.timeline, accounting: b.accounting, stdout: b.stdout.filter((l) => /MiB transferred|total time/.test(l)) },
       },
     };
   },
 };
+
+/** What a sample records of a VM's split beside its metrics (`extra.vmMemory`); JSON drops the fields that are undefined. */
+function vmMemoryExtra(m: QemuMemory): Partial<QemuMemory> {
+  const { guestRamBytes, guestRamRssBytes, tcgBufferPssBytes, tcgBufferSizeBytes, fileBackedPssBytes, otherPssBytes, rssBytes, mappings, problem } = m;
+  return { guestRamBytes, guestRamRssBytes, tcgBufferPssBytes, tcgBufferSizeBytes, fileBackedPssBytes, otherPssBytes, rssBytes, mappings, problem };
+}

@@ -92,7 +92,8 @@ export const CLAIMS: readonly ClaimSpec[] = [
   {
     id: 'C3',
     claim: 'A container uses much less host memory than a VM, which carries its own kernel and OS.',
-    decidedBy: '`memory`: footprintPssBytes of one idle instance minus native (cgroupUsageBytes, guest memory in use beside it)',
+    decidedBy:
+      "`memory`: footprintPssBytes of one idle instance minus native (cgroupUsageBytes, guest memory in use, and a VM's split into guestRamTouchedBytes and vmmOverheadBytes beside it)",
     reference: cite('firecracker', [1], ' (the VMM alone, guest memory not counted)'),
   },
   {
@@ -103,7 +104,8 @@ export const CLAIMS: readonly ClaimSpec[] = [
   {
     id: 'C5',
     claim: 'More containers than VMs fit on the same host.',
-    decidedBy: '`density`: pssPerInstanceBytes (and memAvailableDeltaPerInstanceBytes) with N instances at once; startupP50Ms/startupP99Ms beside it',
+    decidedBy:
+      "`density`: pssPerInstanceBytes (and memAvailableDeltaPerInstanceBytes, a VM's vmmOverheadPerInstanceBytes) with N instances at once; startupP50Ms/startupP99Ms beside it",
     reference: cite('firecracker', [1], ' per microVM'),
   },
   {

@@ -15,7 +15,7 @@
 import { CLAIMS, type ClaimSpec } from './catalogue.js';
 import { derived, differenceBetween, ratioBetween, type HostData, type Interval, type MetricFound } from './data.js';
 import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv } from './judge.js';
-import type { ClaimVerdict, Verdict } from './types.js';
+import type { ClaimPart, ClaimVerdict, Verdict } from './types.js';
 
 /** A threshold: its value, unit, the claims that use it and what it means. */
 export interface ThresholdSpec {
@@ -106,10 +106,10 @@ export const RULE_TEXTS = {
     tcg: `names KVM: the KVM part is measured only by a \`kvm\` target; TCG has a part of its own ("far slower").`,
   },
   C3: {
-    inWords: `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS.`,
-    brief: `container's extra ≤ **1/${T.muchLessMemoryFactor}** of the VM's extra: ${T.muchLessMemoryFactor} × container upper ≤ VM lower → confirmed; ${T.muchLessMemoryFactor} × container lower > VM upper → refuted. TCG: confirm on guest memory in use, refute on PSS.`,
-    why: `"Much less" = an order of magnitude, as in C1. Subtracting native leaves what the isolation layer adds.`,
-    tcg: `"much less memory": a TCG VM confirms only on a lower bound that every VM pays whatever its accelerator — the memory its guest has in use (\`guestTotalBytes − guestAvailableBytes\` from the memory scenario), which the host must back — and refutes only on its PSS (an upper bound: it includes TCG's translation cache). Without guest figures a TCG VM cannot confirm (inconclusive).`,
+    inWords: `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS. The VM's PSS is also split, where the run recorded it (vmmOverheadBytes), into the guest RAM its guest has touched (guestRamTouchedBytes, the PSS of qemu's guest RAM mapping) and the VMM's own overhead (PSS − guest RAM, Firecracker's "VMM overhead"): the evidence states both beside the total, and a context part, "much less memory than the VMM alone", judges the container's extra against the overhead alone by the same factor (${T.muchLessMemoryFactor}× the container's upper bound at most the overhead's lower bound → confirmed; ${T.muchLessMemoryFactor}× its lower bound above the overhead's upper bound → refuted). That part never decides — the claim is about the whole VM, guest included — but says whether the VM's cost is its guest's kernel and OS, as the claim has it, or the VMM itself. Under TCG the overhead includes TCG's translation buffer.`,
+    brief: `container's extra ≤ **1/${T.muchLessMemoryFactor}** of the VM's extra: ${T.muchLessMemoryFactor} × container upper ≤ VM lower → confirmed; ${T.muchLessMemoryFactor} × container lower > VM upper → refuted. TCG: confirm on guest memory in use, refute on PSS. Context: the same test against the VMM overhead alone (PSS − guest RAM touched).`,
+    why: `"Much less" = an order of magnitude, as in C1. Subtracting native leaves what the isolation layer adds. The overhead is not offset by native: the guest runs its own copy of the workload in its RAM, so native's share is in guest RAM. Splitting the VM's PSS shows whether its cost is its guest's memory (what the claim names: "its own kernel and OS") or the VMM itself; Firecracker states ≤ 5 MiB for its VMM alone.`,
+    tcg: `"much less memory": a TCG VM confirms only on a lower bound that every VM pays whatever its accelerator — the memory its guest has in use (\`guestTotalBytes − guestAvailableBytes\` from the memory scenario), which the host must back — and refutes only on its PSS (an upper bound: it includes TCG's translation cache). Without guest figures a TCG VM cannot confirm (inconclusive). The VMM overhead under TCG includes the translation buffer, so its context part can flatter the claim there.`,
   },
   C4: {
     inWords: `Confirmed when what a VM must carry (kernelBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and its modules), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
@@ -117,10 +117,10 @@ export const RULE_TEXTS = {
     why: `"Small compared with" = at most half. tsbench packs the **same** root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and modules), so this compares what each must carry for the same workload — not a typical distribution VM disk (GBs) vs a container image (MBs).`,
   },
   C5: {
-    inWords: `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside.`,
-    brief: `VM per instance ≥ **${T.moreFitFactor}×** container per instance (VM lower ≥ ${T.moreFitFactor} × container upper → confirmed; VM upper < ${T.moreFitFactor} × container lower → refuted). TCG: as C3.`,
-    why: `Idle instances are bounded by memory; "more fit" = at least twice as many, not a few percent. \`instances\` is not used: by default the scenario starts at most 4 VMs.`,
-    tcg: `"more fit": as C3 — a TCG VM confirms only on its guest's memory in use (memory scenario) and refutes only on its PSS per instance.`,
+    inWords: `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside. Where the run recorded it (density vmmOverheadPerInstanceBytes: qemu's PSS less its guest RAM's, per instance), the evidence gives the VMM's own overhead beside the total, and a context part, "counting only the VMM, more containers than VMs fit", applies the same test to it (overhead lower end ≥ ${T.moreFitFactor}× the container's upper end → confirmed; upper end < ${T.moreFitFactor}× its lower end → refuted): guest memory can be shared or handed back (KSM, ballooning, free page reporting), the VMM's own cost per instance cannot. It never decides; under TCG the overhead includes TCG's translation buffer.`,
+    brief: `VM per instance ≥ **${T.moreFitFactor}×** container per instance (VM lower ≥ ${T.moreFitFactor} × container upper → confirmed; VM upper < ${T.moreFitFactor} × container lower → refuted). TCG: as C3. Context: the same test on the VMM overhead per instance alone.`,
+    why: `Idle instances are bounded by memory; "more fit" = at least twice as many, not a few percent. \`instances\` is not used: by default the scenario starts at most 4 VMs. The VMM overhead is the part of a VM's cost no guest-memory sharing removes.`,
+    tcg: `"more fit": as C3 — a TCG VM confirms only on its guest's memory in use (memory scenario) and refutes only on its PSS per instance; its VMM overhead includes the translation buffer (context only).`,
   },
   C6: {
     inWords: `io ratios to native with bootstrap 95 % CIs. "Little overhead" (container volume, the data path Felter et al. measured): each of sequential read/write MiB/s and 4 KiB random read/write IOPS keeps at least ${T.littleIoRatio * 100} % of native — confirmed when every ratio's CI lower end is ≥ ${T.littleIoRatio}, refuted when any CI lies wholly below. The overlay root is judged the same way as context (copy-on-write is a cost of the root filesystem, not of the data path). "VMs pay": both 4 KiB random IOPS ratios (the per-request device cost) wholly below ${T.littleIoRatio} → confirmed, both wholly at or above → refuted. TCG emulates the guest's I/O path, so a TCG VM "paying" is context; only a TCG VM that does not pay decides.`,
@@ -334,16 +334,18 @@ function c3(h: HostData): ClaimVerdict {
     c.fig(figure('idle footprint (PSS)', vm.found.interval, 'bytes', accel));
     c.fig(figure('extra over native', vmExtra, 'bytes', accel));
     const ctWords = `the container adds ${fmtIv(ctExtra, 'bytes')} over native`;
+    const split = vmSplit(c, h, vm.found, accel, ctExtra);
     if (accel === 'kvm') {
       const verdict: Verdict =
         T.muchLessMemoryFactor * ctHi <= vmExtra.lo ? 'confirmed' : T.muchLessMemoryFactor * ctLo > vmExtra.hi ? 'refuted' : 'inconclusive';
       c.part({
         label: `${label} (kvm)`,
         verdict,
-        evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}.`,
+        evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)}.${split.words}`,
         accelerator: 'kvm',
         targets: ['native', 'container', 'kvm'],
       });
+      if (split.part) c.part(split.part);
       continue;
     }
     const used = derived(vm.found, 'guestUsedBytes', (v) =>
@@ -361,13 +363,55 @@ function c3(h: HostData): ClaimVerdict {
     c.part({
       label: `${label} (tcg)`,
       verdict,
-      evidence: `${ctWords}; a TCG VM adds ${fmtIv(vmExtra, 'bytes')} — judged under TCG: ${boundWords}.`,
+      evidence: `${ctWords}; a TCG VM adds ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)} — judged under TCG: ${boundWords}.${split.words}`,
       accelerator: 'tcg',
       targets: ['native', 'container', 'tcg'],
     });
+    if (split.part) c.part(split.part);
   }
   requireVm(c, label, 'memory', ['native', 'container', 'kvm'], '');
   return c.finish();
+}
+
+/** ", N× the container's" for the medians of two extras, when the container's is above 0. */
+const times = (vm: Interval, ct: Interval): string => (ct.value > 0 ? `, ${fmt(vm.value / ct.value, '×')} the container's` : '');
+
+/**
+ * C3's split of a VM's PSS, where its memory result has one: the guest RAM
+ * touched and the VMM overhead as figures; the sentence the deciding part's
+ * evidence ends with; and the context part that judges the container's extra
+ * against the overhead alone, to be added after the deciding part. Nothing for
+ * results without the split.
+ */
+function vmSplit(c: ClaimBuilder, h: HostData, vm: MetricFound, accel: Accel, ctExtra: Interval): { words: string; part?: ClaimPart } {
+  const guest = h.metric('memory', accel, 'guestRamTouchedBytes');
+  const overhead = h.metric('memory', accel, 'vmmOverheadBytes');
+  // Both from the file that gave the PSS: a split from another run would not add up to it.
+  if (!guest.ok || !overhead.ok || guest.found.source !== vm.source || overhead.found.source !== vm.source) return { words: '' };
+  const g = guest.found.interval;
+  const o = overhead.found.interval;
+  c.fig(figure('guest RAM touched', g, 'bytes', accel));
+  c.fig(figure('VMM overhead (PSS − guest RAM)', o, 'bytes', accel));
+  const share = derived(vm, 'guestRamShare', (v) =>
+    v.guestRamTouchedBytes !== undefined && v.footprintPssBytes ? (100 * v.guestRamTouchedBytes) / v.footprintPssBytes : undefined,
+  );
+  if (share) c.fig(figure('guest RAM share of PSS', share, '%', accel));
+  const [lo, hi] = [Math.max(0, ctExtra.lo), Math.max(0, ctExtra.hi)];
+  const verdict: Verdict = T.muchLessMemoryFactor * hi <= o.lo ? 'confirmed' : T.muchLessMemoryFactor * lo > o.hi ? 'refuted' : 'inconclusive';
+  const tcgNote = accel === 'tcg' ? ", TCG's translation buffer included" : '';
+  const whose = share ? ` (${fmt(share.value, '%')} of it guest RAM)` : '';
+  const relation = verdict === 'confirmed' ? 'under' : verdict === 'refuted' ? 'over' : 'not clearly under';
+  return {
+    words: ` Of the VM's ${fmt(vm.interval.value, 'bytes')} PSS${whose}, ${fmtIv(g, 'bytes')} is guest RAM its guest has touched and ${fmtIv(o, 'bytes')} the VMM's own overhead${tcgNote}; the container's extra is ${relation} 1/${T.muchLessMemoryFactor} of the overhead alone (context).`,
+    part: {
+      label: `container uses much less memory than the VMM alone (${accel})`,
+      verdict,
+      evidence: `the container adds ${fmtIv(ctExtra, 'bytes')} over native; the ${accel} VMM alone (qemu's PSS less its guest RAM${tcgNote}) takes ${fmtIv(o, 'bytes')}, against ${T.muchLessMemoryFactor}× the container's extra (at most ${fmt(T.muchLessMemoryFactor * hi, 'bytes')}).`,
+      bearing: 'context',
+      accelerator: accel,
+      targets: ['native', 'container', accel],
+    },
+  };
 }
 
 // ---- C4 ---------------------------------------------------------------------
@@ -470,13 +514,34 @@ function c5(h: HostData): ClaimVerdict {
         boundWords = ' — judged under TCG, whose PSS includes its translation cache, and no guest memory figures (memory scenario) bound it from below';
     }
     const verdict: Verdict = confirmOn && confirmOn.lo >= T.moreFitFactor * ctIv.hi ? 'confirmed' : refuted ? 'refuted' : 'inconclusive';
+    // The VMM's own overhead per instance, where the run split it (from the same file as the PSS).
+    const overhead = h.metric('density', accel, 'vmmOverheadPerInstanceBytes');
+    let alone: ClaimPart | undefined;
+    let overheadWords = '';
+    if (overhead.ok && overhead.found.source === vm.found.source) {
+      const o = overhead.found.interval;
+      const tcgNote = accel === 'tcg' ? ", TCG's translation buffer included" : '';
+      c.fig(figure('VMM overhead per instance (PSS − guest RAM)', o, 'bytes', accel));
+      const v: Verdict = o.lo >= T.moreFitFactor * ctIv.hi ? 'confirmed' : o.hi < T.moreFitFactor * ctIv.lo ? 'refuted' : 'inconclusive';
+      alone = {
+        label: `counting only the VMM, more containers than VMs fit (${accel})`,
+        verdict: v,
+        evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance; the ${accel} VMM alone (qemu's PSS less its guest RAM${tcgNote}) ${fmtIv(o, 'bytes')}, against ${T.moreFitFactor}× the container's.`,
+        bearing: 'context',
+        accelerator: accel,
+        targets: ['container', accel],
+      };
+      const relation = v === 'confirmed' ? 'at least' : v === 'refuted' ? 'under' : 'not clearly at least';
+      overheadWords = ` Of the VM's, ${fmtIv(o, 'bytes')} is the VMM's own overhead${tcgNote}: ${relation} ${T.moreFitFactor}× a container on its own (context).`;
+    }
     c.part({
       label: `${label} (${accel})`,
       verdict,
-      evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance, a ${accel} VM ${fmtIv(vmIv, 'bytes')}${boundWords}.`,
+      evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance, a ${accel} VM ${fmtIv(vmIv, 'bytes')}${boundWords}.${overheadWords}`,
       accelerator: accel,
       targets: ['container', accel],
     });
+    if (alone) c.part(alone);
   }
   requireVm(c, label, 'density', ['native', 'container', 'kvm'], '');
   return c.finish();
