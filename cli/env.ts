@@ -11,6 +11,7 @@ import type { DriverOptions } from '../drivers/types.js';
 export const ENVIRONMENT = {
   TSBENCH_KERNEL: 'a bzImage to build the image for and boot, instead of the cached kernel',
   TSBENCH_KERNEL_MODULES: "TSBENCH_KERNEL's modules directory (/lib/modules/<version>)",
+  TSBENCH_LINUX_SOURCE: 'the linux source tarball `tsbench kernel build` builds the lean guest kernel from (default /usr/src/linux-source-6.1.tar.xz)',
   TSBENCH_QEMU_MACHINE: `QEMU machine type of the VM targets when --machine is not given (${MACHINES.join(', ')})`,
   TSBENCH_PRINT_COMMAND: '1: print each VM’s qemu command line on stderr, like --print-command',
   TSBENCH_TSC_KHZ: "the host's TSC rate in kHz for TCG guests, when tsbench cannot read it",
@@ -41,6 +42,8 @@ export function driverOptionsFromEnv(env: Env = process.env): DriverOptions {
   if (modules !== undefined && kernel === undefined)
     throw new UsageError('TSBENCH_KERNEL_MODULES is set without TSBENCH_KERNEL: set both, or neither to use the cached kernel');
   if (kernel !== undefined) opts.guestKernel = { kernel, ...(modules !== undefined ? { modules } : {}) };
+  const linuxSource = value(env, 'TSBENCH_LINUX_SOURCE');
+  if (linuxSource !== undefined) opts.linuxSource = linuxSource;
   const machine = value(env, 'TSBENCH_QEMU_MACHINE');
   if (machine !== undefined) {
     if (!(MACHINES as readonly string[]).includes(machine))

@@ -294,7 +294,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .action((flags: { json?: boolean }) => setExit(scenariosCommand(flags)));
 
-  registerImageCommands(program);
+  registerImageCommands(program, setExit);
   registerReportCommand(program, setExit);
   registerCompareCommand(program, setExit);
   registerHistoryCommand(program, setExit);

@@ -200,6 +200,8 @@ export interface DriverOptions {
   confinement?: 'docker-default' | 'unconfined';
   /** The guest kernel the workload image is built for. @default the one `tsbench kernel fetch` cached */
   guestKernel?: KernelChoice;
+  /** The linux source tarball the lean guest kernel is built from (`TSBENCH_LINUX_SOURCE`). @default /usr/src/linux-source-6.1.tar.xz */
+  linuxSource?: string;
 }
 
 /** `Driver.minMemory`: the least memory limit and, in a few words, what needs it. */

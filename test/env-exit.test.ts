@@ -17,6 +17,7 @@ describe('environment variables', () => {
       driverOptionsFromEnv({
         TSBENCH_KERNEL: '/k/vmlinuz',
         TSBENCH_KERNEL_MODULES: '/k/modules',
+        TSBENCH_LINUX_SOURCE: '/src/linux.tar.xz',
         TSBENCH_QEMU_MACHINE: 'q35',
         TSBENCH_PRINT_COMMAND: '1',
         TSBENCH_TSC_KHZ: '2445406',
@@ -26,6 +27,7 @@ describe('environment variables', () => {
       }),
       {
         guestKernel: { kernel: '/k/vmlinuz', modules: '/k/modules' },
+        linuxSource: '/src/linux.tar.xz',
         machine: 'q35',
         printCommand: true,
         tscKhz: 2445406,

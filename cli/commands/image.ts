@@ -1,12 +1,27 @@
 /**
- * CLI: `tsbench image build|info|clean` and `tsbench kernel fetch`.
+ * CLI: `tsbench image build|info|clean` and `tsbench kernel fetch|build|info`.
  * Errors are one line naming the fix; usage errors (UsageError) exit 2, other failures 1.
  */
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { KernelChoice } from '../../drivers/types.js';
 import { driverOptionsFromEnv } from '../env.js';
+import { positiveInt } from '../options.js';
+import { buildProgressPrinter, formatDuration } from '../progress.js';
 import { UsageError } from '../../core/errors.js';
-import { ImageError, cacheDir, cleanImages, ensureImage, fetchKernel, loadImage, type Image } from '../../drivers/image/index.js';
+import { withInterrupts } from '../../core/exit.js';
+import {
+  ImageError,
+  buildLeanKernel,
+  cacheDir,
+  cleanImages,
+  ensureImage,
+  fetchKernel,
+  loadImage,
+  resolveKernel,
+  resolveLeanKernel,
+  type Image,
+} from '../../drivers/image/index.js';
 
 const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
 
@@ -14,6 +29,12 @@ const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\
 function guestKernel(): { kernel?: KernelChoice } {
   const chosen = driverOptionsFromEnv().guestKernel;
   return chosen ? { kernel: chosen } : {};
+}
+
+/** The linux source tarball TSBENCH_LINUX_SOURCE names, if it names one. */
+function linuxSource(): { source?: string } {
+  const source = driverOptionsFromEnv().linuxSource;
+  return source !== undefined ? { source } : {};
 }
 
 /**
@@ -34,6 +55,17 @@ function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...a
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1).padStart(7)} MB`;
 
+/** `kernel info`: one guest kernel's version, path and size, or why there is none. */
+async function kernelLines(label: string, find: () => Promise<{ path: string; version: string; extra?: string }>): Promise<string> {
+  try {
+    const k = await find();
+    return `${label} ${k.version}${k.extra ?? ''}\n  ${k.path}  ${mb((await stat(k.path)).size).trim()}`;
+  } catch (error) {
+    if (!(error instanceof ImageError)) throw error;
+    return `${label}: none (${error.message})`;
+  }
+}
+
 /** Human-readable sizes for `image info`: the figures behind "container images are small compared with VM images". */
 export function formatImageInfo(image: Image): string {
   const vm = image.sizes.kernelBytes + image.sizes.initramfsBytes;
@@ -47,7 +79,7 @@ export function formatImageInfo(image: Image): string {
   return [`image ${image.hash}`, `  ${image.dir}`, ...rows.map(([label, bytes]) => `  ${label.padEnd(34)}${mb(bytes)}`)].join('\n');
 }
 
-export function registerImageCommands(program: Command): void {
+export function registerImageCommands(program: Command, setExit: (code: number) => void): void {
   const image = program.command('image').description('the workload image shared by all targets');
   image
     .command('build')
@@ -93,6 +125,67 @@ export function registerImageCommands(program: Command): void {
           throw new ImageError('--modules needs --kernel: pass both, or neither to fetch the Debian kernel', { exitCode: 2 });
         const k = await fetchKernel({ ...opts, log });
         process.stdout.write(`kernel ${k.version}\n  ${k.vmlinuz}\n${k.modulesDir !== undefined ? `  modules ${k.modulesDir}\n` : ''}`);
+      }),
+    );
+  kernel
+    .command('build')
+    .description("build the lean guest kernel (tinyconfig + drivers/image/kernel/lean.config, from Debian's linux-source-6.1) unless it is cached")
+    .option('--rebuild', 'build even if the cached lean kernel matches')
+    .option('--jobs <n>', 'parallel make jobs (default: CPUs + 1)', positiveInt('--jobs', '3'))
+    .action(
+      action(async (opts: { rebuild?: boolean; jobs?: number }) => {
+        const printer = buildProgressPrinter(process.stderr);
+        const started = process.hrtime.bigint();
+        let built = false;
+        // The first Ctrl-C exits at once: the exit hooks kill make's process group and remove the source tree.
+        const k = await withInterrupts(
+          () =>
+            buildLeanKernel({
+              ...linuxSource(),
+              ...(opts.rebuild === true ? { rebuild: true } : {}),
+              ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+              log: (line) => {
+                printer.clear();
+                log(line);
+              },
+              progress: (p) => {
+                built = true;
+                printer.update(p);
+              },
+            }),
+          { first: 'exit' },
+        )
+          .catch((error: unknown) => {
+            // A failed step's message ends with the last lines of its output, which the CLI's one-line error would cut off.
+            if (!(error instanceof ImageError) || error.exitCode !== 1 || !error.message.includes('\n')) throw error;
+            printer.clear();
+            const [first, ...rest] = error.message.split('\n');
+            process.stderr.write(`tsbench: ${first}\n${rest.map((l) => `  ${l}\n`).join('')}`);
+            return undefined;
+          })
+          .finally(() => printer.clear());
+        if (k === undefined) return setExit(1);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const size = mb((await stat(k.vmlinux)).size).trim();
+        process.stdout.write(
+          `lean kernel ${k.version} ${built ? `(built in ${formatDuration(seconds)})` : '(cached)'}\n  ${k.vmlinux}  ${size}\n  key ${k.key}\n`,
+        );
+      }),
+    );
+  kernel
+    .command('info')
+    .description('print both guest kernels, the fetched one and the lean one, if present')
+    .action(
+      action(async () => {
+        const cloud = await kernelLines('kernel', async () => {
+          const k = await resolveKernel(guestKernel().kernel);
+          return { path: k.vmlinuz, version: k.version };
+        });
+        const lean = await kernelLines('lean kernel', async () => {
+          const k = await resolveLeanKernel(linuxSource());
+          return { path: k.vmlinux, version: k.version, extra: ` (key ${k.key})` };
+        });
+        process.stdout.write(`${cloud}\n${lean}\n`);
       }),
     );
 }

@@ -17,6 +17,16 @@ import type { KernelChoice } from '../types.js';
 
 export { ImageError, cacheDir } from './cache.js';
 export { fetchKernel, resolveKernel, type Kernel, type KernelOptions } from './kernel.js';
+export {
+  LEAN_CONFIG,
+  buildLeanKernel,
+  droppedOptions,
+  leanKernelKey,
+  resolveLeanKernel,
+  type LeanKernel,
+  type LeanKernelInputs,
+  type LeanKernelProgress,
+} from './lean-kernel.js';
 
 /** A built, verified image. */
 export type Image = {
