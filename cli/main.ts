@@ -168,7 +168,7 @@ async function imageInfo(options: DriverOptions): Promise<ImageInfo | undefined>
   if (!image) return undefined;
   return {
     hash: image.hash,
-    packing: `initramfs (${basename(image.initramfs)}, unpacked into guest RAM)`,
+    packing: `read-only ext4 root disk (${basename(image.rootDisk)}); ${basename(image.initramfs)} for the stock kernel's modules`,
     ...image.sizes,
     kernelRelease: image.kernel.version,
   };

@@ -4,6 +4,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import type { Driver, DriverOptions } from './types.js';
+import { VM_PROFILES, vmDescription, vmTargetName } from './qemu/names.js';
 
 export interface TargetInfo {
   name: string;
@@ -17,16 +18,14 @@ const targets: readonly TargetInfo[] = [
     description: 'plain host process (baseline)',
     create: async () => (await import('./native.js')).default(),
   },
-  {
-    name: 'kvm',
-    description: 'QEMU VM, KVM hardware virtualization',
-    create: async (options) => (await import('./qemu/index.js')).createKvmDriver(options),
-  },
-  {
-    name: 'tcg',
-    description: 'QEMU VM, TCG binary translation (no hardware virtualization)',
-    create: async (options) => (await import('./qemu/index.js')).createTcgDriver(options),
-  },
+  // The VM targets: the lean microVM (the default VM) and the stock VM, under each accelerator (drivers/qemu).
+  ...(['kvm', 'tcg'] as const).flatMap((accel) =>
+    VM_PROFILES.map((profile): TargetInfo => ({
+      name: vmTargetName(accel, profile),
+      description: vmDescription(accel, profile),
+      create: async (options) => (await import('./qemu/index.js')).createQemuDriver(accel, profile, options),
+    })),
+  ),
   {
     name: 'container',
     description: "namespaces + cgroups + overlay root (tsbench's own runtime)",
@@ -41,12 +40,14 @@ const targets: readonly TargetInfo[] = [
         : `${name}: the same rootfs imported as an image, run with matching limits (peer engine)`,
     create: async (options) => (await import('./oci/index.js')).createPeerDriver(name, options),
   })),
-  // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone).
-  ...(['kvm', 'tcg'] as const).map((accel): TargetInfo => ({
-    name: `container-in-${accel}`,
-    description: `tsbench's container inside a ${accel} VM`,
-    create: async (options) => (await import('./qemu/nested.js')).createNestedDriver(accel, options),
-  })),
+  // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone), in each VM target.
+  ...(['kvm', 'tcg'] as const).flatMap((accel) =>
+    VM_PROFILES.map((profile): TargetInfo => ({
+      name: `container-in-${vmTargetName(accel, profile)}`,
+      description: `tsbench's container inside the ${vmTargetName(accel, profile)} VM (${profile === 'lean' ? 'lean microVM' : 'stock VM'})`,
+      create: async (options) => (await import('./qemu/nested.js')).createNestedDriver(accel, { ...options, profile }),
+    })),
+  ),
 ];
 
 export function listTargets(): readonly TargetInfo[] {

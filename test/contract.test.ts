@@ -25,8 +25,8 @@ const work = mkdtempSync(join(tmpdir(), 'tsbench-contract-test-'));
 const baseline = tempEntries();
 
 /**
- * The limits every declaring target gets: 640 MiB is above a VM's 512 MiB default and
- * room for its initramfs; 1.5 CPUs is a 150000/100000 µs quota, or 2 vCPUs (rounded up).
+ * The limits every declaring target gets: 640 MiB is above a VM's 256 MiB default;
+ * 1.5 CPUs is a 150000/100000 µs quota, or 2 vCPUs (rounded up).
  */
 const LIMITS: Required<Limits> = { memoryBytes: 640 * MiB, cpus: 1.5, pids: 32 };
 

@@ -40,15 +40,18 @@ after(async () => {
 });
 
 /**
- * Boots the image's initramfs with a job; returns the console and QEMU's exit.
+ * Boots the image with the stock kernel, as the stock VM does (the tiny initramfs
+ * mounts the read-only root disk), with a job; returns the console and QEMU's exit.
  * QEMU runs in its own process group, killed in `finally` so none survives a failure.
  */
 async function boot(job: string[], opts: { disk?: string; timeoutMs?: number } = {}) {
-  const args = ['-accel', 'tcg', '-M', 'microvm', '-m', '1024', '-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-no-reboot'];
+  const args = ['-accel', 'tcg', '-M', 'microvm', '-m', '256', '-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-no-reboot'];
   args.push('-kernel', image.kernel.vmlinuz, '-initrd', image.initramfs);
+  args.push('-drive', `id=root,file=${image.rootDisk},format=raw,if=none,readonly=on`, '-device', 'virtio-blk-device,drive=root');
   if (opts.disk !== undefined) args.push('-drive', `id=data,file=${opts.disk},format=raw,if=none`, '-device', 'virtio-blk-device,drive=data');
   const tscKhz = await hostTscKhz();
-  args.push('-append', kernelCmdline({ job, ...(tscKhz !== undefined ? { tscKhz } : {}), ...(opts.disk !== undefined ? { disk: '/dev/vda' } : {}) }));
+  const root = { device: '/dev/vda', by: 'initramfs' as const };
+  args.push('-append', kernelCmdline({ job, root, ...(tscKhz !== undefined ? { tscKhz } : {}), ...(opts.disk !== undefined ? { disk: '/dev/vdb' } : {}) }));
   const qemu = execa('qemu-system-x86_64', args, { detached: true, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 60_000 });
   try {
     const result = await qemu;
@@ -71,7 +74,12 @@ async function boot(job: string[], opts: { disk?: string; timeoutMs?: number } =
 test('the job encoding is base64url without padding of argv joined by NUL bytes', () => {
   assert.equal(encodeJob(['exec', '/usr/bin/fio', '--version']), Buffer.from('exec\0/usr/bin/fio\0--version').toString('base64url'));
   assert.doesNotMatch(encodeJob(['noop']), /[=+/]/);
-  assert.match(kernelCmdline({ job: ['noop'] }), /console=ttyS0 .*tsbench\.job=bm9vcA(\s|$)/);
+  const root = { device: '/dev/vda', by: 'kernel' as const };
+  assert.match(
+    kernelCmdline({ job: ['noop'], root }),
+    /console=ttyS0 .*root=\/dev\/vda ro rootfstype=ext4 init=\/sbin\/tsbench-agent .*tsbench\.job=bm9vcA(\s|$)/,
+  );
+  assert.match(kernelCmdline({ job: ['noop'], root: { ...root, by: 'initramfs' } }), / tsbench\.root=\/dev\/vda /);
 });
 
 test('the rootfs holds the agent, busybox, the tools and their libraries, and nothing else', async () => {
@@ -84,13 +92,28 @@ test('the rootfs holds the agent, busybox, the tools and their libraries, and no
   assert.ok((await lstat(join(root, 'dev/console'))).isCharacterDevice());
   for (const dir of ['proc', 'sys', 'tmp', 'data']) assert.ok((await lstat(join(root, dir))).isDirectory(), dir);
   assert.equal(existsSync(join(root, 'lib/modules')), false, 'kernel modules are for the initramfs only');
-  const modules = (await readFile(join(root, 'etc/tsbench/modules'), 'utf8')).split('\n').filter(Boolean);
+  assert.ok(image.sizes.rootfsBytes > 0 && image.sizes.rootDiskBytes > 0 && image.sizes.initramfsBytes > 0 && image.sizes.kernelBytes > 0);
+});
+
+test('the initramfs is tiny: the agent as /init and the modules that mount the root disk, in load order', async () => {
+  const { stdout } = await execa('cpio', ['-t', '--quiet', '-F', image.initramfs]);
+  const names = stdout.split('\n');
+  for (const want of ['init', 'sbin/tsbench-agent', 'dev/console', 'etc/tsbench/modules']) assert.ok(names.includes(want), `${want} in ${names.join(' ')}`);
+  assert.equal(names.filter((n) => n.startsWith('usr/')).length, 0, 'no tools: they are on the root disk');
+  assert.ok(image.sizes.initramfsBytes < 4 * 2 ** 20, `${image.sizes.initramfsBytes} B`);
   if (image.kernel.modulesDir !== undefined)
     assert.ok(
-      modules.some((m) => m.endsWith('/virtio_blk.ko')),
-      modules.join(' '),
+      names.some((n) => n.endsWith('/virtio_blk.ko')),
+      names.join(' '),
     );
-  assert.ok(image.sizes.rootfsBytes > 0 && image.sizes.initramfsBytes > 0 && image.sizes.kernelBytes > 0);
+});
+
+test('the root disk is a clean ext4 image of the rootfs, shrunk to its content', async () => {
+  const fsck = await execa('e2fsck', ['-f', '-n', image.rootDisk], { reject: false });
+  assert.equal(fsck.exitCode, 0, fsck.stdout + fsck.stderr);
+  const { stdout } = await execa('debugfs', ['-R', 'cat /etc/os-release', image.rootDisk], { stripFinalNewline: false });
+  assert.equal(stdout, await readFile(join(image.rootfs, 'etc/os-release'), 'utf8'));
+  assert.ok(image.sizes.rootDiskBytes < image.sizes.rootfsBytes * 1.5, `${image.sizes.rootDiskBytes} B for ${image.sizes.rootfsBytes} B of files`);
 });
 
 test('the rootfs carries an /etc/os-release naming the image by its hash, listed in the manifest', async () => {
@@ -128,24 +151,25 @@ test('a second ensureImage is a cache hit: same hash, same entry, well under a s
   assert.equal((await loadImage()).hash, image.hash);
 });
 
-test('the initramfs boots under TCG to ready, and QEMU exits by itself after the agent exits 0', async () => {
+test('the stock kernel boots the root disk through the initramfs under TCG to ready, and QEMU exits by itself after the agent exits 0', async () => {
   const { result, lines } = await boot(['noop']);
   assert.equal(result.timedOut, false);
   assert.equal(result.exitCode, 0, result.stderr);
   assert.deepEqual(
     lines.map((l) => l.split(' ')[0]),
-    ['init', 'ready', 'exit'],
+    ['init', 'mark', 'ready', 'exit'],
     lines.join('\n'),
   );
+  assert.match(lines[1] ?? '', /^mark root \d+$/);
   assert.equal(lines.at(-1), 'exit 0');
 });
 
-test('an exec job in the VM prints the tool output framed, and mounts the data disk', async () => {
+test('an exec job in the VM prints the tool output framed, sees a read-only root and a tmpfs /tmp, and mounts the data disk', async () => {
   const disk = join(work, 'data.img');
   await writeFile(disk, '');
   await execa('truncate', ['-s', '16M', disk]);
   const mkfs = await execa('mkfs.ext4', ['-q', '-F', disk], { reject: false });
-  const job = ['exec', '/bin/sh', '-c', '/usr/bin/fio --version; grep " /data " /proc/mounts; exit 5'];
+  const job = ['exec', '/bin/sh', '-c', '/usr/bin/fio --version; grep -E " (/|/tmp|/data) " /proc/mounts; exit 5'];
   const { result, lines } = await boot(job, mkfs.exitCode === 0 ? { disk } : {});
   assert.equal(result.exitCode, 0, result.stderr);
   assert.ok(
@@ -154,9 +178,17 @@ test('an exec job in the VM prints the tool output framed, and mounts the data d
   );
   if (mkfs.exitCode === 0)
     assert.ok(
-      lines.some((l) => /^out \/dev\/vda \/data ext4/.test(l)),
+      lines.some((l) => /^out \/dev\/vdb \/data ext4 rw/.test(l)),
       lines.join('\n'),
     );
+  assert.ok(
+    lines.some((l) => /^out \/dev\/vda \/ ext4 ro/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => /^out tmpfs \/tmp tmpfs rw/.test(l)),
+    lines.join('\n'),
+  );
   assert.ok(lines.some((l) => l.startsWith('rusage ')));
   assert.equal(lines.at(-1), 'exit 5');
 });
@@ -166,6 +198,11 @@ test('a corrupted cache entry is refused with a clear error and rebuilt by ensur
   await assert.rejects(loadImage(), (e: unknown) => e instanceof ImageError && /corrupt .*initramfs.* changed.*tsbench image build/.test(e.message));
   const rebuilt = await ensureImage();
   assert.equal(rebuilt.hash, image.hash);
+  await loadImage();
+
+  await appendFile(rebuilt.rootDisk, 'x');
+  await assert.rejects(loadImage(), (e: unknown) => e instanceof ImageError && /corrupt .*root\.ext4 is changed/.test(e.message));
+  await ensureImage();
   await loadImage();
 
   await rm(join(image.dir, 'manifest.json'));

@@ -20,11 +20,8 @@ import { listTargets } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
 import { descendants } from './helpers/leftovers.js';
 
-/**
- * Guest RAM for the boots. The current image's initramfs is 110 MiB, unpacked next
- * to itself, so the 256 MiB default is too small (prepare() says so).
- */
-const MEMORY = 512 * 2 ** 20;
+/** Guest RAM for the boots: the default. */
+const MEMORY = 256 * 2 ** 20;
 const work = mkdtempSync(join(tmpdir(), 'tsbench-qemu-test-'));
 const tcgProbe = await createTcgDriver().probe();
 const noVm = tcgProbe.available ? false : `tcg target unavailable: ${tcgProbe.reason ?? ''}`;
@@ -56,9 +53,9 @@ after(async () => {
 });
 
 describe('the QEMU command line', () => {
-  const base = { kernel: '/k/vmlinuz', initrd: '/k/initramfs.cpio', append: 'console=ttyS0 quiet tsbench.job=bm9vcA' };
+  const base = { kernel: '/k/vmlinuz', initrd: '/k/initramfs.cpio', rootDisk: '/i/root.ext4', append: 'console=ttyS0 quiet tsbench.job=bm9vcA' };
 
-  test('tcg on microvm translates with -cpu max, boots the kernel directly and talks on the serial console', () => {
+  test('tcg on microvm translates with -cpu max, boots the kernel directly, attaches the root disk read-only and talks on the serial console', () => {
     const argv = buildQemuArgs({ ...base, accelerator: 'tcg' });
     assert.deepEqual(argv, [
       'qemu-system-x86_64',
@@ -78,14 +75,25 @@ describe('the QEMU command line', () => {
       '-smp',
       '1',
       '-m',
-      '512M',
+      '256M',
       '-kernel',
       '/k/vmlinuz',
       '-initrd',
       '/k/initramfs.cpio',
       '-append',
       base.append,
+      '-drive',
+      'file=/i/root.ext4,format=raw,if=none,id=root,readonly=on',
+      '-device',
+      'virtio-blk-device,drive=root',
     ]);
+  });
+
+  test('the lean kernel boots without an initramfs on a microvm without ACPI', () => {
+    const { initrd: _initrd, ...lean } = base;
+    const argv = buildQemuArgs({ ...lean, accelerator: 'tcg', acpi: false });
+    assert.ok(!argv.includes('-initrd'));
+    assert.equal(argv[argv.indexOf('-M') + 1], 'microvm,acpi=off');
   });
 
   test('kvm uses the host CPU, and CPU and memory limits become vCPUs (rounded up) and RAM', () => {
@@ -97,7 +105,7 @@ describe('the QEMU command line', () => {
     assert.equal(after('-m'), '301M');
   });
 
-  test('a data disk is raw virtio-blk with O_DIRECT: an mmio device on microvm, a PCI device on pc and q35', () => {
+  test('a data disk is raw virtio-blk with O_DIRECT after the root disk: an mmio device on microvm, a PCI device on pc and q35', () => {
     for (const [machine, device] of [
       ['microvm', 'virtio-blk-device'],
       ['pc', 'virtio-blk-pci'],
@@ -105,10 +113,11 @@ describe('the QEMU command line', () => {
     ] as const) {
       const argv = buildQemuArgs({ ...base, accelerator: 'tcg', machine, disk: '/tmp/tsbench-x/disk.raw' });
       assert.equal(argv[argv.indexOf('-M') + 1], machine);
-      assert.equal(argv[argv.indexOf('-drive') + 1], 'file=/tmp/tsbench-x/disk.raw,format=raw,if=none,id=d0,cache=none,aio=io_uring');
-      assert.equal(argv[argv.indexOf('-device') + 1], `${device},drive=d0`);
+      assert.equal(argv[argv.lastIndexOf('-drive') + 1], 'file=/tmp/tsbench-x/disk.raw,format=raw,if=none,id=d0,cache=none,aio=io_uring');
+      assert.equal(argv[argv.lastIndexOf('-device') + 1], `${device},drive=d0`);
+      assert.equal(argv[argv.indexOf('-device') + 1], `${device},drive=root`, 'the root disk first: it is /dev/vda');
     }
-    assert.ok(!buildQemuArgs({ ...base, accelerator: 'tcg' }).includes('-drive'));
+    assert.equal(buildQemuArgs({ ...base, accelerator: 'tcg' }).filter((a) => a === '-drive').length, 1);
   });
 
   test('the printed command reads back in a shell as the same argv', async () => {
@@ -132,9 +141,28 @@ describe('the QEMU command line', () => {
     assert.equal(Math.round(phases.reduce((s, p) => s + p.ms, 0)), 2620);
   });
 
-  test('both VM targets are registered', () => {
+  test("the stock VM's initramfs is a phase of its own, ended by the agent's root mark", () => {
+    const ms = (x: number): bigint => BigInt(Math.round(x * 1e6));
+    const marks = [{ name: 'root', monoNs: ms(2030) }];
+    const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(2000), agentReadyNs: ms(2050), readyReceivedNs: ms(3600), endNs: ms(3620), marks });
+    assert.deepEqual(
+      phases.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 550],
+        ['kernel', 2000],
+        ['initrd', 30],
+        ['agent', 20],
+        ['exit', 20],
+      ],
+    );
+  });
+
+  test('the lean microVM and the stock VM are registered under both accelerators, alone and with a container inside', () => {
     const names = listTargets().map((t) => t.name);
-    assert.ok(names.includes('kvm') && names.includes('tcg'), names.join(', '));
+    for (const n of ['kvm', 'tcg', 'kvm-cloud', 'tcg-cloud', 'container-in-tcg', 'container-in-tcg-cloud', 'container-in-kvm', 'container-in-kvm-cloud'])
+      assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+    assert.match(listTargets().find((t) => t.name === 'tcg')?.description ?? '', /lean microVM/);
+    assert.match(listTargets().find((t) => t.name === 'tcg-cloud')?.description ?? '', /Debian's cloud kernel/);
   });
 });
 
@@ -166,9 +194,10 @@ describe('VMs under TCG', { skip: noVm }, () => {
     await vm.stop();
     const r = await vm.result;
     assert.equal(r.status, 'ok', `${r.reason}\n${r.tail.join('\n')}`);
-    assert.ok(r.guestMemory && r.guestMemory.totalKb > 256 * 1024 && r.guestMemory.availableKb > 0, JSON.stringify(r.guestMemory));
+    assert.ok(r.guestMemory && r.guestMemory.totalKb > 128 * 1024 && r.guestMemory.availableKb > 0, JSON.stringify(r.guestMemory));
     assert.equal(r.extra.accelerator, 'tcg');
-    assert.equal(r.extra.memoryMiB, 512);
+    assert.equal(r.extra.memoryMiB, MEMORY / 2 ** 20);
+    assert.equal(r.extra.profile, 'lean');
     assert.equal(r.extra.qemuArgv[0], 'qemu-system-x86_64');
     assert.equal(alive(pid), false, 'qemu is gone');
   });
@@ -180,7 +209,7 @@ describe('VMs under TCG', { skip: noVm }, () => {
     const r = await vm.result;
     assert.equal(r.status, 'ok', `${r.reason}\n${r.stderr.join('\n')}\n${r.tail.join('\n')}`);
     assert.deepEqual(r.stdout, ['x']);
-    const drive = r.extra.qemuArgv[r.extra.qemuArgv.indexOf('-drive') + 1] ?? '';
+    const drive = r.extra.qemuArgv[r.extra.qemuArgv.lastIndexOf('-drive') + 1] ?? '';
     const file = /file=([^,]+)/.exec(drive)?.[1] ?? '';
     assert.match(file, /tsbench/);
     assert.equal(existsSync(file), false, 'the instance removed its disk');
@@ -234,26 +263,24 @@ describe('VMs under TCG', { skip: noVm }, () => {
     assert.ok(pid !== undefined && !alive(pid), 'qemu was killed');
   });
 
-  test('too little guest RAM for the initramfs is refused before booting, naming --memory', async () => {
+  test('too little guest RAM for the profile is refused before booting, naming --memory', async () => {
     const d = tcg();
-    await assert.rejects(d.prepare({ limits: { memoryBytes: 64 * 2 ** 20 } }), /64 MiB of guest RAM is too little .* pass --memory \d+M/);
+    await assert.rejects(d.prepare({ limits: { memoryBytes: 24 * 2 ** 20 } }), /24 MiB of guest RAM is too little for a lean VM: .* pass --memory 32M/);
+    await assert.rejects(tcg({ profile: 'cloud' }).prepare({ limits: { memoryBytes: 64 * 2 ** 20 } }), /too little for a cloud VM: .* pass --memory 96M/);
   });
 
   test('tsbench exec --target tcg streams the command’s output from a VM', async () => {
-    const r = await tsbench(['exec', '--target', 'tcg', '--memory', '512M', '--', '/usr/bin/fio', '--version']);
+    const r = await tsbench(['exec', '--target', 'tcg', '--', '/usr/bin/fio', '--version']);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^fio-\d/m);
   });
 
   test('startup on native and tcg (and container when registered) end to end writes results with VM boot phases', async () => {
     const out = join(work, 'startup');
-    const targets = ['native', 'tcg', ...(listTargets().some((t) => t.name === 'container') ? ['container'] : [])];
-    const r = await tsbench(
-      ['run', 'startup', '--targets', targets.join(','), '--runs', '2', '--warmup', '0', '--memory', '512M', '--allow-missing', '--out', out],
-      {
-        timeout: 180_000,
-      },
-    );
+    const targets = ['native', 'tcg', 'tcg-cloud', ...(listTargets().some((t) => t.name === 'container') ? ['container'] : [])];
+    const r = await tsbench(['run', 'startup', '--targets', targets.join(','), '--runs', '2', '--warmup', '0', '--allow-missing', '--out', out], {
+      timeout: 180_000,
+    });
     assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
     const result = ResultSchema.parse(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     assert.equal(result.targets.find((t) => t.name === 'tcg')?.details?.['accelerator'], 'tcg');
@@ -274,11 +301,27 @@ describe('VMs under TCG', { skip: noVm }, () => {
       const sum = tl.phases.reduce((a, p) => a + p.ms, 0);
       assert.ok(Math.abs(sum - (tl.toExitMs ?? 0)) < 1, `${sum} vs ${tl.toExitMs}`);
       assert.ok((tl.toReadyMs ?? 0) > 100);
+      assert.equal((s.extra as { profile?: string } | undefined)?.profile, 'lean');
+    }
+    const stock = result.scenarios[0]?.targets.find((t) => t.target === 'tcg-cloud');
+    assert.equal(stock?.state, 'completed', stock?.error);
+    for (const s of stock.samples) {
+      assert.deepEqual(
+        s.timeline?.phases.map((p) => p.name),
+        ['qemu', 'kernel', 'initrd', 'agent', 'exit'],
+      );
+      assert.equal((s.extra as { profile?: string } | undefined)?.profile, 'cloud');
     }
   });
 
+  test('the lean microVM on a PCI machine is unavailable, pointing at the stock VM', async () => {
+    const probe = await tcg({ machine: 'pc' }).probe();
+    assert.equal(probe.available, false);
+    assert.match(probe.reason ?? '', /lean kernel has no PCI, which -M pc needs: .*tcg-cloud/);
+  });
+
   test('SIGINT to tsbench during a VM boot leaves no qemu behind', async () => {
-    const child = tsbenchBackground(['run', 'startup', '--targets', 'tcg', '--runs', '5', '--warmup', '0', '--memory', '512M', '--out', join(work, 'sigint')]);
+    const child = tsbenchBackground(['run', 'startup', '--targets', 'tcg', '--runs', '5', '--warmup', '0', '--out', join(work, 'sigint')]);
     const pid = child.pid as number;
     let qemu: number[] = [];
     for (let i = 0; i < 200 && qemu.length === 0; i++) {

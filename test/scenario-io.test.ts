@@ -194,7 +194,7 @@ describe('the io scenario', () => {
     assert.equal(s.values['overlayRandReadIops'], undefined, 'VMs have no overlay metrics');
     const vm = s.extra?.['target'] as { diskBytes?: number; qemuArgv?: string[] };
     assert.ok((vm.diskBytes ?? 0) >= 1 * MiB + 64 * MiB, `data disk ${vm.diskBytes}`);
-    const drive = vm.qemuArgv?.find((a) => a.startsWith('file=')) ?? '';
+    const drive = vm.qemuArgv?.find((a) => a.startsWith('file=') && a.includes('id=d0')) ?? '';
     const disk = /^file=([^,]+)/.exec(drive)?.[1] ?? '';
     assert.match(disk, /tsbench-qemu-.*\.raw$/);
     assert.equal(existsSync(disk), false, 'the data disk is removed');

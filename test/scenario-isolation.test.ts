@@ -109,7 +109,8 @@ describe('the isolation scenario', () => {
       shmKey: 2_147_483_647,
       hostname: 'h',
     };
-    const cmdline = kernelCmdline({ job: jobArgv({ kind: 'exec', argv: probeArgv(markers) }), tscKhz: 9_999_999, disk: '/dev/vda' });
+    const root = { device: '/dev/vda', by: 'kernel' as const };
+    const cmdline = kernelCmdline({ job: jobArgv({ kind: 'exec', argv: probeArgv(markers) }), root, tscKhz: 9_999_999, disk: '/dev/vdb' });
     assert.ok(cmdline.length < 2048, `${cmdline.length} bytes`);
   });
 

@@ -13,6 +13,7 @@ import { listScenarios } from '../bench/scenarios/index.js';
 import { cpuWorkersFor, limits } from '../bench/scenarios/limits.js';
 import { ParseError, countPrematureWorkers, parseStressNgMetrics } from '../bench/scenarios/parsers/stress-ng.js';
 import { completedTarget, everyValue, runScenarios, scenarioDrivers } from './helpers/scenario.js';
+import { DEFAULT_MEMORY_BYTES } from '../core/defaults.js';
 
 const { native, container, tcg, noContainer, noVm, teardown } = await scenarioDrivers();
 
@@ -84,7 +85,7 @@ describe('the limits scenario', () => {
     const result = await runScenarios([limits], [tcg], 1);
     const v = completedTarget(result, 'tcg');
     assert.deepEqual(everyValue(v, 'memLimitHeld'), [1]);
-    assert.deepEqual(everyValue(v, 'memLimitBytes'), [512 * 2 ** 20], 'the limit is the guest RAM');
+    assert.deepEqual(everyValue(v, 'memLimitBytes'), [DEFAULT_MEMORY_BYTES], 'the limit is the guest RAM');
     for (const x of everyValue(v, 'memOomKills')) assert.ok(x >= 1, 'the guest counted OOM kills');
     assert.deepEqual(everyValue(v, 'cpuQuotaCpus'), [1], 'a 0.5 quota is one vCPU');
     for (const x of everyValue(v, 'cpuQuotaDeliveredCpus')) assert.ok(x > 0.5 && x <= 1.1, `the vCPU delivered ${x.toFixed(3)}`);

@@ -68,22 +68,23 @@ async function kernelLines(label: string, find: () => Promise<{ path: string; ve
 
 /** Human-readable sizes for `image info`: the figures behind "container images are small compared with VM images". */
 export function formatImageInfo(image: Image): string {
-  const vm = image.sizes.kernelBytes + image.sizes.initramfsBytes;
+  const vm = image.sizes.kernelBytes + image.sizes.rootDiskBytes + image.sizes.initramfsBytes;
   const rows: [string, number][] = [
     ['rootfs (container image)', image.sizes.rootfsBytes],
+    [`root disk (${image.rootDisk.split('/').pop()}, ext4, read-only)`, image.sizes.rootDiskBytes],
     [`initramfs (${image.initramfs.split('/').pop()})`, image.sizes.initramfsBytes],
     [`  of which kernel modules`, image.sizes.modulesBytes],
-    [`kernel ${image.kernel.version}`, image.sizes.kernelBytes],
-    ['VM image (kernel + initramfs)', vm],
+    [`stock kernel ${image.kernel.version}`, image.sizes.kernelBytes],
+    ['stock VM image (kernel + disk + initramfs)', vm],
   ];
-  return [`image ${image.hash}`, `  ${image.dir}`, ...rows.map(([label, bytes]) => `  ${label.padEnd(34)}${mb(bytes)}`)].join('\n');
+  return [`image ${image.hash}`, `  ${image.dir}`, ...rows.map(([label, bytes]) => `  ${label.padEnd(44)}${mb(bytes)}`)].join('\n');
 }
 
 export function registerImageCommands(program: Command, setExit: (code: number) => void): void {
   const image = program.command('image').description('the workload image shared by all targets');
   image
     .command('build')
-    .description('build the image (rootfs for containers, initramfs for VMs) unless it is cached')
+    .description('build the image (rootfs for containers, root disk and initramfs for VMs) unless it is cached')
     .option('--rebuild', 'build even if a cached image matches')
     .action(
       action(async (opts: { rebuild?: boolean }) => {

@@ -4,7 +4,8 @@
  * The very same static binary runs
  *   - natively, as an ordinary child of the harness:  tsbench-agent <job...>
  *   - as PID 1 of a container:                       tsbench-agent <job...>
- *   - as PID 1 of a VM (the initramfs /init), with no argv: the job comes
+ *   - as PID 1 of a VM (init on the image's read-only root disk, or /init of a
+ *     tiny initramfs that mounts that disk first), with no argv: the job comes
  *     from the kernel command line as tsbench.job=<base64url of argv joined by NUL>.
  *
  * Jobs:  noop | sleep | exec TOOL arg...
@@ -323,10 +324,10 @@ static int load_modules(const char *list) {
 	return rc;
 }
 
-/* The disk appears when virtio_blk has probed it; give that a moment. */
-static int mount_data(const char *dev) {
+/* A disk appears when virtio_blk has probed it; give that a moment. */
+static int mount_disk(const char *dev, const char *at, unsigned long flags) {
 	for (int i = 0; i < 200; i++) { /* up to 2 s */
-		if (!mount(dev, "/data", "ext4", 0, NULL)) return 0;
+		if (!mount(dev, at, "ext4", flags, NULL)) return 0;
 		if (errno != ENOENT && errno != ENXIO) break;
 		usleep(10000);
 	}
@@ -334,16 +335,44 @@ static int mount_data(const char *dev) {
 }
 
 /*
- * Powers the VM off so that QEMU exits by itself.
- * Measured under TCG with -M microvm (ACPI on, its default) and -no-reboot:
- * reboot(RB_POWER_OFF) goes through the ACPI GED sleep register and QEMU
- * exits at once; RB_AUTOBOOT with -no-reboot also exits QEMU. Power-off is
- * used as it needs no -no-reboot and no reboot= kernel parameter; the
- * reboot is a fallback for machines without ACPI power-off.
+ * The stock-kernel boot (drivers/qemu, profile "cloud"): this agent is /init of
+ * a tiny initramfs that holds only itself and the modules the kernel has as
+ * modules (virtio_mmio, virtio_blk, ext4; overlay for a container). It loads
+ * them, mounts the image's root disk tsbench.root=DEV read-only and makes it the
+ * root, as switch_root does (the initramfs's few files stay: a MiB at most),
+ * and the boot goes on from there like the lean kernel's, which mounts the
+ * root disk itself (root=/dev/vda). The instant is "mark root": the end of
+ * the initrd phase.
+ */
+static int switch_root(const char *root) {
+	char dev[256]; /* cmdline_get's value is a static buffer that the next call reuses */
+	snprintf(dev, sizeof dev, "%s", root);
+	if (load_modules("/etc/tsbench/modules")) return FAIL;
+	if (cmdline_get("tsbench.container") && load_modules("/etc/tsbench/modules.container")) return FAIL;
+	if (mkdir("/newroot", 0755) && errno != EEXIST) return fail("mkdir", "/newroot");
+	if (mount_disk(dev, "/newroot", MS_RDONLY)) return FAIL;
+	static const char *const moved[] = {"/dev", "/proc", "/sys"};
+	for (size_t i = 0; i < sizeof moved / sizeof *moved; i++) {
+		char to[64];
+		snprintf(to, sizeof to, "/newroot%s", moved[i]);
+		if (mount(moved[i], to, NULL, MS_MOVE, NULL)) return fail("move mount", moved[i]);
+	}
+	if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) return fail("switch root to", dev);
+	emit("@tsb mark root %llu", mono_ns());
+	return 0;
+}
+
+/*
+ * Ends the VM so that QEMU exits by itself.
+ * Measured under TCG with -M microvm and -no-reboot (which tsbench always passes):
+ * with ACPI (the stock VM), reboot(RB_POWER_OFF) goes through the GED sleep
+ * register and QEMU exits at once. Without ACPI (the lean microVM, acpi=off) the
+ * kernel cannot power off and would only halt, so the agent reboots instead, which
+ * with `reboot=t` is a triple fault that ends QEMU run with -no-reboot.
  */
 static void power_off(void) {
 	sync();
-	reboot(RB_POWER_OFF);
+	if (!access("/sys/firmware/acpi", F_OK)) reboot(RB_POWER_OFF);
 	reboot(RB_AUTOBOOT);
 	for (;;) pause(); /* init must never exit: that panics the kernel */
 }
@@ -429,7 +458,8 @@ static int run_container(int argc, char **job) {
 		emit("@tsb error tsbench.container=<base64url launcher options> is not valid");
 		return FAIL;
 	}
-	if (load_modules("/etc/tsbench/modules.container") || setup_cgroups()) return FAIL;
+	/* overlay, where it is a module, was loaded before the switch to the root disk. */
+	if (setup_cgroups()) return FAIL;
 	char *argv[2 * MAX_JOB_ARGS + 8];
 	int n = 0;
 	argv[n++] = LAUNCHER, argv[n++] = "--report-fd", argv[n++] = "3";
@@ -502,9 +532,14 @@ static int vm_init(void) {
 		return FAIL;
 	}
 
-	if (load_modules("/etc/tsbench/modules")) return FAIL;
+	const char *root = cmdline_get("tsbench.root");
+	if (root && switch_root(root)) return FAIL;
+	/* The root disk is read-only: jobs write to a tmpfs on /tmp (and to /data), and
+	 * start there, since tools write temporary files to "." (stress-ng does). */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) return fail("mount", "/tmp");
+	if (chdir("/tmp")) return fail("chdir", "/tmp");
 	const char *disk = cmdline_get("tsbench.disk");
-	if (disk && mount_data(disk)) return FAIL;
+	if (disk && mount_disk(disk, "/data", 0)) return FAIL;
 	if (cmdline_get("tsbench.container")) return run_container(argc, argv);
 	return run_job(argc, argv);
 }

@@ -3,7 +3,10 @@
  *   rootfs/     the container's root: busybox, the agent, fio, sysbench and stress-ng
  *               with exactly the shared libraries they load, and an /etc/os-release
  *               naming the image
- *   initramfs   the same content plus the kernel modules, as a newc cpio
+ *   root.ext4   the same rootfs as an ext4 filesystem image: a VM's root disk, attached
+ *               read-only, so that only the pages a workload touches enter guest RAM
+ *   initramfs   tiny: the agent as /init and the kernel modules Debian's cloud kernel
+ *               needs to mount the root disk (the lean kernel boots without it)
  *
  * An image is named by the hash of everything that goes into it, so it is rebuilt
  * exactly when an input changes.
@@ -17,7 +20,7 @@ import { ImageError, sha256Inputs } from './cache.js';
 import { selectModules, type Kernel } from './kernel.js';
 
 /** Bump when the layout of an image changes, so that old cache entries are not reused. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 
 /** The benchmark tools, at their usual paths on the host and in the image. */
 export const TOOLS = [
@@ -69,9 +72,11 @@ export type Entry =
 /** What to build, and the hash that names it. */
 export type Plan = {
   hash: string;
-  /** rootfs entries (the initramfs has them too) */
+  /** rootfs entries: the container's root, and the VM's root disk */
   rootfs: Entry[];
-  /** kernel module entries (initramfs only) */
+  /** the initramfs: the agent as /init, the kernel modules and their load order */
+  initramfs: Entry[];
+  /** the kernel module entries of `initramfs` */
   modules: Entry[];
   /** content hash of every file entry, by image path */
   sha256: Record<string, string>;
@@ -109,7 +114,7 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   if (!existsSync(agent)) throw new ImageError(`agent binary ${agent} is missing: run npm run build`);
   if (launcher !== undefined && !existsSync(launcher)) throw new ImageError(`launcher binary ${launcher} is missing: run npm run build`);
   if (!existsSync(BUSYBOX)) throw new ImageError(`${BUSYBOX} is missing: apt-get install busybox-static`);
-  const rootfs: Entry[] = ['/proc', '/sys', '/dev', '/tmp', '/data', '/bin', '/sbin', '/etc/tsbench'].map((path) => ({ kind: 'dir', path }));
+  const rootfs: Entry[] = ['/proc', '/sys', '/dev', '/tmp', '/data', '/bin', '/sbin', '/etc'].map((path) => ({ kind: 'dir', path }));
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   rootfs.push(await fileEntry('/sbin/tsbench-agent', agent));
   rootfs.push({ kind: 'symlink', path: '/init', target: 'sbin/tsbench-agent' });
@@ -124,8 +129,13 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   const libs = new Set((await Promise.all(TOOLS.map((tool) => sharedLibraries(tool.path)))).flat());
   for (const lib of [...libs].sort()) rootfs.push(await fileEntry(lib, lib));
 
+  // The initramfs of a kernel with modules: /init (the agent, which loads them and mounts the root disk),
+  // the modules every boot loads, and those only a container inside the VM loads (overlay).
+  const initramfs: Entry[] = ['/proc', '/sys', '/dev', '/etc/tsbench', '/sbin'].map((path) => ({ kind: 'dir', path }));
+  initramfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
+  initramfs.push(await fileEntry('/sbin/tsbench-agent', agent));
+  initramfs.push({ kind: 'symlink', path: '/init', target: 'sbin/tsbench-agent' });
   const modules: Entry[] = [];
-  // The modules every boot loads, and those only a container inside the VM loads (overlay).
   const loadOrder: string[] = [];
   const containerOrder: string[] = [];
   if (kernel.modulesDir !== undefined) {
@@ -141,17 +151,18 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
       }
     }
   }
-  rootfs.push({ kind: 'text', path: '/etc/tsbench/modules', content: loadOrder.map((p) => `${p}\n`).join('') });
-  if (launcher !== undefined) rootfs.push({ kind: 'text', path: '/etc/tsbench/modules.container', content: containerOrder.map((p) => `${p}\n`).join('') });
+  initramfs.push(...modules);
+  initramfs.push({ kind: 'text', path: '/etc/tsbench/modules', content: loadOrder.map((p) => `${p}\n`).join('') });
+  initramfs.push({ kind: 'text', path: '/etc/tsbench/modules.container', content: containerOrder.map((p) => `${p}\n`).join('') });
 
   // Every input by content: entries (with file hashes), kernel, builder version.
-  const files = [...rootfs, ...modules].filter((e): e is Extract<Entry, { kind: 'file' }> => e.kind === 'file');
+  const files = [...rootfs, ...initramfs].filter((e): e is Extract<Entry, { kind: 'file' }> => e.kind === 'file');
   const [vmlinuzSum, ...sums] = await sha256Inputs([kernel.vmlinuz, ...files.map((e) => e.src)]);
   const sha256: Record<string, string> = {};
   files.forEach((e, i) => (sha256[e.path] = sums[i] ?? ''));
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ builder: BUILDER_VERSION, compression: COMPRESSION, kernel: kernel.version, vmlinuz: vmlinuzSum }));
-  for (const e of [...rootfs, ...modules]) {
+  hash.update(JSON.stringify({ builder: BUILDER_VERSION, compression: COMPRESSION, rootDisk: MKFS_ARGS, kernel: kernel.version, vmlinuz: vmlinuzSum }));
+  for (const e of [...rootfs, ...initramfs]) {
     const { src: _src, ...stable } = e as Entry & { src?: string }; // where it came from does not matter, its content does
     hash.update(JSON.stringify({ ...stable, sha256: sha256[e.path] }) + '\n');
   }
@@ -159,7 +170,7 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   hash.update(JSON.stringify({ osRelease: osRelease('') }) + '\n');
   const name = hash.digest('hex').slice(0, 32);
   rootfs.push({ kind: 'text', path: '/etc/os-release', content: osRelease(name) });
-  return { hash: name, rootfs, modules, sha256, kernel };
+  return { hash: name, rootfs, initramfs, modules, sha256, kernel };
 }
 
 /** Creates the entries under `root`. Needs root for /dev/console (mknod). */
@@ -210,27 +221,51 @@ export async function treeBytes(entries: Entry[], root: string): Promise<number>
   return total;
 }
 
-export type Built = { initramfs: string; cpioBytes: number; compression: Compression };
+export type Built = { initramfs: string; cpioBytes: number; compression: Compression; rootDisk: string };
 
 /**
- * Builds rootfs/ and the initramfs into `dir` (a fresh temp dir). The initramfs is two
- * concatenated newc archives, rootfs then modules; the kernel unpacks them in order.
+ * mkfs.ext4 for the root disk: no journal (it is mounted read-only; a journal is
+ * only blocks to skip), no reserved blocks, no resize inode, and 4 KiB blocks.
+ */
+export const MKFS_ARGS = ['-q', '-t', 'ext4', '-b', '4096', '-m', '0', '-O', '^has_journal,^resize_inode', '-E', 'root_owner=0:0', '-L', 'tsbench-root'];
+
+/** Builds `out`, an ext4 image of the tree at `root`, shrunk to its content (resize2fs -M). */
+async function makeRootDisk(root: string, out: string): Promise<void> {
+  const { stdout } = await execa('du', ['-s', '--block-size=1', '--apparent-size', root]);
+  const content = Number(stdout.split('\t')[0]);
+  // Room for the inode tables and metadata; the file stays sparse, and resize2fs -M trims it after.
+  const bytes = Math.ceil((content * 1.3 + 32 * 2 ** 20) / 2 ** 20) * 2 ** 20;
+  await execa('truncate', ['-s', String(bytes), out]);
+  try {
+    await execa('mkfs.ext4', [...MKFS_ARGS, '-d', root, out]);
+    await execa('e2fsck', ['-f', '-y', out], { reject: false });
+    await execa('resize2fs', ['-M', out]);
+  } catch (error) {
+    const e = error as { stderr?: string; code?: string; shortMessage?: string };
+    if (e.code === 'ENOENT') throw new ImageError('mkfs.ext4 not found: apt-get install e2fsprogs', { cause: error });
+    throw new ImageError(`making the root disk failed: ${(e.stderr ?? e.shortMessage ?? '').trim().split('\n').pop() ?? ''}`, { cause: error });
+  }
+}
+
+/**
+ * Builds rootfs/, root.ext4 (the same tree) and the initramfs into `dir` (a fresh temp dir).
  */
 export async function buildInto(dir: string, plan: Plan, compression: Compression = COMPRESSION): Promise<Built> {
   const rootfs = join(dir, 'rootfs');
   await materialize(rootfs, plan.rootfs);
-  const modulesRoot = join(dir, '.modules');
-  await materialize(modulesRoot, plan.modules);
+  const rootDisk = join(dir, 'root.ext4');
+  await makeRootDisk(rootfs, rootDisk);
+  const initRoot = join(dir, '.initramfs');
+  await materialize(initRoot, plan.initramfs);
   const cpio = join(dir, 'initramfs.cpio');
-  await appendCpio(rootfs, cpio);
-  if (plan.modules.length > 0) await appendCpio(modulesRoot, cpio);
-  await rm(modulesRoot, { recursive: true, force: true });
+  await appendCpio(initRoot, cpio);
+  await rm(initRoot, { recursive: true, force: true });
   const cpioBytes = (await stat(cpio)).size;
   const { suffix, argv } = COMPRESSORS[compression];
-  if (argv === undefined) return { initramfs: cpio, cpioBytes, compression };
+  if (argv === undefined) return { initramfs: cpio, cpioBytes, compression, rootDisk };
   const [file, ...args] = argv as [string, ...string[]];
   const initramfs = cpio + suffix;
   await execa(file, [...args, cpio], { stdout: { file: initramfs }, buffer: false });
   await rm(cpio, { force: true });
-  return { initramfs, cpioBytes, compression };
+  return { initramfs, cpioBytes, compression, rootDisk };
 }

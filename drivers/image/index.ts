@@ -1,8 +1,10 @@
 /**
  * One workload image for every target: the same static agent and tool binaries
- * run natively, as PID 1 of a container (`rootfs`) and as PID 1 of a VM (`initramfs`).
+ * run natively, as PID 1 of a container (`rootfs`) and as PID 1 of a VM (`rootDisk`,
+ * the same tree as a read-only ext4 disk; Debian's cloud kernel first boots the tiny
+ * `initramfs` whose /init loads the disk's modules and mounts it).
  *
- * Images live in `$XDG_CACHE_HOME/tsbench/images/<hash>/` with `rootfs/`,
+ * Images live in `$XDG_CACHE_HOME/tsbench/images/<hash>/` with `rootfs/`, `root.ext4`,
  * `initramfs.cpio[.gz|.zst]` and `manifest.json`; `<hash>` covers every input.
  */
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
-import { ImageError, cacheDir, installDir, sha256File, tempSibling } from './cache.js';
+import { ImageError, cacheDir, installDir, sha256File, sha256Inputs, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
 
@@ -36,12 +38,16 @@ export type Image = {
   dir: string;
   /** root filesystem directory for containers */
   rootfs: string;
-  /** initramfs file for VMs (boot it with `kernel.vmlinuz`) */
+  /** root disk for VMs: rootfs as an ext4 image, attached read-only */
+  rootDisk: string;
+  /** tiny initramfs for a kernel with modules (boot it with `kernel.vmlinuz`): loads them, mounts `rootDisk` */
   initramfs: string;
   kernel: Kernel;
   sizes: {
     /** bytes of the regular files in rootfs/ */
     rootfsBytes: number;
+    /** bytes of the root disk file (shrunk to its content) */
+    rootDiskBytes: number;
     /** bytes of the initramfs file as stored (compressed if it is) */
     initramfsBytes: number;
     /** bytes of vmlinuz */
@@ -51,7 +57,7 @@ export type Image = {
   };
 };
 
-const Sizes = z.object({ rootfsBytes: z.number(), initramfsBytes: z.number(), kernelBytes: z.number(), modulesBytes: z.number() });
+const Sizes = z.object({ rootfsBytes: z.number(), rootDiskBytes: z.number(), initramfsBytes: z.number(), kernelBytes: z.number(), modulesBytes: z.number() });
 
 /** manifest.json of an image. */
 const Manifest = z.object({
@@ -60,6 +66,7 @@ const Manifest = z.object({
   createdAt: z.string(),
   kernel: z.object({ vmlinuz: z.string(), version: z.string(), modulesDir: z.string().optional() }),
   initramfs: z.object({ file: z.string(), compression: z.string(), sha256: z.string(), bytes: z.number(), cpioBytes: z.number() }),
+  rootDisk: z.object({ file: z.string(), fs: z.literal('ext4'), sha256: z.string(), bytes: z.number() }),
   sizes: Sizes,
   /** every input: image path, kind, and for files their source, size and sha256 */
   inputs: z.array(
@@ -97,19 +104,33 @@ export function encodeJob(argv: string[]): string {
 }
 
 /**
- * Kernel command line for booting the initramfs with the agent as init.
+ * Kernel command line for booting the image's root disk with the agent as init.
  * - `quiet loglevel=1` keeps kernel messages off the console the agent talks on.
  * - `panic=-1` reboots at once if init dies, which ends QEMU when run with -no-reboot.
+ * - `reboot=t`: the agent powers a VM with ACPI off (the stock VM); the lean microVM has
+ *   no ACPI, and its agent reboots instead: a triple fault, which ends QEMU (-no-reboot),
+ *   the one way out on a machine with no keyboard controller and no ACPI reset.
  * - `tsc_early_khz=<host> tsc=reliable`: under TCG the guest TSC ticks at the host's
  *   rate, but the kernel's PIT calibration of it fails when the host is busy; the TSC
  *   is then dropped, the guest clock falls back to 4 ms jiffies, and the BogoMIPS loop
  *   that follows took over 25 s under TCG (we saw boots hang at "tsc: Marking TSC
  *   unstable"). Naming the rate makes every boot take the fast path. The rate is the
  *   caller's (drivers/qemu/host.ts `hostTscKhz`); without one, none is named.
+ * - the root: `root=DEV ro rootfstype=ext4 init=/sbin/tsbench-agent` when the kernel
+ *   mounts it itself (everything built in), `tsbench.root=DEV` when the initramfs's
+ *   agent loads the modules and mounts it (drivers/agent/agent.c `switch_root`).
  */
-export function kernelCmdline(opts: { job: string[]; disk?: string; tscKhz?: number; extra?: string[] }): string {
-  const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1'];
+export function kernelCmdline(opts: {
+  job: string[];
+  root: { device: string; by: 'kernel' | 'initramfs' };
+  disk?: string;
+  tscKhz?: number;
+  extra?: string[];
+}): string {
+  const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1', 'reboot=t'];
   if (opts.tscKhz !== undefined && opts.tscKhz > 0) parts.push(`tsc_early_khz=${opts.tscKhz}`, 'tsc=reliable');
+  if (opts.root.by === 'kernel') parts.push(`root=${opts.root.device}`, 'ro', 'rootfstype=ext4', 'init=/sbin/tsbench-agent');
+  else parts.push(`tsbench.root=${opts.root.device}`);
   parts.push(`tsbench.job=${encodeJob(opts.job)}`);
   if (opts.disk !== undefined) parts.push(`tsbench.disk=${opts.disk}`);
   return [...parts, ...(opts.extra ?? [])].join(' ');
@@ -129,6 +150,10 @@ async function verify(dir: string, hash: string): Promise<Image> {
   const initramfs = join(dir, manifest.initramfs.file);
   const actual = await sha256File(initramfs).catch(() => 'missing');
   if (actual !== manifest.initramfs.sha256) throw corrupt(`${manifest.initramfs.file} is ${actual === 'missing' ? 'missing' : 'changed'}`);
+  // Hashed once and remembered by inode and ctime (sha256Inputs): any write to the disk is seen.
+  const rootDisk = join(dir, manifest.rootDisk.file);
+  const [disk] = await sha256Inputs([rootDisk]).catch(() => ['missing']);
+  if (disk !== manifest.rootDisk.sha256) throw corrupt(`${manifest.rootDisk.file} is ${disk === 'missing' ? 'missing' : 'changed'}`);
   for (const input of manifest.inputs) {
     if (input.in !== 'rootfs' || input.bytes === undefined) continue;
     const st = await stat(join(dir, 'rootfs', input.path)).catch(() => undefined);
@@ -138,6 +163,7 @@ async function verify(dir: string, hash: string): Promise<Image> {
     hash,
     dir,
     rootfs: join(dir, 'rootfs'),
+    rootDisk,
     initramfs,
     kernel: manifest.kernel,
     sizes: manifest.sizes,
@@ -185,12 +211,13 @@ export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string
     const fileBytes = async (path: string): Promise<number> => (await stat(path)).size;
     const sizes = {
       rootfsBytes: await treeBytes(plan.rootfs, join(tmp, 'rootfs')),
+      rootDiskBytes: await fileBytes(built.rootDisk),
       initramfsBytes: await fileBytes(built.initramfs),
       kernelBytes: await fileBytes(plan.kernel.vmlinuz),
       modulesBytes: (await Promise.all(plan.modules.map((m) => (m.kind === 'file' ? fileBytes(m.src) : 0)))).reduce((a, b) => a + b, 0),
     };
     const inputs = await Promise.all(
-      [...plan.rootfs.map((e) => ({ e, in: 'rootfs' as const })), ...plan.modules.map((e) => ({ e, in: 'initramfs' as const }))].map(
+      [...plan.rootfs.map((e) => ({ e, in: 'rootfs' as const })), ...plan.initramfs.map((e) => ({ e, in: 'initramfs' as const }))].map(
         async ({ e, in: where }) => ({
           path: e.path,
           kind: e.kind,
@@ -212,6 +239,7 @@ export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string
         bytes: sizes.initramfsBytes,
         cpioBytes: built.cpioBytes,
       },
+      rootDisk: { file: 'root.ext4', fs: 'ext4', sha256: await sha256File(built.rootDisk), bytes: sizes.rootDiskBytes },
       sizes,
       inputs,
     };

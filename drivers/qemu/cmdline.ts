@@ -16,21 +16,35 @@ export type Machine = 'microvm' | 'pc' | 'q35';
 
 export const MACHINES: readonly Machine[] = ['microvm', 'pc', 'q35'];
 
+/**
+ * What a VM is, besides its accelerator: `lean`, a microVM as Firecracker and
+ * Kata build one (tsbench's minimal kernel, `tsbench kernel build`, everything
+ * built in, booted through PVH as an uncompressed vmlinux straight onto the root
+ * disk), or `cloud`, a stock distribution VM's kernel (Debian's cloud kernel, a
+ * self-decompressing bzImage whose virtio and ext4 drivers are modules, loaded
+ * from a tiny initramfs that then mounts the root disk). Both boot the same
+ * read-only root disk on `-M microvm` with the same agent as init.
+ */
+export type VmProfile = 'lean' | 'cloud';
+
+export const VM_PROFILES: readonly VmProfile[] = ['lean', 'cloud'];
+
 /** The QEMU binary tsbench runs. */
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
-/**
- * VM RAM when no `--memory` is given (core/defaults.ts). The image's initramfs is
- * about 115 MB (Debian's fio links 88 MB of libraries) and the kernel unpacks it
- * next to itself, so 256 MiB cannot boot it.
- */
+/** VM RAM when no `--memory` is given (core/defaults.ts). */
 import { DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
 import { MiB } from '../../core/units.js';
 
 export { DEFAULT_MEMORY_BYTES };
 
-/** The guest device of the data disk (the first virtio block device). */
-export const DATA_DISK_DEVICE = '/dev/vda';
+/**
+ * The guest devices of the disks, in the order of QEMU's command line (checked on
+ * -M microvm: the first virtio-blk device is vda): the image's read-only root disk,
+ * then the data disk.
+ */
+export const ROOT_DISK_DEVICE = '/dev/vda';
+export const DATA_DISK_DEVICE = '/dev/vdb';
 
 export interface QemuArgsOptions {
   accelerator: Accelerator;
@@ -40,16 +54,20 @@ export interface QemuArgsOptions {
   cpus?: number;
   /** VM RAM in bytes, rounded up to whole MiB. @default DEFAULT_MEMORY_BYTES (512 MiB) */
   memoryBytes?: number;
-  /** bzImage to boot directly (no bootloader). */
+  /** Kernel to boot directly, no bootloader: a bzImage, or a vmlinux with a PVH entry. */
   kernel: string;
-  /** initramfs whose /init is the agent. */
-  initrd: string;
+  /** initramfs whose /init is the agent (a kernel with modules), or none (the kernel mounts the root disk itself). */
+  initrd?: string;
+  /** The image's root disk (ext4), attached read-only as ROOT_DISK_DEVICE. */
+  rootDisk: string;
   /** Kernel command line, `console=ttyS0 quiet loglevel=1 … tsbench.job=…` (see bench/image `kernelCmdline`). */
   append: string;
-  /** Raw disk image to attach as the guest's /dev/vda. */
+  /** Raw disk image to attach as the guest's DATA_DISK_DEVICE. */
   disk?: string;
   /** @default QEMU_BINARY */
   binary?: string;
+  /** Whether the machine offers ACPI (microvm only: the lean kernel has none). @default true */
+  acpi?: boolean;
 }
 
 /** vCPUs for a CPU limit: whole CPUs, rounded up, at least one. */
@@ -63,13 +81,15 @@ export function memoryMiBFor(memoryBytes: number | undefined): number {
 }
 
 /**
- * The machine's `-M` value: each machine with its defaults. On microvm, tried and
- * dropped (docs/performance.md, "VM startup"): `rtc=off` made boots about 1 s
- * slower under TCG, `x-option-roms=off` and `pit=off` changed nothing measurable,
- * `acpi=off` loses the power-off that ends QEMU.
+ * The machine's `-M` value: each machine with its defaults, except the lean microVM's
+ * microvm, which runs with `acpi=off` as Firecracker's VMs do (its kernel has no ACPI:
+ * QEMU then names the virtio-mmio devices on the kernel command line, and the agent
+ * ends the VM by a reboot). On microvm, tried and dropped (docs/performance.md, "VM
+ * startup"): `rtc=off` made boots about 1 s slower under TCG, `x-option-roms=off` and
+ * `pit=off` changed nothing measurable.
  */
-export function machineArg(machine: Machine): string {
-  return machine;
+export function machineArg(machine: Machine, opts: { acpi?: boolean } = {}): string {
+  return machine === 'microvm' && opts.acpi === false ? 'microvm,acpi=off' : machine;
 }
 
 /**
@@ -91,7 +111,7 @@ export function buildQemuArgs(opts: QemuArgsOptions): string[] {
     '-accel',
     opts.accelerator,
     '-M',
-    machineArg(machine),
+    machineArg(machine, opts.acpi === false ? { acpi: false } : {}),
     '-cpu',
     opts.accelerator === 'kvm' ? 'host' : 'max',
     '-smp',
@@ -100,15 +120,19 @@ export function buildQemuArgs(opts: QemuArgsOptions): string[] {
     `${memoryMiBFor(opts.memoryBytes)}M`,
     '-kernel',
     opts.kernel,
-    '-initrd',
-    opts.initrd,
+    ...(opts.initrd !== undefined ? ['-initrd', opts.initrd] : []),
     '-append',
     opts.append,
   ];
+  const blk = machine === 'microvm' ? 'virtio-blk-device' : 'virtio-blk-pci';
+  // Read-only, through the host's page cache as Firecracker's default sync engine does: the VMs of
+  // one run share the image's pages on the host, and each guest reads only what it touches.
+  argv.push('-drive', `file=${opts.rootDisk},format=raw,if=none,id=root,readonly=on`);
+  argv.push('-device', `${blk},drive=root`);
   if (opts.disk !== undefined) {
     // O_DIRECT on the host, so guest I/O is measured rather than the host's page cache.
     argv.push('-drive', `file=${opts.disk},format=raw,if=none,id=d0,cache=none,aio=io_uring`);
-    argv.push('-device', `${machine === 'microvm' ? 'virtio-blk-device' : 'virtio-blk-pci'},drive=d0`);
+    argv.push('-device', `${blk},drive=d0`);
   }
   return argv;
 }

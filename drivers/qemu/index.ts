@@ -1,24 +1,31 @@
 /**
- * The VM targets `kvm` and `tcg`: the workload image booted as a QEMU VM, the
- * agent as its PID 1, one VM per instance. One driver, two accelerators: `kvm`
- * (hardware virtualization) and `tcg` (QEMU's binary translator, the fallback
- * that works everywhere and is an order of magnitude slower). The accelerator is
- * part of every result and `kvm` never falls back to `tcg`.
+ * The VM targets: the workload image booted as a QEMU VM, the agent as its PID 1,
+ * one VM per instance. One driver, two accelerators — `kvm` (hardware
+ * virtualization) and `tcg` (QEMU's binary translator, the fallback that works
+ * everywhere and is an order of magnitude slower) — and two profiles (cmdline.ts
+ * `VmProfile`): the lean microVM (`tcg`, `kvm`: tsbench's minimal kernel booted
+ * through PVH, no initramfs) and the stock VM (`tcg-cloud`, `kvm-cloud`: Debian's
+ * cloud kernel, whose drivers are modules, and a tiny initramfs that loads them).
+ * The accelerator and the profile are part of every result; `kvm` never falls
+ * back to `tcg`.
  *
- * The VM boots the image's kernel and initramfs directly (`-kernel`/`-initrd`, no
- * bootloader) on `-M microvm` by default; the agent talks over the serial console,
- * which QEMU wires to its stdin/stdout, so LaunchedProcess parses it like any
- * other target's output (kernel noise is ignored: the parser looks for `@tsb `).
+ * Both boot the kernel directly (`-kernel`, no bootloader) on `-M microvm` by
+ * default, with the image's root disk attached read-only (only the pages a
+ * workload touches enter guest RAM; /tmp is a tmpfs). The agent talks over the
+ * serial console, which QEMU wires to its stdin/stdout, so LaunchedProcess parses
+ * it like any other target's output (kernel noise is ignored: the parser looks
+ * for `@tsb `).
  *
  * Timeline of one instance (Timeline.phases, consecutive durations in ms that add
  * up to toExitMs): `qemu` from the launcher's fork until the guest kernel started
- * (QEMU start-up, loading kernel and initramfs, firmware, the bzImage
- * decompressing itself), `kernel` until the agent ran as init (guest kernel boot
- * and initramfs unpacking), `agent` until the workload was ready (modules, /data),
- * `exit` until QEMU was reaped (the job, the agent's power-off, QEMU's exit).
+ * (QEMU start-up, loading the kernel, firmware, a bzImage decompressing itself),
+ * `kernel` until the agent ran as init, `initrd` (stock VM only) until the agent
+ * in the initramfs had loaded the modules and switched to the root disk, `agent`
+ * until the workload was ready (/tmp, /data), `exit` until QEMU was reaped (the
+ * job, the agent's reboot, QEMU's exit).
  * A container inside the VM (container-in-tcg/-kvm, nested.ts) splits `agent`:
- * `agent` until the guest's launcher cloned the container (overlay module,
- * cgroup), then `container` until the container's agent was ready.
+ * `agent` until the guest's launcher cloned the container (cgroup), then
+ * `container` until the container's agent was ready.
  * The guest's middle phases come from its own CLOCK_MONOTONIC, which starts
  * with its kernel; the host places the kernel's start at the arrival of `ready`
  * minus the guest's `ready` time.
@@ -26,7 +33,7 @@
 import { access, constants, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ImageError, kernelCmdline, loadImage, type Image } from '../image/index.js';
+import { ImageError, kernelCmdline, loadImage } from '../image/index.js';
 import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../protocol.js';
@@ -48,6 +55,7 @@ import type {
 import {
   DATA_DISK_DEVICE,
   DEFAULT_MEMORY_BYTES,
+  ROOT_DISK_DEVICE,
   QEMU_BINARY,
   buildQemuArgs,
   formatCommand,
@@ -55,10 +63,12 @@ import {
   vcpusFor,
   type Accelerator,
   type Machine,
+  type VmProfile,
 } from './cmdline.js';
 import { createDataDisk, makeScratchDir } from './disk.js';
 import { bootId, childPids, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
 import { readVerdict, writeVerdict } from './verdict.js';
+import { vmDescription, vmTargetName } from './names.js';
 import { MiB, nsToMs } from '../../core/units.js';
 
 export {
@@ -69,14 +79,19 @@ export {
   memoryMiBFor,
   DEFAULT_MEMORY_BYTES,
   MACHINES,
+  VM_PROFILES,
   type Accelerator,
   type Machine,
   type QemuArgsOptions,
+  type VmProfile,
 } from './cmdline.js';
 export { readPssBytes, kvmProviderNote, hostTscKhz } from './host.js';
+export { vmTargetName, vmDescription } from './names.js';
 
 export interface QemuDriverOptions extends DriverOptions {
   accelerator: Accelerator;
+  /** The lean microVM or the stock (cloud-kernel) VM; see VmProfile. @default 'lean' */
+  profile?: VmProfile;
   /** Size of a fresh ext4 data disk per instance, mounted at /data in the guest. @default undefined (no disk) */
   diskBytes?: number;
   /** Kill a VM whose agent has not said `ready` by then, in ms. @default 60_000 under tcg, 10_000 under kvm */
@@ -85,9 +100,9 @@ export interface QemuDriverOptions extends DriverOptions {
   probeTimeoutMs?: number;
   /** @default 'qemu-system-x86_64' */
   binary?: string;
-  /** Boot this kernel instead of the image's (tests). */
+  /** Boot this kernel instead of the profile's (tests). */
   kernel?: string;
-  /** Boot this initramfs instead of the image's (tests). */
+  /** Boot this initramfs before the root disk (tests). */
   initramfs?: string;
   /** Extra kernel parameters, appended last. @default [] */
   kernelArgs?: string[];
@@ -105,6 +120,10 @@ export interface QemuDriverOptions extends DriverOptions {
 /** What one VM was, recorded with its result (`extra` of a sample). */
 export type VmDetails = {
   accelerator: Accelerator;
+  /** lean microVM or stock VM */
+  profile: VmProfile;
+  /** `uname -r` of the guest kernel */
+  kernel: string;
   machine: Machine;
   vcpus: number;
   memoryMiB: number;
@@ -127,45 +146,66 @@ export interface VmInstance extends Instance {
 }
 
 interface Boot {
+  profile: VmProfile;
+  /** bzImage or PVH vmlinux */
   kernel: string;
-  initramfs: string;
-  /** Hash of kernel + initramfs (the image hash, which covers both). */
+  /** `uname -r` of the guest kernel */
+  kernelVersion: string;
+  /** the tiny initramfs that mounts the root disk (a kernel with modules); none for the lean kernel */
+  initramfs?: string;
+  /** the image's root disk, attached read-only */
+  rootDisk: string;
+  /** Hash of everything booted: image (root disk, initramfs, cloud kernel) and, for lean, the lean kernel's key. */
   hash: string;
-  /** RAM the guest needs at least to unpack its initramfs next to itself, in bytes. */
-  minMemoryBytes?: number;
-  /** Bytes of the initramfs file. */
-  initramfsBytes?: number;
   /** Description for probe details. */
   label: string;
 }
 
-/** Kernel and initramfs to boot, from the image cache or the options. Throws an ImageError naming the command that fixes it. */
+/** The lean kernel `tsbench kernel build` cached for the current configuration; an ImageError naming that command if none. */
+async function leanKernel(opts: QemuDriverOptions): Promise<{ vmlinux: string; version: string; key: string }> {
+  const { resolveLeanKernel } = await import('../image/lean-kernel.js');
+  return resolveLeanKernel(opts.linuxSource !== undefined ? { source: opts.linuxSource } : {});
+}
+
+/**
+ * What a VM of this profile boots, from the image cache (and the lean kernel's) or the
+ * options. Throws an ImageError naming the command that fixes it.
+ */
 async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
-  if (opts.kernel !== undefined || opts.initramfs !== undefined) {
-    const image = opts.kernel !== undefined && opts.initramfs !== undefined ? undefined : await loadImage(opts.guestKernel);
-    const kernel = opts.kernel ?? (image as Image).kernel.vmlinuz;
-    const initramfs = opts.initramfs ?? (image as Image).initramfs;
-    for (const f of [kernel, initramfs]) await access(f, constants.R_OK);
-    const [a, b] = await Promise.all([sha256File(kernel), sha256File(initramfs)]);
-    return { kernel, initramfs, hash: `${a.slice(0, 16)}-${b.slice(0, 16)}`, label: `${kernel} + ${initramfs}` };
-  }
+  const profile = opts.profile ?? 'lean';
   const image = await loadImage(opts.guestKernel);
-  // The kernel unpacks the initramfs into RAM while the file is still there; with
-  // less than about both plus 128 MiB, unpacking fails or the guest hangs.
-  let cpioBytes = image.sizes.initramfsBytes;
-  try {
-    const manifest = JSON.parse(await readFile(join(image.dir, 'manifest.json'), 'utf8')) as { initramfs?: { cpioBytes?: number } };
-    cpioBytes = manifest.initramfs?.cpioBytes ?? cpioBytes;
-  } catch {
-    // sizes alone are a fair estimate
+  if (opts.kernel !== undefined || opts.initramfs !== undefined) {
+    const kernel = opts.kernel ?? image.kernel.vmlinuz;
+    for (const f of [kernel, opts.initramfs ?? image.rootDisk]) await access(f, constants.R_OK);
+    const [a, b] = await Promise.all([sha256File(kernel), opts.initramfs !== undefined ? sha256File(opts.initramfs) : image.hash]);
+    return {
+      profile,
+      kernel,
+      kernelVersion: 'given',
+      ...(opts.initramfs !== undefined ? { initramfs: opts.initramfs } : profile === 'cloud' ? { initramfs: image.initramfs } : {}),
+      rootDisk: image.rootDisk,
+      hash: `${a.slice(0, 16)}-${b.slice(0, 16)}`,
+      label: `${kernel}${opts.initramfs !== undefined ? ` + ${opts.initramfs}` : ''} + root disk of image ${image.hash}`,
+    };
   }
+  if (profile === 'cloud')
+    return {
+      profile,
+      kernel: image.kernel.vmlinuz,
+      kernelVersion: image.kernel.version,
+      initramfs: image.initramfs,
+      rootDisk: image.rootDisk,
+      hash: image.hash,
+      label: `stock kernel ${image.kernel.version} (bzImage) + ${Math.round(image.sizes.initramfsBytes / 1024)} KiB initramfs, image ${image.hash}`,
+    };
+  const lean = await leanKernel(opts);
   return {
-    kernel: image.kernel.vmlinuz,
-    initramfs: image.initramfs,
-    hash: image.hash,
-    minMemoryBytes: image.sizes.initramfsBytes + cpioBytes + 128 * MiB,
-    initramfsBytes: image.sizes.initramfsBytes,
-    label: `image ${image.hash}, kernel ${image.kernel.version}`,
+    profile,
+    kernel: lean.vmlinux,
+    kernelVersion: lean.version,
+    rootDisk: image.rootDisk,
+    hash: `${image.hash}-${lean.key}`,
+    label: `lean kernel ${lean.version} (PVH vmlinux, key ${lean.key}), no initramfs, image ${image.hash}`,
   };
 }
 
@@ -184,15 +224,18 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
   if (o.readyReceivedNs !== undefined && o.agentReadyNs !== undefined) {
     const kernelStart = o.readyReceivedNs - o.agentReadyNs;
     phases.push({ name: 'qemu', ms: nsToMs(kernelStart - o.startNs) });
-    // A container inside the VM (nested.ts): the agent's part ends when it cloned the container.
-    const container = o.marks?.find((m) => m.name === 'container')?.monoNs;
-    if (o.agentInitNs !== undefined && container !== undefined) {
+    if (o.agentInitNs !== undefined) {
       phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
-      phases.push({ name: 'agent', ms: nsToMs(container - o.agentInitNs) });
-      phases.push({ name: 'container', ms: nsToMs(o.agentReadyNs - container) });
-    } else if (o.agentInitNs !== undefined) {
-      phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
-      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - o.agentInitNs) });
+      // The stock VM's initramfs: until the agent switched to the root disk.
+      const root = o.marks?.find((m) => m.name === 'root')?.monoNs;
+      const agentStart = root ?? o.agentInitNs;
+      if (root !== undefined) phases.push({ name: 'initrd', ms: nsToMs(root - o.agentInitNs) });
+      // A container inside the VM (nested.ts): the agent's part ends when it cloned the container.
+      const container = o.marks?.find((m) => m.name === 'container')?.monoNs;
+      if (container !== undefined) {
+        phases.push({ name: 'agent', ms: nsToMs(container - agentStart) });
+        phases.push({ name: 'container', ms: nsToMs(o.agentReadyNs - container) });
+      } else phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - agentStart) });
     } else phases.push({ name: 'kernel+agent', ms: nsToMs(o.agentReadyNs) });
     if (o.endNs !== undefined) phases.push({ name: 'exit', ms: nsToMs(o.endNs - o.readyReceivedNs) });
   } else if (o.endNs !== undefined) {
@@ -206,13 +249,19 @@ function isQemuMessage(line: string): boolean {
   return /^qemu(-system-\w+)?: /.test(line);
 }
 
-/** The least guest RAM a VM of this boot runs with (64 MiB steps), and why; undefined when unknown. */
-function minMemoryOf(boot: Boot): MinMemory | undefined {
-  if (boot.minMemoryBytes === undefined) return undefined;
-  return {
-    bytes: Math.ceil(boot.minMemoryBytes / (64 * MiB)) * 64 * MiB,
-    why: `the ${Math.round((boot.initramfsBytes ?? 0) / MiB)} MiB initramfs is unpacked next to itself in guest RAM (about ${Math.ceil(boot.minMemoryBytes / MiB)} MiB needed; less fails or hangs the guest)`,
-  };
+/**
+ * The least guest RAM a VM of each profile boots and runs the agent with, measured under
+ * TCG on the project machine (docs/performance.md, "Guest RAM"): below it the guest
+ * kernel panics or the OOM killer ends init. A workload needs more on top.
+ */
+export const MIN_GUEST_MEMORY: Record<VmProfile, MinMemory> = {
+  lean: { bytes: 32 * MiB, why: 'the lean kernel and the agent boot in 32 MiB and not in 24 (measured)' },
+  cloud: { bytes: 96 * MiB, why: "Debian's cloud kernel boots in 80 MiB and not in 64 (measured); 96 MiB leaves a margin" },
+};
+
+/** The least guest RAM a VM of this boot runs with, and why. */
+function minMemoryOf(boot: Boot): MinMemory {
+  return MIN_GUEST_MEMORY[boot.profile];
 }
 
 /** Known console patterns and what they mean, for failure messages. */
@@ -240,6 +289,7 @@ export class QemuDriver implements Driver {
    */
   readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false };
   readonly machine: Machine;
+  readonly profile: VmProfile;
   private readonly binary: string;
   /** Every VM still running, with the promise of its result (which resolves once its qemu is gone). */
   private readonly running = new Map<LaunchedProcess, Promise<unknown>>();
@@ -250,11 +300,10 @@ export class QemuDriver implements Driver {
   private limits: Limits = {};
 
   constructor(private readonly opts: QemuDriverOptions) {
-    this.name = opts.name ?? opts.accelerator;
+    this.profile = opts.profile ?? 'lean';
+    this.name = opts.name ?? vmTargetName(opts.accelerator, this.profile);
     this.accelerator = opts.accelerator;
-    this.description =
-      opts.description ??
-      (opts.accelerator === 'kvm' ? 'QEMU VM with KVM hardware virtualization' : 'QEMU VM under TCG binary translation (no hardware virtualization)');
+    this.description = opts.description ?? vmDescription(opts.accelerator, this.profile);
     this.machine = opts.machine ?? 'microvm';
     this.binary = opts.binary ?? QEMU_BINARY;
   }
@@ -266,6 +315,7 @@ export class QemuDriver implements Driver {
   private details(boot: Boot | undefined, qemu: string): Record<string, string> {
     return {
       accelerator: this.accelerator,
+      profile: this.profile,
       machine: this.machine,
       qemu,
       defaultMemoryMiB: String(DEFAULT_MEMORY_BYTES / MiB),
@@ -292,7 +342,15 @@ export class QemuDriver implements Driver {
       return { available: false, reason: why, details: this.details(undefined, qemu) };
     }
     const details = this.details(boot, qemu);
-    if (this.accelerator === 'tcg') return { available: true, reason: 'accelerator: tcg (binary translation, no hardware virtualization)', details };
+    if (boot.profile === 'lean' && this.machine !== 'microvm')
+      return {
+        available: false,
+        reason: `the lean kernel has no PCI, which -M ${this.machine} needs: use -M microvm, or the stock VM (${vmTargetName(this.accelerator, 'cloud')})`,
+        details,
+      };
+    // Which VM produced a figure is part of every report: the reason names the profile and what it boots.
+    const what = `${boot.profile === 'lean' ? 'lean microVM' : 'stock VM'}: ${boot.label}`;
+    if (this.accelerator === 'tcg') return { available: true, reason: `accelerator: tcg (binary translation, no hardware virtualization); ${what}`, details };
 
     const note = await kvmProviderNote();
     const device = await kvmDeviceProblem();
@@ -304,7 +362,7 @@ export class QemuDriver implements Driver {
       await writeVerdict(key, verdict).catch(() => {});
     }
     details['kvmProbe'] = `${verdict.available ? 'ready' : 'failed'} in ${Math.round(verdict.probeMs)} ms at ${verdict.probedAt}`;
-    return { available: verdict.available, reason: verdict.available ? 'accelerator: kvm' : (verdict.reason ?? 'kvm: probe boot failed'), details };
+    return { available: verdict.available, reason: verdict.available ? `accelerator: kvm; ${what}` : (verdict.reason ?? 'kvm: probe boot failed'), details };
   }
 
   /** Boots a `noop` guest under KVM and says whether its agent reached `ready` in time. */
@@ -319,7 +377,7 @@ export class QemuDriver implements Driver {
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
     const vm = await this.start({ job: { kind: 'noop' }, ...(signal ? { signal } : {}) }, boot, {
       readyTimeoutMs: timeoutMs,
-      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, boot.minMemoryBytes ?? 0),
+      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, minMemoryOf(boot).bytes),
     });
     const r: VmInstanceResult = await vm.result;
     // An interrupted probe decided nothing: keep no verdict.
@@ -344,17 +402,16 @@ export class QemuDriver implements Driver {
     this.checkMemory(this.boot, ctx.limits.memoryBytes);
   }
 
-  /** The guest RAM the image needs, rounded up to 64 MiB (what the messages ask for); none when booting files given directly. */
+  /** The guest RAM a VM of this profile needs at least (MIN_GUEST_MEMORY). */
   async minMemory(): Promise<MinMemory | undefined> {
-    const boot = this.boot ?? (await resolveBoot(this.opts).catch(() => undefined));
-    return boot === undefined ? undefined : minMemoryOf(boot);
+    return MIN_GUEST_MEMORY[this.profile];
   }
 
   private checkMemory(boot: Boot, memoryBytes: number | undefined): void {
     const mib = memoryMiBFor(memoryBytes);
     const min = minMemoryOf(boot);
-    if (min !== undefined && mib * MiB < min.bytes) {
-      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for this image: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
+    if (mib * MiB < min.bytes) {
+      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for a ${boot.profile} VM: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
     }
   }
 
@@ -391,9 +448,13 @@ export class QemuDriver implements Driver {
       ...(vm.cpus !== undefined ? { cpus: vm.cpus } : {}),
       ...(vm.memoryBytes !== undefined ? { memoryBytes: vm.memoryBytes } : {}),
       kernel: boot.kernel,
-      initrd: boot.initramfs,
+      ...(boot.initramfs !== undefined ? { initrd: boot.initramfs } : {}),
+      rootDisk: boot.rootDisk,
+      // The lean kernel has no ACPI (drivers/image/kernel/lean.config).
+      ...(boot.profile === 'lean' ? { acpi: false } : {}),
       append: kernelCmdline({
         job: jobArgv(job),
+        root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined ? 'initramfs' : 'kernel' },
         ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
         ...(tscKhz !== undefined ? { tscKhz } : {}),
         extra: [...(this.opts.kernelArgs ?? []), ...(this.opts.guestArgs?.(vm) ?? [])],
@@ -422,6 +483,8 @@ export class QemuDriver implements Driver {
     const argv = this.argv(request.job, boot, { ...vm, ...(disk !== undefined ? { disk } : {}) });
     const details: VmDetails = {
       accelerator: this.accelerator,
+      profile: boot.profile,
+      kernel: boot.kernelVersion,
       machine: this.machine,
       vcpus: vcpusFor(vm.cpus),
       memoryMiB: memoryMiBFor(vm.memoryBytes),
@@ -520,6 +583,11 @@ async function firstChild(pid: number, done: Promise<unknown>): Promise<number |
     await new Promise((r) => setTimeout(r, 5));
   }
   return undefined;
+}
+
+/** The driver of a VM target: an accelerator and a profile. */
+export function createQemuDriver(accelerator: Accelerator, profile: VmProfile, opts: Omit<QemuDriverOptions, 'accelerator' | 'profile'> = {}): QemuDriver {
+  return new QemuDriver({ ...opts, accelerator, profile });
 }
 
 export function createKvmDriver(opts: Omit<QemuDriverOptions, 'accelerator'> = {}): QemuDriver {

@@ -14,7 +14,8 @@
  * upper layer is a tmpfs of its own; a fresh /proc, a read-only /sys, a minimal
  * /dev; a cgroup v2 group (the guest mounts cgroup2; the host here may be v1)
  * with the memory, CPU and pids controllers. It enters its root with MS_MOVE +
- * chroot (`--no-pivot`): pivot_root cannot move the initramfs's rootfs.
+ * chroot (`--no-pivot`): the stock VM's root was itself entered by MS_MOVE +
+ * chroot from the initramfs, where pivot_root fails.
  *
  * Limits: the VM gets them as for `tcg`/`kvm` (vCPUs rounded up, RAM), and the
  * container the same ones again as its cgroup (memory.max = the VM's RAM,
@@ -35,7 +36,7 @@ import { missingContainerModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
 import type { Capabilities, Driver, Instance, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
-import { QemuDriver, type Accelerator, type QemuDriverOptions } from './index.js';
+import { QemuDriver, vmTargetName, type Accelerator, type QemuDriverOptions, type VmProfile } from './index.js';
 
 /** The container's cgroup, below the guest's cgroup2 root. */
 export const GUEST_CGROUP = 'tsbench-ct';
@@ -58,7 +59,7 @@ export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; pi
     GUEST_NAMESPACES.join(','),
     '--hostname',
     GUEST_HOSTNAME,
-    // The image is the guest's root: the initramfs, already in RAM.
+    // The image is the guest's root: its read-only root disk.
     '--rootfs-lower',
     '/',
     // --upper-tmpfs mounts a tmpfs on /tmp inside the container's mount namespace only.
@@ -100,12 +101,15 @@ export class NestedDriver implements Driver {
   readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: true }, reportsOom: false, volumes: false };
   private readonly vm: QemuDriver;
 
+  readonly profile: VmProfile;
+
   constructor(
     readonly accelerator: Accelerator,
     private readonly opts: NestedDriverOptions = {},
   ) {
-    this.name = `container-in-${accelerator}`;
-    this.description = `tsbench's container (namespaces, overlay root, cgroup) inside a ${accelerator} VM`;
+    this.profile = opts.profile ?? 'lean';
+    this.name = `container-in-${vmTargetName(accelerator, this.profile)}`;
+    this.description = `tsbench's container (namespaces, overlay root, cgroup) inside the ${vmTargetName(accelerator, this.profile)} VM (${this.profile === 'lean' ? 'lean microVM' : 'stock VM'})`;
     this.vm = new QemuDriver({ ...opts, accelerator, name: this.name, description: this.description, guestArgs: guestContainerArgs });
   }
 
@@ -120,7 +124,8 @@ export class NestedDriver implements Driver {
       try {
         const image = await loadImage(this.opts.guestKernel);
         await access(join(image.rootfs, 'sbin/tsbench-launch'), constants.X_OK);
-        const missing = await missingContainerModules(image.kernel.modulesDir);
+        // The lean kernel has overlayfs built in (drivers/image/kernel/lean.config, checked when it is built).
+        const missing = this.profile === 'cloud' ? await missingContainerModules(image.kernel.modulesDir) : [];
         if (missing.length > 0)
           return {
             available: false,
@@ -165,6 +170,6 @@ export class NestedDriver implements Driver {
   }
 }
 
-export function createNestedDriver(accel: 'kvm' | 'tcg', opts: NestedDriverOptions = {}): NestedDriver {
+export function createNestedDriver(accel: Accelerator, opts: NestedDriverOptions = {}): NestedDriver {
   return new NestedDriver(accel, opts);
 }

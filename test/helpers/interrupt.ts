@@ -51,8 +51,7 @@ export function runArgs(c: InterruptCase): string[] {
   // and a run that completes first would test nothing (each round also rewrites results.json).
   const sizes =
     c.scenario === 'io' ? ['--io-size', '8M', '--runs', '2'] : c.scenario === 'density' ? ['--instances', '2', '--runs', '1000'] : ['--runs', '1000'];
-  // VMs need room for the initramfs (drivers/qemu); containers get the same.
-  return ['run', c.scenario, '--targets', c.target, '--warmup', '0', '--memory', '384M', ...sizes];
+  return ['run', c.scenario, '--targets', c.target, '--warmup', '0', ...sizes];
 }
 
 /** Whether the run (pid) has recorded an io scratch directory. */
