@@ -106,9 +106,13 @@ export const HostSchema = z.object({
 export const ImageInfoSchema = z
   .object({
     hash: z.string().describe('content hash of the image inputs (its cache entry)'),
-    packing: z.string().describe('how VMs receive the image, e.g. "initramfs (initramfs.cpio, unpacked into guest RAM)"'),
+    packing: z.string().describe('how VMs receive the image, e.g. "read-only ext4 root disk (root.ext4); initramfs.cpio for the stock kernel\'s modules"'),
     rootfsBytes: z.number().describe('bytes of the root filesystem a container uses'),
-    initramfsBytes: z.number().describe('bytes of the initramfs a VM boots, as stored'),
+    rootDiskBytes: z
+      .number()
+      .optional()
+      .describe("bytes of the VMs' root disk (the same root filesystem as ext4); absent in results from before the root disk"),
+    initramfsBytes: z.number().describe('bytes of the initramfs a VM boots, as stored (the stock kernel only, since the root disk)'),
     kernelBytes: z.number().describe('bytes of the guest kernel (vmlinuz)'),
     modulesBytes: z.number().describe('bytes of the kernel modules inside the initramfs'),
     kernelRelease: z.string().describe('the guest kernel release'),

@@ -54,10 +54,15 @@ const ACCELERATOR = { tcg: 'TCG emulation (not KVM)', kvm: 'KVM' } as const;
 
 /** The accelerator behind a verdict: the claim's own, else each of its parts' with that part's verdict. */
 function accelerator(c: ClaimVerdict): string {
-  if (c.accelerator) return ACCELERATOR[c.accelerator];
+  // Which VM (lean microVM, stock VM) each VM target was.
+  const profiles = Object.entries(c.vmProfiles ?? {})
+    .map(([t, p]) => `${t}: ${p}`)
+    .join('; ');
+  const vms = profiles === '' ? '' : ` (${profiles})`;
+  if (c.accelerator) return ACCELERATOR[c.accelerator] + vms;
   const seen = new Map<'kvm' | 'tcg', string>();
   for (const p of c.parts) if (p.accelerator && !seen.has(p.accelerator)) seen.set(p.accelerator, p.verdict);
-  return seen.size > 0 ? [...seen].map(([a, v]) => `${ACCELERATOR[a]}: ${v}`).join('; ') : 'no VM';
+  return seen.size > 0 ? [...seen].map(([a, v]) => `${ACCELERATOR[a]}: ${v}`).join('; ') + vms : 'no VM';
 }
 
 function claimsTable(h: HostClaims): string[] {

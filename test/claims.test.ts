@@ -27,6 +27,8 @@ interface CraftOptions {
   kvmAvailable?: boolean;
   /** scenario → target → samples */
   scenarios: Record<string, Record<string, TargetSpec>>;
+  /** the run's target list, with the probes' details */
+  targets?: Result['targets'];
 }
 
 const IMAGE: ImageInfo = {
@@ -91,7 +93,7 @@ function craft(o: CraftOptions): LoadedResult {
       kvm: o.kvmAvailable === false ? { available: false, reason: 'no /dev/kvm' } : { available: true },
     },
     ...(o.image ? { image: o.image } : {}),
-    targets: [],
+    targets: o.targets ?? [],
     scenarios,
   };
   return { path: o.path ?? 'results.json', result: ResultSchema.parse(result) };
@@ -679,4 +681,25 @@ describe('claim verdicts across result files', () => {
     const c4 = host?.verdicts.find((v) => v.id === 'C4') as ClaimVerdict;
     assert.equal(c4.verdict, 'refuted', 'the same userland as an initramfs plus a kernel is not 2× the root filesystem');
   });
+});
+
+test("a verdict names which VM each VM target was: the lean microVM, the stock VM, or an older file's initramfs VM", () => {
+  const scenarios = {
+    startup: {
+      native: { toReadyMs: around(1) },
+      container: { toReadyMs: around(3) },
+      tcg: { toReadyMs: around(900) },
+      'tcg-cloud': { toReadyMs: around(2000) },
+    },
+  };
+  const targets = [
+    { name: 'native', available: true },
+    { name: 'tcg', available: true, details: { accelerator: 'tcg', profile: 'lean' } },
+    { name: 'tcg-cloud', available: true, details: { accelerator: 'tcg', profile: 'cloud' } },
+  ];
+  const v = claim('C1', craft({ scenarios, targets }));
+  assert.equal(v.vmProfiles?.['tcg'], 'lean microVM', JSON.stringify(v.vmProfiles));
+  assert.equal(v.vmProfiles?.['native'], undefined);
+  const old = claim('C1', craft({ scenarios, targets: [{ name: 'tcg', available: true, details: { accelerator: 'tcg' } }] }));
+  assert.equal(old.vmProfiles?.['tcg'], 'stock kernel, image as initramfs');
 });

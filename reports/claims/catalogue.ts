@@ -99,7 +99,7 @@ export const CLAIMS: readonly ClaimSpec[] = [
   {
     id: 'C4',
     claim: 'Container images are small compared with VM images.',
-    decidedBy: "the run's image: rootfsBytes (container) vs kernelBytes + initramfsBytes (VM)",
+    decidedBy: "the run's image: rootfsBytes (container) vs kernelBytes + rootDiskBytes + initramfsBytes (VM)",
   },
   {
     id: 'C5',

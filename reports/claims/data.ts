@@ -120,6 +120,23 @@ export class HostData {
     return f?.result.image ? { source: f.path, image: f.result.image } : undefined;
   }
 
+  /**
+   * What VM a target was, in words, from the newest file whose target list has it
+   * (drivers/qemu: its probe's `profile` detail): "lean microVM" or "stock VM", or
+   * "stock kernel, image as initramfs" for a VM of a file from before the profiles.
+   * Undefined for a target that is no VM.
+   */
+  vmProfile(target: string): string | undefined {
+    const newest = [...this.files].sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt));
+    for (const f of newest) {
+      const details = f.result.targets.find((t) => t.name === target)?.details;
+      if (details?.['accelerator'] === undefined) continue;
+      const profile = details['profile'];
+      return profile === 'lean' ? 'lean microVM' : profile === 'cloud' ? 'stock VM (cloud kernel)' : 'stock kernel, image as initramfs';
+    }
+    return undefined;
+  }
+
   /** Why kvm did not run on this host, from the newest file's cached probe verdict. */
   kvmUnavailable(): string | undefined {
     const newest = [...this.files].sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt))[0];

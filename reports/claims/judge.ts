@@ -175,8 +175,18 @@ export class ClaimBuilder {
       ...(this.spec.reference ? { reference: this.spec.reference } : {}),
       ...(accelerator ? { accelerator } : {}),
       targets: [...this.targets],
+      ...vmProfilesOf(this.host, [...this.targets]),
     };
   }
+}
+
+/** Which VM each VM target of a verdict was (lean microVM, stock VM), when any took part. */
+function vmProfilesOf(host: HostData, targets: readonly string[]): { vmProfiles?: Record<string, string> } {
+  const entries = targets.flatMap((t) => {
+    const p = host.vmProfile(t);
+    return p === undefined ? [] : [[t, p] as const];
+  });
+  return entries.length > 0 ? { vmProfiles: Object.fromEntries(entries) } : {};
 }
 
 /** The first clause of a long reason (the kvm probe's reason runs to several). */

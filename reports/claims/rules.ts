@@ -112,7 +112,7 @@ export const RULE_TEXTS = {
     tcg: `"much less memory": a TCG VM confirms only on a lower bound that every VM pays whatever its accelerator — the memory its guest has in use (\`guestTotalBytes − guestAvailableBytes\` from the memory scenario), which the host must back — and refutes only on its PSS (an upper bound: it includes TCG's translation cache). Without guest figures a TCG VM cannot confirm (inconclusive). The VMM overhead under TCG includes the translation buffer, so its context part can flatter the claim there.`,
   },
   C4: {
-    inWords: `Confirmed when what a VM must carry (kernelBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and its modules), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
+    inWords: `Confirmed when what a VM must carry (kernelBytes + rootDiskBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel, and for the stock kernel a small initramfs with the modules that mount the disk), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
     brief: `VM ≥ **${T.smallImageFactor}×** the container's → confirmed, else refuted (exact sizes, no inconclusive).`,
     why: `"Small compared with" = at most half. tsbench packs the **same** root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and modules), so this compares what each must carry for the same workload — not a typical distribution VM disk (GBs) vs a container image (MBs).`,
   },
@@ -428,20 +428,27 @@ function c4(h: HostData): ClaimVerdict {
     return c.finish();
   }
   c.useFile(img.source, 'image');
-  const { rootfsBytes, initramfsBytes, kernelBytes, modulesBytes, packing, kernelRelease } = img.image;
-  const vmBytes = kernelBytes + initramfsBytes;
+  const { rootfsBytes, rootDiskBytes, initramfsBytes, kernelBytes, modulesBytes, packing, kernelRelease } = img.image;
+  // Since the root disk, a VM carries kernel + root disk + the stock kernel's initramfs; before it, kernel + initramfs.
+  const vmBytes = kernelBytes + initramfsBytes + (rootDiskBytes ?? 0);
+  const vmLabel = rootDiskBytes === undefined ? 'VM image (kernel + initramfs)' : 'VM image (kernel + root disk + initramfs)';
   const ratio = vmBytes / rootfsBytes;
   const exact = (v: number): Interval => ({ value: v, lo: v, hi: v });
   c.fig({ label: 'root filesystem', value: rootfsBytes, unit: 'bytes', target: 'container' });
   c.fig({ label: 'kernel', value: kernelBytes, unit: 'bytes' });
+  if (rootDiskBytes !== undefined) c.fig({ label: 'root disk', value: rootDiskBytes, unit: 'bytes' });
   c.fig({ label: 'initramfs', value: initramfsBytes, unit: 'bytes' });
   c.fig({ label: 'kernel modules (in the initramfs)', value: modulesBytes, unit: 'bytes' });
-  c.fig({ label: 'VM image (kernel + initramfs)', value: vmBytes, unit: 'bytes' });
+  c.fig({ label: vmLabel, value: vmBytes, unit: 'bytes' });
   c.fig({ label: 'VM image / container image', value: ratio, unit: '×' });
+  const parts =
+    rootDiskBytes === undefined
+      ? `${packing}: ${fmt(initramfsBytes, 'bytes')}`
+      : `root disk ${fmt(rootDiskBytes, 'bytes')} + initramfs ${fmt(initramfsBytes, 'bytes')}; ${packing}`;
   c.part({
     label: 'container image small vs VM image',
     verdict: atLeast(exact(ratio), T.smallImageFactor),
-    evidence: `the container carries ${fmt(rootfsBytes, 'bytes')}; a VM carries ${fmt(vmBytes, 'bytes')} (kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + ${packing}: ${fmt(initramfsBytes, 'bytes')}), ${fmt(ratio, '×')} the container's — the same userland plus a kernel and ${fmt(modulesBytes, 'bytes')} of modules.`,
+    evidence: `the container carries ${fmt(rootfsBytes, 'bytes')}; a VM carries ${fmt(vmBytes, 'bytes')} (kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + ${parts}), ${fmt(ratio, '×')} the container's — the same userland plus a kernel and ${fmt(modulesBytes, 'bytes')} of modules.`,
   });
   return c.finish();
 }

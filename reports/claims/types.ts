@@ -54,6 +54,8 @@ export interface ClaimVerdict {
   accelerator?: 'kvm' | 'tcg';
   /** the targets whose results were used */
   targets: string[];
+  /** which VM each VM target among them was, in words (e.g. tcg: "lean microVM"), from the results' target details */
+  vmProfiles?: Record<string, string>;
 }
 
 /** The verdicts for one host (several result files of the same host are judged together). */

@@ -60,6 +60,12 @@ function accelerators(c: ClaimVerdict): string {
   return [...seen].map(([a, v]) => `${acceleratorBadge(a)} <span class="small muted">${e(v)}</span>`).join('<br>');
 }
 
+/** " (lean microVM)" after a VM target of a verdict: which VM produced its figures. */
+function vmProfile(c: ClaimVerdict, target: string): string {
+  const p = c.vmProfiles?.[target];
+  return p === undefined ? '' : ` <span class="muted vm-profile">(${e(p)})</span>`;
+}
+
 function claimRow(c: ClaimVerdict): string {
   const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map(partLine).join('')}</ul>` : '';
   const detail =
@@ -77,7 +83,7 @@ function claimRow(c: ClaimVerdict): string {
     `<td>${prose(c.evidence)}${parts}${detail}</td>` +
     `<td class="small">${figures}</td>` +
     `<td class="small">${c.reference ? prose(c.reference) : '<span class="muted">—</span>'}</td>` +
-    `<td>${vm || '<span class="muted small">no VM</span>'}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}`).join('<br>')}</div></td>` +
+    `<td>${vm || '<span class="muted small">no VM</span>'}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}${vmProfile(c, t)}`).join('<br>')}</div></td>` +
     '</tr>'
   );
 }
@@ -147,6 +153,7 @@ function hostCard(h: ReportHost): string {
       row('image', `<code>${e(i.hash)}</code>`),
       row('container root filesystem', e(withUnit(i.rootfsBytes, 'bytes'))),
       row('VM image packing', e(i.packing)),
+      ...(i.rootDiskBytes !== undefined ? [row('VM root disk', e(withUnit(i.rootDiskBytes, 'bytes')))] : []),
       row('VM initramfs', `${e(withUnit(i.initramfsBytes, 'bytes'))} (kernel modules inside: ${e(withUnit(i.modulesBytes, 'bytes'))})`),
       row('VM kernel', `${e(withUnit(i.kernelBytes, 'bytes'))}, ${e(i.kernelRelease)}`),
     );
