@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { TargetError } from '../core/errors.js';
 import { ResultSchema } from '../core/schema.js';
 import { startup } from '../bench/scenarios/startup.js';
-import { buildQemuArgs, createKvmDriver, createTcgDriver, formatCommand, vmPhases, vmPssBytes, type QemuDriver } from '../drivers/qemu/index.js';
+import { buildQemuArgs, createKvmDriver, createTcgDriver, formatCommand, tcgLeanArgs, vmPhases, vmPssBytes, type QemuDriver } from '../drivers/qemu/index.js';
 import { kvmProviderNote } from '../drivers/qemu/host.js';
 import { listTargets } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
@@ -155,6 +155,12 @@ describe('the QEMU command line', () => {
         ['exit', 20],
       ],
     );
+  });
+
+  test('only the lean microVM under TCG goes without the local APIC timer, which TCG would fail to verify anyway', () => {
+    assert.deepEqual(tcgLeanArgs('tcg', 'lean'), ['noapictimer']);
+    assert.deepEqual(tcgLeanArgs('kvm', 'lean'), []);
+    assert.deepEqual(tcgLeanArgs('tcg', 'cloud'), []);
   });
 
   test('the lean microVM and the stock VM are registered under both accelerators, alone and with a container inside', () => {
