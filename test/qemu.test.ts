@@ -269,6 +269,16 @@ describe('VMs under TCG', { skip: noVm }, () => {
     assert.ok(pid !== undefined && !alive(pid), 'qemu was killed');
   });
 
+  test('a job too long for the guest kernel command line is refused before booting, saying how long it is', async () => {
+    const d = tcg();
+    await d.prepare({ limits: { memoryBytes: MEMORY } });
+    const argv = ['/bin/busybox', 'echo', 'x'.repeat(1600)];
+    await assert.rejects(
+      d.launch({ job: { kind: 'exec', argv } }),
+      /the job and its options need \d+ bytes of kernel command line, more than the 2047 an x86 guest keeps/,
+    );
+  });
+
   test('too little guest RAM for the profile is refused before booting, naming --memory', async () => {
     const d = tcg();
     await assert.rejects(d.prepare({ limits: { memoryBytes: 24 * 2 ** 20 } }), /24 MiB of guest RAM is too little for a lean VM: .* pass --memory 32M/);

@@ -118,6 +118,8 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   rootfs.push(await fileEntry('/sbin/tsbench-agent', agent));
   rootfs.push({ kind: 'symlink', path: '/init', target: 'sbin/tsbench-agent' });
+  // The first init the kernel tries on a root disk: the lean VM needs no init= (every byte of its command line counts).
+  rootfs.push({ kind: 'symlink', path: '/sbin/init', target: 'tsbench-agent' });
   if (launcher !== undefined) rootfs.push(await fileEntry('/sbin/tsbench-launch', launcher));
   rootfs.push(await fileEntry('/bin/busybox', BUSYBOX));
   for (const applet of BUSYBOX_APPLETS) rootfs.push({ kind: 'symlink', path: `/bin/${applet}`, target: 'busybox' });

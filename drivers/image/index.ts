@@ -116,9 +116,10 @@ export function encodeJob(argv: string[]): string {
  *   that follows took over 25 s under TCG (we saw boots hang at "tsc: Marking TSC
  *   unstable"). Naming the rate makes every boot take the fast path. The rate is the
  *   caller's (drivers/qemu/host.ts `hostTscKhz`); without one, none is named.
- * - the root: `root=DEV ro rootfstype=ext4 init=/sbin/tsbench-agent` when the kernel
- *   mounts it itself (everything built in), `tsbench.root=DEV` when the initramfs's
- *   agent loads the modules and mounts it (drivers/agent/agent.c `switch_root`).
+ * - the root: `root=DEV ro` when the kernel mounts it itself (everything built in; it
+ *   runs /sbin/init, the agent), `tsbench.root=DEV` when the initramfs's agent loads the
+ *   modules and mounts it (drivers/agent/agent.c `switch_root`). x86 keeps 2048 bytes of
+ *   command line and the job rides in it, so nothing here is longer than it must be.
  */
 export function kernelCmdline(opts: {
   job: string[];
@@ -129,7 +130,7 @@ export function kernelCmdline(opts: {
 }): string {
   const parts = ['console=ttyS0', 'quiet', 'loglevel=1', 'panic=-1', 'reboot=t'];
   if (opts.tscKhz !== undefined && opts.tscKhz > 0) parts.push(`tsc_early_khz=${opts.tscKhz}`, 'tsc=reliable');
-  if (opts.root.by === 'kernel') parts.push(`root=${opts.root.device}`, 'ro', 'rootfstype=ext4', 'init=/sbin/tsbench-agent');
+  if (opts.root.by === 'kernel') parts.push(`root=${opts.root.device}`, 'ro');
   else parts.push(`tsbench.root=${opts.root.device}`);
   parts.push(`tsbench.job=${encodeJob(opts.job)}`);
   if (opts.disk !== undefined) parts.push(`tsbench.disk=${opts.disk}`);

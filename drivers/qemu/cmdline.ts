@@ -70,6 +70,21 @@ export interface QemuArgsOptions {
   acpi?: boolean;
 }
 
+/** x86's COMMAND_LINE_SIZE: the kernel keeps this many bytes of its command line, the NUL included. */
+export const KERNEL_CMDLINE_MAX = 2048;
+
+/**
+ * What QEMU appends to the command line of a microvm without ACPI: one
+ * `virtio_mmio.device=512@0xfeb00e00:12` (at most this long, and a space) per virtio device.
+ */
+export const MMIO_CMDLINE_BYTES_PER_DEVICE = 40;
+
+/** The bytes of kernel command line the guest gets: `append`, and what QEMU adds for its devices. */
+export function guestCmdlineBytes(opts: Pick<QemuArgsOptions, 'append' | 'machine' | 'acpi' | 'disk'>): number {
+  const added = (opts.machine ?? 'microvm') === 'microvm' && opts.acpi === false ? (opts.disk !== undefined ? 2 : 1) * MMIO_CMDLINE_BYTES_PER_DEVICE : 0;
+  return Buffer.byteLength(opts.append) + added;
+}
+
 /** vCPUs for a CPU limit: whole CPUs, rounded up, at least one. */
 export function vcpusFor(cpus: number | undefined): number {
   return cpus === undefined ? 1 : Math.max(1, Math.ceil(cpus));

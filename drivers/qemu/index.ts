@@ -55,7 +55,10 @@ import type {
 import {
   DATA_DISK_DEVICE,
   DEFAULT_MEMORY_BYTES,
+  KERNEL_CMDLINE_MAX,
   ROOT_DISK_DEVICE,
+  guestCmdlineBytes,
+  type QemuArgsOptions,
   QEMU_BINARY,
   buildQemuArgs,
   formatCommand,
@@ -454,7 +457,7 @@ export class QemuDriver implements Driver {
     // Under TCG the guest TSC is the host's: name its rate (kernelCmdline adds
     // tsc_early_khz); under KVM the hypervisor tells the guest, so pass none.
     const tscKhz = this.accelerator === 'kvm' ? 0 : this.tscKhz;
-    return buildQemuArgs({
+    const args: QemuArgsOptions = {
       accelerator: this.accelerator,
       machine: this.machine,
       ...(vm.cpus !== undefined ? { cpus: vm.cpus } : {}),
@@ -473,7 +476,15 @@ export class QemuDriver implements Driver {
       }),
       ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
       binary: this.binary,
-    });
+    };
+    // A longer command line is cut by the guest kernel, which then boots without the end of it.
+    const bytes = guestCmdlineBytes(args);
+    if (bytes >= KERNEL_CMDLINE_MAX)
+      throw this.fail(
+        'launch',
+        `the job and its options need ${bytes} bytes of kernel command line, more than the ${KERNEL_CMDLINE_MAX - 1} an x86 guest keeps: shorten the job (its argv is base64 on the command line)`,
+      );
+    return buildQemuArgs(args);
   }
 
   private async start(
