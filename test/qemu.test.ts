@@ -259,13 +259,13 @@ describe('VMs under TCG', { skip: noVm }, () => {
   });
 
   test('a boot that misses the ready timeout is killed with its group and reported as a timeout', async () => {
-    const d = tcg({ readyTimeoutMs: 800 });
+    const d = tcg({ readyTimeoutMs: 150 });
     await d.prepare({ limits: { memoryBytes: MEMORY } });
     const vm = await d.launch({ job: { kind: 'noop' }, limits: { memoryBytes: MEMORY } });
     const [pid] = vm.hostPids();
     const r = await vm.result;
     assert.equal(r.status, 'timeout');
-    assert.match(r.reason ?? '', /did not reach the agent's ready in 0.8 s \(tcg\)/);
+    assert.match(r.reason ?? '', /did not reach the agent's ready in 0.15 s \(tcg\)/);
     assert.ok(pid !== undefined && !alive(pid), 'qemu was killed');
   });
 
