@@ -181,6 +181,18 @@ function tcgBearing(accel: Accel, verdict: Verdict, flatters: Verdict | null): '
  * When no VM part decides with a measured verdict, adds the deciding "not
  * measured" part for KVM: the claim's VM half waits for a kvm run.
  */
+/** The part of one accelerator whose figure is missing: not measured, with why and the run that would measure it, when the files have that target at all. */
+function vmNotMeasured(c: ClaimBuilder, h: HostData, label: string, scenario: string, accel: (typeof ACCELS)[number], reason: string): void {
+  if (!h.has(scenario, accel)) return;
+  c.part({
+    label: `${label} (${accel})`,
+    verdict: 'not measured',
+    evidence: c.notMeasured(reason, scenario, ['native', 'container', accel]),
+    accelerator: accel,
+    targets: [accel],
+  });
+}
+
 function requireVm(c: ClaimBuilder, label: string, scenario: string, targets: readonly string[], tcgWhy: string): void {
   const vmParts = c.parts.filter((p) => p.accelerator !== undefined && p.label.startsWith(label));
   if (vmParts.some((p) => (p.bearing ?? 'decides') === 'decides' && p.verdict !== 'not measured')) return;
@@ -222,14 +234,7 @@ function c1(h: HostData): ClaimVerdict {
   for (const accel of ACCELS) {
     const vm = h.metric('startup', accel, 'toReadyMs');
     if (!vm.ok) {
-      if (h.has('startup', accel))
-        c.part({
-          label: `${label} (${accel})`,
-          verdict: 'not measured',
-          evidence: c.notMeasured(vm.reason, 'startup', ['native', 'container', accel]),
-          accelerator: accel,
-          targets: [accel],
-        });
+      vmNotMeasured(c, h, label, 'startup', accel, vm.reason);
       continue;
     }
     c.use(vm.found);
@@ -319,14 +324,7 @@ function c3(h: HostData): ClaimVerdict {
   for (const accel of ACCELS) {
     const vm = h.metric('memory', accel, 'footprintPssBytes');
     if (!vm.ok) {
-      if (h.has('memory', accel))
-        c.part({
-          label: `${label} (${accel})`,
-          verdict: 'not measured',
-          evidence: c.notMeasured(vm.reason, 'memory', ['native', 'container', accel]),
-          accelerator: accel,
-          targets: [accel],
-        });
+      vmNotMeasured(c, h, label, 'memory', accel, vm.reason);
       continue;
     }
     c.use(vm.found);
@@ -486,14 +484,7 @@ function c5(h: HostData): ClaimVerdict {
   for (const accel of ACCELS) {
     const vm = h.metric('density', accel, 'pssPerInstanceBytes');
     if (!vm.ok) {
-      if (h.has('density', accel))
-        c.part({
-          label: `${label} (${accel})`,
-          verdict: 'not measured',
-          evidence: c.notMeasured(vm.reason, 'density', ['native', 'container', accel]),
-          accelerator: accel,
-          targets: [accel],
-        });
+      vmNotMeasured(c, h, label, 'density', accel, vm.reason);
       continue;
     }
     c.use(vm.found);
@@ -599,14 +590,7 @@ function c6(h: HostData): ClaimVerdict {
     const rw = h.ratioToNative('io', accel, 'randWriteIops');
     if (!rr.ok || !rw.ok) {
       const why = !rr.ok ? rr.reason : !rw.ok ? rw.reason : '';
-      if (h.has('io', accel))
-        c.part({
-          label: `${label} (${accel})`,
-          verdict: 'not measured',
-          evidence: c.notMeasured(why, 'io', ['native', 'container', accel]),
-          accelerator: accel,
-          targets: [accel],
-        });
+      vmNotMeasured(c, h, label, 'io', accel, why);
       continue;
     }
     c.use(rr.found, rw.found);
