@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import type { Driver, DriverOptions } from './types.js';
-import { VM_PROFILES, vmDescription, vmTargetName } from './qemu/names.js';
+import { VM_PROFILES, nestedDescription, nestedTargetName, vmDescription, vmTargetName } from './qemu/names.js';
 
 export interface TargetInfo {
   name: string;
@@ -43,8 +43,8 @@ const targets: readonly TargetInfo[] = [
   // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone), in each VM target.
   ...(['kvm', 'tcg'] as const).flatMap((accel) =>
     VM_PROFILES.map((profile): TargetInfo => ({
-      name: `container-in-${vmTargetName(accel, profile)}`,
-      description: `tsbench's container inside the ${vmTargetName(accel, profile)} VM (${profile === 'lean' ? 'lean microVM' : 'stock VM'})`,
+      name: nestedTargetName(accel, profile),
+      description: nestedDescription(accel, profile),
       create: async (options) => (await import('./qemu/nested.js')).createNestedDriver(accel, { ...options, profile }),
     })),
   ),

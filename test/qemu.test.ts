@@ -53,6 +53,8 @@ after(async () => {
 });
 
 describe('the QEMU command line', () => {
+  /** Milliseconds as the nanoseconds the agent reports. */
+  const ms = (x: number): bigint => BigInt(Math.round(x * 1e6));
   const base = { kernel: '/k/vmlinuz', initrd: '/k/initramfs.cpio', rootDisk: '/i/root.ext4', append: 'console=ttyS0 quiet tsbench.job=bm9vcA' };
 
   test('tcg on microvm translates with -cpu max, boots the kernel directly, attaches the root disk read-only and talks on the serial console', () => {
@@ -127,7 +129,6 @@ describe('the QEMU command line', () => {
   });
 
   test('the boot phases add up to the time to exit, the guest part from the guest clock', () => {
-    const ms = (x: number): bigint => BigInt(Math.round(x * 1e6));
     const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(2000), agentReadyNs: ms(2050), readyReceivedNs: ms(3600), endNs: ms(3620) });
     assert.deepEqual(
       phases.map((p) => [p.name, Math.round(p.ms)]),
@@ -142,7 +143,6 @@ describe('the QEMU command line', () => {
   });
 
   test("the stock VM's initramfs is a phase of its own, ended by the agent's root mark", () => {
-    const ms = (x: number): bigint => BigInt(Math.round(x * 1e6));
     const marks = [{ name: 'root', monoNs: ms(2030) }];
     const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(2000), agentReadyNs: ms(2050), readyReceivedNs: ms(3600), endNs: ms(3620), marks });
     assert.deepEqual(

@@ -71,7 +71,7 @@ import {
 import { createDataDisk, makeScratchDir } from './disk.js';
 import { bootId, childPids, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
 import { readVerdict, writeVerdict } from './verdict.js';
-import { vmDescription, vmTargetName } from './names.js';
+import { profileWords, vmDescription, vmTargetName } from './names.js';
 import { MiB, nsToMs } from '../../core/units.js';
 
 export {
@@ -149,7 +149,6 @@ export interface VmInstance extends Instance {
 }
 
 interface Boot {
-  profile: VmProfile;
   /** bzImage or PVH vmlinux */
   kernel: string;
   /** `uname -r` of the guest kernel */
@@ -174,15 +173,13 @@ async function leanKernel(opts: QemuDriverOptions): Promise<{ vmlinux: string; v
  * What a VM of this profile boots, from the image cache (and the lean kernel's) or the
  * options. Throws an ImageError naming the command that fixes it.
  */
-async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
-  const profile = opts.profile ?? 'lean';
+async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise<Boot> {
   const image = await loadImage(opts.guestKernel);
   if (opts.kernel !== undefined || opts.initramfs !== undefined) {
     const kernel = opts.kernel ?? image.kernel.vmlinuz;
     for (const f of [kernel, opts.initramfs ?? image.rootDisk]) await access(f, constants.R_OK);
     const [a, b] = await Promise.all([sha256File(kernel), opts.initramfs !== undefined ? sha256File(opts.initramfs) : image.hash]);
     return {
-      profile,
       kernel,
       kernelVersion: 'given',
       ...(opts.initramfs !== undefined ? { initramfs: opts.initramfs } : profile === 'cloud' ? { initramfs: image.initramfs } : {}),
@@ -193,7 +190,6 @@ async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
   }
   if (profile === 'cloud')
     return {
-      profile,
       kernel: image.kernel.vmlinuz,
       kernelVersion: image.kernel.version,
       initramfs: image.initramfs,
@@ -203,7 +199,6 @@ async function resolveBoot(opts: QemuDriverOptions): Promise<Boot> {
     };
   const lean = await leanKernel(opts);
   return {
-    profile,
     kernel: lean.vmlinux,
     kernelVersion: lean.version,
     rootDisk: image.rootDisk,
@@ -273,11 +268,6 @@ export const MIN_GUEST_MEMORY: Record<VmProfile, MinMemory> = {
   lean: { bytes: 32 * MiB, why: 'the lean kernel and the agent boot in 32 MiB and not in 24 (measured)' },
   cloud: { bytes: 96 * MiB, why: "Debian's cloud kernel boots in 80 MiB and not in 64 (measured); 96 MiB leaves a margin" },
 };
-
-/** The least guest RAM a VM of this boot runs with, and why. */
-function minMemoryOf(boot: Boot): MinMemory {
-  return MIN_GUEST_MEMORY[boot.profile];
-}
 
 /** Known console patterns and what they mean, for failure messages. */
 function consoleHint(tail: string[], memoryMiB: number): string | undefined {
@@ -351,20 +341,20 @@ export class QemuDriver implements Driver {
     }
     let boot: Boot;
     try {
-      boot = await resolveBoot(this.opts);
+      boot = await resolveBoot(this.opts, this.profile);
     } catch (e) {
       const why = e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`;
       return { available: false, reason: why, details: this.details(undefined, qemu) };
     }
     const details = this.details(boot, qemu);
-    if (boot.profile === 'lean' && this.machine !== 'microvm')
+    if (this.profile === 'lean' && this.machine !== 'microvm')
       return {
         available: false,
         reason: `the lean kernel has no PCI, which -M ${this.machine} needs: use -M microvm, or the stock VM (${vmTargetName(this.accelerator, 'cloud')})`,
         details,
       };
     // Which VM produced a figure is part of every report: the reason names the profile and what it boots.
-    const what = `${boot.profile === 'lean' ? 'lean microVM' : 'stock VM'}: ${boot.label}`;
+    const what = `${profileWords(this.profile)}: ${boot.label}`;
     if (this.accelerator === 'tcg') return { available: true, reason: `accelerator: tcg (binary translation, no hardware virtualization); ${what}`, details };
 
     const note = await kvmProviderNote();
@@ -392,7 +382,7 @@ export class QemuDriver implements Driver {
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
     const vm = await this.start({ job: { kind: 'noop' }, ...(signal ? { signal } : {}) }, boot, {
       readyTimeoutMs: timeoutMs,
-      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, minMemoryOf(boot).bytes),
+      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, MIN_GUEST_MEMORY[this.profile].bytes),
     });
     const r: VmInstanceResult = await vm.result;
     // An interrupted probe decided nothing: keep no verdict.
@@ -409,12 +399,12 @@ export class QemuDriver implements Driver {
   async prepare(ctx: PrepareContext): Promise<void> {
     this.limits = ctx.limits;
     try {
-      this.boot = await resolveBoot(this.opts);
+      this.boot = await resolveBoot(this.opts, this.profile);
     } catch (e) {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
-    this.checkMemory(this.boot, ctx.limits.memoryBytes);
+    this.checkMemory(ctx.limits.memoryBytes);
   }
 
   /** The guest RAM a VM of this profile needs at least (MIN_GUEST_MEMORY). */
@@ -422,11 +412,11 @@ export class QemuDriver implements Driver {
     return MIN_GUEST_MEMORY[this.profile];
   }
 
-  private checkMemory(boot: Boot, memoryBytes: number | undefined): void {
+  private checkMemory(memoryBytes: number | undefined): void {
     const mib = memoryMiBFor(memoryBytes);
-    const min = minMemoryOf(boot);
+    const min = MIN_GUEST_MEMORY[this.profile];
     if (mib * MiB < min.bytes) {
-      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for a ${boot.profile} VM: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
+      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for a ${this.profile} VM: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
     }
   }
 
@@ -436,7 +426,7 @@ export class QemuDriver implements Driver {
     if (this.boot === undefined) await this.prepare({ limits: request.limits ?? {} });
     const boot = this.boot as Boot;
     const limits = { ...this.limits, ...request.limits };
-    this.checkMemory(boot, limits.memoryBytes);
+    this.checkMemory(limits.memoryBytes);
     return this.start(request, boot, {
       ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
       ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
@@ -448,7 +438,7 @@ export class QemuDriver implements Driver {
 
   /** The QEMU argv of one VM for a job; what `launch` runs. */
   async command(job: Job, vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string } = {}): Promise<string[]> {
-    const boot = this.boot ?? (await resolveBoot(this.opts));
+    const boot = this.boot ?? (await resolveBoot(this.opts, this.profile));
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
     return this.argv(job, boot, vm);
   }
@@ -466,13 +456,13 @@ export class QemuDriver implements Driver {
       ...(boot.initramfs !== undefined ? { initrd: boot.initramfs } : {}),
       rootDisk: boot.rootDisk,
       // The lean kernel has no ACPI (drivers/image/kernel/lean.config).
-      ...(boot.profile === 'lean' ? { acpi: false } : {}),
+      ...(this.profile === 'lean' ? { acpi: false } : {}),
       append: kernelCmdline({
         job: jobArgv(job),
         root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined ? 'initramfs' : 'kernel' },
         ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
         ...(tscKhz !== undefined ? { tscKhz } : {}),
-        extra: [...tcgLeanArgs(this.accelerator, boot.profile), ...(this.opts.kernelArgs ?? []), ...(this.opts.guestArgs?.(vm) ?? [])],
+        extra: [...tcgLeanArgs(this.accelerator, this.profile), ...(this.opts.kernelArgs ?? []), ...(this.opts.guestArgs?.(vm) ?? [])],
       }),
       ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
       binary: this.binary,
@@ -506,7 +496,7 @@ export class QemuDriver implements Driver {
     const argv = this.argv(request.job, boot, { ...vm, ...(disk !== undefined ? { disk } : {}) });
     const details: VmDetails = {
       accelerator: this.accelerator,
-      profile: boot.profile,
+      profile: this.profile,
       kernel: boot.kernelVersion,
       machine: this.machine,
       vcpus: vcpusFor(vm.cpus),

@@ -36,7 +36,8 @@ import { missingContainerModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
 import type { Capabilities, Driver, Instance, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
-import { QemuDriver, vmTargetName, type Accelerator, type QemuDriverOptions, type VmProfile } from './index.js';
+import { QemuDriver, type Accelerator, type QemuDriverOptions, type VmProfile } from './index.js';
+import { nestedDescription, nestedTargetName } from './names.js';
 
 /** The container's cgroup, below the guest's cgroup2 root. */
 export const GUEST_CGROUP = 'tsbench-ct';
@@ -108,8 +109,8 @@ export class NestedDriver implements Driver {
     private readonly opts: NestedDriverOptions = {},
   ) {
     this.profile = opts.profile ?? 'lean';
-    this.name = `container-in-${vmTargetName(accelerator, this.profile)}`;
-    this.description = `tsbench's container (namespaces, overlay root, cgroup) inside the ${vmTargetName(accelerator, this.profile)} VM (${this.profile === 'lean' ? 'lean microVM' : 'stock VM'})`;
+    this.name = nestedTargetName(accelerator, this.profile);
+    this.description = nestedDescription(accelerator, this.profile);
     this.vm = new QemuDriver({ ...opts, accelerator, name: this.name, description: this.description, guestArgs: guestContainerArgs });
   }
 
