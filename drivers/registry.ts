@@ -5,6 +5,7 @@
 import { UsageError } from '../core/errors.js';
 import type { Driver, DriverOptions } from './types.js';
 import { VM_PROFILES, nestedDescription, nestedTargetName, vmDescription, vmTargetName } from './qemu/names.js';
+import { DEFAULT_IMAGE, IMAGE_NAMES, splitTarget, targetWithImage } from './image/names.js';
 
 export interface TargetInfo {
   name: string;
@@ -54,16 +55,29 @@ export function listTargets(): readonly TargetInfo[] {
   return targets;
 }
 
-/** Parses `--targets a,b`: known names, no duplicates, in the order given. */
-export function parseTargets(list: string): string[] {
+/** Targets that run no image: the host's own binaries. */
+const IMAGELESS = new Set(['native']);
+
+/**
+ * Parses `--targets a,b`: known names, each optionally `@IMAGE` (drivers/image/names.ts; `@lean`
+ * is the plain name), no duplicates, in the order given. `image` is the image of the names that
+ * name none (`--image`).
+ */
+export function parseTargets(list: string, image = DEFAULT_IMAGE): string[] {
   const names = list
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+    .filter((s) => s.length > 0)
+    .map((n) => {
+      const { base, image: named } = n.includes('@') ? splitTarget(n) : { base: n, image };
+      if (!targets.some((t) => t.name === base)) throw new UsageError(`--targets: unknown target '${base}'; valid targets: ${knownNames()}`);
+      if (IMAGELESS.has(base)) {
+        if (n.includes('@')) throw new UsageError(`--targets: ${base} runs the host's own binaries and has no image; give it as ${base}`);
+        return base;
+      }
+      return targetWithImage(base, named);
+    });
   if (names.length === 0) throw new UsageError(`--targets is empty: give one or more of ${knownNames()}`);
-  for (const n of names) {
-    if (!targets.some((t) => t.name === n)) throw new UsageError(`--targets: unknown target '${n}'; valid targets: ${knownNames()}`);
-  }
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new UsageError(`--targets names ${twice} twice; give each target once, e.g. --targets ${[...new Set(names)].join(',')}`);
   return names;
@@ -71,11 +85,12 @@ export function parseTargets(list: string): string[] {
 
 /** Creates the driver of target `name` with the options the CLI gathered from flags and environment. */
 export async function createDriver(name: string, options: DriverOptions = {}): Promise<Driver> {
-  const info = targets.find((t) => t.name === name);
-  if (!info) throw new UsageError(`unknown target '${name}'; valid targets: ${knownNames()}`);
-  return info.create(options);
+  const { base, image } = splitTarget(name);
+  const info = targets.find((t) => t.name === base);
+  if (!info || (IMAGELESS.has(base) && image !== DEFAULT_IMAGE)) throw new UsageError(`unknown target '${name}'; valid targets: ${knownNames()}`);
+  return info.create(image === DEFAULT_IMAGE ? options : { ...options, image });
 }
 
 function knownNames(): string {
-  return targets.map((t) => t.name).join(', ');
+  return `${targets.map((t) => t.name).join(', ')} (each but native also as TARGET@IMAGE, images: ${IMAGE_NAMES.join(', ')})`;
 }

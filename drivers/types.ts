@@ -8,6 +8,7 @@
  */
 
 import type { Ms } from '../core/units.js';
+import type { ImageName } from './image/names.js';
 
 export type { Ms };
 
@@ -202,6 +203,11 @@ export interface DriverOptions {
   guestKernel?: KernelChoice;
   /** The linux source tarball the lean guest kernel is built from (`TSBENCH_LINUX_SOURCE`). @default /usr/src/linux-source-6.1.tar.xz */
   linuxSource?: string;
+  /**
+   * The workload image the target runs (drivers/image/names.ts): the registry sets it from a
+   * `TARGET@IMAGE` name, and the driver names itself so. @default 'lean'
+   */
+  image?: ImageName;
 }
 
 /** `Driver.minMemory`: the least memory limit and, in a few words, what needs it. */
@@ -211,7 +217,10 @@ export interface MinMemory {
 }
 
 export interface Driver {
+  /** The target's name: `TARGET` for the lean image, `TARGET@IMAGE` for another (drivers/image/names.ts). */
   readonly name: string;
+  /** The workload image its instances run; undefined for a target that runs none (native). */
+  readonly imageName?: ImageName;
   readonly description: string;
   readonly isolation: Isolation;
   readonly capabilities: Capabilities;

@@ -16,8 +16,10 @@ import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './b
 import { ImageError, cacheDir, installDir, sha256File, sha256Inputs, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
+import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageBoot, type ImageName } from './names.js';
 
 export { ImageError, cacheDir } from './cache.js';
+export * from './names.js';
 export { fetchKernel, resolveKernel, type Kernel, type KernelOptions } from './kernel.js';
 export {
   LEAN_CONFIG,
@@ -32,6 +34,10 @@ export {
 
 /** A built, verified image. */
 export type Image = {
+  /** which image (drivers/image/names.ts) */
+  name: ImageName;
+  /** how a VM boots it: the agent as init (lean), or the image's systemd up to tsbench-agent.service (debian) */
+  boot: ImageBoot;
   /** content hash of all inputs; names the cache entry */
   hash: string;
   /** the cache entry */
@@ -40,8 +46,12 @@ export type Image = {
   rootfs: string;
   /** root disk for VMs: rootfs as an ext4 image, attached read-only */
   rootDisk: string;
-  /** tiny initramfs for a kernel with modules (boot it with `kernel.vmlinuz`): loads them, mounts `rootDisk` */
+  /**
+   * lean: the tiny initramfs for a kernel with modules (boot it with `kernel.vmlinuz`): loads them, mounts `rootDisk`;
+   * debian: the initrd Debian's initramfs-tools made inside the image (a copy of its /boot/initrd.img-*)
+   */
   initramfs: string;
+  /** lean: the cloud kernel `tsbench kernel fetch` cached; debian: the image's own (a copy of its /boot/vmlinuz-*) */
   kernel: Kernel;
   sizes: {
     /** bytes of the regular files in rootfs/ */
@@ -161,6 +171,8 @@ async function verify(dir: string, hash: string): Promise<Image> {
     if (st?.size !== input.bytes) throw corrupt(`rootfs${input.path} is ${st === undefined ? 'missing' : 'changed'}`);
   }
   return {
+    name: 'lean',
+    boot: IMAGE_BOOT.lean,
     hash,
     dir,
     rootfs: join(dir, 'rootfs'),
@@ -175,12 +187,20 @@ async function currentPlan(kernel: KernelChoice = {}): Promise<Plan> {
   return planImage(await resolveKernel(kernel), agentBinary(), launcherBinary());
 }
 
+/** Which image, and for the lean one the guest kernel it is built for (`TSBENCH_KERNEL`; the Debian image boots its own). */
+export interface ImageChoice extends KernelChoice {
+  /** @default 'lean' */
+  image?: ImageName;
+}
+
 /**
  * The image for the current inputs (agent, tools, kernel), without building.
  * Throws an ImageError telling the user to run `tsbench image build` if it is
  * missing or corrupt.
  */
-export async function loadImage(kernel: KernelChoice = {}): Promise<Image> {
+export async function loadImage(choice: ImageChoice = {}): Promise<Image> {
+  const { image = DEFAULT_IMAGE, ...kernel } = choice;
+  if (image === 'debian') return (await import('./debian.js')).loadDebianImage();
   const plan = await currentPlan(kernel);
   const dir = join(imagesDir(), plan.hash);
   if (!existsSync(dir)) throw new ImageError(`no image for the current agent, tools and kernel: run tsbench image build`);
@@ -191,7 +211,8 @@ export async function loadImage(kernel: KernelChoice = {}): Promise<Image> {
  * The image for the current inputs, built if it is missing, corrupt, or `rebuild` is set.
  * A cache hit only hashes the inputs and checks the entry.
  */
-export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void; kernel?: KernelChoice } = {}): Promise<Image> {
+export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void; kernel?: KernelChoice; image?: ImageName } = {}): Promise<Image> {
+  if (opts.image === 'debian') return (await import('./debian.js')).ensureDebianImage({ ...(opts.rebuild !== undefined ? { rebuild: opts.rebuild } : {}), ...(opts.log ? { log: opts.log } : {}) });
   const log = opts.log ?? (() => {});
   const plan = await currentPlan(opts.kernel);
   const dir = join(imagesDir(), plan.hash);
