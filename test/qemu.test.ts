@@ -157,6 +157,31 @@ describe('the QEMU command line', () => {
     );
   });
 
+  test("a distribution's boot is timed as systemd-analyze names it: kernel, initrd, userspace up to the agent's unit", () => {
+    // The Debian image: its initrd's scripts mark their start and the mounted root; systemd then starts the agent.
+    const marks = [
+      { name: 'initrd', monoNs: ms(5370) },
+      { name: 'root', monoNs: ms(8430) },
+    ];
+    const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(30074), agentReadyNs: ms(30088), readyReceivedNs: ms(31400), endNs: ms(31700), marks });
+    assert.deepEqual(
+      phases.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 312],
+        ['kernel', 5370],
+        ['initrd', 3060],
+        ['userspace', 21644],
+        ['agent', 14],
+        ['exit', 300],
+      ],
+    );
+  });
+
+  test('a writable root disk is a throw-away QEMU snapshot of the image, never the image itself', () => {
+    const argv = buildQemuArgs({ ...base, accelerator: 'tcg', rootDiskMode: 'snapshot' });
+    assert.equal(argv[argv.indexOf('-drive') + 1], 'file=/i/root.ext4,format=raw,if=none,id=root,snapshot=on');
+  });
+
   test('only the lean microVM under TCG goes without the local APIC timer, which TCG would fail to verify anyway', () => {
     assert.deepEqual(tcgLeanArgs('tcg', 'lean'), ['noapictimer']);
     assert.deepEqual(tcgLeanArgs('kvm', 'lean'), []);

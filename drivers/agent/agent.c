@@ -7,6 +7,8 @@
  *   - as PID 1 of a VM (init on the image's read-only root disk, or /init of a
  *     tiny initramfs that mounts that disk first), with no argv: the job comes
  *     from the kernel command line as tsbench.job=<base64url of argv joined by NUL>.
+ *   - as a systemd service of a VM that boots an init system (the Debian image):
+ *     tsbench-agent --from-cmdline, the job again from the kernel command line.
  *
  * Jobs:  noop | sleep | exec TOOL arg...
  * A TOOL without a slash is looked up on PATH, as execvp(3) and `docker run`
@@ -511,6 +513,21 @@ static int run_container(int argc, char **job) {
 	return code;
 }
 
+/* Reads /proc/cmdline and decodes tsbench.job into argv; returns argc, or FAIL having said why. */
+static int read_job(char *buf, char **argv) {
+	int fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0) return fail("open", "/proc/cmdline");
+	ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+	close(fd);
+	cmdline[n > 0 ? n : 0] = 0;
+	int argc = decode_list("tsbench.job", buf, argv);
+	if (argc <= 0) {
+		emit("@tsb error no valid tsbench.job=<base64url argv> on the kernel cmdline");
+		return FAIL;
+	}
+	return argc;
+}
+
 static int vm_init(void) {
 	mount("proc", "/proc", "proc", 0, NULL);
 	emit("@tsb init %llu", mono_ns());
@@ -518,19 +535,10 @@ static int vm_init(void) {
 	if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) && errno != EBUSY) return fail("mount", "/dev");
 	quiet_console();
 
-	int fd = open("/proc/cmdline", O_RDONLY);
-	if (fd < 0) return fail("open", "/proc/cmdline");
-	ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
-	close(fd);
-	cmdline[n > 0 ? n : 0] = 0;
-
 	static char buf[sizeof cmdline];
 	char *argv[MAX_JOB_ARGS + 1];
-	int argc = decode_list("tsbench.job", buf, argv);
-	if (argc <= 0) {
-		emit("@tsb error no valid tsbench.job=<base64url argv> on the kernel cmdline");
-		return FAIL;
-	}
+	int argc = read_job(buf, argv);
+	if (argc <= 0) return FAIL;
 
 	const char *root = cmdline_get("tsbench.root");
 	if (root && switch_root(root)) return FAIL;
@@ -552,10 +560,36 @@ static int emit_exit(int code) {
 	return code;
 }
 
+/*
+ * A VM that boots an init system (the Debian image: systemd, drivers/image/debian/
+ * tsbench-agent.service): the agent is a service, started with --from-cmdline once
+ * systemd has mounted /proc, /sys, /dev and the root (writable) and reached the
+ * unit. Its stdin and stdout are the serial console. It runs the job as init would
+ * (in /tmp, the data disk at /data) and then ends the VM at once with reboot(2), as
+ * `systemctl poweroff -ff` does: no orderly shutdown of the other units (the root
+ * disk's writes go to QEMU's throw-away snapshot).
+ */
+static int vm_service(void) {
+	emit("@tsb init %llu", mono_ns());
+	quiet_console();
+	static char buf[sizeof cmdline];
+	char *argv[MAX_JOB_ARGS + 1];
+	int argc = read_job(buf, argv);
+	if (argc <= 0) return FAIL;
+	if (chdir("/tmp")) return fail("chdir", "/tmp");
+	const char *disk = cmdline_get("tsbench.disk");
+	if (disk && mount_disk(disk, "/data", 0)) return FAIL;
+	return run_job(argc, argv);
+}
+
 int main(int argc, char **argv) {
 	setup_signals();
 	if (getpid() == 1 && argc == 1) {
 		emit_exit(vm_init());
+		power_off();
+	}
+	if (argc == 2 && !strcmp(argv[1], "--from-cmdline")) {
+		emit_exit(vm_service());
 		power_off();
 	}
 	emit("@tsb init %llu", mono_ns());

@@ -25,7 +25,7 @@ import { access, constants, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
-import { loadImage, type Image } from '../image/index.js';
+import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { binPath } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
@@ -45,7 +45,6 @@ import {
   type Driver,
   type DriverOptions,
   type Instance,
-  type KernelChoice,
   type LaunchRequest,
   type PrepareContext,
   type Probe,
@@ -116,7 +115,7 @@ function readMounts(): string {
   }
 }
 
-export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement'> {
+export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement' | 'image'> {
   /** Where per-instance directories (overlay upper, work, mount point) are made. @default os.tmpdir() */
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
@@ -124,7 +123,8 @@ export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKe
 }
 
 export class ContainerDriver implements Driver {
-  readonly name = 'container';
+  readonly name: string;
+  readonly imageName: ImageName;
   readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
   readonly isolation = 'container' as const;
   readonly capabilities = CONTAINER_CAPABILITIES;
@@ -134,7 +134,8 @@ export class ContainerDriver implements Driver {
   private readonly tmpDir: string;
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
-  private readonly guestKernel: KernelChoice;
+  /** The image (and for the lean one, the guest kernel it is built for). */
+  private readonly guestKernel: ImageChoice;
   private readonly confinement: Confinement;
   /** The launcher's confinement options, computed once. */
   private readonly confinementArgv: string[];
@@ -145,7 +146,9 @@ export class ContainerDriver implements Driver {
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.upper = options.upper ?? 'tmpfs';
-    this.guestKernel = options.guestKernel ?? {};
+    this.imageName = options.image ?? DEFAULT_IMAGE;
+    this.name = targetWithImage('container', this.imageName);
+    this.guestKernel = { ...options.guestKernel, image: this.imageName };
     this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs });
   }
 
@@ -176,7 +179,7 @@ export class ContainerDriver implements Driver {
     try {
       await loadImage(this.guestKernel);
     } catch (e) {
-      return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``);
+      return no(`the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``);
     }
     return {
       available: true,

@@ -49,3 +49,8 @@ export function splitTarget(name: string): { base: string; image: ImageName } {
   if (at < 0) return { base: name, image: DEFAULT_IMAGE };
   return { base: name.slice(0, at), image: parseImageName(name.slice(at + 1), `target ${name}`) };
 }
+
+/** The command that builds an image, for messages. */
+export function imageBuildCommand(image: ImageName = DEFAULT_IMAGE): string {
+  return image === DEFAULT_IMAGE ? 'tsbench image build' : `tsbench image build --image ${image}`;
+}

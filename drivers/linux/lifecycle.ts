@@ -33,8 +33,8 @@ import { atExit } from '../../core/exit.js';
 import { MiB, describeBytes } from '../../core/units.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { makeOwnedDir, makeRecordedDir, record } from '../ownership.js';
-import { ensureImage, type Image } from '../image/index.js';
-import type { Accounting, Instance, InstanceResult, KernelChoice, LaunchRequest, Limits } from '../types.js';
+import { ensureImage, type Image, type ImageChoice } from '../image/index.js';
+import type { Accounting, Instance, InstanceResult, LaunchRequest, Limits } from '../types.js';
 import { describeMissing, detectCgroups, type CgroupHost } from './cgroups.js';
 import { treeUsage } from './overlay.js';
 import { volumeProblem } from './volumes.js';
@@ -106,12 +106,14 @@ export interface LinuxInstancesOptions {
  * workload image (built if missing) and the host's cgroup layout, which must
  * offer the controllers of the limits. Throws a TargetError naming the fix.
  */
-export async function prepareImageAndCgroups(target: string, kernel: KernelChoice): Promise<{ image: Image; host: CgroupHost }> {
+export async function prepareImageAndCgroups(target: string, choice: ImageChoice): Promise<{ image: Image; host: CgroupHost }> {
   let image: Image;
+  const { image: name, ...kernel } = choice;
   try {
-    image = await ensureImage({ kernel });
+    image = await ensureImage({ kernel, ...(name !== undefined ? { image: name } : {}) });
   } catch (e) {
-    throw new TargetError(target, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`tsbench image build\``, { cause: e });
+    const build = `tsbench image build${name !== undefined && name !== 'lean' ? ` --image ${name}` : ''}`;
+    throw new TargetError(target, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`${build}\``, { cause: e });
   }
   const host = detectCgroups();
   if (host.missing.length > 0) throw new TargetError(target, 'prepare', describeMissing(host));

@@ -12,7 +12,7 @@
  */
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { loadImage, type Image } from '../image/index.js';
+import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { CPU_PERIOD_US, cpuQuotaUs, type CgroupHost } from '../linux/cgroups.js';
 import { TRIAL_LIMITS, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
@@ -24,7 +24,6 @@ import {
   type DriverOptions,
   type Instance,
   type InstanceResult,
-  type KernelChoice,
   type LaunchRequest,
   type Probe,
 } from '../types.js';
@@ -50,23 +49,30 @@ export class EngineDriver implements Driver {
   private seq = 0;
   private readonly live = new Set<Live>();
 
-  private readonly guestKernel: KernelChoice;
+  /** The image (and for the lean one, the guest kernel it is built for). */
+  private readonly guestKernel: ImageChoice;
+  readonly name: string;
+  readonly imageName: ImageName;
 
   constructor(
-    readonly name: Engine,
-    options: Pick<DriverOptions, 'guestKernel'> = {},
+    /** The engine's command, `docker` or `podman`. */
+    readonly binary: Engine,
+    options: Pick<DriverOptions, 'guestKernel' | 'image'> = {},
   ) {
-    this.guestKernel = options.guestKernel ?? {};
+    const name = binary;
+    this.imageName = options.image ?? DEFAULT_IMAGE;
+    this.name = targetWithImage(binary, this.imageName);
+    this.guestKernel = { ...options.guestKernel, image: this.imageName };
     this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
   }
 
   /** Global flags: podman's cgroupfs manager so that --cgroup-parent is a path, as with docker's default. */
   private global(): string[] {
-    return this.name === 'podman' ? ['--cgroup-manager', 'cgroupfs'] : [];
+    return this.binary === 'podman' ? ['--cgroup-manager', 'cgroupfs'] : [];
   }
 
   private async engine(args: string[], input?: string): Promise<{ ok: boolean; out: string; err: string; missing: boolean }> {
-    const r = await execa(this.name, [...this.global(), ...args], { reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+    const r = await execa(this.binary, [...this.global(), ...args], { reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
     const missing = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(r.shortMessage ?? '');
     return { ok: r.exitCode === 0, out: String(r.stdout ?? '').trim(), err: String(r.stderr ?? '').trim() || (r.shortMessage ?? ''), missing };
   }
@@ -76,30 +82,30 @@ export class EngineDriver implements Driver {
     if (v.missing)
       return {
         available: false,
-        reason: `binary missing: \`${this.name}\` is not on PATH (optional; Debian: apt-get install ${this.name === 'docker' ? 'docker.io' : 'podman'})`,
+        reason: `binary missing: \`${this.binary}\` is not on PATH (optional; Debian: apt-get install ${this.binary === 'docker' ? 'docker.io' : 'podman'})`,
       };
     const details: Record<string, string> = { version: v.out.split('\n')[0] ?? '' };
     const info = await this.engine([
       'info',
       '--format',
-      this.name === 'docker' ? '{{.ServerVersion}} {{.CgroupDriver}}' : '{{.Version.Version}} {{.Host.CgroupManager}}',
+      this.binary === 'docker' ? '{{.ServerVersion}} {{.CgroupDriver}}' : '{{.Version.Version}} {{.Host.CgroupManager}}',
     ]);
     if (!info.ok) {
       const said = info.err.split('\n').find((l) => l.trim().length > 0) ?? info.err;
       return {
         available: false,
-        reason: this.name === 'docker' && /Cannot connect|daemon/i.test(said) ? `daemon not running: ${said}` : `\`${this.name} info\` failed: ${said}`,
+        reason: this.binary === 'docker' && /Cannot connect|daemon/i.test(said) ? `daemon not running: ${said}` : `\`${this.binary} info\` failed: ${said}`,
         details,
       };
     }
     details['server'] = info.out;
-    if (this.name === 'docker' && /systemd/.test(info.out))
+    if (this.binary === 'docker' && /systemd/.test(info.out))
       details['cgroupParent'] =
         'the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure "exec-opts": ["native.cgroupdriver=cgroupfs"]';
     try {
       await loadImage(this.guestKernel);
     } catch (e) {
-      return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details };
+      return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``, details };
     }
     try {
       const i = await this.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
@@ -122,7 +128,7 @@ export class EngineDriver implements Driver {
     this.tag = `tsbench-workload:${image.hash.slice(0, 12)}`;
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
-    const imp = execa(this.name, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
+    const imp = execa(this.binary, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
     tar.stdout?.pipe(imp.stdin as NodeJS.WritableStream);
     const [t, i] = await Promise.all([tar, imp]);
     if (t.exitCode !== 0 || i.exitCode !== 0) {
@@ -135,13 +141,13 @@ export class EngineDriver implements Driver {
     if (!this.imported) await this.prepare();
     const host = this.host as CgroupHost;
     const limits = request.limits ?? {};
-    const name = `tsbench-${this.name}-${process.pid}-${++this.seq}`;
+    const name = `tsbench-${this.binary}-${process.pid}-${++this.seq}`;
     const cgroups = new PeerCgroups(host, name);
     for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
     await cgroups.create();
     // request.upper: the engines' writable layer is their storage driver's (overlay2, on disk); there is nothing to choose.
     const argv = [
-      this.name,
+      this.binary,
       ...this.global(),
       'run',
       '--rm',

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { loadImage, type Image } from '../image/index.js';
+import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { LinuxInstances, TRIAL_LIMITS, prepareImageAndCgroups } from '../linux/lifecycle.js';
@@ -36,7 +36,6 @@ import {
   type Driver,
   type DriverOptions,
   type Instance,
-  type KernelChoice,
   type LaunchRequest,
   type PrepareContext,
   type Probe,
@@ -56,7 +55,7 @@ export const OCI_DIR_PREFIX = 'tsbench-oci-';
 /** What crun 1.8 says on a hybrid host whose cgroup2 hierarchy offers a controller. */
 const CRUN_HYBRID = /cgroups in hybrid mode not supported/;
 
-export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement'> {
+export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement' | 'image'> {
   /** Where the driver's directory (runtime state, bundles, upper layers) is made. @default os.tmpdir() */
   tmpDir?: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
@@ -102,24 +101,31 @@ export class OciRuntimeDriver implements Driver {
   private readonly readyTimeoutMs: number;
   private unregisterExit: (() => void) | undefined;
   /** Set by probe/prepare: crun on a hybrid host runs with the cgroup2 mount hidden. */
-  private readonly guestKernel: KernelChoice;
+  /** The image (and for the lean one, the guest kernel it is built for). */
+  private readonly guestKernel: ImageChoice;
   private readonly confinement: Confinement;
+  readonly name: string;
+  readonly imageName: ImageName;
   private hideUnified = false;
   /** Whether hideUnified was chosen by a probe (else prepare() decides from the cgroup layout). */
   private hideDecided = false;
 
   constructor(
-    readonly name: OciRuntime,
+    /** The runtime binary, `runc` or `crun`. */
+    readonly runtime: OciRuntime,
     options: OciOptions = {},
   ) {
+    const name = runtime;
+    this.imageName = options.image ?? DEFAULT_IMAGE;
+    this.name = targetWithImage(runtime, this.imageName);
     this.description = `${name}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.upper = options.upper ?? 'tmpfs';
-    this.guestKernel = options.guestKernel ?? {};
+    this.guestKernel = { ...options.guestKernel, image: this.imageName };
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.confinement = options.confinement ?? 'docker-default';
     // Ids unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
-    this.instances = new LinuxInstances({ target: name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: `tsbench-${name}-` });
+    this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: `tsbench-${name}-` });
   }
 
   private held: string[] | undefined;
@@ -140,13 +146,13 @@ export class OciRuntimeDriver implements Driver {
 
   /** The runtime's argv prefix: its binary and our private state root. */
   private runtimeArgv(): string[] {
-    return [this.name, '--root', join(this.dir as string, 'state')];
+    return [this.runtime, '--root', join(this.dir as string, 'state')];
   }
 
   async probe(): Promise<Probe> {
     const no = (reason: string, details?: Record<string, string>): Probe => ({ available: false, reason, ...(details ? { details } : {}) });
-    const version = await runtimeVersion(this.name);
-    if (version === undefined) return no(`binary missing: \`${this.name}\` is not on PATH (Debian: apt-get install ${this.name})`);
+    const version = await runtimeVersion(this.runtime);
+    if (version === undefined) return no(`binary missing: \`${this.runtime}\` is not on PATH (Debian: apt-get install ${this.runtime})`);
     const details: Record<string, string> = { version };
     if (process.getuid?.() !== 0) return no('needs root (rootful runtime, cgroup limits): run tsbench as root', details);
     let host: CgroupHost;
@@ -159,16 +165,16 @@ export class OciRuntimeDriver implements Driver {
     try {
       await loadImage(this.guestKernel);
     } catch (e) {
-      return no(`the workload image is not built (${describeError(e)}): run \`tsbench image build\``, details);
+      return no(`the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``, details);
     }
     details['namespaces'] = NAMESPACES.join(',');
     details['confinement'] = describeConfinement(this.confinement, this.heldCapabilities());
     details['cgroups'] = `${host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' ')} (cgroupsPath /tsbench-oci/<id>/ct)`;
     // A real probe: one tiny container with the run's kind of limits (the agent's noop).
-    const hybrid = this.name === 'crun' ? hybridWithV2Controllers() : undefined;
+    const hybrid = this.runtime === 'crun' ? hybridWithV2Controllers() : undefined;
     const first = await this.tryNoop(false);
     if (first.ok) return { available: true, reason: `${version}; overlay root mounted before the timed window (see rootfsMountMs)`, details };
-    if (this.name === 'crun' && hybrid !== undefined && CRUN_HYBRID.test(first.message)) {
+    if (this.runtime === 'crun' && hybrid !== undefined && CRUN_HYBRID.test(first.message)) {
       details['hybridRefusal'] = `crun refuses this host as it is: "${first.message}" (/sys/fs/cgroup/unified offers: ${hybrid})`;
       const second = await this.tryNoop(true);
       if (second.ok) {
@@ -189,7 +195,7 @@ export class OciRuntimeDriver implements Driver {
 
   /** Runs the noop job with a memory and pids limit in a throw-away driver; the runtime's own error when it fails. */
   private async tryNoop(hideUnified: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
-    const trial = new OciRuntimeDriver(this.name, { tmpDir: this.tmpDir, readyTimeoutMs: 10_000 });
+    const trial = new OciRuntimeDriver(this.runtime, { tmpDir: this.tmpDir, readyTimeoutMs: 10_000, image: this.imageName });
     trial.hideUnified = hideUnified;
     trial.hideDecided = true;
     try {
@@ -217,10 +223,10 @@ export class OciRuntimeDriver implements Driver {
     const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
     this.image = image;
     this.host = host;
-    if (this.name === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
+    if (this.runtime === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
     let dir: string;
     try {
-      dir = await makeOwnedDir(join(this.tmpDir, `${OCI_DIR_PREFIX}${this.name}-${process.pid}-`));
+      dir = await makeOwnedDir(join(this.tmpDir, `${OCI_DIR_PREFIX}${this.runtime}-${process.pid}-`));
       this.dir = dir;
       await mkdir(join(dir, 'state'));
     } catch (e) {
@@ -306,7 +312,7 @@ export class OciRuntimeDriver implements Driver {
           if (r.status === 'failed' && r.stderr.length === 0) {
             // The runtime's own complaint (it writes to our stderr) says more than its exit code.
             const said = r.tail.filter((l) => !l.includes('@tsb ')).at(-1);
-            if (said) r.reason = `${r.reason ?? 'failed'}: ${this.name} said: ${said}`;
+            if (said) r.reason = `${r.reason ?? 'failed'}: ${this.runtime} said: ${said}`;
           }
         },
         upper: (bundle) =>

@@ -58,8 +58,14 @@ export interface QemuArgsOptions {
   kernel: string;
   /** initramfs whose /init is the agent (a kernel with modules), or none (the kernel mounts the root disk itself). */
   initrd?: string;
-  /** The image's root disk (ext4), attached read-only as ROOT_DISK_DEVICE. */
+  /** The image's root disk (ext4), attached as ROOT_DISK_DEVICE. */
   rootDisk: string;
+  /**
+   * `readonly` (the agent as init: only the pages a workload touches enter guest RAM), or `snapshot`:
+   * writable, as a distribution's root is, through a temporary copy-on-write overlay QEMU makes in
+   * $TMPDIR and deletes on exit, so the image itself never changes. @default 'readonly'
+   */
+  rootDiskMode?: 'readonly' | 'snapshot';
   /** Kernel command line, `console=ttyS0 quiet loglevel=1 … tsbench.job=…` (see bench/image `kernelCmdline`). */
   append: string;
   /** Raw disk image to attach as the guest's DATA_DISK_DEVICE. */
@@ -142,7 +148,7 @@ export function buildQemuArgs(opts: QemuArgsOptions): string[] {
   const blk = machine === 'microvm' ? 'virtio-blk-device' : 'virtio-blk-pci';
   // Read-only, through the host's page cache as Firecracker's default sync engine does: the VMs of
   // one run share the image's pages on the host, and each guest reads only what it touches.
-  argv.push('-drive', `file=${opts.rootDisk},format=raw,if=none,id=root,readonly=on`);
+  argv.push('-drive', `file=${opts.rootDisk},format=raw,if=none,id=root,${opts.rootDiskMode === 'snapshot' ? 'snapshot=on' : 'readonly=on'}`);
   argv.push('-device', `${blk},drive=root`);
   if (opts.disk !== undefined) {
     // O_DIRECT on the host, so guest I/O is measured rather than the host's page cache.

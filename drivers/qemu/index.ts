@@ -33,7 +33,7 @@
 import { access, constants, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ImageError, kernelCmdline, loadImage } from '../image/index.js';
+import { DEFAULT_IMAGE, IMAGE_BOOT, ImageError, imageWords, kernelCmdline, loadImage, targetWithImage, type ImageBoot, type ImageName } from '../image/index.js';
 import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../protocol.js';
@@ -125,6 +125,9 @@ export type VmDetails = {
   accelerator: Accelerator;
   /** lean microVM or stock VM */
   profile: VmProfile;
+  /** the workload image booted, and how: the agent as init, or systemd to the agent's unit */
+  image: ImageName;
+  init: ImageBoot;
   /** `uname -r` of the guest kernel */
   kernel: string;
   machine: Machine;
@@ -149,13 +152,21 @@ export interface VmInstance extends Instance {
 }
 
 interface Boot {
+  /** the workload image it boots */
+  image: ImageName;
+  /**
+   * `agent`: the agent is init (the lean kernel mounts the root disk itself; the stock kernel's tiny
+   * initramfs loads its modules and switches to it); `systemd`: the image's own initrd mounts the root
+   * and systemd boots to tsbench-agent.service (the Debian image).
+   */
+  init: ImageBoot;
   /** bzImage or PVH vmlinux */
   kernel: string;
   /** `uname -r` of the guest kernel */
   kernelVersion: string;
   /** the tiny initramfs that mounts the root disk (a kernel with modules); none for the lean kernel */
   initramfs?: string;
-  /** the image's root disk, attached read-only */
+  /** the image's root disk: read-only (the agent as init), or writable through a throw-away QEMU snapshot (systemd) */
   rootDisk: string;
   /** Hash of everything booted: image (root disk, initramfs, cloud kernel) and, for lean, the lean kernel's key. */
   hash: string;
@@ -174,12 +185,31 @@ async function leanKernel(opts: QemuDriverOptions): Promise<{ vmlinux: string; v
  * options. Throws an ImageError naming the command that fixes it.
  */
 async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise<Boot> {
-  const image = await loadImage(opts.guestKernel);
+  const name = opts.image ?? DEFAULT_IMAGE;
+  if (IMAGE_BOOT[name] === 'systemd' && profile === 'lean')
+    throw new ImageError(
+      `the lean microVM boots the lean image only (its kernel has no modules and no initrd for a distribution's boot): run the ${name} image on the stock VM, ${targetWithImage(vmTargetName(opts.accelerator, 'cloud'), name)}`,
+      { exitCode: 2 },
+    );
+  const image = await loadImage({ ...opts.guestKernel, image: name });
+  if (image.boot === 'systemd')
+    return {
+      image: image.name,
+      init: 'systemd',
+      kernel: image.kernel.vmlinuz,
+      kernelVersion: image.kernel.version,
+      initramfs: image.initramfs,
+      rootDisk: image.rootDisk,
+      hash: image.hash,
+      label: `${imageWords(image.name)}: its kernel ${image.kernel.version} (bzImage), its initrd from initramfs-tools (${Math.round(image.sizes.initramfsBytes / 1e6)} MB), systemd to tsbench-agent.service, image ${image.hash}`,
+    };
   if (opts.kernel !== undefined || opts.initramfs !== undefined) {
     const kernel = opts.kernel ?? image.kernel.vmlinuz;
     for (const f of [kernel, opts.initramfs ?? image.rootDisk]) await access(f, constants.R_OK);
     const [a, b] = await Promise.all([sha256File(kernel), opts.initramfs !== undefined ? sha256File(opts.initramfs) : image.hash]);
     return {
+      image: image.name,
+      init: 'agent',
       kernel,
       kernelVersion: 'given',
       ...(opts.initramfs !== undefined ? { initramfs: opts.initramfs } : profile === 'cloud' ? { initramfs: image.initramfs } : {}),
@@ -190,6 +220,8 @@ async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise
   }
   if (profile === 'cloud')
     return {
+      image: image.name,
+      init: 'agent',
       kernel: image.kernel.vmlinuz,
       kernelVersion: image.kernel.version,
       initramfs: image.initramfs,
@@ -199,6 +231,8 @@ async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise
     };
   const lean = await leanKernel(opts);
   return {
+    image: image.name,
+    init: 'agent',
     kernel: lean.vmlinux,
     kernelVersion: lean.version,
     rootDisk: image.rootDisk,
@@ -222,7 +256,17 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
   if (o.readyReceivedNs !== undefined && o.agentReadyNs !== undefined) {
     const kernelStart = o.readyReceivedNs - o.agentReadyNs;
     phases.push({ name: 'qemu', ms: nsToMs(kernelStart - o.startNs) });
-    if (o.agentInitNs !== undefined) {
+    const initrd = o.marks?.find((m) => m.name === 'initrd')?.monoNs;
+    const rootMark = o.marks?.find((m) => m.name === 'root')?.monoNs;
+    if (o.agentInitNs !== undefined && initrd !== undefined && rootMark !== undefined) {
+      // A distribution's boot (the Debian image), in systemd-analyze's terms: the kernel until its
+      // initrd's scripts start, the initrd until the root is mounted, userspace (systemd) until it
+      // started the agent's unit.
+      phases.push({ name: 'kernel', ms: nsToMs(initrd) });
+      phases.push({ name: 'initrd', ms: nsToMs(rootMark - initrd) });
+      phases.push({ name: 'userspace', ms: nsToMs(o.agentInitNs - rootMark) });
+      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - o.agentInitNs) });
+    } else if (o.agentInitNs !== undefined) {
       phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
       // The stock VM's initramfs: until the agent switched to the root disk.
       const root = o.marks?.find((m) => m.name === 'root')?.monoNs;
@@ -269,6 +313,25 @@ export const MIN_GUEST_MEMORY: Record<VmProfile, MinMemory> = {
   cloud: { bytes: 96 * MiB, why: "Debian's cloud kernel boots in 80 MiB and not in 64 (measured); 96 MiB leaves a margin" },
 };
 
+/**
+ * The least guest RAM the Debian image's VM boots with, systemd to the agent's unit: Debian's
+ * initrd (15 MB gzip, MODULES=most) is unpacked into RAM before the root disk is mounted.
+ */
+export const MIN_SYSTEMD_MEMORY: MinMemory = {
+  bytes: 192 * MiB,
+  why: "Debian's kernel unpacks its 15 MB initrd into guest RAM and then boots systemd",
+};
+
+/**
+ * How long a VM may take to reach the agent's ready before it is killed. Measured under TCG on the
+ * project machine (docs/performance.md): the lean microVM 0.9 s, the stock VM 3 s, the Debian image
+ * through systemd 23–30 s (60 s with two VMs booting on two cores).
+ */
+export function defaultReadyTimeoutMs(accelerator: Accelerator, init: ImageBoot): number {
+  if (init === 'systemd') return accelerator === 'kvm' ? 30_000 : 180_000;
+  return accelerator === 'kvm' ? 10_000 : 60_000;
+}
+
 /** Known console patterns and what they mean, for failure messages. */
 function consoleHint(tail: string[], memoryMiB: number): string | undefined {
   const text = tail.join('\n');
@@ -279,6 +342,8 @@ function consoleHint(tail: string[], memoryMiB: number): string | undefined {
   if (/VFS: Unable to mount root fs|No working init found|Failed to execute \/init/.test(text))
     return 'the guest found no usable /init: rebuild the image (tsbench image build --rebuild)';
   if (/failed to set MSR|kvm_buf_set_msrs/.test(text)) return 'QEMU could not set up the vCPU under this KVM';
+  if (/ALERT! .* does not exist|Gave up waiting for root/.test(text)) return "the Debian initrd did not find the root disk: rebuild the image (tsbench image build --image debian --rebuild)";
+  if (/emergency mode|Cannot open access to console|Give root password/.test(text)) return 'systemd fell back to emergency mode before the agent started: the last console lines say why';
   return undefined;
 }
 
@@ -295,6 +360,7 @@ export class QemuDriver implements Driver {
   readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false };
   readonly machine: Machine;
   readonly profile: VmProfile;
+  readonly imageName: ImageName;
   private readonly binary: string;
   /** Every VM still running, with the promise of its result (which resolves once its qemu is gone). */
   private readonly running = new Map<LaunchedProcess, Promise<unknown>>();
@@ -306,9 +372,12 @@ export class QemuDriver implements Driver {
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.profile = opts.profile ?? 'lean';
-    this.name = opts.name ?? vmTargetName(opts.accelerator, this.profile);
+    this.imageName = opts.image ?? DEFAULT_IMAGE;
+    this.name = opts.name ?? targetWithImage(vmTargetName(opts.accelerator, this.profile), this.imageName);
     this.accelerator = opts.accelerator;
-    this.description = opts.description ?? vmDescription(opts.accelerator, this.profile);
+    this.description =
+      opts.description ??
+      (this.imageName === DEFAULT_IMAGE ? vmDescription(opts.accelerator, this.profile) : `${vmDescription(opts.accelerator, this.profile)}; ${imageWords(this.imageName)}`);
     this.machine = opts.machine ?? 'microvm';
     this.binary = opts.binary ?? QEMU_BINARY;
   }
@@ -321,6 +390,7 @@ export class QemuDriver implements Driver {
     return {
       accelerator: this.accelerator,
       profile: this.profile,
+      image: this.imageName,
       machine: this.machine,
       qemu,
       defaultMemoryMiB: String(DEFAULT_MEMORY_BYTES / MiB),
@@ -382,7 +452,7 @@ export class QemuDriver implements Driver {
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
     const vm = await this.start({ job: { kind: 'noop' }, ...(signal ? { signal } : {}) }, boot, {
       readyTimeoutMs: timeoutMs,
-      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, MIN_GUEST_MEMORY[this.profile].bytes),
+      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, this.minimum().bytes),
     });
     const r: VmInstanceResult = await vm.result;
     // An interrupted probe decided nothing: keep no verdict.
@@ -407,16 +477,20 @@ export class QemuDriver implements Driver {
     this.checkMemory(ctx.limits.memoryBytes);
   }
 
-  /** The guest RAM a VM of this profile needs at least (MIN_GUEST_MEMORY). */
+  /** The guest RAM a VM of this profile and image needs at least (MIN_GUEST_MEMORY, MIN_SYSTEMD_MEMORY). */
   async minMemory(): Promise<MinMemory | undefined> {
-    return MIN_GUEST_MEMORY[this.profile];
+    return this.minimum();
+  }
+
+  private minimum(): MinMemory {
+    return IMAGE_BOOT[this.imageName] === 'systemd' ? MIN_SYSTEMD_MEMORY : MIN_GUEST_MEMORY[this.profile];
   }
 
   private checkMemory(memoryBytes: number | undefined): void {
     const mib = memoryMiBFor(memoryBytes);
-    const min = MIN_GUEST_MEMORY[this.profile];
+    const min = this.minimum();
     if (mib * MiB < min.bytes) {
-      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for a ${this.profile} VM: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
+      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for ${this.name}: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
     }
   }
 
@@ -432,7 +506,7 @@ export class QemuDriver implements Driver {
       ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
       // Not a VM's: only a container inside it (guestArgs, nested.ts) enforces it.
       ...(limits.pids !== undefined ? { pids: limits.pids } : {}),
-      readyTimeoutMs: this.opts.readyTimeoutMs ?? (this.accelerator === 'kvm' ? 10_000 : 60_000),
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs(this.accelerator, boot.init),
     });
   }
 
@@ -455,11 +529,13 @@ export class QemuDriver implements Driver {
       kernel: boot.kernel,
       ...(boot.initramfs !== undefined ? { initrd: boot.initramfs } : {}),
       rootDisk: boot.rootDisk,
+      ...(boot.init === 'systemd' ? { rootDiskMode: 'snapshot' as const } : {}),
       // The lean kernel has no ACPI (drivers/image/kernel/lean.config).
       ...(this.profile === 'lean' ? { acpi: false } : {}),
       append: kernelCmdline({
         job: jobArgv(job),
-        root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined ? 'initramfs' : 'kernel' },
+        // The agent's tiny initramfs mounts the root itself (tsbench.root=); a distribution's initrd, like the kernel, takes root=.
+        root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined && boot.init === 'agent' ? 'initramfs' : 'kernel' },
         ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
         ...(tscKhz !== undefined ? { tscKhz } : {}),
         extra: [...tcgLeanArgs(this.accelerator, this.profile), ...(this.opts.kernelArgs ?? []), ...(this.opts.guestArgs?.(vm) ?? [])],
@@ -497,6 +573,8 @@ export class QemuDriver implements Driver {
     const details: VmDetails = {
       accelerator: this.accelerator,
       profile: this.profile,
+      image: boot.image,
+      init: boot.init,
       kernel: boot.kernelVersion,
       machine: this.machine,
       vcpus: vcpusFor(vm.cpus),
@@ -507,9 +585,13 @@ export class QemuDriver implements Driver {
     };
     if (this.opts.printCommand === true) process.stderr.write(`${formatCommand(argv)}\n`);
 
+    // A writable root's snapshot overlay is a temporary file QEMU makes in $TMPDIR and deletes on exit:
+    // in the driver's own directory, so that a killed QEMU's is swept with it.
+    if (boot.init === 'systemd') this.scratch ??= await makeScratchDir();
     const proc = new LaunchedProcess({
       target: this.name,
       argv,
+      ...(boot.init === 'systemd' ? { env: { ...(process.env as Record<string, string>), TMPDIR: this.scratch as string } } : {}),
       readyTimeoutMs: vm.readyTimeoutMs,
       tailLines: 20,
       ...(request.signal ? { signal: request.signal } : {}),

@@ -31,7 +31,7 @@
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '../../core/errors.js';
-import { encodeJob, loadImage } from '../image/index.js';
+import { DEFAULT_IMAGE, encodeJob, loadImage, targetWithImage, type ImageName } from '../image/index.js';
 import { missingContainerModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
@@ -103,13 +103,15 @@ export class NestedDriver implements Driver {
   private readonly vm: QemuDriver;
 
   readonly profile: VmProfile;
+  readonly imageName: ImageName;
 
   constructor(
     readonly accelerator: Accelerator,
     private readonly opts: NestedDriverOptions = {},
   ) {
     this.profile = opts.profile ?? 'lean';
-    this.name = nestedTargetName(accelerator, this.profile);
+    this.imageName = opts.image ?? DEFAULT_IMAGE;
+    this.name = targetWithImage(nestedTargetName(accelerator, this.profile), this.imageName);
     this.description = nestedDescription(accelerator, this.profile);
     this.vm = new QemuDriver({ ...opts, accelerator, name: this.name, description: this.description, guestArgs: guestContainerArgs });
   }
@@ -119,6 +121,11 @@ export class NestedDriver implements Driver {
    * place), then what the container needs in the image: the launcher and overlayfs.
    */
   async probe(): Promise<Probe> {
+    if (this.imageName !== DEFAULT_IMAGE)
+      return {
+        available: false,
+        reason: `tsbench's container inside a VM runs the lean image only: a VM of the ${this.imageName} image boots systemd to the agent's unit, which starts no container (not implemented)`,
+      };
     const alone = await new QemuDriver({ ...this.opts, accelerator: this.accelerator }).probe();
     if (!alone.available) return alone;
     if (this.opts.initramfs === undefined) {
