@@ -212,7 +212,11 @@ export async function loadImage(choice: ImageChoice = {}): Promise<Image> {
  * A cache hit only hashes the inputs and checks the entry.
  */
 export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void; kernel?: KernelChoice; image?: ImageName } = {}): Promise<Image> {
-  if (opts.image === 'debian') return (await import('./debian.js')).ensureDebianImage({ ...(opts.rebuild !== undefined ? { rebuild: opts.rebuild } : {}), ...(opts.log ? { log: opts.log } : {}) });
+  if (opts.image === 'debian')
+    return (await import('./debian.js')).ensureDebianImage({
+      ...(opts.rebuild !== undefined ? { rebuild: opts.rebuild } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
   const log = opts.log ?? (() => {});
   const plan = await currentPlan(opts.kernel);
   const dir = join(imagesDir(), plan.hash);

@@ -31,15 +31,7 @@ import { atExit } from '../../core/exit.js';
 import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
 import { LinuxInstances, TRIAL_LIMITS, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { overlayOptions } from '../linux/overlay.js';
-import {
-  CONTAINER_CAPABILITIES,
-  type Driver,
-  type DriverOptions,
-  type Instance,
-  type LaunchRequest,
-  type PrepareContext,
-  type Probe,
-} from '../types.js';
+import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { describeConfinement, type Confinement } from '../linux/confinement.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';

@@ -33,7 +33,17 @@
 import { access, constants, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DEFAULT_IMAGE, IMAGE_BOOT, ImageError, imageWords, kernelCmdline, loadImage, targetWithImage, type ImageBoot, type ImageName } from '../image/index.js';
+import {
+  DEFAULT_IMAGE,
+  IMAGE_BOOT,
+  ImageError,
+  imageWords,
+  kernelCmdline,
+  loadImage,
+  targetWithImage,
+  type ImageBoot,
+  type ImageName,
+} from '../image/index.js';
 import { sha256File } from '../image/cache.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../protocol.js';
@@ -342,8 +352,10 @@ function consoleHint(tail: string[], memoryMiB: number): string | undefined {
   if (/VFS: Unable to mount root fs|No working init found|Failed to execute \/init/.test(text))
     return 'the guest found no usable /init: rebuild the image (tsbench image build --rebuild)';
   if (/failed to set MSR|kvm_buf_set_msrs/.test(text)) return 'QEMU could not set up the vCPU under this KVM';
-  if (/ALERT! .* does not exist|Gave up waiting for root/.test(text)) return "the Debian initrd did not find the root disk: rebuild the image (tsbench image build --image debian --rebuild)";
-  if (/emergency mode|Cannot open access to console|Give root password/.test(text)) return 'systemd fell back to emergency mode before the agent started: the last console lines say why';
+  if (/ALERT! .* does not exist|Gave up waiting for root/.test(text))
+    return 'the Debian initrd did not find the root disk: rebuild the image (tsbench image build --image debian --rebuild)';
+  if (/emergency mode|Cannot open access to console|Give root password/.test(text))
+    return 'systemd fell back to emergency mode before the agent started: the last console lines say why';
   return undefined;
 }
 
@@ -377,7 +389,9 @@ export class QemuDriver implements Driver {
     this.accelerator = opts.accelerator;
     this.description =
       opts.description ??
-      (this.imageName === DEFAULT_IMAGE ? vmDescription(opts.accelerator, this.profile) : `${vmDescription(opts.accelerator, this.profile)}; ${imageWords(this.imageName)}`);
+      (this.imageName === DEFAULT_IMAGE
+        ? vmDescription(opts.accelerator, this.profile)
+        : `${vmDescription(opts.accelerator, this.profile)}; ${imageWords(this.imageName)}`);
     this.machine = opts.machine ?? 'microvm';
     this.binary = opts.binary ?? QEMU_BINARY;
   }
