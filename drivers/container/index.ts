@@ -40,15 +40,7 @@ import {
   seccompLauncherArgs,
   type Confinement,
 } from '../linux/confinement.js';
-import {
-  CONTAINER_CAPABILITIES,
-  type Driver,
-  type DriverOptions,
-  type Instance,
-  type LaunchRequest,
-  type PrepareContext,
-  type Probe,
-} from '../types.js';
+import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
