@@ -107,9 +107,9 @@ export interface QemuDriverOptions extends DriverOptions {
   profile?: VmProfile;
   /** Size of a fresh ext4 data disk per instance, mounted at /data in the guest. @default undefined (no disk) */
   diskBytes?: number;
-  /** Kill a VM whose agent has not said `ready` by then, in ms. @default 60_000 under tcg, 10_000 under kvm */
+  /** Kill a VM whose agent has not said `ready` by then, in ms. @default defaultReadyTimeoutMs: 60 s under tcg, 10 s under kvm; a systemd boot 180 s and 30 s */
   readyTimeoutMs?: number;
-  /** How long the kvm probe boot may take to reach `ready`, in ms. @default 10_000 */
+  /** How long the kvm probe boot may take to reach `ready`, in ms. @default 10_000, 30_000 for a systemd boot */
   probeTimeoutMs?: number;
   /** @default 'qemu-system-x86_64' */
   binary?: string;
@@ -460,7 +460,8 @@ export class QemuDriver implements Driver {
     note: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<{ available: boolean; reason?: string; probedAt: string; probeMs: number }> {
-    const timeoutMs = this.opts.probeTimeoutMs ?? 10_000;
+    // A KVM guest is ready in well under a second (the lean microVM) or a few seconds (systemd); a stuck one is not.
+    const timeoutMs = this.opts.probeTimeoutMs ?? (boot.init === 'systemd' ? 30_000 : 10_000);
     const probedAt = new Date().toISOString();
     const started = performance.now();
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
