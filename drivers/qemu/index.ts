@@ -9,6 +9,14 @@
  * The accelerator and the profile are part of every result; `kvm` never falls
  * back to `tcg`.
  *
+ * The Debian image (`tcg-cloud@debian`, `kvm-cloud@debian`; drivers/image/names.ts)
+ * boots as a stock distribution VM does: its own kernel and the initrd Debian's
+ * initramfs-tools made inside it, its root disk writable through a throw-away QEMU
+ * snapshot, systemd up to tsbench-agent.service, which runs the agent as a service.
+ * Its timeline splits the boot as systemd-analyze does: `kernel` until the initrd's
+ * scripts start, `initrd` until the root is mounted (marks of the image's own
+ * initramfs-tools scripts), `userspace` until systemd started the agent's unit.
+ *
  * Both boot the kernel directly (`-kernel`, no bootloader) on `-M microvm` by
  * default, with the image's root disk attached read-only (only the pages a
  * workload touches enter guest RAM; /tmp is a tmpfs). The agent talks over the
