@@ -1,8 +1,9 @@
 /**
- * CLI: `tsbench image build|info|clean` and `tsbench kernel fetch|build|info`.
+ * CLI: `tsbench image build|info|clean [--image lean|debian|all]` and `tsbench kernel fetch|build|info`.
  * Errors are one line naming the fix; usage errors (UsageError) exit 2, other failures 1.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { KernelChoice } from '../../drivers/types.js';
 import { driverOptionsFromEnv } from '../env.js';
@@ -11,6 +12,7 @@ import { buildProgressPrinter, formatDuration } from '../progress.js';
 import { UsageError } from '../../core/errors.js';
 import { withInterrupts } from '../../core/exit.js';
 import {
+  IMAGE_NAMES,
   ImageError,
   buildLeanKernel,
   cacheDir,
@@ -19,8 +21,10 @@ import {
   fetchKernel,
   loadImage,
   resolveKernel,
+  parseImageName,
   resolveLeanKernel,
   type Image,
+  type ImageName,
 } from '../../drivers/image/index.js';
 
 const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
@@ -66,51 +70,125 @@ async function kernelLines(label: string, find: () => Promise<{ path: string; ve
   }
 }
 
+/** `--image`: the images a command is about, in build order; `all` (the default) is every one. */
+export function imagesFlag(value: string | undefined): ImageName[] {
+  if (value === undefined || value === 'all') return [...IMAGE_NAMES];
+  try {
+    return [parseImageName(value)];
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}, or all`, { cause: error });
+    throw error;
+  }
+}
+
 /** Human-readable sizes for `image info`: the figures behind "container images are small compared with VM images". */
 export function formatImageInfo(image: Image): string {
   const vm = image.sizes.kernelBytes + image.sizes.rootDiskBytes + image.sizes.initramfsBytes;
-  const rows: [string, number][] = [
-    ['rootfs (container image)', image.sizes.rootfsBytes],
-    [`root disk (${image.rootDisk.split('/').pop()}, ext4, read-only)`, image.sizes.rootDiskBytes],
-    [`initramfs (${image.initramfs.split('/').pop()})`, image.sizes.initramfsBytes],
-    [`  of which kernel modules`, image.sizes.modulesBytes],
-    [`stock kernel ${image.kernel.version}`, image.sizes.kernelBytes],
-    ['stock VM image (kernel + disk + initramfs)', vm],
-  ];
-  return [`image ${image.hash}`, `  ${image.dir}`, ...rows.map(([label, bytes]) => `  ${label.padEnd(44)}${mb(bytes)}`)].join('\n');
+  const disk = image.rootDisk.split('/').pop();
+  const initrd = image.initramfs.split('/').pop();
+  const rows: [string, number][] =
+    image.name === 'debian'
+      ? [
+          ['rootfs (container image: the tree minus the kernel)', image.sizes.rootfsBytes],
+          [`root disk (${disk}, ext4, the whole tree)`, image.sizes.rootDiskBytes],
+          [`  of which kernel modules (/usr/lib/modules)`, image.sizes.modulesBytes],
+          [`initrd (${initrd}, made by initramfs-tools)`, image.sizes.initramfsBytes],
+          [`kernel ${image.kernel.version}`, image.sizes.kernelBytes],
+          ['VM image (kernel + initrd + disk)', vm],
+        ]
+      : [
+          ['rootfs (container image)', image.sizes.rootfsBytes],
+          [`root disk (${disk}, ext4, read-only)`, image.sizes.rootDiskBytes],
+          [`initramfs (${initrd})`, image.sizes.initramfsBytes],
+          [`  of which kernel modules`, image.sizes.modulesBytes],
+          [`stock kernel ${image.kernel.version}`, image.sizes.kernelBytes],
+          ['stock VM image (kernel + disk + initramfs)', vm],
+        ];
+  const width = Math.max(44, ...rows.map(([label]) => label.length + 2));
+  return [`${image.name} image ${image.hash}`, `  ${image.dir}`, ...rows.map(([label, bytes]) => `  ${label.padEnd(width)}${mb(bytes)}`)].join('\n');
+}
+
+/** The last lines of a failed mmdebstrap, which its ImageError carries in its cause (drivers/image/mmdebstrap.ts). */
+function failureTail(error: unknown): string[] | undefined {
+  if (!(error instanceof ImageError) || error.exitCode !== 1) return undefined;
+  const tail = (error.cause as { tail?: unknown } | undefined)?.tail;
+  return Array.isArray(tail) ? tail.map(String) : undefined;
 }
 
 export function registerImageCommands(program: Command, setExit: (code: number) => void): void {
-  const image = program.command('image').description('the workload image shared by all targets');
+  const image = program.command('image').description('the workload images (lean, debian) shared by all targets');
+  const imageOption = '--image <name>';
+  const imageHelp = 'lean, debian or all (default: all)';
   image
     .command('build')
-    .description('build the image (rootfs for containers, root disk and initramfs for VMs) unless it is cached')
-    .option('--rebuild', 'build even if a cached image matches')
+    .description('build the images (rootfs for containers, root disk, kernel and initramfs for VMs) unless they are cached')
+    .option(imageOption, imageHelp)
+    .option('--rebuild', 'build even if a cached image matches (the Debian image then takes the current packages)')
     .action(
-      action(async (opts: { rebuild?: boolean }) => {
-        const started = process.hrtime.bigint();
-        const built = await ensureImage({ rebuild: opts.rebuild === true, log, ...guestKernel() });
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        process.stdout.write(`${formatImageInfo(built)}\n  (${ms.toFixed(0)} ms)\n`);
+      action(async (opts: { image?: string; rebuild?: boolean }) => {
+        for (const name of imagesFlag(opts.image)) {
+          const started = process.hrtime.bigint();
+          // The first Ctrl-C exits at once: the exit hooks kill mmdebstrap's process group and remove the temporary tree.
+          const built = await withInterrupts(
+            () => ensureImage({ image: name, rebuild: opts.rebuild === true, log, ...(name === 'lean' ? guestKernel() : {}) }),
+            {
+              first: 'exit',
+            },
+          ).catch((error: unknown) => {
+            // A failed mmdebstrap: its one line, then the last lines of its output (kept nowhere else).
+            const tail = failureTail(error);
+            if (tail === undefined) throw error;
+            process.stderr.write(`tsbench: ${(error as Error).message}\n${tail.map((l) => `  ${l}\n`).join('')}`);
+            return undefined;
+          });
+          if (built === undefined) return setExit(1);
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          process.stdout.write(`${formatImageInfo(built)}\n  (${ms.toFixed(0)} ms)\n`);
+        }
       }),
     );
   image
     .command('info')
-    .description('print the sizes of rootfs, initramfs, kernel and modules')
-    .option('--json', 'print the Image object as JSON')
+    .description('print the sizes of each image: container rootfs, VM disk, kernel and initrd')
+    .option(imageOption, imageHelp)
+    .option('--json', 'print the Image object as JSON (for all images: an object by name, null for one not built)')
     .action(
-      action(async (opts: { json?: boolean }) => {
-        const loaded = await loadImage(guestKernel().kernel);
-        process.stdout.write(opts.json === true ? `${JSON.stringify(loaded, null, 2)}\n` : `${formatImageInfo(loaded)}\n`);
+      action(async (opts: { image?: string; json?: boolean }) => {
+        const names = imagesFlag(opts.image);
+        if (names.length === 1) {
+          const loaded = await loadImage({ image: names[0], ...guestKernel().kernel });
+          process.stdout.write(opts.json === true ? `${JSON.stringify(loaded, null, 2)}\n` : `${formatImageInfo(loaded)}\n`);
+          return;
+        }
+        const found: Partial<Record<ImageName, Image | null>> = {};
+        const text: string[] = [];
+        for (const name of names) {
+          try {
+            const loaded = await loadImage({ image: name, ...guestKernel().kernel });
+            found[name] = loaded;
+            text.push(formatImageInfo(loaded));
+          } catch (error) {
+            if (!(error instanceof ImageError)) throw error;
+            found[name] = null;
+            // Not built yet says how to build it; anything else (corrupt, mmdebstrap missing) says itself.
+            text.push(`${name} image: ${error.message.startsWith('no ') ? `none (run tsbench image build --image ${name})` : error.message}`);
+          }
+        }
+        process.stdout.write(opts.json === true ? `${JSON.stringify(found, null, 2)}\n` : `${text.join('\n')}\n`);
       }),
     );
   image
     .command('clean')
-    .description('remove every cached image (the kernel stays)')
+    .description("remove cached images (the kernels stay, and so does the Debian image's apt cache)")
+    .option(imageOption, imageHelp)
     .action(
-      action(async () => {
-        const removed = await cleanImages();
-        process.stdout.write(`removed ${removed} image(s) from ${cacheDir()}/images\n`);
+      action(async (opts: { image?: string }) => {
+        const names = imagesFlag(opts.image);
+        const one = names.length === 1 ? names[0] : undefined;
+        const removed = await cleanImages(one);
+        process.stdout.write(
+          `removed ${removed} ${one ?? ''}${one ? ' ' : ''}image(s) from ${cacheDir()}/images; the apt cache ${join(cacheDir(), 'debs')} stays\n`,
+        );
       }),
     );
 

@@ -56,13 +56,13 @@ export type Image = {
   sizes: {
     /** bytes of the regular files in rootfs/ */
     rootfsBytes: number;
-    /** bytes of the root disk file (shrunk to its content) */
+    /** bytes of the root disk file (apparent size; lean: shrunk to its content, debian: with room to write) */
     rootDiskBytes: number;
     /** bytes of the initramfs file as stored (compressed if it is) */
     initramfsBytes: number;
     /** bytes of vmlinuz */
     kernelBytes: number;
-    /** bytes of the kernel modules in the initramfs */
+    /** lean: bytes of the kernel modules in the initramfs; debian: of /usr/lib/modules/<version> on the root disk */
     modulesBytes: number;
   };
 };
@@ -277,9 +277,25 @@ export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string
   return verify(dir, plan.hash);
 }
 
-/** Removes every cached image (not the kernel). Returns how many were removed. */
-export async function cleanImages(): Promise<number> {
+/**
+ * Removes cached images (never the kernels, nor the Debian image's apt cache `debs/`):
+ * every one, or only those of one image, told apart by their manifest's `name` (a lean
+ * manifest has none). Returns how many were removed.
+ */
+export async function cleanImages(image?: ImageName): Promise<number> {
   const names = await readdir(imagesDir()).catch(() => []);
-  await rm(imagesDir(), { recursive: true, force: true });
-  return names.filter((n) => !n.startsWith('.')).length;
+  if (image === undefined) {
+    await rm(imagesDir(), { recursive: true, force: true });
+    return names.filter((n) => !n.startsWith('.')).length;
+  }
+  let removed = 0;
+  for (const name of names.filter((n) => !n.startsWith('.'))) {
+    const manifest = await readFile(join(imagesDir(), name, 'manifest.json'), 'utf8')
+      .then((t) => JSON.parse(t) as { name?: unknown })
+      .catch(() => undefined);
+    if (manifest === undefined || (manifest.name ?? 'lean') !== image) continue; // an entry with no readable manifest goes with `clean` alone
+    await rm(join(imagesDir(), name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }
