@@ -147,15 +147,20 @@ function hostCard(h: ReportHost): string {
         : '<span class="muted">not probed in this run</span>',
     ),
   );
-  if (h.image) {
-    const i = h.image;
+  const images = h.images;
+  for (const i of images) {
+    // One image keeps the rows' plain names; several are told apart by name.
+    const of = (label: string): string => (images.length > 1 ? `${label} (${i.name})` : label);
     rows.push(
-      row('image', `<code>${e(i.hash)}</code>`),
-      row('container root filesystem', e(withUnit(i.rootfsBytes, 'bytes'))),
-      row('VM image packing', e(i.packing)),
-      ...(i.rootDiskBytes !== undefined ? [row('VM root disk', e(withUnit(i.rootDiskBytes, 'bytes')))] : []),
-      row('VM initramfs', `${e(withUnit(i.initramfsBytes, 'bytes'))} (kernel modules inside: ${e(withUnit(i.modulesBytes, 'bytes'))})`),
-      row('VM kernel', `${e(withUnit(i.kernelBytes, 'bytes'))}, ${e(i.kernelRelease)}`),
+      row(of('image'), `<code>${e(i.hash)}</code>${images.length > 1 || i.name !== 'lean' ? ` ${e(i.name)}` : ''}`),
+      row(of('container root filesystem'), e(withUnit(i.rootfsBytes, 'bytes'))),
+      row(of('VM image packing'), e(i.packing)),
+      ...(i.rootDiskBytes !== undefined ? [row(of('VM root disk'), e(withUnit(i.rootDiskBytes, 'bytes')))] : []),
+      row(
+        of('VM initramfs'),
+        `${e(withUnit(i.initramfsBytes, 'bytes'))} (${i.name === 'debian' ? 'kernel modules on the root disk' : 'kernel modules inside'}: ${e(withUnit(i.modulesBytes, 'bytes'))})`,
+      ),
+      row(of('VM kernel'), `${e(withUnit(i.kernelBytes, 'bytes'))}, ${e(i.kernelRelease)}`),
     );
   }
   for (const t of h.notes) rows.push(row(`target ${t.name}`, e(t.reason ?? '')));
