@@ -5,7 +5,7 @@
  * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
  * a result cannot break a table or inject markup.
  */
-import { evaluateClaims } from './claims/index.js';
+import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
 import type { ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
@@ -73,9 +73,14 @@ function claimsTable(h: HostClaims): string[] {
         (f) => `${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`,
       )
       .join('; ');
+    const pairs = namesPairs(c);
     const parts = c.parts
-      .map((p) => `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${p.bearing === 'context' ? ' (context)' : ''}`)
+      .map(
+        (p) =>
+          `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${pairs && p.image ? ` [${pairName(p.image)}]` : ''}${p.bearing === 'context' ? ' (context)' : ''}`,
+      )
       .join('; ');
+    const decided = pairs && c.pairs && c.pairs.length > 0 ? `decided by the ${c.pairs.map(pairName).join(' and the ')}` : '';
     return [
       mdCell(c.id),
       mdCell(c.claim),
@@ -83,7 +88,7 @@ function claimsTable(h: HostClaims): string[] {
       mdCell(c.evidence) + (parts ? `<br>${mdCell(parts)}` : ''),
       mdCell(numbers || '—'),
       mdCell(c.reference ?? '—'),
-      mdCell([accelerator(c), c.targets.join(', ')].filter(Boolean).join('; ')),
+      mdCell([accelerator(c), decided, c.targets.join(', ')].filter(Boolean).join('; ')),
     ];
   });
   return table(['id', 'claim', 'verdict', 'evidence', 'numbers', 'reference', 'measured with'], rows);

@@ -4,6 +4,7 @@
  * a result goes through `e()` (escapeHtml).
  */
 import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../claims/types.js';
+import { namesPairs, pairName } from '../claims/index.js';
 import { escapeHtml as e, targetColor } from '../html-common.js';
 import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
 import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from './model.js';
@@ -42,9 +43,19 @@ function prose(text: string): string {
   return e(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 }
 
-function partLine(p: ClaimPart): string {
+function pairBadge(p: ClaimPart, shown: boolean): string {
+  return shown && p.image ? `<span class="pair" title="the image pair this part judged">${e(pairName(p.image))}</span>` : '';
+}
+
+function partLine(p: ClaimPart, pairs: boolean): string {
   const context = p.bearing === 'context' ? ' <span class="context" title="shown for context; does not decide the verdict">context only</span>' : '';
-  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${context}</li>`;
+  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${pairBadge(p, pairs)}${context}</li>`;
+}
+
+/** "decided by the Debian pair" under a verdict that judged several pairs (or another than lean). */
+function decidingPairs(c: ClaimVerdict): string {
+  if (!namesPairs(c) || !c.pairs || c.pairs.length === 0) return '';
+  return `<div class="small pairs">decided by the ${e(c.pairs.map(pairName).join(' and the '))}</div>`;
 }
 
 function partDetail(p: ClaimPart): string {
@@ -67,7 +78,8 @@ function vmProfile(c: ClaimVerdict, target: string): string {
 }
 
 function claimRow(c: ClaimVerdict): string {
-  const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map(partLine).join('')}</ul>` : '';
+  const pairs = namesPairs(c);
+  const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map((p) => partLine(p, pairs)).join('')}</ul>` : '';
   const detail =
     `<details class="small"><summary>how it was decided</summary>` +
     (c.parts.length > 0 ? `<ul>${c.parts.map(partDetail).join('')}</ul>` : '') +
@@ -83,7 +95,7 @@ function claimRow(c: ClaimVerdict): string {
     `<td>${prose(c.evidence)}${parts}${detail}</td>` +
     `<td class="small">${figures}</td>` +
     `<td class="small">${c.reference ? prose(c.reference) : '<span class="muted">—</span>'}</td>` +
-    `<td>${vm || '<span class="muted small">no VM</span>'}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}${vmProfile(c, t)}`).join('<br>')}</div></td>` +
+    `<td>${vm || '<span class="muted small">no VM</span>'}${decidingPairs(c)}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}${vmProfile(c, t)}`).join('<br>')}</div></td>` +
     '</tr>'
   );
 }
