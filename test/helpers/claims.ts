@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { evaluateClaims, type ClaimVerdict } from '../../reports/claims/index.js';
-import type { LoadedResult } from '../../core/load.js';
+import type { LoadedResult, NamedImage } from '../../core/load.js';
 import { computeStats } from '../../bench/runner.js';
 import { ResultSchema, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../../core/schema.js';
 
@@ -17,6 +17,8 @@ export interface CraftOptions {
   cpuModel?: string;
   startedAt?: string;
   image?: ImageInfo;
+  /** every image of the run, each named (a result's `images`) */
+  images?: NamedImage[];
   kvmAvailable?: boolean;
   /** scenario → target → samples */
   scenarios: Record<string, Record<string, TargetSpec>>;
@@ -49,7 +51,9 @@ export function craft(o: CraftOptions): LoadedResult {
         status: 'ok' as const,
         values: Object.fromEntries(Object.entries(values).flatMap(([m, xs]) => (xs[round] === undefined ? [] : [[m, xs[round] as number]]))),
       }));
-      return { target, state: 'completed', samples, stats: {}, ratioToNative: {} };
+      // A run names each target's image: TARGET@IMAGE runs IMAGE (bench/runner.ts targetImage).
+      const image = target.includes('@') ? (target.slice(target.indexOf('@') + 1) as NamedImage['name']) : undefined;
+      return { target, ...(image ? { image } : {}), state: 'completed', samples, stats: {}, ratioToNative: {} };
     });
     const sc: ScenarioResult = {
       name,
@@ -86,6 +90,7 @@ export function craft(o: CraftOptions): LoadedResult {
       kvm: o.kvmAvailable === false ? { available: false, reason: 'no /dev/kvm' } : { available: true },
     },
     ...(o.image ? { image: o.image } : {}),
+    ...(o.images ? { images: o.images } : {}),
     targets: o.targets ?? [],
     scenarios,
   };
