@@ -241,14 +241,13 @@ async function targetsCommand(flags: TargetsFlags): Promise<number> {
 /** What `tsbench targets` says under its list about the images: which one these targets run, and how to name the others. */
 function imagesNote(listed: ImageName): string {
   const others = IMAGE_NAMES.filter((n) => n !== listed);
-  const lines = [
-    `The targets above run ${imageWords(listed)}${listed === DEFAULT_IMAGE ? '' : " (native runs the host's own binaries)"}.`,
+  return [
+    `The targets above but native (the host's own binaries) run the ${listed} image: ${imageWords(listed)}.`,
     ...others.map(
       (n) =>
-        `TARGET@${n} runs ${imageWords(n)} (e.g. --targets container@${n}, or --image ${n} for every target named without @); \`tsbench targets --image ${n}\` probes them.`,
+        `TARGET@${n} runs the ${n} image instead: ${imageWords(n)} (e.g. --targets container@${n}, or --image ${n} for every target named without @); \`tsbench targets --image ${n}\` probes them.`,
     ),
-  ];
-  return lines.join('\n');
+  ].join('\n');
 }
 
 function scenariosCommand(flags: { json?: boolean }): number {
