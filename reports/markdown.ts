@@ -68,12 +68,14 @@ function accelerator(c: ClaimVerdict): string {
 function claimsTable(h: HostClaims): string[] {
   if (h.verdicts.length === 0) return ['No claim verdicts were computed for these results.'];
   const rows = h.verdicts.map((c) => {
+    const pairs = namesPairs(c);
+    // With two image pairs, "time to ready" is four figures: each names its target.
     const numbers = c.figures
       .map(
-        (f) => `${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`,
+        (f) =>
+          `${pairs && f.target ? `${f.target} ` : ''}${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`,
       )
       .join('; ');
-    const pairs = namesPairs(c);
     const parts = c.parts
       .map(
         (p) =>

@@ -237,6 +237,7 @@ describe('the claims tables name the pairs', () => {
     assert.match(row, /VM takes much longer \(kvm\): confirmed \\\[lean pair\\\]/);
     assert.match(row, /Debian pair: container@debian vs kvm-cloud@debian\): refuted \\\[Debian pair\\\]/);
     assert.match(row, /decided by the Debian pair/);
+    assert.match(row, /container@debian time to ready: 50 ms .*; kvm-cloud@debian time to ready: 200 ms/, 'each figure names its target');
   });
 
   test('the HTML page badges each part with its pair and says which pair decided', () => {
@@ -245,10 +246,12 @@ describe('the claims tables name the pairs', () => {
     assert.match(row, /<span class="pair"[^>]*>Debian pair<\/span>/);
     assert.match(row, /<span class="pair"[^>]*>lean pair<\/span>/);
     assert.match(row, /decided by the Debian pair/);
+    assert.match(row, /<\/span>container@debian time to ready: <b>50 ms<\/b>/, 'each figure names its target');
   });
 
   test('a verdict of the lean pair alone shows no pair', () => {
     const md = renderMarkdown([startup({ container: 2, kvm: 300 })]);
     assert.doesNotMatch(md, /lean pair|Debian pair|decided by/);
+    assert.match(md, /\| time to ready: 2 ms/, 'figures name no target, as before pairs');
   });
 });

@@ -33,9 +33,10 @@ function acceleratorBadge(acc: 'kvm' | 'tcg' | undefined): string {
   return '';
 }
 
-function figureText(f: Figure): string {
+/** A figure with its target's swatch; `named` adds the target's name (two image pairs share colours' hues and labels). */
+function figureText(f: Figure, named: boolean): string {
   const ci = f.ciLow !== undefined && f.ciHigh !== undefined ? ` (95% CI ${interval(f.ciLow, f.ciHigh, f.unit)})` : '';
-  return `${f.target ? `${swatch(f.target)}` : ''}${e(f.label)}: <b>${e(withUnit(f.value, f.unit))}</b>${e(ci)}`;
+  return `${f.target ? `${swatch(f.target)}${named ? `${e(f.target)} ` : ''}` : ''}${e(f.label)}: <b>${e(withUnit(f.value, f.unit))}</b>${e(ci)}`;
 }
 
 /** Escaped text with `code` spans (as the claims engine writes commands) set as <code>. */
@@ -85,7 +86,7 @@ function claimRow(c: ClaimVerdict): string {
     (c.parts.length > 0 ? `<ul>${c.parts.map(partDetail).join('')}</ul>` : '') +
     `<p class="rule"><b>Rule:</b> ${prose(c.rule)}</p></details>`;
   const figures =
-    c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
+    c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f, pairs)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
   const vm = accelerators(c);
   return (
     `<tr class="claim" data-claim="${e(c.id)}" data-verdict="${e(c.verdict)}">` +
