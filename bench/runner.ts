@@ -11,9 +11,11 @@
 import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
 import type { Driver, Limits, Probe } from '../drivers/types.js';
+import { splitTarget, type ImageName } from '../drivers/image/names.js';
 import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
+import type { NamedImage } from '../core/load.js';
 import { valuesOf } from '../core/samples.js';
 import { deriveSeed, ratioOfMedians, summarize } from '../core/stats.js';
 import { toolVersion } from '../core/version.js';
@@ -42,8 +44,10 @@ export interface RunOptions {
   scenarioOptions: ScenarioOptions;
   command: string[];
   host: Host;
-  /** The image the targets use, recorded in the result (C4 reads its sizes). */
+  /** The image the targets use, recorded in the result (C4 reads its sizes); with `images`, ignored. */
   image?: ImageInfo;
+  /** Every image the targets use, each named (C4 reads their sizes, C9 compares their startup); `image` becomes the lean one, or the only one. */
+  images?: NamedImage[];
   /** Probe results already known (the CLI probes before creating the writer). */
   probes?: ReadonlyMap<string, Probe>;
   write?: (result: Result) => Promise<void>;
@@ -58,6 +62,17 @@ export interface RunOutcome {
   /** Targets that were unavailable. */
   missing: string[];
   cancelled: boolean;
+}
+
+/** The image a target runs, as its driver says, else as its name says (`TARGET@IMAGE`); undefined for one named without (lean, or none: native). */
+export function targetImage(name: string, driver?: Driver): ImageName | undefined {
+  if (driver?.imageName !== undefined) return driver.imageName;
+  return name.includes('@') ? splitTarget(name).image : undefined;
+}
+
+/** `image` of a result with `images`: the lean one, or the only one (what readers from before `images` understand). */
+function legacyImage(images: readonly NamedImage[]): ImageInfo | undefined {
+  return images.find((i) => i.name === 'lean') ?? (images.length === 1 ? images[0] : undefined);
 }
 
 /** Probes every driver, in parallel; a probe that throws counts as unavailable with its message. */
@@ -92,6 +107,13 @@ export function computeStats(sc: ScenarioResult, seed: number): void {
   }
 }
 
+/** The result's `image` and `images` from the run's options. */
+function imageFields(opts: RunOptions): Pick<Result, 'image' | 'images'> {
+  if (!opts.images) return opts.image ? { image: opts.image } : {};
+  const image = legacyImage(opts.images);
+  return { ...(image ? { image } : {}), ...(opts.images.length > 0 ? { images: opts.images } : {}) };
+}
+
 export async function run(opts: RunOptions): Promise<RunOutcome> {
   const signal = opts.signal ?? new AbortController().signal;
   // Every live instance listens on the run's signal (density starts dozens at once); each removes its listener when it ends.
@@ -113,10 +135,17 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       limits: opts.limits,
     },
     host: opts.host,
-    ...(opts.image ? { image: opts.image } : {}),
-    targets: [...opts.drivers.keys()].map((name) => {
+    ...imageFields(opts),
+    targets: [...opts.drivers].map(([name, driver]) => {
       const p = probes.get(name) ?? { available: false, reason: 'not probed' };
-      return { name, available: p.available, ...(p.reason ? { reason: p.reason } : {}), ...(p.details ? { details: p.details } : {}) };
+      const image = targetImage(name, driver);
+      return {
+        name,
+        ...(image ? { image } : {}),
+        available: p.available,
+        ...(p.reason ? { reason: p.reason } : {}),
+        ...(p.details ? { details: p.details } : {}),
+      };
     }),
     scenarios: [],
   };
@@ -143,6 +172,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
         warmup,
         targets: result.targets.map((t): TargetResult => ({
           target: t.name,
+          ...(t.image ? { image: t.image } : {}),
           state: t.available ? 'running' : 'skipped',
           ...(t.available ? {} : { error: t.reason ?? 'unavailable' }),
           samples: [],

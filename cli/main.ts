@@ -23,12 +23,12 @@ import { execCommand, type ExecFlags } from './commands/exec.js';
 import { ENVIRONMENT, debugFromEnv, driverOptionsFromEnv } from './env.js';
 import { hostDimensions } from '../bench/host.js';
 import { registerImageCommands } from './commands/image.js';
-import { loadImage } from '../drivers/image/index.js';
-import { givenSize, nonNegativeInt, positiveInt, positiveNumber, size, type GivenSize } from './options.js';
+import { DEFAULT_IMAGE, IMAGE_NAMES, imageWords, loadImage, type ImageName } from '../drivers/image/index.js';
+import { givenSize, imageName, nonNegativeInt, positiveInt, positiveNumber, size, type GivenSize } from './options.js';
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
-import { probeAll, run } from '../bench/runner.js';
-import type { ImageInfo } from '../core/schema.js';
+import { probeAll, run, targetImage } from '../bench/runner.js';
+import type { NamedImage } from '../core/load.js';
 import { listScenarios, resolveScenarios } from '../bench/scenarios/index.js';
 import type { Scenario, ScenarioOptions } from '../bench/scenarios/types.js';
 import { preflight } from '../bench/preflight.js';
@@ -38,6 +38,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: EXIT_INTERRUPTED 
 
 interface RunFlags {
   targets: string;
+  image?: ImageName;
   runs?: number;
   warmup?: number;
   out?: string;
@@ -63,7 +64,7 @@ function driverOptions(flags: { machine?: DriverOptions['machine']; printCommand
 
 async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<number> {
   const scenarios = resolveScenarios(scenarioNames);
-  const targetNames = parseTargets(flags.targets);
+  const targetNames = parseTargets(flags.targets, flags.image);
   const options = driverOptions(flags);
   const limits: Limits = {
     ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
@@ -120,7 +121,7 @@ async function runWith(
       process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
   }
 
-  const image = await imageInfo(options);
+  const images = await imageInfo(drivers, options);
   const paths = resultPaths(outDir);
   const writer = new ResultWriter(paths);
   const progress = progressPrinter(process.stderr);
@@ -135,7 +136,7 @@ async function runWith(
     scenarioOptions,
     command: process.argv.slice(2),
     host,
-    ...(image ? { image } : {}),
+    images,
     probes,
     write: (r) => writer.write(r),
     signal,
@@ -162,20 +163,53 @@ async function runWith(
   return EXIT.ok;
 }
 
-/** The image the run's targets will use, for the result; undefined when none is built (native needs none). */
-async function imageInfo(options: DriverOptions): Promise<ImageInfo | undefined> {
-  const image = await loadImage(options.guestKernel).catch(() => undefined);
-  if (!image) return undefined;
-  return {
-    hash: image.hash,
-    packing: `read-only ext4 root disk (${basename(image.rootDisk)}); ${basename(image.initramfs)} for the stock kernel's modules`,
-    ...image.sizes,
-    kernelRelease: image.kernel.version,
-  };
+/** How VMs receive each image, for the result. */
+const PACKING: Record<ImageName, (files: { rootDisk: string; initramfs: string }) => string> = {
+  lean: (f) => `read-only ext4 root disk (${basename(f.rootDisk)}); ${basename(f.initramfs)} for the stock kernel's modules`,
+  debian: () => "ext4 root disk booted writable through a QEMU snapshot overlay; Debian's initrd (initramfs-tools); systemd",
+};
+
+/**
+ * Every image the run's targets use, for the result (lean first); none that is not built (native needs
+ * none). A run of native alone records the lean image when it is built, as runs did before images had names.
+ */
+async function imageInfo(drivers: ReadonlyMap<string, Driver>, options: DriverOptions): Promise<NamedImage[]> {
+  // Targets that run no image (isolation 'none': native) use none; a target named without @IMAGE runs the lean one.
+  const used = new Set([...drivers].filter(([, d]) => d.isolation !== 'none').map(([name, d]) => targetImage(name, d) ?? 'lean'));
+  if (used.size === 0) used.add('lean');
+  const out: NamedImage[] = [];
+  for (const name of IMAGE_NAMES.filter((n) => used.has(n))) {
+    const image = await loadImage({ ...options.guestKernel, image: name }).catch(() => undefined);
+    if (!image) continue;
+    out.push({
+      name,
+      boot: image.boot,
+      hash: image.hash,
+      packing: PACKING[name](image),
+      rootfsBytes: image.sizes.rootfsBytes,
+      rootDiskBytes: image.sizes.rootDiskBytes,
+      initramfsBytes: image.sizes.initramfsBytes,
+      kernelBytes: image.sizes.kernelBytes,
+      modulesBytes: image.sizes.modulesBytes,
+      kernelRelease: image.kernel.version,
+    });
+  }
+  return out;
 }
 
-async function targetsCommand(flags: { json?: boolean }): Promise<number> {
-  const infos = listTargets();
+interface TargetsFlags {
+  image?: ImageName;
+  json?: boolean;
+}
+
+/**
+ * `tsbench targets`: every target running the lean image (or `--image`'s: `TARGET@IMAGE`), probed.
+ * Targets of other images are only named by default: probing a Debian VM target boots it.
+ */
+async function targetsCommand(flags: TargetsFlags): Promise<number> {
+  const image = flags.image ?? DEFAULT_IMAGE;
+  // parseTargets names each target for the image (native keeps its name: it runs none).
+  const infos = listTargets().map((t) => ({ ...t, name: parseTargets(t.name, image)[0] ?? t.name }));
   const options = driverOptions({});
   const drivers = new Map<string, Driver>();
   for (const t of infos) drivers.set(t.name, await createDriver(t.name, options));
@@ -184,8 +218,11 @@ async function targetsCommand(flags: { json?: boolean }): Promise<number> {
   await Promise.all([...drivers.values()].map((d) => d.teardown().catch(() => {})));
   const rows = infos.map((t) => {
     const p = probes.get(t.name);
+    const driver = drivers.get(t.name);
+    const runs = driver && driver.isolation !== 'none' ? (targetImage(t.name, driver) ?? DEFAULT_IMAGE) : undefined;
     return {
       name: t.name,
+      ...(runs ? { image: runs } : {}),
       description: t.description,
       available: p?.available ?? false,
       reason: p?.reason ?? '',
@@ -196,8 +233,21 @@ async function targetsCommand(flags: { json?: boolean }): Promise<number> {
   else {
     const w = Math.max(...rows.map((r) => r.name.length));
     for (const r of rows) process.stdout.write(`${r.name.padEnd(w)}  ${r.available ? 'yes' : 'no '}  ${r.description}${r.reason ? ` — ${r.reason}` : ''}\n`);
+    process.stdout.write(`\n${imagesNote(image)}\n`);
   }
   return EXIT.ok;
+}
+
+/** What `tsbench targets` says under its list about the images: which one these targets run, and how to name the others. */
+function imagesNote(listed: ImageName): string {
+  const others = IMAGE_NAMES.filter((n) => n !== listed);
+  return [
+    `The targets above but native (the host's own binaries) run the ${listed} image: ${imageWords(listed)}.`,
+    ...others.map(
+      (n) =>
+        `TARGET@${n} runs the ${n} image instead: ${imageWords(n)} (e.g. --targets container@${n}, or --image ${n} for every target named without @); \`tsbench targets --image ${n}\` probes them.`,
+    ),
+  ].join('\n');
 }
 
 function scenariosCommand(flags: { json?: boolean }): number {
@@ -246,8 +296,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       '-t, --targets <list>',
       `comma-separated targets: ${listTargets()
         .map((t) => t.name)
-        .join(', ')}`,
+        .join(', ')}; any but native also as TARGET@IMAGE (${IMAGE_NAMES.join(', ')})`,
     )
+    .option('--image <name>', `the image of every target named without @IMAGE: ${IMAGE_NAMES.join(' or ')} (default lean)`, imageName('--image'))
     .option('-r, --runs <n>', 'measured samples per target (default: per scenario)', positiveInt('--runs', '30'))
     .option('-w, --warmup <n>', 'warmup samples per target, not recorded (default: per scenario)', nonNegativeInt('--warmup', '3'))
     .option('-o, --out <dir>', 'output directory (default: results/<timestamp>)')
@@ -274,8 +325,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       '-t, --target <name>',
       `the target: ${listTargets()
         .map((t) => t.name)
-        .join(', ')}`,
+        .join(', ')}; any but native also as TARGET@IMAGE (${IMAGE_NAMES.join(', ')})`,
     )
+    .option('--image <name>', `the image of a target named without @IMAGE: ${IMAGE_NAMES.join(' or ')} (default lean)`, imageName('--image'))
     .option('--cpus <n>', 'CPU limit: cgroup quota, VM vCPUs', positiveNumber('--cpus', '1'))
     .option('--memory <size>', 'memory limit: cgroup limit, VM RAM', size('--memory', '256M'))
     .option('-v, --volume <host:guest>', 'bind a host directory into the instance (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -285,8 +337,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('targets')
     .description('list every target, whether it is available here, and why not')
+    .option(
+      '--image <name>',
+      `list the targets running this image instead (${IMAGE_NAMES.join(', ')}; default lean); probing a VM target boots it`,
+      imageName('--image'),
+    )
     .option('--json', 'machine-readable output')
-    .action(async (flags: { json?: boolean }) => setExit(await targetsCommand(flags)));
+    .action(async (flags: TargetsFlags) => setExit(await targetsCommand(flags)));
 
   program
     .command('scenarios')

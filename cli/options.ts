@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { GiB, KiB, MiB, TiB } from '../core/units.js';
+import { parseImageName, type ImageName } from '../drivers/image/names.js';
 
 export function positiveInt(flag: string, example: string) {
   return (value: string): number => {
@@ -54,4 +55,9 @@ export interface GivenSize {
 export function givenSize(flag: string, example: string) {
   const parse = size(flag, example);
   return (value: string): GivenSize => ({ bytes: parse(value), given: value.trim() });
+}
+
+/** An image name (`--image lean|debian`); an unknown one is a UsageError naming the flag and the valid images (drivers/image/names.ts). */
+export function imageName(flag: string) {
+  return (value: string): ImageName => parseImageName(value, flag);
 }

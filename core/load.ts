@@ -6,7 +6,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, describeError } from './errors.js';
-import { ResultSchema, SCHEMA_ID, SCHEMA_VERSION, type Result } from './schema.js';
+import { ResultSchema, SCHEMA_ID, SCHEMA_VERSION, type ImageInfo, type Result } from './schema.js';
 
 export interface LoadedResult {
   /** the path as given */
@@ -89,4 +89,16 @@ async function isFile(p: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** An image of a result with its name. */
+export type NamedImage = ImageInfo & { name: NonNullable<ImageInfo['name']> };
+
+/**
+ * Every image a result records, each with its name: `images` where the result has it, else its one
+ * `image` (named lean when it names none: results from before images had names ran the lean image only).
+ */
+export function resultImages(result: Result): NamedImage[] {
+  if (result.images) return result.images;
+  return result.image ? [{ ...result.image, name: result.image.name ?? 'lean' }] : [];
 }

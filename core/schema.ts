@@ -68,8 +68,19 @@ export const SampleSchema = z.object({
   extra: z.record(z.string(), z.unknown()).optional().describe('scenario-specific details'),
 });
 
+/**
+ * The workload images a result can name (drivers/image/names.ts `IMAGE_NAMES`, which a test keeps equal):
+ * `lean` tsbench's own, `debian` Debian bookworm with systemd.
+ */
+export const ImageNameSchema = z.enum(['lean', 'debian']);
+
+const targetImage = ImageNameSchema.optional().describe(
+  'the workload image the target ran (its name is TARGET@IMAGE for any but lean); absent: lean, or no image (native), and in results from before images had names',
+);
+
 export const TargetResultSchema = z.object({
   target: z.string(),
+  image: targetImage,
   state: z.enum(['completed', 'running', 'errored', 'skipped', 'cancelled']),
   error: z.string().optional().describe('why the target errored or was skipped'),
   errorTail: z.array(z.string()).optional().describe('last lines of output before the error'),
@@ -105,22 +116,32 @@ export const HostSchema = z.object({
 
 export const ImageInfoSchema = z
   .object({
+    name: ImageNameSchema.optional().describe('which image (absent in results from before images had names: the lean image)'),
+    boot: z
+      .enum(['agent', 'systemd'])
+      .optional()
+      .describe("how a VM boots it: the agent as init (lean) or the image's systemd up to tsbench-agent.service (debian)"),
     hash: z.string().describe('content hash of the image inputs (its cache entry)'),
     packing: z.string().describe('how VMs receive the image, e.g. "read-only ext4 root disk (root.ext4); initramfs.cpio for the stock kernel\'s modules"'),
-    rootfsBytes: z.number().describe('bytes of the root filesystem a container uses'),
+    rootfsBytes: z.number().describe('bytes of the root filesystem a container uses (no kernel)'),
     rootDiskBytes: z
       .number()
       .optional()
-      .describe("bytes of the VMs' root disk (the same root filesystem as ext4); absent in results from before the root disk"),
-    initramfsBytes: z.number().describe('bytes of the initramfs a VM boots, as stored (the stock kernel only, since the root disk)'),
+      .describe(
+        "bytes of the VMs' root disk: lean, the same root filesystem as ext4; debian, the whole disk (userland, kernel, modules, initrd); absent in results from before the root disk",
+      ),
+    initramfsBytes: z
+      .number()
+      .describe("bytes of the initramfs a VM boots, as stored: lean, the stock kernel's module loader (since the root disk); debian, Debian's initrd"),
     kernelBytes: z.number().describe('bytes of the guest kernel (vmlinuz)'),
-    modulesBytes: z.number().describe('bytes of the kernel modules inside the initramfs'),
+    modulesBytes: z.number().describe('bytes of the kernel modules: lean, inside the initramfs; debian, on the root disk (not in the initrd)'),
     kernelRelease: z.string().describe('the guest kernel release'),
   })
-  .describe('the workload image every target of the run used');
+  .describe('a workload image the targets of the run used');
 
 export const TargetInfoSchema = z.object({
   name: z.string(),
+  image: targetImage,
   available: z.boolean(),
   reason: z.string().optional(),
   details: z.record(z.string(), z.string()).optional(),
@@ -142,7 +163,13 @@ export const ResultSchema = z.object({
     limits: z.object({ cpus: z.number().optional(), memoryBytes: z.number().optional(), pids: z.number().optional() }),
   }),
   host: HostSchema,
-  image: ImageInfoSchema.optional().describe('absent when no image was built (native-only runs may lack one)'),
+  image: ImageInfoSchema.optional().describe(
+    'the lean image, or the only image the run used, for readers from before `images`; absent when no image was built (native-only runs may lack one)',
+  ),
+  images: z
+    .array(ImageInfoSchema.extend({ name: ImageNameSchema }))
+    .optional()
+    .describe("every image the run's targets used, each with its name (lean first); absent in results from before images had names"),
   targets: z.array(TargetInfoSchema),
   scenarios: z.array(ScenarioResultSchema),
 });

@@ -1,6 +1,7 @@
 /** The CSV report: one row per scenario × target × metric with its statistics and ratio to native. */
 import { stringify } from 'csv-stringify/sync';
 import type { Result } from '../core/schema.js';
+import { twinOrder } from './targets.js';
 
 export const CSV_COLUMNS = [
   'scenario',
@@ -27,7 +28,7 @@ export const CSV_COLUMNS = [
 export function toCsv(result: Result): string {
   const rows: (string | number)[][] = [];
   for (const sc of result.scenarios) {
-    for (const t of sc.targets) {
+    for (const t of twinOrder(sc.targets, (x) => x.target)) {
       for (const m of sc.metrics) {
         const s = t.stats[m.name];
         if (!s) continue;

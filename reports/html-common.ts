@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { targetParts } from './targets.js';
 
 const require = createRequire(import.meta.url);
 
@@ -86,11 +87,22 @@ const PALETTE: Record<string, string> = {
 };
 const SPARE = ['#999999', '#882255', '#44AA99', '#332288', '#117733', '#AA4499'];
 
-/** The colour of a target; unknown targets get a stable colour from their name. */
+/** The colour of a target; unknown targets get a stable colour from their name, and `TARGET@IMAGE` a darker shade of `TARGET`'s. */
 export function targetColor(target: string): string {
+  const { base, image } = targetParts(target);
+  if (image !== undefined) return darker(targetColor(base));
   const known = PALETTE[target];
   if (known) return known;
   let h = 0;
   for (const c of target) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return SPARE[h % SPARE.length] ?? '#999999';
+}
+
+/** `#rrggbb` 40 % of the way to black: the same hue, told apart from its twin beside it. */
+function darker(hex: string): string {
+  const channel = (i: number): string =>
+    Math.round(parseInt(hex.slice(i, i + 2), 16) * 0.6)
+      .toString(16)
+      .padStart(2, '0');
+  return `#${channel(1)}${channel(3)}${channel(5)}`;
 }

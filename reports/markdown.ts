@@ -5,7 +5,7 @@
  * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
  * a result cannot break a table or inject markup.
  */
-import { evaluateClaims } from './claims/index.js';
+import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
 import type { ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
@@ -68,14 +68,21 @@ function accelerator(c: ClaimVerdict): string {
 function claimsTable(h: HostClaims): string[] {
   if (h.verdicts.length === 0) return ['No claim verdicts were computed for these results.'];
   const rows = h.verdicts.map((c) => {
+    const pairs = namesPairs(c);
+    // With two image pairs, "time to ready" is four figures: each names its target.
     const numbers = c.figures
       .map(
-        (f) => `${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`,
+        (f) =>
+          `${pairs && f.target ? `${f.target} ` : ''}${f.label}: ${withUnit(f.value, f.unit)}${f.ciLow !== undefined && f.ciHigh !== undefined ? ` (${interval(f.ciLow, f.ciHigh, f.unit)})` : ''}`,
       )
       .join('; ');
     const parts = c.parts
-      .map((p) => `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${p.bearing === 'context' ? ' (context)' : ''}`)
+      .map(
+        (p) =>
+          `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${pairs && p.image ? ` [${pairName(p.image)}]` : ''}${p.bearing === 'context' ? ' (context)' : ''}`,
+      )
       .join('; ');
+    const decided = pairs && c.pairs && c.pairs.length > 0 ? `decided by the ${c.pairs.map(pairName).join(' and the ')}` : '';
     return [
       mdCell(c.id),
       mdCell(c.claim),
@@ -83,7 +90,7 @@ function claimsTable(h: HostClaims): string[] {
       mdCell(c.evidence) + (parts ? `<br>${mdCell(parts)}` : ''),
       mdCell(numbers || '—'),
       mdCell(c.reference ?? '—'),
-      mdCell([accelerator(c), c.targets.join(', ')].filter(Boolean).join('; ')),
+      mdCell([accelerator(c), decided, c.targets.join(', ')].filter(Boolean).join('; ')),
     ];
   });
   return table(['id', 'claim', 'verdict', 'evidence', 'numbers', 'reference', 'measured with'], rows);

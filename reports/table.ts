@@ -1,6 +1,7 @@
 /** The terminal summary: median, p95, the median's 95 % CI and the ratio to native, per metric and target. */
 import Table from 'cli-table3';
 import type { Result } from '../core/schema.js';
+import { twinOrder } from './targets.js';
 
 /** Rounds to 3 significant digits, keeping integers whole. */
 export function fmt(x: number): string {
@@ -18,7 +19,7 @@ export function toTable(result: Result): string {
       head: ['target', 'metric', 'median', 'p95', '95% CI of median', 'ratio to native', 'n'],
       style: { head: [], border: [] },
     });
-    for (const t of sc.targets) {
+    for (const t of twinOrder(sc.targets, (x) => x.target)) {
       for (const m of sc.metrics) {
         const s = t.stats[m.name];
         if (!s) continue;

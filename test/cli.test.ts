@@ -24,6 +24,22 @@ describe('usage errors', () => {
     ['a bad --memory', ['run', 'startup', '--targets', 'native', '--memory', '12Q'], /--memory must be a size such as 512M/],
     ['a missing --targets', ['run', 'startup'], /--targets/],
     ['an unwritable --out', ['run', 'startup', '--targets', 'native', '--out', '/proc/tsbench-nope'], /--out: cannot create/],
+    [
+      'an unknown --image',
+      ['run', 'startup', '--targets', 'native,container', '--image', 'bogus'],
+      /^tsbench: --image: unknown image 'bogus'; valid images: lean, debian$/m,
+    ],
+    [
+      'an unknown image in --targets',
+      ['run', 'startup', '--targets', 'native,container@bogus'],
+      /target container@bogus: unknown image 'bogus'; valid images: lean, debian/,
+    ],
+    [
+      'an image for native',
+      ['run', 'startup', '--targets', 'native@debian'],
+      /--targets: native runs the host's own binaries and has no image; give it as native/,
+    ],
+    ['an unknown --image of exec', ['exec', '--target', 'container', '--image', 'bogus', '--', 'true'], /^tsbench: --image: unknown image 'bogus'/m],
   ];
   for (const [what, args, message] of cases) {
     test(`${what} exits with 2 and a one-line message naming the fix`, async () => {
@@ -51,9 +67,58 @@ test('scenarios and targets are listed with their metrics and availability', asy
   );
   const t = await tsbench(['targets', '--json']);
   assert.equal(t.exitCode, 0);
-  const targets = JSON.parse(t.stdout) as { name: string; available: boolean; reason: string }[];
+  const targets = JSON.parse(t.stdout) as { name: string; image?: string; available: boolean; reason: string }[];
   assert.equal(targets.find((x) => x.name === 'native')?.available, true);
+  assert.equal(targets.find((x) => x.name === 'native')?.image, undefined, 'native runs no image');
+  assert.equal(targets.find((x) => x.name === 'container')?.image, 'lean');
   for (const x of targets) if (!x.available) assert.ok(x.reason.length > 0, `${x.name} is unavailable without a reason`);
+  const text = await tsbench(['targets']);
+  assert.equal(text.exitCode, 0);
+  assert.match(
+    text.stdout,
+    /^TARGET@debian runs the debian image instead: Debian bookworm image with systemd .*--image debian.*`tsbench targets --image debian` probes them\.$/m,
+  );
+});
+
+test('--image debian runs every target named without @ on the Debian image, native keeping its name, and the result says so', async () => {
+  const out = join(work, 'image-debian');
+  const r = await tsbench([
+    'run',
+    'startup',
+    '--targets',
+    'native,container',
+    '--image',
+    'debian',
+    '--runs',
+    '1',
+    '--warmup',
+    '0',
+    '--allow-missing',
+    '--out',
+    out,
+  ]);
+  // Whether container@debian can run here (the Debian image built, root) decides 0 or 1, never usage.
+  assert.ok(r.exitCode === 0 || r.exitCode === 1, `exit ${r.exitCode}: ${r.stderr}`);
+  const doc = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as unknown;
+  assert.equal(jsonSchemaErrors(doc), '');
+  const result = ResultSchema.parse(doc);
+  assert.deepEqual(
+    result.targets.map((t) => [t.name, t.image]),
+    [
+      ['native', undefined],
+      ['container@debian', 'debian'],
+    ],
+  );
+  assert.deepEqual(
+    result.scenarios[0]?.targets.map((t) => [t.target, t.image]),
+    [
+      ['native', undefined],
+      ['container@debian', 'debian'],
+    ],
+  );
+  // Only the images the targets use are recorded, each named: the Debian one where it is built, never the lean one.
+  for (const i of result.images ?? []) assert.equal(i.name, 'debian');
+  assert.notEqual(result.image?.name ?? 'none', 'lean');
 });
 
 test('a real native startup run writes a JSON that validates and a CSV that matches it', async () => {

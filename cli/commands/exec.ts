@@ -5,12 +5,15 @@
  * image's PATH (127: no such command, 126: it cannot be executed).
  */
 import { createDriver, parseTargets } from '../../drivers/registry.js';
+import type { ImageName } from '../../drivers/image/names.js';
 import type { Driver, DriverOptions, Limits, Volume } from '../../drivers/types.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { EXIT_INTERRUPTED, withInterrupts } from '../../core/exit.js';
 
 export interface ExecFlags {
   target: string;
+  /** the image of a target named without @IMAGE (`--image`) */
+  image?: ImageName;
   cpus?: number;
   memory?: number;
   volume?: string[];
@@ -25,7 +28,7 @@ export function parseVolume(spec: string): { hostPath: string; guestPath: string
 }
 
 export async function execCommand(argv: string[], flags: ExecFlags, options: DriverOptions = {}): Promise<number> {
-  const [target, ...extra] = parseTargets(flags.target);
+  const [target, ...extra] = parseTargets(flags.target, flags.image);
   if (!target || extra.length > 0) throw new UsageError('--target takes exactly one target, e.g. --target container');
   if (argv.length === 0) throw new UsageError('no command given: tsbench exec --target T -- CMD ARGS…');
   const volumes = (flags.volume ?? []).map(parseVolume);

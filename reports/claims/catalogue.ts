@@ -79,7 +79,8 @@ export const CLAIMS: readonly ClaimSpec[] = [
   {
     id: 'C1',
     claim: 'A container starts in well under a second; a VM has to boot a whole kernel first and takes much longer.',
-    decidedBy: '`startup`: toReadyMs (and toExitMs) of the container vs each VM target',
+    decidedBy:
+      '`startup`: toReadyMs (and toExitMs) of the container vs each VM target, on each image pair (lean: container vs tcg/kvm; Debian: container@debian vs tcg-cloud@debian/kvm-cloud@debian)',
     reference: [cite('docker', [0]), cite('firecracker', [0]), cite('crun', [0])].join('; '),
   },
   {
@@ -93,19 +94,20 @@ export const CLAIMS: readonly ClaimSpec[] = [
     id: 'C3',
     claim: 'A container uses much less host memory than a VM, which carries its own kernel and OS.',
     decidedBy:
-      "`memory`: footprintPssBytes of one idle instance minus native (cgroupUsageBytes, guest memory in use, and a VM's split into guestRamTouchedBytes and vmmOverheadBytes beside it)",
+      "`memory`: footprintPssBytes of one idle instance minus native (cgroupUsageBytes, guest memory in use, and a VM's split into guestRamTouchedBytes and vmmOverheadBytes beside it), on each image pair as C1",
     reference: cite('firecracker', [1], ' (the VMM alone, guest memory not counted)'),
   },
   {
     id: 'C4',
     claim: 'Container images are small compared with VM images.',
-    decidedBy: "the run's image: rootfsBytes (container) vs kernelBytes + rootDiskBytes + initramfsBytes (VM)",
+    decidedBy:
+      "each image's recorded sizes — the lean image and, where a run recorded it, the Debian image: rootfsBytes (container) vs kernelBytes + rootDiskBytes + initramfsBytes (VM)",
   },
   {
     id: 'C5',
     claim: 'More containers than VMs fit on the same host.',
     decidedBy:
-      "`density`: pssPerInstanceBytes (and memAvailableDeltaPerInstanceBytes, a VM's vmmOverheadPerInstanceBytes) with N instances at once; startupP50Ms/startupP99Ms beside it",
+      "`density`: pssPerInstanceBytes (and memAvailableDeltaPerInstanceBytes, a VM's vmmOverheadPerInstanceBytes) with N instances at once, on each image pair as C1; startupP50Ms/startupP99Ms beside it",
     reference: cite('firecracker', [1], ' per microVM'),
   },
   {
@@ -127,7 +129,8 @@ export const CLAIMS: readonly ClaimSpec[] = [
   {
     id: 'C9',
     claim: 'A union filesystem layers a thin writable layer over a shared read-only image, so a new container needs no image copy.',
-    decidedBy: "`isolation`: upperBytesAtStart of the container vs the image's rootfsBytes",
+    decidedBy:
+      "`isolation`: upperBytesAtStart of the container vs the image's rootfsBytes; `startup`: toReadyMs of container vs container@debian (the same job from images of two sizes)",
   },
   {
     id: 'C10',

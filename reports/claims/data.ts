@@ -3,9 +3,10 @@
  * scenario × target, its statistics, and intervals derived from raw samples
  * (ratios and differences between two targets, per-sample combinations).
  */
-import type { LoadedResult } from '../../core/load.js';
+import { resultImages, type LoadedResult, type NamedImage } from '../../core/load.js';
+import type { ImageName } from '../../drivers/image/names.js';
 import { derivedValues, valuesOf } from '../../core/samples.js';
-import type { ImageInfo, Result, ScenarioResult, TargetResult } from '../../core/schema.js';
+import type { Result, ScenarioResult, TargetResult } from '../../core/schema.js';
 import { deriveSeed, differenceOfMedians, ratioOfMedians, summarize, type Stats } from '../../core/stats.js';
 
 /** A value with its 95 % interval, in one unit. */
@@ -111,13 +112,23 @@ export class HostData {
     return this.files.some((f) => f.result.scenarios.some((s) => s.name === scenario && s.targets.some((t) => t.target === target)));
   }
 
-  /** The image of the newest file that records one, preferring `source`. */
-  image(source?: string): { source: string; image: ImageInfo } | undefined {
-    const own = this.files.find((f) => f.path === source && f.result.image);
-    if (own?.result.image) return { source: own.path, image: own.result.image };
-    const withImage = this.files.filter((f) => f.result.image).sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt));
-    const f = withImage[0];
-    return f?.result.image ? { source: f.path, image: f.result.image } : undefined;
+  /**
+   * An image of this host's results by name (absent: lean): from `source` when it records it, else
+   * from the newest file that does (core/load.ts `resultImages`: a file from before images had names
+   * recorded the lean one).
+   */
+  image(source?: string, name: ImageName = 'lean'): { source: string; image: NamedImage } | undefined {
+    const of = (f: LoadedResult): NamedImage | undefined => resultImages(f.result).find((i) => i.name === name);
+    const own = this.files.find((f) => f.path === source && of(f));
+    const newest = [...this.files].filter((f) => of(f)).sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt));
+    const f = own ?? newest[0];
+    const image = f ? of(f) : undefined;
+    return f && image ? { source: f.path, image } : undefined;
+  }
+
+  /** The names of the images this host's results record. */
+  imageNames(): Set<ImageName> {
+    return new Set(this.files.flatMap((f) => resultImages(f.result).map((i) => i.name)));
   }
 
   /**

@@ -7,7 +7,7 @@
  * the file differs from what this returns.
  */
 import { CLAIMS, VERDICTS, referenceLines } from './catalogue.js';
-import { THRESHOLD_SPECS, ruleText } from './rules.js';
+import { IMAGE_PAIRS_TEXT, THRESHOLD_SPECS, ruleText } from './rules.js';
 import type { Verdict } from './types.js';
 
 /** The command that regenerates docs/claims.md. */
@@ -68,7 +68,7 @@ export function claimsMarkdown(): string {
   p(
     'Intervals: per-target figures use the seeded bootstrap CI of the median that every result carries;',
     "ratios to native use the run's own `ratioToNative` (bootstrap CI of the ratio of medians, same file's",
-    'native). Ratios and differences between two non-native targets (C1, C10) are bootstrapped from the raw',
+    'native). Ratios and differences between two non-native targets (C1, C9, C10) are bootstrapped from the raw',
     "samples the same way (`reports/claims/data.ts` with `core/stats.ts`), from the same values the run's",
     'statistics take (`core/samples.ts`: every sample with a finite value, whatever its status), seeded from',
     'the result\'s seed. Differences of two medians taken from the statistics (C3\'s "minus native") use',
@@ -91,6 +91,9 @@ export function claimsMarkdown(): string {
     '   still lists what was measured ("Measured: container near-native — confirmed; …");',
     '4. **inconclusive** otherwise.',
   );
+
+  p('## Image pairs');
+  p(IMAGE_PAIRS_TEXT);
 
   p('## TCG is never evidence about KVM');
   p(

@@ -10,7 +10,8 @@ import type { HostClaims } from './types.js';
 
 export type { ClaimVerdict, ClaimPart, Figure, HostClaims, Verdict } from './types.js';
 export { CLAIMS, REFERENCE_POINTS, VERDICTS, referenceLines, type ClaimSpec, type ReferencePoint } from './catalogue.js';
-export { RULE_TEXTS, THRESHOLDS, THRESHOLD_SPECS, ruleText, type RuleText, type ThresholdSpec } from './rules.js';
+export { namesPairs } from './judge.js';
+export { IMAGE_PAIRS_TEXT, PAIR_RULE, RULE_TEXTS, THRESHOLDS, THRESHOLD_SPECS, pairName, ruleText, type RuleText, type ThresholdSpec } from './rules.js';
 
 /**
  * Judges every claim for every host found in the results. Files of one host

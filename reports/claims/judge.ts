@@ -3,6 +3,7 @@
  * into the words of the evidence. The combination rule is stated in
  * docs/claims.md; keep the two in step.
  */
+import type { ImageName } from '../../drivers/image/names.js';
 import type { ClaimSpec } from './catalogue.js';
 import type { Found, HostData, Interval } from './data.js';
 import type { ClaimPart, ClaimVerdict, Figure, Verdict } from './types.js';
@@ -37,6 +38,12 @@ export function all(verdicts: readonly Verdict[]): Verdict {
  */
 export function combine(parts: readonly ClaimPart[]): Verdict {
   return all(parts.filter((p) => (p.bearing ?? 'decides') === 'decides').map((p) => p.verdict));
+}
+
+/** Whether a verdict's parts judged more than one image pair, or another than the lean one: reports then name each part's pair. */
+export function namesPairs(c: ClaimVerdict): boolean {
+  const images = new Set(c.parts.flatMap((p) => (p.image ? [p.image] : [])));
+  return images.size > 1 || [...images].some((i) => i !== 'lean');
 }
 
 // ---- words and numbers -------------------------------------------------------
@@ -162,6 +169,8 @@ export class ClaimBuilder {
       evidence += ` Data: ${[...this.sources].map(([file, what]) => `${[...what].join(', ')} from ${file}`).join('; ')}.`;
     }
     const measuredAccels = deciding.filter((p) => p.verdict !== 'not measured' && p.accelerator).map((p) => p.accelerator);
+    // The pairs whose deciding parts carry the claim's verdict: what decided it.
+    const pairs = [...new Set(deciding.filter((p) => p.verdict === verdict && p.image).map((p) => p.image as ImageName))];
     const accelerator = measuredAccels.includes('kvm') ? 'kvm' : measuredAccels.includes('tcg') ? 'tcg' : undefined;
     return {
       id: this.spec.id,
@@ -174,6 +183,7 @@ export class ClaimBuilder {
       figures: this.figures,
       ...(this.spec.reference ? { reference: this.spec.reference } : {}),
       ...(accelerator ? { accelerator } : {}),
+      ...(pairs.length > 0 ? { pairs } : {}),
       targets: [...this.targets],
       ...vmProfilesOf(this.host, [...this.targets]),
     };

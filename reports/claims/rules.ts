@@ -16,6 +16,8 @@ import { CLAIMS, type ClaimSpec } from './catalogue.js';
 import { derived, differenceBetween, ratioBetween, type HostData, type Interval, type MetricFound } from './data.js';
 import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv } from './judge.js';
 import type { ClaimPart, ClaimVerdict, Verdict } from './types.js';
+import { targetWithImage, type ImageName } from '../../drivers/image/names.js';
+import { vmTargetName } from '../../drivers/qemu/names.js';
 
 /** A threshold: its value, unit, the claims that use it and what it means. */
 export interface ThresholdSpec {
@@ -53,6 +55,13 @@ export const THRESHOLD_SPECS = {
     meaning: '"little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it.',
   },
   cpuQuotaSlack: { value: 1.1, unit: '×', claims: ['C7'], meaning: 'the CPU quota holds when delivered CPUs are at most this many times the quota.' },
+  sameStartupFactor: {
+    value: 1.1,
+    unit: '×',
+    claims: ['C9'],
+    meaning:
+      "\"startup independent of image size\" = a container's median time to ready with the Debian image within this factor of the lean image's, either way (the CI of the ratio between 1/1.1 and 1.1×). Why: mounting an overlay over a shared image costs the same whatever the image's size, so a start that copied or read the image would show as a multiple; 10 % leaves room for what differs besides size (the dynamic loader, the files a start opens) and for noise.",
+  },
   thinFraction: {
     value: 0.01,
     unit: 'fraction',
@@ -91,11 +100,27 @@ export interface RuleText {
   tcg?: string;
 }
 
+/** The image pairs in words (rules.ts PAIRS). */
+const PAIRS_IN_WORDS = `the lean pair (tsbench's lean image: container vs the lean microVM, tcg/kvm) and the Debian pair (Debian bookworm with systemd: container@debian vs the stock VM that boots Debian's kernel, its initrd and systemd, tcg-cloud@debian/kvm-cloud@debian)`;
+
+/** How the image pairs' parts combine into a claim's verdict, stated once (RULE_TEXTS, docs/claims.md). */
+export const PAIR_RULE = `Every pair's parts decide: the claim is confirmed only if every pair judged confirms it, refuted if any pair refutes it, not measured if a pair judged lacks a part it needs (its container, or its kvm VM where TCG cannot decide), inconclusive otherwise.`;
+
+/** The image-pair sentence of a claim judged on pairs; `held` says when a pair is judged. */
+function pairRule(held: string): string {
+  return `Image pairs: the rule is applied to each image pair ${held} — ${PAIRS_IN_WORDS} — on that pair's own targets, its parts labelled with the pair (the lean pair's as before pairs), the TCG rules applying within each pair. ${PAIR_RULE}`;
+}
+const PAIRS_HELD = 'the results hold (a pair is judged when one of its targets ran the scenario; the lean pair also when none did)';
+const PAIRS_BRIEF = ' Each image pair (lean; Debian) is judged alike and decides: see "Image pairs".';
+
+/** The section of docs/claims.md on image pairs (doc.ts). */
+export const IMAGE_PAIRS_TEXT = `C1, C3, C4 and C5 compare a container with a VM running the same workload image, and are judged on each image pair: ${PAIRS_IN_WORDS}. A pair is judged when the results hold one of its targets in the claim's scenario (C4: when some result records the image's sizes); the lean pair also when no pair is there, so that nothing measured reads "not measured". Each pair's parts are judged by the claim's rule on that pair's own targets and labelled with the pair ("VM takes much longer (kvm; Debian pair: container@debian vs kvm-cloud@debian)"; the lean pair's labels are those from before pairs), and TCG never decides for KVM within a pair, as below. ${PAIR_RULE} A verdict's \`pairs\` names the pairs whose parts carry its verdict: the pair that refuted it, or every pair that confirmed it.`;
+
 /** Every claim's rule in words, by claim id. */
 export const RULE_TEXTS = {
   C1: {
-    inWords: `The container part is confirmed when the upper end of the 95 % CI of the container's median time to ready (startup toReadyMs) is below ${T.containerReadyMs} ms, refuted when the lower end is above it. The VM part is confirmed when a VM's median time to ready is at least ${T.muchLongerFactor}× the container's with the whole bootstrap interval of that ratio at or above ${T.muchLongerFactor}×, refuted when the whole interval is below. A TCG boot is slower than a KVM boot, so under TCG only a refutation or an inconclusive result decides; a TCG confirmation is context and the VM part waits for kvm. Peer runtimes are context.`,
-    brief: `container: CI upper end < **${fmt(T.containerReadyMs, 'ms')}**; VM: VM ÷ container time to ready ≥ **${T.muchLongerFactor}×** (bootstrap CI of the ratio). Under TCG: see above. Peers: context.`,
+    inWords: `The container part is confirmed when the upper end of the 95 % CI of the container's median time to ready (startup toReadyMs) is below ${T.containerReadyMs} ms, refuted when the lower end is above it. The VM part is confirmed when a VM's median time to ready is at least ${T.muchLongerFactor}× the container's with the whole bootstrap interval of that ratio at or above ${T.muchLongerFactor}×, refuted when the whole interval is below. A TCG boot is slower than a KVM boot, so under TCG only a refutation or an inconclusive result decides; a TCG confirmation is context and the VM part waits for kvm. Peer runtimes are context. ${pairRule(PAIRS_HELD)}`,
+    brief: `container: CI upper end < **${fmt(T.containerReadyMs, 'ms')}**; VM: VM ÷ container time to ready ≥ **${T.muchLongerFactor}×** (bootstrap CI of the ratio). Under TCG: see above. Peers: context.${PAIRS_BRIEF}`,
     why: `The claim's own "under a second". "Much longer" = an order of magnitude: anything less would not be described as a whole kernel boot vs a process start.`,
     tcg: `"a VM takes much longer": a TCG confirmation is context; a TCG refutation decides (a KVM boot is faster still).`,
   },
@@ -106,19 +131,19 @@ export const RULE_TEXTS = {
     tcg: `names KVM: the KVM part is measured only by a \`kvm\` target; TCG has a part of its own ("far slower").`,
   },
   C3: {
-    inWords: `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS. The VM's PSS is also split, where the run recorded it (vmmOverheadBytes), into the guest RAM its guest has touched (guestRamTouchedBytes, the PSS of qemu's guest RAM mapping) and the VMM's own overhead (PSS − guest RAM, Firecracker's "VMM overhead"): the evidence states both beside the total, and a context part, "much less memory than the VMM alone", judges the container's extra against the overhead alone by the same factor (${T.muchLessMemoryFactor}× the container's upper bound at most the overhead's lower bound → confirmed; ${T.muchLessMemoryFactor}× its lower bound above the overhead's upper bound → refuted). That part never decides — the claim is about the whole VM, guest included — but says whether the VM's cost is its guest's kernel and OS, as the claim has it, or the VMM itself. Under TCG the overhead includes TCG's translation buffer.`,
-    brief: `container's extra ≤ **1/${T.muchLessMemoryFactor}** of the VM's extra: ${T.muchLessMemoryFactor} × container upper ≤ VM lower → confirmed; ${T.muchLessMemoryFactor} × container lower > VM upper → refuted. TCG: confirm on guest memory in use, refute on PSS. Context: the same test against the VMM overhead alone (PSS − guest RAM touched).`,
+    inWords: `Extra host memory of one idle instance = its footprintPssBytes minus native's, as an interval from the two medians' CIs. "Much less" = the container's extra at most 1/${T.muchLessMemoryFactor} of the VM's: confirmed when ${T.muchLessMemoryFactor}× the container's upper bound is at most the VM's lower bound, refuted when ${T.muchLessMemoryFactor}× the container's lower bound exceeds the VM's upper bound. Under TCG the qemu process also holds TCG's translation cache, which a KVM VM does not, so a TCG VM confirms only on a lower bound every VM pays whatever its accelerator — the memory its guest has in use (guestTotalBytes − guestAvailableBytes) — and refutes on its PSS. The VM's PSS is also split, where the run recorded it (vmmOverheadBytes), into the guest RAM its guest has touched (guestRamTouchedBytes, the PSS of qemu's guest RAM mapping) and the VMM's own overhead (PSS − guest RAM, Firecracker's "VMM overhead"): the evidence states both beside the total, and a context part, "much less memory than the VMM alone", judges the container's extra against the overhead alone by the same factor (${T.muchLessMemoryFactor}× the container's upper bound at most the overhead's lower bound → confirmed; ${T.muchLessMemoryFactor}× its lower bound above the overhead's upper bound → refuted). That part never decides — the claim is about the whole VM, guest included — but says whether the VM's cost is its guest's kernel and OS, as the claim has it, or the VMM itself. Under TCG the overhead includes TCG's translation buffer. ${pairRule(PAIRS_HELD)}`,
+    brief: `container's extra ≤ **1/${T.muchLessMemoryFactor}** of the VM's extra: ${T.muchLessMemoryFactor} × container upper ≤ VM lower → confirmed; ${T.muchLessMemoryFactor} × container lower > VM upper → refuted. TCG: confirm on guest memory in use, refute on PSS. Context: the same test against the VMM overhead alone (PSS − guest RAM touched).${PAIRS_BRIEF}`,
     why: `"Much less" = an order of magnitude, as in C1. Subtracting native leaves what the isolation layer adds. The overhead is not offset by native: the guest runs its own copy of the workload in its RAM, so native's share is in guest RAM. Splitting the VM's PSS shows whether its cost is its guest's memory (what the claim names: "its own kernel and OS") or the VMM itself; Firecracker states ≤ 5 MiB for its VMM alone.`,
     tcg: `"much less memory": a TCG VM confirms only on a lower bound that every VM pays whatever its accelerator — the memory its guest has in use (\`guestTotalBytes − guestAvailableBytes\` from the memory scenario), which the host must back — and refutes only on its PSS (an upper bound: it includes TCG's translation cache). Without guest figures a TCG VM cannot confirm (inconclusive). The VMM overhead under TCG includes the translation buffer, so its context part can flatter the claim there.`,
   },
   C4: {
-    inWords: `Confirmed when what a VM must carry (kernelBytes + rootDiskBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. tsbench packs the same root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel, and for the stock kernel a small initramfs with the modules that mount the disk), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs).`,
-    brief: `VM ≥ **${T.smallImageFactor}×** the container's → confirmed, else refuted (exact sizes, no inconclusive).`,
-    why: `"Small compared with" = at most half. tsbench packs the **same** root filesystem for both (the VM gets it as an uncompressed initramfs, plus a kernel and modules), so this compares what each must carry for the same workload — not a typical distribution VM disk (GBs) vs a container image (MBs).`,
+    inWords: `Confirmed when what a VM must carry (kernelBytes + rootDiskBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. For the lean image tsbench packs the same root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel, and for the stock kernel a small initramfs with the modules that mount the disk), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs). For the Debian image the container carries Debian's userland (no kernel) and the VM is given Debian's kernel, its initrd and the whole root disk — userland, kernel, modules and initrd, which systemd's boot needs on the disk — so the kernel and initrd count as the files QEMU is given and again inside the disk, as a host stores them. ${pairRule('whose image some result records (the lean pair also when none does)')}`,
+    brief: `VM ≥ **${T.smallImageFactor}×** the container's → confirmed, else refuted (exact sizes, no inconclusive). Debian image: container rootfs vs kernel + initrd + root disk.${PAIRS_BRIEF}`,
+    why: `"Small compared with" = at most half. For the lean image tsbench packs the **same** root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel and, for the stock kernel, an initramfs with its modules), so this compares what each must carry for the same workload — not a typical distribution VM disk (GBs) vs a container image (MBs). The Debian image is closer to a distribution's: a whole system on the VM's disk.`,
   },
   C5: {
-    inWords: `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside. Where the run recorded it (density vmmOverheadPerInstanceBytes: qemu's PSS less its guest RAM's, per instance), the evidence gives the VMM's own overhead beside the total, and a context part, "counting only the VMM, more containers than VMs fit", applies the same test to it (overhead lower end ≥ ${T.moreFitFactor}× the container's upper end → confirmed; upper end < ${T.moreFitFactor}× its lower end → refuted): guest memory can be shared or handed back (KSM, ballooning, free page reporting), the VMM's own cost per instance cannot. It never decides; under TCG the overhead includes TCG's translation buffer.`,
-    brief: `VM per instance ≥ **${T.moreFitFactor}×** container per instance (VM lower ≥ ${T.moreFitFactor} × container upper → confirmed; VM upper < ${T.moreFitFactor} × container lower → refuted). TCG: as C3. Context: the same test on the VMM overhead per instance alone.`,
+    inWords: `Idle instances are bounded by host memory, so "more fit" = a VM needs at least ${T.moreFitFactor}× a container's host memory per instance (density pssPerInstanceBytes, N instances at once), i.e. at least twice as many containers fit: confirmed when the VM's CI lower end is at least ${T.moreFitFactor}× the container's upper end, refuted when the VM's upper end is below ${T.moreFitFactor}× the container's lower end. Under TCG the PSS includes TCG's translation cache, so a TCG VM confirms only on its guest's memory in use (memory scenario, same image and idle job: a lower bound of any VM) and refutes on its PSS. Startup p50/p99 under concurrency and the MemAvailable drop are shown beside. Where the run recorded it (density vmmOverheadPerInstanceBytes: qemu's PSS less its guest RAM's, per instance), the evidence gives the VMM's own overhead beside the total, and a context part, "counting only the VMM, more containers than VMs fit", applies the same test to it (overhead lower end ≥ ${T.moreFitFactor}× the container's upper end → confirmed; upper end < ${T.moreFitFactor}× its lower end → refuted): guest memory can be shared or handed back (KSM, ballooning, free page reporting), the VMM's own cost per instance cannot. It never decides; under TCG the overhead includes TCG's translation buffer. ${pairRule(PAIRS_HELD)}`,
+    brief: `VM per instance ≥ **${T.moreFitFactor}×** container per instance (VM lower ≥ ${T.moreFitFactor} × container upper → confirmed; VM upper < ${T.moreFitFactor} × container lower → refuted). TCG: as C3. Context: the same test on the VMM overhead per instance alone.${PAIRS_BRIEF}`,
     why: `Idle instances are bounded by memory; "more fit" = at least twice as many, not a few percent. \`instances\` is not used: by default the scenario starts at most 4 VMs. The VMM overhead is the part of a VM's cost no guest-memory sharing removes.`,
     tcg: `"more fit": as C3 — a TCG VM confirms only on its guest's memory in use (memory scenario) and refutes only on its PSS per instance; its VMM overhead includes the translation buffer (context only).`,
   },
@@ -139,9 +164,9 @@ export const RULE_TEXTS = {
     why: `A probe that cannot see the host natively proves nothing inside.`,
   },
   C9: {
-    inWords: `"Thin": the bytes a container's start writes to its upper layer (isolation upperBytesAtStart) are at most ${T.thinFraction * 100} % of the image's root filesystem (rootfsBytes): confirmed when the CI's upper end is below that, refuted when its lower end is above. "Startup independent of image size" would need startup runs on images of different sizes, which tsbench does not make yet; that half is shown as not measured and does not decide.`,
-    brief: `upper CI upper end **< ${T.thinFraction * 100} %** of the image → confirmed; lower end ≥ ${T.thinFraction * 100} % → refuted. "Startup independent of image size" is context, not measured: tsbench times one image only.`,
-    why: `"Thin" = a copy of the image would be 100 %; ${T.thinFraction * 100} % leaves room for the files a start must write.`,
+    inWords: `"Thin": the bytes a container's start writes to its upper layer (isolation upperBytesAtStart) are at most ${T.thinFraction * 100} % of the image's root filesystem (rootfsBytes): confirmed when the CI's upper end is below that, refuted when its lower end is above. "Startup independent of image size": a container's time to ready (startup toReadyMs) with the Debian image (container@debian) against the lean image (container) — another image size, the same job — as the ratio of medians Debian ÷ lean with its bootstrap 95 % CI: confirmed when the whole CI lies within ${T.sameStartupFactor}× either way (between 1/${T.sameStartupFactor} and ${T.sameStartupFactor}×), refuted when it lies wholly above ${T.sameStartupFactor}× or wholly below 1/${T.sameStartupFactor}, inconclusive otherwise; both images' root filesystem sizes are shown beside. It decides once both images' containers are measured; with one only it is context, not measured.`,
+    brief: `thin: upper CI upper end **< ${T.thinFraction * 100} %** of the image → confirmed; lower end ≥ ${T.thinFraction * 100} % → refuted. Startup independent of image size: container@debian ÷ container time to ready, CI within **1/${T.sameStartupFactor} – ${T.sameStartupFactor}×** → confirmed, wholly above or below → refuted (decides once both images ran; context until then).`,
+    why: `"Thin" = a copy of the image would be 100 %; ${T.thinFraction * 100} % leaves room for the files a start must write. "Independent" = within ${pct(T.sameStartupFactor)}: an overlay mount costs the same whatever the image's size, so a start that copied or read the image would show as a multiple, not as ${pct(T.sameStartupFactor)}.`,
   },
   C10: {
     inWords: `container-in-VM vs the same VM alone. Startup: the container may add at most ${T.littleExtraStartupMs} ms to the median time to ready (startup toReadyMs; bootstrap CI of the difference of medians) — below a fast VM boot (Firecracker's ≤ 125 ms) and well under a second; a ratio would be flattered by a slow TCG boot. CPU: cpu workMs at most ${T.littleExtraCpuRatio}× the VM alone (bootstrap CI of the ratio of medians). Confirmed when the whole interval is within the bound, refuted when wholly beyond. Under TCG the container's own kernel work is emulated too, which overstates its cost: a TCG confirmation decides (labelled tcg), a TCG refutation is context and the part waits for kvm.`,
@@ -177,40 +202,113 @@ function tcgBearing(accel: Accel, verdict: Verdict, flatters: Verdict | null): '
   return accel === 'tcg' && verdict === flatters ? 'context' : 'decides';
 }
 
+// ---- image pairs ---------------------------------------------------------------
+
+/** A container and the VMs that run the same workload image: what C1, C3, C4 and C5 compare. */
+interface Pair {
+  image: ImageName;
+  /** in reports: "lean pair", "Debian pair" */
+  name: string;
+  container: string;
+  vm: Readonly<Record<Accel, string>>;
+}
+
+/** The lean pair (tsbench's lean image in a container and in the lean microVM), then the Debian pair (the Debian image in a container and in the stock VM with Debian's kernel, initrd and systemd). */
+const PAIRS: readonly Pair[] = [
+  { image: 'lean', name: 'lean pair', container: 'container', vm: { kvm: 'kvm', tcg: 'tcg' } },
+  {
+    image: 'debian',
+    name: 'Debian pair',
+    container: targetWithImage('container', 'debian'),
+    vm: { kvm: targetWithImage(vmTargetName('kvm', 'cloud'), 'debian'), tcg: targetWithImage(vmTargetName('tcg', 'cloud'), 'debian') },
+  },
+];
+const LEAN_PAIR = PAIRS[0] as Pair;
+
+/** An image pair's name in reports: "lean pair", "Debian pair". */
+export function pairName(image: ImageName): string {
+  return PAIRS.find((p) => p.image === image)?.name ?? `${image} pair`;
+}
+
+/** "Debian pair: container@debian vs kvm-cloud@debian" (one VM) or "… vs tcg-cloud@debian / kvm-cloud@debian". */
+function pairWords(pair: Pair, accel?: Accel): string {
+  return `${pair.name}: ${pair.container} vs ${accel ? pair.vm[accel] : `${pair.vm.tcg} / ${pair.vm.kvm}`}`;
+}
+
+/** A part's label for a pair: the lean pair's as before pairs ("… (kvm)"), another pair's naming it ("… (kvm; Debian pair: container@debian vs kvm-cloud@debian)"). */
+function pairLabel(label: string, pair: Pair, accel?: Accel): string {
+  if (pair.image === 'lean') return accel ? `${label} (${accel})` : label;
+  return `${label} (${accel ? `${accel}; ` : ''}${pairWords(pair, accel)})`;
+}
+
 /**
- * When no VM part decides with a measured verdict, adds the deciding "not
- * measured" part for KVM: the claim's VM half waits for a kvm run.
+ * The pairs a claim is judged on, from the targets of `scenario` the results hold: every pair one of
+ * whose targets is there, and the lean pair also when none is (so that nothing measured reads "not measured").
  */
+function pairsIn(h: HostData, scenario: string): Pair[] {
+  const held = (p: Pair): boolean => h.has(scenario, p.container) || ACCELS.some((a) => h.has(scenario, p.vm[a]));
+  const others = PAIRS.filter((p) => p !== LEAN_PAIR && held(p));
+  return held(LEAN_PAIR) || others.length === 0 ? [LEAN_PAIR, ...others] : others;
+}
+
 /** The part of one accelerator whose figure is missing: not measured, with why and the run that would measure it, when the files have that target at all. */
-function vmNotMeasured(c: ClaimBuilder, h: HostData, label: string, scenario: string, accel: (typeof ACCELS)[number], reason: string): void {
-  if (!h.has(scenario, accel)) return;
+function vmNotMeasured(c: ClaimBuilder, h: HostData, label: string, scenario: string, accel: Accel, reason: string, pair: Pair = LEAN_PAIR): void {
+  const vm = pair.vm[accel];
+  if (!h.has(scenario, vm)) return;
   c.part({
-    label: `${label} (${accel})`,
+    label: pairLabel(label, pair, accel),
     verdict: 'not measured',
-    evidence: c.notMeasured(reason, scenario, ['native', 'container', accel]),
+    evidence: c.notMeasured(reason, scenario, ['native', pair.container, vm]),
     accelerator: accel,
-    targets: [accel],
+    targets: [vm],
+    ...pairOf(pair),
   });
 }
 
-function requireVm(c: ClaimBuilder, label: string, scenario: string, targets: readonly string[], tcgWhy: string): void {
-  const vmParts = c.parts.filter((p) => p.accelerator !== undefined && p.label.startsWith(label));
+/** `image` of a part of a pair, where the claim is judged on pairs (C1, C3, C4, C5). */
+function pairOf(pair: Pair | undefined): { image?: ImageName } {
+  return pair ? { image: pair.image } : {};
+}
+
+/**
+ * When no VM part of the pair decides with a measured verdict, adds the deciding "not
+ * measured" part for KVM: the claim's VM half waits for a kvm run. `pair` for claims
+ * judged on image pairs; without it the lean targets, and the part names no pair.
+ */
+function requireVm(c: ClaimBuilder, label: string, scenario: string, targets: readonly string[], tcgWhy: string, pair?: Pair): void {
+  const image = pair?.image;
+  const vmParts = c.parts.filter((p) => p.accelerator !== undefined && p.label.startsWith(label) && p.image === image);
   if (vmParts.some((p) => (p.bearing ?? 'decides') === 'decides' && p.verdict !== 'not measured')) return;
   if (vmParts.some((p) => p.accelerator === 'kvm')) return;
   const tcgContext = vmParts.find((p) => p.accelerator === 'tcg' && p.bearing === 'context');
-  const reason = tcgContext ? `measured only under TCG, which cannot decide it (${tcgWhy})` : `no \`${scenario}\` result for kvm`;
-  c.part({ label: `${label} (kvm)`, verdict: 'not measured', evidence: c.notMeasured(reason, scenario, targets), accelerator: 'kvm', targets: ['kvm'] });
+  const kvm = (pair ?? LEAN_PAIR).vm.kvm;
+  const reason = tcgContext ? `measured only under TCG, which cannot decide it (${tcgWhy})` : `no \`${scenario}\` result for ${kvm}`;
+  c.part({
+    label: pairLabel(label, pair ?? LEAN_PAIR, 'kvm'),
+    verdict: 'not measured',
+    evidence: c.notMeasured(reason, scenario, targets),
+    accelerator: 'kvm',
+    targets: [kvm],
+    ...pairOf(pair),
+  });
 }
 
 // ---- C1 ---------------------------------------------------------------------
 
 function c1(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C1'), RULE_TEXTS.C1.inWords, h);
+  for (const pair of pairsIn(h, 'startup')) c1Pair(c, h, pair);
+  return c.finish();
+}
+
+/** C1 on one image pair: its container under a second, its VMs much longer. */
+function c1Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
   const containerPart = (target: string, bearing: 'decides' | 'context'): MetricFound | undefined => {
     const ready = h.metric('startup', target, 'toReadyMs');
-    const label = `${target} ready in < 1 s`;
+    const label = pairLabel(`${target} ready in < 1 s`, pair);
+    const base = { label, bearing, targets: [target], ...pairOf(pair) };
     if (!ready.ok) {
-      c.part({ label, verdict: 'not measured', evidence: c.notMeasured(ready.reason, 'startup', ['native', target]), bearing, targets: [target] });
+      c.part({ ...base, verdict: 'not measured', evidence: c.notMeasured(ready.reason, 'startup', ['native', target]) });
       return undefined;
     }
     c.use(ready.found);
@@ -218,48 +316,47 @@ function c1(h: HostData): ClaimVerdict {
     c.fig(figure('time to ready', iv, 'ms', target));
     const exit = h.metric('startup', target, 'toExitMs');
     if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', target));
-    c.part({
-      label,
-      verdict: atMost(iv, T.containerReadyMs),
-      evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.`,
-      bearing,
-      targets: [target],
-    });
+    c.part({ ...base, verdict: atMost(iv, T.containerReadyMs), evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.` });
     return ready.found;
   };
-  const ct = containerPart('container', 'decides');
-  for (const p of PEERS) if (h.has('startup', p)) containerPart(p, 'context');
+  const ct = containerPart(pair.container, 'decides');
+  for (const p of PEERS) {
+    const peer = targetWithImage(p, pair.image);
+    if (h.has('startup', peer)) containerPart(peer, 'context');
+  }
 
   const label = 'VM takes much longer';
   for (const accel of ACCELS) {
-    const vm = h.metric('startup', accel, 'toReadyMs');
+    const target = pair.vm[accel];
+    const vm = h.metric('startup', target, 'toReadyMs');
     if (!vm.ok) {
-      vmNotMeasured(c, h, label, 'startup', accel, vm.reason);
+      vmNotMeasured(c, h, label, 'startup', accel, vm.reason, pair);
       continue;
     }
     c.use(vm.found);
-    c.fig(figure('time to ready', vm.found.interval, 'ms', accel));
-    const exit = h.metric('startup', accel, 'toExitMs');
-    if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', accel));
+    c.fig(figure('time to ready', vm.found.interval, 'ms', target));
+    const exit = h.metric('startup', target, 'toExitMs');
+    if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', target));
     if (!ct) continue;
     const r = ratioBetween(vm.found, ct);
     if (!r) continue;
-    c.fig(figure(`${accel} / container time to ready`, r, '×', accel));
+    c.fig(figure(`${target} / ${pair.container} time to ready`, r, '×', target));
     const verdict = atLeast(r, T.muchLongerFactor);
     const bearing = tcgBearing(accel, verdict, 'confirmed');
     const note =
       accel === 'tcg' ? ' under TCG emulation' + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '') : '';
+    const vmWords = pair === LEAN_PAIR ? `a ${accel} VM` : `a ${target} VM`;
     c.part({
-      label: `${label} (${accel})`,
+      label: pairLabel(label, pair, accel),
       verdict,
-      evidence: `a ${accel} VM is ready in ${fmtIv(vm.found.interval, 'ms')}, ${fmtIv(r, '×')} the container's${note}.`,
+      evidence: `${vmWords} is ready in ${fmtIv(vm.found.interval, 'ms')}, ${fmtIv(r, '×')} the container's${note}.`,
       bearing,
       accelerator: accel,
-      targets: [accel, 'container'],
+      targets: [target, pair.container],
+      ...pairOf(pair),
     });
   }
-  requireVm(c, label, 'startup', ['native', 'container', 'kvm'], 'a TCG boot is slower than a KVM boot');
-  return c.finish();
+  requireVm(c, label, 'startup', ['native', pair.container, pair.vm.kvm], 'a TCG boot is slower than a KVM boot', pair);
 }
 
 // ---- C2 ---------------------------------------------------------------------
@@ -299,50 +396,54 @@ const minus = (a: Interval, b: Interval): Interval => ({ value: a.value - b.valu
 
 function c3(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C3'), RULE_TEXTS.C3.inWords, h);
+  for (const pair of pairsIn(h, 'memory')) c3Pair(c, h, pair);
+  return c.finish();
+}
+
+/** C3 on one image pair: its container's extra host memory against its VMs'. */
+function c3Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
   const nat = h.metric('memory', 'native', 'footprintPssBytes');
-  const ct = h.metric('memory', 'container', 'footprintPssBytes');
+  const ct = h.metric('memory', pair.container, 'footprintPssBytes');
   if (!nat.ok || !ct.ok) {
     const why = !ct.ok ? ct.reason : !nat.ok ? nat.reason : '';
     c.part({
-      label: 'container vs VM memory',
+      label: pairLabel('container vs VM memory', pair),
       verdict: 'not measured',
-      evidence: c.notMeasured(why, 'memory', ['native', 'container', 'kvm']),
-      targets: ['native', 'container'],
+      evidence: c.notMeasured(why, 'memory', ['native', pair.container, pair.vm.kvm]),
+      targets: ['native', pair.container],
+      ...pairOf(pair),
     });
-    return c.finish();
+    return;
   }
   c.use(nat.found, ct.found);
   const ctExtra = minus(ct.found.interval, nat.found.interval);
   const ctHi = Math.max(0, ctExtra.hi);
   const ctLo = Math.max(0, ctExtra.lo);
-  c.fig(figure('idle footprint (PSS)', nat.found.interval, 'bytes', 'native'));
-  c.fig(figure('idle footprint (PSS)', ct.found.interval, 'bytes', 'container'));
-  c.fig(figure('extra over native', ctExtra, 'bytes', 'container'));
-  const cg = h.metric('memory', 'container', 'cgroupUsageBytes');
-  if (cg.ok) c.fig(figure('cgroup memory usage', cg.found.interval, 'bytes', 'container'));
+  if (!c.figures.some((f) => f.target === 'native' && f.label === 'idle footprint (PSS)'))
+    c.fig(figure('idle footprint (PSS)', nat.found.interval, 'bytes', 'native'));
+  c.fig(figure('idle footprint (PSS)', ct.found.interval, 'bytes', pair.container));
+  c.fig(figure('extra over native', ctExtra, 'bytes', pair.container));
+  const cg = h.metric('memory', pair.container, 'cgroupUsageBytes');
+  if (cg.ok) c.fig(figure('cgroup memory usage', cg.found.interval, 'bytes', pair.container));
   const label = 'container uses much less memory than a VM';
   for (const accel of ACCELS) {
-    const vm = h.metric('memory', accel, 'footprintPssBytes');
+    const target = pair.vm[accel];
+    const vm = h.metric('memory', target, 'footprintPssBytes');
     if (!vm.ok) {
-      vmNotMeasured(c, h, label, 'memory', accel, vm.reason);
+      vmNotMeasured(c, h, label, 'memory', accel, vm.reason, pair);
       continue;
     }
     c.use(vm.found);
     const vmExtra = minus(vm.found.interval, nat.found.interval);
-    c.fig(figure('idle footprint (PSS)', vm.found.interval, 'bytes', accel));
-    c.fig(figure('extra over native', vmExtra, 'bytes', accel));
+    c.fig(figure('idle footprint (PSS)', vm.found.interval, 'bytes', target));
+    c.fig(figure('extra over native', vmExtra, 'bytes', target));
     const ctWords = `the container adds ${fmtIv(ctExtra, 'bytes')} over native`;
-    const split = vmSplit(c, h, vm.found, accel, ctExtra);
+    const split = vmSplit(c, h, vm.found, accel, ctExtra, pair);
+    const base = { label: pairLabel(label, pair, accel), accelerator: accel, targets: ['native', pair.container, target], ...pairOf(pair) };
     if (accel === 'kvm') {
       const verdict: Verdict =
         T.muchLessMemoryFactor * ctHi <= vmExtra.lo ? 'confirmed' : T.muchLessMemoryFactor * ctLo > vmExtra.hi ? 'refuted' : 'inconclusive';
-      c.part({
-        label: `${label} (kvm)`,
-        verdict,
-        evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)}.${split.words}`,
-        accelerator: 'kvm',
-        targets: ['native', 'container', 'kvm'],
-      });
+      c.part({ ...base, verdict, evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)}.${split.words}` });
       if (split.part) c.part(split.part);
       continue;
     }
@@ -350,7 +451,7 @@ function c3(h: HostData): ClaimVerdict {
       v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined,
     );
     const bound = used ? minus(used, nat.found.interval) : undefined;
-    if (used) c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', accel));
+    if (used) c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', target));
     let verdict: Verdict;
     if (bound && T.muchLessMemoryFactor * ctHi <= bound.lo) verdict = 'confirmed';
     else if (T.muchLessMemoryFactor * ctLo > vmExtra.hi) verdict = 'refuted';
@@ -359,16 +460,13 @@ function c3(h: HostData): ClaimVerdict {
       ? `its guest alone has ${fmtIv(used as Interval, 'bytes')} in use, which any VM's host must back whatever the accelerator`
       : "no guest memory figures to bound it with, and TCG's own PSS includes its translation cache";
     c.part({
-      label: `${label} (tcg)`,
+      ...base,
       verdict,
       evidence: `${ctWords}; a TCG VM adds ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)} — judged under TCG: ${boundWords}.${split.words}`,
-      accelerator: 'tcg',
-      targets: ['native', 'container', 'tcg'],
     });
     if (split.part) c.part(split.part);
   }
-  requireVm(c, label, 'memory', ['native', 'container', 'kvm'], '');
-  return c.finish();
+  requireVm(c, label, 'memory', ['native', pair.container, pair.vm.kvm], '', pair);
 }
 
 /** ", N× the container's" for the medians of two extras, when the container's is above 0. */
@@ -381,19 +479,20 @@ const times = (vm: Interval, ct: Interval): string => (ct.value > 0 ? `, ${fmt(v
  * against the overhead alone, to be added after the deciding part. Nothing for
  * results without the split.
  */
-function vmSplit(c: ClaimBuilder, h: HostData, vm: MetricFound, accel: Accel, ctExtra: Interval): { words: string; part?: ClaimPart } {
-  const guest = h.metric('memory', accel, 'guestRamTouchedBytes');
-  const overhead = h.metric('memory', accel, 'vmmOverheadBytes');
+function vmSplit(c: ClaimBuilder, h: HostData, vm: MetricFound, accel: Accel, ctExtra: Interval, pair: Pair): { words: string; part?: ClaimPart } {
+  const target = pair.vm[accel];
+  const guest = h.metric('memory', target, 'guestRamTouchedBytes');
+  const overhead = h.metric('memory', target, 'vmmOverheadBytes');
   // Both from the file that gave the PSS: a split from another run would not add up to it.
   if (!guest.ok || !overhead.ok || guest.found.source !== vm.source || overhead.found.source !== vm.source) return { words: '' };
   const g = guest.found.interval;
   const o = overhead.found.interval;
-  c.fig(figure('guest RAM touched', g, 'bytes', accel));
-  c.fig(figure('VMM overhead (PSS − guest RAM)', o, 'bytes', accel));
+  c.fig(figure('guest RAM touched', g, 'bytes', target));
+  c.fig(figure('VMM overhead (PSS − guest RAM)', o, 'bytes', target));
   const share = derived(vm, 'guestRamShare', (v) =>
     v.guestRamTouchedBytes !== undefined && v.footprintPssBytes ? (100 * v.guestRamTouchedBytes) / v.footprintPssBytes : undefined,
   );
-  if (share) c.fig(figure('guest RAM share of PSS', share, '%', accel));
+  if (share) c.fig(figure('guest RAM share of PSS', share, '%', target));
   const [lo, hi] = [Math.max(0, ctExtra.lo), Math.max(0, ctExtra.hi)];
   const verdict: Verdict = T.muchLessMemoryFactor * hi <= o.lo ? 'confirmed' : T.muchLessMemoryFactor * lo > o.hi ? 'refuted' : 'inconclusive';
   const tcgNote = accel === 'tcg' ? ", TCG's translation buffer included" : '';
@@ -402,12 +501,13 @@ function vmSplit(c: ClaimBuilder, h: HostData, vm: MetricFound, accel: Accel, ct
   return {
     words: ` Of the VM's ${fmt(vm.interval.value, 'bytes')} PSS${whose}, ${fmtIv(g, 'bytes')} is guest RAM its guest has touched and ${fmtIv(o, 'bytes')} the VMM's own overhead${tcgNote}; the container's extra is ${relation} 1/${T.muchLessMemoryFactor} of the overhead alone (context).`,
     part: {
-      label: `container uses much less memory than the VMM alone (${accel})`,
+      label: pairLabel('container uses much less memory than the VMM alone', pair, accel),
       verdict,
       evidence: `the container adds ${fmtIv(ctExtra, 'bytes')} over native; the ${accel} VMM alone (qemu's PSS less its guest RAM${tcgNote}) takes ${fmtIv(o, 'bytes')}, against ${T.muchLessMemoryFactor}× the container's extra (at most ${fmt(T.muchLessMemoryFactor * hi, 'bytes')}).`,
       bearing: 'context',
       accelerator: accel,
-      targets: ['native', 'container', accel],
+      targets: ['native', pair.container, target],
+      ...pairOf(pair),
     },
   };
 }
@@ -416,54 +516,92 @@ function vmSplit(c: ClaimBuilder, h: HostData, vm: MetricFound, accel: Accel, ct
 
 function c4(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C4'), RULE_TEXTS.C4.inWords, h);
-  const img = h.image();
+  // The pairs whose image some result records; the lean pair also when none does.
+  const recorded = h.imageNames();
+  const pairs = PAIRS.filter((p) => recorded.has(p.image));
+  for (const pair of pairs.length > 0 ? pairs : [LEAN_PAIR]) c4Pair(c, h, pair);
+  return c.finish();
+}
+
+/** C4 on one image pair: what its container carries against what its VM is given, from the image's recorded sizes. */
+function c4Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
+  const label = pairLabel('container image small vs VM image', pair);
+  const img = h.image(undefined, pair.image);
   if (!img) {
     c.part({
-      label: 'container image small vs VM image',
+      label,
       verdict: 'not measured',
-      evidence: c.notMeasured('no result file of this host records the workload image', 'startup', ['native', 'container']),
+      evidence: c.notMeasured('no result file of this host records the workload image', 'startup', ['native', pair.container]),
+      ...pairOf(pair),
     });
-    return c.finish();
+    return;
   }
-  c.useFile(img.source, 'image');
+  c.useFile(img.source, pair.image === 'lean' ? 'image' : `${pair.image} image`);
   const { rootfsBytes, rootDiskBytes, initramfsBytes, kernelBytes, modulesBytes, packing, kernelRelease } = img.image;
-  // Since the root disk, a VM carries kernel + root disk + the stock kernel's initramfs; before it, kernel + initramfs.
+  // Since the root disk, a VM carries kernel + root disk + initramfs (the lean stock kernel's, or Debian's initrd); before it, kernel + initramfs.
   const vmBytes = kernelBytes + initramfsBytes + (rootDiskBytes ?? 0);
-  const vmLabel = rootDiskBytes === undefined ? 'VM image (kernel + initramfs)' : 'VM image (kernel + root disk + initramfs)';
   const ratio = vmBytes / rootfsBytes;
   const exact = (v: number): Interval => ({ value: v, lo: v, hi: v });
-  c.fig({ label: 'root filesystem', value: rootfsBytes, unit: 'bytes', target: 'container' });
-  c.fig({ label: 'kernel', value: kernelBytes, unit: 'bytes' });
-  if (rootDiskBytes !== undefined) c.fig({ label: 'root disk', value: rootDiskBytes, unit: 'bytes' });
-  c.fig({ label: 'initramfs', value: initramfsBytes, unit: 'bytes' });
-  c.fig({ label: 'kernel modules (in the initramfs)', value: modulesBytes, unit: 'bytes' });
-  c.fig({ label: vmLabel, value: vmBytes, unit: 'bytes' });
-  c.fig({ label: 'VM image / container image', value: ratio, unit: '×' });
-  const parts =
-    rootDiskBytes === undefined
-      ? `${packing}: ${fmt(initramfsBytes, 'bytes')}`
-      : `root disk ${fmt(rootDiskBytes, 'bytes')} + initramfs ${fmt(initramfsBytes, 'bytes')}; ${packing}`;
+  const verdict = atLeast(exact(ratio), T.smallImageFactor);
+  if (pair.image === 'lean') {
+    const vmLabel = rootDiskBytes === undefined ? 'VM image (kernel + initramfs)' : 'VM image (kernel + root disk + initramfs)';
+    c.fig({ label: 'root filesystem', value: rootfsBytes, unit: 'bytes', target: 'container' });
+    c.fig({ label: 'kernel', value: kernelBytes, unit: 'bytes' });
+    if (rootDiskBytes !== undefined) c.fig({ label: 'root disk', value: rootDiskBytes, unit: 'bytes' });
+    c.fig({ label: 'initramfs', value: initramfsBytes, unit: 'bytes' });
+    c.fig({ label: 'kernel modules (in the initramfs)', value: modulesBytes, unit: 'bytes' });
+    c.fig({ label: vmLabel, value: vmBytes, unit: 'bytes' });
+    c.fig({ label: 'VM image / container image', value: ratio, unit: '×' });
+    const parts =
+      rootDiskBytes === undefined
+        ? `${packing}: ${fmt(initramfsBytes, 'bytes')}`
+        : `root disk ${fmt(rootDiskBytes, 'bytes')} + initramfs ${fmt(initramfsBytes, 'bytes')}; ${packing}`;
+    c.part({
+      label,
+      verdict,
+      evidence: `the container carries ${fmt(rootfsBytes, 'bytes')}; a VM carries ${fmt(vmBytes, 'bytes')} (kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + ${parts}), ${fmt(ratio, '×')} the container's — the same userland plus a kernel and ${fmt(modulesBytes, 'bytes')} of modules.`,
+      ...pairOf(pair),
+    });
+    return;
+  }
+  // Another image: its root disk is a whole system (userland, kernel, modules, initrd), and QEMU is also given the kernel and the initrd.
+  const named = (what: string): string => `${pair.image} image: ${what}`;
+  c.fig({ label: named('root filesystem'), value: rootfsBytes, unit: 'bytes', target: pair.container });
+  c.fig({ label: named('kernel'), value: kernelBytes, unit: 'bytes' });
+  c.fig({ label: named('initrd'), value: initramfsBytes, unit: 'bytes' });
+  if (rootDiskBytes !== undefined) c.fig({ label: named('root disk'), value: rootDiskBytes, unit: 'bytes' });
+  c.fig({ label: named('kernel modules (on the root disk)'), value: modulesBytes, unit: 'bytes' });
+  c.fig({ label: named('VM image (kernel + initrd + root disk)'), value: vmBytes, unit: 'bytes' });
+  c.fig({ label: named('VM image / container image'), value: ratio, unit: '×' });
+  const disk = rootDiskBytes === undefined ? '' : ` + root disk ${fmt(rootDiskBytes, 'bytes')}`;
   c.part({
-    label: 'container image small vs VM image',
-    verdict: atLeast(exact(ratio), T.smallImageFactor),
-    evidence: `the container carries ${fmt(rootfsBytes, 'bytes')}; a VM carries ${fmt(vmBytes, 'bytes')} (kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + ${parts}), ${fmt(ratio, '×')} the container's — the same userland plus a kernel and ${fmt(modulesBytes, 'bytes')} of modules.`,
+    label,
+    verdict,
+    evidence: `the ${pair.container} container carries ${fmt(rootfsBytes, 'bytes')} (the image's userland, no kernel); its VM is given ${fmt(vmBytes, 'bytes')}: kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + initrd ${fmt(initramfsBytes, 'bytes')}${disk} (the disk holds the userland, the kernel, ${fmt(modulesBytes, 'bytes')} of modules and the initrd; ${packing}), ${fmt(ratio, '×')} the container's.`,
+    ...pairOf(pair),
   });
-  return c.finish();
 }
 
 // ---- C5 ---------------------------------------------------------------------
 
 function c5(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C5'), RULE_TEXTS.C5.inWords, h);
-  const ct = h.metric('density', 'container', 'pssPerInstanceBytes');
+  for (const pair of pairsIn(h, 'density')) c5Pair(c, h, pair);
+  return c.finish();
+}
+
+/** C5 on one image pair: host memory per idle instance of its container against its VMs'. */
+function c5Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
+  const ct = h.metric('density', pair.container, 'pssPerInstanceBytes');
   if (!ct.ok) {
     c.part({
-      label: 'more containers than VMs fit',
+      label: pairLabel('more containers than VMs fit', pair),
       verdict: 'not measured',
-      evidence: c.notMeasured(ct.reason, 'density', ['native', 'container', 'kvm']),
-      targets: ['container'],
+      evidence: c.notMeasured(ct.reason, 'density', ['native', pair.container, pair.vm.kvm]),
+      targets: [pair.container],
+      ...pairOf(pair),
     });
-    return c.finish();
+    return;
   }
   c.use(ct.found);
   const extras = (target: string): void => {
@@ -478,32 +616,33 @@ function c5(h: HostData): ClaimVerdict {
     }
   };
   const ctIv = ct.found.interval;
-  c.fig(figure('PSS per instance', ctIv, 'bytes', 'container'));
-  extras('container');
+  c.fig(figure('PSS per instance', ctIv, 'bytes', pair.container));
+  extras(pair.container);
   const label = 'more containers than VMs fit';
   for (const accel of ACCELS) {
-    const vm = h.metric('density', accel, 'pssPerInstanceBytes');
+    const target = pair.vm[accel];
+    const vm = h.metric('density', target, 'pssPerInstanceBytes');
     if (!vm.ok) {
-      vmNotMeasured(c, h, label, 'density', accel, vm.reason);
+      vmNotMeasured(c, h, label, 'density', accel, vm.reason, pair);
       continue;
     }
     c.use(vm.found);
     const vmIv = vm.found.interval;
-    c.fig(figure('PSS per instance', vmIv, 'bytes', accel));
-    extras(accel);
+    c.fig(figure('PSS per instance', vmIv, 'bytes', target));
+    extras(target);
     const refuted = vmIv.hi < T.moreFitFactor * ctIv.lo;
     let confirmOn: Interval | undefined = vmIv;
     let boundWords = '';
     if (accel === 'tcg') {
       confirmOn = undefined;
-      const mem = h.metric('memory', 'tcg', 'guestAvailableBytes');
+      const mem = h.metric('memory', target, 'guestAvailableBytes');
       if (mem.ok) {
         const used = derived(mem.found, 'guestUsedBytes', (v) =>
           v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined,
         );
         if (used) {
           c.use(mem.found);
-          c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', accel));
+          c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', target));
           confirmOn = used;
           boundWords = ` — judged under TCG: its guest alone has ${fmtIv(used, 'bytes')} in use, which any VM's host must back whatever the accelerator`;
         }
@@ -513,36 +652,37 @@ function c5(h: HostData): ClaimVerdict {
     }
     const verdict: Verdict = confirmOn && confirmOn.lo >= T.moreFitFactor * ctIv.hi ? 'confirmed' : refuted ? 'refuted' : 'inconclusive';
     // The VMM's own overhead per instance, where the run split it (from the same file as the PSS).
-    const overhead = h.metric('density', accel, 'vmmOverheadPerInstanceBytes');
+    const overhead = h.metric('density', target, 'vmmOverheadPerInstanceBytes');
     let alone: ClaimPart | undefined;
     let overheadWords = '';
     if (overhead.ok && overhead.found.source === vm.found.source) {
       const o = overhead.found.interval;
       const tcgNote = accel === 'tcg' ? ", TCG's translation buffer included" : '';
-      c.fig(figure('VMM overhead per instance (PSS − guest RAM)', o, 'bytes', accel));
+      c.fig(figure('VMM overhead per instance (PSS − guest RAM)', o, 'bytes', target));
       const v: Verdict = o.lo >= T.moreFitFactor * ctIv.hi ? 'confirmed' : o.hi < T.moreFitFactor * ctIv.lo ? 'refuted' : 'inconclusive';
       alone = {
-        label: `counting only the VMM, more containers than VMs fit (${accel})`,
+        label: pairLabel('counting only the VMM, more containers than VMs fit', pair, accel),
         verdict: v,
         evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance; the ${accel} VMM alone (qemu's PSS less its guest RAM${tcgNote}) ${fmtIv(o, 'bytes')}, against ${T.moreFitFactor}× the container's.`,
         bearing: 'context',
         accelerator: accel,
-        targets: ['container', accel],
+        targets: [pair.container, target],
+        ...pairOf(pair),
       };
       const relation = v === 'confirmed' ? 'at least' : v === 'refuted' ? 'under' : 'not clearly at least';
       overheadWords = ` Of the VM's, ${fmtIv(o, 'bytes')} is the VMM's own overhead${tcgNote}: ${relation} ${T.moreFitFactor}× a container on its own (context).`;
     }
     c.part({
-      label: `${label} (${accel})`,
+      label: pairLabel(label, pair, accel),
       verdict,
-      evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance, a ${accel} VM ${fmtIv(vmIv, 'bytes')}${boundWords}.${overheadWords}`,
+      evidence: `a container takes ${fmtIv(ctIv, 'bytes')} per instance, a ${pair === LEAN_PAIR ? accel : target} VM ${fmtIv(vmIv, 'bytes')}${boundWords}.${overheadWords}`,
       accelerator: accel,
-      targets: ['container', accel],
+      targets: [pair.container, target],
+      ...pairOf(pair),
     });
     if (alone) c.part(alone);
   }
-  requireVm(c, label, 'density', ['native', 'container', 'kvm'], '');
-  return c.finish();
+  requireVm(c, label, 'density', ['native', pair.container, pair.vm.kvm], '', pair);
 }
 
 // ---- C6 ---------------------------------------------------------------------
@@ -777,14 +917,47 @@ function c9(h: HostData): ClaimVerdict {
       });
     }
   }
-  c.part({
-    label: 'startup independent of image size',
-    verdict: 'not measured',
-    evidence: 'tsbench times startup with one image only; comparing images of different sizes is not implemented, so this corollary is context, not measured.',
-    bearing: 'context',
-    targets: ['container'],
-  });
+  startupBySize(c, h);
   return c.finish();
+}
+
+/**
+ * C9's "startup independent of image size": a container's time to ready with the lean image and
+ * with the Debian image (another size, the same job). Decides when both are measured; until then
+ * context, not measured, with the run that would measure it.
+ */
+function startupBySize(c: ClaimBuilder, h: HostData): void {
+  const label = 'startup independent of image size';
+  const [lean, other] = [LEAN_PAIR, PAIRS[1] as Pair];
+  const targets = [lean.container, other.container];
+  const a = h.metric('startup', other.container, 'toReadyMs');
+  const b = h.metric('startup', lean.container, 'toReadyMs');
+  const r = a.ok && b.ok ? ratioBetween(a.found, b.found) : undefined;
+  if (!a.ok || !b.ok || !r) {
+    const why = !b.ok ? b.reason : !a.ok ? a.reason : 'no sample of either has a time to ready';
+    c.part({ label, verdict: 'not measured', evidence: c.notMeasured(why, 'startup', ['native', ...targets]), bearing: 'context', targets });
+    return;
+  }
+  c.use(a.found, b.found);
+  c.fig(figure('time to ready', b.found.interval, 'ms', lean.container));
+  c.fig(figure('time to ready', a.found.interval, 'ms', other.container));
+  const sizes = [lean, other].map((p, i) => {
+    const img = h.image((i === 0 ? b : a).found.source, p.image);
+    if (!img) return undefined;
+    if (img.source !== (i === 0 ? b : a).found.source) c.useFile(img.source, `${p.image} image`);
+    c.fig({ label: 'image root filesystem', value: img.image.rootfsBytes, unit: 'bytes', target: p.container });
+    return img.image.rootfsBytes;
+  });
+  c.fig(figure(`${other.container} / ${lean.container} time to ready`, r, '×', other.container));
+  const band = T.sameStartupFactor;
+  const verdict: Verdict = r.lo >= 1 / band && r.hi <= band ? 'confirmed' : r.lo > band || r.hi < 1 / band ? 'refuted' : 'inconclusive';
+  const size = (bytes: number | undefined): string => (bytes === undefined ? 'size not recorded' : fmt(bytes, 'bytes'));
+  c.part({
+    label,
+    verdict,
+    evidence: `a container of the ${other.image} image (root filesystem ${size(sizes[1])}) is ready in ${fmtIv(a.found.interval, 'ms')}, of the lean image (${size(sizes[0])}) in ${fmtIv(b.found.interval, 'ms')}: ${fmtIv(r, '×')} — the rule asks between ${fmt(1 / band, '×')} and ${fmt(band, '×')}.`,
+    targets,
+  });
 }
 
 // ---- C10 --------------------------------------------------------------------

@@ -2,6 +2,7 @@
  * Claim verdicts: each claim of catalogue.ts judged from measured results by
  * a stated rule. Computed, never written by hand (reports/claims/index.ts).
  */
+import type { ImageName } from '../../drivers/image/names.js';
 
 export type Verdict = 'confirmed' | 'refuted' | 'inconclusive' | 'not measured';
 
@@ -32,6 +33,12 @@ export interface ClaimPart {
   accelerator?: 'kvm' | 'tcg';
   /** the targets this part used */
   targets?: string[];
+  /**
+   * the image pair this part judged (rules.ts PAIRS): `lean`, tsbench's lean image (container vs
+   * tcg/kvm), or `debian`, the Debian image (container@debian vs tcg-cloud@debian/kvm-cloud@debian);
+   * absent for a part of no pair
+   */
+  image?: ImageName;
 }
 
 export interface ClaimVerdict {
@@ -54,6 +61,12 @@ export interface ClaimVerdict {
   accelerator?: 'kvm' | 'tcg';
   /** the targets whose results were used */
   targets: string[];
+  /**
+   * the image pairs that decided the verdict: those of the deciding parts whose verdict is the
+   * claim's (both pairs for a claim every pair confirms; the refuting pair for a refuted one);
+   * absent when no pair took part
+   */
+  pairs?: ImageName[];
   /** which VM each VM target among them was, in words (e.g. tcg: "lean microVM"), from the results' target details */
   vmProfiles?: Record<string, string>;
 }

@@ -9,7 +9,9 @@
  * other differences (kernel, CPU, …) are warned about, not judged, because a
  * nightly runner pool changes them often and the user decides what they mean.
  */
+import { resultImages } from '../../core/load.js';
 import type { Result } from '../../core/schema.js';
+import { targetParts } from '../targets.js';
 
 export interface FingerprintDiff {
   /** Stable key: `kernel`, `cpuModel`, `accelerator`, `limits`, `scenario:io`, … */
@@ -22,10 +24,10 @@ export interface FingerprintDiff {
   accelerator: boolean;
 }
 
-/** A target that runs in a VM: it records an accelerator, or is named after one. */
+/** A target that runs in a VM: it records an accelerator, or is named after one (`kvm`, `tcg-cloud`, `container-in-kvm`, each also `@IMAGE`). */
 export function isVmTarget(result: Result, target: string): boolean {
   const info = result.targets.find((t) => t.name === target);
-  return info?.details?.['accelerator'] !== undefined || /(^|-)(kvm|tcg)$/.test(target);
+  return info?.details?.['accelerator'] !== undefined || /(^|-)(kvm|tcg)(-cloud)?$/.test(targetParts(target).base);
 }
 
 function kvmVerdict(r: Result): string {
@@ -87,7 +89,13 @@ export function fingerprintDiffs(base: Result, head: Result): FingerprintDiff[] 
   );
   add('limits', 'limits (--cpus/--memory)', limits(base), limits(head));
   add('options', 'run options', runOptions(base), runOptions(head));
-  add('image', 'workload image', base.image?.hash ?? 'none', head.image?.hash ?? 'none');
+  // Each image by name; the lean one under the key results had before images had names.
+  const bi = resultImages(base);
+  const hi = resultImages(head);
+  for (const name of [...new Set([...bi, ...hi].map((i) => i.name))].sort((a, b) => Number(b === 'lean') - Number(a === 'lean'))) {
+    const hash = (images: typeof bi): string => images.find((i) => i.name === name)?.hash ?? 'none';
+    add(name === 'lean' ? 'image' : `image:${name}`, name === 'lean' ? 'workload image' : `workload image (${name})`, hash(bi), hash(hi));
+  }
   for (const sc of base.scenarios) {
     const other = head.scenarios.find((s) => s.name === sc.name);
     if (other) add(`scenario:${sc.name}`, `${sc.name} parameters`, JSON.stringify(sc.parameters), JSON.stringify(other.parameters));

@@ -10,6 +10,7 @@ import { deriveSeed } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
 import { catalogue, DEFAULT_ALPHA, judgeFamily, side, type SeriesInput, type Verdict } from './index.js';
 import { thresholdFor, validateThresholds, type Thresholds } from './thresholds.js';
+import { twinOrder } from '../targets.js';
 
 export interface HistoryRun {
   path: string;
@@ -86,7 +87,12 @@ export function buildHistory(loaded: readonly { path: string; result: Result }[]
       }
     }
   });
-  const ordered = [...series.values()];
+  // container@debian's series right after container's, within each scenario.
+  const ordered = twinOrder(
+    [...series.values()],
+    (s) => s.target,
+    (s) => s.scenario,
+  );
 
   // Each run's steps (against the previous run holding the series) are one family, judged together as compare does.
   const families = runs.map(() => [] as { series: HistorySeries; input: SeriesInput }[]);

@@ -9,11 +9,12 @@
  * in two files) gets the file's directory name.
  */
 import { basename, dirname } from 'node:path';
-import type { LoadedResult } from '../../core/load.js';
+import { resultImages, type LoadedResult, type NamedImage } from '../../core/load.js';
 import type { z } from 'zod';
 import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../core/schema.js';
 import { median, type Ratio, type Stats } from '../../core/stats.js';
 import { fmt } from '../table.js';
+import { twinOrder } from '../targets.js';
 
 type TargetInfo = z.infer<typeof TargetInfoSchema>;
 
@@ -36,7 +37,10 @@ export interface ReportHost {
   label: string;
   /** dimensions from the host's latest file */
   dims: Host;
+  /** the lean image, or the only one (a result's `image`), from the newest file that records one */
   image?: ImageInfo;
+  /** every image of this host's files by name, each from the newest file that records it (lean first) */
+  images: NamedImage[];
   /** the files from this host */
   sources: string[];
   /** targets of this host's runs that were unavailable, with why */
@@ -49,6 +53,8 @@ export interface Series {
   /** shown in charts and tables: `container`, `container @ hostA`, … */
   label: string;
   target: string;
+  /** the image the target ran (absent: lean, or none) */
+  image?: string;
   host: string;
   /** index of the host in ReportModel.hosts (point style in charts) */
   hostIndex: number;
@@ -101,6 +107,9 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
     const latest = [...files].sort((a, b) => a.result.startedAt.localeCompare(b.result.startedAt)).at(-1) ?? files[0];
     const dims = (latest ?? files[0])!.result.host;
     const image = [...files].reverse().find((r) => r.result.image)?.result.image;
+    const images = new Map<string, NamedImage>();
+    for (const f of [...files].sort((a, b) => a.result.startedAt.localeCompare(b.result.startedAt)))
+      for (const i of resultImages(f.result)) images.set(i.name, i);
     const unavailable = new Map<string, TargetInfo>();
     const notes = new Map<string, TargetInfo>();
     for (const f of files) {
@@ -113,6 +122,7 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
       label: labelOf(dims),
       dims,
       ...(image ? { image } : {}),
+      images: [...images.values()].sort((a, b) => Number(b.name === 'lean') - Number(a.name === 'lean')),
       sources: files.map((f) => f.path),
       unavailable: [...unavailable.values()],
       notes: [...notes.values()],
@@ -150,6 +160,7 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
         out.series.push({
           label: multiHost ? `${t.target} @ ${host}` : t.target,
           target: t.target,
+          ...(t.image !== undefined ? { image: t.image } : {}),
           host,
           hostIndex,
           source: r.path,
@@ -167,6 +178,12 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
     const count = new Map<string, number>();
     for (const s of sc.series) count.set(s.label, (count.get(s.label) ?? 0) + 1);
     for (const s of sc.series) if ((count.get(s.label) ?? 0) > 1) s.label = `${s.label} (${sourceName(s.source)})`;
+    // container@debian right after container, on the same host.
+    sc.series = twinOrder(
+      sc.series,
+      (s) => s.target,
+      (s) => s.host,
+    );
   }
   return { sources, hosts, scenarios, multiHost };
 }

@@ -4,6 +4,7 @@
  * a result goes through `e()` (escapeHtml).
  */
 import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../claims/types.js';
+import { namesPairs, pairName } from '../claims/index.js';
 import { escapeHtml as e, targetColor } from '../html-common.js';
 import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
 import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from './model.js';
@@ -32,9 +33,10 @@ function acceleratorBadge(acc: 'kvm' | 'tcg' | undefined): string {
   return '';
 }
 
-function figureText(f: Figure): string {
+/** A figure with its target's swatch; `named` adds the target's name (two image pairs share colours' hues and labels). */
+function figureText(f: Figure, named: boolean): string {
   const ci = f.ciLow !== undefined && f.ciHigh !== undefined ? ` (95% CI ${interval(f.ciLow, f.ciHigh, f.unit)})` : '';
-  return `${f.target ? `${swatch(f.target)}` : ''}${e(f.label)}: <b>${e(withUnit(f.value, f.unit))}</b>${e(ci)}`;
+  return `${f.target ? `${swatch(f.target)}${named ? `${e(f.target)} ` : ''}` : ''}${e(f.label)}: <b>${e(withUnit(f.value, f.unit))}</b>${e(ci)}`;
 }
 
 /** Escaped text with `code` spans (as the claims engine writes commands) set as <code>. */
@@ -42,9 +44,19 @@ function prose(text: string): string {
   return e(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 }
 
-function partLine(p: ClaimPart): string {
+function pairBadge(p: ClaimPart, shown: boolean): string {
+  return shown && p.image ? `<span class="pair" title="the image pair this part judged">${e(pairName(p.image))}</span>` : '';
+}
+
+function partLine(p: ClaimPart, pairs: boolean): string {
   const context = p.bearing === 'context' ? ' <span class="context" title="shown for context; does not decide the verdict">context only</span>' : '';
-  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${context}</li>`;
+  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${pairBadge(p, pairs)}${context}</li>`;
+}
+
+/** "decided by the Debian pair" under a verdict that judged several pairs (or another than lean). */
+function decidingPairs(c: ClaimVerdict): string {
+  if (!namesPairs(c) || !c.pairs || c.pairs.length === 0) return '';
+  return `<div class="small pairs">decided by the ${e(c.pairs.map(pairName).join(' and the '))}</div>`;
 }
 
 function partDetail(p: ClaimPart): string {
@@ -67,13 +79,14 @@ function vmProfile(c: ClaimVerdict, target: string): string {
 }
 
 function claimRow(c: ClaimVerdict): string {
-  const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map(partLine).join('')}</ul>` : '';
+  const pairs = namesPairs(c);
+  const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map((p) => partLine(p, pairs)).join('')}</ul>` : '';
   const detail =
     `<details class="small"><summary>how it was decided</summary>` +
     (c.parts.length > 0 ? `<ul>${c.parts.map(partDetail).join('')}</ul>` : '') +
     `<p class="rule"><b>Rule:</b> ${prose(c.rule)}</p></details>`;
   const figures =
-    c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
+    c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f, pairs)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
   const vm = accelerators(c);
   return (
     `<tr class="claim" data-claim="${e(c.id)}" data-verdict="${e(c.verdict)}">` +
@@ -83,7 +96,7 @@ function claimRow(c: ClaimVerdict): string {
     `<td>${prose(c.evidence)}${parts}${detail}</td>` +
     `<td class="small">${figures}</td>` +
     `<td class="small">${c.reference ? prose(c.reference) : '<span class="muted">—</span>'}</td>` +
-    `<td>${vm || '<span class="muted small">no VM</span>'}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}${vmProfile(c, t)}`).join('<br>')}</div></td>` +
+    `<td>${vm || '<span class="muted small">no VM</span>'}${decidingPairs(c)}<div class="small">${c.targets.map((t) => `${swatch(t)}${e(t)}${vmProfile(c, t)}`).join('<br>')}</div></td>` +
     '</tr>'
   );
 }
@@ -147,15 +160,20 @@ function hostCard(h: ReportHost): string {
         : '<span class="muted">not probed in this run</span>',
     ),
   );
-  if (h.image) {
-    const i = h.image;
+  const images = h.images;
+  for (const i of images) {
+    // One image keeps the rows' plain names; several are told apart by name.
+    const of = (label: string): string => (images.length > 1 ? `${label} (${i.name})` : label);
     rows.push(
-      row('image', `<code>${e(i.hash)}</code>`),
-      row('container root filesystem', e(withUnit(i.rootfsBytes, 'bytes'))),
-      row('VM image packing', e(i.packing)),
-      ...(i.rootDiskBytes !== undefined ? [row('VM root disk', e(withUnit(i.rootDiskBytes, 'bytes')))] : []),
-      row('VM initramfs', `${e(withUnit(i.initramfsBytes, 'bytes'))} (kernel modules inside: ${e(withUnit(i.modulesBytes, 'bytes'))})`),
-      row('VM kernel', `${e(withUnit(i.kernelBytes, 'bytes'))}, ${e(i.kernelRelease)}`),
+      row(of('image'), `<code>${e(i.hash)}</code>${images.length > 1 || i.name !== 'lean' ? ` ${e(i.name)}` : ''}`),
+      row(of('container root filesystem'), e(withUnit(i.rootfsBytes, 'bytes'))),
+      row(of('VM image packing'), e(i.packing)),
+      ...(i.rootDiskBytes !== undefined ? [row(of('VM root disk'), e(withUnit(i.rootDiskBytes, 'bytes')))] : []),
+      row(
+        of('VM initramfs'),
+        `${e(withUnit(i.initramfsBytes, 'bytes'))} (${i.name === 'debian' ? 'kernel modules on the root disk' : 'kernel modules inside'}: ${e(withUnit(i.modulesBytes, 'bytes'))})`,
+      ),
+      row(of('VM kernel'), `${e(withUnit(i.kernelBytes, 'bytes'))}, ${e(i.kernelRelease)}`),
     );
   }
   for (const t of h.notes) rows.push(row(`target ${t.name}`, e(t.reason ?? '')));

@@ -30,6 +30,7 @@ table.dims th { width: 34%; font-weight: 500; color: var(--muted); }
 .accel { display: inline-block; margin-left: 6px; padding: 1px 6px; border-radius: 3px; font-size: 11px; font-weight: 700; letter-spacing: .02em; }
 .accel-tcg { background: #E69F00; color: #000; }
 .accel-kvm { background: #D55E00; color: #fff; }
+.pair { display: inline-block; margin-left: 6px; padding: 0 6px; border: 1px solid #555; border-radius: 3px; font-size: 11px; }
 .context { font-size: 11px; color: var(--muted); border: 1px dashed var(--muted); padding: 0 4px; border-radius: 3px; }
 table.claims { table-layout: fixed; }
 table.claims td, table.claims th { font-size: 13px; overflow-wrap: anywhere; }
