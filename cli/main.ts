@@ -188,6 +188,7 @@ async function imageInfo(drivers: ReadonlyMap<string, Driver>, options: DriverOp
       packing: PACKING[name](image),
       rootfsBytes: image.sizes.rootfsBytes,
       rootDiskBytes: image.sizes.rootDiskBytes,
+      ...(image.sizes.rootDiskAllocatedBytes !== undefined ? { rootDiskAllocatedBytes: image.sizes.rootDiskAllocatedBytes } : {}),
       initramfsBytes: image.sizes.initramfsBytes,
       kernelBytes: image.sizes.kernelBytes,
       modulesBytes: image.sizes.modulesBytes,

@@ -130,6 +130,10 @@ export const ImageInfoSchema = z
       .describe(
         "bytes of the VMs' root disk: lean, the same root filesystem as ext4; debian, the whole disk (userland, kernel, modules, initrd); absent in results from before the root disk",
       ),
+    rootDiskAllocatedBytes: z
+      .number()
+      .optional()
+      .describe("bytes the root disk's sparse file takes on the host, where it keeps free space to write (debian): what storing the disk costs"),
     initramfsBytes: z
       .number()
       .describe("bytes of the initramfs a VM boots, as stored: lean, the stock kernel's module loader (since the root disk); debian, Debian's initrd"),

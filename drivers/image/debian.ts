@@ -246,7 +246,7 @@ async function verify(dir: string, hash: string): Promise<Image> {
     rootDisk,
     initramfs: join(dir, manifest.initramfs.file),
     kernel: { vmlinuz: join(dir, manifest.kernel.vmlinuz), version: manifest.kernel.version },
-    sizes: manifest.sizes,
+    sizes: { ...manifest.sizes, rootDiskAllocatedBytes: manifest.rootDisk.allocatedBytes },
   };
 }
 

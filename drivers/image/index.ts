@@ -58,6 +58,8 @@ export type Image = {
     rootfsBytes: number;
     /** bytes of the root disk file (apparent size; lean: shrunk to its content, debian: with room to write) */
     rootDiskBytes: number;
+    /** bytes the root disk's sparse file takes on the host (its blocks), where it keeps free space to write (debian) */
+    rootDiskAllocatedBytes?: number;
     /** bytes of the initramfs file as stored (compressed if it is) */
     initramfsBytes: number;
     /** bytes of vmlinuz */

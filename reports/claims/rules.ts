@@ -137,8 +137,8 @@ export const RULE_TEXTS = {
     tcg: `"much less memory": a TCG VM confirms only on a lower bound that every VM pays whatever its accelerator — the memory its guest has in use (\`guestTotalBytes − guestAvailableBytes\` from the memory scenario), which the host must back — and refutes only on its PSS (an upper bound: it includes TCG's translation cache). Without guest figures a TCG VM cannot confirm (inconclusive). The VMM overhead under TCG includes the translation buffer, so its context part can flatter the claim there.`,
   },
   C4: {
-    inWords: `Confirmed when what a VM must carry (kernelBytes + rootDiskBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. For the lean image tsbench packs the same root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel, and for the stock kernel a small initramfs with the modules that mount the disk), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs). For the Debian image the container carries Debian's userland (no kernel) and the VM is given Debian's kernel, its initrd and the whole root disk — userland, kernel, modules and initrd, which systemd's boot needs on the disk — so the kernel and initrd count as the files QEMU is given and again inside the disk, as a host stores them. ${pairRule('whose image some result records (the lean pair also when none does)')}`,
-    brief: `VM ≥ **${T.smallImageFactor}×** the container's → confirmed, else refuted (exact sizes, no inconclusive). Debian image: container rootfs vs kernel + initrd + root disk.${PAIRS_BRIEF}`,
+    inWords: `Confirmed when what a VM must carry (kernelBytes + rootDiskBytes + initramfsBytes) is at least ${T.smallImageFactor}× the container's root filesystem (rootfsBytes), refuted otherwise; sizes are exact, so there is no inconclusive. For the lean image tsbench packs the same root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel, and for the stock kernel a small initramfs with the modules that mount the disk), so this compares what each must carry for the same workload, not typical distribution images (a full VM disk image of GBs vs a container image of MBs). For the Debian image the container carries Debian's userland (no kernel) and the VM its whole root disk as a cloud image is — userland, kernel, modules and initrd — counted as stored (the sparse file's allocated blocks, not its free space); the kernel and initrd QEMU boots are copies of the disk's own and count once. ${pairRule('whose image some result records (the lean pair also when none does)')}`,
+    brief: `VM ≥ **${T.smallImageFactor}×** the container's → confirmed, else refuted (exact sizes, no inconclusive). Debian image: container rootfs vs the root disk as stored (it holds the kernel and initrd).${PAIRS_BRIEF}`,
     why: `"Small compared with" = at most half. For the lean image tsbench packs the **same** root filesystem for both (the VM gets it as a read-only ext4 root disk, plus a kernel and, for the stock kernel, an initramfs with its modules), so this compares what each must carry for the same workload — not a typical distribution VM disk (GBs) vs a container image (MBs). The Debian image is closer to a distribution's: a whole system on the VM's disk.`,
   },
   C5: {
@@ -538,8 +538,11 @@ function c4Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
   }
   c.useFile(img.source, pair.image === 'lean' ? 'image' : `${pair.image} image`);
   const { rootfsBytes, rootDiskBytes, initramfsBytes, kernelBytes, modulesBytes, packing, kernelRelease } = img.image;
-  // Since the root disk, a VM carries kernel + root disk + initramfs (the lean stock kernel's, or Debian's initrd); before it, kernel + initramfs.
-  const vmBytes = kernelBytes + initramfsBytes + (rootDiskBytes ?? 0);
+  // lean: since the root disk, a VM carries kernel + root disk + initramfs; before it, kernel + initramfs.
+  // Another image: its disk is a whole system (userland, kernel, modules, initrd), as a cloud image is; the
+  // kernel and initrd QEMU is given are copies of the disk's own, so the VM image is the disk as stored.
+  const stored = img.image.rootDiskAllocatedBytes ?? rootDiskBytes;
+  const vmBytes = pair.image === 'lean' || stored === undefined ? kernelBytes + initramfsBytes + (rootDiskBytes ?? 0) : stored;
   const ratio = vmBytes / rootfsBytes;
   const exact = (v: number): Interval => ({ value: v, lo: v, hi: v });
   const verdict = atLeast(exact(ratio), T.smallImageFactor);
@@ -564,20 +567,24 @@ function c4Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
     });
     return;
   }
-  // Another image: its root disk is a whole system (userland, kernel, modules, initrd), and QEMU is also given the kernel and the initrd.
   const named = (what: string): string => `${pair.image} image: ${what}`;
   c.fig({ label: named('root filesystem'), value: rootfsBytes, unit: 'bytes', target: pair.container });
-  c.fig({ label: named('kernel'), value: kernelBytes, unit: 'bytes' });
-  c.fig({ label: named('initrd'), value: initramfsBytes, unit: 'bytes' });
-  if (rootDiskBytes !== undefined) c.fig({ label: named('root disk'), value: rootDiskBytes, unit: 'bytes' });
-  c.fig({ label: named('kernel modules (on the root disk)'), value: modulesBytes, unit: 'bytes' });
-  c.fig({ label: named('VM image (kernel + initrd + root disk)'), value: vmBytes, unit: 'bytes' });
+  c.fig({ label: named('kernel (on the disk)'), value: kernelBytes, unit: 'bytes' });
+  c.fig({ label: named('initrd (on the disk)'), value: initramfsBytes, unit: 'bytes' });
+  c.fig({ label: named('kernel modules (on the disk)'), value: modulesBytes, unit: 'bytes' });
+  if (rootDiskBytes !== undefined) c.fig({ label: named('root disk (file size)'), value: rootDiskBytes, unit: 'bytes' });
+  c.fig({
+    label: named(stored === rootDiskBytes ? 'VM image (the root disk)' : 'VM image (the root disk as stored: its allocated blocks)'),
+    value: vmBytes,
+    unit: 'bytes',
+  });
   c.fig({ label: named('VM image / container image'), value: ratio, unit: '×' });
-  const disk = rootDiskBytes === undefined ? '' : ` + root disk ${fmt(rootDiskBytes, 'bytes')}`;
+  const free =
+    stored !== undefined && rootDiskBytes !== undefined && stored !== rootDiskBytes ? ` (a ${fmt(rootDiskBytes, 'bytes')} sparse file with room to write)` : '';
   c.part({
     label,
     verdict,
-    evidence: `the ${pair.container} container carries ${fmt(rootfsBytes, 'bytes')} (the image's userland, no kernel); its VM is given ${fmt(vmBytes, 'bytes')}: kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')} + initrd ${fmt(initramfsBytes, 'bytes')}${disk} (the disk holds the userland, the kernel, ${fmt(modulesBytes, 'bytes')} of modules and the initrd; ${packing}), ${fmt(ratio, '×')} the container's.`,
+    evidence: `${pair.container} carries ${fmt(rootfsBytes, 'bytes')} (the image's userland, no kernel); its VM's disk stores ${fmt(vmBytes, 'bytes')}${free}: the same userland plus kernel ${kernelRelease} ${fmt(kernelBytes, 'bytes')}, ${fmt(modulesBytes, 'bytes')} of modules and its initrd ${fmt(initramfsBytes, 'bytes')} (${packing}), ${fmt(ratio, '×')} the container's.`,
     ...pairOf(pair),
   });
 }
