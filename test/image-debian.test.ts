@@ -84,7 +84,7 @@ test('the container rootfs is Debian with systemd as init, the workload tools, b
   assert.match(osRelease, new RegExp(`^IMAGE_VERSION=${image.hash}$`, 'm'));
 });
 
-test('the agent unit is enabled, the serial getty masked, and fstab, hostname and a fixed machine-id are set', async () => {
+test("the agent unit is enabled, the serial getty masked, fstab, hostname and a fixed machine-id set, and the host's resolver not left behind", async () => {
   assert.equal(await readlink(inRootfs('/etc/systemd/system/multi-user.target.wants/tsbench-agent.service')), '/etc/systemd/system/tsbench-agent.service');
   assert.match(await readFile(inRootfs('/etc/systemd/system/tsbench-agent.service'), 'utf8'), /^ExecStart=\/usr\/sbin\/tsbench-agent --from-cmdline$/m);
   assert.equal(await readlink(inRootfs('/etc/systemd/system/serial-getty@ttyS0.service')), '/dev/null');
@@ -93,6 +93,7 @@ test('the agent unit is enabled, the serial getty masked, and fstab, hostname an
   assert.equal(await readFile(inRootfs('/etc/machine-id'), 'utf8'), `${machineId(image.hash)}\n`);
   assert.match(machineId(image.hash), /^[0-9a-f]{32}$/);
   assert.ok((await lstat(inRootfs('/data'))).isDirectory());
+  await assert.rejects(lstat(inRootfs('/etc/resolv.conf')), { code: 'ENOENT' });
 });
 
 test('the container rootfs has no kernel: no /boot/vmlinuz-*, no initrd, no /usr/lib/modules/<version>', async () => {

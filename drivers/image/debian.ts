@@ -121,6 +121,9 @@ export function hookArgs(at: { debs: string; files: string; agent: string; hash:
     `--customize-hook=mkdir -p "$1"/data`,
     // os-release(5) has fields for exactly this: which image, which build. Debian's own fields stay.
     `--customize-hook=printf '%s\\n' IMAGE_ID=tsbench-debian IMAGE_VERSION=${at.hash} >>"$1"/usr/lib/os-release`,
+    // mmdebstrap copies the host's resolv.conf in for apt and leaves it: the host's resolver is none of a
+    // published image's business (an engine gives a container one at run time; the VM has no network).
+    `--customize-hook=rm -f "$1"/etc/resolv.conf`,
   ];
 }
 
