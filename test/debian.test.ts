@@ -27,6 +27,15 @@ function debianVm(opts: Parameters<typeof createQemuDriver>[2] = {}): QemuDriver
   return d;
 }
 
+/** Whether a process runs (exists and is no zombie). */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 after(async () => {
   await Promise.all(drivers.map((d) => d.teardown()));
   rmSync(work, { recursive: true, force: true });
@@ -101,6 +110,17 @@ describe('the Debian image', { skip: noImage }, () => {
     const r = await vm.result;
     assert.equal(r.status, 'ok', `${r.reason}\n${r.tail.join('\n')}`);
     assert.ok(r.guestMemory && r.guestMemory.totalKb > 128 * 1024 && r.guestMemory.availableKb > 0, JSON.stringify(r.guestMemory));
+  });
+
+  test("a Debian VM that misses its ready timeout is a timeout with the console's last lines, and leaves no qemu", async () => {
+    const d = debianVm({ readyTimeoutMs: 8_000 });
+    await d.prepare({ limits: {} });
+    const vm = await d.launch({ job: { kind: 'noop' } });
+    const [pid] = vm.hostPids();
+    const r = await vm.result;
+    assert.equal(r.status, 'timeout');
+    assert.match(r.reason ?? '', /did not reach the agent's ready in 8 s \(tcg\) and was killed; last console lines in the tail/);
+    assert.ok(pid !== undefined && !running(pid), 'qemu is gone');
   });
 
   test('the lean microVM and a container inside a VM refuse the Debian image, naming what runs it', async () => {
