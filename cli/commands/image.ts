@@ -91,10 +91,13 @@ export function formatImageInfo(image: Image): string {
       ? [
           ['rootfs (container image: the tree minus the kernel)', image.sizes.rootfsBytes],
           [`root disk (${disk}, ext4, the whole tree)`, image.sizes.rootDiskBytes],
+          ...(image.sizes.rootDiskAllocatedBytes !== undefined
+            ? ([['  stored (allocated; the rest is free space)', image.sizes.rootDiskAllocatedBytes]] as [string, number][])
+            : []),
           [`  of which kernel modules (/usr/lib/modules)`, image.sizes.modulesBytes],
-          [`initrd (${initrd}, made by initramfs-tools)`, image.sizes.initramfsBytes],
-          [`kernel ${image.kernel.version}`, image.sizes.kernelBytes],
-          ['VM image (kernel + initrd + disk)', vm],
+          [`  of which initrd (a copy: ${initrd}, made by initramfs-tools)`, image.sizes.initramfsBytes],
+          [`  of which kernel ${image.kernel.version} (a copy: vmlinuz)`, image.sizes.kernelBytes],
+          ['VM image (the disk as stored; claim C4)', image.sizes.rootDiskAllocatedBytes ?? image.sizes.rootDiskBytes],
         ]
       : [
           ['rootfs (container image)', image.sizes.rootfsBytes],
