@@ -159,8 +159,10 @@ test('image info --image debian prints the container rootfs, the VM disk, the ke
   assert.match(r.stdout, /rootfs \(container image: the tree minus the kernel\)\s+\d+\.\d MB/);
   assert.match(r.stdout, /root disk \(root\.ext4, ext4, the whole tree\)\s+\d+\.\d MB/);
   assert.match(r.stdout, /of which kernel modules \(\/usr\/lib\/modules\)\s+\d+\.\d MB/);
-  assert.match(r.stdout, /initrd \(initrd\.img, made by initramfs-tools\)\s+\d+\.\d MB/);
-  assert.match(r.stdout, new RegExp(`kernel ${image.kernel.version.replace(/\./g, '\\.')}\\s+\\d+\\.\\d MB`));
+  assert.match(r.stdout, /stored \(allocated; the rest is free space\)\s+\d+\.\d MB/);
+  assert.match(r.stdout, /of which initrd \(a copy: initrd\.img, made by initramfs-tools\)\s+\d+\.\d MB/);
+  assert.match(r.stdout, new RegExp(`of which kernel ${image.kernel.version.replace(/\./g, '\\.')} \\(a copy: vmlinuz\\)\\s+\\d+\\.\\d MB`));
+  assert.match(r.stdout, /VM image \(the disk as stored; claim C4\)\s+\d+\.\d MB/);
   assert.doesNotMatch(r.stdout, /lean image|stock kernel/);
 });
 

@@ -306,7 +306,7 @@ describe('VMs under TCG', { skip: noVm }, () => {
 
   test('too little guest RAM for the profile is refused before booting, naming --memory', async () => {
     const d = tcg();
-    await assert.rejects(d.prepare({ limits: { memoryBytes: 24 * 2 ** 20 } }), /24 MiB of guest RAM is too little for a lean VM: .* pass --memory 32M/);
+    await assert.rejects(d.prepare({ limits: { memoryBytes: 24 * 2 ** 20 } }), /24 MiB of guest RAM is too little for tcg: .* pass --memory 32M/);
     await assert.rejects(tcg({ profile: 'cloud' }).prepare({ limits: { memoryBytes: 64 * 2 ** 20 } }), /too little for tcg-cloud: .* pass --memory 96M/);
   });
 

@@ -6,7 +6,7 @@
  * so a reader never sees a half-built entry.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -97,5 +97,26 @@ export async function installDir(tmp: string, finalDir: string, replace: boolean
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
     throw error;
+  }
+}
+
+/**
+ * A cache entry checked before a build: `{ hit }` when `dir` exists and `verify` accepts it;
+ * otherwise what to build, `replace` being whether an entry is there to replace (`rebuild`, or
+ * corrupt: `verify` threw an ImageError, which `log` reports).
+ */
+export async function checkEntry<T>(
+  dir: string,
+  verify: () => Promise<T>,
+  opts: { rebuild?: boolean; log?: (line: string) => void },
+): Promise<{ hit: T } | { hit?: undefined; replace: boolean }> {
+  if (opts.rebuild === true) return { replace: true };
+  if (!existsSync(dir)) return { replace: false };
+  try {
+    return { hit: await verify() };
+  } catch (error) {
+    if (!(error instanceof ImageError)) throw error;
+    opts.log?.(`${error.message}; rebuilding`);
+    return { replace: true };
   }
 }

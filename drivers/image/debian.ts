@@ -28,7 +28,7 @@ import { execa, type ExecaError } from 'execa';
 import { z } from 'zod';
 import { atExit } from '../../core/exit.js';
 import { makeOwnedDir } from '../ownership.js';
-import { ImageError, cacheDir, installDir, sha256File, sha256Inputs } from './cache.js';
+import { ImageError, cacheDir, checkEntry, installDir, sha256File, sha256Inputs } from './cache.js';
 import { agentBinary, imagesDir, type Image } from './index.js';
 import { hostSources, mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { IMAGE_BOOT } from './names.js';
@@ -420,16 +420,9 @@ export async function ensureDebianImage(opts: { rebuild?: boolean; log?: (line: 
   const log = opts.log ?? (() => {});
   const inputs = await debianInputs(opts);
   const dir = join(imagesDir(), inputs.hash);
-  let replace = opts.rebuild === true;
-  if (!replace && existsSync(dir)) {
-    try {
-      return await verify(dir, inputs.hash);
-    } catch (error) {
-      if (!(error instanceof ImageError)) throw error;
-      log(`${error.message}; rebuilding`);
-      replace = true;
-    }
-  }
+  const entry = await checkEntry(dir, () => verify(dir, inputs.hash), { ...opts, log });
+  if (entry.hit) return entry.hit;
+  const { replace } = entry;
   if (process.getuid?.() !== 0)
     throw new ImageError('building the Debian image needs root (mmdebstrap --mode=root): run tsbench image build as root', { exitCode: 2 });
   const debs = join(cacheDir(), 'debs');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
-import { ImageError, cacheDir, installDir, sha256File, sha256Inputs, tempSibling } from './cache.js';
+import { ImageError, cacheDir, checkEntry, installDir, sha256File, sha256Inputs, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
 import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageBoot, type ImageName } from './names.js';
@@ -222,16 +222,9 @@ export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string
   const log = opts.log ?? (() => {});
   const plan = await currentPlan(opts.kernel);
   const dir = join(imagesDir(), plan.hash);
-  let replace = opts.rebuild === true;
-  if (!replace && existsSync(dir)) {
-    try {
-      return await verify(dir, plan.hash);
-    } catch (error) {
-      if (!(error instanceof ImageError)) throw error;
-      log(`${error.message}; rebuilding`);
-      replace = true;
-    }
-  }
+  const entry = await checkEntry(dir, () => verify(dir, plan.hash), { ...opts, log });
+  if (entry.hit) return entry.hit;
+  const { replace } = entry;
   log(`building image ${plan.hash}`);
   const tmp = await tempSibling(dir);
   try {
