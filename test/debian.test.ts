@@ -101,7 +101,7 @@ describe('the Debian image', { skip: noImage }, () => {
     );
   });
 
-  test('a sleep job in the Debian VM reports the guest memory and stops on "stop" written to the console', async () => {
+  test('a sleep job in the Debian VM waits for the boot to settle, reports the guest memory and stops on "stop" written to the console', async () => {
     const d = debianVm();
     await d.prepare({ limits: {} });
     const vm = await d.launch({ job: { kind: 'sleep' } });
@@ -110,6 +110,10 @@ describe('the Debian image', { skip: noImage }, () => {
     const r = await vm.result;
     assert.equal(r.status, 'ok', `${r.reason}\n${r.tail.join('\n')}`);
     assert.ok(r.guestMemory && r.guestMemory.totalKb > 128 * 1024 && r.guestMemory.availableKb > 0, JSON.stringify(r.guestMemory));
+    assert.deepEqual(
+      r.timeline.phases.map((p) => p.name),
+      ['qemu', 'kernel', 'initrd', 'userspace', 'settle', 'agent', 'exit'],
+    );
   });
 
   test("a Debian VM that misses its ready timeout is a timeout with the console's last lines, and leaves no qemu", async () => {

@@ -177,6 +177,27 @@ describe('the QEMU command line', () => {
     );
   });
 
+  test("a workload in a distribution's VM starts once the boot has settled, and the wait is a phase of its own", () => {
+    const marks = [
+      { name: 'initrd', monoNs: ms(5000) },
+      { name: 'root', monoNs: ms(8000) },
+      { name: 'settled', monoNs: ms(33000) },
+    ];
+    const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(26000), agentReadyNs: ms(33010), readyReceivedNs: ms(34310), endNs: ms(40000), marks });
+    assert.deepEqual(
+      phases.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 300],
+        ['kernel', 5000],
+        ['initrd', 3000],
+        ['userspace', 18000],
+        ['settle', 7000],
+        ['agent', 10],
+        ['exit', 5690],
+      ],
+    );
+  });
+
   test('a writable root disk is a throw-away QEMU snapshot of the image, never the image itself', () => {
     const argv = buildQemuArgs({ ...base, accelerator: 'tcg', rootDiskMode: 'snapshot' });
     assert.equal(argv[argv.indexOf('-drive') + 1], 'file=/i/root.ext4,format=raw,if=none,id=root,snapshot=on');

@@ -15,7 +15,10 @@
  * snapshot, systemd up to tsbench-agent.service, which runs the agent as a service.
  * Its timeline splits the boot as systemd-analyze does: `kernel` until the initrd's
  * scripts start, `initrd` until the root is mounted (marks of the image's own
- * initramfs-tools scripts), `userspace` until systemd started the agent's unit.
+ * initramfs-tools scripts), `userspace` until systemd started the agent's unit, and
+ * for every job but the startup scenario's noop `settle`, until the rest of the boot
+ * finished (`systemctl is-system-running --wait`), so that a workload does not share
+ * the vCPU with the end of the boot.
  *
  * Both boot the kernel directly (`-kernel`, no bootloader) on `-M microvm` by
  * default, with the image's root disk attached read-only (only the pages a
@@ -280,10 +283,13 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
       // A distribution's boot (the Debian image), in systemd-analyze's terms: the kernel until its
       // initrd's scripts start, the initrd until the root is mounted, userspace (systemd) until it
       // started the agent's unit.
+      // A job other than noop waits first for the rest of the boot to finish (agent.c settle): `settle`.
+      const settled = o.marks?.find((m) => m.name === 'settled')?.monoNs;
       phases.push({ name: 'kernel', ms: nsToMs(initrd) });
       phases.push({ name: 'initrd', ms: nsToMs(rootMark - initrd) });
       phases.push({ name: 'userspace', ms: nsToMs(o.agentInitNs - rootMark) });
-      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - o.agentInitNs) });
+      if (settled !== undefined) phases.push({ name: 'settle', ms: nsToMs(settled - o.agentInitNs) });
+      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - (settled ?? o.agentInitNs)) });
     } else if (o.agentInitNs !== undefined) {
       phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
       // The stock VM's initramfs: until the agent switched to the root disk.
