@@ -120,3 +120,22 @@ export async function checkEntry<T>(
     return { replace: true };
   }
 }
+
+/**
+ * Checks the parts of a cache entry `dir` that a hit reads: the root disk against its SHA-256 (hashed
+ * once and remembered by inode and ctime, sha256Inputs: any write to the disk is seen) and the sizes
+ * of some rootfs files. Throws `corrupt(what)` for the first that differs.
+ */
+export async function checkDiskAndRootfs(
+  dir: string,
+  disk: { file: string; sha256: string },
+  rootfsSizes: readonly { path: string; bytes: number }[],
+  corrupt: (what: string) => Error,
+): Promise<void> {
+  const [actual] = await sha256Inputs([join(dir, disk.file)]).catch(() => ['missing']);
+  if (actual !== disk.sha256) throw corrupt(`${disk.file} is ${actual === 'missing' ? 'missing' : 'changed'}`);
+  for (const { path, bytes } of rootfsSizes) {
+    const st = await stat(join(dir, 'rootfs', path)).catch(() => undefined);
+    if (st?.size !== bytes) throw corrupt(`rootfs${path} is ${st === undefined ? 'missing' : 'changed'}`);
+  }
+}

@@ -28,7 +28,7 @@ import { execa, type ExecaError } from 'execa';
 import { z } from 'zod';
 import { atExit } from '../../core/exit.js';
 import { makeOwnedDir } from '../ownership.js';
-import { ImageError, cacheDir, checkEntry, installDir, sha256File, sha256Inputs } from './cache.js';
+import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, installDir, sha256File, sha256Inputs } from './cache.js';
 import { agentBinary, imagesDir, type Image } from './index.js';
 import { hostSources, mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { IMAGE_BOOT } from './names.js';
@@ -234,12 +234,7 @@ async function verify(dir: string, hash: string): Promise<Image> {
     if (actual !== sha256) throw corrupt(`${file} is ${actual === 'missing' ? 'missing' : 'changed'}`);
   }
   const rootDisk = join(dir, manifest.rootDisk.file);
-  const [disk] = await sha256Inputs([rootDisk]).catch(() => ['missing']);
-  if (disk !== manifest.rootDisk.sha256) throw corrupt(`${manifest.rootDisk.file} is ${disk === 'missing' ? 'missing' : 'changed'}`);
-  for (const check of manifest.spotChecks) {
-    const st = await lstat(join(dir, 'rootfs', check.path)).catch(() => undefined);
-    if (st?.size !== check.bytes) throw corrupt(`rootfs${check.path} is ${st === undefined ? 'missing' : 'changed'}`);
-  }
+  await checkDiskAndRootfs(dir, manifest.rootDisk, manifest.spotChecks, corrupt);
   return {
     name: 'debian',
     boot: IMAGE_BOOT.debian,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
-import { ImageError, cacheDir, checkEntry, installDir, sha256File, sha256Inputs, tempSibling } from './cache.js';
+import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, installDir, sha256File, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
 import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageBoot, type ImageName } from './names.js';
@@ -163,15 +163,9 @@ async function verify(dir: string, hash: string): Promise<Image> {
   const initramfs = join(dir, manifest.initramfs.file);
   const actual = await sha256File(initramfs).catch(() => 'missing');
   if (actual !== manifest.initramfs.sha256) throw corrupt(`${manifest.initramfs.file} is ${actual === 'missing' ? 'missing' : 'changed'}`);
-  // Hashed once and remembered by inode and ctime (sha256Inputs): any write to the disk is seen.
   const rootDisk = join(dir, manifest.rootDisk.file);
-  const [disk] = await sha256Inputs([rootDisk]).catch(() => ['missing']);
-  if (disk !== manifest.rootDisk.sha256) throw corrupt(`${manifest.rootDisk.file} is ${disk === 'missing' ? 'missing' : 'changed'}`);
-  for (const input of manifest.inputs) {
-    if (input.in !== 'rootfs' || input.bytes === undefined) continue;
-    const st = await stat(join(dir, 'rootfs', input.path)).catch(() => undefined);
-    if (st?.size !== input.bytes) throw corrupt(`rootfs${input.path} is ${st === undefined ? 'missing' : 'changed'}`);
-  }
+  const rootfsSizes = manifest.inputs.flatMap((i) => (i.in === 'rootfs' && i.bytes !== undefined ? [{ path: i.path, bytes: i.bytes }] : []));
+  await checkDiskAndRootfs(dir, manifest.rootDisk, rootfsSizes, corrupt);
   return {
     name: 'lean',
     boot: IMAGE_BOOT.lean,
