@@ -139,3 +139,21 @@ export async function checkDiskAndRootfs(
     if (st?.size !== bytes) throw corrupt(`rootfs${path} is ${st === undefined ? 'missing' : 'changed'}`);
   }
 }
+
+/** A cache entry's manifest.json, parsed by `schema` and naming `hash`; else throws `corrupt(what)`. */
+export async function readManifest<T extends { hash: string }>(
+  dir: string,
+  hash: string,
+  schema: { parse: (data: unknown) => T },
+  corrupt: (what: string, cause?: unknown) => Error,
+): Promise<T> {
+  const path = join(dir, 'manifest.json');
+  let manifest: T;
+  try {
+    manifest = schema.parse(JSON.parse(await readFile(path, 'utf8')));
+  } catch (error) {
+    throw corrupt(existsSync(path) ? 'manifest.json is unreadable' : 'manifest.json is missing', error);
+  }
+  if (manifest.hash !== hash) throw corrupt(`manifest is for ${manifest.hash}`);
+  return manifest;
+}

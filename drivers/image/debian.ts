@@ -28,7 +28,7 @@ import { execa, type ExecaError } from 'execa';
 import { z } from 'zod';
 import { atExit } from '../../core/exit.js';
 import { makeOwnedDir } from '../ownership.js';
-import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, installDir, sha256File, sha256Inputs } from './cache.js';
+import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, sha256File, sha256Inputs } from './cache.js';
 import { agentBinary, imagesDir, type Image } from './index.js';
 import { hostSources, mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { IMAGE_BOOT } from './names.js';
@@ -219,13 +219,7 @@ type Manifest = z.infer<typeof Manifest>;
 async function verify(dir: string, hash: string): Promise<Image> {
   const corrupt = (what: string, cause?: unknown): ImageError =>
     new ImageError(`image ${dir} is corrupt (${what}): run tsbench image build --image debian`, { cause });
-  let manifest: Manifest;
-  try {
-    manifest = Manifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
-  } catch (error) {
-    throw corrupt(existsSync(join(dir, 'manifest.json')) ? 'manifest.json is unreadable' : 'manifest.json is missing', error);
-  }
-  if (manifest.hash !== hash) throw corrupt(`manifest is for ${manifest.hash}`);
+  const manifest = await readManifest(dir, hash, Manifest, corrupt);
   for (const [file, sha256] of [
     [manifest.initramfs.file, manifest.initramfs.sha256],
     [manifest.kernel.vmlinuz, manifest.kernel.sha256],

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
-import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, installDir, sha256File, tempSibling } from './cache.js';
+import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, sha256File, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
 import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageBoot, type ImageName } from './names.js';
@@ -153,13 +153,7 @@ export function kernelCmdline(opts: {
 async function verify(dir: string, hash: string): Promise<Image> {
   const corrupt = (what: string, cause?: unknown): ImageError =>
     new ImageError(`image ${dir} is corrupt (${what}): run tsbench image build to rebuild it`, { cause });
-  let manifest: Manifest;
-  try {
-    manifest = Manifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
-  } catch (error) {
-    throw corrupt(existsSync(join(dir, 'manifest.json')) ? 'manifest.json is unreadable' : 'manifest.json is missing', error);
-  }
-  if (manifest.hash !== hash) throw corrupt(`manifest is for ${manifest.hash}`);
+  const manifest = await readManifest(dir, hash, Manifest, corrupt);
   const initramfs = join(dir, manifest.initramfs.file);
   const actual = await sha256File(initramfs).catch(() => 'missing');
   if (actual !== manifest.initramfs.sha256) throw corrupt(`${manifest.initramfs.file} is ${actual === 'missing' ? 'missing' : 'changed'}`);
