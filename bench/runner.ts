@@ -11,7 +11,6 @@
 import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
 import type { Driver, Limits, Probe } from '../drivers/types.js';
-import { splitTarget, type ImageName } from '../drivers/image/names.js';
 import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
@@ -62,12 +61,6 @@ export interface RunOutcome {
   /** Targets that were unavailable. */
   missing: string[];
   cancelled: boolean;
-}
-
-/** The image a target runs, as its driver says, else as its name says (`TARGET@IMAGE`); undefined for one named without (lean, or none: native). */
-export function targetImage(name: string, driver?: Driver): ImageName | undefined {
-  if (driver?.imageName !== undefined) return driver.imageName;
-  return name.includes('@') ? splitTarget(name).image : undefined;
 }
 
 /** `image` of a result with `images`: the lean one, or the only one (what readers from before `images` understand). */
@@ -138,7 +131,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     ...imageFields(opts),
     targets: [...opts.drivers].map(([name, driver]) => {
       const p = probes.get(name) ?? { available: false, reason: 'not probed' };
-      const image = targetImage(name, driver);
+      const image = driver.imageName;
       return {
         name,
         ...(image ? { image } : {}),

@@ -27,7 +27,7 @@ import { DEFAULT_IMAGE, IMAGE_NAMES, imageWords, loadImage, type ImageName } fro
 import { givenSize, imageName, nonNegativeInt, positiveInt, positiveNumber, size, type GivenSize } from './options.js';
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
-import { probeAll, run, targetImage } from '../bench/runner.js';
+import { probeAll, run } from '../bench/runner.js';
 import type { NamedImage } from '../core/load.js';
 import { listScenarios, resolveScenarios } from '../bench/scenarios/index.js';
 import type { Scenario, ScenarioOptions } from '../bench/scenarios/types.js';
@@ -174,8 +174,8 @@ const PACKING: Record<ImageName, (files: { rootDisk: string; initramfs: string }
  * none). A run of native alone records the lean image when it is built, as runs did before images had names.
  */
 async function imageInfo(drivers: ReadonlyMap<string, Driver>, options: DriverOptions): Promise<NamedImage[]> {
-  // Targets that run no image (isolation 'none': native) use none; a target named without @IMAGE runs the lean one.
-  const used = new Set([...drivers].filter(([, d]) => d.isolation !== 'none').map(([name, d]) => targetImage(name, d) ?? 'lean'));
+  // Targets that run no image (native) name none.
+  const used = new Set([...drivers.values()].flatMap((d) => (d.imageName !== undefined ? [d.imageName] : [])));
   if (used.size === 0) used.add('lean');
   const out: NamedImage[] = [];
   for (const name of IMAGE_NAMES.filter((n) => used.has(n))) {
@@ -220,7 +220,7 @@ async function targetsCommand(flags: TargetsFlags): Promise<number> {
   const rows = infos.map((t) => {
     const p = probes.get(t.name);
     const driver = drivers.get(t.name);
-    const runs = driver && driver.isolation !== 'none' ? (targetImage(t.name, driver) ?? DEFAULT_IMAGE) : undefined;
+    const runs = driver?.imageName;
     return {
       name: t.name,
       ...(runs ? { image: runs } : {}),

@@ -3,12 +3,7 @@
  * target `TARGET` running another image than the lean one, shown as its own
  * series right after its lean twin, in a shade of the twin's colour.
  */
-
-/** A target's base name and the image its name gives (undefined: the lean image, or none); never throws on a name this tsbench does not know. */
-export function targetParts(target: string): { base: string; image?: string } {
-  const at = target.indexOf('@');
-  return at < 0 ? { base: target } : { base: target.slice(0, at), image: target.slice(at + 1) };
-}
+import { targetParts } from '../drivers/image/names.js';
 
 /**
  * The items in their order, except that each `TARGET@IMAGE` moves right after the last

@@ -43,11 +43,19 @@ export function targetWithImage(base: string, image: ImageName = DEFAULT_IMAGE):
   return image === DEFAULT_IMAGE ? base : `${base}@${image}`;
 }
 
+/**
+ * A target's base name and the image its name gives, unchecked (undefined: named without `@`):
+ * what reports read from results files, which may name images this tsbench does not know.
+ */
+export function targetParts(name: string): { base: string; image?: string } {
+  const at = name.indexOf('@');
+  return at < 0 ? { base: name } : { base: name.slice(0, at), image: name.slice(at + 1) };
+}
+
 /** Splits `container@debian` into its base target and image (`@lean` is the plain name). Throws a UsageError for an unknown image. */
 export function splitTarget(name: string): { base: string; image: ImageName } {
-  const at = name.indexOf('@');
-  if (at < 0) return { base: name, image: DEFAULT_IMAGE };
-  return { base: name.slice(0, at), image: parseImageName(name.slice(at + 1), `target ${name}`) };
+  const { base, image } = targetParts(name);
+  return { base, image: image === undefined ? DEFAULT_IMAGE : parseImageName(image, `target ${name}`) };
 }
 
 /** The command that builds an image, for messages. */

@@ -51,7 +51,7 @@ export function craft(o: CraftOptions): LoadedResult {
         status: 'ok' as const,
         values: Object.fromEntries(Object.entries(values).flatMap(([m, xs]) => (xs[round] === undefined ? [] : [[m, xs[round] as number]]))),
       }));
-      // A run names each target's image: TARGET@IMAGE runs IMAGE (bench/runner.ts targetImage).
+      // A run names each target's image: TARGET@IMAGE runs IMAGE (the driver's imageName, bench/runner.ts).
       const image = target.includes('@') ? (target.slice(target.indexOf('@') + 1) as NamedImage['name']) : undefined;
       return { target, ...(image ? { image } : {}), state: 'completed', samples, stats: {}, ratioToNative: {} };
     });
