@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ImageError, agentBinary, encodeJob, ensureImage, fetchKernel, kernelCmdline, loadImage, resolveKernel, type Image } from '../drivers/image/index.js';
+import { rememberSha256, sha256Inputs } from '../drivers/image/cache.js';
 import { hostTscKhz } from '../drivers/qemu/host.js';
 
 let work = '';
@@ -134,6 +135,16 @@ test('every tool runs chrooted in the rootfs with only the libraries the image c
     assert.equal(result.exitCode, 0, `${tool[0]}: ${result.stdout}`);
     assert.match(result.stdout, /@tsb out \S/);
   }
+});
+
+test('a hash a build remembers for a file is what the next check takes, until the file is written', async () => {
+  const file = join(work, 'remembered');
+  await writeFile(file, 'content');
+  const told = 'f'.repeat(64);
+  await rememberSha256(file, told);
+  assert.deepEqual(await sha256Inputs([file]), [told], 'not read again');
+  await appendFile(file, ' changed');
+  assert.notEqual((await sha256Inputs([file]))[0], told);
 });
 
 test('a second ensureImage is a cache hit: same hash, same entry, well under a second', async (t) => {

@@ -127,7 +127,7 @@ export class ContainerDriver implements Driver {
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
   /** The image (and for the lean one, the guest kernel it is built for). */
-  private readonly guestKernel: ImageChoice;
+  private readonly imageChoice: ImageChoice;
   private readonly confinement: Confinement;
   /** The launcher's confinement options, computed once. */
   private readonly confinementArgv: string[];
@@ -140,7 +140,7 @@ export class ContainerDriver implements Driver {
     this.upper = options.upper ?? 'tmpfs';
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage('container', this.imageName);
-    this.guestKernel = { ...options.guestKernel, image: this.imageName };
+    this.imageChoice = { ...options.guestKernel, image: this.imageName };
     this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs });
   }
 
@@ -169,7 +169,7 @@ export class ContainerDriver implements Driver {
       return no(`${binPath('tsbench-launch')} is missing: run \`npm run build\``);
     }
     try {
-      await loadImage(this.guestKernel);
+      await loadImage(this.imageChoice);
     } catch (e) {
       return no(`the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``);
     }
@@ -190,7 +190,7 @@ export class ContainerDriver implements Driver {
   }
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
-    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    const { image, host } = await prepareImageAndCgroups(this.name, this.imageChoice);
     this.image = image;
     try {
       await ensureParents(host);

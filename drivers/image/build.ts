@@ -231,10 +231,15 @@ export type Built = { initramfs: string; cpioBytes: number; compression: Compres
  */
 export const MKFS_ARGS = ['-q', '-t', 'ext4', '-b', '4096', '-m', '0', '-O', '^has_journal,^resize_inode', '-E', 'root_owner=0:0', '-L', 'tsbench-root'];
 
+/** Bytes of a tree (its files, directories and links) as `du --apparent-size` counts them. */
+export async function apparentBytes(root: string): Promise<number> {
+  const { stdout } = await execa('du', ['-s', '--block-size=1', '--apparent-size', root]);
+  return Number(stdout.split('\t')[0]);
+}
+
 /** Builds `out`, an ext4 image of the tree at `root`, shrunk to its content (resize2fs -M). */
 async function makeRootDisk(root: string, out: string): Promise<void> {
-  const { stdout } = await execa('du', ['-s', '--block-size=1', '--apparent-size', root]);
-  const content = Number(stdout.split('\t')[0]);
+  const content = await apparentBytes(root);
   // Room for the inode tables and metadata; the file stays sparse, and resize2fs -M trims it after.
   const bytes = Math.ceil((content * 1.3 + 32 * 2 ** 20) / 2 ** 20) * 2 ** 20;
   await execa('truncate', ['-s', String(bytes), out]);

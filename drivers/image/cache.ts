@@ -40,6 +40,31 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+type Memo = Record<string, { key: string; sha256: string }>;
+
+const memoPath = (): string => join(cacheDir(), 'images', '.sha256-memo.json');
+
+async function readMemo(): Promise<Memo> {
+  return (await readFile(memoPath(), 'utf8')
+    .then((t) => JSON.parse(t) as Memo)
+    .catch(() => ({}))) as Memo;
+}
+
+async function writeMemo(memo: Memo): Promise<void> {
+  const path = memoPath();
+  await mkdir(dirname(path), { recursive: true });
+  // Unique per write: probes in one process (runc, crun, tcg, container at once) may all miss and write together.
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, JSON.stringify(memo));
+  await rename(tmp, path);
+}
+
+/** What a file's memo entry is valid for: any write changes its ctime. */
+async function memoKey(path: string): Promise<string> {
+  const st = await stat(path, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
 /**
  * SHA-256 of many input files, remembered by (device, inode, size, mtime, ctime)
  * in `images/.sha256-memo.json`, as git's index does: a cache hit must not
@@ -47,16 +72,11 @@ export async function sha256File(path: string): Promise<string> {
  * so a changed file is always hashed again.
  */
 export async function sha256Inputs(paths: string[]): Promise<string[]> {
-  const memoPath = join(cacheDir(), 'images', '.sha256-memo.json');
-  type Memo = Record<string, { key: string; sha256: string }>;
-  const memo = (await readFile(memoPath, 'utf8')
-    .then((t) => JSON.parse(t) as Memo)
-    .catch(() => ({}))) as Memo;
+  const memo = await readMemo();
   let changed = false;
   const sums = await Promise.all(
     paths.map(async (path) => {
-      const st = await stat(path, { bigint: true });
-      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      const key = await memoKey(path);
       const hit = memo[path];
       if (hit?.key === key) return hit.sha256;
       changed = true;
@@ -65,14 +85,19 @@ export async function sha256Inputs(paths: string[]): Promise<string[]> {
       return sha256;
     }),
   );
-  if (changed) {
-    await mkdir(dirname(memoPath), { recursive: true });
-    // Unique per write: probes in one process (runc, crun, tcg, container at once) may all miss and write together.
-    const tmp = `${memoPath}.${process.pid}-${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, JSON.stringify(memo));
-    await rename(tmp, memoPath);
-  }
+  if (changed) await writeMemo(memo);
   return sums;
+}
+
+/**
+ * Records the SHA-256 a build has just computed of a file it installed (at its final path), so that
+ * the check right after the build and every cache hit find it in the memo instead of reading the
+ * file again (a root disk is hundreds of MB).
+ */
+export async function rememberSha256(path: string, sha256: string): Promise<void> {
+  const memo = await readMemo();
+  memo[path] = { key: await memoKey(path), sha256 };
+  await writeMemo(memo);
 }
 
 /** A fresh temporary directory next to `finalDir`, on the same filesystem so `rename` is atomic. */

@@ -28,7 +28,8 @@ import { execa, type ExecaError } from 'execa';
 import { z } from 'zod';
 import { atExit } from '../../core/exit.js';
 import { makeOwnedDir } from '../ownership.js';
-import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, sha256File, sha256Inputs } from './cache.js';
+import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, rememberSha256, sha256File, sha256Inputs } from './cache.js';
+import { apparentBytes } from './build.js';
 import { agentBinary, imagesDir, type Image } from './index.js';
 import { hostSources, mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { IMAGE_BOOT } from './names.js';
@@ -253,12 +254,6 @@ export async function loadDebianImage(opts: DebianTestOptions = {}): Promise<Ima
   return verify(dir, inputs.hash);
 }
 
-/** Bytes of a tree as `du --apparent-size` counts them. */
-async function treeBytes(path: string): Promise<number> {
-  const { stdout } = await execa('du', ['-s', '--apparent-size', '--block-size=1', path]);
-  return Number(stdout.split('\t')[0]);
-}
-
 /** Runs a host tool for a build step; a failure is an ImageError naming the step and the tool's last line. */
 async function tool(what: string, file: string, args: string[]): Promise<string> {
   try {
@@ -282,7 +277,7 @@ async function tool(what: string, file: string, args: string[]): Promise<string>
  * then mkfs.ext4 -d writes only the blocks in use), and checked with e2fsck.
  */
 async function makeRootDisk(tree: string, out: string): Promise<{ freeBytes: number }> {
-  const content = await treeBytes(tree);
+  const content = await apparentBytes(tree);
   const MiB = 2 ** 20;
   const bytes = Math.ceil((Math.max(content / 0.8, content + ROOT_DISK_MIN_FREE) + 64 * MiB) / MiB) * MiB;
   await writeFile(out, '');
@@ -319,8 +314,8 @@ async function dropKernel(tree: string, version: string): Promise<string[]> {
   return removed;
 }
 
-/** Builds the entry into `tmp` (fresh, empty): the tree, root.ext4, the kernel and initrd, rootfs/, manifest.json. */
-async function buildInto(tmp: string, inputs: Inputs, opts: { debs: string; log: (line: string) => void }): Promise<void> {
+/** Builds the entry into `tmp` (fresh, empty): the tree, root.ext4, the kernel and initrd, rootfs/, manifest.json. Returns root.ext4's SHA-256. */
+async function buildInto(tmp: string, inputs: Inputs, opts: { debs: string; log: (line: string) => void }): Promise<string> {
   const started = process.hrtime.bigint();
   const seconds = (): string => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(1);
   const step = (text: string): void => opts.log(`[debian ${seconds()} s] ${text}`);
@@ -343,7 +338,7 @@ async function buildInto(tmp: string, inputs: Inputs, opts: { debs: string; log:
   await writeFile(join(tree, 'etc', 'machine-id'), `${machineId(inputs.hash)}\n`);
 
   const version = await treeKernel(tree);
-  const modulesBytes = await treeBytes(join(tree, 'usr', 'lib', 'modules', version));
+  const modulesBytes = await apparentBytes(join(tree, 'usr', 'lib', 'modules', version));
   step(`kernel ${version}: copying vmlinuz and initrd.img`);
   await copyFile(join(tree, 'boot', `vmlinuz-${version}`), join(tmp, 'vmlinuz'));
   await copyFile(join(tree, 'boot', `initrd.img-${version}`), join(tmp, 'initrd.img'));
@@ -370,7 +365,7 @@ async function buildInto(tmp: string, inputs: Inputs, opts: { debs: string; log:
   const disk = await stat(rootDisk);
   const [kernelSha, initrdSha, diskSha] = await Promise.all(['vmlinuz', 'initrd.img', 'root.ext4'].map((f) => sha256File(join(tmp, f))));
   const sizes = {
-    rootfsBytes: await treeBytes(tree),
+    rootfsBytes: await apparentBytes(tree),
     rootDiskBytes: disk.size,
     initramfsBytes: await sizeOf(join(tmp, 'initrd.img')),
     kernelBytes: await sizeOf(join(tmp, 'vmlinuz')),
@@ -398,6 +393,7 @@ async function buildInto(tmp: string, inputs: Inputs, opts: { debs: string; log:
   };
   await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   step(`built: rootfs ${(sizes.rootfsBytes / 1e6).toFixed(0)} MB, root.ext4 ${(disk.size / 1e6).toFixed(0)} MB (${(freeBytes / 1e6).toFixed(0)} MB free)`);
+  return manifest.rootDisk.sha256;
 }
 
 /**
@@ -422,9 +418,10 @@ export async function ensureDebianImage(opts: { rebuild?: boolean; log?: (line: 
   const tmp = await makeOwnedDir(join(imagesDir(), `.tmp-${inputs.hash}-${process.pid}-`));
   const unclean = atExit(() => rmSync(tmp, { recursive: true, force: true, maxRetries: 3 }), 'clean');
   try {
-    await buildInto(tmp, inputs, { debs, log });
+    const diskSha256 = await buildInto(tmp, inputs, { debs, log });
     await chmod(tmp, 0o755);
-    if (!(await installDir(tmp, dir, replace))) log(`another build of ${inputs.hash} finished first; using it`);
+    if (await installDir(tmp, dir, replace)) await rememberSha256(join(dir, 'root.ext4'), diskSha256);
+    else log(`another build of ${inputs.hash} finished first; using it`);
   } finally {
     await rm(tmp, { recursive: true, force: true, maxRetries: 3 });
     unclean();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
-import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, sha256File, tempSibling } from './cache.js';
+import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, rememberSha256, sha256File, tempSibling } from './cache.js';
 import { resolveKernel, type Kernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
 import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageBoot, type ImageName } from './names.js';
@@ -202,11 +202,7 @@ export async function loadImage(choice: ImageChoice = {}): Promise<Image> {
  * A cache hit only hashes the inputs and checks the entry.
  */
 export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string) => void; kernel?: KernelChoice; image?: ImageName } = {}): Promise<Image> {
-  if (opts.image === 'debian')
-    return (await import('./debian.js')).ensureDebianImage({
-      ...(opts.rebuild !== undefined ? { rebuild: opts.rebuild } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    });
+  if (opts.image === 'debian') return (await import('./debian.js')).ensureDebianImage(opts);
   const log = opts.log ?? (() => {});
   const plan = await currentPlan(opts.kernel);
   const dir = join(imagesDir(), plan.hash);
@@ -253,7 +249,8 @@ export async function ensureImage(opts: { rebuild?: boolean; log?: (line: string
       inputs,
     };
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-    if (!(await installDir(tmp, dir, replace))) log(`another build of ${plan.hash} finished first; using it`);
+    if (await installDir(tmp, dir, replace)) await rememberSha256(join(dir, manifest.rootDisk.file), manifest.rootDisk.sha256);
+    else log(`another build of ${plan.hash} finished first; using it`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -50,7 +50,7 @@ export class EngineDriver implements Driver {
   private readonly live = new Set<Live>();
 
   /** The image (and for the lean one, the guest kernel it is built for). */
-  private readonly guestKernel: ImageChoice;
+  private readonly imageChoice: ImageChoice;
   readonly name: string;
   readonly imageName: ImageName;
 
@@ -62,7 +62,7 @@ export class EngineDriver implements Driver {
     const name = binary;
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(binary, this.imageName);
-    this.guestKernel = { ...options.guestKernel, image: this.imageName };
+    this.imageChoice = { ...options.guestKernel, image: this.imageName };
     this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
   }
 
@@ -103,7 +103,7 @@ export class EngineDriver implements Driver {
       details['cgroupParent'] =
         'the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure "exec-opts": ["native.cgroupdriver=cgroupfs"]';
     try {
-      await loadImage(this.guestKernel);
+      await loadImage(this.imageChoice);
     } catch (e) {
       return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``, details };
     }
@@ -122,7 +122,7 @@ export class EngineDriver implements Driver {
 
   async prepare(): Promise<void> {
     if (this.imported) return;
-    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    const { image, host } = await prepareImageAndCgroups(this.name, this.imageChoice);
     this.image = image;
     this.host = host;
     this.tag = `tsbench-workload:${image.hash.slice(0, 12)}`;

@@ -94,7 +94,7 @@ export class OciRuntimeDriver implements Driver {
   private unregisterExit: (() => void) | undefined;
   /** Set by probe/prepare: crun on a hybrid host runs with the cgroup2 mount hidden. */
   /** The image (and for the lean one, the guest kernel it is built for). */
-  private readonly guestKernel: ImageChoice;
+  private readonly imageChoice: ImageChoice;
   private readonly confinement: Confinement;
   readonly name: string;
   readonly imageName: ImageName;
@@ -113,7 +113,7 @@ export class OciRuntimeDriver implements Driver {
     this.description = `${name}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
     this.tmpDir = options.tmpDir ?? tmpdir();
     this.upper = options.upper ?? 'tmpfs';
-    this.guestKernel = { ...options.guestKernel, image: this.imageName };
+    this.imageChoice = { ...options.guestKernel, image: this.imageName };
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.confinement = options.confinement ?? 'docker-default';
     // Ids unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
@@ -155,7 +155,7 @@ export class OciRuntimeDriver implements Driver {
     }
     if (host.missing.length > 0) return no(describeMissing(host), details);
     try {
-      await loadImage(this.guestKernel);
+      await loadImage(this.imageChoice);
     } catch (e) {
       return no(`the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``, details);
     }
@@ -212,7 +212,7 @@ export class OciRuntimeDriver implements Driver {
 
   async prepare(_ctx?: PrepareContext): Promise<void> {
     if (this.dir !== undefined) return;
-    const { image, host } = await prepareImageAndCgroups(this.name, this.guestKernel);
+    const { image, host } = await prepareImageAndCgroups(this.name, this.imageChoice);
     this.image = image;
     this.host = host;
     if (this.runtime === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
