@@ -100,7 +100,7 @@ export async function sharedLibraries(binary: string): Promise<string[]> {
   return libs;
 }
 
-async function fileEntry(path: string, src: string): Promise<Entry> {
+export async function fileEntry(path: string, src: string): Promise<Entry> {
   const st = await stat(src); // follows symlinks: the image gets the real content at the path the loader asks for
   return { kind: 'file', path, src, mode: st.mode & 0o7777 };
 }
@@ -146,7 +146,7 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
       [containerOrder, true],
     ] as const) {
       if (container && launcher === undefined) continue;
-      for (const rel of await selectModules(kernel.modulesDir, { container })) {
+      for (const rel of await selectModules(kernel.modulesDir, container ? { set: 'container' } : {})) {
         const path = posix.join(guestModulesDir(kernel), rel);
         modules.push(await fileEntry(path, join(kernel.modulesDir, rel)));
         list.push(path);
@@ -176,7 +176,7 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
 }
 
 /** Creates the entries under `root`. Needs root for /dev/console (mknod). */
-async function materialize(root: string, entries: Entry[]): Promise<void> {
+export async function materialize(root: string, entries: Entry[]): Promise<void> {
   for (const e of entries) {
     const at = join(root, e.path);
     await mkdir(e.kind === 'dir' ? at : dirname(at), { recursive: true });
@@ -204,7 +204,7 @@ async function materialize(root: string, entries: Entry[]): Promise<void> {
 }
 
 /** Appends a newc cpio of everything under `root` (names relative to it) to `out`. */
-async function appendCpio(root: string, out: string): Promise<void> {
+export async function appendCpio(root: string, out: string): Promise<void> {
   const { stdout } = await execa('find', ['.', '-mindepth', '1'], { cwd: root });
   const names = stdout.split('\n').filter(Boolean).sort().join('\n') + '\n';
   // buffer: false, or execa keeps a copy of the (100+ MB) output in memory as well.

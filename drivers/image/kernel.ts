@@ -7,8 +7,9 @@
  *   current -> <version>          symlink to the kernel `resolveKernel()` returns
  *   <version>/vmlinuz
  *   <version>/kernel.json         { version, source, package?, packageVersion? }
- *   <version>/modules/            only the modules the agent loads, plus modules.dep
- *                                 and modules.builtin, laid out like /lib/modules/<version>
+ *   <version>/modules/            only the modules the agent loads and those a nested KVM
+ *                                 host loads (KVM_MODULES), plus modules.dep and
+ *                                 modules.builtin, laid out like /lib/modules/<version>
  */
 import { copyFile, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -51,6 +52,18 @@ export const WANTED_MODULES = ['virtio_mmio', 'virtio_blk', 'ext4'] as const;
  * container (drivers/qemu/nested.ts), so a plain VM's boot does not pay for them.
  */
 export const CONTAINER_MODULES = ['overlay'] as const;
+
+/**
+ * Modules that make the guest a KVM host itself: the nested KVM test host (test/helpers/testhost.ts)
+ * boots this kernel under TCG with `-cpu max`, whose emulated AMD SVM kvm_amd drives. QEMU's TCG
+ * emulates no Intel VMX, so kvm_intel is not kept. Optional like CONTAINER_MODULES: no workload VM
+ * loads them; a kernel without them only leaves the test host's KVM tests skipped, with that reason.
+ */
+export const KVM_MODULES = ['kvm_amd'] as const;
+
+/** The optional module sets, beside WANTED_MODULES which every VM boot loads. */
+export type ModuleSet = 'container' | 'kvm';
+const OPTIONAL_MODULES: Record<ModuleSet, readonly string[]> = { container: CONTAINER_MODULES, kvm: KVM_MODULES };
 
 export function kernelCacheDir(): string {
   return join(cacheDir(), 'kernel');
@@ -112,24 +125,24 @@ const moduleName = (path: string): string => (path.split('/').pop() ?? '').repla
 /**
  * The modules of `WANTED_MODULES` that the kernel has as modules, with their
  * dependencies, in load order (dependencies first), as paths relative to `modulesDir`.
- * With `container`, instead: those of `CONTAINER_MODULES` the kernel has as modules,
- * less what the wanted ones load already; missing ones are left out, not an error.
+ * With `set`, instead: those of that optional set (`CONTAINER_MODULES`, `KVM_MODULES`) the
+ * kernel has as modules, less what the wanted ones load already; missing ones are left out, not an error.
  */
-export async function selectModules(modulesDir: string, opts: { container?: boolean } = {}): Promise<string[]> {
-  if (opts.container === true) {
+export async function selectModules(modulesDir: string, opts: { set?: ModuleSet } = {}): Promise<string[]> {
+  if (opts.set !== undefined) {
     const base = new Set(await selectModules(modulesDir));
-    return (await closure(modulesDir, CONTAINER_MODULES, true)).filter((m) => !base.has(m));
+    return (await closure(modulesDir, OPTIONAL_MODULES[opts.set], true)).filter((m) => !base.has(m));
   }
   return closure(modulesDir, WANTED_MODULES, false);
 }
 
-/** Names of `CONTAINER_MODULES` that the kernel has neither as a module nor built in. */
-export async function missingContainerModules(modulesDir: string | undefined): Promise<string[]> {
+/** Names of an optional set's modules (`CONTAINER_MODULES` by default) that the kernel has neither as a module nor built in. */
+export async function missingModules(modulesDir: string | undefined, set: ModuleSet = 'container'): Promise<string[]> {
   if (modulesDir === undefined) return []; // everything built in
   const deps = await readModulesDep(modulesDir);
   const have = new Set([...deps.keys()].map(moduleName));
   const builtin = await builtinNames(modulesDir);
-  return CONTAINER_MODULES.filter((n) => !have.has(n) && !builtin.has(n));
+  return OPTIONAL_MODULES[set].filter((n) => !have.has(n) && !builtin.has(n));
 }
 
 async function builtinNames(modulesDir: string): Promise<Set<string>> {
@@ -267,7 +280,11 @@ async function installKernel(kernel: Kernel, meta: Record<string, string>): Prom
   try {
     await copyFile(kernel.vmlinuz, join(tmp, 'vmlinuz'));
     if (kernel.modulesDir !== undefined) {
-      const modules = [...(await selectModules(kernel.modulesDir)), ...(await selectModules(kernel.modulesDir, { container: true }))];
+      const modules = [
+        ...(await selectModules(kernel.modulesDir)),
+        ...(await selectModules(kernel.modulesDir, { set: 'container' })),
+        ...(await selectModules(kernel.modulesDir, { set: 'kvm' })),
+      ];
       await checkModulesMatch(kernel.modulesDir, kernel.version, modules);
       const deps = await readModulesDep(kernel.modulesDir);
       const out = join(tmp, 'modules');
@@ -304,9 +321,10 @@ export async function fetchKernel(opts: KernelOptions & { log?: (line: string) =
   }
   const pkg = await debianKernelPackage();
   const cached = await cachedKernel(join(kernelCacheDir(), pkg.kernelVersion));
-  // An entry cached before CONTAINER_MODULES existed lacks them: fetch it again.
-  const stale = cached !== undefined && (await missingContainerModules(cached.modulesDir)).length > 0;
-  if (stale) log(`the cached ${pkg.name} lacks ${(await missingContainerModules(cached.modulesDir)).join(', ')}; fetching it again`);
+  // An entry cached before CONTAINER_MODULES or KVM_MODULES existed lacks them: fetch it again (Debian's kernel has both).
+  const lacking = cached === undefined ? [] : [...(await missingModules(cached.modulesDir, 'container')), ...(await missingModules(cached.modulesDir, 'kvm'))];
+  const stale = lacking.length > 0;
+  if (stale) log(`the cached ${pkg.name} lacks ${lacking.join(', ')}; fetching it again`);
   if (cached !== undefined && !stale) {
     await setCurrent(pkg.kernelVersion);
     log(`${pkg.name} ${pkg.version} is cached already`);

@@ -32,7 +32,7 @@ import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, encodeJob, loadImage, targetWithImage, type ImageName } from '../image/index.js';
-import { missingContainerModules } from '../image/kernel.js';
+import { missingModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
 import type { Capabilities, Driver, Instance, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
@@ -133,7 +133,7 @@ export class NestedDriver implements Driver {
         const image = await loadImage(this.opts.guestKernel);
         await access(join(image.rootfs, 'sbin/tsbench-launch'), constants.X_OK);
         // The lean kernel has overlayfs built in (drivers/image/kernel/lean.config, checked when it is built).
-        const missing = this.profile === 'cloud' ? await missingContainerModules(image.kernel.modulesDir) : [];
+        const missing = this.profile === 'cloud' ? await missingModules(image.kernel.modulesDir) : [];
         if (missing.length > 0)
           return {
             available: false,
