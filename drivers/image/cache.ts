@@ -66,6 +66,23 @@ async function memoKey(path: string): Promise<string> {
 }
 
 /**
+ * Hashes being computed in this process, by file and memo key: the targets' probes run at once and
+ * each plans its image, so on an empty memo (a fresh cache, a new machine) they would all read the
+ * same hundreds of MB side by side; one read serves them all.
+ */
+const inFlight = new Map<string, Promise<string>>();
+
+function hashing(path: string, key: string): Promise<string> {
+  const id = `${path}\0${key}`;
+  let p = inFlight.get(id);
+  if (p === undefined) {
+    p = sha256File(path).finally(() => inFlight.delete(id));
+    inFlight.set(id, p);
+  }
+  return p;
+}
+
+/**
  * SHA-256 of many input files, remembered by (device, inode, size, mtime, ctime)
  * in `images/.sha256-memo.json`, as git's index does: a cache hit must not
  * re-read 100+ MB of tools and libraries. Any write to a file changes its ctime,
@@ -80,7 +97,7 @@ export async function sha256Inputs(paths: string[]): Promise<string[]> {
       const hit = memo[path];
       if (hit?.key === key) return hit.sha256;
       changed = true;
-      const sha256 = await sha256File(path);
+      const sha256 = await hashing(path, key);
       memo[path] = { key, sha256 };
       return sha256;
     }),
