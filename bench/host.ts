@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { execa } from 'execa';
 import si from 'systeminformation';
 import type { Host } from '../core/schema.js';
+import { hostEmulatedBy } from '../drivers/qemu/host.js';
 
 export type CgroupLayout = Host['cgroup'];
 
@@ -53,13 +54,14 @@ export async function exists(path: string): Promise<boolean> {
 
 /** Collects the host's dimensions (about 100 ms). */
 export async function hostDimensions(): Promise<Host> {
-  const [cpu, mem, osInfo, cg, qemu, kernel] = await Promise.all([
+  const [cpu, mem, osInfo, cg, qemu, kernel, emulated] = await Promise.all([
     si.cpu(),
     si.mem(),
     si.osInfo(),
     cgroupLayout(),
     qemuVersion(),
     readFile('/proc/sys/kernel/osrelease', 'utf8').then((s) => s.trim()),
+    hostEmulatedBy(),
   ]);
   return {
     hostname: hostname(),
@@ -72,6 +74,7 @@ export async function hostDimensions(): Promise<Host> {
     cgroup: cg,
     node: process.version,
     ...(qemu ? { qemuVersion: qemu } : {}),
+    ...(emulated !== undefined ? { nestedUnder: emulated } : {}),
     ...(cpu.virtualization !== undefined ? { virtualization: cpu.virtualization ? 'cpu flag present' : 'cpu flag absent' } : {}),
   };
 }

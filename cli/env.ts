@@ -12,6 +12,8 @@ export const ENVIRONMENT = {
   TSBENCH_KERNEL: 'a bzImage to build the image for and boot, instead of the cached kernel',
   TSBENCH_KERNEL_MODULES: "TSBENCH_KERNEL's modules directory (/lib/modules/<version>)",
   TSBENCH_LINUX_SOURCE: 'the linux source tarball `tsbench kernel build` builds the lean guest kernel from (default /usr/src/linux-source-6.1.tar.xz)',
+  TSBENCH_LEAN_KERNEL:
+    'a lean guest kernel built elsewhere, as the directory `tsbench kernel build` made ($cache/kernel/lean-<key>), booted instead of the one built from TSBENCH_LINUX_SOURCE',
   TSBENCH_QEMU_MACHINE: `QEMU machine type of the VM targets when --machine is not given (${MACHINES.join(', ')})`,
   TSBENCH_PRINT_COMMAND: '1: print each VM’s qemu command line on stderr, like --print-command',
   TSBENCH_TSC_KHZ: "the host's TSC rate in kHz for TCG guests, when tsbench cannot read it",
@@ -44,6 +46,8 @@ export function driverOptionsFromEnv(env: Env = process.env): DriverOptions {
   if (kernel !== undefined) opts.guestKernel = { kernel, ...(modules !== undefined ? { modules } : {}) };
   const linuxSource = value(env, 'TSBENCH_LINUX_SOURCE');
   if (linuxSource !== undefined) opts.linuxSource = linuxSource;
+  const leanKernelDir = value(env, 'TSBENCH_LEAN_KERNEL');
+  if (leanKernelDir !== undefined) opts.leanKernelDir = leanKernelDir;
   const machine = value(env, 'TSBENCH_QEMU_MACHINE');
   if (machine !== undefined) {
     if (!(MACHINES as readonly string[]).includes(machine))

@@ -112,6 +112,12 @@ export const HostSchema = z.object({
   qemuVersion: z.string().optional(),
   virtualization: z.string().optional().describe('what systeminformation says; informative only, never used to judge kvm'),
   kvm: z.object({ available: z.boolean(), reason: z.string().optional() }).optional().describe('the kvm target’s probe-boot verdict'),
+  nestedUnder: z
+    .literal('tcg')
+    .optional()
+    .describe(
+      "this host is itself a VM whose CPU QEMU's TCG emulates (its model name says so), e.g. the nested KVM test host: its kvm targets ran the real KVM code path, but every timing here is a figure of emulation, never a KVM or native one",
+    ),
 });
 
 export const ImageInfoSchema = z

@@ -204,6 +204,12 @@ export interface DriverOptions {
   /** The linux source tarball the lean guest kernel is built from (`TSBENCH_LINUX_SOURCE`). @default /usr/src/linux-source-6.1.tar.xz */
   linuxSource?: string;
   /**
+   * A lean kernel built elsewhere: a `$cache/kernel/lean-<key>` directory that `tsbench kernel build`
+   * made (vmlinux, config, kernel.json), booted as it is (`TSBENCH_LEAN_KERNEL`). The nested KVM test host
+   * uses it: it carries the host's lean kernel, not the 138 MB source tarball its cache key is a hash of.
+   */
+  leanKernelDir?: string;
+  /**
    * The workload image the target runs (drivers/image/names.ts): the registry sets it from a
    * `TARGET@IMAGE` name, and the driver names itself so. @default 'lean'
    */

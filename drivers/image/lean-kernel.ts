@@ -222,6 +222,25 @@ export async function resolveLeanKernel(inputs: LeanKernelInputs = {}): Promise<
   return found;
 }
 
+/**
+ * The lean kernel of a cache entry made elsewhere (`TSBENCH_LEAN_KERNEL`), whatever its key: its
+ * kernel.json names the key, and the entry is checked as a cache hit is. An ImageError (exit 2) naming
+ * the variable when the directory is no complete entry.
+ */
+export async function leanKernelAt(dir: string): Promise<LeanKernel> {
+  const at = resolve(dir);
+  const meta = await readFile(join(at, 'kernel.json'), 'utf8').then(
+    (text) => JSON.parse(text) as Partial<LeanKernelMeta>,
+    () => undefined,
+  );
+  const found = typeof meta?.key === 'string' ? await cachedLeanKernel(at, meta.key) : undefined;
+  if (found === undefined)
+    throw new ImageError(`TSBENCH_LEAN_KERNEL=${dir} is not a lean kernel that tsbench kernel build made (vmlinux, config, kernel.json): fix or unset it`, {
+      exitCode: 2,
+    });
+  return found;
+}
+
 /** The first of `names` that is not an executable on PATH. */
 function missingTool(names: string[]): string | undefined {
   const dirs = (process.env['PATH'] ?? '').split(delimiter).filter(Boolean);

@@ -90,7 +90,7 @@ import {
   type VmProfile,
 } from './cmdline.js';
 import { createDataDisk, makeScratchDir } from './disk.js';
-import { bootId, childPids, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
+import { bootId, childPids, hostEmulatedBy, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
 import { readVerdict, writeVerdict } from './verdict.js';
 import { profileWords, vmDescription, vmTargetName } from './names.js';
 import { MiB, nsToMs } from '../../core/units.js';
@@ -109,7 +109,7 @@ export {
   type QemuArgsOptions,
   type VmProfile,
 } from './cmdline.js';
-export { readPssBytes, kvmProviderNote, hostTscKhz } from './host.js';
+export { readPssBytes, kvmProviderNote, hostTscKhz, hostEmulatedBy } from './host.js';
 export { vmTargetName, vmDescription } from './names.js';
 
 export interface QemuDriverOptions extends DriverOptions {
@@ -197,7 +197,8 @@ interface Boot {
 
 /** The lean kernel `tsbench kernel build` cached for the current configuration; an ImageError naming that command if none. */
 async function leanKernel(opts: QemuDriverOptions): Promise<{ vmlinux: string; version: string; key: string }> {
-  const { resolveLeanKernel } = await import('../image/lean-kernel.js');
+  const { resolveLeanKernel, leanKernelAt } = await import('../image/lean-kernel.js');
+  if (opts.leanKernelDir !== undefined) return leanKernelAt(opts.leanKernelDir);
   return resolveLeanKernel(opts.linuxSource !== undefined ? { source: opts.linuxSource } : {});
 }
 
@@ -320,6 +321,20 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
  */
 export function tcgLeanArgs(accelerator: Accelerator, profile: VmProfile): string[] {
   return accelerator === 'tcg' && profile === 'lean' ? ['noapictimer'] : [];
+}
+
+let probing: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the KVM probe boots of one process one after another (`tsbench targets` and a run's probes ask
+ * for all VM targets at once). A KVM probe boot takes a fraction of a second, so waiting costs little;
+ * at once, they compete for the CPUs against their ready timeout (and in the nested KVM test host with two
+ * vCPUs, stock-kernel boots at once hung: 2 of 4, measured).
+ */
+function oneProbeAtATime<T>(probe: () => Promise<T>): Promise<T> {
+  const mine = probing.then(probe, probe);
+  probing = mine.catch(() => undefined);
+  return mine;
 }
 
 /** A line QEMU itself printed on stderr (`qemu-system-x86_64: …` or `qemu: …`). */
@@ -459,13 +474,24 @@ export class QemuDriver implements Driver {
     const device = await kvmDeviceProblem();
     if (device !== undefined) return { available: false, reason: `kvm: ${device}${note ? ` (${note})` : ''}`, details };
     const key = [await bootId(), boot.hash, this.binary, qemu, this.machine].join(' ');
-    let verdict = this.opts.reprobeKvm === true ? undefined : await readVerdict(key);
-    if (verdict === undefined) {
-      verdict = await this.probeBoot(boot, note, signal);
-      await writeVerdict(key, verdict).catch(() => {});
-    }
+    const verdict = await oneProbeAtATime(async () => {
+      const cached = this.opts.reprobeKvm === true ? undefined : await readVerdict(key);
+      if (cached !== undefined) return cached;
+      const probed = await this.probeBoot(boot, note, signal);
+      await writeVerdict(key, probed).catch(() => {});
+      return probed;
+    });
     details['kvmProbe'] = `${verdict.available ? 'ready' : 'failed'} in ${Math.round(verdict.probeMs)} ms at ${verdict.probedAt}`;
-    return { available: verdict.available, reason: verdict.available ? `accelerator: kvm; ${what}` : (verdict.reason ?? 'kvm: probe boot failed'), details };
+    // KVM on a host that is itself under TCG: the KVM code path for real, its timings emulation's (bench/host.ts nestedUnder).
+    const nested = await hostEmulatedBy();
+    if (nested !== undefined) details['nestedUnder'] = nested;
+    const accel =
+      nested !== undefined ? `kvm, nested under ${nested.toUpperCase()} (this host is a VM whose CPU TCG emulates: timings here are not KVM figures)` : 'kvm';
+    return {
+      available: verdict.available,
+      reason: verdict.available ? `accelerator: ${accel}; ${what}` : (verdict.reason ?? 'kvm: probe boot failed'),
+      details,
+    };
   }
 
   /** Boots a `noop` guest under KVM and says whether its agent reached `ready` in time. */
@@ -475,7 +501,9 @@ export class QemuDriver implements Driver {
     signal: AbortSignal | undefined,
   ): Promise<{ available: boolean; reason?: string; probedAt: string; probeMs: number }> {
     // A KVM guest is ready in well under a second (the lean microVM) or a few seconds (systemd); a stuck one is not.
-    const timeoutMs = this.opts.probeTimeoutMs ?? (boot.init === 'systemd' ? 30_000 : 10_000);
+    // On a host under TCG (the nested test host) it runs at TCG's speed: it gets TCG's ready timeout.
+    const nested = (await hostEmulatedBy()) !== undefined;
+    const timeoutMs = this.opts.probeTimeoutMs ?? (nested ? defaultReadyTimeoutMs('tcg', boot.init) : boot.init === 'systemd' ? 30_000 : 10_000);
     const probedAt = new Date().toISOString();
     const started = performance.now();
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
@@ -535,7 +563,7 @@ export class QemuDriver implements Driver {
       ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
       // Not a VM's: only a container inside it (guestArgs, nested.ts) enforces it.
       ...(limits.pids !== undefined ? { pids: limits.pids } : {}),
-      readyTimeoutMs: this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs(this.accelerator, boot.init),
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs((await hostEmulatedBy()) ?? this.accelerator, boot.init),
     });
   }
 
