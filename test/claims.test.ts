@@ -594,3 +594,71 @@ test("a verdict names which VM each VM target was: the lean microVM, the stock V
   const old = claim('C1', craft({ scenarios, targets: [{ name: 'tcg', available: true, details: { accelerator: 'tcg' } }] }));
   assert.equal(old.vmProfiles?.['tcg'], 'stock kernel, image as initramfs');
 });
+
+describe('kvm results from a host nested under TCG (the nested KVM test host)', () => {
+  const nestedHost = { nestedUnder: 'tcg' as const, cpuModel: 'AuthenticAMD QEMU TCG CPU version 2.5+' };
+
+  test('C1: a nested kvm boot much slower than the container is context, and the VM half waits for a KVM host', () => {
+    const file = one(
+      {
+        startup: {
+          native: { toReadyMs: around(5) },
+          container: { toReadyMs: around(40) },
+          kvm: { toReadyMs: around(2600) },
+        },
+      },
+      nestedHost,
+    );
+    const v = claim('C1', file);
+    const nested = part(v, 'VM takes much longer (kvm nested under TCG)');
+    assert.equal(nested.verdict, 'confirmed');
+    assert.equal(nested.bearing, 'context');
+    assert.match(nested.evidence, /nested under TCG/);
+    const waiting = part(v, 'VM takes much longer (kvm)');
+    assert.equal(waiting.verdict, 'not measured');
+    assert.match(waiting.evidence, /only as kvm nested under TCG/);
+    assert.equal(v.verdict, 'not measured', v.evidence);
+  });
+
+  test('C1: the same figures from an ordinary host decide', () => {
+    const v = claim('C1', one({ startup: { native: { toReadyMs: around(5) }, container: { toReadyMs: around(40) }, kvm: { toReadyMs: around(2600) } } }));
+    assert.equal(v.verdict, 'confirmed');
+    assert.equal(part(v, 'VM takes much longer (kvm)').bearing, 'decides');
+  });
+
+  test('C2: nested kvm within 10 % of native is context, never "KVM close behind"', () => {
+    const file = one({ cpu: { native: { workMs: constant(500) }, container: { workMs: around(505, 0.005) }, kvm: { workMs: around(520, 0.01) } } }, nestedHost);
+    const v = claim('C2', file);
+    assert.equal(part(v, 'KVM close behind (kvm nested under TCG)').bearing, 'context');
+    assert.equal(part(v, 'KVM close behind').verdict, 'not measured');
+    assert.notEqual(v.verdict, 'confirmed');
+  });
+
+  test('C6: a nested kvm VM paying for its virtual disk is context, as under TCG', () => {
+    const ratio = (r: number) => ({
+      seqReadMiBps: around(1000 * r),
+      seqWriteMiBps: around(1000 * r),
+      randReadIops: around(1e5 * r),
+      randWriteIops: around(8e4 * r),
+    });
+    const v = claim('C6', one({ io: { native: ratio(1), container: ratio(0.99), kvm: ratio(0.3) } }, nestedHost));
+    const nested = part(v, 'VM pays for device virtualisation (kvm nested under TCG)');
+    assert.equal(nested.verdict, 'confirmed');
+    assert.equal(nested.bearing, 'context');
+  });
+
+  test('C10: a nested kvm confirmation decides as a TCG one does, labelled nested under TCG', () => {
+    const file = one(
+      {
+        startup: { kvm: { toReadyMs: around(2600) }, 'container-in-kvm': { toReadyMs: around(2620) } },
+        cpu: { native: { workMs: around(500) }, kvm: { workMs: around(520) }, 'container-in-kvm': { workMs: around(525) } },
+      },
+      nestedHost,
+    );
+    const v = claim('C10', file);
+    const startup = part(v, 'little extra startup (kvm nested under TCG)');
+    assert.equal(startup.verdict, 'confirmed');
+    assert.equal(startup.bearing, 'decides');
+    assert.match(startup.evidence, /nested under TCG/);
+  });
+});

@@ -148,6 +148,14 @@ export class HostData {
     return undefined;
   }
 
+  /**
+   * Whether this host is itself a VM under TCG (bench/host.ts \`nestedUnder\`, e.g. the nested KVM test
+   * host): its kvm targets ran the KVM code path, but at TCG's speed, so the rules judge them as TCG.
+   */
+  nestedUnderTcg(): boolean {
+    return this.files.some((f) => f.result.host.nestedUnder === 'tcg');
+  }
+
   /** Why kvm did not run on this host, from the newest file's cached probe verdict. */
   kvmUnavailable(): string | undefined {
     const newest = [...this.files].sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt))[0];

@@ -111,6 +111,13 @@ export function claimsMarkdown(): string {
     }),
   );
   p("A claim's `accelerator` is `kvm` when a measured KVM part decided it, `tcg` when only TCG parts did.");
+  p(
+    'The same holds for `kvm` on a host that is itself a VM under TCG (results with `host.nestedUnder: "tcg"`,',
+    "such as the suite's nested KVM test host, docs/testhost.md): its guests ran the KVM code path at TCG's",
+    'speed, so their timing parts (C1, C2, C6, C10) are judged by the TCG rule above, labelled "kvm nested under',
+    'TCG", and never stand in for a KVM figure; C2\'s "KVM close behind" is then context and stays not measured.',
+    "Memory (C3, C5) is judged as KVM's: the nested qemu runs its guest under KVM, with no translation cache.",
+  );
 
   p('## Several result files and hosts');
   p(

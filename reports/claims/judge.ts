@@ -95,6 +95,9 @@ export function runHint(scenario: string, targets: readonly string[]): string {
 // ---- one claim being judged --------------------------------------------------
 
 /** Collects a claim's parts, figures, targets and source files, then states its verdict. */
+/** How a kvm part measured on a host nested under TCG is labelled. */
+export const NESTED_KVM = 'kvm nested under TCG';
+
 export class ClaimBuilder {
   readonly parts: ClaimPart[] = [];
   readonly figures: Figure[] = [];
@@ -129,7 +132,16 @@ export class ClaimBuilder {
     this.sources.set(source, s);
   }
 
+  /**
+   * Adds a part. On a host nested under TCG a measured kvm part is labelled so ("VM takes much longer
+   * (kvm nested under TCG)"): its rule judged it as TCG (rules.ts \`ruleAccel\`), and readers must see why.
+   */
   part(p: ClaimPart): void {
+    if (p.accelerator === 'kvm' && p.verdict !== 'not measured' && this.host.nestedUnderTcg()) {
+      const label = p.label.includes('(kvm') ? p.label.replace('(kvm', `(${NESTED_KVM}`) : `${p.label} (${NESTED_KVM})`;
+      this.parts.push({ ...p, label });
+      return;
+    }
     this.parts.push(p);
   }
 

@@ -14,7 +14,7 @@
  */
 import { CLAIMS, type ClaimSpec } from './catalogue.js';
 import { derived, differenceBetween, ratioBetween, type HostData, type Interval, type MetricFound } from './data.js';
-import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv } from './judge.js';
+import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv, NESTED_KVM } from './judge.js';
 import type { ClaimPart, ClaimVerdict, Verdict } from './types.js';
 import { targetWithImage, type ImageName } from '../../drivers/image/names.js';
 import { vmTargetName } from '../../drivers/qemu/names.js';
@@ -202,6 +202,18 @@ function tcgBearing(accel: Accel, verdict: Verdict, flatters: Verdict | null): '
   return accel === 'tcg' && verdict === flatters ? 'context' : 'decides';
 }
 
+/**
+ * The accelerator whose rule a VM part follows: its own, except kvm on a host that is itself a VM under
+ * TCG (HostData.nestedUnderTcg, the nested KVM test host), whose guests run the KVM code path at TCG's
+ * speed — a timing there is never KVM evidence, so it is judged as TCG's (and labelled, ClaimBuilder.part).
+ */
+function ruleAccel(h: HostData, accel: Accel): Accel {
+  return accel === 'kvm' && h.nestedUnderTcg() ? 'tcg' : accel;
+}
+
+/** What a kvm part's evidence says on such a host. */
+const NESTED_WORDS = `nested under TCG (a KVM guest on a host whose CPU TCG emulates: the KVM code path, at TCG's speed)`;
+
 // ---- image pairs ---------------------------------------------------------------
 
 /** A container and the VMs that run the same workload image: what C1, C3, C4 and C5 compare. */
@@ -279,10 +291,12 @@ function requireVm(c: ClaimBuilder, label: string, scenario: string, targets: re
   const image = pair?.image;
   const vmParts = c.parts.filter((p) => p.accelerator !== undefined && p.label.startsWith(label) && p.image === image);
   if (vmParts.some((p) => (p.bearing ?? 'decides') === 'decides' && p.verdict !== 'not measured')) return;
-  if (vmParts.some((p) => p.accelerator === 'kvm')) return;
-  const tcgContext = vmParts.find((p) => p.accelerator === 'tcg' && p.bearing === 'context');
+  // A kvm part that decides nothing was measured nested under TCG: the claim's VM half still waits for a real KVM host.
+  if (vmParts.some((p) => p.accelerator === 'kvm' && p.bearing !== 'context')) return;
+  const tcgContext = vmParts.find((p) => p.bearing === 'context');
   const kvm = (pair ?? LEAN_PAIR).vm.kvm;
-  const reason = tcgContext ? `measured only under TCG, which cannot decide it (${tcgWhy})` : `no \`${scenario}\` result for ${kvm}`;
+  const where = tcgContext?.accelerator === 'kvm' ? `only as ${NESTED_KVM}` : 'only under TCG';
+  const reason = tcgContext ? `measured ${where}, which cannot decide it (${tcgWhy})` : `no \`${scenario}\` result for ${kvm}`;
   c.part({
     label: pairLabel(label, pair ?? LEAN_PAIR, 'kvm'),
     verdict: 'not measured',
@@ -342,9 +356,9 @@ function c1Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
     if (!r) continue;
     c.fig(figure(`${target} / ${pair.container} time to ready`, r, '×', target));
     const verdict = atLeast(r, T.muchLongerFactor);
-    const bearing = tcgBearing(accel, verdict, 'confirmed');
-    const note =
-      accel === 'tcg' ? ' under TCG emulation' + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '') : '';
+    const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'confirmed');
+    const under = accel === 'tcg' ? ' under TCG emulation' : ruleAccel(h, accel) === 'tcg' ? `, ${NESTED_WORDS}` : undefined;
+    const note = under === undefined ? '' : under + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '');
     const vmWords = pair === LEAN_PAIR ? `a ${accel} VM` : `a ${target} VM`;
     c.part({
       label: pairLabel(label, pair, accel),
@@ -378,11 +392,20 @@ function c2(h: HostData): ClaimVerdict {
     c.use(r.found);
     c.fig(figure('work time', r.found.interval, 'ms', p.target));
     c.fig(figure('work time / native', r.found.ratio, '×', p.target));
+    // "KVM close behind" is about KVM's speed: a kvm target nested under TCG is context, and the part waits for a KVM host.
+    const nestedKvm = p.accel !== undefined && ruleAccel(h, p.accel) !== p.accel;
     c.part({
       ...base,
       verdict: p.judge(r.found.ratio),
-      evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}.`,
+      evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}${nestedKvm ? `; measured ${NESTED_WORDS}: no KVM figure` : ''}.`,
+      ...(nestedKvm ? { bearing: 'context' as const } : {}),
     });
+    if (nestedKvm)
+      c.part({
+        ...base,
+        verdict: 'not measured',
+        evidence: c.notMeasured(`measured only as ${NESTED_KVM}, which cannot decide it`, 'cpu', ['native', p.target]),
+      });
   }
   const native = h.metric('cpu', 'native', 'workMs');
   if (native.ok) c.fig(figure('work time', native.found.interval, 'ms', 'native'));
@@ -751,8 +774,9 @@ function c6(h: HostData): ClaimVerdict {
     const notBelow = (iv: Interval): boolean => iv.lo >= T.littleIoRatio;
     const verdict: Verdict =
       below(rr.found.ratio) && below(rw.found.ratio) ? 'confirmed' : notBelow(rr.found.ratio) && notBelow(rw.found.ratio) ? 'refuted' : 'inconclusive';
-    const bearing = tcgBearing(accel, verdict, 'confirmed');
-    const note = accel === 'tcg' ? (bearing === 'context' ? ' under TCG, which emulates the I/O path and so says nothing about a KVM VM' : ' under TCG') : '';
+    const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'confirmed');
+    const under = accel === 'tcg' ? ' under TCG' : ruleAccel(h, accel) === 'tcg' ? `, ${NESTED_WORDS}` : '';
+    const note = under !== '' && bearing === 'context' ? `${under}, which emulates the I/O path and so says nothing about a KVM VM` : under;
     c.part({
       label: `${label} (${accel})`,
       verdict,
@@ -1011,9 +1035,9 @@ function c10(h: HostData): ClaimVerdict {
         verdict = atMost(r, T.littleExtraCpuRatio);
         words = `fixed work takes ${fmtIv(r, '×')} the time it takes in the ${accel} VM alone (bound ${T.littleExtraCpuRatio}×)`;
       }
-      const bearing = tcgBearing(accel, verdict, 'refuted');
-      const note =
-        accel === 'tcg' ? (bearing === 'context' ? " — under TCG, which emulates the container's kernel work and overstates it" : ' — under TCG') : '';
+      const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'refuted');
+      const under = accel === 'tcg' ? ' — under TCG' : ruleAccel(h, accel) === 'tcg' ? ` — ${NESTED_WORDS}` : '';
+      const note = under !== '' && bearing === 'context' ? `${under}, which emulates the container's kernel work and overstates it` : under;
       c.part({ label: partLabel, verdict, evidence: `${words}${note}.`, bearing, accelerator: accel, targets: [accel, nested] });
     }
     const kvmRun = d.scenario === 'cpu' ? ['native', 'kvm', 'container-in-kvm'] : ['kvm', 'container-in-kvm'];

@@ -20,6 +20,8 @@ export interface CraftOptions {
   /** every image of the run, each named (a result's `images`) */
   images?: NamedImage[];
   kvmAvailable?: boolean;
+  /** the host is a VM under TCG (the nested KVM test host) */
+  nestedUnder?: 'tcg';
   /** scenario → target → samples */
   scenarios: Record<string, Record<string, TargetSpec>>;
   /** the run's target list, with the probes' details */
@@ -88,6 +90,7 @@ export function craft(o: CraftOptions): LoadedResult {
       cgroup: 'v2',
       node: 'v20',
       kvm: o.kvmAvailable === false ? { available: false, reason: 'no /dev/kvm' } : { available: true },
+      ...(o.nestedUnder ? { nestedUnder: o.nestedUnder } : {}),
     },
     ...(o.image ? { image: o.image } : {}),
     ...(o.images ? { images: o.images } : {}),
