@@ -46,6 +46,7 @@ function hostLine(h: ReportHost): string {
     `cgroup ${d.cgroup}`,
     `QEMU ${d.qemuVersion ?? 'not found'}`,
     `KVM ${kvm}`,
+    ...(d.nestedUnder ? [`nested under ${d.nestedUnder.toUpperCase()}: a VM whose CPU TCG emulates, its timings no KVM or native figures`] : []),
   ];
   return `**Host ${mdCell(h.label)}**: ${mdCell(parts.join(' · '))}`;
 }

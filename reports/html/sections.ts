@@ -152,6 +152,13 @@ function hostCard(h: ReportHost): string {
     row('QEMU', d.qemuVersion ? e(d.qemuVersion) : '<span class="muted">not found</span>'),
   ];
   if (d.virtualization) rows.push(row('virtualization (informative)', e(d.virtualization)));
+  if (d.nestedUnder)
+    rows.push(
+      row(
+        'nested under',
+        `<span class="verdict verdict-refuted">${e(d.nestedUnder.toUpperCase())}</span> this host is a VM whose CPU TCG emulates: kvm ran the KVM code path at TCG's speed, and no timing here is a KVM or native figure`,
+      ),
+    );
   rows.push(
     row(
       'KVM',
