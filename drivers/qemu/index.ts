@@ -650,6 +650,10 @@ export class QemuDriver implements Driver {
       argv,
       ...(boot.init === 'systemd' ? { env: { ...(process.env as Record<string, string>), TMPDIR: this.scratch as string } } : {}),
       readyTimeoutMs: vm.readyTimeoutMs,
+      // A no-op job (startup, the kvm probe) ends the VM right after ready; one still there at twice the ready
+      // timeout hangs, and is killed rather than holding the run (a startup run in the nested KVM test host
+      // stood still for ten minutes after 48 nested boots, its host idle and no ready timeout firing).
+      ...(request.job.kind === 'noop' ? { exitTimeoutMs: 2 * vm.readyTimeoutMs } : {}),
       tailLines: 20,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
@@ -685,6 +689,8 @@ export class QemuDriver implements Driver {
     const qemuSaid = o.tail.find(isQemuMessage);
     if (o.timedOut === 'ready') {
       reason = `the VM did not reach the agent's ready in ${readyTimeoutMs / 1000} s (${details.accelerator}) and was killed${hint ? `: ${hint}` : ''}; last console lines in the tail`;
+    } else if (o.timedOut === 'exit') {
+      reason = `the VM of a no-op job had not ended ${(2 * readyTimeoutMs) / 1000} s after its launch (${details.accelerator}) and was killed; last console lines in the tail`;
     } else if (!o.killed && o.agentExitCode === undefined && o.launcherError === undefined) {
       // QEMU ended without the agent's last line: a guest panic (panic=-1 with -no-reboot) or QEMU failing.
       status = 'failed';
