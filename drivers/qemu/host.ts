@@ -36,16 +36,22 @@ export async function kvmProviderNote(sysModule = '/sys/module'): Promise<string
 }
 
 /**
- * \`tcg\` when this machine's CPU is QEMU TCG's emulation: /proc/cpuinfo's model name is what
- * \`-cpu max\` reports under TCG ("QEMU TCG CPU version 2.5+"). Such a host is itself a VM under TCG —
+ * `tcg` when this machine's CPU is QEMU TCG's emulation: /proc/cpuinfo's model name is what
+ * `-cpu max` reports under TCG ("QEMU TCG CPU version 2.5+"). Such a host is itself a VM under TCG —
  * the nested KVM test host (test/helpers/testhost.ts) is one — and a KVM guest on it runs at TCG's
  * speed: it boots on the KVM code path, but its timings are figures of emulation. Undefined otherwise.
  */
 export async function hostEmulatedBy(cpuinfo?: string): Promise<'tcg' | undefined> {
-  const text = cpuinfo ?? (await readFile('/proc/cpuinfo', 'utf8').catch(() => ''));
-  const model = /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? '';
+  if (cpuinfo === undefined)
+    return (thisHostEmulatedBy ??= readFile('/proc/cpuinfo', 'utf8')
+      .catch(() => '')
+      .then((text) => hostEmulatedBy(text)));
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '';
   return /\bQEMU TCG CPU\b/.test(model) ? 'tcg' : undefined;
 }
+
+/** This machine's answer, read once: the driver asks at every probe and launch, and a CPU's model does not change. */
+let thisHostEmulatedBy: Promise<'tcg' | undefined> | undefined;
 
 /** This host boot's id; a cached KVM verdict is valid until the next boot. */
 export async function bootId(): Promise<string> {

@@ -149,7 +149,7 @@ export class HostData {
   }
 
   /**
-   * Whether this host is itself a VM under TCG (bench/host.ts \`nestedUnder\`, e.g. the nested KVM test
+   * Whether this host is itself a VM under TCG (bench/host.ts `nestedUnder`, e.g. the nested KVM test
    * host): its kvm targets ran the KVM code path, but at TCG's speed, so the rules judge them as TCG.
    */
   nestedUnderTcg(): boolean {

@@ -94,10 +94,10 @@ export function runHint(scenario: string, targets: readonly string[]): string {
 
 // ---- one claim being judged --------------------------------------------------
 
-/** Collects a claim's parts, figures, targets and source files, then states its verdict. */
 /** How a kvm part measured on a host nested under TCG is labelled. */
 export const NESTED_KVM = 'kvm nested under TCG';
 
+/** Collects a claim's parts, figures, targets and source files, then states its verdict. */
 export class ClaimBuilder {
   readonly parts: ClaimPart[] = [];
   readonly figures: Figure[] = [];
@@ -134,7 +134,7 @@ export class ClaimBuilder {
 
   /**
    * Adds a part. On a host nested under TCG a measured kvm part is labelled so ("VM takes much longer
-   * (kvm nested under TCG)"): its rule judged it as TCG (rules.ts \`ruleAccel\`), and readers must see why.
+   * (kvm nested under TCG)"): its rule judged it as TCG (rules.ts `ruleAccel`), and readers must see why.
    */
   part(p: ClaimPart): void {
     if (p.accelerator === 'kvm' && p.verdict !== 'not measured' && this.host.nestedUnderTcg()) {

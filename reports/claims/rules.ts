@@ -214,6 +214,16 @@ function ruleAccel(h: HostData, accel: Accel): Accel {
 /** What a kvm part's evidence says on such a host. */
 const NESTED_WORDS = `nested under TCG (a KVM guest on a host whose CPU TCG emulates: the KVM code path, at TCG's speed)`;
 
+/**
+ * What a VM part's evidence adds for its accelerator: `tcg` (" under TCG") for a TCG VM, `lead` and
+ * NESTED_WORDS for kvm nested under TCG, nothing for KVM; then `context`, why TCG's bias says nothing
+ * about KVM, when that made the part context.
+ */
+function underNote(h: HostData, accel: Accel, bearing: 'decides' | 'context', o: { tcg: string; lead: string; context: string }): string {
+  const under = accel === 'tcg' ? o.tcg : ruleAccel(h, accel) === 'tcg' ? `${o.lead}${NESTED_WORDS}` : '';
+  return under !== '' && bearing === 'context' ? `${under}${o.context}` : under;
+}
+
 // ---- image pairs ---------------------------------------------------------------
 
 /** A container and the VMs that run the same workload image: what C1, C3, C4 and C5 compare. */
@@ -357,8 +367,11 @@ function c1Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
     c.fig(figure(`${target} / ${pair.container} time to ready`, r, '×', target));
     const verdict = atLeast(r, T.muchLongerFactor);
     const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'confirmed');
-    const under = accel === 'tcg' ? ' under TCG emulation' : ruleAccel(h, accel) === 'tcg' ? `, ${NESTED_WORDS}` : undefined;
-    const note = under === undefined ? '' : under + (bearing === 'context' ? ', which boots slower than KVM: this says nothing about a KVM VM' : '');
+    const note = underNote(h, accel, bearing, {
+      tcg: ' under TCG emulation',
+      lead: ', ',
+      context: ', which boots slower than KVM: this says nothing about a KVM VM',
+    });
     const vmWords = pair === LEAN_PAIR ? `a ${accel} VM` : `a ${target} VM`;
     c.part({
       label: pairLabel(label, pair, accel),
@@ -775,8 +788,7 @@ function c6(h: HostData): ClaimVerdict {
     const verdict: Verdict =
       below(rr.found.ratio) && below(rw.found.ratio) ? 'confirmed' : notBelow(rr.found.ratio) && notBelow(rw.found.ratio) ? 'refuted' : 'inconclusive';
     const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'confirmed');
-    const under = accel === 'tcg' ? ' under TCG' : ruleAccel(h, accel) === 'tcg' ? `, ${NESTED_WORDS}` : '';
-    const note = under !== '' && bearing === 'context' ? `${under}, which emulates the I/O path and so says nothing about a KVM VM` : under;
+    const note = underNote(h, accel, bearing, { tcg: ' under TCG', lead: ', ', context: ', which emulates the I/O path and so says nothing about a KVM VM' });
     c.part({
       label: `${label} (${accel})`,
       verdict,
@@ -1036,8 +1048,11 @@ function c10(h: HostData): ClaimVerdict {
         words = `fixed work takes ${fmtIv(r, '×')} the time it takes in the ${accel} VM alone (bound ${T.littleExtraCpuRatio}×)`;
       }
       const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'refuted');
-      const under = accel === 'tcg' ? ' — under TCG' : ruleAccel(h, accel) === 'tcg' ? ` — ${NESTED_WORDS}` : '';
-      const note = under !== '' && bearing === 'context' ? `${under}, which emulates the container's kernel work and overstates it` : under;
+      const note = underNote(h, accel, bearing, {
+        tcg: ' — under TCG',
+        lead: ' — ',
+        context: ", which emulates the container's kernel work and overstates it",
+      });
       c.part({ label: partLabel, verdict, evidence: `${words}${note}.`, bearing, accelerator: accel, targets: [accel, nested] });
     }
     const kvmRun = d.scenario === 'cpu' ? ['native', 'kvm', 'container-in-kvm'] : ['kvm', 'container-in-kvm'];

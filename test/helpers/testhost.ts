@@ -25,13 +25,13 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { atExit } from '../../core/exit.js';
-import { appendCpio, BUSYBOX, fileEntry, materialize, planImage, sharedLibraries, type Entry } from '../../drivers/image/build.js';
+import { apparentBytes, appendCpio, BUSYBOX, fileEntry, materialize, planImage, sharedLibraries, type Entry } from '../../drivers/image/build.js';
 import { cacheDir, sha256Inputs, tempSibling } from '../../drivers/image/cache.js';
 import { agentBinary, launcherBinary, loadImage } from '../../drivers/image/index.js';
 import { missingModules, resolveKernel, selectModules, type Kernel } from '../../drivers/image/kernel.js';
@@ -321,7 +321,7 @@ export async function assembleTestHost(log: (line: string) => void = () => {}): 
     await materialize(tree, p.rootfs);
     for (const e of p.rootfs)
       if (e.kind === 'text' && (e.path.startsWith('/sbin/') || e.path.startsWith('/usr/local/bin/'))) await chmod(join(tree, e.path), 0o755);
-    const bytes = Number((await execa('du', ['-s', '--block-size=1', '--apparent-size', tree])).stdout.split('\t')[0]);
+    const bytes = await apparentBytes(tree);
     // 1 GiB free for what runs inside (scratch dirs, QEMU's overlays, results); the file stays sparse.
     await execa('truncate', ['-s', String(Math.ceil((bytes * 1.3 + 2 ** 30) / 2 ** 20) * 2 ** 20), join(tmp, 'root.ext4')]);
     await execa('mkfs.ext4', [
@@ -346,7 +346,7 @@ export async function assembleTestHost(log: (line: string) => void = () => {}): 
     await chmod(join(init, 'init'), 0o755);
     await appendCpio(init, join(tmp, 'initramfs.cpio'));
     await rm(init, { recursive: true, force: true });
-    await execa('cp', [p.kernel.vmlinuz, join(tmp, 'vmlinuz')]);
+    await copyFile(p.kernel.vmlinuz, join(tmp, 'vmlinuz'));
     await writeFile(join(tmp, 'done'), `${JSON.stringify({ hash: p.hash, kernel: p.kernel.version, bytes }, null, 2)}\n`);
     for (const old of await readdir(testhostCacheDir())) if (!old.startsWith('.')) await rm(join(testhostCacheDir(), old), { recursive: true, force: true });
     await rename(tmp, dir);
