@@ -13,7 +13,7 @@ export class NativeDriver implements Driver {
   readonly description = 'the workload as a plain host process (the baseline)';
   readonly isolation = 'none' as const;
   /** A host process: no limits, nothing to bind. */
-  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false };
+  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false, network: ['host'] };
   private readonly running = new Set<LaunchedProcess>();
 
   async probe(): Promise<Probe> {

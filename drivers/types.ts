@@ -45,8 +45,31 @@ export interface Volume {
   readOnly?: boolean;
 }
 
+/**
+ * Where an instance's network goes (bench/scenarios/net.ts builds it with drivers/linux/network.ts).
+ * Without one a container gets a fresh network namespace with `lo` only and a VM no NIC at all.
+ * Every address is in 198.18.0.0/15 (RFC 2544's benchmarking range) and every device lives in a
+ * namespace the run made: nothing touches the host's own interfaces.
+ */
+export type NetworkAttachment =
+  /** Containers: the host's network namespace, as `docker run --network host`. */
+  | { kind: 'host' }
+  /** Containers: join this prepared network namespace (a bind-mounted nsfs file, /run/netns/NAME), its interface already configured. */
+  | { kind: 'netns'; path: string }
+  /**
+   * VMs: a virtio-net NIC (`virtio-net-device` on microvm, `virtio-net-pci` on pc/q35) backed by the
+   * persistent tap device `ifname`, which lives in the network namespace `netnsPath` (QEMU is started
+   * in that namespace to open it). The guest's agent gives its first non-loopback interface `address`
+   * (CIDR) and a default route via `gateway`. vhost-net is used where /dev/vhost-net exists.
+   */
+  | { kind: 'tap'; netnsPath: string; ifname: string; mac: string; address: string; gateway: string };
+
+export type NetworkKind = NetworkAttachment['kind'];
+
 export interface LaunchRequest {
   job: Job;
+  /** The instance's network; absent: `lo` only (containers), no NIC (VMs). A driver refuses a kind its capabilities lack. */
+  network?: NetworkAttachment;
   limits?: Limits;
   /** Host directories to make visible inside the instance (containers; native sees the host anyway). */
   volumes?: Volume[];
@@ -159,6 +182,8 @@ export interface Capabilities {
   reportsOom: boolean;
   /** Host directories can be made visible inside (`LaunchRequest.volumes`). */
   volumes: boolean;
+  /** The `LaunchRequest.network` kinds it takes. */
+  network: readonly NetworkKind[];
 }
 
 /** A Linux container's capabilities: cgroup limits, the cgroup's OOM count, bind mounts. */
@@ -166,6 +191,7 @@ export const CONTAINER_CAPABILITIES: Capabilities = {
   limits: { cpus: true, memoryBytes: true, pids: true },
   reportsOom: true,
   volumes: true,
+  network: ['host', 'netns'],
 };
 
 /** The guest kernel to boot instead of the one `tsbench kernel fetch` cached. */

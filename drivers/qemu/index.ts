@@ -398,7 +398,7 @@ export class QemuDriver implements Driver {
    * host does not see as an `oom-killed` instance (the limits scenario reads the
    * guest's /proc/vmstat); no host directories, a data disk instead.
    */
-  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false };
+  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false, network: ['tap'] };
   readonly machine: Machine;
   readonly profile: VmProfile;
   readonly imageName: ImageName;

@@ -99,7 +99,7 @@ export class NestedDriver implements Driver {
   readonly description: string;
   readonly isolation = 'vm' as const;
   /** The VM's vCPUs and RAM, and the guest cgroup's pids limit; an OOM inside the guest is not seen from the host. */
-  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: true }, reportsOom: false, volumes: false };
+  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: true }, reportsOom: false, volumes: false, network: ['tap'] };
   private readonly vm: QemuDriver;
 
   readonly profile: VmProfile;

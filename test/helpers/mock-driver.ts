@@ -17,7 +17,7 @@ export interface MockOptions {
 export class MockDriver implements Driver {
   readonly description = 'mock';
   readonly isolation = 'none' as const;
-  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false };
+  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false, network: [] };
   launches = 0;
   prepared = 0;
   tornDown = 0;
