@@ -51,6 +51,7 @@ interface RunFlags {
   printCommand?: boolean;
   ioSize?: GivenSize;
   instances?: number;
+  netTime?: number;
 }
 
 /** Driver options from the documented environment variables, overridden by the run's flags. */
@@ -73,6 +74,7 @@ async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<num
   const scenarioOptions: ScenarioOptions = {
     ...(flags.ioSize !== undefined ? { ioSizeBytes: flags.ioSize.bytes } : {}),
     ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
+    ...(flags.netTime !== undefined ? { netTimeS: flags.netTime } : {}),
   };
   // Creating a driver creates nothing on the host; preflight refuses what this host cannot give before anything is.
   const drivers = new Map<string, Driver>();
@@ -316,6 +318,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--print-command', 'print each VM’s exact qemu command line on stderr (to time it with hyperfine)')
     .option('--io-size <size>', 'io: size of the file fio works on (default 256M)', givenSize('--io-size', '256M'))
     .option('--instances <n>', 'density: instances started at once (default: sized for the host per target)', positiveInt('--instances', '50'))
+    .option('--net-time <s>', 'net: seconds of each measurement: iperf3 each way, sockperf (default 2)', positiveInt('--net-time', '2'))
     .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
 
   program

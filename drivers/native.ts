@@ -4,6 +4,7 @@
  * paths they were copied from into the image, so the binaries are identical.
  */
 import { access, constants } from 'node:fs/promises';
+import { checkNetwork } from './linux/network.js';
 import { jobArgv } from './protocol.js';
 import { LaunchedProcess, binPath, processInstance } from './process.js';
 import type { Capabilities, Driver, Instance, LaunchRequest, Probe } from './types.js';
@@ -12,7 +13,7 @@ export class NativeDriver implements Driver {
   readonly name = 'native';
   readonly description = 'the workload as a plain host process (the baseline)';
   readonly isolation = 'none' as const;
-  /** A host process: no limits, nothing to bind. */
+  /** A host process: no limits, nothing to bind, the host's network. */
   readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false, network: ['host'] };
   private readonly running = new Set<LaunchedProcess>();
 
@@ -30,6 +31,7 @@ export class NativeDriver implements Driver {
   async prepare(): Promise<void> {}
 
   async launch(request: LaunchRequest): Promise<Instance> {
+    checkNetwork(this.name, this.capabilities, request);
     const proc = new LaunchedProcess({
       target: this.name,
       argv: [binPath('tsbench-agent'), ...jobArgv(request.job)],

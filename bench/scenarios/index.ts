@@ -6,10 +6,11 @@ import { io } from './io.js';
 import { isolation } from './isolation.js';
 import { limits } from './limits.js';
 import { memory } from './memory.js';
+import { net } from './net.js';
 import { startup } from './startup.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, cpu, memory, io, density, isolation, limits];
+const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

@@ -2,7 +2,8 @@
  * `container`: tsbench's own namespace + cgroup runtime (not docker, not runc),
  * so that every mechanism's cost is ours to measure.
  *
- * Each instance gets fresh pid, mount, uts, ipc, net (only `lo`, up) and, where
+ * Each instance gets fresh pid, mount, uts, ipc, net (only `lo`, up; or, when
+ * the launch names a network, the host's or a prepared one) and, where
  * the kernel has it, cgroup namespaces; an overlay root whose read-only lower
  * layer is the image rootfs and whose upper layer lives in a per-instance temp
  * directory; pivot_root into it with a fresh /proc, a read-only /sys and a
@@ -30,6 +31,7 @@ import { binPath } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import { checkNetwork } from '../linux/network.js';
 import {
   MASKED_PATHS,
   READONLY_PATHS,
@@ -206,6 +208,9 @@ export class ContainerDriver implements Driver {
     const host = this.host as CgroupHost;
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
+    // A network given: the host's namespace, or one made beforehand (drivers/linux/network.ts), instead of a fresh one.
+    const network = checkNetwork(this.name, this.capabilities, request);
+    const namespaces = this.namespaces().filter((ns) => network === undefined || ns !== 'net');
     return this.instances.launch(request, (id) => {
       const cgroups = new InstanceCgroups(host, id);
       return {
@@ -215,7 +220,8 @@ export class ContainerDriver implements Driver {
         create: async (dir) => ({
           argv: [
             '--ns',
-            this.namespaces().join(','),
+            namespaces.join(','),
+            ...(network?.kind === 'netns' ? ['--netns', network.path] : []),
             '--hostname',
             `tsbench-${id}`,
             '--rootfs-lower',

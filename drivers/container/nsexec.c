@@ -10,6 +10,10 @@
  *
  *   --ns pid,mnt,uts,ipc,net,cgroup   namespaces to create (cgroup is unshared
  *                                     after the cgroup move, so it is rooted there)
+ *   --netns PATH                      join this network namespace (an nsfs file such as
+ *                                     /run/netns/NAME, made and configured beforehand, as
+ *                                     Docker's libnetwork prepares a sandbox) instead of
+ *                                     creating one; not with --ns net
  *   --hostname NAME                   sethostname in the new uts namespace
  *   --rootfs-lower DIR --upper DIR --work DIR --merged DIR
  *                                     overlay root; mounted inside the new mount
@@ -119,6 +123,8 @@ static struct {
 	int tasks_fd[MAX_LIST];
 	const char *cgroup_dir;
 	int cgroup_fd;
+	const char *netns;
+	int netns_fd;
 	char *env[MAX_LIST * 2 + 1];
 	int nenv;
 	int trace;
@@ -135,7 +141,7 @@ static struct {
 	int nrules;
 	const char *cgroupfs[MAX_LIST];
 	int ncgroupfs;
-} C = { .cgroup_fd = -1 };
+} C = { .cgroup_fd = -1, .netns_fd = -1 };
 
 static int trace_fd = -1;
 
@@ -215,7 +221,7 @@ int container_option(int argc, char **argv, int *i)
 	static const char *const with_value[] = { "--ns",	    "--hostname",     "--rootfs-lower",	 "--upper",	      "--work",
 						  "--merged",	    "--overlay-opts", "--upper-tmpfs",	 "--volume",	      "--cgroup-tasks",
 						  "--cgroup-dir",   "--env",	      "--mask",		 "--readonly",	      "--caps",
-						  "--seccomp-default", "--seccomp-arch", "--seccomp",	 "--cgroupfs" };
+						  "--seccomp-default", "--seccomp-arch", "--seccomp",	 "--cgroupfs",	      "--netns" };
 	size_t k = 0;
 	for (; k < sizeof with_value / sizeof *with_value; k++)
 		if (!strcmp(o, with_value[k]))
@@ -232,6 +238,8 @@ int container_option(int argc, char **argv, int *i)
 		return parse_ns(v);
 	if (!strcmp(o, "--hostname"))
 		C.hostname = v;
+	else if (!strcmp(o, "--netns"))
+		C.netns = v;
 	else if (!strcmp(o, "--rootfs-lower"))
 		C.lower = v;
 	else if (!strcmp(o, "--upper"))
@@ -306,6 +314,17 @@ int container_prepare(char *msg, size_t n)
 		C.cgroup_fd = open(C.cgroup_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (C.cgroup_fd < 0) {
 			snprintf(msg, n, "open %s: %s", C.cgroup_dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (C.netns && (C.clone_flags & CLONE_NEWNET)) {
+		snprintf(msg, n, "--netns joins a network namespace: drop net from --ns");
+		return -1;
+	}
+	if (C.netns) {
+		C.netns_fd = open(C.netns, O_RDONLY | O_CLOEXEC);
+		if (C.netns_fd < 0) {
+			snprintf(msg, n, "open %s: %s", C.netns, strerror(errno));
 			return -1;
 		}
 	}
@@ -485,7 +504,7 @@ static void setup_root(void)
 	trace("proc");
 	make_dev(C.merged);
 	trace("dev");
-	/* sysfs shows the mounter's network namespace: ours, with lo only. */
+	/* sysfs shows the mounter's network namespace: ours (lo only), the one joined, or the host's. */
 	do_mount("sysfs", under(p, sizeof p, C.merged, "/sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	trace("sys");
 	for (int k = 0; k < C.nvolumes; k++)
@@ -769,6 +788,13 @@ __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 	/* Die with the launcher, whatever kills it (the pid namespace goes with us). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	join_cgroups();
+	/* Before the root: its sysfs shows the mounter's network namespace. */
+	if (C.netns_fd >= 0) {
+		if (setns(C.netns_fd, CLONE_NEWNET) != 0)
+			die("join the network namespace %s", C.netns);
+		close(C.netns_fd);
+		trace("netns");
+	}
 	if (C.merged)
 		setup_root();
 	if (C.clone_flags & CLONE_NEWNET)
@@ -822,5 +848,7 @@ pid_t container_spawn(char **cmd, int errfd, int report_fd)
 		close(C.tasks_fd[k]);
 	if (C.cgroup_fd >= 0)
 		close(C.cgroup_fd);
+	if (C.netns_fd >= 0)
+		close(C.netns_fd);
 	return pid;
 }

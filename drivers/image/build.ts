@@ -27,6 +27,8 @@ export const TOOLS = [
   { path: '/usr/bin/fio', debianPackage: 'fio' },
   { path: '/usr/bin/sysbench', debianPackage: 'sysbench' },
   { path: '/usr/bin/stress-ng', debianPackage: 'stress-ng' },
+  { path: '/usr/bin/iperf3', debianPackage: 'iperf3' },
+  { path: '/usr/bin/sockperf', debianPackage: 'sockperf' },
 ] as const;
 
 /** Static busybox (Debian's busybox-static) and the applets linked to it in /bin. */

@@ -22,7 +22,7 @@
  */
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
-import type { Job, Limits, Volume } from '../types.js';
+import type { Job, Limits, NetworkAttachment, Volume } from '../types.js';
 import { CAPABILITIES, MASKED_PATHS, READONLY_PATHS, containerCapabilities, resolveSeccomp, type Confinement, type OciSeccomp } from '../linux/confinement.js';
 
 /** The spec version we write; runc 1.1 (spec 1.0.2) and crun 1.8 (spec 1.0.0) accept every 1.0.x. */
@@ -59,6 +59,8 @@ export interface BundleSpec {
   confinement?: Confinement;
   /** The root directory, relative to the bundle. @default 'rootfs' */
   rootPath?: string;
+  /** The network: the host's (no network namespace entry) or a prepared one (its `path`). @default a fresh namespace, `lo` only */
+  network?: Extract<NetworkAttachment, { kind: 'host' | 'netns' }>;
 }
 
 /** The subset of the OCI runtime spec tsbench writes. */
@@ -77,7 +79,7 @@ export interface OciConfig {
   hostname: string;
   mounts: { destination: string; type: string; source: string; options?: string[] }[];
   linux: {
-    namespaces: { type: string }[];
+    namespaces: { type: string; path?: string }[];
     cgroupsPath: string;
     maskedPaths?: string[];
     readonlyPaths?: string[];
@@ -133,7 +135,10 @@ export function ociConfig(spec: BundleSpec): OciConfig {
       })),
     ],
     linux: {
-      namespaces: NAMESPACES.map((type) => ({ type })),
+      namespaces: NAMESPACES.flatMap((type) => {
+        if (type !== 'network' || spec.network === undefined) return [{ type }];
+        return spec.network.kind === 'host' ? [] : [{ type, path: spec.network.path }];
+      }),
       cgroupsPath: spec.cgroupsPath,
       resources,
       ...(confined ? { maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS], seccomp: resolveSeccomp(caps) } : {}),

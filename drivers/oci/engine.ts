@@ -19,6 +19,7 @@ import { LaunchedProcess, processInstance } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import {
   CONTAINER_CAPABILITIES,
+  type Capabilities,
   type Accounting,
   type Driver,
   type DriverOptions,
@@ -28,6 +29,7 @@ import {
   type Probe,
 } from '../types.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
+import { checkNetwork } from '../linux/network.js';
 import { record } from '../ownership.js';
 
 export type Engine = 'podman' | 'docker';
@@ -40,7 +42,8 @@ interface Live {
 
 export class EngineDriver implements Driver {
   readonly isolation = 'container' as const;
-  readonly capabilities = CONTAINER_CAPABILITIES;
+  /** Networks: both join the host's; podman also a prepared namespace (`--network ns:PATH`), which docker cannot. */
+  readonly capabilities: Capabilities;
   readonly description: string;
   private image: Image | undefined;
   private host: CgroupHost | undefined;
@@ -60,6 +63,7 @@ export class EngineDriver implements Driver {
     options: Pick<DriverOptions, 'guestKernel' | 'image'> = {},
   ) {
     const name = binary;
+    this.capabilities = { ...CONTAINER_CAPABILITIES, network: binary === 'podman' ? ['host', 'netns'] : ['host'] };
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(binary, this.imageName);
     this.imageChoice = { ...options.guestKernel, image: this.imageName };
@@ -141,6 +145,7 @@ export class EngineDriver implements Driver {
     if (!this.imported) await this.prepare();
     const host = this.host as CgroupHost;
     const limits = request.limits ?? {};
+    const network = checkNetwork(this.name, this.capabilities, request);
     const name = `tsbench-${this.binary}-${process.pid}-${++this.seq}`;
     const cgroups = new PeerCgroups(host, name);
     for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
@@ -157,7 +162,7 @@ export class EngineDriver implements Driver {
       '--hostname',
       name,
       '--network',
-      'none',
+      network === undefined ? 'none' : network.kind === 'host' ? 'host' : `ns:${(network as { path: string }).path}`,
       '--cgroup-parent',
       `/${OCI_PARENT}/${name}`,
       ...ENV.flatMap((e) => ['--env', e]),

@@ -33,6 +33,7 @@ import { LinuxInstances, TRIAL_LIMITS, prepareImageAndCgroups } from '../linux/l
 import { overlayOptions } from '../linux/overlay.js';
 import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
+import { checkNetwork } from '../linux/network.js';
 import { describeConfinement, type Confinement } from '../linux/confinement.js';
 import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
@@ -249,6 +250,11 @@ export class OciRuntimeDriver implements Driver {
     const limits = request.limits ?? {};
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
+    // The runtime runs in the driver's private mount namespace, which does not see a namespace file bound
+    // under /run/netns after it was made: it reaches it through tsbench's own root, in the host's mounts.
+    const asked = checkNetwork(this.name, this.capabilities, request);
+    const network =
+      asked?.kind === 'netns' ? { kind: 'netns' as const, path: `/proc/${process.pid}/root${asked.path}` } : (asked as { kind: 'host' } | undefined);
     return this.instances.launch(request, (id) => {
       const cgroups = new PeerCgroups(host, id);
       // The tmpfs is mounted in the namespace only: the host reaches it through the holder's root.
@@ -274,6 +280,7 @@ export class OciRuntimeDriver implements Driver {
               swapAccounting: cgroups.swapAccounting(),
               capabilities: this.heldCapabilities(),
               confinement: this.confinement,
+              ...(network ? { network } : {}),
             });
             await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
             const t0 = process.hrtime.bigint();

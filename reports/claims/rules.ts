@@ -54,6 +54,12 @@ export const THRESHOLD_SPECS = {
     claims: ['C6'],
     meaning: '"little I/O overhead" = at least this fraction of native throughput; a VM "pays" below it.',
   },
+  littleNetRatio: {
+    value: 0.9,
+    unit: '×',
+    claims: ['C12'],
+    meaning: '"costs little" on the network = at least this fraction of native\'s throughput and transactions/s, and a round trip at most 1/this of native\'s.',
+  },
   cpuQuotaSlack: { value: 1.1, unit: '×', claims: ['C7'], meaning: 'the CPU quota holds when delivered CPUs are at most this many times the quota.' },
   sameStartupFactor: {
     value: 1.1,
@@ -178,6 +184,12 @@ export const RULE_TEXTS = {
     inWords: `cpu hostCpuPerEventUs (host CPU time, cgroup or process accounting, per sysbench event), ratio of medians to native with its bootstrap 95 % CI: confirmed when the whole CI is at or below ${T.nearNativeRatio}× (no more than 5 % extra, the same bound as "near-native"), refuted when wholly above. hostCpuMsWork and the VMs' ratios (qemu's own CPU) are shown as contrast.`,
     brief: `CI **≤ ${T.nearNativeRatio}×** → confirmed; wholly above → refuted.`,
     why: `The same ${pct(T.nearNativeRatio)} as near-native: "no CPU spent on a layer" cannot be stricter than the measurement's noise.`,
+  },
+  C12: {
+    inWords: `net ratios to native (native: both ends over loopback) with bootstrap 95 % CIs. "Costs little" (the container on the nat network: a veth on a bridge and a published port through nftables DNAT, as \`docker run -p\`): natRxGbps, natTxGbps and natTps each keep at least ${T.littleNetRatio}× native's and the median round trip natRttP50Us is at most ${fmt(1 / T.littleNetRatio, '×')} native's — confirmed when every CI lies on that side, refuted when any CI lies wholly beyond. The host, veth and bridge networks are judged the same way as context: they show which step costs. "A VM's virtual NIC costs more": the VM's median round trip over its tap and virtio-net (tapRttP50Us ÷ native) against the container's on nat — confirmed when the VM's whole CI lies above the container's, refuted when wholly below, inconclusive when they overlap. TCG emulates the guest's network stack and its NIC, so a TCG VM costing more is context; one costing less decides.`,
+    brief: `container on nat: Rx, Tx, transactions/s each **≥ ${T.littleNetRatio}×** native and p50 round trip **≤ ${fmt(1 / T.littleNetRatio, '×')}** (every CI → confirmed, any CI wholly beyond → refuted); host, veth, bridge judged alike as context. VM: tap p50 round trip ÷ native wholly above the container's nat ratio → confirmed, wholly below → refuted. Under TCG: see above.`,
+    why: `"Little" = within ${Math.round((1 - T.littleNetRatio) * 100)} %, as for I/O (C6). The round trip is what Felter et al. found a VM's NIC adds (≈ 30 µs); throughput and transactions/s are what a service sees. Native's loopback is the baseline: the same two processes with no network layer between them.`,
+    tcg: `"a VM's NIC costs more": a TCG confirmation is context (the guest's stack and NIC are emulated); a TCG VM that costs no more than the container decides.`,
   },
 } as const satisfies Record<string, RuleText>;
 
@@ -1098,5 +1110,73 @@ function c11(h: HostData): ClaimVerdict {
   return c.finish();
 }
 
+// ---- C12 --------------------------------------------------------------------
+
+const NET_FIGURES = ['RxGbps', 'TxGbps', 'Tps', 'RttP50Us'] as const;
+
+/** Whether `net`'s figures for one network keep within "little" of native: the throughputs above, the round trip below. */
+function netLittle(c: ClaimBuilder, h: HostData, target: string, net: string, label: string, bearing: 'decides' | 'context'): void {
+  const verdicts: Verdict[] = [];
+  const words: string[] = [];
+  for (const f of NET_FIGURES) {
+    const metric = `${net}${f}`;
+    const r = h.ratioToNative('net', target, metric);
+    if (!r.ok) {
+      c.part({ label, verdict: 'not measured', evidence: c.notMeasured(r.reason, 'net', ['native', target]), bearing, targets: [target] });
+      return;
+    }
+    c.use(r.found);
+    c.fig(figure(`${metric} / native`, r.found.ratio, '×', target));
+    verdicts.push(f === 'RttP50Us' ? atMost(r.found.ratio, 1 / T.littleNetRatio) : atLeast(r.found.ratio, T.littleNetRatio));
+    words.push(`${metric} ${fmtIv(r.found.ratio, '×')}`);
+  }
+  c.part({
+    label,
+    verdict: verdicts.includes('refuted') ? 'refuted' : all(verdicts),
+    evidence: `ratios to native: ${words.join(', ')}; the rule asks ≥ ${T.littleNetRatio}× for throughput and transactions/s, ≤ ${fmt(1 / T.littleNetRatio, '×')} for the round trip.`,
+    bearing,
+    targets: ['native', target],
+  });
+}
+
+function c12(h: HostData): ClaimVerdict {
+  const c = new ClaimBuilder(spec('C12'), RULE_TEXTS.C12.inWords, h);
+  netLittle(c, h, 'container', 'nat', 'container through a bridge and NAT: costs little', 'decides');
+  for (const net of ['host', 'veth', 'bridge'] as const) netLittle(c, h, 'container', net, `container on ${net}: costs little`, 'context');
+
+  const label = "VM's virtual NIC costs more";
+  const ct = h.ratioToNative('net', 'container', 'natRttP50Us');
+  for (const accel of ACCELS) {
+    const vm = h.ratioToNative('net', accel, 'tapRttP50Us');
+    if (!vm.ok || !ct.ok) {
+      vmNotMeasured(c, h, label, 'net', accel, !vm.ok ? vm.reason : !ct.ok ? ct.reason : '');
+      continue;
+    }
+    c.use(vm.found, ct.found);
+    c.fig(figure('tapRttP50Us / native', vm.found.ratio, '×', accel));
+    for (const m of ['tapRxGbps', 'tapTxGbps', 'tapTps']) {
+      const r = h.ratioToNative('net', accel, m);
+      if (r.ok) c.fig(figure(`${m} / native`, r.found.ratio, '×', accel));
+    }
+    const verdict: Verdict = vm.found.ratio.lo > ct.found.ratio.hi ? 'confirmed' : vm.found.ratio.hi < ct.found.ratio.lo ? 'refuted' : 'inconclusive';
+    const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'confirmed');
+    const note = underNote(h, accel, bearing, {
+      tcg: ' under TCG',
+      lead: ', ',
+      context: ", which emulates the guest's network stack and NIC and so says nothing about a KVM VM",
+    });
+    c.part({
+      label: `${label} (${accel})`,
+      verdict,
+      evidence: `median round trip over the tap and virtio-net ${fmtIv(vm.found.ratio, '×')} native vs the container's through the bridge and NAT ${fmtIv(ct.found.ratio, '×')}${note}.`,
+      bearing,
+      accelerator: accel,
+      targets: ['native', 'container', accel],
+    });
+  }
+  requireVm(c, label, 'net', ['native', 'container', 'kvm'], "TCG emulates the guest's network stack and NIC, which overstates a KVM VM's cost");
+  return c.finish();
+}
+
 /** Every rule, in claim order. */
-export const RULES: readonly ((h: HostData) => ClaimVerdict)[] = [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11];
+export const RULES: readonly ((h: HostData) => ClaimVerdict)[] = [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12];

@@ -42,7 +42,7 @@ export interface ClaimPart {
 }
 
 export interface ClaimVerdict {
-  /** C1 … C11 */
+  /** C1 … C12 */
   id: string;
   /** the claim as commonly written */
   claim: string;

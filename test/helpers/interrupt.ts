@@ -19,11 +19,14 @@ import { settledLeftovers, tempEntries } from './leftovers.js';
 export { seededRandom as seeded } from '../../core/stats.js';
 
 export interface InterruptCase {
-  scenario: 'startup' | 'density' | 'io';
+  scenario: 'startup' | 'density' | 'io' | 'net';
   target: string;
   signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL';
-  /** When the random delay starts: after the first saved sample, or once the io scratch directory is recorded. @default 'sample' */
-  when?: 'sample' | 'io-scratch';
+  /**
+   * When the random delay starts: after the first saved sample, once the io scratch directory is recorded,
+   * or once the run has made a network namespace (the net scenario). @default 'sample'
+   */
+  when?: 'sample' | 'io-scratch' | 'netns';
 }
 
 export interface InterruptOutcome {
@@ -50,8 +53,23 @@ export function runArgs(c: InterruptCase): string[] {
   // More rounds than can finish before the signal: 30 native startups end in well under a second,
   // and a run that completes first would test nothing (each round also rewrites results.json).
   const sizes =
-    c.scenario === 'io' ? ['--io-size', '8M', '--runs', '2'] : c.scenario === 'density' ? ['--instances', '2', '--runs', '1000'] : ['--runs', '1000'];
+    c.scenario === 'io'
+      ? ['--io-size', '8M', '--runs', '2']
+      : c.scenario === 'net'
+        ? ['--net-time', '1', '--runs', '2']
+        : c.scenario === 'density'
+          ? ['--instances', '2', '--runs', '1000']
+          : ['--runs', '1000'];
   return ['run', c.scenario, '--targets', c.target, '--warmup', '0', ...sizes];
+}
+
+/** Whether the run (pid) has a network namespace of its own in /run/netns (drivers/linux/network.ts names them `tsbench-<pid>-…`). */
+function netnsMade(pid: number): boolean {
+  try {
+    return readdirSync('/run/netns').some((n) => n.startsWith(`tsbench-${pid}-`));
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the run (pid) has recorded an io scratch directory. */
@@ -83,7 +101,8 @@ export async function interruptRun(c: InterruptCase, random: () => number, opts:
       reached = savedSamples(json) >= 1;
     }
   } else {
-    while (!exited && Date.now() < deadline && !(reached = ioScratchRecorded(pid))) await delay(20);
+    const made = c.when === 'netns' ? netnsMade : ioScratchRecorded;
+    while (!exited && Date.now() < deadline && !(reached = made(pid))) await delay(20);
   }
   await delay(delayMs);
   child.kill(c.signal);

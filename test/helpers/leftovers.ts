@@ -15,6 +15,8 @@
  *   groups it launched (`groups`) and the helper also looks at the owner's descendants;
  *   a driver's scratch directory `tsbench-qemu-*` is untagged too: give a `baseline`.
  * - any target: a process left in one of the launched process groups (`groups`).
+ * - the net scenario: its network namespaces `tsbench-<pid>-<start>-<n>-p`/`-i` in /run/netns (with them go
+ *   their veth pairs, bridges, taps and nftables rules).
  * - the io scenario: its scratch directories `tsbench-io-*` (untagged: give a `baseline`).
  * - any process: its ownership state directory `<stateRoot>/<pid>-<starttime>` (drivers/ownership.ts),
  *   once the owner is gone (a live owner keeps it until it exits), and any process still carrying
@@ -117,6 +119,9 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
   // Its ownership state, once it is gone (a live owner keeps its directory until it exits).
   const owners = safeReaddir(stateRoot()).filter((id) => id.startsWith(`${ownerPid}-`));
   if (driverState && !isRunning(ownerPid)) for (const id of owners) found.push(`state ${join(stateRoot(), id)}`);
+
+  // Network namespaces (drivers/linux/network.ts): `tsbench-<pid>-<start>-<n>…` under /run/netns, the devices and rules inside them.
+  for (const name of safeReaddir('/run/netns')) if (name.startsWith(`tsbench-${ownerPid}-`)) found.push(`netns ${name}`);
 
   // cgroups: the container's `tsbench/<pid>-<n>`, the peers' `tsbench-oci/tsbench-<runtime>-<pid>-<n>`.
   for (const h of detectCgroups().hierarchies) {
