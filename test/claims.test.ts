@@ -499,6 +499,56 @@ describe('claim verdicts', () => {
       assert.equal(claim('C11', one({})).verdict, 'not measured');
     });
   });
+
+  describe('C12 network', () => {
+    /** native's loopback figures, the container's on every network scaled by `ct` (throughput and tps down, round trip up), VMs' tap by theirs. */
+    const net = (ct: { tput: number; rtt: number }, vms: Record<string, { tput: number; rtt: number }>) => {
+      const figures = (prefix: string, f: { tput: number; rtt: number }) => ({
+        [`${prefix}RxGbps`]: around(30 * f.tput),
+        [`${prefix}TxGbps`]: around(28 * f.tput),
+        [`${prefix}Tps`]: around(45000 * f.tput),
+        [`${prefix}RttP50Us`]: around(20 * f.rtt),
+        [`${prefix}RttP99Us`]: around(35 * f.rtt),
+      });
+      const nets = ['host', 'veth', 'bridge', 'nat', 'tap'];
+      const native = Object.assign({}, ...nets.map((n) => figures(n, { tput: 1, rtt: 1 }))) as Record<string, number[]>;
+      const container = Object.assign({}, ...['host', 'veth', 'bridge', 'nat'].map((n) => figures(n, ct))) as Record<string, number[]>;
+      const vmTargets = Object.fromEntries(Object.entries(vms).map(([t, f]) => [t, figures('tap', f)]));
+      return one({ net: { native, container, ...vmTargets } });
+    };
+
+    test('a container within 5 % of native through NAT and a KVM NIC adding 80 % to the round trip confirm it', () => {
+      const v = claim('C12', net({ tput: 0.97, rtt: 1.04 }, { kvm: { tput: 0.6, rtt: 1.8 } }));
+      assert.equal(v.verdict, 'confirmed', v.evidence);
+      assert.equal(part(v, 'container on veth: costs little').bearing, 'context');
+      assert.ok(v.reference?.includes('30 µs'));
+    });
+
+    test('NAT halving the throughput refutes "costs little"', () => {
+      const v = claim('C12', net({ tput: 0.5, rtt: 1.04 }, { kvm: { tput: 0.6, rtt: 1.8 } }));
+      assert.equal(v.verdict, 'refuted');
+      assert.match(part(v, 'container through a bridge and NAT: costs little').evidence, /natRxGbps 0\.50×/);
+    });
+
+    test('a KVM NIC with a shorter round trip than the container’s NAT refutes "costs more"', () => {
+      const v = claim('C12', net({ tput: 0.97, rtt: 1.04 }, { kvm: { tput: 1, rtt: 0.9 } }));
+      assert.equal(part(v, "VM's virtual NIC costs more (kvm)").verdict, 'refuted');
+      assert.equal(v.verdict, 'refuted');
+    });
+
+    test('a slow TCG NIC is context: the VM part waits for kvm', () => {
+      const v = claim('C12', net({ tput: 0.97, rtt: 1.04 }, { tcg: { tput: 0.05, rtt: 20 } }));
+      assert.equal(part(v, "VM's virtual NIC costs more (tcg)").bearing, 'context');
+      assert.equal(part(v, "VM's virtual NIC costs more (kvm)").verdict, 'not measured');
+      assert.equal(v.verdict, 'not measured');
+    });
+
+    test('no net scenario is not measured, naming the run that would measure it', () => {
+      const v = claim('C12', one({}));
+      assert.equal(v.verdict, 'not measured');
+      assert.match(v.evidence, /tsbench run net --targets/);
+    });
+  });
 });
 
 // ---- several files, several hosts -------------------------------------------------

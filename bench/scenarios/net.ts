@@ -136,9 +136,9 @@ export function iperf3Client(address: string, port: number, seconds: number, rev
   return [IPERF3, '-c', address, '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])];
 }
 
-/** sockperf counts its own 400 ms warm-up in -t: one second more keeps `seconds` of valid round trips. */
+/** sockperf counts its own 400 ms warm-up in -t: the figures are over the `seconds` − 0.4 s after it. */
 export function sockperfClient(address: string, port: number, seconds: number): string[] {
-  return [SOCKPERF, 'ping-pong', '--tcp', '-i', address, '-p', String(port), '-t', String(seconds + 1), '--full-rtt', '-m', String(MESSAGE_BYTES)];
+  return [SOCKPERF, 'ping-pong', '--tcp', '-i', address, '-p', String(port), '-t', String(seconds), '--full-rtt', '-m', String(MESSAGE_BYTES)];
 }
 
 /** Runs a client in the peer's namespace until it connects (the server starts just after the agent's ready). */
@@ -267,7 +267,7 @@ export const net: Scenario = {
   defaults: { runs: 3, warmup: 0 },
   parameters: (options) => ({
     throughput: `iperf3 -t ${timeS(options)}, one TCP stream each way; the server in the instance, the client in the peer`,
-    latency: `sockperf ping-pong --tcp --full-rtt -m ${MESSAGE_BYTES}, ${timeS(options)} s after sockperf's 400 ms warm-up`,
+    latency: `sockperf ping-pong --tcp --full-rtt -m ${MESSAGE_BYTES} -t ${timeS(options)}, the round trips after its own 400 ms warm-up`,
     netTimeS: timeS(options),
     addresses: '198.18.0.0/15 (RFC 2544), in namespaces the run made; loopback and host: 127.0.0.1',
     networks: Object.fromEntries(NET_PATHS.map((p) => [p, NET_PATH_TEXT[p]])),
