@@ -2,7 +2,7 @@
  * The driver contract (drivers/types.ts), checked on every target tsbench knows:
  * launch → ready → exit, a failing job reported as a failure, output, stop and
  * kill, an interrupted launch, and nothing left behind; then each capability the
- * driver declares (limits, OOM reported, volumes), skipping, and saying so, what
+ * driver declares (limits, OOM reported, volumes, the networks it takes), skipping, and saying so, what
  * it declares it lacks. A target whose probe says it cannot run here is skipped
  * whole, with the probe's reason. Per-driver test files keep only what is
  * specific to one driver.
@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDriver, listTargets } from '../drivers/registry.js';
-import type { Driver, Instance, InstanceResult, LaunchRequest, Limits, Probe } from '../drivers/types.js';
+import { makeNetwork, type NetPath } from '../drivers/linux/network.js';
+import type { Driver, Instance, InstanceResult, LaunchRequest, Limits, NetworkKind, Probe } from '../drivers/types.js';
 import { groupsOf, leftovers, settledLeftovers, tempEntries } from './helpers/leftovers.js';
 
 const MiB = 2 ** 20;
@@ -260,6 +261,52 @@ for (const { name, driver, probe } of targets) {
         assert.equal(readFileSync(join(rw, 'out.txt'), 'utf8'), 'back\n');
       },
     );
+
+    /** The network each kind is tested on (drivers/linux/network.ts). */
+    const NETWORK_OF: Record<NetworkKind, NetPath> = { host: 'host', netns: 'veth', tap: 'tap' };
+    /** The interfaces the instance sees (from /proc/net/dev) and its local IPv4 addresses (from /proc/net/fib_trie). */
+    const SEE_NETWORK = [
+      '/bin/busybox',
+      'sh',
+      '-c',
+      "sed -n 's/^ *\\([^:]*\\):.*/if=\\1/p' /proc/net/dev; grep -B1 '/32 host LOCAL' /proc/net/fib_trie | grep -o '[0-9.]*$' | sed 's/^/addr=/'",
+    ];
+    const ownInterfaces = (): string[] =>
+      readFileSync('/proc/net/dev', 'utf8')
+        .split('\n')
+        .flatMap((l) => (l.includes(':') ? [l.slice(0, l.indexOf(':')).trim()] : []))
+        .sort();
+    for (const kind of ['host', 'netns', 'tap'] as const) {
+      test(`a ${kind} network is the one the instance sees`, { skip: caps.network.includes(kind) ? false : lacks(`${kind} network`) }, async () => {
+        const network = await makeNetwork(NETWORK_OF[kind]);
+        try {
+          assert.ok(network.attachment);
+          const instance = await launch({ job: { kind: 'exec', argv: SEE_NETWORK }, network: network.attachment });
+          const r = await instance.result;
+          assert.equal(r.status, 'ok', detail(r));
+          const seen = (key: string): string[] => r.stdout.filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+          if (kind === 'host') assert.deepEqual(seen('if').sort(), ownInterfaces(), "the host's interfaces");
+          else {
+            assert.deepEqual(seen('if').sort(), ['eth0', 'lo'], detail(r));
+            assert.ok(seen('addr').includes(network.details['instanceAddress']?.split('/')[0] ?? '?'), detail(r));
+          }
+        } finally {
+          await network.remove();
+        }
+      });
+    }
+
+    test('a network the driver does not take is refused, naming what it takes', async () => {
+      const other = (['host', 'netns', 'tap'] as const).find((k) => !caps.network.includes(k));
+      assert.ok(other, 'no driver takes every kind');
+      const attachment: LaunchRequest['network'] =
+        other === 'host'
+          ? { kind: 'host' }
+          : other === 'netns'
+            ? { kind: 'netns', path: '/run/netns/none' }
+            : { kind: 'tap', netnsPath: '/run/netns/none', ifname: 't', mac: '52:54:00:00:00:01', address: '198.18.9.2/30', gateway: '198.18.9.1' };
+      await assert.rejects(launch({ job: { kind: 'noop' }, network: attachment }), /cannot attach a \w+ network to/);
+    });
 
     test('teardown leaves nothing of the target, and a second teardown is harmless', async () => {
       // One instance still starting when teardown comes (not waiting for ready spares a VM boot).
