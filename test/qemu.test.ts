@@ -15,6 +15,7 @@ import { TargetError } from '../core/errors.js';
 import { ResultSchema } from '../core/schema.js';
 import { startup } from '../bench/scenarios/startup.js';
 import { buildQemuArgs, createKvmDriver, createTcgDriver, formatCommand, tcgLeanArgs, vmPhases, vmPssBytes, type QemuDriver } from '../drivers/qemu/index.js';
+import { MMIO_CMDLINE_BYTES_PER_DEVICE, guestCmdlineBytes } from '../drivers/qemu/cmdline.js';
 import { kvmProviderNote } from '../drivers/qemu/host.js';
 import { listTargets } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
@@ -120,6 +121,42 @@ describe('the QEMU command line', () => {
       assert.equal(argv[argv.indexOf('-device') + 1], `${device},drive=root`, 'the root disk first: it is /dev/vda');
     }
     assert.equal(buildQemuArgs({ ...base, accelerator: 'tcg' }).filter((a) => a === '-drive').length, 1);
+  });
+
+  const nic = { ifname: 'tap0', mac: '52:54:00:12:34:56', vhost: false };
+
+  test('a NIC is a tap netdev without scripts and a virtio-net device after the disks, so the root disk stays vda', () => {
+    const argv = buildQemuArgs({ ...base, accelerator: 'tcg', disk: '/tmp/tsbench-x/disk.raw', nic });
+    const devices = argv.flatMap((a, i) => (a === '-device' ? [argv[i + 1]] : []));
+    assert.deepEqual(devices, ['virtio-blk-device,drive=root', 'virtio-blk-device,drive=d0', 'virtio-net-device,netdev=net0,mac=52:54:00:12:34:56']);
+    assert.equal(argv[argv.indexOf('-netdev') + 1], 'tap,id=net0,ifname=tap0,script=no,downscript=no,vhost=off');
+    assert.ok(argv.indexOf('-netdev') > argv.lastIndexOf('-drive'), 'the NIC comes after every disk');
+    assert.equal(buildQemuArgs({ ...base, accelerator: 'tcg' }).includes('-netdev'), false, 'no NIC unless asked for');
+  });
+
+  test('vhost-net is asked of QEMU only when the caller says the host has it', () => {
+    const on = buildQemuArgs({ ...base, accelerator: 'kvm', nic: { ...nic, vhost: true } });
+    assert.match(on[on.indexOf('-netdev') + 1] ?? '', /,vhost=on$/);
+    const off = buildQemuArgs({ ...base, accelerator: 'kvm', nic });
+    assert.match(off[off.indexOf('-netdev') + 1] ?? '', /,vhost=off$/);
+  });
+
+  test('the NIC is a PCI device without an option ROM on pc and q35, after the disks', () => {
+    for (const machine of ['pc', 'q35'] as const) {
+      const argv = buildQemuArgs({ ...base, accelerator: 'tcg', machine, nic });
+      const devices = argv.flatMap((a, i) => (a === '-device' ? [argv[i + 1]] : []));
+      assert.deepEqual(devices, ['virtio-blk-pci,drive=root', 'virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,romfile=']);
+    }
+  });
+
+  test('on a microvm without ACPI the NIC costs one more virtio_mmio.device= of kernel command line', () => {
+    const plain = guestCmdlineBytes({ append: base.append, machine: 'microvm', acpi: false });
+    assert.equal(guestCmdlineBytes({ append: base.append, machine: 'microvm', acpi: false, nic }), plain + MMIO_CMDLINE_BYTES_PER_DEVICE);
+    assert.equal(
+      guestCmdlineBytes({ append: base.append, machine: 'microvm', acpi: false, nic, disk: '/d' }),
+      Buffer.byteLength(base.append) + 3 * MMIO_CMDLINE_BYTES_PER_DEVICE,
+    );
+    assert.equal(guestCmdlineBytes({ append: base.append, machine: 'microvm', nic }), Buffer.byteLength(base.append), 'with ACPI QEMU adds nothing');
   });
 
   test('the printed command reads back in a shell as the same argv', async () => {
