@@ -90,7 +90,15 @@ test('the rootfs holds the agent, busybox, the tools and their libraries, and no
   assert.equal(await readlink(join(root, 'init')), 'sbin/tsbench-agent');
   assert.equal(await readlink(join(root, 'sbin/init')), 'tsbench-agent', 'the init a kernel runs from a root disk');
   assert.deepEqual(await readFile(join(root, 'sbin/tsbench-agent')), await readFile(agentBinary()));
-  for (const tool of ['usr/bin/fio', 'usr/bin/sysbench', 'usr/bin/stress-ng', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2'])
+  for (const tool of [
+    'usr/bin/fio',
+    'usr/bin/sysbench',
+    'usr/bin/stress-ng',
+    'usr/bin/iperf3',
+    'usr/bin/sockperf',
+    'bin/busybox',
+    'lib64/ld-linux-x86-64.so.2',
+  ])
     assert.ok(existsSync(join(root, tool)), tool);
   assert.equal(await readlink(join(root, 'bin/sh')), 'busybox');
   assert.ok((await lstat(join(root, 'dev/console'))).isCharacterDevice());
@@ -149,6 +157,8 @@ test('every tool runs chrooted in the rootfs with only the libraries the image c
     ['/usr/bin/fio', '--version'],
     ['/usr/bin/sysbench', '--version'],
     ['/usr/bin/stress-ng', '--version'],
+    ['/usr/bin/iperf3', '--version'],
+    ['/usr/bin/sockperf', '--version'],
   ]) {
     const result = await execa('chroot', [image.rootfs, '/sbin/tsbench-agent', 'exec', ...tool], { reject: false });
     assert.equal(result.exitCode, 0, `${tool[0]}: ${result.stdout}`);

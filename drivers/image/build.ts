@@ -1,8 +1,8 @@
 /**
  * Builds the one workload image every target runs:
- *   rootfs/     the container's root: busybox, the agent, fio, sysbench and stress-ng
- *               with exactly the shared libraries they load, and an /etc/os-release
- *               naming the image
+ *   rootfs/     the container's root: busybox, the agent, fio, sysbench, stress-ng,
+ *               iperf3 and sockperf with exactly the shared libraries they load, and
+ *               an /etc/os-release naming the image
  *   root.ext4   the same rootfs as an ext4 filesystem image: a VM's root disk, attached
  *               read-only, so that only the pages a workload touches enter guest RAM
  *   initramfs   tiny: the agent as /init and the kernel modules Debian's cloud kernel
@@ -28,6 +28,8 @@ export const TOOLS = [
   { path: '/usr/bin/fio', debianPackage: 'fio' },
   { path: '/usr/bin/sysbench', debianPackage: 'sysbench' },
   { path: '/usr/bin/stress-ng', debianPackage: 'stress-ng' },
+  { path: '/usr/bin/iperf3', debianPackage: 'iperf3' },
+  { path: '/usr/bin/sockperf', debianPackage: 'sockperf' },
 ] as const;
 
 /** Static busybox (Debian's busybox-static) and the applets linked to it in /bin. */
