@@ -14,6 +14,9 @@ packages=(
   e2fsprogs            # mkfs.ext4 -d and resize2fs: the VMs' root disk, and their data disks
   mmdebstrap           # the Debian image (tsbench image build --image debian), from the host's apt sources
   fio sysbench stress-ng  # the workloads
+  # the net scenario: iperf3 and sockperf, servers in every instance (both images carry them) and
+  # clients on the host; nft for its nat network's DNAT and masquerade, inside the run's namespaces
+  iperf3 sockperf nftables
   qemu-system-x86      # the kvm and tcg targets
   iproute2 procps kmod # ip, ps/pgrep, modinfo
   hyperfine            # the reference timings in docs/

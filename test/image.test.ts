@@ -78,6 +78,11 @@ test('the job encoding is base64url without padding of argv joined by NUL bytes'
   const root = { device: '/dev/vda', by: 'kernel' as const };
   assert.match(kernelCmdline({ job: ['noop'], root }), /console=ttyS0 .*root=\/dev\/vda ro .*tsbench\.job=bm9vcA(\s|$)/);
   assert.match(kernelCmdline({ job: ['noop'], root: { ...root, by: 'initramfs' } }), / tsbench\.root=\/dev\/vda /);
+  assert.match(
+    kernelCmdline({ job: ['noop'], root, net: { address: '198.18.3.2/30', gateway: '198.18.3.1' } }),
+    / tsbench\.net=198\.18\.3\.2\/30,198\.18\.3\.1(\s|$)/,
+  );
+  assert.doesNotMatch(kernelCmdline({ job: ['noop'], root }), /tsbench\.net=/, 'no NIC, nothing to configure');
 });
 
 test('the rootfs holds the agent, busybox, the tools and their libraries, and nothing else', async () => {
@@ -85,7 +90,15 @@ test('the rootfs holds the agent, busybox, the tools and their libraries, and no
   assert.equal(await readlink(join(root, 'init')), 'sbin/tsbench-agent');
   assert.equal(await readlink(join(root, 'sbin/init')), 'tsbench-agent', 'the init a kernel runs from a root disk');
   assert.deepEqual(await readFile(join(root, 'sbin/tsbench-agent')), await readFile(agentBinary()));
-  for (const tool of ['usr/bin/fio', 'usr/bin/sysbench', 'usr/bin/stress-ng', 'bin/busybox', 'lib64/ld-linux-x86-64.so.2'])
+  for (const tool of [
+    'usr/bin/fio',
+    'usr/bin/sysbench',
+    'usr/bin/stress-ng',
+    'usr/bin/iperf3',
+    'usr/bin/sockperf',
+    'bin/busybox',
+    'lib64/ld-linux-x86-64.so.2',
+  ])
     assert.ok(existsSync(join(root, tool)), tool);
   assert.equal(await readlink(join(root, 'bin/sh')), 'busybox');
   assert.ok((await lstat(join(root, 'dev/console'))).isCharacterDevice());
@@ -105,6 +118,20 @@ test('the initramfs is tiny: the agent as /init and the modules that mount the r
       names.some((n) => n.endsWith('/virtio_blk.ko')),
       names.join(' '),
     );
+});
+
+test("a NIC's modules are in the initramfs on a list of their own, which the agent loads only for a VM with a NIC", async (t) => {
+  if (image.kernel.modulesDir === undefined) return t.skip('the kernel has everything built in');
+  const dir = await mkdtemp(join(work, 'initramfs-'));
+  await execa('cpio', ['-i', '--quiet', '-d', '-F', image.initramfs, 'etc/tsbench/*'], { cwd: dir });
+  const net = (await readFile(join(dir, 'etc/tsbench/modules.net'), 'utf8')).split('\n').filter(Boolean);
+  assert.deepEqual(
+    net.map((p) => p.split('/').pop()),
+    ['failover.ko', 'net_failover.ko', 'virtio_net.ko'],
+    'virtio_net after what it depends on',
+  );
+  const always = await readFile(join(dir, 'etc/tsbench/modules'), 'utf8');
+  assert.doesNotMatch(always, /virtio_net/, 'a boot without a NIC loads none of them');
 });
 
 test('the root disk is a clean ext4 image of the rootfs, shrunk to its content', async () => {
@@ -130,6 +157,8 @@ test('every tool runs chrooted in the rootfs with only the libraries the image c
     ['/usr/bin/fio', '--version'],
     ['/usr/bin/sysbench', '--version'],
     ['/usr/bin/stress-ng', '--version'],
+    ['/usr/bin/iperf3', '--version'],
+    ['/usr/bin/sockperf', '--version'],
   ]) {
     const result = await execa('chroot', [image.rootfs, '/sbin/tsbench-agent', 'exec', ...tool], { reject: false });
     assert.equal(result.exitCode, 0, `${tool[0]}: ${result.stdout}`);

@@ -77,6 +77,17 @@ describe('the container inside the VM, pure parts', () => {
     );
   });
 
+  test("in a VM with a NIC the container keeps the guest's network namespace, so its network is the NIC", () => {
+    const namespaces = (args: string[]): string | undefined => {
+      const launcher = Buffer.from(args[0]?.split('=')[1] ?? '', 'base64url')
+        .toString()
+        .split('\0');
+      return launcher[launcher.indexOf('--ns') + 1];
+    };
+    assert.equal(namespaces(guestContainerArgs({ net: true })), 'pid,mnt,uts,ipc,cgroup');
+    assert.equal(namespaces(guestContainerArgs({})), 'pid,mnt,uts,ipc,net,cgroup', 'without a NIC: a network namespace with lo only');
+  });
+
   test('a container mark splits the agent phase at the clone, and the phases still add up to the time to exit', () => {
     const ms = 1_000_000n;
     const phases = vmPhases({

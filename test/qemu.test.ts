@@ -14,7 +14,19 @@ import { execa } from 'execa';
 import { TargetError } from '../core/errors.js';
 import { ResultSchema } from '../core/schema.js';
 import { startup } from '../bench/scenarios/startup.js';
-import { buildQemuArgs, createKvmDriver, createTcgDriver, formatCommand, tcgLeanArgs, vmPhases, vmPssBytes, type QemuDriver } from '../drivers/qemu/index.js';
+import {
+  buildQemuArgs,
+  createKvmDriver,
+  createTcgDriver,
+  formatCommand,
+  inNetns,
+  tapProblem,
+  tcgLeanArgs,
+  vmPhases,
+  vmPssBytes,
+  type QemuDriver,
+} from '../drivers/qemu/index.js';
+import { MMIO_CMDLINE_BYTES_PER_DEVICE, guestCmdlineBytes } from '../drivers/qemu/cmdline.js';
 import { kvmProviderNote } from '../drivers/qemu/host.js';
 import { listTargets } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
@@ -122,6 +134,66 @@ describe('the QEMU command line', () => {
     assert.equal(buildQemuArgs({ ...base, accelerator: 'tcg' }).filter((a) => a === '-drive').length, 1);
   });
 
+  const nic = { ifname: 'tap0', mac: '52:54:00:12:34:56', vhost: false };
+
+  test('a NIC is a tap netdev without scripts and a virtio-net device after the disks, so the root disk stays vda', () => {
+    const argv = buildQemuArgs({ ...base, accelerator: 'tcg', disk: '/tmp/tsbench-x/disk.raw', nic });
+    const devices = argv.flatMap((a, i) => (a === '-device' ? [argv[i + 1]] : []));
+    assert.deepEqual(devices, ['virtio-blk-device,drive=root', 'virtio-blk-device,drive=d0', 'virtio-net-device,netdev=net0,mac=52:54:00:12:34:56']);
+    assert.equal(argv[argv.indexOf('-netdev') + 1], 'tap,id=net0,ifname=tap0,script=no,downscript=no,vhost=off');
+    assert.ok(argv.indexOf('-netdev') > argv.lastIndexOf('-drive'), 'the NIC comes after every disk');
+    assert.equal(buildQemuArgs({ ...base, accelerator: 'tcg' }).includes('-netdev'), false, 'no NIC unless asked for');
+  });
+
+  test('vhost-net is asked of QEMU only when the caller says the host has it', () => {
+    const on = buildQemuArgs({ ...base, accelerator: 'kvm', nic: { ...nic, vhost: true } });
+    assert.match(on[on.indexOf('-netdev') + 1] ?? '', /,vhost=on$/);
+    const off = buildQemuArgs({ ...base, accelerator: 'kvm', nic });
+    assert.match(off[off.indexOf('-netdev') + 1] ?? '', /,vhost=off$/);
+  });
+
+  test('the NIC is a PCI device without an option ROM on pc and q35, after the disks', () => {
+    for (const machine of ['pc', 'q35'] as const) {
+      const argv = buildQemuArgs({ ...base, accelerator: 'tcg', machine, nic });
+      const devices = argv.flatMap((a, i) => (a === '-device' ? [argv[i + 1]] : []));
+      assert.deepEqual(devices, ['virtio-blk-pci,drive=root', 'virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,romfile=']);
+    }
+  });
+
+  test('on a microvm without ACPI the NIC costs one more virtio_mmio.device= of kernel command line', () => {
+    const plain = guestCmdlineBytes({ append: base.append, machine: 'microvm', acpi: false });
+    assert.equal(guestCmdlineBytes({ append: base.append, machine: 'microvm', acpi: false, nic }), plain + MMIO_CMDLINE_BYTES_PER_DEVICE);
+    assert.equal(
+      guestCmdlineBytes({ append: base.append, machine: 'microvm', acpi: false, nic, disk: '/d' }),
+      Buffer.byteLength(base.append) + 3 * MMIO_CMDLINE_BYTES_PER_DEVICE,
+    );
+    assert.equal(guestCmdlineBytes({ append: base.append, machine: 'microvm', nic }), Buffer.byteLength(base.append), 'with ACPI QEMU adds nothing');
+  });
+
+  test('QEMU with a NIC starts in the tap’s network namespace through nsenter, which execs it', () => {
+    assert.deepEqual(inNetns('/run/netns/tsbench-x'), ['/usr/bin/nsenter', '--net=/run/netns/tsbench-x', '--']);
+  });
+
+  test('a tap request with a bad field is refused, naming the field and what it should be', () => {
+    const good = { kind: 'tap' as const, netnsPath: '/run/netns/n', ifname: 'tap0', mac: '52:54:00:12:34:56', address: '198.18.3.2/30', gateway: '198.18.3.1' };
+    assert.equal(tapProblem(good), undefined);
+    assert.equal(tapProblem({ ...good, address: '198.18.3.2/31', gateway: '198.18.3.3' }), undefined, 'a /31 has two addresses');
+    for (const [field, bad, why] of [
+      ['ifname', 'tap0,vhost=on', /network\.ifname .* no Linux interface name/],
+      ['ifname', 'a-very-long-tap-name', /network\.ifname/],
+      ['mac', '53:54:00:12:34:56', /network\.mac .* no unicast MAC/],
+      ['mac', '52:54:00:12:34', /network\.mac/],
+      ['netnsPath', 'run/netns/n', /network\.netnsPath .* not absolute/],
+      ['address', '198.18.3.2', /network\.address .* ADDRESS\/PREFIX/],
+      ['address', '198.18.3.2/33', /network\.address/],
+      ['address', '198.18.3.256/30', /network\.address/],
+      ['gateway', 'gw', /network\.gateway 'gw' is no IPv4 address/],
+      ['gateway', '198.18.3.5', /network\.gateway 198\.18\.3\.5 is not another address of 198\.18\.3\.2\/30/],
+      ['gateway', '198.18.3.2', /network\.gateway .* not another address/],
+    ] as const)
+      assert.match(tapProblem({ ...good, [field]: bad }) ?? '', why, `${field}=${bad}`);
+  });
+
   test('the printed command reads back in a shell as the same argv', async () => {
     const argv = buildQemuArgs({ ...base, accelerator: 'tcg', append: `console=ttyS0 it's "quoted" $HOME` });
     const { stdout } = await execa('sh', ['-c', `for a in ${formatCommand(argv.slice(1))}; do printf '%s\\n' "$a"; done`]);
@@ -155,6 +227,44 @@ describe('the QEMU command line', () => {
         ['exit', 20],
       ],
     );
+  });
+
+  test("configuring a NIC is the agent's first phase, net, after the lean kernel and after the stock VM's initrd", () => {
+    const lean = vmPhases({
+      startNs: ms(1000),
+      agentInitNs: ms(2000),
+      agentReadyNs: ms(2050),
+      readyReceivedNs: ms(3600),
+      endNs: ms(3620),
+      marks: [{ name: 'net', monoNs: ms(2012) }],
+    });
+    assert.deepEqual(
+      lean.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 550],
+        ['kernel', 2000],
+        ['net', 12],
+        ['agent', 38],
+        ['exit', 20],
+      ],
+    );
+    const marks = [
+      { name: 'root', monoNs: ms(2030) },
+      { name: 'net', monoNs: ms(2040) },
+    ];
+    const cloud = vmPhases({ startNs: ms(1000), agentInitNs: ms(2000), agentReadyNs: ms(2050), readyReceivedNs: ms(3600), endNs: ms(3620), marks });
+    assert.deepEqual(
+      cloud.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 550],
+        ['kernel', 2000],
+        ['initrd', 30],
+        ['net', 10],
+        ['agent', 10],
+        ['exit', 20],
+      ],
+    );
+    assert.equal(Math.round(cloud.reduce((s, p) => s + p.ms, 0)), 2620);
   });
 
   test("a distribution's boot is timed as systemd-analyze names it: kernel, initrd, userspace up to the agent's unit", () => {
@@ -192,6 +302,29 @@ describe('the QEMU command line', () => {
         ['initrd', 3000],
         ['userspace', 18000],
         ['settle', 7000],
+        ['agent', 10],
+        ['exit', 5690],
+      ],
+    );
+  });
+
+  test("in a distribution's VM with a NIC the agent configures it before the boot settles: net, then settle", () => {
+    const marks = [
+      { name: 'initrd', monoNs: ms(5000) },
+      { name: 'root', monoNs: ms(8000) },
+      { name: 'net', monoNs: ms(26020) },
+      { name: 'settled', monoNs: ms(33000) },
+    ];
+    const phases = vmPhases({ startNs: ms(1000), agentInitNs: ms(26000), agentReadyNs: ms(33010), readyReceivedNs: ms(34310), endNs: ms(40000), marks });
+    assert.deepEqual(
+      phases.map((p) => [p.name, Math.round(p.ms)]),
+      [
+        ['qemu', 300],
+        ['kernel', 5000],
+        ['initrd', 3000],
+        ['userspace', 18000],
+        ['net', 20],
+        ['settle', 6980],
         ['agent', 10],
         ['exit', 5690],
       ],

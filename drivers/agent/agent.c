@@ -21,28 +21,40 @@
  * container made by tsbench-launch (the host's runtime, drivers/container/
  * nsexec.c), whose PID 1 is this agent again, talking on the same console.
  *
+ * With tsbench.net=ADDRESS/PREFIX,GATEWAY (a VM with a NIC, drivers/qemu), the
+ * VM's agent first gives its first non-loopback interface that address and a
+ * default route via GATEWAY, and marks the instant "net".
+ *
  * It talks to the host with one line per event, each "@tsb <event> ...\n"
  * written with a single write(2) so lines never interleave:
  *   init <mono_ns> | ready <mono_ns> | meminfo <total_kB> <avail_kB>
  *   out <text> | err <text> | rusage <utime_us> <stime_us> <maxrss_kB>
  *   error <message> | exit <code> | exit signal <n>
  *   mark <name> <mono_ns>   (an instant of the VM's own work, e.g. "container":
- *                            when the launcher cloned the container)
+ *                            when the launcher cloned the container; "net": when
+ *                            the NIC was configured)
  * "exit" is always the last line, also after "error" (then exit 127, or 126
  * for a TOOL that was found but cannot be executed, as a shell does).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -339,7 +351,8 @@ static int mount_disk(const char *dev, const char *at, unsigned long flags) {
 /*
  * The stock-kernel boot (drivers/qemu, profile "cloud"): this agent is /init of
  * a tiny initramfs that holds only itself and the modules the kernel has as
- * modules (virtio_mmio, virtio_blk, ext4; overlay for a container). It loads
+ * modules (virtio_mmio, virtio_blk, ext4; overlay for a container, virtio_net
+ * for a NIC: each set only when the cmdline asks for it). It loads
  * them, mounts the image's root disk tsbench.root=DEV read-only and makes it the
  * root, as switch_root does (the initramfs's few files stay: a MiB at most),
  * and the boot goes on from there like the lean kernel's, which mounts the
@@ -351,6 +364,7 @@ static int switch_root(const char *root) {
 	snprintf(dev, sizeof dev, "%s", root);
 	if (load_modules("/etc/tsbench/modules")) return FAIL;
 	if (cmdline_get("tsbench.container") && load_modules("/etc/tsbench/modules.container")) return FAIL;
+	if (cmdline_get("tsbench.net") && load_modules("/etc/tsbench/modules.net")) return FAIL;
 	if (mkdir("/newroot", 0755) && errno != EEXIST) return fail("mkdir", "/newroot");
 	if (mount_disk(dev, "/newroot", MS_RDONLY)) return FAIL;
 	static const char *const moved[] = {"/dev", "/proc", "/sys"};
@@ -361,6 +375,90 @@ static int switch_root(const char *root) {
 	}
 	if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) return fail("switch root to", dev);
 	emit("@tsb mark root %llu", mono_ns());
+	return 0;
+}
+
+/* ---- the VM's NIC ------------------------------------------------------- */
+
+/* Sets an IPv4 address-like field of an interface (SIOCSIFADDR, SIOCSIFNETMASK). */
+static int if_set(int s, const char *name, unsigned long req, struct in_addr a) {
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = a};
+	memcpy(&ifr.ifr_addr, &sin, sizeof sin);
+	return ioctl(s, req, &ifr);
+}
+
+static int if_up(int s, const char *name) {
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr)) return -1;
+	ifr.ifr_flags |= IFF_UP;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+/* The first (by name) interface in /sys/class/net that is not lo; 0 if there is one. */
+static int first_nic(char name[IFNAMSIZ]) {
+	DIR *d = opendir("/sys/class/net");
+	if (!d) return -1;
+	name[0] = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.' && strcmp(e->d_name, "lo") && strlen(e->d_name) < IFNAMSIZ &&
+		    (!name[0] || strcmp(e->d_name, name) < 0))
+			snprintf(name, IFNAMSIZ, "%s", e->d_name);
+	closedir(d);
+	return name[0] ? 0 : -1;
+}
+
+/*
+ * tsbench.net=ADDRESS/PREFIX,GATEWAY: lo up, then the VM's NIC (the first
+ * non-loopback interface: udev may have renamed eth0 in a distribution's VM) gets
+ * the address and netmask, comes up, and the default route goes via GATEWAY.
+ * ioctls, as busybox's ifconfig and route do: no netlink. The NIC appears when
+ * virtio_net has probed it: like mount_disk, give that up to 2 s. An interface
+ * renamed under our feet (ENODEV) is looked up again within the same 2 s.
+ */
+static int setup_net(const char *spec) {
+	char buf[64], *slash, *comma;
+	snprintf(buf, sizeof buf, "%s", spec);
+	struct in_addr addr, gw, mask;
+	int prefix = -1;
+	if ((slash = strchr(buf, '/'))) *slash++ = 0;
+	if (slash && (comma = strchr(slash, ','))) *comma++ = 0, prefix = atoi(slash);
+	else comma = NULL;
+	if (!comma || prefix < 0 || prefix > 32 || inet_pton(AF_INET, buf, &addr) != 1 || inet_pton(AF_INET, comma, &gw) != 1) {
+		emit("@tsb error tsbench.net=%s is not ADDRESS/PREFIX,GATEWAY (IPv4)", spec);
+		return FAIL;
+	}
+	mask.s_addr = htonl(prefix ? 0xffffffffu << (32 - prefix) : 0);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) return fail("socket", "AF_INET");
+	if (if_up(s, "lo")) return close(s), fail("bring up", "lo");
+	char nic[IFNAMSIZ] = "";
+	const char *step = NULL;
+	int rc = -1;
+	for (int i = 0; i < 200 && rc; i++) { /* up to 2 s */
+		if (i) usleep(10000);
+		if (first_nic(nic)) continue;
+		step = "set the address of", rc = if_set(s, nic, SIOCSIFADDR, addr);
+		if (!rc) step = "set the netmask of", rc = if_set(s, nic, SIOCSIFNETMASK, mask);
+		if (!rc) step = "bring up", rc = if_up(s, nic);
+		if (rc && errno != ENODEV) break; /* a real failure, not a rename */
+	}
+	if (rc && !step) {
+		close(s);
+		emit("@tsb error no network interface but lo in /sys/class/net after 2 s: the guest kernel has no virtio_net");
+		return FAIL;
+	}
+	if (rc) return close(s), fail(step, nic);
+	struct rtentry rt = {.rt_flags = RTF_UP | RTF_GATEWAY};
+	struct sockaddr_in any = {.sin_family = AF_INET}, via = {.sin_family = AF_INET, .sin_addr = gw};
+	memcpy(&rt.rt_dst, &any, sizeof any);
+	memcpy(&rt.rt_genmask, &any, sizeof any);
+	memcpy(&rt.rt_gateway, &via, sizeof via);
+	if (ioctl(s, SIOCADDRT, &rt) && errno != EEXIST) return close(s), fail("add the default route via", comma);
+	close(s);
+	emit("@tsb mark net %llu", mono_ns());
 	return 0;
 }
 
@@ -542,6 +640,8 @@ static int vm_init(void) {
 
 	const char *root = cmdline_get("tsbench.root");
 	if (root && switch_root(root)) return FAIL;
+	const char *net = cmdline_get("tsbench.net");
+	if (net && setup_net(net)) return FAIL;
 	/* The root disk is read-only: jobs write to a tmpfs on /tmp (and to /data), and
 	 * start there, since tools write temporary files to "." (stress-ng does). */
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")) return fail("mount", "/tmp");
@@ -606,6 +706,8 @@ static int vm_service(void) {
 	char *argv[MAX_JOB_ARGS + 1];
 	int argc = read_job(buf, argv);
 	if (argc <= 0) return FAIL;
+	const char *net = cmdline_get("tsbench.net");
+	if (net && setup_net(net)) return FAIL;
 	if (chdir("/tmp")) return fail("chdir", "/tmp");
 	const char *disk = cmdline_get("tsbench.disk");
 	if (disk && mount_disk(disk, "/data", 0)) return FAIL;

@@ -1,12 +1,13 @@
 /**
  * Builds the one workload image every target runs:
- *   rootfs/     the container's root: busybox, the agent, fio, sysbench and stress-ng
- *               with exactly the shared libraries they load, and an /etc/os-release
- *               naming the image
+ *   rootfs/     the container's root: busybox, the agent, fio, sysbench, stress-ng,
+ *               iperf3 and sockperf with exactly the shared libraries they load, and
+ *               an /etc/os-release naming the image
  *   root.ext4   the same rootfs as an ext4 filesystem image: a VM's root disk, attached
  *               read-only, so that only the pages a workload touches enter guest RAM
  *   initramfs   tiny: the agent as /init and the kernel modules Debian's cloud kernel
- *               needs to mount the root disk (the lean kernel boots without it)
+ *               needs to mount the root disk (the lean kernel boots without it), and
+ *               those only a container or a NIC needs, loaded only then
  *
  * An image is named by the hash of everything that goes into it, so it is rebuilt
  * exactly when an input changes.
@@ -17,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { execa } from 'execa';
 import { ImageError, sha256Inputs } from './cache.js';
-import { selectModules, type Kernel } from './kernel.js';
+import { selectModules, type Kernel, type ModuleSet } from './kernel.js';
 
 /** Bump when the layout of an image changes, so that old cache entries are not reused. */
 export const BUILDER_VERSION = 2;
@@ -134,30 +135,31 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   for (const lib of [...libs].sort()) rootfs.push(await fileEntry(lib, lib));
 
   // The initramfs of a kernel with modules: /init (the agent, which loads them and mounts the root disk),
-  // the modules every boot loads, and those only a container inside the VM loads (overlay).
+  // the modules every boot loads, those only a container inside the VM loads (overlay), and those only a
+  // VM with a NIC loads (virtio_net): each list of /etc/tsbench is loaded in its order (agent.c switch_root).
   const initramfs: Entry[] = ['/proc', '/sys', '/dev', '/etc/tsbench', '/sbin'].map((path) => ({ kind: 'dir', path }));
   initramfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   initramfs.push(await fileEntry('/sbin/tsbench-agent', agent));
   initramfs.push({ kind: 'symlink', path: '/init', target: 'sbin/tsbench-agent' });
   const modules: Entry[] = [];
-  const loadOrder: string[] = [];
-  const containerOrder: string[] = [];
+  const lists: { file: string; set?: ModuleSet; order: string[] }[] = [
+    { file: '/etc/tsbench/modules', order: [] },
+    { file: '/etc/tsbench/modules.container', set: 'container', order: [] },
+    { file: '/etc/tsbench/modules.net', set: 'net', order: [] },
+  ];
   if (kernel.modulesDir !== undefined) {
-    for (const [list, container] of [
-      [loadOrder, false],
-      [containerOrder, true],
-    ] as const) {
-      if (container && launcher === undefined) continue;
-      for (const rel of await selectModules(kernel.modulesDir, container ? { set: 'container' } : {})) {
+    for (const list of lists) {
+      if (list.set === 'container' && launcher === undefined) continue; // no container runtime in the image
+      for (const rel of await selectModules(kernel.modulesDir, list.set !== undefined ? { set: list.set } : {})) {
         const path = posix.join(guestModulesDir(kernel), rel);
-        modules.push(await fileEntry(path, join(kernel.modulesDir, rel)));
-        list.push(path);
+        // A module two sets share is in the image once; both lists name it (a second load is EEXIST, which the agent takes).
+        if (!modules.some((m) => m.path === path)) modules.push(await fileEntry(path, join(kernel.modulesDir, rel)));
+        list.order.push(path);
       }
     }
   }
   initramfs.push(...modules);
-  initramfs.push({ kind: 'text', path: '/etc/tsbench/modules', content: loadOrder.map((p) => `${p}\n`).join('') });
-  initramfs.push({ kind: 'text', path: '/etc/tsbench/modules.container', content: containerOrder.map((p) => `${p}\n`).join('') });
+  for (const list of lists) initramfs.push({ kind: 'text', path: list.file, content: list.order.map((p) => `${p}\n`).join('') });
 
   // Every input by content: entries (with file hashes), kernel, builder version.
   const files = [...rootfs, ...initramfs].filter((e): e is Extract<Entry, { kind: 'file' }> => e.kind === 'file');

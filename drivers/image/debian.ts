@@ -51,6 +51,8 @@ export const DEBIAN_PACKAGES: readonly string[] = [
   'fio', // the io scenario's workload tool
   'sysbench', // the cpu and memory scenarios' workload tool
   'stress-ng', // the stress scenarios' workload tool
+  'iperf3', // the net scenario's throughput server (its debconf question, a daemon at boot, defaults to no)
+  'sockperf', // the net scenario's latency server
   'initramfs-tools', // makes the VM's initrd inside the image (MODULES=most), with tsbench's marks in it
   'linux-image-cloud-amd64', // the VM's kernel: Debian's cloud kernel and its modules
 ];
@@ -71,7 +73,16 @@ export function kernelFiles(version: string): string[] {
 }
 
 /** Files of rootfs/ whose sizes a cache hit checks (the whole tree is 14,000 files). */
-const SPOT_CHECKS = ['/usr/lib/systemd/systemd', '/usr/bin/fio', '/usr/bin/sysbench', '/usr/bin/stress-ng', '/bin/busybox', '/usr/sbin/tsbench-agent'];
+const SPOT_CHECKS = [
+  '/usr/lib/systemd/systemd',
+  '/usr/bin/fio',
+  '/usr/bin/sysbench',
+  '/usr/bin/stress-ng',
+  '/usr/bin/iperf3',
+  '/usr/bin/sockperf',
+  '/bin/busybox',
+  '/usr/sbin/tsbench-agent',
+];
 
 /** Single-quotes a word for sh (mmdebstrap runs a hook string as `sh -c`, and splits a special hook's words as a shell would). */
 const q = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
@@ -123,7 +134,8 @@ export function hookArgs(at: { debs: string; files: string; agent: string; hash:
     // os-release(5) has fields for exactly this: which image, which build. Debian's own fields stay.
     `--customize-hook=printf '%s\\n' IMAGE_ID=tsbench-debian IMAGE_VERSION=${at.hash} >>"$1"/usr/lib/os-release`,
     // mmdebstrap copies the host's resolv.conf in for apt and leaves it: the host's resolver is none of a
-    // published image's business (an engine gives a container one at run time; the VM has no network).
+    // published image's business (an engine gives a container one at run time; a VM's NIC, when it has one, is
+    // configured by the agent from tsbench.net=, with no resolver: the net scenario uses addresses only).
     `--customize-hook=rm -f "$1"/etc/resolv.conf`,
   ];
 }

@@ -132,11 +132,16 @@ export function encodeJob(argv: string[]): string {
  *   runs /sbin/init, the agent), `tsbench.root=DEV` when the initramfs's agent loads the
  *   modules and mounts it (drivers/agent/agent.c `switch_root`). x86 keeps 2048 bytes of
  *   command line and the job rides in it, so nothing here is longer than it must be.
+ * - `tsbench.net=ADDRESS/PREFIX,GATEWAY` (a VM with a NIC): the agent gives the first
+ *   non-loopback interface that address and a default route via GATEWAY before the job
+ *   (drivers/agent/agent.c `setup_net`); the stock kernel's agent loads virtio_net for it.
  */
 export function kernelCmdline(opts: {
   job: string[];
   root: { device: string; by: 'kernel' | 'initramfs' };
   disk?: string;
+  /** the guest's IPv4 address with its prefix length (`198.18.3.2/30`) and its default gateway */
+  net?: { address: string; gateway: string };
   tscKhz?: number;
   extra?: string[];
 }): string {
@@ -146,6 +151,7 @@ export function kernelCmdline(opts: {
   else parts.push(`tsbench.root=${opts.root.device}`);
   parts.push(`tsbench.job=${encodeJob(opts.job)}`);
   if (opts.disk !== undefined) parts.push(`tsbench.disk=${opts.disk}`);
+  if (opts.net !== undefined) parts.push(`tsbench.net=${opts.net.address},${opts.net.gateway}`);
   return [...parts, ...(opts.extra ?? [])].join(' ');
 }
 

@@ -7,9 +7,9 @@
  *   current -> <version>          symlink to the kernel `resolveKernel()` returns
  *   <version>/vmlinuz
  *   <version>/kernel.json         { version, source, package?, packageVersion? }
- *   <version>/modules/            only the modules the agent loads and those a nested KVM
- *                                 host loads (KVM_MODULES), plus modules.dep and
- *                                 modules.builtin, laid out like /lib/modules/<version>
+ *   <version>/modules/            only the modules the agent loads (a container's, a NIC's
+ *                                 too) and those a nested KVM host loads (KVM_MODULES), plus
+ *                                 modules.dep and modules.builtin, laid out like /lib/modules/<version>
  */
 import { copyFile, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -61,9 +61,19 @@ export const CONTAINER_MODULES = ['overlay'] as const;
  */
 export const KVM_MODULES = ['kvm_amd'] as const;
 
+/**
+ * Modules of a VM's NIC (`LaunchRequest.network` of kind `tap`): virtio_net, =m in Debian's cloud kernel,
+ * with what it depends on (net_failover, failover; modules.dep names them). Optional like CONTAINER_MODULES:
+ * the agent loads them only when the command line has `tsbench.net=`, so a boot without a NIC pays nothing.
+ */
+export const NET_MODULES = ['virtio_net'] as const;
+
 /** The optional module sets, beside WANTED_MODULES which every VM boot loads. */
-export type ModuleSet = 'container' | 'kvm';
-const OPTIONAL_MODULES: Record<ModuleSet, readonly string[]> = { container: CONTAINER_MODULES, kvm: KVM_MODULES };
+export type ModuleSet = 'container' | 'kvm' | 'net';
+const OPTIONAL_MODULES: Record<ModuleSet, readonly string[]> = { container: CONTAINER_MODULES, kvm: KVM_MODULES, net: NET_MODULES };
+
+/** Every optional set: a kernel cache entry keeps them all. */
+export const MODULE_SETS: readonly ModuleSet[] = ['container', 'kvm', 'net'];
 
 export function kernelCacheDir(): string {
   return join(cacheDir(), 'kernel');
@@ -125,7 +135,7 @@ const moduleName = (path: string): string => (path.split('/').pop() ?? '').repla
 /**
  * The modules of `WANTED_MODULES` that the kernel has as modules, with their
  * dependencies, in load order (dependencies first), as paths relative to `modulesDir`.
- * With `set`, instead: those of that optional set (`CONTAINER_MODULES`, `KVM_MODULES`) the
+ * With `set`, instead: those of that optional set (`CONTAINER_MODULES`, `KVM_MODULES`, `NET_MODULES`) the
  * kernel has as modules, less what the wanted ones load already; missing ones are left out, not an error.
  */
 export async function selectModules(modulesDir: string, opts: { set?: ModuleSet } = {}): Promise<string[]> {
@@ -280,11 +290,9 @@ async function installKernel(kernel: Kernel, meta: Record<string, string>): Prom
   try {
     await copyFile(kernel.vmlinuz, join(tmp, 'vmlinuz'));
     if (kernel.modulesDir !== undefined) {
-      const modules = [
-        ...(await selectModules(kernel.modulesDir)),
-        ...(await selectModules(kernel.modulesDir, { set: 'container' })),
-        ...(await selectModules(kernel.modulesDir, { set: 'kvm' })),
-      ];
+      const modules = [...(await selectModules(kernel.modulesDir))];
+      // Two sets may share a dependency: one copy, one modules.dep line.
+      for (const set of MODULE_SETS) for (const m of await selectModules(kernel.modulesDir, { set })) if (!modules.includes(m)) modules.push(m);
       await checkModulesMatch(kernel.modulesDir, kernel.version, modules);
       const deps = await readModulesDep(kernel.modulesDir);
       const out = join(tmp, 'modules');
@@ -321,8 +329,8 @@ export async function fetchKernel(opts: KernelOptions & { log?: (line: string) =
   }
   const pkg = await debianKernelPackage();
   const cached = await cachedKernel(join(kernelCacheDir(), pkg.kernelVersion));
-  // An entry cached before CONTAINER_MODULES or KVM_MODULES existed lacks them: fetch it again (Debian's kernel has both).
-  const lacking = cached === undefined ? [] : [...(await missingModules(cached.modulesDir, 'container')), ...(await missingModules(cached.modulesDir, 'kvm'))];
+  // An entry cached before CONTAINER_MODULES, KVM_MODULES or NET_MODULES existed lacks them: fetch it again (Debian's kernel has them all).
+  const lacking = cached === undefined ? [] : (await Promise.all(MODULE_SETS.map((set) => missingModules(cached.modulesDir, set)))).flat();
   const stale = lacking.length > 0;
   if (stale) log(`the cached ${pkg.name} lacks ${lacking.join(', ')}; fetching it again`);
   if (cached !== undefined && !stale) {

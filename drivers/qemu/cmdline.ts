@@ -46,6 +46,18 @@ export { DEFAULT_MEMORY_BYTES };
 export const ROOT_DISK_DEVICE = '/dev/vda';
 export const DATA_DISK_DEVICE = '/dev/vdb';
 
+/**
+ * A virtio-net NIC backed by a tap device (`LaunchRequest.network` of kind `tap`): QEMU opens the
+ * persistent tap `ifname` (made by the caller, in the network namespace QEMU runs in) with no
+ * ifup/ifdown scripts, and the guest sees it with MAC `mac`. `vhost`: the virtqueues are served by the
+ * host kernel's vhost-net instead of QEMU's own thread (only where /dev/vhost-net exists).
+ */
+export interface Nic {
+  ifname: string;
+  mac: string;
+  vhost: boolean;
+}
+
 export interface QemuArgsOptions {
   accelerator: Accelerator;
   /** @default 'microvm' */
@@ -70,6 +82,8 @@ export interface QemuArgsOptions {
   append: string;
   /** Raw disk image to attach as the guest's DATA_DISK_DEVICE. */
   disk?: string;
+  /** A virtio-net NIC on a tap device, after the disks (they stay vda, vdb). @default none */
+  nic?: Nic;
   /** @default QEMU_BINARY */
   binary?: string;
   /** Whether the machine offers ACPI (microvm only: the lean kernel has none). @default true */
@@ -87,10 +101,16 @@ export const KERNEL_CMDLINE_MAX = 2048;
  */
 export const MMIO_CMDLINE_BYTES_PER_DEVICE = 40;
 
-/** The bytes of kernel command line the guest gets: `append`, and what QEMU adds for its devices. */
-export function guestCmdlineBytes(opts: Pick<QemuArgsOptions, 'append' | 'machine' | 'acpi' | 'disk'>): number {
-  const added = (opts.machine ?? 'microvm') === 'microvm' && opts.acpi === false ? (opts.disk !== undefined ? 2 : 1) * MMIO_CMDLINE_BYTES_PER_DEVICE : 0;
+/** The bytes of kernel command line the guest gets: `append`, and what QEMU adds for its devices (root disk, data disk, NIC). */
+export function guestCmdlineBytes(opts: Pick<QemuArgsOptions, 'append' | 'machine' | 'acpi' | 'disk' | 'nic'>): number {
+  const devices = 1 + (opts.disk !== undefined ? 1 : 0) + (opts.nic !== undefined ? 1 : 0);
+  const added = (opts.machine ?? 'microvm') === 'microvm' && opts.acpi === false ? devices * MMIO_CMDLINE_BYTES_PER_DEVICE : 0;
   return Buffer.byteLength(opts.append) + added;
+}
+
+/** The NIC's QEMU device: virtio over MMIO on microvm, over PCI on pc and q35. */
+export function nicDevice(machine: Machine = 'microvm'): 'virtio-net-device' | 'virtio-net-pci' {
+  return machine === 'microvm' ? 'virtio-net-device' : 'virtio-net-pci';
 }
 
 /** vCPUs for a CPU limit: whole CPUs, rounded up, at least one. */
@@ -156,6 +176,13 @@ export function buildQemuArgs(opts: QemuArgsOptions): string[] {
     // O_DIRECT on the host, so guest I/O is measured rather than the host's page cache.
     argv.push('-drive', `file=${opts.disk},format=raw,if=none,id=d0,cache=none,aio=io_uring`);
     argv.push('-device', `${blk},drive=d0`);
+  }
+  if (opts.nic !== undefined) {
+    // Last, so the disks keep their names. No option ROM on PCI (romfile=): -kernel boots the guest, and
+    // iPXE's ROM would only add to SeaBIOS's time.
+    const { ifname, mac, vhost } = opts.nic;
+    argv.push('-netdev', `tap,id=net0,ifname=${ifname},script=no,downscript=no,vhost=${vhost ? 'on' : 'off'}`);
+    argv.push('-device', `${nicDevice(machine)},netdev=net0,mac=${mac}${machine === 'microvm' ? '' : ',romfile='}`);
   }
   return argv;
 }

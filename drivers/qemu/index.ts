@@ -20,6 +20,14 @@
  * finished (`systemctl is-system-running --wait`), so that a workload does not share
  * the vCPU with the end of the boot.
  *
+ * A NIC (`LaunchRequest.network`, kind `tap`): QEMU is started inside the network
+ * namespace that holds the caller's tap device (`nsenter --net=NS --`, which execs
+ * QEMU: the launcher's child is QEMU's pid all along) and attaches it as the VM's
+ * virtio-net NIC (`virtio-net-device` on microvm, `virtio-net-pci` on pc/q35), with
+ * vhost-net where /dev/vhost-net exists; `tsbench.net=ADDRESS/PREFIX,GATEWAY` on the
+ * kernel command line makes the agent configure it before the job. What was used is
+ * in the instance's details (VmDetails `nic`, `netBackend`, `vhost`, …).
+ *
  * Both boot the kernel directly (`-kernel`, no bootloader) on `-M microvm` by
  * default, with the image's root disk attached read-only (only the pages a
  * workload touches enter guest RAM; /tmp is a tmpfs). The agent talks over the
@@ -37,11 +45,15 @@
  * A container inside the VM (container-in-tcg/-kvm, nested.ts) splits `agent`:
  * `agent` until the guest's launcher cloned the container (cgroup), then
  * `container` until the container's agent was ready.
+ * With a NIC (`LaunchRequest.network` of kind `tap`) the agent's part starts with
+ * `net`: until the agent had configured the NIC (address, route; the stock VM's
+ * virtio_net was loaded in `initrd`).
  * The guest's middle phases come from its own CLOCK_MONOTONIC, which starts
  * with its kernel; the host places the kernel's start at the arrival of `ready`
  * minus the guest's `ready` time.
  */
 import { access, constants, readFile, rm } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import {
@@ -56,6 +68,7 @@ import {
   type ImageName,
 } from '../image/index.js';
 import { sha256File } from '../image/cache.js';
+import { missingModules } from '../image/kernel.js';
 import { TargetError } from '../../core/errors.js';
 import { jobArgv } from '../protocol.js';
 import { LaunchedProcess, toInstanceResult, type ProcessOutcome } from '../process.js';
@@ -68,6 +81,7 @@ import type {
   Job,
   LaunchRequest,
   Limits,
+  NetworkAttachment,
   MinMemory,
   Phase,
   PrepareContext,
@@ -84,6 +98,7 @@ import {
   buildQemuArgs,
   formatCommand,
   memoryMiBFor,
+  nicDevice,
   vcpusFor,
   type Accelerator,
   type Machine,
@@ -104,6 +119,7 @@ export {
   DEFAULT_MEMORY_BYTES,
   MACHINES,
   VM_PROFILES,
+  nicDevice,
   type Accelerator,
   type Machine,
   type QemuArgsOptions,
@@ -135,10 +151,57 @@ export interface QemuDriverOptions extends DriverOptions {
   /** @default a sentence naming the accelerator */
   description?: string;
   /**
-   * Kernel parameters for one VM, given its size, the run's pids limit and its data disk, appended after
-   * `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
+   * Kernel parameters for one VM, given its size, the run's pids limit, its data disk and whether it has a
+   * NIC, appended after `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
    */
-  guestArgs?: (vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string }) => string[];
+  guestArgs?: (vm: GuestVm) => string[];
+}
+
+/** What `QemuDriverOptions.guestArgs` is told of one VM. */
+export interface GuestVm {
+  cpus?: number;
+  memoryBytes?: number;
+  pids?: number;
+  disk?: string;
+  /** the VM has a NIC (`LaunchRequest.network` of kind `tap`), which its agent configures before the job */
+  net?: boolean;
+}
+
+/** A NIC request: `LaunchRequest.network` of kind `tap`. */
+export type TapAttachment = Extract<NetworkAttachment, { kind: 'tap' }>;
+
+/** util-linux's nsenter: QEMU is started in the tap's network namespace through it (it execs QEMU, same pid). */
+export const NSENTER = '/usr/bin/nsenter';
+
+/** The host device vhost-net is used through; without it QEMU's own thread serves the NIC's queues. */
+export const VHOST_NET = '/dev/vhost-net';
+
+/** The argv prefix that runs a command in the network namespace of the bind-mounted nsfs file `netnsPath`. */
+export function inNetns(netnsPath: string): string[] {
+  return [NSENTER, `--net=${netnsPath}`, '--'];
+}
+
+const ipv4Number = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/**
+ * Why a tap request cannot be taken as it is, one line naming the field and the fix; undefined when it can.
+ * Pure, for tests. The interface name goes into QEMU's `-netdev` option (commas would be options of
+ * their own) and the addresses onto the kernel command line (`tsbench.net=`), so both are checked strictly.
+ */
+export function tapProblem(net: TapAttachment): string | undefined {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(net.ifname)) return `network.ifname '${net.ifname}' is no Linux interface name: 1 to 15 of A-Z a-z 0-9 _ . -`;
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(net.mac) || (parseInt(net.mac.slice(0, 2), 16) & 1) === 1)
+    return `network.mac '${net.mac}' is no unicast MAC address: six hex bytes with colons, the first even (e.g. 52:54:00:12:34:56)`;
+  if (!net.netnsPath.startsWith('/')) return `network.netnsPath '${net.netnsPath}' is not absolute: name the namespace's file, e.g. /run/netns/NAME`;
+  const [address, prefixText, ...rest] = net.address.split('/');
+  const prefix = Number(prefixText);
+  if (address === undefined || !isIPv4(address) || rest.length > 0 || !/^\d{1,2}$/.test(prefixText ?? '') || prefix > 32)
+    return `network.address '${net.address}' is no IPv4 address with a prefix length: write ADDRESS/PREFIX, e.g. 198.18.3.2/30`;
+  if (!isIPv4(net.gateway)) return `network.gateway '${net.gateway}' is no IPv4 address: e.g. 198.18.3.1`;
+  const network = (a: string): number => Math.floor(ipv4Number(a) / 2 ** (32 - prefix));
+  if (net.gateway === address || network(net.gateway) !== network(address))
+    return `network.gateway ${net.gateway} is not another address of ${net.address}: the guest reaches its gateway on the NIC's own subnet`;
+  return undefined;
 }
 
 /** What one VM was, recorded with its result (`extra` of a sample). */
@@ -154,11 +217,27 @@ export type VmDetails = {
   machine: Machine;
   vcpus: number;
   memoryMiB: number;
-  /** The exact argv QEMU ran with; replay it with `formatCommand`. */
+  /** The exact argv the launcher ran, QEMU's, behind `nsenter --net=NS --` with a NIC; replay it with `formatCommand`. */
   qemuArgv: string[];
   diskBytes?: number;
   /** `tsc_early_khz=` given to the guest, where known (TCG). */
   tscKhz?: number;
+  /** With a NIC (`LaunchRequest.network` of kind `tap`): its QEMU device. */
+  nic?: 'virtio-net-device' | 'virtio-net-pci';
+  /** what backs the NIC on the host: a tap device */
+  netBackend?: 'tap';
+  /** the tap device, in the network namespace `netns` that QEMU ran in (`qemuArgv` starts with nsenter) */
+  tap?: string;
+  netns?: string;
+  mac?: string;
+  /** the guest's address (CIDR) and default gateway, which the agent configured (`tsbench.net=`) */
+  netAddress?: string;
+  netGateway?: string;
+  /** whether vhost-net served the NIC's queues in the host kernel, and why not (e.g. `no /dev/vhost-net`) */
+  vhost?: boolean;
+  vhostWhy?: string;
+  /** container-in-VM with a NIC (nested.ts): the network the container inside uses, the VM's */
+  containerNetwork?: string;
 };
 
 /** An instance result of a VM, with what the VM was. */
@@ -187,6 +266,8 @@ interface Boot {
   kernelVersion: string;
   /** the tiny initramfs that mounts the root disk (a kernel with modules); none for the lean kernel */
   initramfs?: string;
+  /** the stock kernel's modules the image's initramfs was made from (its NIC's virtio_net is checked there) */
+  modulesDir?: string;
   /** the image's root disk: read-only (the agent as init), or writable through a throw-away QEMU snapshot (systemd) */
   rootDisk: string;
   /** Hash of everything booted: image (root disk, initramfs, cloud kernel) and, for lean, the lean kernel's key. */
@@ -247,6 +328,7 @@ async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise
       kernel: image.kernel.vmlinuz,
       kernelVersion: image.kernel.version,
       initramfs: image.initramfs,
+      ...(image.kernel.modulesDir !== undefined ? { modulesDir: image.kernel.modulesDir } : {}),
       rootDisk: image.rootDisk,
       hash: image.hash,
       label: `stock kernel ${image.kernel.version} (bzImage) + ${Math.round(image.sizes.initramfsBytes / 1024)} KiB initramfs, image ${image.hash}`,
@@ -280,6 +362,8 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
     phases.push({ name: 'qemu', ms: nsToMs(kernelStart - o.startNs) });
     const initrd = o.marks?.find((m) => m.name === 'initrd')?.monoNs;
     const rootMark = o.marks?.find((m) => m.name === 'root')?.monoNs;
+    // A VM with a NIC: the agent configured it (agent.c setup_net) before anything else of its own.
+    const net = o.marks?.find((m) => m.name === 'net')?.monoNs;
     if (o.agentInitNs !== undefined && initrd !== undefined && rootMark !== undefined) {
       // A distribution's boot (the Debian image), in systemd-analyze's terms: the kernel until its
       // initrd's scripts start, the initrd until the root is mounted, userspace (systemd) until it
@@ -289,14 +373,17 @@ export function vmPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'agentIni
       phases.push({ name: 'kernel', ms: nsToMs(initrd) });
       phases.push({ name: 'initrd', ms: nsToMs(rootMark - initrd) });
       phases.push({ name: 'userspace', ms: nsToMs(o.agentInitNs - rootMark) });
-      if (settled !== undefined) phases.push({ name: 'settle', ms: nsToMs(settled - o.agentInitNs) });
-      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - (settled ?? o.agentInitNs)) });
+      if (net !== undefined) phases.push({ name: 'net', ms: nsToMs(net - o.agentInitNs) });
+      const settleStart = net ?? o.agentInitNs;
+      if (settled !== undefined) phases.push({ name: 'settle', ms: nsToMs(settled - settleStart) });
+      phases.push({ name: 'agent', ms: nsToMs(o.agentReadyNs - (settled ?? settleStart)) });
     } else if (o.agentInitNs !== undefined) {
       phases.push({ name: 'kernel', ms: nsToMs(o.agentInitNs) });
       // The stock VM's initramfs: until the agent switched to the root disk.
       const root = o.marks?.find((m) => m.name === 'root')?.monoNs;
-      const agentStart = root ?? o.agentInitNs;
       if (root !== undefined) phases.push({ name: 'initrd', ms: nsToMs(root - o.agentInitNs) });
+      if (net !== undefined) phases.push({ name: 'net', ms: nsToMs(net - (root ?? o.agentInitNs)) });
+      const agentStart = net ?? root ?? o.agentInitNs;
       // A container inside the VM (nested.ts): the agent's part ends when it cloned the container.
       const container = o.marks?.find((m) => m.name === 'container')?.monoNs;
       if (container !== undefined) {
@@ -554,8 +641,15 @@ export class QemuDriver implements Driver {
   async launch(request: LaunchRequest): Promise<VmInstance> {
     if (request.volumes !== undefined && request.volumes.length > 0)
       throw this.fail('launch', 'host directories (--volume) cannot be shared with a VM; the VM targets offer a data disk at /data instead');
+    const network = request.network;
+    if (network !== undefined && network.kind !== 'tap')
+      throw this.fail(
+        'launch',
+        `a VM takes no network of kind '${network.kind}' (${network.kind === 'host' ? "the host's own network namespace" : 'a prepared network namespace'} is a container's): give it kind 'tap', a tap device for its virtio-net NIC`,
+      );
     if (this.boot === undefined) await this.prepare({ limits: request.limits ?? {} });
     const boot = this.boot as Boot;
+    if (network !== undefined) await this.checkTap(network, boot);
     const limits = { ...this.limits, ...request.limits };
     this.checkMemory(limits.memoryBytes);
     return this.start(request, boot, {
@@ -567,14 +661,53 @@ export class QemuDriver implements Driver {
     });
   }
 
-  /** The QEMU argv of one VM for a job; what `launch` runs. */
-  async command(job: Job, vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string } = {}): Promise<string[]> {
-    const boot = this.boot ?? (await resolveBoot(this.opts, this.profile));
-    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
-    return this.argv(job, boot, vm);
+  /**
+   * Whether a NIC request can be attached: its fields (tapProblem), the namespace's file, a tap device of that
+   * name in it (QEMU would make a fresh unconfigured one of a missing name: never), and for the stock VM's
+   * own initramfs, virtio_net among the kernel's modules. A TargetError naming the fix otherwise.
+   */
+  private async checkTap(net: TapAttachment, boot: Boot): Promise<void> {
+    const problem = tapProblem(net);
+    if (problem !== undefined) throw this.fail('launch', problem);
+    try {
+      await access(net.netnsPath, constants.R_OK);
+    } catch {
+      throw this.fail('launch', `network namespace ${net.netnsPath} does not exist: make it first (ip netns add NAME makes /run/netns/NAME)`);
+    }
+    const link = await execa(NSENTER, [`--net=${net.netnsPath}`, '--', 'ip', '-d', '-o', 'link', 'show', 'dev', net.ifname], {
+      reject: false,
+      stdin: 'ignore',
+    });
+    if ((link.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || link.exitCode === 127)
+      throw this.fail('launch', `${NSENTER} or ip not found, and a VM's NIC needs them (QEMU starts in ${net.netnsPath}): apt-get install util-linux iproute2`);
+    if (link.exitCode !== 0 || !/\btun type tap\b/.test(link.stdout))
+      throw this.fail(
+        'launch',
+        `no tap device ${net.ifname} in ${net.netnsPath}${link.exitCode === 0 ? ` (it is no tap: ${link.stdout.trim().slice(0, 120)})` : ''}: make it first (ip -n NAME tuntap add dev ${net.ifname} mode tap)`,
+      );
+    if (boot.modulesDir !== undefined && boot.init === 'agent') {
+      const missing = await missingModules(boot.modulesDir, 'net');
+      if (missing.length > 0)
+        throw this.fail(
+          'launch',
+          `the guest kernel ${boot.kernelVersion} has no ${missing.join(', ')} module for the NIC: run \`tsbench kernel fetch\`, then \`tsbench image build\``,
+        );
+    }
   }
 
-  private argv(job: Job, boot: Boot, vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string }): string[] {
+  /** The QEMU argv of one VM for a job (behind nsenter with a NIC); what `launch` runs. */
+  async command(job: Job, vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string } = {}, network?: TapAttachment): Promise<string[]> {
+    const boot = this.boot ?? (await resolveBoot(this.opts, this.profile));
+    if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
+    return this.argv(job, boot, vm, network !== undefined ? { ...network, vhost: (await vhostNet()).vhost } : undefined);
+  }
+
+  private argv(
+    job: Job,
+    boot: Boot,
+    vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string },
+    nic?: TapAttachment & { vhost: boolean },
+  ): string[] {
     // Under TCG the guest TSC is the host's: name its rate (kernelCmdline adds
     // tsc_early_khz); under KVM the hypervisor tells the guest, so pass none.
     const tscKhz = this.accelerator === 'kvm' ? 0 : this.tscKhz;
@@ -594,10 +727,16 @@ export class QemuDriver implements Driver {
         // The agent's tiny initramfs mounts the root itself (tsbench.root=); a distribution's initrd, like the kernel, takes root=.
         root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined && boot.init === 'agent' ? 'initramfs' : 'kernel' },
         ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
+        ...(nic !== undefined ? { net: { address: nic.address, gateway: nic.gateway } } : {}),
         ...(tscKhz !== undefined ? { tscKhz } : {}),
-        extra: [...tcgLeanArgs(this.accelerator, this.profile), ...(this.opts.kernelArgs ?? []), ...(this.opts.guestArgs?.(vm) ?? [])],
+        extra: [
+          ...tcgLeanArgs(this.accelerator, this.profile),
+          ...(this.opts.kernelArgs ?? []),
+          ...(this.opts.guestArgs?.({ ...vm, ...(nic !== undefined ? { net: true } : {}) }) ?? []),
+        ],
       }),
       ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
+      ...(nic !== undefined ? { nic: { ifname: nic.ifname, mac: nic.mac, vhost: nic.vhost } } : {}),
       binary: this.binary,
     };
     // A longer command line is cut by the guest kernel, which then boots without the end of it.
@@ -607,7 +746,8 @@ export class QemuDriver implements Driver {
         'launch',
         `the job and its options need ${bytes} bytes of kernel command line, more than the ${KERNEL_CMDLINE_MAX - 1} an x86 guest keeps: shorten the job (its argv is base64 on the command line)`,
       );
-    return buildQemuArgs(args);
+    // nsenter enters the tap's namespace and execs QEMU: the launcher's child stays one pid, QEMU's.
+    return [...(nic !== undefined ? inNetns(nic.netnsPath) : []), ...buildQemuArgs(args)];
   }
 
   private async start(
@@ -626,7 +766,14 @@ export class QemuDriver implements Driver {
         throw this.fail('launch', (e as Error).message, { cause: e });
       }
     }
-    const argv = this.argv(request.job, boot, { ...vm, ...(disk !== undefined ? { disk } : {}) });
+    const tap = request.network?.kind === 'tap' ? request.network : undefined;
+    const vhost = tap !== undefined ? await vhostNet() : undefined;
+    const argv = this.argv(
+      request.job,
+      boot,
+      { ...vm, ...(disk !== undefined ? { disk } : {}) },
+      tap !== undefined && vhost !== undefined ? { ...tap, vhost: vhost.vhost } : undefined,
+    );
     const details: VmDetails = {
       accelerator: this.accelerator,
       profile: this.profile,
@@ -639,6 +786,19 @@ export class QemuDriver implements Driver {
       qemuArgv: argv,
       ...(diskBytes !== undefined ? { diskBytes } : {}),
       ...(this.accelerator === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
+      ...(tap !== undefined && vhost !== undefined
+        ? {
+            nic: nicDevice(this.machine),
+            netBackend: 'tap' as const,
+            tap: tap.ifname,
+            netns: tap.netnsPath,
+            mac: tap.mac,
+            netAddress: tap.address,
+            netGateway: tap.gateway,
+            vhost: vhost.vhost,
+            ...(vhost.why !== undefined ? { vhostWhy: vhost.why } : {}),
+          }
+        : {}),
     };
     if (this.opts.printCommand === true) process.stderr.write(`${formatCommand(argv)}\n`);
 
@@ -715,6 +875,16 @@ export class QemuDriver implements Driver {
 export async function vmPssBytes(instance: Instance): Promise<number | undefined> {
   const [pid] = instance.hostPids();
   return pid === undefined ? undefined : readPssBytes(pid);
+}
+
+/** Whether QEMU can use vhost-net here (/dev/vhost-net, read-write), and why not. Never assumed: looked at every launch. */
+export async function vhostNet(): Promise<{ vhost: boolean; why?: string }> {
+  try {
+    await access(VHOST_NET, constants.R_OK | constants.W_OK);
+    return { vhost: true };
+  } catch (e) {
+    return { vhost: false, why: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${VHOST_NET}` : `${VHOST_NET} is not read-write for this user` };
+  }
 }
 
 /** Waits (up to 5 s) until a process has exited (gone, or a zombie nobody reaped yet). */

@@ -17,6 +17,11 @@
  * chroot (`--no-pivot`): the stock VM's root was itself entered by MS_MOVE +
  * chroot from the initramfs, where pivot_root fails.
  *
+ * Network: a VM with a NIC (`LaunchRequest.network` of kind `tap`) gives it to the
+ * container: the container shares the guest's network namespace (no `net` in its
+ * namespaces), so its network is the VM's virtio-net NIC, as a Kata container's is.
+ * The instance's details say so (`containerNetwork`).
+ *
  * Limits: the VM gets them as for `tcg`/`kvm` (vCPUs rounded up, RAM), and the
  * container the same ones again as its cgroup (memory.max = the VM's RAM,
  * cpu.max = the CPU quota), so the figures measure what the container adds,
@@ -35,8 +40,8 @@ import { DEFAULT_IMAGE, encodeJob, loadImage, targetWithImage, type ImageName } 
 import { missingModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
-import type { Capabilities, Driver, Instance, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
-import { QemuDriver, type Accelerator, type QemuDriverOptions, type VmProfile } from './index.js';
+import type { Capabilities, Driver, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
+import { QemuDriver, type Accelerator, type GuestVm, type QemuDriverOptions, type VmDetails, type VmInstance, type VmProfile } from './index.js';
 import { nestedDescription, nestedTargetName } from './names.js';
 
 /** The container's cgroup, below the guest's cgroup2 root. */
@@ -48,16 +53,24 @@ export const GUEST_HOSTNAME = 'tsbench-ct';
 /** Namespaces of the container inside the guest: those of the host's `container` target. */
 export const GUEST_NAMESPACES = ['pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const;
 
+/** The container's namespaces in a VM with or without a NIC: with one, it keeps the guest's network (the NIC). */
+export function guestNamespaces(net: boolean): string[] {
+  return GUEST_NAMESPACES.filter((ns) => !(net && ns === 'net'));
+}
+
+/** What `containerNetwork` in the details of an instance with a NIC says. */
+export const CONTAINER_NETWORK_ON_NIC = "the VM's network namespace: its virtio-net NIC, as a Kata container's";
+
 /**
  * The kernel parameters that make the agent start the job in a container:
  * `tsbench.container` (tsbench-launch's container options) and `tsbench.cgroup`
  * (what to create and write under the guest's /sys/fs/cgroup), each base64url of
  * strings joined by NUL, like `tsbench.job`. Pure, for tests.
  */
-export function guestContainerArgs(vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string }): string[] {
+export function guestContainerArgs(vm: GuestVm): string[] {
   const launcher = [
     '--ns',
-    GUEST_NAMESPACES.join(','),
+    guestNamespaces(vm.net === true).join(','),
     '--hostname',
     GUEST_HOSTNAME,
     // The image is the guest's root: its read-only root disk.
@@ -153,7 +166,7 @@ export class NestedDriver implements Driver {
       reason: `${alone.reason ?? `accelerator: ${this.accelerator}`}; the job in tsbench's container inside the VM`,
       details: {
         ...alone.details,
-        containerNamespaces: GUEST_NAMESPACES.join(','),
+        containerNamespaces: `${GUEST_NAMESPACES.join(',')} (without net when the VM has a NIC: the container's network is the VM's)`,
         containerCgroup: `v2:memory+cpu+pids /${GUEST_CGROUP}`,
         containerRoot: 'overlay (lower: the image, upper: tmpfs), MS_MOVE + chroot',
       },
@@ -169,8 +182,12 @@ export class NestedDriver implements Driver {
     return this.vm.prepare(ctx);
   }
 
-  launch(request: LaunchRequest): Promise<Instance> {
-    return this.vm.launch(request);
+  async launch(request: LaunchRequest): Promise<VmInstance> {
+    const instance = await this.vm.launch(request);
+    if (request.network === undefined) return instance;
+    // The container inside has no network namespace of its own: record whose it uses.
+    const details: VmDetails = { ...instance.details, containerNetwork: CONTAINER_NETWORK_ON_NIC };
+    return { ...instance, details, result: instance.result.then((r) => ({ ...r, extra: { ...r.extra, containerNetwork: CONTAINER_NETWORK_ON_NIC } })) };
   }
 
   teardown(): Promise<void> {
