@@ -4,12 +4,12 @@
  * one sample end to end on native (loopback) and container (host, veth, bridge,
  * nat) with 1 s measurements — plausible figures, every address in
  * 198.18.0.0/15, the host's own interfaces untouched, and no namespace, link,
- * cgroup or process left behind, also after a SIGINT and a SIGKILL. A host
- * without nftables makes only the nat network unavailable, with its reason.
- * (The VM's tap and virtio-net: test/qemu-net.test.ts.)
+ * cgroup or process left behind, also after a SIGINT and a SIGKILL; one
+ * sample on tcg over its tap. A host without nftables makes only the nat
+ * network unavailable, with its reason. (The VM's NIC itself: test/qemu-net.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -20,6 +20,7 @@ import { MEASURED_NETS, NET_METRICS, net, netsOf, sockperfClient } from '../benc
 import { BENCH_RANGE, PUBLISHED_ADDRESS, natRuleset } from '../drivers/linux/network.js';
 import createNativeDriver from '../drivers/native.js';
 import createContainerDriver from '../drivers/container/index.js';
+import { createTcgDriver } from '../drivers/qemu/index.js';
 import { CONTAINER_CAPABILITIES, type Driver } from '../drivers/types.js';
 import { CLI } from './helpers/cli.js';
 import { interruptRun, seeded } from './helpers/interrupt.js';
@@ -163,6 +164,31 @@ describe('one sample on native and container', () => {
     assert.equal(await hostLinks(), before, "the host's interfaces are untouched");
     assert.deepEqual(
       leftovers(process.pid, { driverState: false }).filter((l) => l.startsWith('netns') || l.startsWith('cgroup')),
+      [],
+    );
+  });
+});
+
+describe('one sample on tcg', () => {
+  test('the VM is measured over its tap and virtio-net, records what it used, and no vhost-net is claimed where there is none', async () => {
+    const tcg = createTcgDriver();
+    drivers.push(tcg);
+    const probe = await tcg.probe();
+    if (!probe.available) return assert.fail(`tcg is unavailable: ${probe.reason ?? ''}`);
+    const result = await runScenarios([net], [tcg], 1, { netTimeS: 1 });
+    const t = completedTarget(result, 'tcg');
+    const v = t.samples[0]?.values ?? {};
+    for (const f of FIGURES) assert.ok((v[`tap${f}`] ?? 0) > 0, `tap${f} = ${v[`tap${f}`]}`);
+    assert.ok((v['tapSetupMs'] ?? 0) > 0 && (v['tapReadyMs'] ?? 0) > (v['tapSetupMs'] ?? 0));
+    assert.equal(v['vethRxGbps'], undefined, 'a VM is measured on its tap only');
+    const tap = (t.samples[0]?.extra?.['networks'] as Record<string, Record<string, unknown>>)['tap'] ?? {};
+    const instance = (tap['instance'] ?? {}) as Record<string, unknown>;
+    assert.equal(instance['nic'], 'virtio-net-device');
+    assert.equal(instance['vhost'], existsSync('/dev/vhost-net'));
+    assert.ok(inBenchRange(String(tap['instanceAddress']).split('/')[0] ?? ''));
+    await tcg.teardown();
+    assert.deepEqual(
+      leftovers(process.pid, { driverState: false }).filter((l) => l.startsWith('netns')),
       [],
     );
   });
