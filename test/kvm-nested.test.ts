@@ -24,6 +24,8 @@ tsbench run startup --targets container,kvm,container-in-kvm,kvm-cloud,container
 tsbench exec --target kvm -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 7' > exec-kvm.out 2> exec-kvm.err; echo $? > exec-kvm.code; t exec-kvm
 tsbench exec --target kvm-cloud -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 9' > exec-cloud.out 2> exec-cloud.err; echo $? > exec-cloud.code; t exec-cloud
 tsbench run limits --targets kvm --runs 1 --memory 128M --out limits > limits.log 2>&1; echo $? > limits.code; t limits
+tsbench run net --targets kvm --runs 1 --net-time 1 --out net > net.log 2>&1; echo $? > net.code; t net
+echo "netns=$(ls /run/netns 2> /dev/null | wc -l)" > net.after
 # Ctrl-C in the middle of a run: SIGINT to tsbench once a VM runs, then nothing may be left. Processes are
 # counted from /proc (busybox has no pgrep); the bracket keeps grep from counting itself.
 qemus() { grep -l 'qemu-[s]ystem' /proc/[0-9]*/cmdline 2> /dev/null | wc -l; }
@@ -140,6 +142,19 @@ describe('the kvm path, run in the nested KVM test host', { skip }, () => {
     assert.equal(t?.state, 'completed', t?.error);
     const [sample] = t.samples;
     assert.equal(sample?.values['memLimitHeld'], 1, JSON.stringify(sample?.extra));
+  });
+
+  test('net measures kvm over its tap and virtio-net, with vhost-net where the host has it, and leaves no namespace', async () => {
+    assert.equal((await out('net.code')).trim(), '0', await out('net.log'));
+    const r = await results('net');
+    const t = r.scenarios[0]?.targets.find((x) => x.target === 'kvm');
+    assert.equal(t?.state, 'completed', t?.error);
+    const [sample] = t.samples;
+    for (const m of ['tapRxGbps', 'tapTxGbps', 'tapRttP50Us', 'tapTps']) assert.ok((sample?.values[m] ?? 0) > 0, `${m}: ${JSON.stringify(sample?.values)}`);
+    const tap = (sample?.extra?.['networks'] as Record<string, { instance?: Record<string, unknown> }> | undefined)?.['tap']?.instance ?? {};
+    assert.equal(tap['accelerator'], 'kvm');
+    assert.equal(tap['vhost'], (run as RunResult).facts['vhostNet'] === 'yes', JSON.stringify(tap));
+    assert.equal((await out('net.after')).trim(), 'netns=0');
   });
 
   test('Ctrl-C in the middle of a kvm run ends it with 130 and leaves no qemu, scratch directory or state behind', async () => {

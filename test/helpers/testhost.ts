@@ -73,6 +73,8 @@ const QEMU_DATA = '/usr/share/qemu';
 const QEMU_MODULES = '/usr/lib/x86_64-linux-gnu/qemu';
 const E2FSPROGS = ['/usr/sbin/mke2fs', '/usr/sbin/e2fsck', '/usr/sbin/resize2fs', '/usr/sbin/debugfs'];
 const BASH = ['/bin/bash', '/usr/bin/ldd'];
+/** The net scenario's host side: iproute2's ip (netns, tuntap) and util-linux's nsenter, not busybox's applets. */
+const NET_TOOLS = ['/usr/sbin/ip', '/usr/bin/nsenter'];
 
 /**
  * The entries of a host tree, under `guestDir`: files with their content, directories, and — unless
@@ -174,6 +176,7 @@ mkdir -p ${GUEST.out}
   echo "svm=$(grep -qw svm /proc/cpuinfo && echo yes || echo no)"
   echo "kvm=$([ -c /dev/kvm ] && echo yes || echo no)"
   echo "kvmModules=$(cat /proc/modules | cut -d' ' -f1 | grep -E '^kvm' | tr '\\n' ' ')"
+  echo "vhostNet=$([ -c /dev/vhost-net ] && echo yes || echo no)"
   echo "insmod=$kvm_log"
   echo "cpuModel=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cgroup=$(cat /sys/fs/cgroup/cgroup.subtree_control)"
@@ -214,7 +217,7 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   // busybox for the shell and the init's tools, every applet but those a real binary below provides
   const { stdout: applets } = await execa(BUSYBOX, ['--list']);
-  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox']);
+  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox', 'ip', 'nsenter']);
   for (const a of applets.split('\n').filter((x) => x !== '' && !real.has(x))) rootfs.push({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
   rootfs.push({ kind: 'symlink', path: '/sbin/mkfs.ext4', target: 'mke2fs' });
   // what `loadImage` plans with (busybox, the tools and their libraries, at their host paths), so the image in the cache is found
@@ -230,7 +233,7 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   add(imagePlan.rootfs.filter((e) => e.kind === 'file' && e.path !== '/sbin/tsbench-agent' && e.path !== '/sbin/tsbench-launch'));
   add(await binaryWithLibraries(process.execPath).then((es) => es.map((e, i) => (i === 0 ? { ...e, path: '/usr/bin/node' } : e))));
   add(await binaryWithLibraries(qemu).then((es) => es.map((e, i) => (i === 0 ? { ...e, path: `/usr/bin/${QEMU_BINARY}` } : e))));
-  for (const tool of [...E2FSPROGS, ...BASH]) if (existsSync(tool)) add(await binaryWithLibraries(tool));
+  for (const tool of [...E2FSPROGS, ...BASH, ...NET_TOOLS]) if (existsSync(tool)) add(await binaryWithLibraries(tool));
   add(await treeEntries(QEMU_DATA, QEMU_DATA, { follow: true }));
   if (existsSync(QEMU_MODULES)) add(await treeEntries(QEMU_MODULES, QEMU_MODULES, { filter: (rel) => rel.startsWith('accel-') }));
   // tsbench: package.json, dist/ less the tests, the production node_modules
