@@ -174,6 +174,15 @@ for (const { name, driver, probe } of targets) {
       assert.deepEqual(await settledLeftovers(process.pid, { driverState: false, groups: seen }), []);
     });
 
+    test('kill() ends a job whose tool runs on (a server), the tool with it', async () => {
+      const instance = await launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sleep', '1000'] } });
+      const seen = await readyAndWatched(instance);
+      await instance.kill();
+      const r = await instance.result;
+      assert.equal(r.status, 'killed', detail(r));
+      assert.deepEqual(await settledLeftovers(process.pid, { driverState: false, groups: seen }), []);
+    });
+
     test('aborting the launch signal ends a running sleep job as killed and leaves nothing behind', async () => {
       const abort = new AbortController();
       const instance = await launch({ job: { kind: 'sleep' }, signal: abort.signal });

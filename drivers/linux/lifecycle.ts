@@ -125,6 +125,12 @@ let sequence = 0;
 
 interface Live {
   proc?: LaunchedProcess;
+  /**
+   * SIGKILLs the launcher's group and then every process in the instance's cgroups: a runtime that
+   * leaves the container running when it dies (crun, whose container moreover sits in a child cgroup
+   * `ct` of its own) would otherwise keep the workload — and the pipes the result waits on — alive.
+   */
+  kill?: () => void;
   result?: Promise<InstanceResult>;
   /** Removes everything of the instance; runs once, later calls get the same promise. */
   clean: () => Promise<void>;
@@ -250,6 +256,16 @@ export class LinuxInstances {
       ...(request.onStderr ? { onStderr: request.onStderr } : {}),
     });
     live.proc = proc;
+    live.kill = () => {
+      proc.kill();
+      for (const pid of cgroups.pidsSync()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    };
     // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
     let upperAtStart: Promise<Record<string, unknown>> | undefined;
     const instance = processInstance(target, proc, async (r) => {
@@ -287,6 +303,7 @@ export class LinuxInstances {
     }
     return {
       ...instance,
+      kill: async () => live.kill?.(),
       // The instance's processes are those in its cgroups; the launcher outside them is harness, as for native.
       hostPids: () => cgroups.pidsSync(),
     };
@@ -300,7 +317,7 @@ export class LinuxInstances {
   /** Kills every instance, waits for their results, then removes whatever a clean-up left. Idempotent. */
   async teardown(): Promise<void> {
     const all = [...this.live];
-    for (const l of all) l.proc?.kill();
+    for (const l of all) l.kill?.();
     await Promise.all(all.map(async (l) => (l.result ? l.result.then(() => {}) : l.clean().catch(() => {}))));
     for (const l of all) {
       if (!l.cleaned) l.removeSync();
