@@ -10,6 +10,7 @@
  * UNTESTED on the machine it was written on: neither engine could run there
  * (docker's client without a daemon, no podman). probe() says why.
  */
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
@@ -70,9 +71,14 @@ export class EngineDriver implements Driver {
     this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
   }
 
-  /** Global flags: podman's cgroupfs manager so that --cgroup-parent is a path, as with docker's default. */
+  /**
+   * Global flags. podman: the cgroupfs manager, so that --cgroup-parent is a path, as with docker's
+   * default; and runc as its OCI runtime, the one docker runs and the `runc` target is, so that the
+   * engines differ from each other and from runc by the engine alone (podman's default on Debian,
+   * crun 1.8, also refuses a hybrid cgroup layout: "cgroups in hybrid mode not supported").
+   */
   private global(): string[] {
-    return this.binary === 'podman' ? ['--cgroup-manager', 'cgroupfs'] : [];
+    return this.binary === 'podman' ? ['--cgroup-manager', 'cgroupfs', '--runtime', 'runc'] : [];
   }
 
   private async engine(args: string[], input?: string): Promise<{ ok: boolean; out: string; err: string; missing: boolean }> {
@@ -169,6 +175,7 @@ export class EngineDriver implements Driver {
       ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
       ...(limits.cpus !== undefined ? ['--cpu-period', String(CPU_PERIOD_US), '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
       ...(limits.pids !== undefined ? ['--pids-limit', String(limits.pids)] : []),
+      ...(this.binary === 'podman' ? podmanUlimits() : []),
       ...(request.volumes ?? []).flatMap((v) => ['-v', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
       '--entrypoint',
       AGENT,
@@ -209,5 +216,35 @@ export class EngineDriver implements Driver {
     if (this.imported && this.tag) await this.engine(['image', 'rm', '-f', this.tag]);
     this.imported = false;
     removePeerParentsSync();
+  }
+}
+
+/**
+ * podman's `--ulimit` flags: tsbench's own limits, which `container`, runc and docker's containers
+ * inherit. Left to itself podman asks for RLIMIT_NOFILE 1048576 and a large RLIMIT_NPROC for root,
+ * which the runtime cannot set without CAP_SYS_RESOURCE ("error setting rlimit type 7: operation not
+ * permitted"), and `--ulimit host` asks for the same. podman lowers its own RLIMIT_NPROC to the
+ * kernel's pid limit (observed: 32768, kernel.pid_max, with tsbench's at 96363), and a child cannot
+ * raise it again: nproc is capped there.
+ */
+export function podmanUlimits(limits = readText('/proc/self/limits'), pidMax = Number(readText('/proc/sys/kernel/pid_max')?.trim())): string[] {
+  const row = (label: string): [string, string] | undefined => {
+    const m = new RegExp(`^${label}\\s+(\\S+)\\s+(\\S+)`, 'm').exec(limits ?? '');
+    return m ? [m[1] as string, m[2] as string] : undefined;
+  };
+  const cap = (v: string): string => (v === 'unlimited' || (Number.isFinite(pidMax) && pidMax > 0 && Number(v) > pidMax) ? String(pidMax) : v);
+  const flags: string[] = [];
+  const nofile = row('Max open files');
+  if (nofile) flags.push('--ulimit', `nofile=${nofile[0]}:${nofile[1]}`);
+  const nproc = row('Max processes');
+  if (nproc && Number.isFinite(pidMax) && pidMax > 0) flags.push('--ulimit', `nproc=${cap(nproc[0])}:${cap(nproc[1])}`);
+  return flags;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
   }
 }
