@@ -7,8 +7,10 @@
  * `/tsbench-oci/<id>` (cgroupfs driver), read at exit for the accounting, as for
  * runc and crun.
  *
- * UNTESTED on the machine it was written on: neither engine could run there
- * (docker's client without a daemon, no podman). probe() says why.
+ * Tested on the project machine (cgroup v1 hybrid) with Debian's docker.io 20.10 against a
+ * private daemon and podman 4.3 (test/engines.test.ts). docker uses the daemon DOCKER_HOST
+ * names (DriverOptions.dockerHost) and never starts or stops one; probe() says why an engine
+ * cannot run.
  */
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
@@ -75,7 +77,7 @@ export class EngineDriver implements Driver {
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(binary, this.imageName);
     this.imageChoice = { ...options.guestKernel, image: this.imageName };
-    this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
+    this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits`;
   }
 
   /**
