@@ -22,6 +22,7 @@ export const ENVIRONMENT = {
   TSBENCH_CONFINEMENT:
     'how container, runc and crun confine the workload: docker-default (default: Docker’s capabilities, no_new_privs, masked paths, seccomp) or unconfined',
   TSBENCH_DEBUG: 'set: print the stack trace of an unexpected error',
+  DOCKER_HOST: 'the Docker daemon the docker target uses (as the docker CLI reads it); tsbench never starts or stops one',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -72,5 +73,7 @@ export function driverOptionsFromEnv(env: Env = process.env): DriverOptions {
       throw new UsageError(`TSBENCH_CONFINEMENT=${confinement} is not valid: use docker-default (as docker run) or unconfined`);
     opts.confinement = confinement;
   }
+  const dockerHost = value(env, 'DOCKER_HOST');
+  if (dockerHost !== undefined) opts.dockerHost = dockerHost;
   return opts;
 }

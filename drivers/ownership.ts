@@ -42,7 +42,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { atExit } from '../core/exit.js';
-import { cgroupMounts, killCgroupProcs, removeCgroupDirSync } from './linux/cgroups.js';
+import { cgroupMounts, removeCgroupTreeSync } from './linux/cgroups.js';
 
 /** The environment variable every child of an owner carries: `<pid>-<starttime>`. */
 export const OWNER_ENV = 'TSBENCH_OWNER';
@@ -195,18 +195,7 @@ function kill(target: number, what: string[]): void {
 
 /** Removes a cgroup directory and its children, killing what is in them; true when it is gone. */
 function removeCgroupTree(path: string, deadlineMs: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync(path, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return !existsSync(path);
-  }
-  let ok = true;
-  for (const e of entries) ok = removeCgroupTree(join(path, e), deadlineMs) && ok;
-  killCgroupProcs(path);
-  return removeCgroupDirSync(path, deadlineMs, () => killCgroupProcs(path)) && ok;
+  return removeCgroupTreeSync(path, deadlineMs).length === 0;
 }
 
 function run(argv: string[]): boolean {

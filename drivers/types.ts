@@ -236,6 +236,12 @@ export interface DriverOptions {
    */
   leanKernelDir?: string;
   /**
+   * docker: the daemon to use, as `DOCKER_HOST` gives it (`unix:///path/docker.sock`, `tcp://…`), passed
+   * to every `docker` command the driver runs. tsbench never starts or stops a daemon of its own
+   * accord. @default the docker CLI's own default (its context, else unix:///var/run/docker.sock)
+   */
+  dockerHost?: string;
+  /**
    * The workload image the target runs (drivers/image/names.ts): the registry sets it from a
    * `TARGET@IMAGE` name, and the driver names itself so. @default 'lean'
    */

@@ -21,6 +21,11 @@ packages=(
   iproute2 procps kmod # ip, ps/pgrep, modinfo
   hyperfine            # the reference timings in docs/
   runc crun            # peer runtimes measured beside tsbench's container
+  # peer engines: docker's daemon (dockerd 20.10, its containerd) and CLI, and podman (4.3, runs runc
+  # here). Installing starts no daemon where policy-rc.d forbids it (containers) or systemd is absent;
+  # tsbench itself never starts or stops one: it uses DOCKER_HOST's, and the tests start a private one
+  # (test/helpers/dockerd.ts) and stop it again
+  docker.io podman
   chromium             # headless browser for the HTML report's tests
   # the lean guest kernel (tsbench kernel build): Debian's kernel source tarball, and what
   # kbuild needs beyond build-essential (Kconfig's parser, objtool's libelf, bc for timeconst)

@@ -408,6 +408,48 @@ export function removeCgroupDirSync(dir: string, deadline: number, onBusy?: () =
   }
 }
 
+/** The cgroup directories below `dir`, deepest first (children before their parent); [] when it cannot be read. */
+function subCgroupsDeepestFirst(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => [...subCgroupsDeepestFirst(join(dir, n)), join(dir, n)]);
+}
+
+/**
+ * Removes a cgroup and every cgroup below it, children first: an engine makes its own inside the
+ * parent tsbench gives it (podman's `conmon` and `libpod-<id>`, docker's `<id>`), and a v1 or v2
+ * cgroup with children cannot be removed. What is still in one (a monitor exiting) is killed when
+ * it is busy. Resolves with the directories it could not remove, each with why: [] when the tree
+ * is gone (or was never there).
+ */
+export async function removeCgroupTree(dir: string, deadline: number): Promise<string[]> {
+  const failed: string[] = [];
+  for (const d of [...subCgroupsDeepestFirst(dir), dir]) {
+    try {
+      await removeCgroupDir(d, deadline, () => killCgroupProcs(d));
+    } catch (e) {
+      failed.push(`${d} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+  }
+  return failed;
+}
+
+/** The same, synchronously, for process 'exit' and the sweep. */
+export function removeCgroupTreeSync(dir: string, deadline: number): string[] {
+  const failed: string[] = [];
+  for (const d of [...subCgroupsDeepestFirst(dir), dir]) {
+    killCgroupProcs(d);
+    if (!removeCgroupDirSync(d, deadline, () => killCgroupProcs(d))) failed.push(d);
+  }
+  return failed;
+}
+
 /** Every cgroup mount (v1 hierarchies of any controller, and cgroup2), where a runtime or tsbench may have made directories. */
 export function cgroupMounts(): string[] {
   return readFileSync('/proc/self/mounts', 'utf8')

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cgroupMounts, killCgroupProcs, readAccounting, removeCgroupDir, removeCgroupDirSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
+import { cgroupMounts, readAccounting, removeCgroupTree, removeCgroupTreeSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
@@ -76,8 +76,9 @@ export class PeerCgroups {
 
   /**
    * Pids in the instance's cgroups now: the parent's and its children's (runc
-   * and crun make `ct`, docker and podman a directory named by the container
-   * id). The runtime's own parent process stays outside, as the launcher does.
+   * and crun make `ct`, docker a directory named by the container id, podman
+   * `libpod-<id>`). The runtime's own parent process stays outside, as the
+   * launcher does, and so does podman's `conmon` cgroup beside the container's.
    */
   pidsSync(): number[] {
     const h = this.host.hierarchies.find((x) => x.controllers.includes('memory'));
@@ -93,7 +94,8 @@ export class PeerCgroups {
     };
     procsOf(parent);
     try {
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) procsOf(join(parent, e.name));
+      // podman's monitor (conmon) has a cgroup of its own there: it is the engine's, as docker's shim is the daemon's.
+      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory() && e.name !== 'conmon') procsOf(join(parent, e.name));
     } catch {
       // No parent.
     }
@@ -107,25 +109,23 @@ export class PeerCgroups {
   }
 
   /**
-   * Removes the leaf (left behind when the runtime was killed) and the parent in
-   * every cgroup mount: the runtime makes them in hierarchies tsbench does not
-   * read too (cpuset, devices, freezer, name=systemd, the unified one). Processes
-   * still in a leaf are killed first. Retries a cgroup whose tasks are still exiting.
+   * Removes the parent and everything below it in every cgroup mount, children first: the runtime's
+   * leaf (left behind when the runtime was killed), and what an engine makes inside the parent
+   * (podman's `conmon` and `libpod-<id>`, docker's `<id>`), in hierarchies tsbench does not read
+   * too (cpuset, devices, freezer, name=systemd, the unified one). Processes still in a cgroup are
+   * killed; one whose tasks are still exiting is retried until `waitMs`. Throws naming every cgroup
+   * it could not remove: none is left silently.
    */
   async remove(waitMs = 2000): Promise<void> {
     const deadline = Date.now() + waitMs;
-    for (const m of cgroupMounts()) {
-      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) await removeCgroupDir(dir, deadline, () => killCgroupProcs(dir));
-    }
+    const failed: string[] = [];
+    for (const m of cgroupMounts()) failed.push(...(await removeCgroupTree(join(m, this.parentRel), deadline)));
+    if (failed.length > 0) throw new Error(`cannot remove ${failed.length === 1 ? 'the cgroup' : `${failed.length} cgroups`} ${failed.join(', ')}`);
   }
 
-  /** The same, synchronously, for process 'exit'. */
+  /** The same, synchronously, for process 'exit' (what it cannot remove, the ownership sweep tries again and reports). */
   removeSync(waitMs = 2000): void {
     const deadline = Date.now() + waitMs;
-    for (const m of cgroupMounts()) {
-      for (const dir of [join(m, this.cgroupsPath), join(m, this.parentRel)]) {
-        if (existsSync(dir)) removeCgroupDirSync(dir, deadline, () => killCgroupProcs(dir));
-      }
-    }
+    for (const m of cgroupMounts()) removeCgroupTreeSync(join(m, this.parentRel), deadline);
   }
 }

@@ -7,9 +7,12 @@
  * `/tsbench-oci/<id>` (cgroupfs driver), read at exit for the accounting, as for
  * runc and crun.
  *
- * UNTESTED on the machine it was written on: neither engine could run there
- * (docker's client without a daemon, no podman). probe() says why.
+ * Tested on the project machine (cgroup v1 hybrid) with Debian's docker.io 20.10 against a
+ * private daemon and podman 4.3 (test/engines.test.ts). docker uses the daemon DOCKER_HOST
+ * names (DriverOptions.dockerHost) and never starts or stops one; probe() says why an engine
+ * cannot run.
  */
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
@@ -26,11 +29,13 @@ import {
   type Instance,
   type InstanceResult,
   type LaunchRequest,
+  type Phase,
   type Probe,
 } from '../types.js';
 import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { checkNetwork } from '../linux/network.js';
 import { record } from '../ownership.js';
+import { OomLog } from './kmsg.js';
 
 export type Engine = 'podman' | 'docker';
 
@@ -51,6 +56,10 @@ export class EngineDriver implements Driver {
   private imported = false;
   private seq = 0;
   private readonly live = new Set<Live>();
+  /** docker: the daemon (`-H`) when one was given (DriverOptions.dockerHost, from DOCKER_HOST); else the CLI's default. */
+  private readonly dockerHost: string | undefined;
+  /** v1: OOM kills from the kernel log (the memory cgroup whose limit was hit is the engine's, inside tsbench's parent). */
+  private readonly oom = new OomLog();
 
   /** The image (and for the lean one, the guest kernel it is built for). */
   private readonly imageChoice: ImageChoice;
@@ -60,23 +69,33 @@ export class EngineDriver implements Driver {
   constructor(
     /** The engine's command, `docker` or `podman`. */
     readonly binary: Engine,
-    options: Pick<DriverOptions, 'guestKernel' | 'image'> = {},
+    options: Pick<DriverOptions, 'guestKernel' | 'image' | 'dockerHost'> = {},
   ) {
+    this.dockerHost = binary === 'docker' ? options.dockerHost : undefined;
     const name = binary;
     this.capabilities = { ...CONTAINER_CAPABILITIES, network: binary === 'podman' ? ['host', 'netns'] : ['host'] };
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(binary, this.imageName);
     this.imageChoice = { ...options.guestKernel, image: this.imageName };
-    this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits (untested here)`;
+    this.description = `${name}: the image's rootfs imported with \`${name} import\`, run with \`${name} run --rm\` and matching limits`;
   }
 
-  /** Global flags: podman's cgroupfs manager so that --cgroup-parent is a path, as with docker's default. */
+  /**
+   * Global flags. podman: the cgroupfs manager, so that --cgroup-parent is a path, as with docker's
+   * default; and runc as its OCI runtime, the one docker runs and the `runc` target is, so that the
+   * engines differ from each other and from runc by the engine alone (podman's default on Debian,
+   * crun 1.8, also refuses a hybrid cgroup layout: "cgroups in hybrid mode not supported").
+   */
   private global(): string[] {
-    return this.binary === 'podman' ? ['--cgroup-manager', 'cgroupfs'] : [];
+    if (this.binary === 'podman') return ['--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
+    return this.dockerHost === undefined ? [] : ['-H', this.dockerHost];
   }
 
   private async engine(args: string[], input?: string): Promise<{ ok: boolean; out: string; err: string; missing: boolean }> {
-    const r = await execa(this.binary, [...this.global(), ...args], { reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+    const r = await execa(this.binary, [...this.global(), ...args], {
+      reject: false,
+      ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+    });
     const missing = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(r.shortMessage ?? '');
     return { ok: r.exitCode === 0, out: String(r.stdout ?? '').trim(), err: String(r.stderr ?? '').trim() || (r.shortMessage ?? ''), missing };
   }
@@ -89,10 +108,13 @@ export class EngineDriver implements Driver {
         reason: `binary missing: \`${this.binary}\` is not on PATH (optional; Debian: apt-get install ${this.binary === 'docker' ? 'docker.io' : 'podman'})`,
       };
     const details: Record<string, string> = { version: v.out.split('\n')[0] ?? '' };
+    if (this.binary === 'docker') details['daemon'] = this.dockerHost ?? 'the docker CLI default (DOCKER_HOST unset)';
     const info = await this.engine([
       'info',
       '--format',
-      this.binary === 'docker' ? '{{.ServerVersion}} {{.CgroupDriver}}' : '{{.Version.Version}} {{.Host.CgroupManager}}',
+      this.binary === 'docker'
+        ? '{{.ServerVersion}} {{.Driver}} {{.CgroupDriver}} cgroup-v{{.CgroupVersion}}'
+        : '{{.Version.Version}} {{.Store.GraphDriverName}} {{.Host.CgroupManager}} cgroup-{{.Host.CgroupsVersion}}',
     ]);
     if (!info.ok) {
       const said = info.err.split('\n').find((l) => l.trim().length > 0) ?? info.err;
@@ -102,10 +124,17 @@ export class EngineDriver implements Driver {
         details,
       };
     }
-    details['server'] = info.out;
-    if (this.binary === 'docker' && /systemd/.test(info.out))
-      details['cgroupParent'] =
-        'the daemon uses the systemd cgroup driver: --cgroup-parent /tsbench-oci/<id> is refused; configure "exec-opts": ["native.cgroupdriver=cgroupfs"]';
+    // `tsbench targets` shows the daemon (docker), its version, storage driver and cgroup driver.
+    const [server, storage, cgroupDriver, cgroupVersion] = info.out.split(' ');
+    Object.assign(details, { server: server ?? '', storageDriver: storage ?? '', cgroupDriver: cgroupDriver ?? '', cgroupVersion: cgroupVersion ?? '' });
+    if (this.binary === 'podman') details['ociRuntime'] = 'runc';
+    if (this.binary === 'docker' && cgroupDriver === 'systemd')
+      return {
+        available: false,
+        reason:
+          'the daemon uses the systemd cgroup driver, which refuses --cgroup-parent /tsbench-oci/<id>: run a daemon with "exec-opts": ["native.cgroupdriver=cgroupfs"] and point DOCKER_HOST at it',
+        details,
+      };
     try {
       await loadImage(this.imageChoice);
     } catch (e) {
@@ -130,6 +159,7 @@ export class EngineDriver implements Driver {
     this.image = image;
     this.host = host;
     this.tag = `tsbench-workload:${image.hash.slice(0, 12)}`;
+    this.oom.open();
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
     const imp = execa(this.binary, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
@@ -169,12 +199,15 @@ export class EngineDriver implements Driver {
       ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
       ...(limits.cpus !== undefined ? ['--cpu-period', String(CPU_PERIOD_US), '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
       ...(limits.pids !== undefined ? ['--pids-limit', String(limits.pids)] : []),
+      ...(this.binary === 'podman' ? podmanUlimits() : []),
       ...(request.volumes ?? []).flatMap((v) => ['-v', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
       '--entrypoint',
       AGENT,
       this.tag as string,
       ...jobArgv(request.job),
     ];
+    // The wall clock at the launch request: docker's events carry the daemon's wall clock (timeNano).
+    const requestedWallMs = performance.timeOrigin + performance.now();
     const proc = new LaunchedProcess({
       target: this.name,
       argv,
@@ -190,8 +223,12 @@ export class EngineDriver implements Driver {
       } catch (e) {
         r.tail.push(`[tsbench] [${this.name}] accounting: ${describeError(e)}`);
       }
+      if (this.binary === 'docker') await this.recordEngineEvents(r, name, requestedWallMs);
       await this.engine(['rm', '-f', name]);
       await cgroups.remove().catch((e: unknown) => r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`));
+      // v1: the OOM counter of the engine's own memory cgroup is not its parent's; the kernel log has it.
+      const kills = this.oom.killsUnder(`/${OCI_PARENT}/${name}/`);
+      if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
       recordAccounting(r, accounting, limits);
       return r;
     });
@@ -201,6 +238,40 @@ export class EngineDriver implements Driver {
     return { ...instance, hostPids: () => cgroups.pidsSync() };
   }
 
+  /**
+   * docker: where `docker run`'s time went, from the daemon's own events for the container (`docker
+   * events --since … --until … --filter container=NAME`, each with its wall-clock `timeNano`), put on
+   * the instance's clock (ms from the launcher's fork): `create` (fork → the daemon created the
+   * container: the CLI, the API call, the container's layer and config), `start` (→ the daemon
+   * reports it started: containerd's shim, runc create and start), `ready` (→ the agent's ready, on
+   * the host's monotonic clock), `die` (→ the daemon saw the task exit), `exit` (→ the CLI exited
+   * and the launcher reaped it). Phases follow the order the moments happened in; one not observed
+   * is left out. `extra.engineEvents` keeps each event's ms from the fork. The two clocks are tied
+   * at the launch request (performance.timeOrigin + now), within a fraction of a millisecond.
+   */
+  private async recordEngineEvents(r: InstanceResult, name: string, requestedWallMs: number): Promise<void> {
+    const forkWallMs = requestedWallMs + r.timeline.harnessMs;
+    const seconds = (ms: number): string => (ms / 1000).toFixed(6);
+    const ev = await this.engine([
+      'events',
+      '--since',
+      seconds(requestedWallMs - 1000),
+      '--until',
+      seconds(performance.timeOrigin + performance.now() + 1000),
+      '--filter',
+      `container=${name}`,
+      '--format',
+      '{{json .}}',
+    ]);
+    if (!ev.ok) {
+      r.tail.push(`[tsbench] [${this.name}] docker events: ${ev.err}`);
+      return;
+    }
+    const events = engineEventTimes(ev.out, forkWallMs);
+    r.extra = { ...r.extra, engineEvents: events };
+    r.timeline.phases = enginePhases(events, r.timeline);
+  }
+
   /** Removes every container it started and the imported image. Idempotent. */
   async teardown(): Promise<void> {
     const all = [...this.live];
@@ -208,6 +279,74 @@ export class EngineDriver implements Driver {
     await Promise.all(all.map((l) => l.result));
     if (this.imported && this.tag) await this.engine(['image', 'rm', '-f', this.tag]);
     this.imported = false;
+    this.oom.close();
     removePeerParentsSync();
   }
+}
+
+/**
+ * podman's `--ulimit` flags: tsbench's own limits, which `container`, runc and docker's containers
+ * inherit. Left to itself podman asks for RLIMIT_NOFILE 1048576 and a large RLIMIT_NPROC for root,
+ * which the runtime cannot set without CAP_SYS_RESOURCE ("error setting rlimit type 7: operation not
+ * permitted"), and `--ulimit host` asks for the same. podman lowers its own RLIMIT_NPROC to the
+ * kernel's pid limit (observed: 32768, kernel.pid_max, with tsbench's at 96363), and a child cannot
+ * raise it again: nproc is capped there.
+ */
+export function podmanUlimits(limits = readText('/proc/self/limits'), pidMax = Number(readText('/proc/sys/kernel/pid_max')?.trim())): string[] {
+  const row = (label: string): [string, string] | undefined => {
+    const m = new RegExp(`^${label}\\s+(\\S+)\\s+(\\S+)`, 'm').exec(limits ?? '');
+    return m ? [m[1] as string, m[2] as string] : undefined;
+  };
+  const cap = (v: string): string => (v === 'unlimited' || (Number.isFinite(pidMax) && pidMax > 0 && Number(v) > pidMax) ? String(pidMax) : v);
+  const flags: string[] = [];
+  const nofile = row('Max open files');
+  if (nofile) flags.push('--ulimit', `nofile=${nofile[0]}:${nofile[1]}`);
+  const nproc = row('Max processes');
+  if (nproc && Number.isFinite(pidMax) && pidMax > 0) flags.push('--ulimit', `nproc=${cap(nproc[0])}:${cap(nproc[1])}`);
+  return flags;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first time of each container event (`create`, `start`, `die`, …) in `docker events --format '{{json .}}'` lines, in ms from `forkWallMs`. */
+export function engineEventTimes(lines: string, forkWallMs: number): Record<string, number> {
+  const times: Record<string, number> = {};
+  for (const line of lines.split('\n')) {
+    let e: { Type?: string; Action?: string; status?: string; timeNano?: number };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      continue;
+    }
+    const action = e.Action ?? e.status;
+    if ((e.Type !== undefined && e.Type !== 'container') || action === undefined || typeof e.timeNano !== 'number') continue;
+    // `exec_start: …` and the like: the action's first word.
+    const key = action.split(/[: ]/)[0] as string;
+    if (!(key in times)) times[key] = e.timeNano / 1e6 - forkWallMs;
+  }
+  return times;
+}
+
+/** The phases of a `docker run` (see `recordEngineEvents`), from the events' times and the instance's own ready and exit. */
+export function enginePhases(events: Record<string, number>, timeline: Pick<InstanceResult['timeline'], 'toReadyMs' | 'toExitMs'>): Phase[] {
+  const points: [string, number][] = [];
+  for (const name of ['create', 'start', 'die']) {
+    const t = events[name];
+    if (t !== undefined) points.push([name, t]);
+  }
+  if (timeline.toReadyMs !== undefined) points.push(['ready', timeline.toReadyMs]);
+  if (timeline.toExitMs !== undefined) points.push(['exit', timeline.toExitMs]);
+  points.sort((a, b) => a[1] - b[1]);
+  let at = 0;
+  return points.map(([name, t]) => {
+    const phase = { name, ms: Math.max(0, t - at) };
+    at = Math.max(at, t);
+    return phase;
+  });
 }

@@ -59,6 +59,23 @@ export class OomLog {
     return this.kills.get(cgroupPath) ?? 0;
   }
 
+  /**
+   * OOM kills logged so far in any cgroup under `prefix` (`/tsbench-oci/<name>/`: an engine names its
+   * own cgroup inside the parent, `<id>` or `libpod-<id>`), which are then forgotten; undefined when
+   * the log is unreadable.
+   */
+  killsUnder(prefix: string): number | undefined {
+    if (this.fd === undefined) return undefined;
+    this.drain(true);
+    let n = 0;
+    for (const [path, kills] of [...this.kills]) {
+      if (!path.startsWith(prefix)) continue;
+      n += kills;
+      this.kills.delete(path);
+    }
+    return n;
+  }
+
   /** Forgets a path once its instance is accounted. */
   forget(cgroupPath: string): void {
     this.kills.delete(cgroupPath);

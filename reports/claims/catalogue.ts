@@ -54,7 +54,10 @@ export const REFERENCE_POINTS = {
   },
   docker: {
     source: '`docker run --rm busybox true`',
-    findings: ['about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others)'],
+    findings: [
+      'about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others)',
+      'measured by tsbench beside container on the project machine (docs/performance.md, issue 20): docker 20.10 329 ms to exit (CI 314–372), podman 4.3 243 ms (217–302), runc 55 ms, container 17.8 ms confined as docker run (docker ÷ container 18.5×)',
+    ],
   },
 } as const satisfies Record<string, ReferencePoint>;
 
@@ -82,7 +85,7 @@ export const CLAIMS: readonly ClaimSpec[] = [
     claim: 'A container starts in well under a second; a VM has to boot a whole kernel first and takes much longer.',
     decidedBy:
       '`startup`: toReadyMs (and toExitMs) of the container vs each VM target, on each image pair (lean: container vs tcg/kvm; Debian: container@debian vs tcg-cloud@debian/kvm-cloud@debian)',
-    reference: [cite('docker', [0]), cite('firecracker', [0]), cite('crun', [0])].join('; '),
+    reference: [cite('docker', [0, 1]), cite('firecracker', [0]), cite('crun', [0])].join('; '),
   },
   {
     id: 'C2',
