@@ -5,12 +5,14 @@
  * skipped with the probe's reason otherwise).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ResultSchema } from '../core/schema.js';
-import createContainerDriver, { DIR_PREFIX } from '../drivers/container/index.js';
+import createContainerDriver, { DIR_PREFIX, compileSeccomp } from '../drivers/container/index.js';
+import { binPath } from '../drivers/process.js';
 import { PARENT, blkioBytes, findHierarchies, ioStatBytes } from '../drivers/linux/cgroups.js';
 import { DOCKER_CAPABILITIES, boundingCapabilities, capabilityMask } from '../drivers/linux/confinement.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
@@ -242,6 +244,38 @@ describe('confinement: as a default Docker container unless unconfined', { skip 
     } finally {
       await loose.teardown();
     }
+  });
+});
+
+describe('the seccomp filter, compiled once per run', { skip }, () => {
+  test('is BPF that the launcher loads at every start, and a file that is not one is refused before anything runs', async () => {
+    const compiled = await compileSeccomp('docker-default', tmpdir());
+    try {
+      const bytes = readFileSync(compiled.seccompBpf);
+      assert.ok(bytes.length > 0 && bytes.length % 8 === 0, `${bytes.length} bytes of 8-byte BPF instructions`);
+      const junk = join(compiled.dir, 'junk.bpf');
+      writeFileSync(junk, 'not bpf');
+      const r = await execa(binPath('tsbench-launch'), ['--report-fd', '2', '--', '--no-new-privs', '--seccomp-bpf', junk, '--', '/bin/true'], { reject: false });
+      assert.notEqual(r.exitCode, 0);
+      assert.match(r.stdout + r.stderr, /--seccomp-bpf .*junk\.bpf: not a compiled filter/);
+    } finally {
+      rmSync(compiled.dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a prepared driver's containers load it, and its teardown removes it", async () => {
+    const d = createContainerDriver();
+    await d.prepare({ limits: {} });
+    const dirs = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('tsbench-seccomp-'));
+    assert.equal(dirs().length >= 1, true);
+    const r = await (await d.launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'grep', '^Seccomp:', '/proc/self/status'] } })).result;
+    assert.deepEqual(
+      r.stdout.map((l) => l.replace(/\s+/g, ' ')),
+      ['Seccomp: 2'],
+    );
+    const before = dirs().length;
+    await d.teardown();
+    assert.equal(dirs().length, before - 1);
   });
 });
 

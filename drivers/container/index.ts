@@ -22,12 +22,14 @@
  * container exactly as it brackets a native process.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, readFile, rm } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { binPath } from '../process.js';
+import { makeOwnedDir } from '../ownership.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
 import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
@@ -70,7 +72,7 @@ export type UpperLayer = 'tmpfs' | 'disk';
  * capabilities, no_new_privs and its seccomp profile resolved for those
  * capabilities on this host.
  */
-export function confinementArgs(confinement: Confinement): string[] {
+export function confinementArgs(confinement: Confinement, compiled?: { seccompBpf: string }): string[] {
   if (confinement === 'unconfined') return [];
   const caps = containerCapabilities(confinement);
   return [
@@ -79,8 +81,26 @@ export function confinementArgs(confinement: Confinement): string[] {
     '--caps',
     capabilityMask(caps).toString(16),
     '--no-new-privs',
-    ...seccompLauncherArgs(resolveSeccomp(caps)),
+    ...(compiled ? ['--seccomp-bpf', compiled.seccompBpf] : seccompLauncherArgs(resolveSeccomp(caps))),
   ];
+}
+
+/**
+ * Compiles the confinement's seccomp filter to BPF once (`tsbench-launch --seccomp-export`) into an owned
+ * directory, so that each container loads it instead of compiling it: libseccomp's compile of Docker's
+ * profile took 11-15 ms of every start here (docs/performance.md), loading the result microseconds. crun
+ * caches its compiled filters the same way; runc compiles at every start.
+ */
+export async function compileSeccomp(confinement: Confinement, tmpDir: string): Promise<{ dir: string; seccompBpf: string }> {
+  const dir = await makeOwnedDir(join(tmpDir, 'tsbench-seccomp-'));
+  const seccompBpf = join(dir, 'filter.bpf');
+  const rules = seccompLauncherArgs(resolveSeccomp(containerCapabilities(confinement)));
+  const r = await execa(binPath('tsbench-launch'), ['--report-fd', '2', '--', ...rules, '--seccomp-export', seccompBpf, '--', '/bin/true'], { reject: false });
+  if (r.exitCode !== 0 || !existsSync(seccompBpf)) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`cannot compile the seccomp filter: ${(r.stderr || r.stdout).trim() || `exit code ${r.exitCode}`}`);
+  }
+  return { dir, seccompBpf };
 }
 
 /**
@@ -131,8 +151,10 @@ export class ContainerDriver implements Driver {
   /** The image (and for the lean one, the guest kernel it is built for). */
   private readonly imageChoice: ImageChoice;
   private readonly confinement: Confinement;
-  /** The launcher's confinement options, computed once. */
-  private readonly confinementArgv: string[];
+  /** The launcher's confinement options, computed once, then with the seccomp filter compiled (prepare). */
+  private confinementArgv: string[];
+  /** The compiled seccomp filter's directory, removed at teardown. */
+  private seccompDir: string | undefined;
 
   constructor(options: ContainerOptions = {}) {
     this.confinement = options.confinement ?? 'docker-default';
@@ -183,6 +205,12 @@ export class ContainerDriver implements Driver {
         overlay: ['overlay', ...overlayOptions()].join(','),
         upper: this.upper,
         confinement: describeConfinement(this.confinement),
+        ...(this.confinement !== 'unconfined'
+          ? {
+              seccompFilter:
+                'compiled to BPF once per run (tsbench-launch --seccomp-export), loaded at each start (--seccomp-bpf), as podman hands crun a cached filter',
+            }
+          : {}),
       },
     };
   }
@@ -200,6 +228,15 @@ export class ContainerDriver implements Driver {
       throw this.fail('prepare', `cannot set up tsbench's cgroups (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
     }
     this.host = host;
+    if (this.confinement !== 'unconfined' && this.seccompDir === undefined) {
+      try {
+        const compiled = await compileSeccomp(this.confinement, this.tmpDir);
+        this.seccompDir = compiled.dir;
+        this.confinementArgv = confinementArgs(this.confinement, compiled);
+      } catch (e) {
+        throw this.fail('prepare', describeError(e), e);
+      }
+    }
   }
 
   async launch(request: LaunchRequest): Promise<Instance> {
@@ -256,6 +293,9 @@ export class ContainerDriver implements Driver {
   async teardown(): Promise<void> {
     await this.instances.teardown();
     if (this.host) removeParentsSync(this.host);
+    if (this.seccompDir !== undefined) await rm(this.seccompDir, { recursive: true, force: true });
+    this.seccompDir = undefined;
+    this.confinementArgv = confinementArgs(this.confinement);
   }
 }
 

@@ -17,6 +17,7 @@
  * - any target: a process left in one of the launched process groups (`groups`).
  * - the net scenario: its network namespaces `tsbench-<pid>-<start>-<n>-p`/`-i` in /run/netns (with them go
  *   their veth pairs, bridges, taps and nftables rules).
+ * - `container`, as driver state: its compiled seccomp filter's directory `tsbench-seccomp-*` (untagged: give a `baseline`).
  * - the io scenario: its scratch directories `tsbench-io-*` (untagged: give a `baseline`).
  * - any process: its ownership state directory `<stateRoot>/<pid>-<starttime>` (drivers/ownership.ts),
  *   once the owner is gone (a live owner keeps it until it exits), and any process still carrying
@@ -114,6 +115,9 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
         for (const e of safeReaddir(join(tmp, name, sub))) if (ociInstance.test(e)) found.push(`dir ${join(tmp, name, sub, e)}`);
       }
     } else if (/^tsbench-(qemu|io)-/.test(name) && options.baseline !== undefined && !options.baseline.has(name)) found.push(`dir ${join(tmp, name)}`);
+    // A prepared container driver's compiled seccomp filter: driver state, removed at teardown.
+    else if (name.startsWith('tsbench-seccomp-') && driverState && options.baseline !== undefined && !options.baseline.has(name))
+      found.push(`dir ${join(tmp, name)}`);
   }
 
   // Its ownership state, once it is gone (a live owner keeps its directory until it exits).
