@@ -17,6 +17,7 @@ import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
 import { MiB } from '../core/units.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
+import { registerCalibrateCommand } from './commands/calibrate.js';
 import { registerCleanCommand } from './commands/clean.js';
 import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
@@ -359,6 +360,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerReportCommand(program, setExit);
   registerCompareCommand(program, setExit);
   registerHistoryCommand(program, setExit);
+  registerCalibrateCommand(program, setExit);
   registerCleanCommand(program, setExit);
   return program;
 }
