@@ -229,6 +229,18 @@ describe('environment fingerprint', () => {
     assert.equal(verdictOf(c, 'startup/native/toExitMs'), 'regression');
   });
 
+  test("a target's changed probe detail (its confinement) is a warning naming the target", () => {
+    const head = craftResult({ seed: 2, scenarios: [STARTUP] });
+    const confined = structuredClone(base);
+    (confined.targets[1] as { details?: Record<string, string> }).details = { confinement: 'docker-default', upper: 'tmpfs' };
+    (head.targets[1] as { details?: Record<string, string> }).details = { confinement: 'unconfined', upper: 'tmpfs' };
+    const c = compare(confined, head);
+    assert.deepEqual(
+      c.warnings.map((w) => `${w.key}: ${w.label}: ${w.base} → ${w.head}`),
+      ['target:container:confinement: container confinement: docker-default → unconfined'],
+    );
+  });
+
   test('a different KVM verdict makes every VM target inconclusive, and only them', () => {
     const head = craftResult({
       seed: 2,

@@ -37,7 +37,14 @@ function stepText(c: HistoryChangePoint): string {
 
 /** The environment changes across a change point, one line; 'none' when the fingerprints agree. */
 function environmentText(c: HistoryChangePoint): string {
-  return c.environment.length === 0 ? 'none' : c.environment.map((d) => `${d.label}: ${d.base || '—'} → ${d.head || '—'}`).join('; ');
+  // A long value (a target's confinement in words) keeps its first clause.
+  const short = (v: string): string => {
+    if (v === '') return '—';
+    if (v.length <= 48) return v;
+    const cut = v.indexOf(': ');
+    return cut > 0 && cut <= 48 ? `${v.slice(0, cut)} …` : `${v.slice(0, 47)}…`;
+  };
+  return c.environment.length === 0 ? 'none' : c.environment.map((d) => `${d.label}: ${short(d.base)} → ${short(d.head)}`).join('; ');
 }
 
 /** "2026-11-03 03:17 → 2026-11-04 03:17". */
