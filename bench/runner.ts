@@ -65,6 +65,8 @@ export interface Decision {
   decided: boolean;
   /** What is still undecided, in words (recorded in the result). */
   pending: string[];
+  /** Stop although not decided: more rounds cannot decide what is left (a target it needs failed). */
+  stop?: boolean;
 }
 
 export interface UntilDecided {
@@ -263,7 +265,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
           looks++;
           look = nextLook(measured);
           sc.untilDecided = { maxRuns: cap, rounds: measured, looks, decided: d.decided, pending: d.pending };
-          if (d.decided) {
+          if (d.decided || d.stop === true) {
             await save();
             break;
           }

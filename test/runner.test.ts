@@ -192,6 +192,35 @@ describe('sampling until decided', () => {
     assert.deepEqual(d.pending.length, 1);
     assert.match(d.pending[0] ?? '', /^C10 little extra startup \(tcg\): about \d+ samples per target would decide it$/);
     const narrow = one({ startup: { tcg: { toReadyMs: around(800, 0.01, 10) }, 'container-in-tcg': { toReadyMs: around(830, 0.01, 10) } } }).result;
-    assert.deepEqual(claimsDecided(narrow, narrow.scenarios[0] as NonNullable<typeof sc>), { decided: true, pending: [] });
+    assert.deepEqual(claimsDecided(narrow, narrow.scenarios[0] as NonNullable<typeof sc>), { decided: true, pending: [], stop: true });
+  });
+
+  test('a part whose target failed cannot be decided by more rounds: not decided, stop, and why', () => {
+    const r = one({ startup: { tcg: { toReadyMs: around(800, 0.3, 10) }, 'container-in-tcg': { toReadyMs: around(960, 0.3, 10) } } }).result;
+    const sc = r.scenarios[0];
+    assert.ok(sc);
+    const tcg = sc.targets.find((t) => t.target === 'tcg');
+    assert.ok(tcg);
+    tcg.state = 'errored';
+    tcg.error = "the VM ended before the agent's ready";
+    assert.deepEqual(claimsDecided(r, sc), {
+      decided: false,
+      stop: true,
+      pending: ["C10 little extra startup (tcg): cannot be decided in this run, tcg errored: the VM ended before the agent's ready"],
+    });
+  });
+
+  test('the runner stops when the judge says more rounds cannot help', async () => {
+    const { outcome } = await runMock([new MockDriver('native', { log: [] })], 5, 0, undefined, {
+      maxRuns: 50,
+      decide: () => ({ decided: false, stop: true, pending: ['C0 a part: cannot be decided in this run'] }),
+    });
+    assert.deepEqual(outcome.result.scenarios[0]?.untilDecided, {
+      maxRuns: 50,
+      rounds: 5,
+      looks: 1,
+      decided: false,
+      pending: ['C0 a part: cannot be decided in this run'],
+    });
   });
 });
