@@ -4,7 +4,11 @@
  * …), so that drift on a noisy machine hits all of them alike. Each round is a
  * tinybench run with a fixed count (one iteration per target, `time: 0`, no
  * tinybench warmup: our warmup rounds are whole rounds whose samples are
- * dropped). After every round the whole result is written, atomically, so a
+ * dropped). With `untilDecided`, rounds go on after the scenario's runs until
+ * a callback (the CLI's claims judge: this layer knows no claims) says every
+ * claim the targets can decide is decided, or the cap is reached; it looks
+ * after `runs` rounds and then each time the samples have grown by a tenth.
+ * After every round the whole result is written, atomically, so a
  * crash or Ctrl-C keeps everything measured so far. A target that fails gets a
  * reason and is dropped from the scenario; the others go on.
  */
@@ -52,6 +56,29 @@ export interface RunOptions {
   write?: (result: Result) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** Sampling until decided: go on past `runs` until `decide` says so, at most `maxRuns` measured rounds per scenario. */
+  untilDecided?: UntilDecided;
+}
+
+/** What `decide` reports at each look: whether to stop, and what is still open. */
+export interface Decision {
+  decided: boolean;
+  /** What is still undecided, in words (recorded in the result). */
+  pending: string[];
+  /** Stop although not decided: more rounds cannot decide what is left (a target it needs failed). */
+  stop?: boolean;
+}
+
+export interface UntilDecided {
+  /** The cap on measured rounds per scenario (at least its runs). */
+  maxRuns: number;
+  /** Judges the result so far; `scenario` is the one being sampled. */
+  decide: (result: Result, scenario: ScenarioResult) => Decision | Promise<Decision>;
+}
+
+/** After a look at n measured rounds, the next look: once the samples have grown by a tenth (at least one round). */
+export function nextLook(n: number): number {
+  return Math.max(n + 1, Math.ceil((n * 11) / 10));
 }
 
 export interface RunOutcome {
@@ -125,6 +152,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     options: {
       ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
       ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+      ...(opts.untilDecided ? { maxRuns: opts.untilDecided.maxRuns } : {}),
       limits: opts.limits,
     },
     host: opts.host,
@@ -193,7 +221,11 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       await save();
 
       const started = performance.now();
-      const total = warmup + runs;
+      const until = opts.untilDecided;
+      const cap = until ? Math.max(runs, until.maxRuns) : runs;
+      const total = warmup + cap;
+      let look = runs;
+      let looks = 0;
       for (let i = 0; i < total && !signal.aborted; i++) {
         const live = sc.targets.filter((t) => t.state === 'running');
         if (live.length === 0) break;
@@ -227,6 +259,17 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
           }
         }
         computeStats(sc, opts.seed);
+        const measured = round + 1;
+        if (until && !signal.aborted && measured > 0 && (measured >= look || measured === cap)) {
+          const d = await until.decide(result, sc);
+          looks++;
+          look = nextLook(measured);
+          sc.untilDecided = { maxRuns: cap, rounds: measured, looks, decided: d.decided, pending: d.pending };
+          if (d.decided || d.stop === true) {
+            await save();
+            break;
+          }
+        }
         await save();
       }
       for (const t of sc.targets) if (t.state === 'running') t.state = signal.aborted ? 'cancelled' : 'completed';

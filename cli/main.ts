@@ -17,6 +17,7 @@ import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
 import { MiB } from '../core/units.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
+import { registerCalibrateCommand } from './commands/calibrate.js';
 import { registerCleanCommand } from './commands/clean.js';
 import { registerReportCommand } from './commands/report.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
@@ -28,6 +29,7 @@ import { givenSize, imageName, nonNegativeInt, positiveInt, positiveNumber, size
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
 import { probeAll, run } from '../bench/runner.js';
+import { DEFAULT_MAX_RUNS, claimsDecided, untilDecidedLines } from './until-decided.js';
 import type { NamedImage } from '../core/load.js';
 import { listScenarios, resolveScenarios } from '../bench/scenarios/index.js';
 import type { Scenario, ScenarioOptions } from '../bench/scenarios/types.js';
@@ -52,6 +54,8 @@ interface RunFlags {
   ioSize?: GivenSize;
   instances?: number;
   netTime?: number;
+  untilDecided?: boolean;
+  maxRuns?: number;
 }
 
 /** Driver options from the documented environment variables, overridden by the run's flags. */
@@ -65,6 +69,19 @@ function driverOptions(flags: { machine?: DriverOptions['machine']; printCommand
 
 async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<number> {
   const scenarios = resolveScenarios(scenarioNames);
+  if (flags.maxRuns !== undefined && flags.untilDecided !== true) {
+    throw new UsageError(`--max-runs caps --until-decided; pass --until-decided too (e.g. --until-decided --max-runs ${flags.maxRuns})`);
+  }
+  if (flags.untilDecided === true && flags.maxRuns !== undefined) {
+    for (const sc of scenarios) {
+      const runs = flags.runs ?? sc.defaults.runs;
+      if (flags.maxRuns < runs) {
+        throw new UsageError(
+          `--max-runs ${flags.maxRuns} is below the ${runs} rounds ${sc.name} starts with${flags.runs === undefined ? ' (its default --runs)' : ' (--runs)'}; pass --max-runs ${runs} or more, or a smaller --runs`,
+        );
+      }
+    }
+  }
   const targetNames = parseTargets(flags.targets, flags.image);
   const options = driverOptions(flags);
   const limits: Limits = {
@@ -143,12 +160,15 @@ async function runWith(
     write: (r) => writer.write(r),
     signal,
     ...(quiet ? {} : { onProgress: progress.update }),
+    ...(flags.untilDecided === true ? { untilDecided: { maxRuns: flags.maxRuns ?? DEFAULT_MAX_RUNS, decide: claimsDecided } } : {}),
   });
   progress.clear();
 
   if (quiet) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
   else {
     process.stdout.write(`${toTable(outcome.result)}\n`);
+    const until = untilDecidedLines(outcome.result);
+    if (until.length > 0) process.stdout.write(`\n${until.join('\n')}\n`);
     process.stdout.write(
       `\nresults: ${paths.json}\n         ${paths.csv}\n         ${writer.reportError ? `(no report: ${writer.reportError})` : paths.html}\n`,
     );
@@ -319,6 +339,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--io-size <size>', 'io: size of the file fio works on (default 256M)', givenSize('--io-size', '256M'))
     .option('--instances <n>', 'density: instances started at once (default: sized for the host per target)', positiveInt('--instances', '50'))
     .option('--net-time <s>', 'net: seconds of each measurement: iperf3 each way, sockperf (default 2)', positiveInt('--net-time', '2'))
+    .option(
+      '--until-decided',
+      'after --runs rounds, keep adding rounds until every claim part the targets can decide is confirmed or refuted (judged each time the samples grew by a tenth), at most --max-runs',
+    )
+    .option(
+      '--max-runs <n>',
+      `with --until-decided: the most measured rounds per scenario (default ${DEFAULT_MAX_RUNS}, never below its --runs)`,
+      positiveInt('--max-runs', '200'),
+    )
     .action(async (names: string[], flags: RunFlags) => setExit(await runCommand(names, flags)));
 
   program
@@ -359,6 +388,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerReportCommand(program, setExit);
   registerCompareCommand(program, setExit);
   registerHistoryCommand(program, setExit);
+  registerCalibrateCommand(program, setExit);
   registerCleanCommand(program, setExit);
   return program;
 }

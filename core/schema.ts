@@ -96,6 +96,16 @@ export const ScenarioResultSchema = z.object({
   parameters: z.record(z.string(), z.unknown()),
   runs: z.number().int().nonnegative(),
   warmup: z.number().int().nonnegative(),
+  untilDecided: z
+    .object({
+      maxRuns: z.number().int().positive().describe('the cap on measured rounds'),
+      rounds: z.number().int().nonnegative().describe('measured rounds taken'),
+      looks: z.number().int().nonnegative().describe('times the claims were judged to decide whether to go on'),
+      decided: z.boolean().describe('every claim part the targets can decide was confirmed or refuted at the last look'),
+      pending: z.array(z.string()).describe('the claim parts still inconclusive at the last look, with the samples each would need'),
+    })
+    .optional()
+    .describe('--until-decided: rounds were added after `runs` until the claims were decided or `maxRuns` was reached'),
   targets: z.array(TargetResultSchema),
 });
 
@@ -170,6 +180,7 @@ export const ResultSchema = z.object({
   options: z.object({
     runs: z.number().int().positive().optional(),
     warmup: z.number().int().nonnegative().optional(),
+    maxRuns: z.number().int().positive().optional().describe('--until-decided: the cap on measured rounds per scenario'),
     limits: z.object({ cpus: z.number().optional(), memoryBytes: z.number().optional(), pids: z.number().optional() }),
   }),
   host: HostSchema,

@@ -2,10 +2,12 @@
  * tsbench's statistics, in one module: quantiles and the median, summary
  * statistics of one metric's samples, outliers, and seeded bootstrap intervals
  * of the median (one sample) and of a ratio, change or difference of medians
- * (two samples). Pure functions; every random choice comes from a seeded generator so
- * the same samples and seed always give the same intervals.
+ * (two samples), and what an interval implies for sample sizes: the smallest
+ * effect a test can see, and the samples an interval needs to clear a bound.
+ * Pure functions; every random choice comes from a seeded generator so the same
+ * samples and seed always give the same intervals.
  */
-import { mean as ssMean, medianAbsoluteDeviation, quantileSorted, sampleStandardDeviation } from 'simple-statistics';
+import { mean as ssMean, medianAbsoluteDeviation, probit, quantileSorted, sampleStandardDeviation } from 'simple-statistics';
 
 export interface Stats {
   /** Number of samples. */
@@ -221,4 +223,44 @@ export function deriveSeed(seed: number, label: string): number {
   let h = seed >>> 0;
   for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
   return h;
+}
+
+/** The power `minimumDetectableEffect` assumes when none is given: 80 %, the usual convention. */
+export const DEFAULT_POWER = 0.8;
+
+/**
+ * The smallest true effect that a two-sided test at level α finds with the
+ * given power, from a 95 % interval of the observed effect at the same sample
+ * sizes: (z₁₋α/₂ + z_power) × SE, with SE = (ciHigh − ciLow) / (2 × 1.96), the
+ * normal approximation of the bootstrap distribution. In the interval's unit
+ * (a relative change for `changeOfMedians`).
+ */
+export function minimumDetectableEffect(ci: { ciLow: number; ciHigh: number }, alpha: number, power = DEFAULT_POWER): number {
+  return detectableEffect(standardErrorOf(ci), alpha, power);
+}
+
+/** The standard error a 95 % interval implies under the normal approximation: its width / (2 × 1.96). */
+export function standardErrorOf(ci: { ciLow: number; ciHigh: number }): number {
+  return (ci.ciHigh - ci.ciLow) / (2 * probit(0.975));
+}
+
+/** (z₁₋α/₂ + z_power) × se: the effect a two-sided test at α finds with that power, for an estimate with standard error se. */
+export function detectableEffect(se: number, alpha: number, power = DEFAULT_POWER): number {
+  return (probit(1 - alpha / 2) + probit(power)) * se;
+}
+
+/**
+ * About how many samples (per side) an interval needs to lie wholly on one
+ * side of `bound`, when it has `n` now: the estimate is assumed to stay where
+ * it is and the interval's half towards the bound to narrow as 1/√n, so
+ * n′ = n × (that half-width / |value − bound|)², rounded up. n itself when the
+ * interval already clears the bound; undefined when the estimate sits on it
+ * (no number of samples decides it).
+ */
+export function samplesToClear(iv: { value: number; lo: number; hi: number }, bound: number, n: number): number | undefined {
+  if (iv.value === bound) return undefined;
+  const half = iv.value < bound ? iv.hi - iv.value : iv.value - iv.lo;
+  const gap = Math.abs(iv.value - bound);
+  if (half <= gap) return n;
+  return Math.ceil(n * (half / gap) ** 2);
 }

@@ -6,7 +6,7 @@
  * a result cannot break a table or inject markup.
  */
 import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
-import type { ClaimVerdict, HostClaims } from './claims/types.js';
+import type { ClaimPart, ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
 import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './html/model.js';
@@ -53,6 +53,11 @@ function hostLine(h: ReportHost): string {
 
 const ACCELERATOR = { tcg: 'TCG emulation (not KVM)', kvm: 'KVM' } as const;
 
+/** " (about N samples per target would decide it)" after an inconclusive part that says so (judge.ts samplesNeeded). */
+export function needed(p: ClaimPart): string {
+  return p.verdict === 'inconclusive' && p.samplesNeeded !== undefined ? ` (about ${p.samplesNeeded} samples per target would decide it)` : '';
+}
+
 /** The accelerator behind a verdict: the claim's own, else each of its parts' with that part's verdict. */
 function accelerator(c: ClaimVerdict): string {
   // Which VM (lean microVM, stock VM) each VM target was.
@@ -80,7 +85,7 @@ function claimsTable(h: HostClaims): string[] {
     const parts = c.parts
       .map(
         (p) =>
-          `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${pairs && p.image ? ` [${pairName(p.image)}]` : ''}${p.bearing === 'context' ? ' (context)' : ''}`,
+          `${p.label}: ${p.verdict}${p.accelerator === 'tcg' ? ' [TCG]' : ''}${pairs && p.image ? ` [${pairName(p.image)}]` : ''}${p.bearing === 'context' ? ' (context)' : ''}${needed(p)}`,
       )
       .join('; ');
     const decided = pairs && c.pairs && c.pairs.length > 0 ? `decided by the ${c.pairs.map(pairName).join(' and the ')}` : '';

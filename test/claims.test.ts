@@ -469,6 +469,17 @@ describe('claim verdicts', () => {
       assert.equal(part(v, 'little extra startup (kvm)').verdict, 'not measured');
     });
 
+    test('an inconclusive part says about how many samples would decide it, its interval narrowing as 1/√n', () => {
+      const v = claim('C10', one({ startup: { tcg: { toReadyMs: around(800, 0.3, 10) }, 'container-in-tcg': { toReadyMs: around(960, 0.3, 10) } } }));
+      const p = part(v, 'little extra startup (tcg)');
+      assert.equal(p.verdict, 'inconclusive', p.evidence);
+      const m = p.margins?.[0];
+      assert.ok(m && m.n === 10 && m.bound === 100 && m.lo < 100 && m.hi > 100, JSON.stringify(m));
+      assert.equal(p.samplesNeeded, Math.ceil(10 * ((m.value - m.lo) / (m.value - 100)) ** 2));
+      assert.ok((p.samplesNeeded ?? 0) > 10);
+      assert.match(p.evidence, new RegExp(`At this spread about ${p.samplesNeeded} samples per target \\(now 10\\) would decide it\\.$`));
+    });
+
     test('no container-in-VM target is not measured', () => {
       assert.equal(claim('C10', one({ startup: { native: { toReadyMs: around(1) } } })).verdict, 'not measured');
     });

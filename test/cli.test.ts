@@ -39,6 +39,22 @@ describe('usage errors', () => {
       ['run', 'startup', '--targets', 'native@debian'],
       /--targets: native runs the host's own binaries and has no image; give it as native/,
     ],
+    [
+      '--max-runs without --until-decided',
+      ['run', 'startup', '--targets', 'native', '--max-runs', '50'],
+      /--max-runs caps --until-decided; pass --until-decided too/,
+    ],
+    [
+      'a --max-runs below --runs',
+      ['run', 'startup', '--targets', 'native', '--runs', '20', '--until-decided', '--max-runs', '10'],
+      /--max-runs 10 is below the 20 rounds startup starts with \(--runs\); pass --max-runs 20 or more, or a smaller --runs/,
+    ],
+    [
+      'a --max-runs below a scenario default',
+      ['run', 'startup', '--targets', 'native', '--until-decided', '--max-runs', '10'],
+      /--max-runs 10 is below the 30 rounds startup starts with \(its default --runs\)/,
+    ],
+    ['a zero --max-runs', ['run', 'startup', '--targets', 'native', '--until-decided', '--max-runs', '0'], /--max-runs must be a positive integer/],
     ['an unknown --image of exec', ['exec', '--target', 'container', '--image', 'bogus', '--', 'true'], /^tsbench: --image: unknown image 'bogus'/m],
   ];
   for (const [what, args, message] of cases) {
@@ -151,6 +167,33 @@ test('a real native startup run writes a JSON that validates and a CSV that matc
     assert.equal(Number(row.median), stats.median);
     assert.equal(Number(row.p95), stats.p95);
   }
+});
+
+test('--until-decided stops at the first look when the run decides every claim part its targets can decide, and says so', async () => {
+  const out = join(work, 'until');
+  const r = await tsbench([
+    'run',
+    'startup',
+    '--targets',
+    'native,container',
+    '--runs',
+    '3',
+    '--warmup',
+    '0',
+    '--until-decided',
+    '--max-runs',
+    '8',
+    '--out',
+    out,
+  ]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /until decided: startup took 3 measured round\(s\) of at most 8 \(1 look\(s\) at the claims\): every claim part its targets can decide is decided/,
+  );
+  const result = ResultSchema.parse(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+  assert.deepEqual(result.scenarios[0]?.untilDecided, { maxRuns: 8, rounds: 3, looks: 1, decided: true, pending: [] });
+  assert.equal(result.options.maxRuns, 8);
 });
 
 test('the table is replaced by the result JSON with --json', async () => {

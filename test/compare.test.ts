@@ -165,6 +165,25 @@ describe('verdicts on crafted results with a known shift', () => {
   });
 });
 
+describe('the minimum detectable effect', () => {
+  test('every unchanged series states the smallest change it could have flagged, never below its threshold, and smaller with more samples', () => {
+    const mdeAt = (samples: number, cv: number): number => {
+      const sc = { ...STARTUP, samples };
+      const c = compare(craftResult({ seed: 31, scenarios: [sc], cv, stats: false }), craftResult({ seed: 32, scenarios: [sc], cv, stats: false }), ['1%']);
+      const s = c.series.find((x) => x.target === 'container' && x.metric === 'toReadyMs');
+      assert.equal(s?.verdict, 'unchanged');
+      assert.ok(s?.mde !== undefined && s.mde >= s.threshold, JSON.stringify(s));
+      return s.mde;
+    };
+    const [m10, m40] = [mdeAt(10, 0.05), mdeAt(40, 0.05)];
+    assert.ok(m40 < m10, `${m40} < ${m10}`);
+    // 5 % noise: the median's SE is about 1.25 × 5 % / √n per side; √2 for the difference, × (2.576 + 0.842).
+    const expected = (n: number): number => (3.418 * Math.SQRT2 * 1.2533 * 0.05) / Math.sqrt(n);
+    assert.ok(m40 > expected(40) / 2 && m40 < expected(40) * 2, `${m40} vs ≈${expected(40)}`);
+    assert.ok(mdeAt(20, 0.1) > mdeAt(20, 0.05), 'noisier series see less');
+  });
+});
+
 describe('thresholds', () => {
   test('io.randread_iops names randReadIops: case and _ or - do not matter', () => {
     const t = parseThresholds(['3%', 'io.randread_iops=10%', 'io.container.rand-read-iops=20%', 'toExitMs=8%']);
@@ -210,6 +229,18 @@ describe('environment fingerprint', () => {
     assert.equal(verdictOf(c, 'startup/native/toExitMs'), 'regression');
   });
 
+  test("a target's changed probe detail (its confinement) is a warning naming the target", () => {
+    const head = craftResult({ seed: 2, scenarios: [STARTUP] });
+    const confined = structuredClone(base);
+    (confined.targets[1] as { details?: Record<string, string> }).details = { confinement: 'docker-default', upper: 'tmpfs' };
+    (head.targets[1] as { details?: Record<string, string> }).details = { confinement: 'unconfined', upper: 'tmpfs' };
+    const c = compare(confined, head);
+    assert.deepEqual(
+      c.warnings.map((w) => `${w.key}: ${w.label}: ${w.base} → ${w.head}`),
+      ['target:container:confinement: container confinement: docker-default → unconfined'],
+    );
+  });
+
   test('a different KVM verdict makes every VM target inconclusive, and only them', () => {
     const head = craftResult({
       seed: 2,
@@ -245,7 +276,8 @@ describe('the compare command', () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^base: .*base\.json/m);
     assert.match(r.stdout, /startup\s+container\s+toReadyMs\s+.*unchanged/);
-    assert.match(r.stdout, /io\s+native\s+randReadIops .*inconclusive\s+n=3 vs 3: smallest attainable p is 0\.1/);
+    assert.match(r.stdout, /io\s+native\s+randReadIops .*inconclusive\s+—\s+n=3 vs 3: smallest attainable p is 0\.1/);
+    assert.match(r.stdout, /startup\s+container\s+toReadyMs\s+.*unchanged\s+±\d+(\.\d+)?%\s+q ≥ α=0\.01/, 'the minimum detectable effect beside unchanged');
     assert.match(r.stdout, /0 regression\(s\).* → exit 0/);
     assert.match(r.stdout, /regression: q < α and \|change\| > threshold/);
     assert.equal(r.stderr, '');
@@ -274,7 +306,7 @@ describe('the compare command', () => {
     const lines = r.stdout.split('\n');
     assert.equal(lines[0], 'warning: KVM verdict differs: available → unavailable (VM verdicts inconclusive)');
     assert.equal(lines[1], 'warning: accelerator of kvm differs: kvm → tcg (VM verdicts inconclusive)');
-    assert.match(r.stdout, /startup\s+kvm\s+toExitMs .*inconclusive\s+accelerator differs between the runs/);
+    assert.match(r.stdout, /startup\s+kvm\s+toExitMs .*inconclusive\s+—\s+accelerator differs between the runs/);
     assert.match(r.stdout, /startup\s+native\s+toExitMs .*unchanged/);
   });
 

@@ -31,6 +31,24 @@ function nights(): { stamp: string; result: Result }[] {
   ];
 }
 
+/** Eight nights; cpu/native/workMs is 15 % slower from the fifth on, when the kernel changed too. */
+function eightNights(): { stamp: string; result: Result }[] {
+  return Array.from({ length: 8 }, (_, i) => {
+    const stamp = `2026-12-0${i + 1}`;
+    const later = i >= 4;
+    return {
+      stamp,
+      result: craftResult({
+        seed: 60 + i,
+        scenarios: [STARTUP, CPU],
+        startedAt: `${stamp}T03:17:00.000Z`,
+        shift: later ? { 'cpu/native/workMs': 1.15 } : {},
+        host: later ? { kernel: '6.11.0-1000-azure' } : {},
+      }),
+    };
+  });
+}
+
 function series(h: History, key: string) {
   const s = h.series.find((x) => `${x.scenario}/${x.target}/${x.metric}` === key);
   assert.ok(s, `no series ${key}`);
@@ -80,6 +98,55 @@ describe('buildHistory', () => {
   });
 });
 
+describe('change points in history', () => {
+  const h = buildHistory(
+    eightNights().map((n) => ({ path: `${n.stamp}/results.json`, result: n.result })),
+    { thresholds: parseThresholds([]) },
+  );
+
+  test('the 15 % step is the only change point, between the fourth and fifth night, with its interval and the kernel change', () => {
+    const all = h.series.flatMap((s) => s.changePoints.map((c) => `${s.scenario}/${s.target}/${s.metric}@${c.run}`));
+    assert.deepEqual(all, ['cpu/native/workMs@4']);
+    const c = series(h, 'cpu/native/workMs').changePoints[0];
+    assert.ok(c);
+    assert.equal(c.runBefore, 3);
+    assert.deepEqual(
+      [c.before, c.after],
+      [
+        { first: 0, last: 3, runs: 4 },
+        { first: 4, last: 7, runs: 4 },
+      ],
+    );
+    assert.ok(c.step && c.step.ciLow > 0.1 && c.step.ciHigh < 0.2 && c.step.change > 0.12, JSON.stringify(c.step));
+    assert.ok(c.pAdjusted < 0.01);
+    assert.deepEqual(
+      c.environment.map((d) => `${d.key}: ${d.base} → ${d.head}`),
+      ['kernel: 6.8.0-1017-azure → 6.11.0-1000-azure'],
+    );
+    assert.match(h.changePoints.rule, /E-divisive with means over each run's median, at least 3 runs either side/);
+  });
+
+  test('with every sample as the series the same step is found at the same place', () => {
+    const hs = buildHistory(
+      eightNights().map((n) => ({ path: `${n.stamp}/results.json`, result: n.result })),
+      { thresholds: parseThresholds([]), changeSeries: 'samples' },
+    );
+    const c = series(hs, 'cpu/native/workMs').changePoints;
+    assert.deepEqual(
+      c.map((x) => [x.run, x.df]),
+      [[4, 8 * 30 - 2]],
+    );
+  });
+
+  test('fewer runs than twice the minimum segment are not searched', () => {
+    const short = buildHistory(
+      eightNights().map((n) => ({ path: `${n.stamp}/results.json`, result: n.result })),
+      { thresholds: parseThresholds([]), minSegment: 5 },
+    );
+    assert.ok(short.series.every((s) => s.changePoints.length === 0));
+  });
+});
+
 describe('the history command', () => {
   const dir = join(work, 'nightly');
   for (const n of nights()) {
@@ -100,6 +167,34 @@ describe('the history command', () => {
   }
   const trend = join(work, 'trend.html');
   const hostileTrend = join(work, 'hostile.html');
+  const eightDir = join(work, 'eight');
+  for (const n of eightNights()) {
+    mkdirSync(join(eightDir, n.stamp), { recursive: true });
+    writeFileSync(join(eightDir, n.stamp, 'results.json'), JSON.stringify(n.result));
+  }
+  const eightTrend = join(work, 'eight.html');
+
+  test('lists each change point with the runs either side, its step and interval, and the environment change (md, json, html)', async () => {
+    const md = await tsbench(['history', eightDir, '--format', 'md']);
+    assert.equal(md.exitCode, 0, md.stderr);
+    assert.match(
+      md.stdout,
+      /### Change points\n\n\| between \| scenario \| target \| metric \| step \[95% CI\] \| p \(adjusted\) \| runs before → after \| environment changes \|\n\|---\|---\|---\|---\|---\|---\|---\|---\|\n\| 2026-12-04 03:17 → 2026-12-05 03:17 \| cpu \| native \| workMs \| \+1\d(\.\d+)?% \[\+1\d(\.\d+)?%, \+1\d(\.\d+)?%\] \| <0\.0001 \| 4 → 4 \| kernel: 6\.8\.0-1017-azure → 6\.11\.0-1000-azure \|\n/,
+    );
+    const js = await tsbench(['history', eightDir, '--format', 'json', '--min-segment', '2', '--change-series', 'samples']);
+    assert.equal(js.exitCode, 0, js.stderr);
+    const doc = JSON.parse(js.stdout) as History;
+    assert.deepEqual(doc.changePoints.minSegment, 2);
+    assert.equal(doc.changePoints.series, 'samples');
+    assert.equal(doc.series.find((s) => s.scenario === 'cpu' && s.target === 'native' && s.metric === 'workMs')?.changePoints[0]?.run, 4);
+    const html = await tsbench(['history', eightDir, '-o', eightTrend]);
+    assert.equal(html.exitCode, 0, html.stderr);
+    assert.match(html.stderr, /history of 8 run\(s\), 12 series, 1 change point\(s\)/);
+    assert.match(
+      readFileSync(eightTrend, 'utf8'),
+      /<tr class="change"><td>2026-12-04 03:17 → 2026-12-05 03:17<\/td><td>cpu<\/td><td>native<\/td><td>workMs<\/td>/,
+    );
+  });
 
   test('writes a self-contained trend page from a folder of nightly runs', async () => {
     const r = await tsbench(['history', dir, '-o', trend]);
@@ -145,6 +240,8 @@ describe('the history command', () => {
     ['a missing directory', [join(work, 'nope')], /nope: no such file or directory; pass results\.json files or directories holding them/],
     ['a directory without results', [work], /holds no results\.json/],
     ['an unknown --format', [dir, '--format', 'pdf'], /--format: unknown format 'pdf'; valid formats: html, md, json/],
+    ['a --min-segment under 2', [dir, '--min-segment', '1'], /--min-segment must be a whole number ≥ 2, e\.g\. --min-segment 3/],
+    ['an unknown --change-series', [dir, '--change-series', 'means'], /--change-series: unknown series 'means'; valid: medians, samples/],
   ];
   for (const [what, args, message] of errors) {
     test(`${what} exits 2 with one line`, async () => {
@@ -177,6 +274,19 @@ describe('the history command', () => {
         for (const c of canvases) assert.ok(c.drawnPixels > 1000, `${c.id} drew ${c.drawnPixels} pixels`);
         assert.equal(await page.evaluate<string>('document.body.dataset.chartsDrawn'), '4');
         await page.screenshot('test-artifacts/history.png');
+      } finally {
+        await page.close();
+      }
+    });
+
+    test('a change point is drawn as a dashed line on its chart', async () => {
+      assert.ok(existsSync(eightTrend), 'written by the test above');
+      const page = await openFile(browser as Browser, eightTrend);
+      try {
+        assert.deepEqual(page.record.pageErrors, []);
+        assert.deepEqual(page.record.consoleErrors, []);
+        assert.equal(await page.evaluate<string>('document.body.dataset.changeLines'), '1');
+        await page.screenshot('test-artifacts/history-change-points.png');
       } finally {
         await page.close();
       }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { run } from '../bench/runner.js';
+import { nextLook, run, type UntilDecided } from '../bench/runner.js';
+import { claimsDecided } from '../cli/until-decided.js';
+import { around, one } from './helpers/claims.js';
 import { ResultSchema, type Host, type Result } from '../core/schema.js';
 import { startup } from '../bench/scenarios/startup.js';
 import type { Driver } from '../drivers/types.js';
@@ -13,7 +15,7 @@ function drivers(...ds: MockDriver[]): Map<string, Driver> {
   return new Map(ds.map((d) => [d.name, d]));
 }
 
-async function runMock(ds: MockDriver[], runs: number, warmup: number, signal?: AbortSignal) {
+async function runMock(ds: MockDriver[], runs: number, warmup: number, signal?: AbortSignal, untilDecided?: UntilDecided) {
   const writes: Result[] = [];
   const outcome = await run({
     scenarios: [startup],
@@ -29,6 +31,7 @@ async function runMock(ds: MockDriver[], runs: number, warmup: number, signal?: 
       writes.push(structuredClone(r));
     },
     ...(signal ? { signal } : {}),
+    ...(untilDecided ? { untilDecided } : {}),
   });
   return { outcome, writes };
 }
@@ -130,5 +133,94 @@ describe('the runner', () => {
     assert.equal(outcome.result.scenarios[0]?.targets[0]?.state, 'cancelled');
     assert.equal(outcome.result.scenarios[0]?.targets[0]?.samples.length, 2);
     assert.equal(a.tornDown, 1);
+  });
+});
+
+describe('sampling until decided', () => {
+  test('goes on past --runs, looking each time the samples grew by a tenth, and stops at the first look that is decided', async () => {
+    const looks: number[] = [];
+    const log: string[] = [];
+    const { outcome } = await runMock([new MockDriver('native', { log }), new MockDriver('b', { log })], 10, 1, undefined, {
+      maxRuns: 100,
+      decide: (_r, sc) => {
+        const n = sc.targets[0]?.samples.length ?? 0;
+        looks.push(n);
+        return { decided: n >= 14, pending: n >= 14 ? [] : ['C0 a part'] };
+      },
+    });
+    assert.deepEqual(looks, [10, 11, 13, 15]);
+    const sc = outcome.result.scenarios[0];
+    assert.deepEqual(sc?.untilDecided, { maxRuns: 100, rounds: 15, looks: 4, decided: true, pending: [] });
+    assert.deepEqual(
+      sc?.targets.map((t) => [t.state, t.samples.length]),
+      [
+        ['completed', 15],
+        ['completed', 15],
+      ],
+    );
+    assert.equal(log.length, 2 * 16, 'interleaved as ever, one warmup round');
+    assert.equal(outcome.result.options.maxRuns, 100);
+    ResultSchema.parse(outcome.result);
+  });
+
+  test('stops at maxRuns and records what is still undecided', async () => {
+    const { outcome } = await runMock([new MockDriver('native', { log: [] })], 10, 0, undefined, {
+      maxRuns: 12,
+      decide: () => ({ decided: false, pending: ['C10 little extra startup (tcg): about 400 samples per target would decide it'] }),
+    });
+    assert.deepEqual(outcome.result.scenarios[0]?.untilDecided, {
+      maxRuns: 12,
+      rounds: 12,
+      looks: 3,
+      decided: false,
+      pending: ['C10 little extra startup (tcg): about 400 samples per target would decide it'],
+    });
+    assert.equal(outcome.result.complete, true);
+  });
+
+  test('looks come every tenth more samples: after 100, at 110', () => {
+    assert.deepEqual([nextLook(1), nextLook(10), nextLook(100)], [2, 11, 110]);
+  });
+
+  test("the claims judge lists the inconclusive parts the scenario's targets can decide, with the samples each would need", () => {
+    const wide = one({ startup: { tcg: { toReadyMs: around(800, 0.3, 10) }, 'container-in-tcg': { toReadyMs: around(960, 0.3, 10) } } }).result;
+    const sc = wide.scenarios[0];
+    assert.ok(sc);
+    for (const t of sc.targets) t.state = 'running';
+    const d = claimsDecided(wide, sc);
+    assert.equal(d.decided, false);
+    assert.deepEqual(d.pending.length, 1);
+    assert.match(d.pending[0] ?? '', /^C10 little extra startup \(tcg\): about \d+ samples per target would decide it$/);
+    const narrow = one({ startup: { tcg: { toReadyMs: around(800, 0.01, 10) }, 'container-in-tcg': { toReadyMs: around(830, 0.01, 10) } } }).result;
+    assert.deepEqual(claimsDecided(narrow, narrow.scenarios[0] as NonNullable<typeof sc>), { decided: true, pending: [], stop: true });
+  });
+
+  test('a part whose target failed cannot be decided by more rounds: not decided, stop, and why', () => {
+    const r = one({ startup: { tcg: { toReadyMs: around(800, 0.3, 10) }, 'container-in-tcg': { toReadyMs: around(960, 0.3, 10) } } }).result;
+    const sc = r.scenarios[0];
+    assert.ok(sc);
+    const tcg = sc.targets.find((t) => t.target === 'tcg');
+    assert.ok(tcg);
+    tcg.state = 'errored';
+    tcg.error = "the VM ended before the agent's ready";
+    assert.deepEqual(claimsDecided(r, sc), {
+      decided: false,
+      stop: true,
+      pending: ["C10 little extra startup (tcg): cannot be decided in this run, tcg errored: the VM ended before the agent's ready"],
+    });
+  });
+
+  test('the runner stops when the judge says more rounds cannot help', async () => {
+    const { outcome } = await runMock([new MockDriver('native', { log: [] })], 5, 0, undefined, {
+      maxRuns: 50,
+      decide: () => ({ decided: false, stop: true, pending: ['C0 a part: cannot be decided in this run'] }),
+    });
+    assert.deepEqual(outcome.result.scenarios[0]?.untilDecided, {
+      maxRuns: 50,
+      rounds: 5,
+      looks: 1,
+      decided: false,
+      pending: ['C0 a part: cannot be decided in this run'],
+    });
   });
 });

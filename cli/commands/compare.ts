@@ -3,10 +3,11 @@
  * Everything is loaded, checked and computed before anything is printed, so a
  * usage error (exit 2) never follows half a report. Exit 1 on a regression.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { compareResults, DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
+import { parseCalibration, type Calibration } from '../../reports/compare/calibration.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
@@ -18,6 +19,18 @@ interface CompareFlags {
   format: string;
   seed: number;
   out?: string;
+  calibration?: string;
+}
+
+/** Reads a calibration file for --calibration; a missing or malformed one is a UsageError naming it. */
+export async function readCalibration(path: string): Promise<Calibration> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--calibration: cannot read ${path} (${describeError(e)}); pass the calibration.json that tsbench calibrate wrote`);
+  }
+  return parseCalibration(text, path);
 }
 
 async function compareCommand(basePath: string, headPath: string, flags: CompareFlags): Promise<number> {
@@ -26,8 +39,9 @@ async function compareCommand(basePath: string, headPath: string, flags: Compare
   }
   const alpha = flags.alpha === undefined ? DEFAULT_ALPHA : parseAlpha(flags.alpha);
   const thresholds = parseThresholds(flags.threshold ?? []);
+  const calibration = flags.calibration !== undefined ? { path: flags.calibration, calibration: await readCalibration(flags.calibration) } : undefined;
   const [base, head] = [await loadResult(basePath), await loadResult(headPath)];
-  const comparison = compareResults(base, head, { thresholds, alpha, seed: flags.seed });
+  const comparison = compareResults(base, head, { thresholds, alpha, seed: flags.seed, ...(calibration ? { calibration } : {}) });
   const text = formatComparison(comparison, flags.format as CompareFormat);
   if (flags.out !== undefined) {
     try {
@@ -51,6 +65,10 @@ export function registerCompareCommand(program: Command, setExit: (code: number)
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--alpha <p>', 'significance level of the Benjamini–Hochberg-adjusted p-values (default: 0.01)')
+    .option(
+      '--calibration <file>',
+      'per-series thresholds from tsbench calibrate (its calibration.json) instead of the default; explicit --threshold rules still win',
+    )
     .addOption(new Option('--format <format>', `output format: ${COMPARE_FORMATS.join(', ')}`).default('text'))
     .addOption(
       new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)')

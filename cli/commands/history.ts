@@ -4,13 +4,19 @@
  * Markdown or JSON. Everything is loaded and rendered before anything is written.
  */
 import { writeFile } from 'node:fs/promises';
-import { Option, type Command } from 'commander';
-import { buildHistory } from '../../reports/compare/history.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CHANGE_SERIES, buildHistory, type ChangeSeries } from '../../reports/compare/history.js';
 import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { expandResultPaths, loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
+import { DEFAULT_MIN_SEGMENT } from '../../core/changepoints.js';
+
+function minSegment(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 2) throw new InvalidArgumentError('--min-segment must be a whole number ≥ 2, e.g. --min-segment 3');
+  return Number(value);
+}
 import { HISTORY_FORMATS, formatHistory, type HistoryFormat } from '../../reports/compare/history-render.js';
 
 interface HistoryFlags {
@@ -19,18 +25,23 @@ interface HistoryFlags {
   threshold?: string[];
   alpha?: string;
   seed: number;
+  minSegment: number;
+  changeSeries: string;
 }
 
 async function historyCommand(args: string[], flags: HistoryFlags): Promise<number> {
   if (!(HISTORY_FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${HISTORY_FORMATS.join(', ')}`);
   }
+  if (!(CHANGE_SERIES as readonly string[]).includes(flags.changeSeries)) {
+    throw new UsageError(`--change-series: unknown series '${flags.changeSeries}'; valid: ${CHANGE_SERIES.join(', ')}`);
+  }
   const alpha = flags.alpha === undefined ? DEFAULT_ALPHA : parseAlpha(flags.alpha);
   const thresholds = parseThresholds(flags.threshold ?? []);
   const paths = await expandResultPaths(args);
   const loaded = [];
   for (const p of paths) loaded.push(await loadResult(p));
-  const history = buildHistory(loaded, { thresholds, alpha, seed: flags.seed });
+  const history = buildHistory(loaded, { thresholds, alpha, seed: flags.seed, minSegment: flags.minSegment, changeSeries: flags.changeSeries as ChangeSeries });
   const text = formatHistory(history, flags.format as HistoryFormat);
   if (flags.out === undefined) {
     process.stdout.write(text);
@@ -41,14 +52,17 @@ async function historyCommand(args: string[], flags: HistoryFlags): Promise<numb
   } catch (e) {
     throw new UsageError(`--out: cannot write ${flags.out} (${describeError(e)}); pass a writable path`);
   }
-  process.stderr.write(`history of ${history.runs.length} run(s), ${history.series.length} series: ${flags.out}\n`);
+  const cps = history.series.reduce((n, s) => n + s.changePoints.length, 0);
+  process.stderr.write(`history of ${history.runs.length} run(s), ${history.series.length} series, ${cps} change point(s): ${flags.out}\n`);
   return 0;
 }
 
 export function registerHistoryCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command('history')
-    .description('medians of every metric over a series of results (oldest first by start time), as an HTML trend page, Markdown or JSON')
+    .description(
+      'medians of every metric over a series of results (oldest first by start time), with the steps compare would flag and the change points of each series, as an HTML trend page, Markdown or JSON',
+    )
     .argument('<results...>', 'results.json files, or directories holding one or holding one per subdirectory (nightly/<date>/results.json)')
     .option('-o, --out <file>', 'write to this file (e.g. trend.html) instead of stdout')
     .addOption(new Option('--format <format>', `output format: ${HISTORY_FORMATS.join(', ')}`).default('html'))
@@ -57,7 +71,14 @@ export function registerHistoryCommand(program: Command, setExit: (code: number)
       'as for compare: the change between consecutive runs that is flagged (repeatable; default 5%)',
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option('--alpha <p>', 'as for compare: significance level of each step (default: 0.01)')
+    .option('--alpha <p>', 'as for compare: significance level of each step, and of each change point (default: 0.01)')
+    .addOption(new Option('--min-segment <n>', 'change points: fewest runs either side of one (at least 2)').default(DEFAULT_MIN_SEGMENT).argParser(minSegment))
+    .addOption(
+      new Option(
+        '--change-series <what>',
+        `change points: what of each run the detector reads: ${CHANGE_SERIES.join(' (each run its median) or ')} (all its samples)`,
+      ).default('medians'),
+    )
     .addOption(
       new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)')
         .default(1)

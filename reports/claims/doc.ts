@@ -91,6 +91,14 @@ export function claimsMarkdown(): string {
     '   still lists what was measured ("Measured: container near-native — confirmed; …");',
     '4. **inconclusive** otherwise.',
   );
+  p(
+    "An inconclusive part judged by intervals against bounds (C1, C2, C6, C10, C11 and C12's container parts) says about how",
+    'many samples per target would decide it: for each interval that straddles its bound, n × (the half-width on the',
+    "bound's side / the estimate's distance to the bound)², the largest of them (`core/stats.ts` samplesToClear) — it",
+    'assumes the estimate stays where it is and the interval narrows as 1/√n, so it is a rough guide, not a promise.',
+    '`tsbench run … --until-decided` takes rounds until every part its targets can decide is decided or `--max-runs` is',
+    'reached.',
+  );
 
   p('## Image pairs');
   p(IMAGE_PAIRS_TEXT);

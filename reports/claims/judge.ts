@@ -5,8 +5,9 @@
  */
 import type { ImageName } from '../../drivers/image/names.js';
 import type { ClaimSpec } from './catalogue.js';
-import type { Found, HostData, Interval } from './data.js';
-import type { ClaimPart, ClaimVerdict, Figure, Verdict } from './types.js';
+import type { Found, HostData, Interval, MetricFound } from './data.js';
+import type { ClaimPart, ClaimVerdict, Figure, Margin, Verdict } from './types.js';
+import { samplesToClear } from '../../core/stats.js';
 
 /** "x ≤ bound": confirmed when the whole interval is at or below it, refuted when it is wholly above. */
 export function atMost(iv: Interval, bound: number): Verdict {
@@ -20,6 +21,27 @@ export function atLeast(iv: Interval, bound: number): Verdict {
   if (iv.lo >= bound) return 'confirmed';
   if (iv.hi < bound) return 'refuted';
   return 'inconclusive';
+}
+
+/** An interval judged against a bound, with the samples per target behind it: the fewest of `found`'s. */
+export function margin(iv: Interval, bound: number, ...found: readonly MetricFound[]): Margin {
+  return { value: iv.value, lo: iv.lo, hi: iv.hi, bound, n: Math.min(...found.map((f) => f.stats.n)) };
+}
+
+/**
+ * About how many samples per target an inconclusive part needs: for each of its intervals that
+ * straddles its bound, n × (the half-width towards the bound / the distance to it)² (core/stats.ts
+ * samplesToClear), the largest of them. Undefined when an estimate sits on its bound.
+ */
+export function samplesNeeded(margins: readonly Margin[]): number | undefined {
+  let most = 0;
+  for (const m of margins) {
+    if (m.hi < m.bound || m.lo > m.bound || (m.hi === m.bound && m.value < m.bound) || (m.lo === m.bound && m.value > m.bound)) continue;
+    const n = samplesToClear(m, m.bound, m.n);
+    if (n === undefined) return undefined;
+    most = Math.max(most, n);
+  }
+  return most > 0 ? most : undefined;
 }
 
 /** All of several verdicts: any refuted → refuted, any not measured → not measured, any inconclusive → inconclusive. */
@@ -137,6 +159,18 @@ export class ClaimBuilder {
    * (kvm nested under TCG)"): its rule judged it as TCG (rules.ts `ruleAccel`), and readers must see why.
    */
   part(p: ClaimPart): void {
+    if (p.verdict === 'inconclusive' && p.margins && p.margins.length > 0) {
+      const need = samplesNeeded(p.margins);
+      const n = Math.min(...p.margins.map((m) => m.n));
+      p = {
+        ...p,
+        evidence:
+          need !== undefined
+            ? `${p.evidence} At this spread about ${need} samples per target (now ${n}) would decide it.`
+            : `${p.evidence} An estimate sits on its bound: no number of samples decides it.`,
+        ...(need !== undefined ? { samplesNeeded: need } : {}),
+      };
+    }
     if (p.accelerator === 'kvm' && p.verdict !== 'not measured' && this.host.nestedUnderTcg()) {
       const label = p.label.includes('(kvm') ? p.label.replace('(kvm', `(${NESTED_KVM}`) : `${p.label} (${NESTED_KVM})`;
       this.parts.push({ ...p, label });

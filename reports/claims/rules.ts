@@ -14,8 +14,8 @@
  */
 import { CLAIMS, type ClaimSpec } from './catalogue.js';
 import { derived, differenceBetween, ratioBetween, type HostData, type Interval, type MetricFound } from './data.js';
-import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv, NESTED_KVM } from './judge.js';
-import type { ClaimPart, ClaimVerdict, Verdict } from './types.js';
+import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv, margin, NESTED_KVM } from './judge.js';
+import type { ClaimPart, ClaimVerdict, Margin, Verdict } from './types.js';
 import { targetWithImage, type ImageName } from '../../drivers/image/names.js';
 import { vmTargetName } from '../../drivers/qemu/names.js';
 
@@ -352,7 +352,12 @@ function c1Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
     c.fig(figure('time to ready', iv, 'ms', target));
     const exit = h.metric('startup', target, 'toExitMs');
     if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', target));
-    c.part({ ...base, verdict: atMost(iv, T.containerReadyMs), evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.` });
+    c.part({
+      ...base,
+      verdict: atMost(iv, T.containerReadyMs),
+      evidence: `ready in ${fmtIv(iv, 'ms')} against a bound of ${fmt(T.containerReadyMs, 'ms')}.`,
+      margins: [margin(iv, T.containerReadyMs, ready.found)],
+    });
     return ready.found;
   };
   const ct = containerPart(pair.container, 'decides');
@@ -392,6 +397,7 @@ function c1Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
       bearing,
       accelerator: accel,
       targets: [target, pair.container],
+      margins: [margin(r, T.muchLongerFactor, vm.found, ct)],
       ...pairOf(pair),
     });
   }
@@ -402,10 +408,30 @@ function c1Pair(c: ClaimBuilder, h: HostData, pair: Pair): void {
 
 function c2(h: HostData): ClaimVerdict {
   const c = new ClaimBuilder(spec('C2'), RULE_TEXTS.C2.inWords, h);
-  const parts: { target: string; label: string; accel?: Accel; judge: (r: Interval) => Verdict; words: string }[] = [
-    { target: 'container', label: 'container near-native', judge: (r) => atMost(r, T.nearNativeRatio), words: `within ${pct(T.nearNativeRatio)}` },
-    { target: 'kvm', label: 'KVM close behind', accel: 'kvm', judge: (r) => atMost(r, T.closeBehindRatio), words: `within ${pct(T.closeBehindRatio)}` },
-    { target: 'tcg', label: 'TCG far slower', accel: 'tcg', judge: (r) => atLeast(r, T.farSlowerRatio), words: `at least ${T.farSlowerRatio}×` },
+  const parts: { target: string; label: string; accel?: Accel; judge: (r: Interval) => Verdict; bound: number; words: string }[] = [
+    {
+      target: 'container',
+      label: 'container near-native',
+      judge: (r) => atMost(r, T.nearNativeRatio),
+      bound: T.nearNativeRatio,
+      words: `within ${pct(T.nearNativeRatio)}`,
+    },
+    {
+      target: 'kvm',
+      label: 'KVM close behind',
+      accel: 'kvm',
+      judge: (r) => atMost(r, T.closeBehindRatio),
+      bound: T.closeBehindRatio,
+      words: `within ${pct(T.closeBehindRatio)}`,
+    },
+    {
+      target: 'tcg',
+      label: 'TCG far slower',
+      accel: 'tcg',
+      judge: (r) => atLeast(r, T.farSlowerRatio),
+      bound: T.farSlowerRatio,
+      words: `at least ${T.farSlowerRatio}×`,
+    },
   ];
   for (const p of parts) {
     const r = h.ratioToNative('cpu', p.target, 'workMs');
@@ -424,6 +450,7 @@ function c2(h: HostData): ClaimVerdict {
       verdict: p.judge(r.found.ratio),
       evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}${nestedKvm ? `; measured ${NESTED_WORDS}: no KVM figure` : ''}.`,
       ...(nestedKvm ? { bearing: 'context' as const } : {}),
+      margins: [margin(r.found.ratio, p.bound, r.found)],
     });
     if (nestedKvm)
       c.part({
@@ -751,6 +778,7 @@ function c6(h: HostData): ClaimVerdict {
     const label = prefix ? 'container overlay root: little I/O overhead' : 'container volume: little I/O overhead';
     const verdicts: Verdict[] = [];
     const words: string[] = [];
+    const margins: Margin[] = [];
     for (const m of IO_THROUGHPUT) {
       const metric = prefix ? `overlay${m}` : lowerFirst(m);
       const r = h.ratioToNative('io', 'container', metric);
@@ -761,6 +789,7 @@ function c6(h: HostData): ClaimVerdict {
       c.use(r.found);
       c.fig(figure(`${metric} / native`, r.found.ratio, '×', 'container'));
       verdicts.push(atLeast(r.found.ratio, T.littleIoRatio));
+      margins.push(margin(r.found.ratio, T.littleIoRatio, r.found));
       words.push(`${metric} ${fmtIv(r.found.ratio, '×')}`);
     }
     const verdict = verdicts.includes('refuted') ? 'refuted' : all(verdicts);
@@ -770,6 +799,7 @@ function c6(h: HostData): ClaimVerdict {
       evidence: `ratios to native: ${words.join(', ')}; the rule asks ≥ ${T.littleIoRatio}×.`,
       bearing,
       targets: ['native', 'container'],
+      margins,
     });
   };
   containerPart('', 'decides');
@@ -1046,17 +1076,20 @@ function c10(h: HostData): ClaimVerdict {
       c.fig(figure(d.metric, b.found.interval, 'ms', accel));
       let verdict: Verdict;
       let words: string;
+      let judged: Margin;
       if (d.scenario === 'startup') {
         const diff = differenceBetween(a.found, b.found);
         if (!diff) continue;
         c.fig(figure('extra time to ready', diff, 'ms', nested));
         verdict = atMost(diff, T.littleExtraStartupMs);
+        judged = margin(diff, T.littleExtraStartupMs, a.found, b.found);
         words = `the container adds ${fmtIv(diff, 'ms')} to a ${accel} VM's ${fmt(b.found.interval.value, 'ms')} time to ready (bound ${T.littleExtraStartupMs} ms)`;
       } else {
         const r = ratioBetween(a.found, b.found);
         if (!r) continue;
         c.fig(figure('work time / VM alone', r, '×', nested));
         verdict = atMost(r, T.littleExtraCpuRatio);
+        judged = margin(r, T.littleExtraCpuRatio, a.found, b.found);
         words = `fixed work takes ${fmtIv(r, '×')} the time it takes in the ${accel} VM alone (bound ${T.littleExtraCpuRatio}×)`;
       }
       const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'refuted');
@@ -1065,7 +1098,7 @@ function c10(h: HostData): ClaimVerdict {
         lead: ' — ',
         context: ", which emulates the container's kernel work and overstates it",
       });
-      c.part({ label: partLabel, verdict, evidence: `${words}${note}.`, bearing, accelerator: accel, targets: [accel, nested] });
+      c.part({ label: partLabel, verdict, evidence: `${words}${note}.`, bearing, accelerator: accel, targets: [accel, nested], margins: [judged] });
     }
     const kvmRun = d.scenario === 'cpu' ? ['native', 'kvm', 'container-in-kvm'] : ['kvm', 'container-in-kvm'];
     requireVm(c, d.label, d.scenario, kvmRun, "TCG emulates the container's kernel work too, overstating its cost");
@@ -1096,6 +1129,7 @@ function c11(h: HostData): ClaimVerdict {
       verdict: atMost(r.found.ratio, T.nearNativeRatio),
       evidence: `the container costs the host ${fmtIv(r.found.ratio, '×')} native's CPU per event (${fmt(r.found.interval.value, 'µs')}); the bound is ${T.nearNativeRatio}×.`,
       targets: ['native', 'container'],
+      margins: [margin(r.found.ratio, T.nearNativeRatio, r.found)],
     });
   }
   const nat = h.metric('cpu', 'native', 'hostCpuPerEventUs');
@@ -1118,6 +1152,7 @@ const NET_FIGURES = ['RxGbps', 'TxGbps', 'Tps', 'RttP50Us'] as const;
 function netLittle(c: ClaimBuilder, h: HostData, target: string, net: string, label: string, bearing: 'decides' | 'context'): void {
   const verdicts: Verdict[] = [];
   const words: string[] = [];
+  const margins: Margin[] = [];
   for (const f of NET_FIGURES) {
     const metric = `${net}${f}`;
     const r = h.ratioToNative('net', target, metric);
@@ -1128,6 +1163,7 @@ function netLittle(c: ClaimBuilder, h: HostData, target: string, net: string, la
     c.use(r.found);
     c.fig(figure(`${metric} / native`, r.found.ratio, '×', target));
     verdicts.push(f === 'RttP50Us' ? atMost(r.found.ratio, 1 / T.littleNetRatio) : atLeast(r.found.ratio, T.littleNetRatio));
+    margins.push(margin(r.found.ratio, f === 'RttP50Us' ? 1 / T.littleNetRatio : T.littleNetRatio, r.found));
     words.push(`${metric} ${fmtIv(r.found.ratio, '×')}`);
   }
   c.part({
@@ -1136,6 +1172,7 @@ function netLittle(c: ClaimBuilder, h: HostData, target: string, net: string, la
     evidence: `ratios to native: ${words.join(', ')}; the rule asks ≥ ${T.littleNetRatio}× for throughput and transactions/s, ≤ ${fmt(1 / T.littleNetRatio, '×')} for the round trip.`,
     bearing,
     targets: ['native', target],
+    margins,
   });
 }
 

@@ -17,6 +17,16 @@ export interface Figure {
   target?: string;
 }
 
+/** One interval a part was judged by, against its bound, and the samples per target behind it. */
+export interface Margin {
+  value: number;
+  lo: number;
+  hi: number;
+  bound: number;
+  /** samples per target (the fewer of the targets compared) */
+  n: number;
+}
+
 /** A claim's part with a verdict of its own (e.g. C2: container near native; KVM close; TCG far slower). */
 export interface ClaimPart {
   label: string;
@@ -39,6 +49,13 @@ export interface ClaimPart {
    * absent for a part of no pair
    */
   image?: ImageName;
+  /** the intervals the part was judged by against their bounds, where it is judged so (judge.ts `margin`) */
+  margins?: Margin[];
+  /**
+   * an inconclusive part with margins: about how many samples per target would decide it
+   * (core/stats.ts samplesToClear, the largest over its undecided intervals); absent when none would
+   */
+  samplesNeeded?: number;
 }
 
 export interface ClaimVerdict {

@@ -81,6 +81,15 @@ export function fingerprintDiffs(base: Result, head: Result): FingerprintDiff[] 
     const other = ha.get(name);
     if (other !== undefined && other !== accel) add(`accelerator:${name}`, `accelerator of ${name}`, accel, other, true);
   }
+  // Each target's other details as its probe recorded them (confinement, upper layer, VM profile, runtime versions, …).
+  for (const bt of base.targets) {
+    const ht = head.targets.find((t) => t.name === bt.name);
+    if (!bt.details || !ht?.details) continue;
+    for (const k of [...new Set([...Object.keys(bt.details), ...Object.keys(ht.details)])].sort()) {
+      if (k === 'accelerator') continue;
+      add(`target:${bt.name}:${k}`, `${bt.name} ${k}`, bt.details[k] ?? 'none', ht.details[k] ?? 'none');
+    }
+  }
   add(
     'vmTargets',
     'VM targets that ran',

@@ -3,7 +3,7 @@
  * inlined, data in a JSON script element, every result string escaped, a
  * Content-Security-Policy that forbids any network request), Markdown, or JSON.
  */
-import type { History, HistorySeries } from './history.js';
+import type { History, HistoryChangePoint, HistorySeries } from './history.js';
 import { VERDICT_RULE } from './index.js';
 import { chartJsSource, escapeHtml, htmlPage, jsonForScript, targetColor } from '../html-common.js';
 import { prob, signedPct } from './render.js';
@@ -23,6 +23,38 @@ function flaggedSteps(h: History): { run: number; s: HistorySeries; verdict: str
     }
   }
   return out;
+}
+
+/** Every change point, in run order, with its series. */
+function changePoints(h: History): { s: HistorySeries; c: HistoryChangePoint }[] {
+  return h.series.flatMap((s) => s.changePoints.map((c) => ({ s, c }))).sort((a, b) => a.c.run - b.c.run);
+}
+
+/** A change point's step: `+10.2% [+8.1%, +12.5%]`. */
+function stepText(c: HistoryChangePoint): string {
+  return c.step ? `${signedPct(c.step.change)} [${signedPct(c.step.ciLow)}, ${signedPct(c.step.ciHigh)}]` : 'n/a';
+}
+
+/** The environment changes across a change point, one line; 'none' when the fingerprints agree. */
+function environmentText(c: HistoryChangePoint): string {
+  // A long value (a target's confinement in words) keeps its first clause.
+  const short = (v: string): string => {
+    if (v === '') return '—';
+    if (v.length <= 48) return v;
+    const cut = v.indexOf(': ');
+    return cut > 0 && cut <= 48 ? `${v.slice(0, cut)} …` : `${v.slice(0, 47)}…`;
+  };
+  return c.environment.length === 0 ? 'none' : c.environment.map((d) => `${d.label}: ${short(d.base)} → ${short(d.head)}`).join('; ');
+}
+
+/** "2026-11-03 03:17 → 2026-11-04 03:17". */
+function betweenText(h: History, c: HistoryChangePoint): string {
+  return `${h.runs[c.runBefore]?.label ?? ''} → ${h.runs[c.run]?.label ?? ''}`;
+}
+
+/** "8 runs → 7 runs". */
+function segmentsText(c: HistoryChangePoint): string {
+  return `${c.before.runs} → ${c.after.runs}`;
 }
 
 /** Groups series by scenario and metric: one chart each, one line per target. */
@@ -50,6 +82,31 @@ const DRAW = `
   Chart.defaults.animation = false;
   Chart.defaults.font.family = 'system-ui, sans-serif';
   const alpha = (hex) => hex + '33';
+  const lines = new Map();
+  // A change point: a dashed line in the target's colour between the runs either side, labelled with its step.
+  const changeLines = {
+    id: 'tsbenchChanges',
+    afterDatasetsDraw(chart, _args, opts) {
+      const { ctx, chartArea, scales } = chart;
+      (opts.changes || []).forEach((c, k) => {
+        const x = (scales.x.getPixelForValue(c.before) + scales.x.getPixelForValue(c.after)) / 2;
+        ctx.save();
+        ctx.strokeStyle = c.color;
+        ctx.fillStyle = c.color;
+        ctx.lineWidth = 2;
+        ctx.setLineDash([6, 4]);
+        ctx.beginPath();
+        ctx.moveTo(x, chartArea.top);
+        ctx.lineTo(x, chartArea.bottom);
+        ctx.stroke();
+        ctx.font = '11px system-ui, sans-serif';
+        ctx.fillText(c.label, x + 3, chartArea.top + 12 + 13 * k);
+        ctx.restore();
+      });
+      lines.set(chart.id, (opts.changes || []).length);
+      document.body.dataset.changeLines = String([...lines.values()].reduce((a, b) => a + b, 0));
+    },
+  };
   let drawn = 0;
   data.charts.forEach((c, i) => {
     const canvas = document.querySelector('canvas[data-chart="' + i + '"]');
@@ -68,11 +125,13 @@ const DRAW = `
     }
     new Chart(canvas, {
       type: 'line',
+      plugins: [changeLines],
       data: { labels: data.labels, datasets },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false, spanGaps: false,
         interaction: { mode: 'nearest', intersect: false },
         plugins: {
+          tsbenchChanges: { changes: c.changes },
           legend: { labels: { filter: (item, chart) => !chart.datasets[item.datasetIndex].band } },
           tooltip: {
             filter: (item) => !item.dataset.band,
@@ -101,7 +160,7 @@ figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 0.5rem;
 figcaption { font-weight: 600; } .unit { font-weight: normal; color: #555; }
 .chart { position: relative; height: 16rem; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
-tr.regression td { background: #fde2e2; } tr.improvement td { background: #e2f5e8; }
+tr.regression td { background: #fde2e2; } tr.improvement td { background: #e2f5e8; } tr.change td { background: #eef2fb; }
 `;
 
 /** The trend page. Every string that comes from a result is escaped or travels inside the JSON element. */
@@ -112,6 +171,14 @@ export function historyHtml(h: History): string {
     charts: groups.map((c) => ({
       yTitle: c.unit,
       log: logScale(c.series),
+      changes: c.series.flatMap((s) =>
+        s.changePoints.map((cp) => ({
+          before: cp.runBefore,
+          after: cp.run,
+          color: targetColor(s.target),
+          label: `${s.target}: ${cp.step ? signedPct(cp.step.change) : 'step'}`,
+        })),
+      ),
       datasets: c.series.map((s) => ({
         target: s.target,
         color: targetColor(s.target),
@@ -137,9 +204,25 @@ export function historyHtml(h: History): string {
   body.push(
     `<p>${h.runs.length} run(s)${first && last ? `, ${e(first.label)} to ${e(last.label)} UTC` : ''}. Each chart shows the median of every target with its 95% CI band.` +
       ` A step from one run to the next is judged as <code>tsbench compare</code> judges it (α = ${h.alpha}, default threshold ${Number((h.defaultThreshold * 100).toPrecision(3))}%):` +
-      ' a red triangle marks a regression, a green diamond an improvement.</p>',
+      ' a red triangle marks a regression, a green diamond an improvement.' +
+      ` A dashed line in a target's colour marks a change point: where that series' level stepped, found over the whole series (${e(h.changePoints.series === 'medians' ? "each run's median" : 'all samples')}, at least ${h.changePoints.minSegment} runs either side).</p>`,
   );
-  body.push('<details><summary>The rule</summary><ul>' + VERDICT_RULE.map((l) => `<li>${e(l)}</li>`).join('') + '</ul></details>');
+  body.push('<details><summary>The rule</summary><ul>' + [...VERDICT_RULE, h.changePoints.rule].map((l) => `<li>${e(l)}</li>`).join('') + '</ul></details>');
+  const cps = changePoints(h);
+  body.push('<h2>Change points</h2>');
+  if (cps.length === 0) body.push(`<p>No change point in any series (series of under ${2 * h.changePoints.minSegment} runs are not searched).</p>`);
+  else {
+    body.push(
+      '<table><thead><tr><th>between</th><th>scenario</th><th>target</th><th>metric</th><th>step [95% CI]</th><th>p (adjusted)</th><th>runs before → after</th><th>environment changes</th></tr></thead><tbody>',
+    );
+    for (const { s, c } of cps) {
+      body.push(
+        `<tr class="change"><td>${e(betweenText(h, c))}</td><td>${e(s.scenario)}</td><td>${e(s.target)}</td><td>${e(s.metric)}</td><td>${e(stepText(c))}</td>` +
+          `<td>${e(prob(c.pAdjusted))}</td><td>${e(segmentsText(c))}</td><td>${e(environmentText(c))}</td></tr>`,
+      );
+    }
+    body.push('</tbody></table>');
+  }
   body.push('<h2>Flagged steps</h2>');
   if (flagged.length === 0) body.push('<p>No regression or improvement between consecutive runs.</p>');
   else {
@@ -205,6 +288,21 @@ export function historyMarkdown(h: History): string {
       );
     }
   }
+  const cps = changePoints(h);
+  out.push('', '### Change points', '');
+  if (cps.length === 0) out.push(`No change point in any series (series of under ${2 * h.changePoints.minSegment} runs are not searched).`);
+  else {
+    out.push(
+      '| between | scenario | target | metric | step [95% CI] | p (adjusted) | runs before → after | environment changes |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const { s, c } of cps) {
+      out.push(
+        `| ${mdCell(betweenText(h, c))} | ${mdCell(s.scenario)} | ${mdCell(s.target)} | ${mdCell(s.metric)} | ${stepText(c)} | ${prob(c.pAdjusted)} | ${segmentsText(c)} | ${mdCell(environmentText(c))} |`,
+      );
+    }
+  }
+  out.push('', `Rule: ${h.changePoints.rule}`);
   out.push('', '### Medians', '');
   out.push(`| scenario | target | metric | unit | ${h.runs.map((r) => mdCell(r.label)).join(' | ')} |`);
   out.push(`|${['', '', '', '', ...h.runs.map(() => '')].map(() => '---').join('|')}|`);

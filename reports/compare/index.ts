@@ -5,10 +5,19 @@
  */
 import { valuesOf } from '../../core/samples.js';
 import type { Result, TargetResult } from '../../core/schema.js';
-import { changeOfMedians, deriveSeed, median, type Change } from '../../core/stats.js';
+import { changeOfMedians, DEFAULT_POWER, deriveSeed, median, minimumDetectableEffect, type Change } from '../../core/stats.js';
 import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
 import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP } from './stats.js';
 import { thresholdFor, validateThresholds, type Catalogue, type Thresholds } from './thresholds.js';
+import { calibrationNotes, calibrationThreshold, type Calibration } from './calibration.js';
+
+/** A series' threshold: an explicit --threshold rule naming its metric, else the calibration's, else the default. */
+function seriesThreshold(opts: CompareOptions, scenario: string, target: string, metric: string): { threshold: number; source?: string } {
+  const t = thresholdFor(opts.thresholds, scenario, target, metric);
+  if (t.source !== undefined || !opts.calibration) return t;
+  const c = calibrationThreshold(opts.calibration.calibration, scenario, target, metric);
+  return c !== undefined ? { threshold: c, source: 'calibration' } : t;
+}
 
 export type Verdict = 'regression' | 'improvement' | 'unchanged' | 'inconclusive';
 
@@ -22,6 +31,7 @@ export const VERDICT_RULE = [
   'regression: q < α and |change| > threshold, in the direction the metric calls worse; improvement: the same in its better direction.',
   'inconclusive: the samples are too few for the test ever to reach p < α (smallest attainable p ≥ α: 3 vs 3 gives 0.1), either side has under 2 samples, the base median is 0 and head differs, or the target runs in a VM and the accelerator differs between the runs.',
   'unchanged: everything else — no significant change beyond the threshold.',
+  `mde (minimum detectable effect), shown beside each unchanged: the smallest change the gate could have flagged here — the larger of the threshold and (z(1−α/2) + z(${DEFAULT_POWER})) × SE, SE = the change's 95% CI width / (2 × 1.96): a true change of that size is significant ${DEFAULT_POWER * 100}% of the time (before the adjustment across series).`,
   'exit 1 when any series is a regression, else 0 (2 for usage errors).',
 ];
 
@@ -49,8 +59,13 @@ export interface SeriesComparison {
   minP: number;
   exactTest?: boolean;
   threshold: number;
-  /** The --threshold argument that set it; absent for the default. */
+  /** The --threshold argument that set it, or `calibration`; absent for the default. */
   thresholdSource?: string;
+  /**
+   * The smallest relative change the gate could have flagged in this series: the larger of the
+   * threshold and the test's minimum detectable effect at 80 % power (core/stats.ts); absent without a change CI.
+   */
+  mde?: number;
   verdict: Verdict;
   /** Why this verdict, in a few words. */
   reason: string;
@@ -70,6 +85,8 @@ export interface Comparison {
   seed: number;
   defaultThreshold: number;
   warnings: FingerprintDiff[];
+  /** The calibration file whose thresholds were used, and what in it does not fit this comparison. */
+  calibration?: { path: string; notes: string[] };
   /** VM targets whose verdicts the accelerator difference made inconclusive. */
   acceleratorAffected: string[];
   series: SeriesComparison[];
@@ -82,6 +99,8 @@ export interface Comparison {
 
 export interface CompareOptions {
   thresholds: Thresholds;
+  /** Per-series thresholds from `tsbench calibrate` (calibration.ts), below explicit --threshold rules, above the default. */
+  calibration?: { path: string; calibration: Calibration };
   /** @default 0.01 */
   alpha?: number;
   /** @default 1 */
@@ -125,7 +144,7 @@ export interface SeriesInput {
   acceleratorDiffers?: boolean;
 }
 
-export type SeriesJudgement = Pick<SeriesComparison, 'change' | 'p' | 'q' | 'minP' | 'exactTest' | 'verdict' | 'reason'>;
+export type SeriesJudgement = Pick<SeriesComparison, 'change' | 'p' | 'q' | 'minP' | 'exactTest' | 'mde' | 'verdict' | 'reason'>;
 
 /**
  * Judges a family of series together (one comparison, or one step of a
@@ -146,7 +165,8 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
     }
     const test = mannWhitney(it.a, it.b);
     const change = changeOfMedians(it.a, it.b, deriveSeed(it.seed, 'change'));
-    const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}) };
+    const mde = change ? Math.max(it.threshold, minimumDetectableEffect(change, alpha)) : undefined;
+    const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}), ...(mde !== undefined ? { mde } : {}) };
     if (test.minP >= alpha) {
       return {
         ...common,
@@ -225,7 +245,7 @@ export function compareResults(base: { path: string; result: Result }, head: { p
         const b = valuesOf(ht, m.name);
         if (a.length === 0 || b.length === 0) continue;
         comparedAny = true;
-        const { threshold, source } = thresholdFor(opts.thresholds, bs.name, bt.target, m.name);
+        const { threshold, source } = seriesThreshold(opts, bs.name, bt.target, m.name);
         inputs.push({ a, b, better: m.better, threshold, seed: deriveSeed(seed, `${bs.name}/${bt.target}/${m.name}`), acceleratorDiffers: vm });
         pending.push({
           scenario: bs.name,
@@ -268,6 +288,7 @@ export function compareResults(base: { path: string; result: Result }, head: { p
     seed,
     defaultThreshold: opts.thresholds.fallback,
     warnings,
+    ...(opts.calibration ? { calibration: { path: opts.calibration.path, notes: calibrationNotes(opts.calibration.calibration, head.result, series) } } : {}),
     acceleratorAffected: [...affected].sort(),
     series,
     notCompared,

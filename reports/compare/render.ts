@@ -40,7 +40,20 @@ function header(c: Comparison): string[] {
     `base: ${c.base.path} (${c.base.startedAt}, tsbench ${c.base.version})`,
     `head: ${c.head.path} (${c.head.startedAt}, tsbench ${c.head.version})`,
     `α = ${c.alpha}, default threshold ${Number((c.defaultThreshold * 100).toPrecision(3))}%, seed ${c.seed}`,
+    ...(c.calibration ? [`thresholds from the calibration ${c.calibration.path} (thr 'cal'), explicit --threshold rules first`] : []),
   ];
+}
+
+/** The minimum detectable effect beside an unchanged verdict: what the gate could not have seen. */
+function mdeText(s: SeriesComparison): string {
+  return s.verdict === 'unchanged' && s.mde !== undefined && s.change && !(s.change.ciLow === 0 && s.change.ciHigh === 0)
+    ? `±${Number((s.mde * 100).toPrecision(2))}%`
+    : '—';
+}
+
+/** Warnings: fingerprint differences, then what does not fit in the calibration. */
+function warningLines(c: Comparison): string[] {
+  return [...c.warnings.map(warningLine), ...(c.calibration?.notes ?? [])];
 }
 
 function summaryLine(c: Comparison): string {
@@ -59,20 +72,22 @@ function rows(c: Comparison): string[][] {
     prob(s.p),
     prob(s.q),
     `${s.base.n}/${s.head.n}`,
-    `${Number((s.threshold * 100).toPrecision(3))}%`,
+    `${Number((s.threshold * 100).toPrecision(3))}%${s.thresholdSource === 'calibration' ? ' cal' : ''}`,
     MARK[s.verdict],
+    mdeText(s),
     s.reason,
   ]);
 }
 
-const HEAD = ['scenario', 'target', 'metric', 'base median', 'head median', 'change [95% CI]', 'p', 'q', 'n', 'thr', 'verdict', 'why'];
+const HEAD = ['scenario', 'target', 'metric', 'base median', 'head median', 'change [95% CI]', 'p', 'q', 'n', 'thr', 'verdict', 'mde', 'why'];
 const VERDICT_COLUMN = HEAD.indexOf('verdict');
 
 /** Plain text: warnings first, then one aligned line per series, the summary and the rule. */
 export function compareText(c: Comparison): string {
   const out: string[] = [];
-  for (const w of c.warnings) out.push(`warning: ${warningLine(w)}`);
-  if (c.warnings.length > 0) out.push('');
+  const warnings = warningLines(c);
+  for (const w of warnings) out.push(`warning: ${w}`);
+  if (warnings.length > 0) out.push('');
   out.push(...header(c), '');
   const table = [HEAD, ...rows(c)];
   const widths = HEAD.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
@@ -97,8 +112,9 @@ export function compareText(c: Comparison): string {
 /** Markdown: warnings as a quote, a table, the summary and the rule (for $GITHUB_STEP_SUMMARY). */
 export function compareMarkdown(c: Comparison): string {
   const out: string[] = ['## tsbench compare', ''];
-  if (c.warnings.length > 0) {
-    for (const w of c.warnings) out.push(`> ⚠️ ${mdCell(warningLine(w))}  `);
+  const warnings = warningLines(c);
+  if (warnings.length > 0) {
+    for (const w of warnings) out.push(`> ⚠️ ${mdCell(w)}  `);
     out.push('');
   }
   for (const h of header(c)) out.push(`${mdCell(h)}  `);

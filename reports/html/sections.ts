@@ -50,7 +50,11 @@ function pairBadge(p: ClaimPart, shown: boolean): string {
 
 function partLine(p: ClaimPart, pairs: boolean): string {
   const context = p.bearing === 'context' ? ' <span class="context" title="shown for context; does not decide the verdict">context only</span>' : '';
-  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${pairBadge(p, pairs)}${context}</li>`;
+  const need =
+    p.verdict === 'inconclusive' && p.samplesNeeded !== undefined
+      ? ` <span class="small muted needed">about ${p.samplesNeeded} samples per target would decide it</span>`
+      : '';
+  return `<li><span class="${verdictClass(p.verdict)}">${e(p.verdict)}</span> ${e(p.label)}${acceleratorBadge(p.accelerator)}${pairBadge(p, pairs)}${context}${need}</li>`;
 }
 
 /** "decided by the Debian pair" under a verdict that judged several pairs (or another than lean). */
