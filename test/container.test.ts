@@ -255,7 +255,9 @@ describe('the seccomp filter, compiled once per run', { skip }, () => {
       assert.ok(bytes.length > 0 && bytes.length % 8 === 0, `${bytes.length} bytes of 8-byte BPF instructions`);
       const junk = join(compiled.dir, 'junk.bpf');
       writeFileSync(junk, 'not bpf');
-      const r = await execa(binPath('tsbench-launch'), ['--report-fd', '2', '--', '--no-new-privs', '--seccomp-bpf', junk, '--', '/bin/true'], { reject: false });
+      const r = await execa(binPath('tsbench-launch'), ['--report-fd', '2', '--', '--no-new-privs', '--seccomp-bpf', junk, '--', '/bin/true'], {
+        reject: false,
+      });
       assert.notEqual(r.exitCode, 0);
       assert.match(r.stdout + r.stderr, /--seccomp-bpf .*junk\.bpf: not a compiled filter/);
     } finally {

@@ -65,7 +65,7 @@ describe('the result schema names images', () => {
       const loaded = await loadResult(fixture(name));
       assert.ok(renderMarkdown([loaded]).includes('## Claims'));
       assert.ok(renderHtml([loaded]).includes('<section id="claims">'));
-      assert.equal(evaluateClaims([loaded])[0]?.verdicts.length, 11);
+      assert.equal(evaluateClaims([loaded])[0]?.verdicts.length, 12);
     }
     const old = await loadResult(fixture('startup-tcg.json'));
     assert.ok(old.result.image && old.result.image.name === undefined);
