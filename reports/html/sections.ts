@@ -280,7 +280,7 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
       canvas(
         timeline,
         'Boot phases, stacked (median of each phase)',
-        'qemu: launch to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. Targets without phases (native, containers) start in one step.',
+        'qemu: launch to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. docker’s phases come from its daemon’s events (create, ready, start, die, exit); targets without phases (native, the other containers) start in one step.',
         90 + 40 * rows,
         true,
       ),
