@@ -375,7 +375,7 @@ describe('the nightly workflow', () => {
     const all = runs.join('\n');
     assert.match(all, /\/dev\/kvm/);
     assert.match(all, /scripts\/setup\.sh/);
-    assert.match(all, /tsbench run startup cpu memory io density --targets native,container,kvm/);
+    assert.match(all, /tsbench run startup cpu memory io net density --targets native,container,kvm,docker/);
     assert.match(all, /tsbench compare/);
     assert.match(all, /tsbench history/);
     const uses = Object.values(doc.jobs).flatMap((j) => j.steps.map((s) => s.uses ?? ''));
