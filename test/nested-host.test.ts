@@ -95,7 +95,7 @@ describe('a lean kernel built elsewhere (TSBENCH_LEAN_KERNEL)', () => {
   });
 });
 
-describe('the kernel cache keeps the KVM modules', () => {
+describe('the kernel cache keeps the KVM modules, and tun and vhost_net for the test host’s tap', () => {
   const modules = join(work, 'modules');
   mkdirSync(join(modules, 'kernel'), { recursive: true });
   const dep = [
@@ -108,17 +108,28 @@ describe('the kernel cache keeps the KVM modules', () => {
     'kernel/arch/x86/kvm/kvm-amd.ko: kernel/arch/x86/kvm/kvm.ko kernel/virt/lib/irqbypass.ko',
     'kernel/arch/x86/kvm/kvm.ko: kernel/virt/lib/irqbypass.ko',
     'kernel/virt/lib/irqbypass.ko:',
+    'kernel/drivers/net/tun.ko:',
+    'kernel/drivers/net/tap.ko:',
+    'kernel/drivers/vhost/vhost_iotlb.ko:',
+    'kernel/drivers/vhost/vhost.ko: kernel/drivers/vhost/vhost_iotlb.ko',
+    'kernel/drivers/vhost/vhost_net.ko: kernel/drivers/vhost/vhost.ko kernel/drivers/vhost/vhost_iotlb.ko kernel/drivers/net/tap.ko kernel/drivers/net/tun.ko',
   ];
   writeFileSync(join(modules, 'modules.dep'), dep.join('\n') + '\n');
   writeFileSync(join(modules, 'modules.builtin'), '');
 
-  test('kvm_amd with its dependencies first, apart from the modules every boot loads', async () => {
-    assert.deepEqual(KVM_MODULES, ['kvm_amd']);
-    assert.deepEqual(await selectModules(modules, { set: 'kvm' }), [
-      'kernel/virt/lib/irqbypass.ko',
-      'kernel/arch/x86/kvm/kvm.ko',
-      'kernel/arch/x86/kvm/kvm-amd.ko',
+  test('kvm_amd, tun and vhost_net, each with its dependencies first, apart from the modules every boot loads', async () => {
+    assert.deepEqual(KVM_MODULES, ['kvm_amd', 'tun', 'vhost_net']);
+    const selected = await selectModules(modules, { set: 'kvm' });
+    assert.deepEqual(selected.slice(0, 3), ['kernel/virt/lib/irqbypass.ko', 'kernel/arch/x86/kvm/kvm.ko', 'kernel/arch/x86/kvm/kvm-amd.ko']);
+    assert.deepEqual([...selected.slice(3)].sort(), [
+      'kernel/drivers/net/tap.ko',
+      'kernel/drivers/net/tun.ko',
+      'kernel/drivers/vhost/vhost.ko',
+      'kernel/drivers/vhost/vhost_iotlb.ko',
+      'kernel/drivers/vhost/vhost_net.ko',
     ]);
+    const at = (m: string): number => selected.indexOf(`kernel/drivers/${m}.ko`);
+    for (const dep of ['vhost/vhost', 'vhost/vhost_iotlb', 'net/tap', 'net/tun']) assert.ok(at(dep) < at('vhost/vhost_net'), `${dep} before vhost_net`);
     assert.deepEqual(await missingModules(modules, 'kvm'), []);
     assert.deepEqual(await missingModules(modules, 'container'), ['overlay']);
   });
