@@ -56,7 +56,7 @@ export const REFERENCE_POINTS = {
     source: '`docker run --rm busybox true`',
     findings: [
       'about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others)',
-      'measured by tsbench beside container on the project machine (docs/performance.md, issue 20): docker 20.10 329 ms to exit (CI 314–372), podman 4.3 243 ms (217–302), runc 55 ms, container 17.8 ms confined as docker run (docker ÷ container 18.5×)',
+      'measured by tsbench beside container on the project machine (docs/performance.md, issue 20): docker 20.10 269 ms to exit (CI 257–274), podman 4.3 183 ms (177–189), runc 48 ms, container 3.6 ms confined as docker run (docker ÷ container 74.7×, CI 69.2–78.3)',
     ],
   },
 } as const satisfies Record<string, ReferencePoint>;
