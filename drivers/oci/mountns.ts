@@ -11,7 +11,7 @@
  * without /sys/fs/cgroup/unified it sees a plain cgroup v1 host and enforces the
  * limits there, exactly as on a legacy host.
  */
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 
 export class MountNamespace {
@@ -30,18 +30,24 @@ export class MountNamespace {
     this.holder = holder;
     const pid = holder.pid;
     if (pid === undefined) throw new Error('cannot start `unshare --mount` (util-linux)');
-    // unshare execs setpriv, which execs sleep: the same pid, in a new namespace once unshare has run.
+    // unshare execs setpriv, which execs sleep: the same pid, in a new namespace once unshare has run. Its
+    // command line says when sleep runs (its binary may be busybox's, so not /proc/PID/exe).
     const deadline = Date.now() + 5000;
     for (;;) {
       let ns: string | undefined;
+      let argv0 = '';
       try {
         ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+        argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
       } catch {
         const r = await holder;
         throw new Error(`\`unshare --mount\` exited at once: ${r.stderr || r.shortMessage}`);
       }
-      if (ns !== own && readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep')) break;
-      if (Date.now() > deadline) throw new Error('`unshare --mount` did not start in 5 s');
+      if (ns !== own && argv0 === 'sleep') break;
+      if (Date.now() > deadline) {
+        holder.kill('SIGKILL'); // not left holding tsbench (and a namespace) after the failure
+        throw new Error('`unshare --mount` did not start in 5 s');
+      }
       await new Promise((r) => setTimeout(r, 2));
     }
     this.pid = pid;
