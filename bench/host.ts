@@ -8,30 +8,13 @@ import { execa } from 'execa';
 import si from 'systeminformation';
 import type { Host } from '../core/schema.js';
 import { hostEmulatedBy } from '../drivers/qemu/host.js';
+import { cgroupLayoutOf } from '../drivers/linux/cgroups.js';
 
 export type CgroupLayout = Host['cgroup'];
 
-/**
- * Which cgroup layout this host has, read from /proc/self/mounts: pure v2 (the
- * unified hierarchy at /sys/fs/cgroup), v1 controllers with a v2 mount at
- * `unified/` (hybrid, systemd's old default and this project's CI machine), or v1.
- */
+/** Which cgroup layout this host has (drivers/linux/cgroups.ts `cgroupLayoutOf`). */
 export async function cgroupLayout(mounts?: string): Promise<CgroupLayout> {
-  const text = mounts ?? (await readFile('/proc/self/mounts', 'utf8'));
-  let v1 = false;
-  let v2 = false;
-  let v2Root = false;
-  for (const line of text.split('\n')) {
-    const [, where, type] = line.split(' ');
-    if (type === 'cgroup2') {
-      v2 = true;
-      if (where === '/sys/fs/cgroup') v2Root = true;
-    } else if (type === 'cgroup') v1 = true;
-  }
-  if (v2Root && !v1) return 'v2';
-  if (v1 && v2) return 'hybrid';
-  if (v1) return 'v1';
-  return v2 ? 'v2' : 'none';
+  return cgroupLayoutOf(mounts ?? (await readFile('/proc/self/mounts', 'utf8')));
 }
 
 export async function qemuVersion(): Promise<string | undefined> {

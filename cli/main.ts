@@ -223,6 +223,7 @@ async function imageInfo(drivers: ReadonlyMap<string, Driver>, options: DriverOp
 interface TargetsFlags {
   image?: ImageName;
   json?: boolean;
+  targets?: string;
 }
 
 /**
@@ -232,7 +233,10 @@ interface TargetsFlags {
 async function targetsCommand(flags: TargetsFlags): Promise<number> {
   const image = flags.image ?? DEFAULT_IMAGE;
   // parseTargets names each target for the image (native keeps its name: it runs none).
-  const infos = listTargets().map((t) => ({ ...t, name: parseTargets(t.name, image)[0] ?? t.name }));
+  const all = listTargets().map((t) => ({ ...t, name: parseTargets(t.name, image)[0] ?? t.name }));
+  // --targets: just these (named as `run` takes them), so that no VM is booted to list the containers
+  const only = flags.targets === undefined ? undefined : new Set(parseTargets(flags.targets, image));
+  const infos = only === undefined ? all : all.filter((t) => only.has(t.name));
   const options = driverOptions({});
   const drivers = new Map<string, Driver>();
   for (const t of infos) drivers.set(t.name, await createDriver(t.name, options));
@@ -375,6 +379,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       `list the targets running this image instead (${IMAGE_NAMES.join(', ')}; default lean); probing a VM target boots it`,
       imageName('--image'),
     )
+    .option('-t, --targets <list>', 'probe only these (comma-separated, as run takes them)')
     .option('--json', 'machine-readable output')
     .action(async (flags: TargetsFlags) => setExit(await targetsCommand(flags)));
 

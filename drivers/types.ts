@@ -88,6 +88,12 @@ export interface LaunchRequest {
    * without an upper layer ignore it. @default false
    */
   measureUpper?: boolean;
+  /**
+   * Linux containers: read the instance cgroup's CPU time once it is ready, into `extra.cgroupCpuMsAtReady`, so
+   * that the workload's share of the cgroup's time can leave out the runtime's own start inside the cgroup (runc's
+   * init is in it; under emulation it is a visible share). Others ignore it. @default false
+   */
+  cpuAtReady?: boolean;
   /** Called with each line of the workload's stdout as it arrives. */
   onOutput?: (line: string) => void;
   /** Called with each line of the workload's stderr as it arrives. */

@@ -13,7 +13,19 @@ import { after, before, describe, test } from 'node:test';
 import { ResultSchema } from '../core/schema.js';
 import createContainerDriver, { DIR_PREFIX, compileSeccomp } from '../drivers/container/index.js';
 import { binPath } from '../drivers/process.js';
-import { PARENT, blkioBytes, findHierarchies, ioStatBytes } from '../drivers/linux/cgroups.js';
+import {
+  PARENT,
+  blkioBytes,
+  cgroupBase,
+  cgroupLayoutOf,
+  enforceableLimits,
+  enforceablePart,
+  findHierarchies,
+  ioStatBytes,
+  unavailableLimits,
+  unenforceable,
+} from '../drivers/linux/cgroups.js';
+import { delegation, pureV2, systemdBooted } from '../drivers/linux/delegation.js';
 import { DOCKER_CAPABILITIES, boundingCapabilities, capabilityMask } from '../drivers/linux/confinement.js';
 import type { Driver, InstanceResult, LaunchRequest } from '../drivers/types.js';
 import { tsbench, tsbenchBackground, waitForSamples } from './helpers/cli.js';
@@ -81,6 +93,36 @@ describe('cgroup hierarchies', () => {
   test('a missing controller is named', () => {
     const host = findHierarchies('cgroup2 /sys/fs/cgroup cgroup2 rw 0 0', () => 'cpu io\n');
     assert.deepEqual(host.missing, ['memory', 'pids']);
+  });
+
+  test('a missing controller makes just the limits that need it unavailable, each with its reason and fix', () => {
+    const host = findHierarchies('cgroup2 /sys/fs/cgroup cgroup2 rw 0 0', () => 'cpu io pids\n');
+    assert.deepEqual(enforceableLimits(host), { cpus: true, memoryBytes: false, pids: true });
+    const [line, ...more] = unavailableLimits(host);
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /^the memory limit \(--memory\) is unavailable: the memory cgroup controller is not offered to tsbench here; .*echo \+memory > /);
+    assert.match(unenforceable(host, { memoryBytes: 64 * 2 ** 20, cpus: 1 }) ?? '', /^the memory limit \(--memory\) needs the memory cgroup controller/);
+    assert.equal(unenforceable(host, { cpus: 1, pids: 64 }), undefined);
+    assert.deepEqual(enforceablePart(host, { memoryBytes: 1, cpus: 1, pids: 64 }), { cpus: 1, pids: 64 });
+  });
+
+  test('the layout is read from the mounts: pure v2, hybrid, v1', () => {
+    assert.equal(cgroupLayoutOf('cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n'), 'v2');
+    assert.equal(cgroupLayoutOf('cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n'), 'hybrid');
+    assert.equal(cgroupLayoutOf('cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n'), 'v1');
+    assert.equal(pureV2('cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n'), true);
+    assert.equal(pureV2('cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n'), false);
+  });
+
+  test('off a pure v2 host run by systemd, tsbench keeps its cgroups at the root of each hierarchy and says why', async () => {
+    const layout = cgroupLayoutOf(readFileSync('/proc/self/mounts', 'utf8'));
+    const d = await delegation();
+    if (layout === 'v2' && systemdBooted()) assert.equal(d.mode, 'systemd-scope'); // a v2 host run by systemd: the scope (test/cgroup-v2.test.ts)
+    else {
+      assert.equal(d.mode, 'root');
+      assert.match(d.why, layout === 'v2' ? /no systemd manages this cgroup v2 tree/ : /not a pure cgroup v2 host/);
+      assert.equal(cgroupBase(), '');
+    }
   });
 
   test('I/O bytes are summed over devices from v1 blkio and v2 io.stat', () => {

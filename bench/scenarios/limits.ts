@@ -24,7 +24,8 @@
  * CPU: `stress-ng --cpu W --timeout 3s` under a quota of Q CPUs (`--cpus`, else
  * 0.5), W = 2Q rounded up (at most the host's CPUs): more demand than the quota.
  * - container: cgroup CPU quota Q; delivered = the cgroup's CPU time (user +
- *   system) / the host's wall time from ready to exit.
+ *   system) from ready to exit (the runtime's start inside the cgroup left out:
+ *   `cpuAtReady`) / the host's wall time from ready to exit.
  * - VM: ceil(Q) vCPUs; delivered = the guest's own accounting, stress-ng's user +
  *   system time over its real time (the guest clock runs at host rate); the
  *   qemu process's host CPU per wall second is kept in `extra.cpu`.
@@ -122,7 +123,7 @@ export const limits: Scenario = {
       unit: 'CPUs',
       better: 'lower',
       description:
-        "CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance (cgroup / process accounting) ÷ host wall time from ready to exit; VMs: the guest's own stress-ng user+system time ÷ its real time",
+        "CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance from ready to exit (cgroup / process accounting; a runtime's start inside the cgroup left out) ÷ host wall time from ready to exit; VMs: the guest's own stress-ng user+system time ÷ its real time",
     },
     {
       name: 'cpuQuotaCpus',
@@ -210,7 +211,7 @@ export const limits: Scenario = {
     values['cpuDemandCpus'] = workers;
     if (!native) values['cpuQuotaCpus'] = vm ? Math.ceil(cpus) : cpus;
     const argv = [STRESS_NG, '--cpu', String(workers), '--timeout', `${PHASE_S}s`, '--metrics-brief'];
-    const busy = await driver.launch({ job: { kind: 'exec', argv }, limits: { ...ctx.limits, cpus }, signal: ctx.signal });
+    const busy = await driver.launch({ job: { kind: 'exec', argv }, limits: { ...ctx.limits, cpus }, signal: ctx.signal, cpuAtReady: true });
     const atReady = cpuMsAtReady(busy);
     const c = await busy.result;
     const readyCpuMs = await atReady;
@@ -235,7 +236,9 @@ export const limits: Scenario = {
     } else {
       if (hostCpuMs === undefined || wallMs === undefined || wallMs <= 0)
         throw new TargetError(driver.name, 'limits', 'the driver reported no CPU accounting or no ready-to-exit time for the busy loop');
-      values['cpuQuotaDeliveredCpus'] = hostCpuMs / wallMs;
+      // The cgroup's time from ready on: a runtime's own start inside the cgroup (runc's init) is not the workload's.
+      const atReadyMs = c.extra?.['cgroupCpuMsAtReady'];
+      values['cpuQuotaDeliveredCpus'] = (typeof atReadyMs === 'number' ? Math.max(0, hostCpuMs - atReadyMs) : hostCpuMs) / wallMs;
     }
 
     const outcome: SampleOutcome = {

@@ -32,7 +32,7 @@ import { binPath } from '../process.js';
 import { makeOwnedDir } from '../ownership.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { LinuxInstances, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import { LinuxInstances, cgroupDetails, linuxCgroups, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { checkNetwork } from '../linux/network.js';
 import {
   MASKED_PATHS,
@@ -44,8 +44,8 @@ import {
   seccompLauncherArgs,
   type Confinement,
 } from '../linux/confinement.js';
-import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
-import { InstanceCgroups, describeMissing, detectCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
+import { InstanceCgroups, enforceableLimits, ensureParents, removeParentsSync, unenforceable, type CgroupHost } from '../linux/cgroups.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 
@@ -141,10 +141,14 @@ export class ContainerDriver implements Driver {
   readonly imageName: ImageName;
   readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
   readonly isolation = 'container' as const;
-  readonly capabilities = CONTAINER_CAPABILITIES;
   private image: Image | undefined;
   private host: CgroupHost | undefined;
   private readonly instances: LinuxInstances;
+
+  /** A container's, less the limits whose cgroup controller this host does not offer (known once probed or prepared). */
+  get capabilities(): Capabilities {
+    return this.host ? { ...CONTAINER_CAPABILITIES, limits: enforceableLimits(this.host) } : CONTAINER_CAPABILITIES;
+  }
   private readonly tmpDir: string;
   private readonly readyTimeoutMs: number;
   private readonly upper: UpperLayer;
@@ -180,13 +184,14 @@ export class ContainerDriver implements Driver {
     for (const ns of NAMESPACES) {
       if (!existsSync(`/proc/self/ns/${ns}`)) return no(`the kernel has no ${ns} namespaces (/proc/self/ns/${ns} is missing): use a kernel built with them`);
     }
-    let host: CgroupHost;
+    let cgroups: Awaited<ReturnType<typeof linuxCgroups>>;
     try {
-      host = detectCgroups();
+      cgroups = await linuxCgroups();
     } catch (e) {
       return no(`cannot read the cgroup mounts: ${describeError(e)}`);
     }
-    if (host.missing.length > 0) return no(describeMissing(host));
+    const host = cgroups.host;
+    this.host ??= host;
     try {
       await access(binPath('tsbench-launch'), constants.X_OK);
     } catch {
@@ -201,7 +206,7 @@ export class ContainerDriver implements Driver {
       available: true,
       details: {
         namespaces: this.namespaces().join(','),
-        cgroups: host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' '),
+        ...cgroupDetails(host, cgroups.delegation),
         overlay: ['overlay', ...overlayOptions()].join(','),
         upper: this.upper,
         confinement: describeConfinement(this.confinement),
@@ -243,6 +248,8 @@ export class ContainerDriver implements Driver {
     if (!this.image || !this.host) await this.prepare();
     const image = this.image as Image;
     const host = this.host as CgroupHost;
+    const refused = unenforceable(host, request.limits ?? {});
+    if (refused !== undefined) throw this.fail('launch', refused);
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
     // A network given: the host's namespace, or one made beforehand (drivers/linux/network.ts), instead of a fresh one.

@@ -27,6 +27,29 @@ const OPTIONAL: readonly Controller[] = ['cpuacct', 'blkio', 'io'];
 /** The directory under each hierarchy that holds tsbench's cgroups. */
 export const PARENT = 'tsbench';
 
+/**
+ * Where tsbench makes its parents, relative to each cgroup mount: '' (the mount's root) unless this
+ * process was given a delegated subtree — on a pure cgroup v2 host run by systemd, the transient scope
+ * drivers/linux/delegation.ts asks systemd for (`tsbench.slice/tsbench-<pid>.scope`), so that tsbench
+ * never makes cgroups in the part of the tree systemd manages.
+ */
+let base = '';
+
+/** The delegated subtree tsbench's cgroups live in ('' for the mount's root). */
+export function cgroupBase(): string {
+  return base;
+}
+
+/** Set once by drivers/linux/delegation.ts when systemd has delegated a scope to this process. */
+export function setCgroupBase(relative: string): void {
+  base = relative;
+}
+
+/** `<mount>/<base>/<name>`: where tsbench's parent `name` (`tsbench`, `tsbench-oci`) is in a hierarchy. */
+export function parentDir(mount: string, name: string): string {
+  return join(mount, base, name);
+}
+
 /** CFS period for the CPU quota: 100 ms, the kernel's and docker's default. */
 export const CPU_PERIOD_US = 100_000;
 /** The least quota the kernel takes (cpu.cfs_quota_us, cpu.max): 1 ms, so 0.01 CPU at our period. */
@@ -101,8 +124,34 @@ export function findHierarchies(
   return result;
 }
 
+/** How a host's cgroups are mounted (what results record as `host.cgroup`). */
+export type CgroupLayout = 'v1' | 'v2' | 'hybrid' | 'none';
+
+/**
+ * The layout, from /proc/self/mounts: pure v2 (the unified hierarchy at /sys/fs/cgroup), v1
+ * controllers with a v2 mount at `unified/` (hybrid, systemd's old default and this project's
+ * machine), or v1.
+ */
+export function cgroupLayoutOf(mounts: string): CgroupLayout {
+  let v1 = false;
+  let v2 = false;
+  let v2Root = false;
+  for (const line of mounts.split('\n')) {
+    const [, where, type] = line.split(' ');
+    if (type === 'cgroup2') {
+      v2 = true;
+      if (where === '/sys/fs/cgroup') v2Root = true;
+    } else if (type === 'cgroup') v1 = true;
+  }
+  if (v2Root && !v1) return 'v2';
+  if (v1 && v2) return 'hybrid';
+  if (v1) return 'v1';
+  return v2 ? 'v2' : 'none';
+}
+
+/** The host's hierarchies; on v2, the controllers offered where tsbench makes its cgroups (a delegated scope's, or the root's). */
 export function detectCgroups(): CgroupHost {
-  const host = findHierarchies(readFileSync('/proc/self/mounts', 'utf8'));
+  const host = findHierarchies(readFileSync('/proc/self/mounts', 'utf8'), (m) => readFileSync(join(m, base, 'cgroup.controllers'), 'utf8'));
   if (host.hierarchies.some((h) => h.version === 1 && h.controllers.includes('blkio'))) host.disks = wholeDisks();
   return host;
 }
@@ -128,14 +177,47 @@ function wholeDisks(): string[] {
 /** Bytes per second of the throttle rule that only switches accounting on: 1 TiB/s. */
 const NON_BINDING_BPS = 2 ** 40;
 
-/** One line naming what is missing and what to do, for probe(). */
-export function describeMissing(host: CgroupHost): string {
-  const list = host.missing.join(', ');
+/** What a missing controller's fix is, for messages. */
+function fixFor(c: Controller): string {
   return (
-    `the cgroup controller${host.missing.length > 1 ? 's' : ''} ${list} ${host.missing.length > 1 ? 'are' : 'is'} not available: ` +
-    `mount them (v1: mount -t cgroup -o ${host.missing[0]} none /sys/fs/cgroup/${host.missing[0]}) or enable them on cgroup v2 ` +
-    `(echo +${host.missing[0]} > /sys/fs/cgroup/cgroup.subtree_control)`
+    `mount it (v1: mount -t cgroup -o ${c} none /sys/fs/cgroup/${c}) or enable it on cgroup v2 ` +
+    `(echo +${c} > /sys/fs/cgroup/cgroup.subtree_control, or Delegate=${c} for a systemd unit)`
   );
+}
+
+/** The limit each required controller enforces, as the flag that asks for it. */
+const LIMIT_OF: Record<'memory' | 'cpu' | 'pids', { limit: keyof Limits; flag: string }> = {
+  memory: { limit: 'memoryBytes', flag: 'the memory limit (--memory)' },
+  cpu: { limit: 'cpus', flag: 'the CPU quota (--cpus)' },
+  pids: { limit: 'pids', flag: 'the pids limit' },
+};
+
+/** Which limits the host's controllers can enforce (a missing controller: not its limit). */
+export function enforceableLimits(host: CgroupHost): { cpus: boolean; memoryBytes: boolean; pids: boolean } {
+  const has = (c: Controller): boolean => !host.missing.includes(c);
+  return { cpus: has('cpu'), memoryBytes: has('memory'), pids: has('pids') };
+}
+
+/** One line per limit a missing controller makes unavailable, naming the controller and the fix; [] when none is missing. */
+export function unavailableLimits(host: CgroupHost): string[] {
+  return host.missing
+    .filter((c): c is 'memory' | 'cpu' | 'pids' => c in LIMIT_OF)
+    .map((c) => `${LIMIT_OF[c].flag} is unavailable: the ${c} cgroup controller is not offered to tsbench here; ${fixFor(c)}`);
+}
+
+/** Why `limits` cannot be enforced on this host (the first limit whose controller is missing), or undefined. */
+export function unenforceable(host: CgroupHost, limits: Limits): string | undefined {
+  for (const c of host.missing) {
+    const l = LIMIT_OF[c as 'memory' | 'cpu' | 'pids'] as { limit: keyof Limits; flag: string } | undefined;
+    if (l !== undefined && limits[l.limit] !== undefined) return `${l.flag} needs the ${c} cgroup controller, which this host does not offer to tsbench: ${fixFor(c)}`;
+  }
+  return undefined;
+}
+
+/** The limits a probe's trial may ask for here: `wanted` less those a missing controller cannot enforce. */
+export function enforceablePart(host: CgroupHost, wanted: Limits): Limits {
+  const can = enforceableLimits(host);
+  return Object.fromEntries(Object.entries(wanted).filter(([k]) => can[k as keyof typeof can])) as Limits;
 }
 
 /**
@@ -145,10 +227,11 @@ export function describeMissing(host: CgroupHost): string {
  */
 export async function ensureParents(host: CgroupHost): Promise<void> {
   for (const h of host.hierarchies) {
-    const parent = join(h.mount, PARENT);
+    const parent = parentDir(h.mount, PARENT);
     await mkdir(parent, { recursive: true });
     if (h.version !== 2) continue;
-    for (const dir of [h.mount, parent]) {
+    // In a delegated scope, its own subtree_control (systemd keeps the ones above it).
+    for (const dir of [join(h.mount, base), parent]) {
       const file = join(dir, 'cgroup.subtree_control');
       const enabled = new Set((await readFile(file, 'utf8')).trim().split(/\s+/));
       const wanted = h.controllers.filter((c) => !enabled.has(c));
@@ -161,7 +244,7 @@ export async function ensureParents(host: CgroupHost): Promise<void> {
 export function removeParentsSync(host: CgroupHost): void {
   for (const h of host.hierarchies) {
     try {
-      rmdirSync(join(h.mount, PARENT));
+      rmdirSync(parentDir(h.mount, PARENT));
     } catch {
       // Busy (another run's cgroups are in it) or already gone.
     }
@@ -252,7 +335,7 @@ export class InstanceCgroups {
     private readonly host: CgroupHost,
     readonly id: string,
   ) {
-    this.dirs = host.hierarchies.map((hierarchy) => ({ hierarchy, path: join(hierarchy.mount, PARENT, id) }));
+    this.dirs = host.hierarchies.map((hierarchy) => ({ hierarchy, path: join(parentDir(hierarchy.mount, PARENT), id) }));
   }
 
   /** The cgroup mounts they are under, for messages. */
@@ -260,9 +343,9 @@ export class InstanceCgroups {
     return this.host.hierarchies.map((h) => h.mount).join(', ');
   }
 
-  /** `tsbench/<id>`, under every hierarchy. */
+  /** `tsbench/<id>` (in a delegated scope: `<base>/tsbench/<id>`), under every hierarchy. */
   relative(): string[] {
-    return [join(PARENT, this.id)];
+    return [join(base, PARENT, this.id)];
   }
 
   /** Creates the directories and writes the limits; on failure removes what it made and throws. */

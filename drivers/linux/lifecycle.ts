@@ -25,7 +25,7 @@
  * and may be called any number of times (Firecracker's tests: a factory that
  * tears down all it built).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TargetError, describeError } from '../../core/errors.js';
@@ -35,7 +35,8 @@ import { LaunchedProcess, processInstance } from '../process.js';
 import { makeOwnedDir, makeRecordedDir, record } from '../ownership.js';
 import { ensureImage, type Image, type ImageChoice } from '../image/index.js';
 import type { Accounting, Instance, InstanceResult, LaunchRequest, Limits } from '../types.js';
-import { describeMissing, detectCgroups, type CgroupHost } from './cgroups.js';
+import { cgroupLayoutOf, detectCgroups, unavailableLimits, type CgroupHost } from './cgroups.js';
+import { delegation, describeDelegation, type Delegation } from './delegation.js';
 import { treeUsage } from './overlay.js';
 import { volumeProblem } from './volumes.js';
 
@@ -115,9 +116,33 @@ export async function prepareImageAndCgroups(target: string, choice: ImageChoice
     const build = `tsbench image build${name !== undefined && name !== 'lean' ? ` --image ${name}` : ''}`;
     throw new TargetError(target, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`${build}\``, { cause: e });
   }
-  const host = detectCgroups();
-  if (host.missing.length > 0) throw new TargetError(target, 'prepare', describeMissing(host));
+  const { host } = await linuxCgroups();
   return { image, host };
+}
+
+/**
+ * The host's cgroups as a Linux-container driver uses them: where tsbench's cgroups go (a scope
+ * systemd delegates on a pure v2 host it runs, made on the first call: drivers/linux/delegation.ts),
+ * then the hierarchies with the controllers offered there.
+ */
+export async function linuxCgroups(): Promise<{ host: CgroupHost; delegation: Delegation }> {
+  const d = await delegation();
+  return { host: detectCgroups(), delegation: d };
+}
+
+/**
+ * What `tsbench targets` says of a Linux container's cgroups: the layout (v1, v2, hybrid), the
+ * controllers each hierarchy offers tsbench (on v2, those of the directory it makes its cgroups in),
+ * where that directory is and why, and each limit a missing controller makes unavailable.
+ */
+export function cgroupDetails(host: CgroupHost, d: Delegation): Record<string, string> {
+  const unavailable = unavailableLimits(host);
+  return {
+    cgroupLayout: cgroupLayoutOf(readFileSync('/proc/self/mounts', 'utf8')),
+    cgroupControllers: host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' ') || 'none',
+    cgroupRoot: describeDelegation(d),
+    ...(unavailable.length > 0 ? { limitsUnavailable: unavailable.join('; ') } : {}),
+  };
 }
 
 /** Instances launched in this process, for unique ids across drivers (cgroup paths are host-wide). */
@@ -268,8 +293,10 @@ export class LinuxInstances {
     };
     // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
     let upperAtStart: Promise<Record<string, unknown>> | undefined;
+    let cpuAtReady: Promise<Record<string, unknown>> | undefined;
     const instance = processInstance(target, proc, async (r) => {
       if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
+      if (cpuAtReady) r.extra = { ...r.extra, ...(await cpuAtReady) };
       const extra = spec.extra?.();
       if (extra) r.extra = { ...r.extra, ...extra };
       let accounting: Accounting = {};
@@ -291,6 +318,14 @@ export class LinuxInstances {
       return r;
     });
     live.result = instance.result;
+    if (request.cpuAtReady) {
+      cpuAtReady = instance.ready
+        .then(async () => {
+          const a = await cgroups.read();
+          return a.cpuUserMs !== undefined && a.cpuSystemMs !== undefined ? { cgroupCpuMsAtReady: a.cpuUserMs + a.cpuSystemMs } : {};
+        })
+        .catch(() => ({}));
+    }
     if (request.measureUpper) {
       const where = spec.upper(dir);
       upperAtStart = instance.ready

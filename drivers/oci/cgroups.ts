@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cgroupMounts, readAccounting, removeCgroupTree, removeCgroupTreeSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
+import { cgroupBase, cgroupMounts, parentDir, readAccounting, removeCgroupTree, removeCgroupTreeSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
@@ -22,7 +22,7 @@ export const OCI_PARENT = 'tsbench-oci';
 export function removePeerParentsSync(): void {
   for (const m of cgroupMounts()) {
     try {
-      rmdirSync(join(m, OCI_PARENT));
+      rmdirSync(parentDir(m, OCI_PARENT));
     } catch {
       // Busy or gone.
     }
@@ -38,7 +38,7 @@ export class PeerCgroups {
     private readonly host: CgroupHost,
     readonly id: string,
   ) {
-    this.parentRel = join(OCI_PARENT, id);
+    this.parentRel = join(cgroupBase(), OCI_PARENT, id);
     this.cgroupsPath = `/${this.parentRel}/ct`;
   }
 

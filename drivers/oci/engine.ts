@@ -13,11 +13,12 @@
  * cannot run.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
-import { CPU_PERIOD_US, cpuQuotaUs, type CgroupHost } from '../linux/cgroups.js';
-import { TRIAL_LIMITS, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
+import { CPU_PERIOD_US, cgroupBase, cpuQuotaUs, enforceableLimits, enforceablePart, unenforceable, type CgroupHost } from '../linux/cgroups.js';
+import { TRIAL_LIMITS, cgroupDetails, linuxCgroups, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import {
@@ -48,7 +49,12 @@ interface Live {
 export class EngineDriver implements Driver {
   readonly isolation = 'container' as const;
   /** Networks: both join the host's; podman also a prepared namespace (`--network ns:PATH`), which docker cannot. */
-  readonly capabilities: Capabilities;
+  private readonly baseCapabilities: Capabilities;
+
+  /** Less the limits whose cgroup controller this host does not offer (known once prepared). */
+  get capabilities(): Capabilities {
+    return this.host ? { ...this.baseCapabilities, limits: enforceableLimits(this.host) } : this.baseCapabilities;
+  }
   readonly description: string;
   private image: Image | undefined;
   private host: CgroupHost | undefined;
@@ -73,7 +79,7 @@ export class EngineDriver implements Driver {
   ) {
     this.dockerHost = binary === 'docker' ? options.dockerHost : undefined;
     const name = binary;
-    this.capabilities = { ...CONTAINER_CAPABILITIES, network: binary === 'podman' ? ['host', 'netns'] : ['host'] };
+    this.baseCapabilities = { ...CONTAINER_CAPABILITIES, network: binary === 'podman' ? ['host', 'netns'] : ['host'] };
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(binary, this.imageName);
     this.imageChoice = { ...options.guestKernel, image: this.imageName };
@@ -140,8 +146,10 @@ export class EngineDriver implements Driver {
     } catch (e) {
       return { available: false, reason: `the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``, details };
     }
+    const cgroups = await linuxCgroups();
+    Object.assign(details, cgroupDetails(cgroups.host, cgroups.delegation));
     try {
-      const i = await this.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
+      const i = await this.launch({ job: { kind: 'noop' }, limits: enforceablePart(cgroups.host, TRIAL_LIMITS) });
       const r = await i.result;
       if (r.status !== 'ok')
         return { available: false, reason: `a test container failed: ${[...r.stderr, ...r.tail].at(-1) ?? r.reason ?? r.status}`, details };
@@ -175,6 +183,8 @@ export class EngineDriver implements Driver {
     if (!this.imported) await this.prepare();
     const host = this.host as CgroupHost;
     const limits = request.limits ?? {};
+    const refused = unenforceable(host, limits);
+    if (refused !== undefined) throw new TargetError(this.name, 'launch', refused);
     const network = checkNetwork(this.name, this.capabilities, request);
     const name = `tsbench-${this.binary}-${process.pid}-${++this.seq}`;
     const cgroups = new PeerCgroups(host, name);
@@ -194,7 +204,7 @@ export class EngineDriver implements Driver {
       '--network',
       network === undefined ? 'none' : network.kind === 'host' ? 'host' : `ns:${(network as { path: string }).path}`,
       '--cgroup-parent',
-      `/${OCI_PARENT}/${name}`,
+      `/${join(cgroupBase(), OCI_PARENT, name)}`,
       ...ENV.flatMap((e) => ['--env', e]),
       ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
       ...(limits.cpus !== undefined ? ['--cpu-period', String(CPU_PERIOD_US), '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
@@ -227,7 +237,7 @@ export class EngineDriver implements Driver {
       await this.engine(['rm', '-f', name]);
       await cgroups.remove().catch((e: unknown) => r.tail.push(`[tsbench] [${this.name}] clean-up: ${describeError(e)}`));
       // v1: the OOM counter of the engine's own memory cgroup is not its parent's; the kernel log has it.
-      const kills = this.oom.killsUnder(`/${OCI_PARENT}/${name}/`);
+      const kills = this.oom.killsUnder(`/${join(cgroupBase(), OCI_PARENT, name)}/`);
       if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
       recordAccounting(r, accounting, limits);
       return r;

@@ -28,14 +28,14 @@ import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { atExit } from '../../core/exit.js';
-import { describeMissing, detectCgroups, type CgroupHost } from '../linux/cgroups.js';
-import { LinuxInstances, TRIAL_LIMITS, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import { cgroupBase, enforceableLimits, enforceablePart, unenforceable, type CgroupHost } from '../linux/cgroups.js';
+import { LinuxInstances, TRIAL_LIMITS, cgroupDetails, linuxCgroups, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { CONTAINER_CAPABILITIES, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type Driver, type DriverOptions, type Instance, type LaunchRequest, type Limits, type PrepareContext, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { checkNetwork } from '../linux/network.js';
 import { describeConfinement, type Confinement } from '../linux/confinement.js';
-import { PeerCgroups, removePeerParentsSync } from './cgroups.js';
+import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
 import { MountNamespace } from './mountns.js';
 import { makeOwnedDir } from '../ownership.js';
@@ -80,14 +80,20 @@ function readFileText(path: string): string {
 
 export class OciRuntimeDriver implements Driver {
   readonly isolation = 'container' as const;
-  readonly capabilities = CONTAINER_CAPABILITIES;
   readonly description: string;
   private image: Image | undefined;
   private host: CgroupHost | undefined;
+
+  /** A container's, less the limits whose cgroup controller this host does not offer (known once probed or prepared). */
+  get capabilities(): Capabilities {
+    return this.host ? { ...CONTAINER_CAPABILITIES, limits: enforceableLimits(this.host) } : CONTAINER_CAPABILITIES;
+  }
   private dir: string | undefined;
   private ns: MountNamespace | undefined;
   private tmpfsUpper: string | undefined;
   private readonly oom = new OomLog();
+  /** The probe's trial limits: TRIAL_LIMITS less those this host's controllers cannot enforce. */
+  private trialLimits: Limits = TRIAL_LIMITS;
   private readonly instances: LinuxInstances;
   private readonly tmpDir: string;
   private readonly upper: 'tmpfs' | 'disk';
@@ -148,13 +154,14 @@ export class OciRuntimeDriver implements Driver {
     if (version === undefined) return no(`binary missing: \`${this.runtime}\` is not on PATH (Debian: apt-get install ${this.runtime})`);
     const details: Record<string, string> = { version };
     if (process.getuid?.() !== 0) return no('needs root (rootful runtime, cgroup limits): run tsbench as root', details);
-    let host: CgroupHost;
+    let cgroups: Awaited<ReturnType<typeof linuxCgroups>>;
     try {
-      host = detectCgroups();
+      cgroups = await linuxCgroups();
     } catch (e) {
       return no(`cannot read the cgroup mounts: ${describeError(e)}`, details);
     }
-    if (host.missing.length > 0) return no(describeMissing(host), details);
+    const host = cgroups.host;
+    this.trialLimits = enforceablePart(host, TRIAL_LIMITS);
     try {
       await loadImage(this.imageChoice);
     } catch (e) {
@@ -162,11 +169,17 @@ export class OciRuntimeDriver implements Driver {
     }
     details['namespaces'] = NAMESPACES.join(',');
     details['confinement'] = describeConfinement(this.confinement, this.heldCapabilities());
-    details['cgroups'] = `${host.hierarchies.map((h) => `v${h.version}:${h.controllers.join('+')}`).join(' ')} (cgroupsPath /tsbench-oci/<id>/ct)`;
+    Object.assign(details, cgroupDetails(host, cgroups.delegation));
+    details['cgroupsPath'] = `/${join(cgroupBase(), OCI_PARENT)}/<id>/ct`;
     // A real probe: one tiny container with the run's kind of limits (the agent's noop).
     const hybrid = this.runtime === 'crun' ? hybridWithV2Controllers() : undefined;
     const first = await this.tryNoop(false);
-    if (first.ok) return { available: true, reason: `${version}; overlay root mounted before the timed window (see rootfsMountMs)`, details };
+    if (first.ok) {
+      // The report says which: crun as it is here, or (below) with the hybrid workaround.
+      const asItIs = this.runtime === 'crun' ? `; cgroups unmodified (crun takes this ${details['cgroupLayout'] ?? ''} layout as it is)` : '';
+      if (asItIs !== '') details['cgroupMode'] = `unmodified: crun takes this host's cgroup layout (${details['cgroupLayout']}) as it is`;
+      return { available: true, reason: `${version}${asItIs}; overlay root mounted before the timed window (see rootfsMountMs)`, details };
+    }
     if (this.runtime === 'crun' && hybrid !== undefined && CRUN_HYBRID.test(first.message)) {
       details['hybridRefusal'] = `crun refuses this host as it is: "${first.message}" (/sys/fs/cgroup/unified offers: ${hybrid})`;
       const second = await this.tryNoop(true);
@@ -192,7 +205,7 @@ export class OciRuntimeDriver implements Driver {
     trial.hideUnified = hideUnified;
     trial.hideDecided = true;
     try {
-      const i = await trial.launch({ job: { kind: 'noop' }, limits: TRIAL_LIMITS });
+      const i = await trial.launch({ job: { kind: 'noop' }, limits: this.trialLimits });
       const r = await i.result;
       if (r.status === 'ok') return { ok: true };
       const said = [...r.stderr, ...r.tail]
@@ -248,6 +261,8 @@ export class OciRuntimeDriver implements Driver {
     const ns = this.ns as MountNamespace;
     const tmpfs = this.tmpfsUpper as string;
     const limits = request.limits ?? {};
+    const refused = unenforceable(host, limits);
+    if (refused !== undefined) throw this.fail('launch', refused);
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
     // The runtime runs in the driver's private mount namespace, which does not see a namespace file bound
