@@ -3,7 +3,9 @@
 // emulated AMD SVM, so that tsbench's kvm targets boot for real inside it. Needs `npm run build`
 // and what scripts/setup.sh caches (the kernel, the lean kernel, the lean image).
 //
-//   node scripts/testhost.mjs [--out DIR] [--timeout SECONDS] [--memory MIB] -- 'tsbench targets'
+//   node scripts/testhost.mjs [--out DIR] [--timeout SECONDS] [--memory MIB] [--init systemd] -- 'tsbench targets'
+//
+// --init systemd boots it with systemd as PID 1 (a pure cgroup v2 host systemd manages) instead of its own init.
 //
 // The console streams to stderr as it comes; the script's files (written in its working
 // directory, /io/out) are copied to --out; the exit status is the script's (124 on a timeout,
@@ -13,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { assembleTestHost, kvmUnavailable, runInTestHost } from '../dist/test/helpers/testhost.js';
 
 const { values, positionals } = parseArgs({
-  options: { out: { type: 'string' }, timeout: { type: 'string', default: '900' }, memory: { type: 'string', default: '2048' } },
+  options: { out: { type: 'string' }, timeout: { type: 'string', default: '900' }, memory: { type: 'string', default: '2048' }, init: { type: 'string', default: 'init' } },
   allowPositionals: true,
 });
 if (positionals.length === 0) {
@@ -30,6 +32,7 @@ const result = await runInTestHost(host, {
   script: positionals.join(' ') + '\n',
   timeoutMs: Number(values.timeout) * 1000,
   memoryMiB: Number(values.memory),
+  init: values.init === 'systemd' ? 'systemd' : 'init',
 });
 process.stderr.write(result.console);
 if (values.out !== undefined) await cp(result.out, values.out, { recursive: true });

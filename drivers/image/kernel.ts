@@ -57,11 +57,12 @@ export const CONTAINER_MODULES = ['overlay'] as const;
  * Modules that make the guest a KVM host itself: the nested KVM test host (test/helpers/testhost.ts)
  * boots this kernel under TCG with `-cpu max`, whose emulated AMD SVM kvm_amd drives. QEMU's TCG
  * emulates no Intel VMX, so kvm_intel is not kept. With them tun and vhost_net, so that its kvm VMs get
- * a tap NIC (the net scenario) and vhost-net, which the project machine lacks. Optional like
- * CONTAINER_MODULES: no workload VM loads them; a kernel without them only leaves the test host's KVM
- * tests skipped, with that reason.
+ * a tap NIC (the net scenario) and vhost-net, which the project machine lacks; and dummy, the link the
+ * isolation scenario makes in the host's namespace, for the container tests on the pure cgroup v2 test host.
+ * Optional like CONTAINER_MODULES: no workload VM loads them; a kernel without them only leaves the test
+ * host's KVM tests skipped, with that reason.
  */
-export const KVM_MODULES = ['kvm_amd', 'tun', 'vhost_net'] as const;
+export const KVM_MODULES = ['kvm_amd', 'tun', 'vhost_net', 'dummy'] as const;
 
 /**
  * Modules of a VM's NIC (`LaunchRequest.network` of kind `tap`): virtio_net, =m in Debian's cloud kernel,

@@ -41,7 +41,7 @@ import { hostTscKhz } from '../../drivers/qemu/host.js';
 import { makeOwnedDir, record } from '../../drivers/ownership.js';
 
 /** Bump when the layout of the test host changes, so that old cached disks are not reused. */
-const TESTHOST_VERSION = 1;
+const TESTHOST_VERSION = 2;
 
 /** Where things are inside the test host. */
 export const GUEST = {
@@ -75,6 +75,14 @@ const E2FSPROGS = ['/usr/sbin/mke2fs', '/usr/sbin/e2fsck', '/usr/sbin/resize2fs'
 const BASH = ['/bin/bash', '/usr/bin/ldd'];
 /** The net scenario's host side: iproute2's ip (netns, tuntap) and util-linux's nsenter, not busybox's applets. */
 const NET_TOOLS = ['/usr/sbin/ip', '/usr/bin/nsenter'];
+/** The OCI runtimes the container-level tests run on the pure v2 host, where they are installed here, and util-linux's unshare and setpriv, which hold their private mount namespace. */
+const RUNTIMES = ['/usr/sbin/runc', '/usr/bin/crun', '/usr/bin/unshare', '/usr/bin/setpriv'];
+/**
+ * systemd as the test host's PID 1 when a run asks for it (`init: 'systemd'`): the manager, the tools
+ * tsbench uses to get a delegated scope (systemd-run; coreutils' tail, whose --pid busybox's lacks) and
+ * systemctl to look at the units.
+ */
+const SYSTEMD = ['/lib/systemd/systemd', '/usr/bin/systemd-run', '/usr/bin/systemctl', '/usr/bin/tail'];
 
 /**
  * The entries of a host tree, under `guestDir`: files with their content, directories, and — unless
@@ -121,7 +129,7 @@ async function binaryWithLibraries(path: string): Promise<Entry[]> {
 
 const script = (path: string, content: string): Entry => ({ kind: 'text', path, content });
 
-/** The initramfs's /init: the virtio and ext4 modules, the root disk, then the root disk's init. */
+/** The initramfs's /init: the virtio and ext4 modules, the root disk, then the root disk's init (systemd with `tsbench.init=systemd`). */
 function initramfsInit(kernel: Kernel, modules: string[]): string {
   return `#!/bin/busybox sh
 # tsbench test host, stage 1: mount the root disk (its drivers are modules) and switch to it.
@@ -133,9 +141,11 @@ done
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do /bin/busybox sleep 0.05; i=$((i + 1)); done
 /bin/busybox mount -t ext4 /dev/vda /newroot || { echo "testhost: cannot mount the root disk /dev/vda"; /bin/busybox reboot -f; }
+init=/sbin/testhost-init
+/bin/busybox grep -qw tsbench.init=systemd /proc/cmdline && init=/lib/systemd/systemd
 /bin/busybox umount /proc
 /bin/busybox umount /dev
-exec /bin/busybox switch_root /newroot /sbin/testhost-init
+exec /bin/busybox switch_root /newroot $init
 `;
 }
 
@@ -152,17 +162,21 @@ export TSBENCH_LEAN_KERNEL=${leanKernelDir}
 # OpenSSL's AVX2 SHA-256 is 2.5x slower than its plain code under TCG's AVX2 emulation (measured: 111 MB in
 # 6.8 s against 2.8 s), and tsbench hashes its image inputs once per boot: leave AVX2 (leaf 7 EBX bit 5) out.
 export OPENSSL_ia32cap=:~0x20
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /run
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
-hostname tsbench-testhost
-ifconfig lo 127.0.0.1 up
+# Under systemd (the unit testhost.service runs this with "systemd") the manager has mounted everything and owns
+# the cgroup tree; alone, this init mounts them and enables every controller at the root.
+if [ "$1" != systemd ]; then
+  mount -t proc proc /proc
+  mount -t sysfs sysfs /sys
+  mount -t devtmpfs dev /dev
+  mkdir -p /dev/pts /dev/shm
+  mount -t devpts devpts /dev/pts
+  mount -t tmpfs tmpfs /dev/shm
+  mount -t tmpfs tmpfs /run
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+  for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
+  hostname tsbench-testhost
+  ifconfig lo 127.0.0.1 up
+fi
 kvm_log=
 for m in ${modules.map((m) => `/lib/modules/${kernel.version}/${m}`).join(' ')}; do
   kvm_log="$kvm_log$(insmod "$m" 2>&1)"
@@ -180,6 +194,9 @@ mkdir -p ${GUEST.out}
   echo "insmod=$kvm_log"
   echo "cpuModel=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cgroup=$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+  echo "cgroupControllers=$(cat /sys/fs/cgroup/cgroup.controllers)"
+  echo "cgroupMounts=$(grep -c -E ' cgroup2? ' /proc/mounts)"
+  echo "pid1=$(cat /proc/1/comm)"
   echo "kernel=$(uname -r)"
 } > ${GUEST.out}/facts
 echo "testhost: ready"
@@ -217,7 +234,7 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   // busybox for the shell and the init's tools, every applet but those a real binary below provides
   const { stdout: applets } = await execa(BUSYBOX, ['--list']);
-  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox', 'ip', 'nsenter']);
+  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox', 'ip', 'nsenter', 'tail', 'unshare', 'setpriv']);
   for (const a of applets.split('\n').filter((x) => x !== '' && !real.has(x))) rootfs.push({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
   rootfs.push({ kind: 'symlink', path: '/sbin/mkfs.ext4', target: 'mke2fs' });
   // what `loadImage` plans with (busybox, the tools and their libraries, at their host paths), so the image in the cache is found
@@ -233,7 +250,7 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   add(imagePlan.rootfs.filter((e) => e.kind === 'file' && e.path !== '/sbin/tsbench-agent' && e.path !== '/sbin/tsbench-launch'));
   add(await binaryWithLibraries(process.execPath).then((es) => es.map((e, i) => (i === 0 ? { ...e, path: '/usr/bin/node' } : e))));
   add(await binaryWithLibraries(qemu).then((es) => es.map((e, i) => (i === 0 ? { ...e, path: `/usr/bin/${QEMU_BINARY}` } : e))));
-  for (const tool of [...E2FSPROGS, ...BASH, ...NET_TOOLS]) if (existsSync(tool)) add(await binaryWithLibraries(tool));
+  for (const tool of [...E2FSPROGS, ...BASH, ...NET_TOOLS, ...RUNTIMES, ...SYSTEMD]) if (existsSync(tool)) add(await binaryWithLibraries(tool));
   add(await treeEntries(QEMU_DATA, QEMU_DATA, { follow: true }));
   if (existsSync(QEMU_MODULES)) add(await treeEntries(QEMU_MODULES, QEMU_MODULES, { filter: (rel) => rel.startsWith('accel-') }));
   // tsbench: package.json, dist/ less the tests, the production node_modules
@@ -256,6 +273,14 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   rootfs.push(script('/etc/hostname', 'tsbench-testhost\n'));
   rootfs.push(await fileEntry('/etc/os-release', '/etc/os-release'));
   rootfs.push(script('/sbin/testhost-init', rootInit(kernel, hostModules, lean.dir)));
+  // systemd as PID 1 (tsbench.init=systemd): it starts just this unit (systemd.unit=), which runs the same init's job part
+  rootfs.push(
+    script(
+      '/etc/systemd/system/testhost.service',
+      '[Unit]\nDescription=tsbench test host job\nDefaultDependencies=no\n\n[Service]\nType=oneshot\nExecStart=/sbin/testhost-init systemd\nStandardOutput=tty\nStandardError=tty\nTTYPath=/dev/ttyS0\n',
+    ),
+  );
+  rootfs.push(script('/etc/machine-id', ''));
 
   const initramfs: Entry[] = ['/proc', '/sys', '/dev', '/newroot', '/bin'].map((path) => ({ kind: 'dir', path }));
   initramfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
@@ -388,6 +413,8 @@ export interface RunOptions {
   append?: string[];
   /** `-cpu`. @default TESTHOST_CPU */
   cpu?: string;
+  /** PID 1: the test host's own init (a bare pure v2 host), or systemd (a pure v2 host systemd manages). @default 'init' */
+  init?: 'init' | 'systemd';
   signal?: AbortSignal;
 }
 
@@ -445,6 +472,7 @@ export async function runInTestHost(host: TestHost, opts: RunOptions): Promise<R
         'reboot=t',
         ...(tsc !== undefined ? [`tsc_early_khz=${tsc}`, 'tsc=reliable'] : []),
         'cgroup_no_v1=all',
+        ...(opts.init === 'systemd' ? ['tsbench.init=systemd', 'systemd.unit=testhost.service', 'systemd.show_status=0', 'systemd.log_level=warning'] : []),
         ...(opts.append ?? []),
       ].join(' '),
     });
