@@ -19,8 +19,7 @@ import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
 import type { NamedImage } from '../core/load.js';
-import { valuesOf } from '../core/samples.js';
-import { deriveSeed, ratioOfMedians, summarize } from '../core/stats.js';
+import { computeStats } from '../core/figures.js';
 import { toolVersion } from '../core/version.js';
 
 export interface Progress {
@@ -107,24 +106,6 @@ export async function probeAll(drivers: ReadonlyMap<string, Driver>, signal?: Ab
     }),
   );
   return new Map(entries);
-}
-
-/** Recomputes statistics and ratios of one scenario from the values that count (core/samples.ts). */
-export function computeStats(sc: ScenarioResult, seed: number): void {
-  const native = sc.targets.find((t) => t.target === 'native');
-  for (const t of sc.targets) {
-    t.stats = {};
-    t.ratioToNative = {};
-    for (const m of sc.metrics) {
-      const xs = valuesOf(t, m.name);
-      if (xs.length === 0) continue;
-      t.stats[m.name] = summarize(xs, deriveSeed(seed, `${sc.name}/${t.target}/${m.name}`));
-      if (native && t !== native) {
-        const r = ratioOfMedians(xs, valuesOf(native, m.name), deriveSeed(seed, `${sc.name}/${t.target}/${m.name}/ratio`));
-        if (r) t.ratioToNative[m.name] = r;
-      }
-    }
-  }
 }
 
 /** The result's `image` and `images` from the run's options. */
