@@ -41,6 +41,10 @@ export interface RunOptions {
   runs?: number;
   /** Overrides each scenario's default warmup rounds. */
   warmup?: number;
+  /** Rounds of each scenario by name, over `runs` and `warmup` (a reproduction takes each scenario's from its original). */
+  perScenario?: ReadonlyMap<string, { runs: number; warmup: number }>;
+  /** The VM targets' machine type when one was chosen (--machine), recorded in the result. */
+  machine?: string;
   seed: number;
   limits: Limits;
   scenarioOptions: ScenarioOptions;
@@ -135,6 +139,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
       ...(opts.untilDecided ? { maxRuns: opts.untilDecided.maxRuns } : {}),
       limits: opts.limits,
+      ...(Object.keys(opts.scenarioOptions).length > 0 ? { scenarioOptions: opts.scenarioOptions } : {}),
+      ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
     },
     host: opts.host,
     ...imageFields(opts),
@@ -163,8 +169,9 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     await save();
     for (const scenario of opts.scenarios) {
       if (signal.aborted) break;
-      const runs = opts.runs ?? scenario.defaults.runs;
-      const warmup = opts.warmup ?? scenario.defaults.warmup;
+      const own = opts.perScenario?.get(scenario.name);
+      const runs = own?.runs ?? opts.runs ?? scenario.defaults.runs;
+      const warmup = own?.warmup ?? opts.warmup ?? scenario.defaults.warmup;
       const sc: ScenarioResult = {
         name: scenario.name,
         description: scenario.description,
