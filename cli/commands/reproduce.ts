@@ -18,7 +18,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, describeError } from '../../core/errors.js';
-import { loadResult, parseResult, type LoadedResult } from '../../core/load.js';
+import { parseResult, type LoadedResult } from '../../core/load.js';
+import { toJson } from '../../reports/json.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Result } from '../../core/schema.js';
 import { MiB } from '../../core/units.js';
 import { toolVersion } from '../../core/version.js';
@@ -30,7 +31,7 @@ import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { fingerprintDiffs } from '../../reports/compare/fingerprint.js';
 import { formatComparison } from '../../reports/compare/render.js';
 import { DEFAULT_THRESHOLD } from '../../reports/compare/thresholds.js';
-import { evaluateClaims } from '../../reports/claims/index.js';
+import type { HostClaims } from '../../reports/claims/index.js';
 import { claimsPerFile, reproductionComparison, type ComparisonSpec } from '../../reports/embedded.js';
 import { renderHtml } from '../../reports/html.js';
 import { reproductionDiffers } from '../../reports/html/reproduction.js';
@@ -203,15 +204,16 @@ export function unmatched(original: Result, plan: RunPlan, seen: BeforeSamples, 
 }
 
 /** Each claim's verdict on the original and on the reproduction, one line per claim. */
-function claimLines(results: readonly LoadedResult[]): string[] {
-  const [a, b] = results.map((r) => new Map(evaluateClaims([r]).flatMap((h) => h.verdicts.map((v) => [v.id, v.verdict] as const))));
+function claimLines(claims: readonly HostClaims[]): string[] {
+  const [a, b] = claims.map((h) => new Map(h.verdicts.map((v) => [v.id, v.verdict] as const)));
   const ids = [...new Set([...(a?.keys() ?? []), ...(b?.keys() ?? [])])];
   return ids.map((id) => `  ${id.padEnd(4)} ${(a?.get(id) ?? '—').padEnd(14)} → ${b?.get(id) ?? '—'}${a?.get(id) !== b?.get(id) ? '   (differs)' : ''}`);
 }
 
 export async function reproduceCommand(path: string, flags: ReproduceFlags): Promise<number> {
   const { text, label } = await readOriginal(path);
-  const original = parseResult(text, label).result;
+  const parsed = parseResult(text, label);
+  const original = parsed.result;
   const out = resolve(flags.out ?? defaultOutDir());
   const { plan, unknown, unavailableThere } = planFromResult(original, flags, out);
   const originalPath = join(out, 'original', 'results.json');
@@ -228,20 +230,31 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
     },
   });
   if (done.code === EXIT.interrupted) return done.code;
-  const loaded = [await loadResult(originalPath), await loadResult(done.paths.json)];
+  // Both as loaded, without reading them again: the original as parsed above (its bytes are what original/results.json
+  // holds), the reproduction as the runner computed it (results.json holds exactly its toJson).
+  const loaded: LoadedResult[] = [
+    { ...parsed, path: originalPath },
+    { path: done.paths.json, result: done.outcome.result, text: toJson(done.outcome.result) },
+  ];
   const spec: ComparisonSpec = { base: originalPath, head: done.paths.json, alpha: DEFAULT_ALPHA, seed: 1, threshold: DEFAULT_THRESHOLD };
   const comparison = reproductionComparison(loaded, spec);
-  const html = renderHtml(loaded, { claimsBy: 'file', reproduction: { spec, comparison } });
-  const md = `${renderMarkdown(loaded, { claims: claimsPerFile(loaded) })}\n## Reproduction\n\n${formatComparison(comparison, 'md')}`;
+  // One judgement per file (each file is one host), shared by the page, the summary and the lines below.
+  const claims = claimsPerFile(loaded);
+  const html = renderHtml(loaded, { claims, claimsBy: 'file', reproduction: { spec, comparison } });
+  const md = `${renderMarkdown(loaded, { claims })}\n## Reproduction\n\n${formatComparison(comparison, 'md')}`;
   const files = { html: join(out, 'report.html'), md: join(out, 'report.md'), json: join(out, 'comparison.json') };
   await writeAtomic(files.html, html);
   await writeAtomic(files.md, md);
   await writeAtomic(files.json, formatComparison(comparison, 'json'));
   process.stdout.write(`\nreproduction: ${done.paths.json} against the original ${label}\n${formatComparison(comparison, 'text')}`);
-  process.stdout.write(`\nclaims (original → reproduction):\n${claimLines(loaded).join('\n')}\n`);
+  process.stdout.write(`\nclaims (original → reproduction):\n${claimLines(claims).join('\n')}\n`);
   process.stdout.write(`\nside by side: ${files.html}\n              ${files.md}\n              ${files.json}\n`);
   const differs = reproductionDiffers(comparison);
   if (done.code !== EXIT.ok) return done.code;
+  if (unknown.length > 0 && flags.allowMissing !== true) {
+    process.stderr.write(`tsbench: target(s) ${unknown.join(', ')} of the original not run here; pass --allow-missing to accept that\n`);
+    return EXIT.failed;
+  }
   if (differs) {
     process.stderr.write('tsbench: reproduce: some series differ beyond the hosts’ own noise (see the report)\n');
     return EXIT.failed;
