@@ -19,8 +19,7 @@ import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
 import type { NamedImage } from '../core/load.js';
-import { valuesOf } from '../core/samples.js';
-import { deriveSeed, ratioOfMedians, summarize } from '../core/stats.js';
+import { computeStats } from '../core/figures.js';
 import { toolVersion } from '../core/version.js';
 
 export interface Progress {
@@ -42,6 +41,10 @@ export interface RunOptions {
   runs?: number;
   /** Overrides each scenario's default warmup rounds. */
   warmup?: number;
+  /** Rounds of each scenario by name, over `runs` and `warmup` (a reproduction takes each scenario's from its original). */
+  perScenario?: ReadonlyMap<string, { runs: number; warmup: number }>;
+  /** The VM targets' machine type when one was chosen (--machine), recorded in the result. */
+  machine?: string;
   seed: number;
   limits: Limits;
   scenarioOptions: ScenarioOptions;
@@ -109,24 +112,6 @@ export async function probeAll(drivers: ReadonlyMap<string, Driver>, signal?: Ab
   return new Map(entries);
 }
 
-/** Recomputes statistics and ratios of one scenario from the values that count (core/samples.ts). */
-export function computeStats(sc: ScenarioResult, seed: number): void {
-  const native = sc.targets.find((t) => t.target === 'native');
-  for (const t of sc.targets) {
-    t.stats = {};
-    t.ratioToNative = {};
-    for (const m of sc.metrics) {
-      const xs = valuesOf(t, m.name);
-      if (xs.length === 0) continue;
-      t.stats[m.name] = summarize(xs, deriveSeed(seed, `${sc.name}/${t.target}/${m.name}`));
-      if (native && t !== native) {
-        const r = ratioOfMedians(xs, valuesOf(native, m.name), deriveSeed(seed, `${sc.name}/${t.target}/${m.name}/ratio`));
-        if (r) t.ratioToNative[m.name] = r;
-      }
-    }
-  }
-}
-
 /** The result's `image` and `images` from the run's options. */
 function imageFields(opts: RunOptions): Pick<Result, 'image' | 'images'> {
   if (!opts.images) return opts.image ? { image: opts.image } : {};
@@ -154,6 +139,8 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
       ...(opts.untilDecided ? { maxRuns: opts.untilDecided.maxRuns } : {}),
       limits: opts.limits,
+      ...(Object.keys(opts.scenarioOptions).length > 0 ? { scenarioOptions: opts.scenarioOptions } : {}),
+      ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
     },
     host: opts.host,
     ...imageFields(opts),
@@ -182,8 +169,9 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
     await save();
     for (const scenario of opts.scenarios) {
       if (signal.aborted) break;
-      const runs = opts.runs ?? scenario.defaults.runs;
-      const warmup = opts.warmup ?? scenario.defaults.warmup;
+      const own = opts.perScenario?.get(scenario.name);
+      const runs = own?.runs ?? opts.runs ?? scenario.defaults.runs;
+      const warmup = own?.warmup ?? opts.warmup ?? scenario.defaults.warmup;
       const sc: ScenarioResult = {
         name: scenario.name,
         description: scenario.description,

@@ -4,221 +4,32 @@
  * while running (the others still ran and were saved), or a requested target was
  * unavailable without --allow-missing; 2 usage errors; 130 interrupted.
  */
-import { basename, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { bootId } from '../drivers/qemu/host.js';
-import { latestVerdictThisBoot } from '../drivers/qemu/verdict.js';
 import { createDriver, listTargets, parseTargets } from '../drivers/registry.js';
-import type { Driver, DriverOptions, Limits } from '../drivers/types.js';
-import { toTable } from '../reports/table.js';
+import type { Driver } from '../drivers/types.js';
 import { UsageError, describeError } from '../core/errors.js';
 import { DEFAULT_MEMORY_BYTES } from '../core/defaults.js';
-import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
+import { withInterrupts } from '../core/exit.js';
 import { MiB } from '../core/units.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerHistoryCommand } from './commands/history.js';
 import { registerCalibrateCommand } from './commands/calibrate.js';
 import { registerCleanCommand } from './commands/clean.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerVerifyCommand } from './commands/verify.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
-import { ENVIRONMENT, debugFromEnv, driverOptionsFromEnv } from './env.js';
-import { hostDimensions } from '../bench/host.js';
+import { ENVIRONMENT, debugFromEnv } from './env.js';
 import { registerImageCommands } from './commands/image.js';
-import { DEFAULT_IMAGE, IMAGE_NAMES, imageWords, loadImage, type ImageName } from '../drivers/image/index.js';
-import { givenSize, imageName, nonNegativeInt, positiveInt, positiveNumber, size, type GivenSize } from './options.js';
-import { progressPrinter } from './progress.js';
-import { ResultWriter, defaultOutDir, ensureDir, resultPaths } from './results.js';
-import { probeAll, run } from '../bench/runner.js';
-import { DEFAULT_MAX_RUNS, claimsDecided, untilDecidedLines } from './until-decided.js';
-import type { NamedImage } from '../core/load.js';
-import { listScenarios, resolveScenarios } from '../bench/scenarios/index.js';
-import type { Scenario, ScenarioOptions } from '../bench/scenarios/types.js';
-import { preflight } from '../bench/preflight.js';
+import { DEFAULT_IMAGE, IMAGE_NAMES, imageWords, type ImageName } from '../drivers/image/index.js';
+import { givenSize, imageName, nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
+import { probeAll } from '../bench/runner.js';
+import { DEFAULT_MAX_RUNS } from './until-decided.js';
+import { listScenarios } from '../bench/scenarios/index.js';
+import { EXIT, driverOptions, runCommand, type RunFlags } from './run.js';
+import { registerReproduceCommand } from './commands/reproduce.js';
 import { toolVersion } from '../core/version.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: EXIT_INTERRUPTED } as const;
-
-interface RunFlags {
-  targets: string;
-  image?: ImageName;
-  runs?: number;
-  warmup?: number;
-  out?: string;
-  json?: boolean;
-  seed: number;
-  allowMissing?: boolean;
-  cpus?: number;
-  memory?: GivenSize;
-  machine?: DriverOptions['machine'];
-  printCommand?: boolean;
-  ioSize?: GivenSize;
-  instances?: number;
-  netTime?: number;
-  untilDecided?: boolean;
-  maxRuns?: number;
-}
-
-/** Driver options from the documented environment variables, overridden by the run's flags. */
-function driverOptions(flags: { machine?: DriverOptions['machine']; printCommand?: boolean }): DriverOptions {
-  return {
-    ...driverOptionsFromEnv(),
-    ...(flags.machine !== undefined ? { machine: flags.machine } : {}),
-    ...(flags.printCommand === true ? { printCommand: true } : {}),
-  };
-}
-
-async function runCommand(scenarioNames: string[], flags: RunFlags): Promise<number> {
-  const scenarios = resolveScenarios(scenarioNames);
-  if (flags.maxRuns !== undefined && flags.untilDecided !== true) {
-    throw new UsageError(`--max-runs caps --until-decided; pass --until-decided too (e.g. --until-decided --max-runs ${flags.maxRuns})`);
-  }
-  if (flags.untilDecided === true && flags.maxRuns !== undefined) {
-    for (const sc of scenarios) {
-      const runs = flags.runs ?? sc.defaults.runs;
-      if (flags.maxRuns < runs) {
-        throw new UsageError(
-          `--max-runs ${flags.maxRuns} is below the ${runs} rounds ${sc.name} starts with${flags.runs === undefined ? ' (its default --runs)' : ' (--runs)'}; pass --max-runs ${runs} or more, or a smaller --runs`,
-        );
-      }
-    }
-  }
-  const targetNames = parseTargets(flags.targets, flags.image);
-  const options = driverOptions(flags);
-  const limits: Limits = {
-    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
-    ...(flags.memory !== undefined ? { memoryBytes: flags.memory.bytes } : {}),
-  };
-  const scenarioOptions: ScenarioOptions = {
-    ...(flags.ioSize !== undefined ? { ioSizeBytes: flags.ioSize.bytes } : {}),
-    ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
-    ...(flags.netTime !== undefined ? { netTimeS: flags.netTime } : {}),
-  };
-  // Creating a driver creates nothing on the host; preflight refuses what this host cannot give before anything is.
-  const drivers = new Map<string, Driver>();
-  for (const name of targetNames) drivers.set(name, await createDriver(name, options));
-  await preflight({
-    scenarios,
-    drivers,
-    limits,
-    options: scenarioOptions,
-    given: {
-      ...(flags.cpus !== undefined ? { cpus: String(flags.cpus) } : {}),
-      ...(flags.memory !== undefined ? { memory: flags.memory.given } : {}),
-      ...(flags.ioSize !== undefined ? { ioSize: flags.ioSize.given } : {}),
-      ...(flags.instances !== undefined ? { instances: String(flags.instances) } : {}),
-    },
-  });
-  const outDir = resolve(flags.out ?? defaultOutDir());
-  try {
-    await ensureDir(outDir);
-  } catch (e) {
-    throw new UsageError(`--out: cannot create ${outDir} (${describeError(e)}); pass a writable directory`);
-  }
-  return withInterrupts((signal) => runWith(scenarios, drivers, options, limits, scenarioOptions, outDir, flags, signal));
-}
-
-async function runWith(
-  scenarios: Scenario[],
-  drivers: Map<string, Driver>,
-  options: DriverOptions,
-  limits: Limits,
-  scenarioOptions: ScenarioOptions,
-  outDir: string,
-  flags: RunFlags,
-  signal: AbortSignal,
-): Promise<number> {
-  const [probes, host] = await Promise.all([probeAll(drivers, signal), hostDimensions()]);
-  const kvm = probes.get('kvm');
-  if (kvm) host.kvm = { available: kvm.available, ...(kvm.reason ? { reason: kvm.reason } : {}) };
-  else {
-    // Not asked for: record the verdict of this host boot's last probe, if there was one (no probe boot here).
-    const cached = await latestVerdictThisBoot(await bootId()).catch(() => undefined);
-    if (cached) host.kvm = { available: cached.available, reason: `${cached.reason ?? 'accelerator: kvm'} (probe of ${cached.probedAt}, cached)` };
-  }
-  for (const [name, p] of probes) {
-    if (!p.available)
-      process.stderr.write(`tsbench: target ${name} is unavailable: ${p.reason ?? 'no reason given'}${flags.allowMissing ? ' (skipped)' : ''}\n`);
-  }
-
-  const images = await imageInfo(drivers, options);
-  const paths = resultPaths(outDir);
-  const writer = new ResultWriter(paths);
-  const progress = progressPrinter(process.stderr);
-  const quiet = flags.json === true;
-  const outcome = await run({
-    scenarios,
-    drivers,
-    ...(flags.runs !== undefined ? { runs: flags.runs } : {}),
-    ...(flags.warmup !== undefined ? { warmup: flags.warmup } : {}),
-    seed: flags.seed,
-    limits,
-    scenarioOptions,
-    command: process.argv.slice(2),
-    host,
-    images,
-    probes,
-    write: (r) => writer.write(r),
-    signal,
-    ...(quiet ? {} : { onProgress: progress.update }),
-    ...(flags.untilDecided === true ? { untilDecided: { maxRuns: flags.maxRuns ?? DEFAULT_MAX_RUNS, decide: claimsDecided } } : {}),
-  });
-  progress.clear();
-
-  if (quiet) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
-  else {
-    process.stdout.write(`${toTable(outcome.result)}\n`);
-    const until = untilDecidedLines(outcome.result);
-    if (until.length > 0) process.stdout.write(`\n${until.join('\n')}\n`);
-    process.stdout.write(
-      `\nresults: ${paths.json}\n         ${paths.csv}\n         ${writer.reportError ? `(no report: ${writer.reportError})` : paths.html}\n`,
-    );
-  }
-  if (outcome.cancelled) {
-    process.stderr.write(`tsbench: ${outcome.result.interrupted ?? 'interrupted'}; the samples taken so far are in ${paths.json}\n`);
-    return EXIT.interrupted;
-  }
-  if (outcome.failed.length > 0) return EXIT.failed;
-  if (outcome.missing.length > 0 && !flags.allowMissing) {
-    process.stderr.write(`tsbench: unavailable target(s) ${outcome.missing.join(', ')}; pass --allow-missing to accept that\n`);
-    return EXIT.failed;
-  }
-  return EXIT.ok;
-}
-
-/** How VMs receive each image, for the result. */
-const PACKING: Record<ImageName, (files: { rootDisk: string; initramfs: string }) => string> = {
-  lean: (f) => `read-only ext4 root disk (${basename(f.rootDisk)}); ${basename(f.initramfs)} for the stock kernel's modules`,
-  debian: () => "ext4 root disk booted writable through a QEMU snapshot overlay; Debian's initrd (initramfs-tools); systemd",
-};
-
-/**
- * Every image the run's targets use, for the result (lean first); none that is not built (native needs
- * none). A run of native alone records the lean image when it is built, as runs did before images had names.
- */
-async function imageInfo(drivers: ReadonlyMap<string, Driver>, options: DriverOptions): Promise<NamedImage[]> {
-  // Targets that run no image (native) name none.
-  const used = new Set([...drivers.values()].flatMap((d) => (d.imageName !== undefined ? [d.imageName] : [])));
-  if (used.size === 0) used.add('lean');
-  const out: NamedImage[] = [];
-  for (const name of IMAGE_NAMES.filter((n) => used.has(n))) {
-    const image = await loadImage({ ...options.guestKernel, image: name }).catch(() => undefined);
-    if (!image) continue;
-    out.push({
-      name,
-      boot: image.boot,
-      hash: image.hash,
-      packing: PACKING[name](image),
-      rootfsBytes: image.sizes.rootfsBytes,
-      rootDiskBytes: image.sizes.rootDiskBytes,
-      ...(image.sizes.rootDiskAllocatedBytes !== undefined ? { rootDiskAllocatedBytes: image.sizes.rootDiskAllocatedBytes } : {}),
-      initramfsBytes: image.sizes.initramfsBytes,
-      kernelBytes: image.sizes.kernelBytes,
-      modulesBytes: image.sizes.modulesBytes,
-      kernelRelease: image.kernel.version,
-    });
-  }
-  return out;
-}
+export { EXIT };
 
 interface TargetsFlags {
   image?: ImageName;
@@ -391,6 +202,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   registerImageCommands(program, setExit);
   registerReportCommand(program, setExit);
+  registerVerifyCommand(program, setExit);
+  registerReproduceCommand(program, setExit);
   registerCompareCommand(program, setExit);
   registerHistoryCommand(program, setExit);
   registerCalibrateCommand(program, setExit);

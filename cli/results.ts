@@ -98,7 +98,7 @@ export class ResultWriter {
   write(result: Result): Promise<void> {
     const json = toJson(result);
     const csv = toCsv(result);
-    const html = this.reportNow(result) ? this.render(result) : undefined;
+    const html = this.reportNow(result) ? this.render(result, json) : undefined;
     this.chain = this.chain.then(async () => {
       await writeAtomic(this.paths.json, json);
       await writeAtomic(this.paths.csv, csv);
@@ -122,10 +122,10 @@ export class ResultWriter {
     return true;
   }
 
-  /** Rendered now, synchronously: the runner mutates `result` after this call returns. */
-  private render(result: Result): string | undefined {
+  /** Rendered now, synchronously: the runner mutates `result` after this call returns. `json` is results.json's text, embedded with its hash. */
+  private render(result: Result, json: string): string | undefined {
     try {
-      return renderHtml([{ path: this.paths.json, result }]);
+      return renderHtml([{ path: this.paths.json, result, text: json }]);
     } catch (e) {
       this.reportError = `cannot render the report (${describeError(e)})`;
       return undefined;

@@ -1,30 +1,53 @@
 /**
- * Reading result files back (report, compare, history). Every failure is a
- * UsageError naming the file and what to do: a missing file, a file that is not
- * JSON, not a tsbench result, or a schema version this tsbench cannot read.
+ * Reading result files back (report, compare, history, verify, reproduce). Every
+ * failure is a UsageError naming the file and what to do: a missing file, a file
+ * that is not JSON, not a tsbench result, or a schema version this tsbench cannot
+ * read. Every figure is recomputed from the samples on loading (core/figures.ts):
+ * the stored `stats` and `ratioToNative` are a cache, checked, and a series whose
+ * stored figures disagree is named on stderr.
  */
+import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, describeError } from './errors.js';
+import { recomputeFigures, type FigureDisagreement } from './figures.js';
 import { ResultSchema, SCHEMA_ID, SCHEMA_VERSION, type ImageInfo, type Result } from './schema.js';
 
 export interface LoadedResult {
   /** the path as given */
   path: string;
   result: Result;
+  /** the file's text as read (what its SHA-256 is of); absent for a result made in memory */
+  text?: string;
+  /** SHA-256 of the file's bytes as read, hex; absent for a result made in memory */
+  sha256?: string;
+  /** the series whose stored figures disagreed with their samples (recomputed; core/figures.ts) */
+  disagreements?: FigureDisagreement[];
 }
 
-/** Loads and validates one result file. */
-export async function loadResult(path: string): Promise<LoadedResult> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a results.json written by tsbench run`);
-    if (code === 'EISDIR') throw new UsageError(`${path}: is a directory; pass its results.json`);
-    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
-  }
+export interface LoadOptions {
+  /**
+   * Where the warnings about stored figures that disagree with their samples go, one line each
+   * (`results.json: container/cpu/eventsPerS: stored median 1000 ≠ 1100 from its 30 samples; using the samples`).
+   * @default a line on stderr, prefixed `tsbench: `
+   */
+  warn?: (line: string) => void;
+}
+
+/** SHA-256 of bytes, hex. */
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const stderrWarn = (line: string): void => {
+  process.stderr.write(`tsbench: ${line}\n`);
+};
+
+/**
+ * Parses and validates the text of a result file named `path` (in messages) and recomputes its figures from its
+ * samples (core/figures.ts): a stored block that disagrees is replaced, and named through `warn`.
+ */
+export function parseResult(text: string, path: string, opts: LoadOptions = {}): LoadedResult {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -46,7 +69,26 @@ export async function loadResult(path: string): Promise<LoadedResult> {
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
     throw new UsageError(`${path}: not a valid tsbench result (${where}); was it edited by hand?`);
   }
-  return { path, result: parsed.data };
+  const disagreements = recomputeFigures(parsed.data);
+  const warn = opts.warn ?? stderrWarn;
+  for (const d of disagreements) warn(`${path}: ${d.line}; using the samples`);
+  return { path, result: parsed.data, text, sha256: sha256Hex(text), disagreements };
+}
+
+/** Loads and validates one result file, its figures recomputed from its samples (see `parseResult`). */
+export async function loadResult(path: string, opts: LoadOptions = {}): Promise<LoadedResult> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a results.json written by tsbench run`);
+    if (code === 'EISDIR') throw new UsageError(`${path}: is a directory; pass its results.json`);
+    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
+  }
+  const loaded = parseResult(bytes.toString('utf8'), path, opts);
+  // The hash of the bytes as read, whatever their encoding.
+  return { ...loaded, sha256: sha256Hex(bytes) };
 }
 
 /**

@@ -182,6 +182,18 @@ export const ResultSchema = z.object({
     warmup: z.number().int().nonnegative().optional(),
     maxRuns: z.number().int().positive().optional().describe('--until-decided: the cap on measured rounds per scenario'),
     limits: z.object({ cpus: z.number().optional(), memoryBytes: z.number().optional(), pids: z.number().optional() }),
+    scenarioOptions: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        "the scenario options given (ioSizeBytes, instances, netTimeS), as `tsbench reproduce` gives them again; absent when none was given, and in results from before reproduce (it then reads them from the scenarios' parameters)",
+      ),
+    machine: z
+      .string()
+      .optional()
+      .describe(
+        "the VM targets' machine type when --machine chose one; absent: the default (TSBENCH_QEMU_MACHINE, else microvm), as the VM targets' details record",
+      ),
   }),
   host: HostSchema,
   image: ImageInfoSchema.optional().describe(

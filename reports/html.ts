@@ -1,12 +1,15 @@
 /**
  * The published report: one self-contained HTML page, readable offline from
  * file://. chart.js and the page's script are inlined, the data travels in JSON
- * script elements (jsonForScript: no string can end them), a
+ * script elements (jsonForScript: no string can end them) — the result files
+ * byte for byte with their SHA-256, and every figure and verdict shown, which
+ * `tsbench verify` checks (reports/embedded.ts) — a
  * Content-Security-Policy forbids every network request, and every string that
  * comes from a result is escaped. Sections: claims first, then hosts, runs, and
  * per scenario the charts and the table of figures (reports/html/*).
  */
-import { evaluateClaims } from './claims/index.js';
+import type { Comparison } from './compare/index.js';
+import { claimsOf, embeddedSources, pageFigures, type ClaimsBy, type ComparisonSpec } from './embedded.js';
 import type { HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
@@ -14,12 +17,17 @@ import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './html-
 import type { ChartSpec } from './html/charts.js';
 import { CLIENT_SCRIPT } from './html/client.js';
 import { buildReportModel, type ReportModel } from './html/model.js';
+import { reproductionSection } from './html/reproduction.js';
 import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './html/sections.js';
 import { REPORT_CSS } from './html/style.js';
 
 export interface HtmlReportOptions {
-  /** claim verdicts; computed from the results when not given */
+  /** claim verdicts; computed from the results (as `claimsBy` says) when not given */
   claims?: HostClaims[];
+  /** how the claims are judged: per host (the default), or per file (a reproduction's two runs side by side) */
+  claimsBy?: ClaimsBy;
+  /** a reproduction: the comparison of its two files (reports/embedded.ts), shown after the claims */
+  reproduction?: { spec: ComparisonSpec; comparison: Comparison };
   /** the time printed as "generated"; now when not given */
   generatedAt?: Date;
 }
@@ -66,7 +74,10 @@ function toc(model: ReportModel): string {
 /** Renders the report page for one or more loaded results. */
 export function renderHtml(results: readonly LoadedResult[], opts: HtmlReportOptions = {}): string {
   const model = buildReportModel(results);
-  const claims = opts.claims ?? evaluateClaims(results);
+  const claimsBy = opts.claimsBy ?? 'host';
+  const claims = opts.claims ?? claimsOf(results, claimsBy);
+  const sources = embeddedSources(results);
+  const figures = pageFigures(results, claims, claimsBy, opts.reproduction);
   const specs: ChartSpec[] = [];
   const scenarios = model.scenarios.map((sc) => scenarioSection(sc, specs));
   const title = `tsbench report: ${summary(model)}`;
@@ -79,14 +90,16 @@ export function renderHtml(results: readonly LoadedResult[], opts: HtmlReportOpt
     body: `${header(model, opts.generatedAt ?? new Date())}
 ${toc(model)}
 <main>
-${claimsSection(claims, model.multiHost)}
+${opts.reproduction ? reproductionSection(opts.reproduction.comparison, model) : ''}
+${claimsSection(claims, model.multiHost || claimsBy === 'file')}
 ${hostsSection(model)}
-${runsSection(model)}
+${runsSection(model, sources)}
 ${scenarios.join('\n')}
 </main>
-<footer class="small muted">tsbench ${e(toolVersion())} · the measured results are embedded in this page (script element <code>#tsbench-results</code>).</footer>
+<footer class="small muted">tsbench ${e(toolVersion())} · the result files are embedded in this page byte for byte, with their SHA-256 (script element <code>#tsbench-results</code>), and so is every figure and verdict it shows (<code>#tsbench-figures</code>): <code>tsbench verify</code> on this file recomputes them from the samples, and <code>tsbench reproduce</code> runs the same measurement on your host.</footer>
 <script type="application/json" id="tsbench-charts">${jsonForScript(specs)}</script>
-<script type="application/json" id="tsbench-results">${jsonForScript(results.map((r) => ({ path: r.path, result: r.result })))}</script>
+<script type="application/json" id="tsbench-results">${jsonForScript(sources)}</script>
+<script type="application/json" id="tsbench-figures">${jsonForScript(figures)}</script>
 <script>${chartJsSource()}</script>
 <script>${CLIENT_SCRIPT}</script>`,
   });

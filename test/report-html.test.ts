@@ -138,8 +138,8 @@ describe('the report page in headless Chromium', () => {
       assert.deepEqual(page.record.dialogs, [], 'no alert ran');
       assert.equal(
         await page.evaluate<number>("document.querySelectorAll('script').length"),
-        4,
-        'only the page’s own scripts: charts data, results data, chart.js, the page script',
+        5,
+        'only the page’s own scripts: charts data, results data, figures data, chart.js, the page script',
       );
       assert.equal(await page.evaluate<number>("document.querySelectorAll('img, iframe, svg').length"), 0, 'no element injected');
       const text = await page.evaluate<string>('document.body.innerText');
@@ -147,7 +147,7 @@ describe('the report page in headless Chromium', () => {
       assert.ok(text.includes(HOSTILE_ERROR), 'the error is shown literally');
       assert.ok(text.includes('"><svg onload=alert(2)>'), 'the command is shown literally');
       assert.match(text, /tcg — errored: <img src=x onerror=alert\(1\)>/, 'the errored target is listed with its reason');
-      const embedded = await page.evaluate<string>("JSON.parse(document.getElementById('tsbench-results').textContent)[0].result.host.hostname");
+      const embedded = await page.evaluate<string>("JSON.parse(JSON.parse(document.getElementById('tsbench-results').textContent)[0].json).host.hostname");
       assert.equal(embedded, HOSTILE_HOST, 'the embedded data round-trips');
     } finally {
       await page.close();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { computeStats } from '../bench/runner.js';
+import { computeStats } from '../core/figures.js';
 import { derivedValues, valueOf, valuesOf } from '../core/samples.js';
 import { metricChart } from '../reports/html/charts.js';
 import type { Sample, ScenarioResult } from '../core/schema.js';

@@ -1,6 +1,7 @@
 /**
- * The report page's own script (inlined after chart.js): reads the chart specs
- * from the JSON element and draws them. chart.js has no error bars, so a small
+ * The report page's own script (inlined after chart.js): offers the embedded
+ * result files for download (each file's text and its CSV, as Blobs: nothing
+ * leaves the page), reads the chart specs from the JSON element and draws them. chart.js has no error bars, so a small
  * plugin draws each median (a thick mark) and its 95 % interval (whiskers); it
  * also draws the dashed "= native" line of ratio charts. Plain ES2017, no
  * imports, kept short so a reader can audit what the page runs.
@@ -8,6 +9,23 @@
 export const CLIENT_SCRIPT = String.raw`
 (function () {
   'use strict';
+  // Downloads first: they work even where chart.js cannot draw.
+  var sources = JSON.parse(document.getElementById('tsbench-results').textContent);
+  Array.prototype.forEach.call(document.querySelectorAll('button.download'), function (b) {
+    b.addEventListener('click', function () {
+      var src = sources[Number(b.getAttribute('data-source'))];
+      if (!src) return;
+      var csv = b.getAttribute('data-format') === 'csv';
+      var blob = new Blob([csv ? src.csv : src.json], { type: csv ? 'text/csv' : 'application/json' });
+      var a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = b.getAttribute('data-name') || (csv ? 'results.csv' : 'results.json');
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
+    });
+  });
   var specs = JSON.parse(document.getElementById('tsbench-charts').textContent);
   Chart.defaults.animation = false;
   Chart.defaults.responsive = true;

@@ -5,6 +5,7 @@
  */
 import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../claims/types.js';
 import { namesPairs, pairName } from '../claims/index.js';
+import type { EmbeddedSource } from '../embedded.js';
 import { escapeHtml as e, targetColor } from '../html-common.js';
 import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
 import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from './model.js';
@@ -194,21 +195,32 @@ function hostCard(h: ReportHost): string {
 }
 
 /** What was run: every file's command, times, tool version, seed, and whether it finished. */
-export function runsSection(model: ReportModel): string {
+export function runsSection(model: ReportModel, data: readonly Pick<EmbeddedSource, 'path' | 'sha256' | 'jsonName' | 'csvName'>[] = []): string {
   const out: string[] = [
-    '<section id="runs"><h2>Runs</h2><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th></tr></thead><tbody>',
+    '<section id="runs"><h2>Runs</h2><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th><th>raw data</th></tr></thead><tbody>',
   ];
-  for (const s of model.sources) {
+  for (const [i, s] of model.sources.entries()) {
+    const d = data[i];
+    const raw = d
+      ? `<span class="small">SHA-256 <code class="sha256" title="${e(d.sha256)}">${e(d.sha256.slice(0, 16))}…</code></span> ` +
+        `<button type="button" class="download" data-source="${i}" data-format="json" data-name="${e(d.jsonName)}">JSON</button> ` +
+        `<button type="button" class="download" data-source="${i}" data-format="csv" data-name="${e(d.csvName)}">CSV</button>`
+      : '';
     const lim = [s.limits.cpus !== undefined ? `${s.limits.cpus} CPU` : '', s.limits.memoryBytes !== undefined ? withUnit(s.limits.memoryBytes, 'bytes') : '']
       .filter(Boolean)
       .join(', ');
     const state = s.complete ? 'complete' : s.interrupted ? `interrupted: ${s.interrupted}` : 'incomplete (still running or stopped)';
     out.push(
       `<tr><td><code>${e(s.path)}</code></td><td>${e(s.host)}</td><td><code>tsbench ${e(s.command.join(' '))}</code></td><td>${e(s.startedAt)}</td><td>${e(s.updatedAt)}</td>` +
-        `<td>${e(s.toolVersion)}</td><td>${e(String(s.seed))}</td><td>${e(lim || 'scenario defaults')}</td><td class="${s.complete ? '' : 'problem'}">${e(state)}</td></tr>`,
+        `<td>${e(s.toolVersion)}</td><td>${e(String(s.seed))}</td><td>${e(lim || 'scenario defaults')}</td><td class="${s.complete ? '' : 'problem'}">${e(state)}</td><td>${raw}</td></tr>`,
     );
   }
-  out.push('</tbody></table></section>');
+  out.push('</tbody></table>');
+  if (data.length > 0)
+    out.push(
+      '<p class="small muted">Raw data: each file as it was read (its SHA-256 above) and its figures as CSV, from the data embedded in this page. <code>tsbench verify report.html</code> recomputes every figure and verdict here from those samples; <code>tsbench reproduce report.html</code> measures the same on your host.</p>',
+    );
+  out.push('</section>');
   return out.join('\n');
 }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { evaluateClaims, type ClaimVerdict } from '../../reports/claims/index.js';
 import type { LoadedResult, NamedImage } from '../../core/load.js';
-import { computeStats } from '../../bench/runner.js';
+import { computeStats } from '../../core/figures.js';
 import { ResultSchema, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../../core/schema.js';
 
 /** A target's samples (metric → one value per round), or a target that did not complete. */

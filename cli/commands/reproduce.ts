@@ -1,0 +1,276 @@
+/**
+ * `tsbench reproduce REPORT.html|RESULTS.json [--runs N] [--out DIR]`: runs the
+ * original's scenarios, targets, rounds, limits, scenario options and seed on
+ * this host through `tsbench run`'s own path (cli/run.ts), after saying what
+ * cannot be matched here (the environment fingerprint of
+ * reports/compare/fingerprint.ts, targets unknown or unavailable here, scenario
+ * parameters), then writes one report with both runs side by side: each
+ * series' medians with their intervals and compare's verdict on the
+ * difference, and the claim verdicts of each run.
+ *
+ * DIR holds `original/results.json` (the original's bytes), `reproduction/`
+ * (the new run's results.json, results.csv, report.html), and `report.html`,
+ * `report.md` and `comparison.json` side by side. Exit 0: reproduced, no series
+ * differs beyond the hosts' noise; 1: a series differs, or a target failed or
+ * was unavailable (without --allow-missing); 2: bad input; 130: interrupted.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError, describeError } from '../../core/errors.js';
+import { parseResult, type LoadedResult } from '../../core/load.js';
+import { toJson } from '../../reports/json.js';
+import { SCHEMA_ID, SCHEMA_VERSION, type Result } from '../../core/schema.js';
+import { MiB } from '../../core/units.js';
+import { toolVersion } from '../../core/version.js';
+import { parseTargets } from '../../drivers/registry.js';
+import type { DriverOptions, Limits } from '../../drivers/types.js';
+import { resolveScenarios } from '../../bench/scenarios/index.js';
+import type { ScenarioOptions } from '../../bench/scenarios/types.js';
+import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
+import { fingerprintDiffs } from '../../reports/compare/fingerprint.js';
+import { formatComparison } from '../../reports/compare/render.js';
+import { DEFAULT_THRESHOLD } from '../../reports/compare/thresholds.js';
+import type { HostClaims } from '../../reports/claims/index.js';
+import { claimsPerFile, reproductionComparison, type ComparisonSpec } from '../../reports/embedded.js';
+import { renderHtml } from '../../reports/html.js';
+import { reproductionDiffers } from '../../reports/html/reproduction.js';
+import { renderMarkdown } from '../../reports/markdown.js';
+import { pageSources } from '../../reports/verify.js';
+import { sha256Hex } from '../../core/load.js';
+import { positiveInt } from '../options.js';
+import { defaultOutDir, writeAtomic } from '../results.js';
+import { EXIT, driverOptions, executePlan, type BeforeSamples, type RunPlan } from '../run.js';
+
+interface ReproduceFlags {
+  runs?: number;
+  out?: string;
+  allowMissing?: boolean;
+}
+
+/** The original: a results file, or the one result file a report page embeds (its bytes as embedded). */
+export async function readOriginal(path: string): Promise<{ text: string; label: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a report.html or results.json written by tsbench`);
+    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
+  }
+  if (
+    !text
+      .replace(/^\uFEFF/, '')
+      .trimStart()
+      .startsWith('<')
+  )
+    return { text, label: path };
+  const sources = pageSources(text, path);
+  if (sources.length > 1) {
+    throw new UsageError(
+      `${path}: the page holds ${sources.length} result files (${sources.map((s) => s.path).join(', ')}); reproduce one: download it from the page's Runs table (JSON) and pass it`,
+    );
+  }
+  const src = sources[0]!;
+  if (sha256Hex(src.json) !== src.sha256) {
+    throw new UsageError(
+      `${path}: the embedded ${src.path} does not match the SHA-256 the page states; the data was changed (tsbench verify ${path} says more)`,
+    );
+  }
+  return { text: src.json, label: `${path} (${src.path})` };
+}
+
+/** Scenario options of an original: recorded since reproduce, else read back from the scenarios' parameters. */
+export function scenarioOptionsOf(r: Result): ScenarioOptions {
+  if (r.options.scenarioOptions) return r.options.scenarioOptions;
+  const out: ScenarioOptions = {};
+  const param = (scenario: string, key: string): unknown => r.scenarios.find((s) => s.name === scenario)?.parameters[key];
+  const io = param('io', 'sizeBytes');
+  if (typeof io === 'number') out['ioSizeBytes'] = io;
+  const instances = param('density', 'instances');
+  if (typeof instances === 'number') out['instances'] = instances;
+  const net = param('net', 'netTimeS');
+  if (typeof net === 'number') out['netTimeS'] = net;
+  return out;
+}
+
+/** The VM machine type of an original: recorded since reproduce, else the one its VM targets' details name. */
+function machineOf(r: Result): DriverOptions['machine'] | undefined {
+  const m = r.options.machine ?? r.targets.find((t) => t.details?.['machine'] !== undefined)?.details?.['machine'];
+  return m === 'microvm' || m === 'pc' || m === 'q35' ? m : undefined;
+}
+
+/** The targets of an original: those it could run, those this tsbench does not know, and those it could not run there either. */
+function targetsOf(r: Result): { run: string[]; unknown: string[]; unavailableThere: string[] } {
+  const out = { run: [] as string[], unknown: [] as string[], unavailableThere: [] as string[] };
+  for (const t of r.targets) {
+    if (!t.available) {
+      out.unavailableThere.push(t.name);
+      continue;
+    }
+    try {
+      out.run.push(...parseTargets(t.name));
+    } catch {
+      out.unknown.push(t.name);
+    }
+  }
+  return out;
+}
+
+function sizeText(bytes: number): string {
+  return bytes % MiB === 0 ? `${bytes / MiB}M` : String(bytes);
+}
+
+/** The plan that measures what `original` measured, on this host. */
+export function planFromResult(original: Result, flags: ReproduceFlags, out: string): { plan: RunPlan; unknown: string[]; unavailableThere: string[] } {
+  const scenarios = resolveScenarios(original.scenarios.map((s) => s.name));
+  const targets = targetsOf(original);
+  if (targets.run.length === 0) {
+    throw new UsageError(`the original ran no target this tsbench can run (${original.targets.map((t) => t.name).join(', ')}); nothing to reproduce`);
+  }
+  const perScenario = new Map(original.scenarios.map((s) => [s.name, { runs: flags.runs ?? s.runs, warmup: s.warmup }]));
+  const l = original.options.limits;
+  const limits: Limits = {
+    ...(l.cpus !== undefined ? { cpus: l.cpus } : {}),
+    ...(l.memoryBytes !== undefined ? { memoryBytes: l.memoryBytes } : {}),
+    ...(l.pids !== undefined ? { pids: l.pids } : {}),
+  };
+  const scenarioOptions = scenarioOptionsOf(original);
+  const machine = machineOf(original);
+  const runs = flags.runs ?? original.options.runs;
+  const maxRuns = original.options.maxRuns;
+  const plan: RunPlan = {
+    scenarios,
+    targets: targets.run,
+    ...(runs !== undefined ? { runs } : {}),
+    ...(original.options.warmup !== undefined ? { warmup: original.options.warmup } : {}),
+    perScenario,
+    seed: original.seed,
+    limits,
+    scenarioOptions,
+    options: driverOptions(machine !== undefined ? { machine } : {}),
+    given: {
+      ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}),
+      ...(limits.memoryBytes !== undefined ? { memory: sizeText(limits.memoryBytes) } : {}),
+      ...(typeof scenarioOptions['ioSizeBytes'] === 'number' ? { ioSize: sizeText(scenarioOptions['ioSizeBytes']) } : {}),
+      ...(typeof scenarioOptions['instances'] === 'number' ? { instances: String(scenarioOptions['instances']) } : {}),
+    },
+    out: join(out, 'reproduction'),
+    allowMissing: flags.allowMissing === true,
+    json: false,
+    ...(maxRuns !== undefined ? { untilDecided: { maxRuns: Math.max(maxRuns, runs ?? 0) } } : {}),
+    command: process.argv.slice(2),
+  };
+  return { plan, unknown: targets.unknown, unavailableThere: targets.unavailableThere };
+}
+
+/** What cannot be matched on this host, one line each: the environment, the targets, the scenarios' parameters. */
+export function unmatched(original: Result, plan: RunPlan, seen: BeforeSamples, unknown: readonly string[]): string[] {
+  const here: Result = {
+    schema: SCHEMA_ID,
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'tsbench', version: toolVersion() },
+    command: plan.command,
+    seed: plan.seed,
+    startedAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    complete: true,
+    options: { ...(plan.runs !== undefined ? { runs: plan.runs } : {}), ...(plan.warmup !== undefined ? { warmup: plan.warmup } : {}), limits: plan.limits },
+    host: seen.host,
+    ...(seen.images.length > 0 ? { images: seen.images } : {}),
+    targets: plan.targets.map((name) => {
+      const p = seen.probes.get(name);
+      return { name, available: p?.available ?? false, ...(p?.reason ? { reason: p.reason } : {}), ...(p?.details ? { details: p.details } : {}) };
+    }),
+    scenarios: [],
+  };
+  const lines: string[] = [];
+  for (const d of fingerprintDiffs(original, here)) {
+    if (d.key === 'vmTargets' || d.key.startsWith('complete') || d.key === 'options') continue;
+    lines.push(`${d.label}: ${d.base} there, ${d.head} here${d.accelerator ? ' (VM figures cannot be compared)' : ''}`);
+  }
+  for (const name of unknown) lines.push(`target ${name}: this tsbench has no such target; not run`);
+  for (const t of here.targets) {
+    const there = original.targets.find((x) => x.name === t.name);
+    if (there?.available && !t.available) lines.push(`target ${t.name}: available there, unavailable here (${t.reason ?? 'no reason given'})`);
+  }
+  for (const sc of plan.scenarios) {
+    const o = original.scenarios.find((s) => s.name === sc.name);
+    const mine = sc.parameters(plan.scenarioOptions);
+    if (o && JSON.stringify(o.parameters) !== JSON.stringify(mine))
+      lines.push(`${sc.name} parameters: ${JSON.stringify(o.parameters)} there, ${JSON.stringify(mine)} here`);
+  }
+  return lines;
+}
+
+/** Each claim's verdict on the original and on the reproduction, one line per claim. */
+function claimLines(claims: readonly HostClaims[]): string[] {
+  const [a, b] = claims.map((h) => new Map(h.verdicts.map((v) => [v.id, v.verdict] as const)));
+  const ids = [...new Set([...(a?.keys() ?? []), ...(b?.keys() ?? [])])];
+  return ids.map((id) => `  ${id.padEnd(4)} ${(a?.get(id) ?? '—').padEnd(14)} → ${b?.get(id) ?? '—'}${a?.get(id) !== b?.get(id) ? '   (differs)' : ''}`);
+}
+
+export async function reproduceCommand(path: string, flags: ReproduceFlags): Promise<number> {
+  const { text, label } = await readOriginal(path);
+  const parsed = parseResult(text, label);
+  const original = parsed.result;
+  const out = resolve(flags.out ?? defaultOutDir());
+  const { plan, unknown, unavailableThere } = planFromResult(original, flags, out);
+  const originalPath = join(out, 'original', 'results.json');
+  const done = await executePlan(plan, {
+    beforeSamples: async (seen) => {
+      const lines = unmatched(original, plan, seen, unknown);
+      if (unavailableThere.length > 0) lines.push(`not reproduced, unavailable there too: ${unavailableThere.join(', ')}`);
+      process.stderr.write(
+        lines.length === 0
+          ? "tsbench: reproduce: this host matches the original's environment (tool, CPU, kernel, cgroups, QEMU, KVM verdict, images, targets, parameters)\n"
+          : `tsbench: reproduce: what cannot be matched on this host (figures may differ for these reasons):\n${lines.map((l) => `  ${l}\n`).join('')}`,
+      );
+      await writeAtomic(originalPath, text);
+    },
+  });
+  if (done.code === EXIT.interrupted) return done.code;
+  // Both as loaded, without reading them again: the original as parsed above (its bytes are what original/results.json
+  // holds), the reproduction as the runner computed it (results.json holds exactly its toJson).
+  const loaded: LoadedResult[] = [
+    { ...parsed, path: originalPath },
+    { path: done.paths.json, result: done.outcome.result, text: toJson(done.outcome.result) },
+  ];
+  const spec: ComparisonSpec = { base: originalPath, head: done.paths.json, alpha: DEFAULT_ALPHA, seed: 1, threshold: DEFAULT_THRESHOLD };
+  const comparison = reproductionComparison(loaded, spec);
+  // One judgement per file (each file is one host), shared by the page, the summary and the lines below.
+  const claims = claimsPerFile(loaded);
+  const html = renderHtml(loaded, { claims, claimsBy: 'file', reproduction: { spec, comparison } });
+  const md = `${renderMarkdown(loaded, { claims })}\n## Reproduction\n\n${formatComparison(comparison, 'md')}`;
+  const files = { html: join(out, 'report.html'), md: join(out, 'report.md'), json: join(out, 'comparison.json') };
+  await writeAtomic(files.html, html);
+  await writeAtomic(files.md, md);
+  await writeAtomic(files.json, formatComparison(comparison, 'json'));
+  process.stdout.write(`\nreproduction: ${done.paths.json} against the original ${label}\n${formatComparison(comparison, 'text')}`);
+  process.stdout.write(`\nclaims (original → reproduction):\n${claimLines(claims).join('\n')}\n`);
+  process.stdout.write(`\nside by side: ${files.html}\n              ${files.md}\n              ${files.json}\n`);
+  const differs = reproductionDiffers(comparison);
+  if (done.code !== EXIT.ok) return done.code;
+  if (unknown.length > 0 && flags.allowMissing !== true) {
+    process.stderr.write(`tsbench: target(s) ${unknown.join(', ')} of the original not run here; pass --allow-missing to accept that\n`);
+    return EXIT.failed;
+  }
+  if (differs) {
+    process.stderr.write('tsbench: reproduce: some series differ beyond the hosts’ own noise (see the report)\n');
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
+
+export function registerReproduceCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('reproduce')
+    .description(
+      'run the scenarios, targets, limits and parameters of a report or results file on this host and write both side by side, with compare’s verdict per series and the claims of each',
+    )
+    .argument('<file>', 'a report.html (holding one result file) or a results.json')
+    .option('-r, --runs <n>', 'measured samples per target (default: the original’s)', positiveInt('--runs', '30'))
+    .option('-o, --out <dir>', 'output directory (default: results/<timestamp>)')
+    .option('--allow-missing', 'exit 0 even when a target of the original is unavailable here (it is skipped either way)')
+    .action(async (path: string, flags: ReproduceFlags) => setExit(await reproduceCommand(path, flags)));
+}
