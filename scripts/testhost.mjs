@@ -15,7 +15,12 @@ import { parseArgs } from 'node:util';
 import { assembleTestHost, kvmUnavailable, runInTestHost } from '../dist/test/helpers/testhost.js';
 
 const { values, positionals } = parseArgs({
-  options: { out: { type: 'string' }, timeout: { type: 'string', default: '900' }, memory: { type: 'string', default: '2048' }, init: { type: 'string', default: 'init' } },
+  options: {
+    out: { type: 'string' },
+    timeout: { type: 'string', default: '900' },
+    memory: { type: 'string', default: '2048' },
+    init: { type: 'string', default: 'init' },
+  },
   allowPositionals: true,
 });
 if (positionals.length === 0) {

@@ -200,6 +200,10 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
     assert.equal(f['scopeBefore'], '1', JSON.stringify(f));
     assert.equal(f['exit'], '137');
     assert.equal(f['clean'], '0', await out('clean.log'));
-    assert.deepEqual({ scopes: f['scopes'], ours: f['ours'], tmp: f['tmp'], state: f['state'] }, { scopes: '0', ours: '0', tmp: '0', state: '0' }, await out('clean.log'));
+    assert.deepEqual(
+      { scopes: f['scopes'], ours: f['ours'], tmp: f['tmp'], state: f['state'] },
+      { scopes: '0', ours: '0', tmp: '0', state: '0' },
+      await out('clean.log'),
+    );
   });
 });

@@ -44,7 +44,16 @@ import {
   seccompLauncherArgs,
   type Confinement,
 } from '../linux/confinement.js';
-import { CONTAINER_CAPABILITIES, type Capabilities, type Driver, type DriverOptions, type Instance, type LaunchRequest, type PrepareContext, type Probe } from '../types.js';
+import {
+  CONTAINER_CAPABILITIES,
+  type Capabilities,
+  type Driver,
+  type DriverOptions,
+  type Instance,
+  type LaunchRequest,
+  type PrepareContext,
+  type Probe,
+} from '../types.js';
 import { InstanceCgroups, enforceableLimits, ensureParents, removeParentsSync, unenforceable, type CgroupHost } from '../linux/cgroups.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';

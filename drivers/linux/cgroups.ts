@@ -209,7 +209,8 @@ export function unavailableLimits(host: CgroupHost): string[] {
 export function unenforceable(host: CgroupHost, limits: Limits): string | undefined {
   for (const c of host.missing) {
     const l = LIMIT_OF[c as 'memory' | 'cpu' | 'pids'] as { limit: keyof Limits; flag: string } | undefined;
-    if (l !== undefined && limits[l.limit] !== undefined) return `${l.flag} needs the ${c} cgroup controller, which this host does not offer to tsbench: ${fixFor(c)}`;
+    if (l !== undefined && limits[l.limit] !== undefined)
+      return `${l.flag} needs the ${c} cgroup controller, which this host does not offer to tsbench: ${fixFor(c)}`;
   }
   return undefined;
 }

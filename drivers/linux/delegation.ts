@@ -65,7 +65,19 @@ async function decide(mount: string): Promise<Delegation> {
   // a second of tsbench; in a process group of its own, recorded so that a sweep ends it too.
   const holder = execa(
     'systemd-run',
-    ['--scope', '--quiet', '--collect', `--unit=${scope}`, `--slice=${SLICE}`, '--property=Delegate=yes', '--', 'tail', `--pid=${process.pid}`, '-f', '/dev/null'],
+    [
+      '--scope',
+      '--quiet',
+      '--collect',
+      `--unit=${scope}`,
+      `--slice=${SLICE}`,
+      '--property=Delegate=yes',
+      '--',
+      'tail',
+      `--pid=${process.pid}`,
+      '-f',
+      '/dev/null',
+    ],
     { detached: true, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', reject: false },
   );
   const pid = holder.pid;
@@ -92,7 +104,9 @@ async function decide(mount: string): Promise<Delegation> {
     if (at.includes(`0::/${relative}\n`) && /\btail\b/.test(procFile(pid, 'cmdline'))) break;
     if (ended || Date.now() > deadline) {
       kill();
-      return root(`systemd did not give tsbench a delegated scope (systemd-run: ${stderr.trim() || (ended ? 'exited' : 'no answer in 20 s')}): tsbench makes its parents at the root`);
+      return root(
+        `systemd did not give tsbench a delegated scope (systemd-run: ${stderr.trim() || (ended ? 'exited' : 'no answer in 20 s')}): tsbench makes its parents at the root`,
+      );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -107,7 +121,11 @@ async function decide(mount: string): Promise<Delegation> {
   holder.stderr?.destroy();
   holder.unref();
   setCgroupBase(relative);
-  return { mode: 'systemd-scope', where: dir, why: `systemd runs this cgroup v2 host: a transient scope with Delegate=yes in ${SLICE}, removed by systemd when tsbench ends` };
+  return {
+    mode: 'systemd-scope',
+    where: dir,
+    why: `systemd runs this cgroup v2 host: a transient scope with Delegate=yes in ${SLICE}, removed by systemd when tsbench ends`,
+  };
 }
 
 function procFile(pid: number, name: string): string {

@@ -12,7 +12,16 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cgroupBase, cgroupMounts, parentDir, readAccounting, removeCgroupTree, removeCgroupTreeSync, type CgroupHost, type Hierarchy } from '../linux/cgroups.js';
+import {
+  cgroupBase,
+  cgroupMounts,
+  parentDir,
+  readAccounting,
+  removeCgroupTree,
+  removeCgroupTreeSync,
+  type CgroupHost,
+  type Hierarchy,
+} from '../linux/cgroups.js';
 import type { Accounting } from '../types.js';
 
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */

@@ -35,7 +35,7 @@ export class MountNamespace {
     const deadline = Date.now() + 5000;
     for (;;) {
       let ns: string | undefined;
-      let argv0 = '';
+      let argv0: string;
       try {
         ns = readlinkSync(`/proc/${pid}/ns/mnt`);
         argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';

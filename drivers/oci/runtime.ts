@@ -31,7 +31,17 @@ import { atExit } from '../../core/exit.js';
 import { cgroupBase, enforceableLimits, enforceablePart, unenforceable, type CgroupHost } from '../linux/cgroups.js';
 import { LinuxInstances, TRIAL_LIMITS, cgroupDetails, linuxCgroups, prepareImageAndCgroups } from '../linux/lifecycle.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { CONTAINER_CAPABILITIES, type Capabilities, type Driver, type DriverOptions, type Instance, type LaunchRequest, type Limits, type PrepareContext, type Probe } from '../types.js';
+import {
+  CONTAINER_CAPABILITIES,
+  type Capabilities,
+  type Driver,
+  type DriverOptions,
+  type Instance,
+  type LaunchRequest,
+  type Limits,
+  type PrepareContext,
+  type Probe,
+} from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { checkNetwork } from '../linux/network.js';
 import { describeConfinement, type Confinement } from '../linux/confinement.js';
