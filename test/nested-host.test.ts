@@ -2,7 +2,7 @@
  * What tsbench does on a host that is itself a VM under TCG (the nested KVM test host), and the pieces
  * the test host is built from, without booting it: the detection, the per-VM KVM verdicts, the lean
  * kernel a test host carries (TSBENCH_LEAN_KERNEL), and the KVM modules the kernel cache keeps.
- * test/kvm-nested.test.ts boots the test host itself.
+ * test/testhosts.test.ts boots the test host itself.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -75,8 +75,8 @@ const E2FSPROGS = ['/usr/sbin/mke2fs', '/usr/sbin/e2fsck', '/usr/sbin/resize2fs'
 const BASH = ['/bin/bash', '/usr/bin/ldd'];
 /** The net scenario's host side: iproute2's ip (netns, tuntap) and util-linux's nsenter, not busybox's applets. */
 const NET_TOOLS = ['/usr/sbin/ip', '/usr/bin/nsenter'];
-/** The OCI runtimes the container-level tests run on the pure v2 host, where they are installed here, and util-linux's unshare and setpriv, which hold their private mount namespace. */
-const RUNTIMES = ['/usr/sbin/runc', '/usr/bin/crun', '/usr/bin/unshare', '/usr/bin/setpriv'];
+/** The OCI runtimes the container-level tests run on the pure v2 host, where they are installed here, util-linux's unshare and setpriv, which hold their private mount namespace, and its ipcmk and ipcrm (the isolation scenario's SysV segment). */
+const RUNTIMES = ['/usr/sbin/runc', '/usr/bin/crun', '/usr/bin/unshare', '/usr/bin/setpriv', '/usr/bin/ipcmk', '/usr/bin/ipcrm'];
 /**
  * systemd as the test host's PID 1 when a run asks for it (`init: 'systemd'`): the manager, the tools
  * tsbench uses to get a delegated scope (systemd-run; coreutils' tail, whose --pid busybox's lacks) and
@@ -234,7 +234,7 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   // busybox for the shell and the init's tools, every applet but those a real binary below provides
   const { stdout: applets } = await execa(BUSYBOX, ['--list']);
-  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox', 'ip', 'nsenter', 'tail', 'unshare', 'setpriv']);
+  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox', 'ip', 'nsenter', 'tail', 'unshare', 'setpriv', 'ipcmk', 'ipcrm']);
   for (const a of applets.split('\n').filter((x) => x !== '' && !real.has(x))) rootfs.push({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
   rootfs.push({ kind: 'symlink', path: '/sbin/mkfs.ext4', target: 'mke2fs' });
   // what `loadImage` plans with (busybox, the tools and their libraries, at their host paths), so the image in the cache is found
