@@ -61,6 +61,10 @@ echo "state=$(ls /run/tsbench 2> /dev/null | wc -l)" >> interrupt
 t interrupt
 `;
 
+/**
+ * The container targets the v2 host runs: tsbench's own and the OCI runtimes. Not podman: it works there (checked by
+ * hand, docs/testhost.md), but its image import and Go start under emulation took the job past its time.
+ */
 const TARGETS = 'container,runc,crun';
 
 /** What runs inside; every command's output and exit code land in /io/out. */
@@ -76,32 +80,29 @@ scopes() { ls -d /sys/fs/cgroup/tsbench.slice/tsbench-*.scope 2> /dev/null | wc 
 ours() { find /sys/fs/cgroup -type d \\( -name 'tsbench' -o -name 'tsbench-oci' -o -name 'tsbench-*.scope' \\) 2> /dev/null | wc -l; }
 sleep 2
 { echo "scopes=$(scopes)"; echo "ours=$(ours)"; echo "units=$(systemctl list-units --all --plain --no-legend 'tsbench-*' 2> /dev/null | wc -l)"; } > after-all
-# Ctrl-C in the middle of a run: exit 130 and nothing left, the delegated scope included
+# Ctrl-C and SIGKILL in the middle of a run (once an instance's cgroup exists): exit 130 and nothing left, the delegated
+# scope included; after a SIGKILL the scope's holder sees tsbench go, and the next tsbench command sweeps the rest
 inside() { find /sys/fs/cgroup/tsbench.slice -mindepth 3 -type d 2> /dev/null | grep -c -E '/tsbench(-oci)?/'; }
-tsbench run startup --targets container,runc --runs 200 --warmup 0 --out interrupted > interrupted.log 2>&1 &
-pid=$!
-i=0
-while [ "$(inside)" = 0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-echo "scopeBefore=$(scopes)" > interrupt
-kill -INT $pid
-wait $pid
-echo "exit=$?" >> interrupt
+midrun() {
+  tsbench run startup --targets $3 --runs 200 --warmup 0 --out $2-results > $2.log 2>&1 &
+  pid=$!
+  i=0
+  while [ "$(inside)" = 0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  echo "scopeBefore=$(scopes)" > $2
+  kill -$1 $pid
+  wait $pid
+  echo "exit=$?" >> $2
+}
+left() { echo "scopes=$(scopes)"; echo "ours=$(ours)"; echo "tmp=$(ls -d /tmp/tsbench-* 2> /dev/null | wc -l)"; echo "state=$(ls /run/tsbench 2> /dev/null | wc -l)"; }
+midrun INT interrupt container,runc
 sleep 2
-{ echo "scopes=$(scopes)"; echo "ours=$(ours)"; echo "tmp=$(ls -d /tmp/tsbench-* 2> /dev/null | wc -l)"; echo "state=$(ls /run/tsbench 2> /dev/null | wc -l)"; } >> interrupt
+left >> interrupt
 t interrupt
-# SIGKILL: the scope's holder sees tsbench go and ends; the next tsbench command sweeps the rest
-tsbench run startup --targets container --runs 200 --warmup 0 --out killed > killed.log 2>&1 &
-pid=$!
-i=0
-while [ "$(inside)" = 0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-echo "scopeBefore=$(scopes)" > kill
-kill -KILL $pid
-wait $pid
-echo "exit=$?" >> kill
+midrun KILL kill container
 sleep 3
 tsbench clean > clean.log 2>&1; echo "clean=$?" >> kill
 sleep 1
-{ echo "scopes=$(scopes)"; echo "ours=$(ours)"; echo "tmp=$(ls -d /tmp/tsbench-* 2> /dev/null | wc -l)"; echo "state=$(ls /run/tsbench 2> /dev/null | wc -l)"; } >> kill
+left >> kill
 t kill
 `;
 
@@ -392,7 +393,7 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
   test('Ctrl-C in the middle of a run ends it with 130 and leaves no scope, cgroup, scratch directory or state', async () => {
     const f = await facts('interrupt');
     assert.equal(f['scopeBefore'], '1', `the run had its scope when the Ctrl-C came: ${JSON.stringify(f)}`);
-    assert.equal(f['exit'], '130', await v2Out('interrupted.log'));
+    assert.equal(f['exit'], '130', await v2Out('interrupt.log'));
     assert.deepEqual({ scopes: f['scopes'], ours: f['ours'], tmp: f['tmp'], state: f['state'] }, { scopes: '0', ours: '0', tmp: '0', state: '0' });
   });
 

@@ -14,11 +14,11 @@
  * differs beyond the hosts' noise; 1: a series differs, or a target failed or
  * was unavailable (without --allow-missing); 2: bad input; 130: interrupted.
  */
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError, describeError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { parseResult, type LoadedResult } from '../../core/load.js';
+import { readPageOrResults } from './verify.js';
 import { toJson } from '../../reports/json.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Result } from '../../core/schema.js';
 import { MiB } from '../../core/units.js';
@@ -50,14 +50,7 @@ interface ReproduceFlags {
 
 /** The original: a results file, or the one result file a report page embeds (its bytes as embedded). */
 export async function readOriginal(path: string): Promise<{ text: string; label: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a report.html or results.json written by tsbench`);
-    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
-  }
+  const text = await readPageOrResults(path);
   if (
     !text
       .replace(/^\uFEFF/, '')

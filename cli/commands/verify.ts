@@ -10,16 +10,20 @@ import type { Command } from 'commander';
 import { UsageError, describeError } from '../../core/errors.js';
 import { verifyText } from '../../reports/verify.js';
 
-export async function verifyCommand(path: string): Promise<number> {
-  let text: string;
+/** The text of a report page or results file named on the command line; a one-line UsageError when it cannot be read. */
+export async function readPageOrResults(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a report.html or results.json written by tsbench`);
     if (code === 'EISDIR') throw new UsageError(`${path}: is a directory; pass its report.html or results.json`);
     throw new UsageError(`${path}: cannot read (${describeError(e)})`);
   }
+}
+
+export async function verifyCommand(path: string): Promise<number> {
+  const text = await readPageOrResults(path);
   const outcome = verifyText(text, path);
   for (const n of outcome.notes) process.stderr.write(`tsbench: note: ${n}\n`);
   if (outcome.differences.length === 0) {

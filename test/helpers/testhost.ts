@@ -234,7 +234,23 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   rootfs.push({ kind: 'chardev', path: '/dev/console', major: 5, minor: 1 });
   // busybox for the shell and the init's tools, every applet but those a real binary below provides
   const { stdout: applets } = await execa(BUSYBOX, ['--list']);
-  const real = new Set(['bash', 'ldd', 'mke2fs', 'mkfs.ext2', 'e2fsck', 'resize2fs', 'debugfs', 'busybox', 'ip', 'nsenter', 'tail', 'unshare', 'setpriv', 'ipcmk', 'ipcrm']);
+  const real = new Set([
+    'bash',
+    'ldd',
+    'mke2fs',
+    'mkfs.ext2',
+    'e2fsck',
+    'resize2fs',
+    'debugfs',
+    'busybox',
+    'ip',
+    'nsenter',
+    'tail',
+    'unshare',
+    'setpriv',
+    'ipcmk',
+    'ipcrm',
+  ]);
   for (const a of applets.split('\n').filter((x) => x !== '' && !real.has(x))) rootfs.push({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
   rootfs.push({ kind: 'symlink', path: '/sbin/mkfs.ext4', target: 'mke2fs' });
   // what `loadImage` plans with (busybox, the tools and their libraries, at their host paths), so the image in the cache is found
