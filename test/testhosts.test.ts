@@ -35,8 +35,8 @@ tsbench targets --json > targets.json 2> targets.err; echo $? > targets.code; t 
 # SIGKILL: a run that stands still may not answer a TERM; its launchers die with it and the next command sweeps the rest.
 again() { name=$1; shift; timeout -s KILL 240 "$@" > $name.log 2>&1; rc=$?; if [ $rc = 124 ] || [ $rc = 137 ]; then echo "$name timed out once" >> retries; timeout -s KILL 240 "$@" > $name.log 2>&1; rc=$?; fi; echo $rc > $name.code; t $name; }
 again startup tsbench run startup --targets container,kvm,container-in-kvm,kvm-cloud,container-in-kvm-cloud --runs 1 --warmup 0 --out startup
-tsbench exec --target kvm -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 7' > exec-kvm.out 2> exec-kvm.err; echo $? > exec-kvm.code; t exec-kvm
-tsbench exec --target kvm-cloud -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 9' > exec-cloud.out 2> exec-cloud.err; echo $? > exec-cloud.code; t exec-cloud
+again exec-kvm tsbench exec --target kvm -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 7'
+again exec-cloud tsbench exec --target kvm-cloud -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 9'
 again limits tsbench run limits --targets kvm --runs 1 --memory 128M --out limits
 again net tsbench run net --targets kvm --runs 1 --net-time 1 --out net
 echo "netns=$(ls /run/netns 2> /dev/null | wc -l)" > net.after
@@ -213,10 +213,10 @@ describe('the kvm path, run in the nested KVM test host', { skip: kvmSkip }, () 
   });
 
   test("exec --target kvm and --target kvm-cloud return the job's output and exit code", async () => {
-    assert.equal((await out('exec-kvm.code')).trim(), '7', await out('exec-kvm.err'));
-    assert.match(await out('exec-kvm.out'), /^hello from \d+\.\d+/m);
-    assert.equal((await out('exec-cloud.code')).trim(), '9', await out('exec-cloud.err'));
-    assert.match(await out('exec-cloud.out'), /^hello from .*cloud-amd64$/m);
+    assert.equal((await out('exec-kvm.code')).trim(), '7', await out('exec-kvm.log'));
+    assert.match(await out('exec-kvm.log'), /^hello from \d+\.\d+/m);
+    assert.equal((await out('exec-cloud.code')).trim(), '9', await out('exec-cloud.log'));
+    assert.match(await out('exec-cloud.log'), /^hello from .*cloud-amd64$/m);
   });
 
   test("limits sees the guest's OOM killer act under kvm", async () => {
