@@ -118,7 +118,7 @@ describe('cgroup hierarchies', () => {
     const layout = cgroupLayoutOf(readFileSync('/proc/self/mounts', 'utf8'));
     const d = await delegation();
     if (layout === 'v2' && systemdBooted())
-      assert.equal(d.mode, 'systemd-scope'); // a v2 host run by systemd: the scope (test/cgroup-v2.test.ts)
+      assert.equal(d.mode, 'systemd-scope'); // a v2 host run by systemd: the scope (test/testhosts.test.ts)
     else {
       assert.equal(d.mode, 'root');
       assert.match(d.why, layout === 'v2' ? /no systemd manages this cgroup v2 tree/ : /not a pure cgroup v2 host/);

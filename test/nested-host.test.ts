@@ -95,7 +95,7 @@ describe('a lean kernel built elsewhere (TSBENCH_LEAN_KERNEL)', () => {
   });
 });
 
-describe('the kernel cache keeps the KVM modules, and tun and vhost_net for the test host’s tap', () => {
+describe('the kernel cache keeps the KVM modules, tun and vhost_net for the test host’s tap, and dummy for its isolation runs', () => {
   const modules = join(work, 'modules');
   mkdirSync(join(modules, 'kernel'), { recursive: true });
   const dep = [
@@ -110,6 +110,7 @@ describe('the kernel cache keeps the KVM modules, and tun and vhost_net for the 
     'kernel/virt/lib/irqbypass.ko:',
     'kernel/drivers/net/tun.ko:',
     'kernel/drivers/net/tap.ko:',
+    'kernel/drivers/net/dummy.ko:',
     'kernel/drivers/vhost/vhost_iotlb.ko:',
     'kernel/drivers/vhost/vhost.ko: kernel/drivers/vhost/vhost_iotlb.ko',
     'kernel/drivers/vhost/vhost_net.ko: kernel/drivers/vhost/vhost.ko kernel/drivers/vhost/vhost_iotlb.ko kernel/drivers/net/tap.ko kernel/drivers/net/tun.ko',
@@ -117,11 +118,12 @@ describe('the kernel cache keeps the KVM modules, and tun and vhost_net for the 
   writeFileSync(join(modules, 'modules.dep'), dep.join('\n') + '\n');
   writeFileSync(join(modules, 'modules.builtin'), '');
 
-  test('kvm_amd, tun and vhost_net, each with its dependencies first, apart from the modules every boot loads', async () => {
-    assert.deepEqual(KVM_MODULES, ['kvm_amd', 'tun', 'vhost_net']);
+  test('kvm_amd, tun, vhost_net and dummy, each with its dependencies first, apart from the modules every boot loads', async () => {
+    assert.deepEqual(KVM_MODULES, ['kvm_amd', 'tun', 'vhost_net', 'dummy']);
     const selected = await selectModules(modules, { set: 'kvm' });
     assert.deepEqual(selected.slice(0, 3), ['kernel/virt/lib/irqbypass.ko', 'kernel/arch/x86/kvm/kvm.ko', 'kernel/arch/x86/kvm/kvm-amd.ko']);
     assert.deepEqual([...selected.slice(3)].sort(), [
+      'kernel/drivers/net/dummy.ko',
       'kernel/drivers/net/tap.ko',
       'kernel/drivers/net/tun.ko',
       'kernel/drivers/vhost/vhost.ko',
