@@ -12,6 +12,8 @@ import { sha256Hex, type LoadedResult } from '../core/load.js';
 import { evaluateClaims } from './claims/index.js';
 import type { HostClaims } from './claims/types.js';
 import { compareResults, type Comparison, type CompareOptions } from './compare/index.js';
+import type { Calibration } from './compare/calibration.js';
+import { parseThresholds } from './compare/thresholds.js';
 import { toCsv } from './csv.js';
 import { buildReportModel, sourceName } from './html/model.js';
 import { toJson } from './json.js';
@@ -62,6 +64,8 @@ export interface ShownComparison {
   verdict: string;
   change?: number;
   q?: number;
+  /** the series' threshold (absent on pages made before it was shown) */
+  threshold?: number;
 }
 
 /** How the page judged the claims: per host (`tsbench report`), or per file (a reproduction: each run on its own). */
@@ -73,8 +77,12 @@ export interface ComparisonSpec {
   head: string;
   alpha: number;
   seed: number;
-  /** the threshold of every series (compare's --threshold, one for all) */
+  /** the threshold of every series no rule or calibration names (compare's --threshold PCT) */
   threshold: number;
+  /** compare's --threshold rules naming a metric (`io.randReadIops=10%`), as given */
+  thresholdRules?: string[];
+  /** compare's --calibration: the file's name and its content, so the page can be verified without it */
+  calibration?: { path: string; calibration: Calibration };
 }
 
 export interface PageFigures {
@@ -120,7 +128,12 @@ export function reproductionComparison(results: readonly LoadedResult[], spec: C
     if (!r) throw new Error(`the comparison names ${path}, which the page does not hold`);
     return r;
   };
-  const opts: CompareOptions = { thresholds: { fallback: spec.threshold, rules: [] }, alpha: spec.alpha, seed: spec.seed };
+  const opts: CompareOptions = {
+    thresholds: { fallback: spec.threshold, rules: parseThresholds(spec.thresholdRules ?? []).rules },
+    alpha: spec.alpha,
+    seed: spec.seed,
+    ...(spec.calibration ? { calibration: spec.calibration } : {}),
+  };
   return compareResults(find(spec.base), find(spec.head), opts);
 }
 
@@ -168,6 +181,7 @@ export function pageFigures(
               verdict: s.verdict,
               ...(s.change ? { change: s.change.change } : {}),
               ...(s.q !== undefined ? { q: s.q } : {}),
+              threshold: s.threshold,
             })),
           },
         }

@@ -22,6 +22,7 @@ import {
   type PageFigures,
   type ShownSeries,
 } from './embedded.js';
+import { parseCalibration } from './compare/calibration.js';
 import { sourceName } from './html/model.js';
 
 export interface VerifyOutcome {
@@ -121,9 +122,19 @@ export function verifyPageText(html: string, path: string): VerifyOutcome {
   const claims = claimsOf(loaded, claimsBy);
   let comparison: { spec: ComparisonSpec; comparison: ReturnType<typeof reproductionComparison> } | undefined;
   if (rawFigures.comparison) {
-    const { base, head, alpha, seed, threshold } = rawFigures.comparison;
-    const spec: ComparisonSpec = { base, head, alpha, seed, threshold };
+    const { base, head, alpha, seed, threshold, thresholdRules, calibration } = rawFigures.comparison;
     try {
+      const spec: ComparisonSpec = {
+        base,
+        head,
+        alpha,
+        seed,
+        threshold,
+        ...(thresholdRules ? { thresholdRules } : {}),
+        ...(calibration
+          ? { calibration: { path: calibration.path, calibration: parseCalibration(JSON.stringify(calibration.calibration), calibration.path) } }
+          : {}),
+      };
       comparison = { spec, comparison: reproductionComparison(loaded, spec) };
     } catch (e) {
       throw new UsageError(`${path}: the embedded comparison is corrupt (${describeError(e)}); rebuild the page`);
@@ -239,6 +250,8 @@ function comparisonDifferences(shown: PageFigures, computed: PageFigures): strin
     else if (w.verdict !== s.verdict) out.push(`${key(s)}: the page says the comparison found ${s.verdict}, its samples give ${w.verdict}`);
     else if ((s.change === undefined) !== (w.change === undefined) || (s.change !== undefined && w.change !== undefined && !sameFigure(s.change, w.change))) {
       out.push(`${key(s)}: the page shows a change of ${String(s.change)}, its samples give ${String(w.change)}`);
+    } else if (s.threshold !== undefined && w.threshold !== undefined && !sameFigure(s.threshold, w.threshold)) {
+      out.push(`${key(s)}: the page shows a threshold of ${String(s.threshold)}, the comparison's settings give ${String(w.threshold)}`);
     }
   }
   for (const w of want.values()) out.push(`${key(w)}: the page shows no comparison, its samples give ${w.verdict}`);

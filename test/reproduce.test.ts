@@ -4,7 +4,7 @@
  * and one side-by-side report that verify finds consistent.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -94,6 +94,58 @@ describe('tsbench reproduce', () => {
     );
     const ok = await tsbench(['reproduce', path, '--runs', '2', '--allow-missing', '--out', join(work, 'elsewhere2')]);
     assert.equal(ok.exitCode, 0, ok.stdout + ok.stderr);
+  });
+
+  test("compare's --threshold rules, --alpha and a calibration judge the reproduction, travel in the page, and verify recomputes with them", async () => {
+    const cal = join(work, 'cal.json');
+    const c = await tsbench(['calibrate', '--from', join(original, 'results.json'), join(work, 'runs', 'reproduction', 'results.json'), '-o', cal]);
+    assert.equal(c.exitCode, 0, c.stdout + c.stderr);
+    const out = join(work, 'gated');
+    const r = await tsbench([
+      'reproduce',
+      join(original, 'report.html'),
+      '--threshold',
+      'startup.container.toExitMs=50%',
+      '--alpha',
+      '0.05',
+      '--calibration',
+      cal,
+      '--out',
+      out,
+    ]);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const comparison = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as {
+      alpha: number;
+      series: { target: string; metric: string; threshold: number; thresholdSource?: string }[];
+    };
+    assert.equal(comparison.alpha, 0.05);
+    const thr = new Map(comparison.series.map((s) => [`${s.target}/${s.metric}`, [s.threshold, s.thresholdSource]]));
+    assert.deepEqual(thr.get('container/toExitMs'), [0.5, 'startup.container.toExitMs=50%'], 'the explicit rule wins');
+    assert.equal(thr.get('container/toReadyMs')?.[1], 'calibration', 'the calibration below it');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(html, /<td>50% <span class="small muted">\(startup\.container\.toExitMs=50%\)<\/span><\/td>/);
+    assert.match(html, /<span class="small muted">\(calibrated\)<\/span>/);
+    const v = await tsbench(['verify', join(out, 'report.html')]);
+    assert.equal(v.exitCode, 0, v.stdout + v.stderr);
+    const edited = join(work, 'gated-edited.html');
+    writeFileSync(edited, html.replace('"thresholdRules":["startup.container.toExitMs=50%"]', '"thresholdRules":["startup.container.toExitMs=40%"]'));
+    const e = await tsbench(['verify', edited]);
+    assert.equal(e.exitCode, 1, e.stdout + e.stderr);
+    assert.match(e.stdout + e.stderr, /container\/startup\/toExitMs: the page shows a threshold of 0\.5, the comparison's settings give 0\.4/);
+  });
+
+  test('a --threshold naming no metric of the original, or an unreadable --calibration, is one line and exit 2 before anything runs', async () => {
+    const out = join(work, 'never-gated');
+    for (const args of [
+      ['--threshold', 'startup.nosuch=5%'],
+      ['--calibration', join(work, 'no-such-calibration.json')],
+    ]) {
+      const r = await tsbench(['reproduce', join(original, 'results.json'), ...args, '--out', out]);
+      assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(args[0]!));
+      assert.equal(existsSync(out), false, 'nothing ran');
+    }
   });
 
   test('a page from another tool or with no embedded data is one line and exit 2', async () => {

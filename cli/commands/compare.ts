@@ -6,20 +6,24 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { compareResults, DEFAULT_ALPHA } from '../../reports/compare/index.js';
-import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
+import { parseAlpha, parseThresholds, type Thresholds } from '../../reports/compare/thresholds.js';
 import { parseCalibration, type Calibration } from '../../reports/compare/calibration.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
 import { COMPARE_FORMATS, formatComparison, type CompareFormat } from '../../reports/compare/render.js';
 
-interface CompareFlags {
+/** The gate's flags, shared by compare and reproduce. */
+export interface GateFlags {
   threshold?: string[];
   alpha?: string;
+  calibration?: string;
+}
+
+interface CompareFlags extends GateFlags {
   format: string;
   seed: number;
   out?: string;
-  calibration?: string;
 }
 
 /** Reads a calibration file for --calibration; a missing or malformed one is a UsageError naming it. */
@@ -33,15 +37,40 @@ export async function readCalibration(path: string): Promise<Calibration> {
   return parseCalibration(text, path);
 }
 
+/** The gate's settings from its flags: each bad one is a UsageError naming it. */
+export async function gateOptions(flags: GateFlags): Promise<{
+  thresholds: Thresholds;
+  alpha: number;
+  calibration?: { path: string; calibration: Calibration };
+}> {
+  const alpha = flags.alpha === undefined ? DEFAULT_ALPHA : parseAlpha(flags.alpha);
+  const thresholds = parseThresholds(flags.threshold ?? []);
+  if (flags.calibration === undefined) return { thresholds, alpha };
+  return { thresholds, alpha, calibration: { path: flags.calibration, calibration: await readCalibration(flags.calibration) } };
+}
+
+/** Adds --threshold, --alpha and --calibration, the gate's flags. */
+export function addGateOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--threshold <pct>',
+      'smallest relative change that counts: 5% for every metric, or metric=10%, scenario.metric=10%, scenario.target.metric=10% (repeatable; default 5%)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--alpha <p>', 'significance level of the Benjamini–Hochberg-adjusted p-values (default: 0.01)')
+    .option(
+      '--calibration <file>',
+      'per-series thresholds from tsbench calibrate (its calibration.json) instead of the default; explicit --threshold rules still win',
+    );
+}
+
 async function compareCommand(basePath: string, headPath: string, flags: CompareFlags): Promise<number> {
   if (!(COMPARE_FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${COMPARE_FORMATS.join(', ')}`);
   }
-  const alpha = flags.alpha === undefined ? DEFAULT_ALPHA : parseAlpha(flags.alpha);
-  const thresholds = parseThresholds(flags.threshold ?? []);
-  const calibration = flags.calibration !== undefined ? { path: flags.calibration, calibration: await readCalibration(flags.calibration) } : undefined;
+  const gate = await gateOptions(flags);
   const [base, head] = [await loadResult(basePath), await loadResult(headPath)];
-  const comparison = compareResults(base, head, { thresholds, alpha, seed: flags.seed, ...(calibration ? { calibration } : {}) });
+  const comparison = compareResults(base, head, { ...gate, seed: flags.seed });
   const text = formatComparison(comparison, flags.format as CompareFormat);
   if (flags.out !== undefined) {
     try {
@@ -54,21 +83,15 @@ async function compareCommand(basePath: string, headPath: string, flags: Compare
 }
 
 export function registerCompareCommand(program: Command, setExit: (code: number) => void): void {
-  program
-    .command('compare')
-    .description('compare two results: change of each median with its CI, a Mann–Whitney p-value adjusted across series, and a verdict; exit 1 on a regression')
-    .argument('<base>', 'the baseline results.json (e.g. last night)')
-    .argument('<head>', 'the results.json to judge')
-    .option(
-      '--threshold <pct>',
-      'smallest relative change that counts: 5% for every metric, or metric=10%, scenario.metric=10%, scenario.target.metric=10% (repeatable; default 5%)',
-      (v: string, prev: string[] = []) => [...prev, v],
-    )
-    .option('--alpha <p>', 'significance level of the Benjamini–Hochberg-adjusted p-values (default: 0.01)')
-    .option(
-      '--calibration <file>',
-      'per-series thresholds from tsbench calibrate (its calibration.json) instead of the default; explicit --threshold rules still win',
-    )
+  addGateOptions(
+    program
+      .command('compare')
+      .description(
+        'compare two results: change of each median with its CI, a Mann–Whitney p-value adjusted across series, and a verdict; exit 1 on a regression',
+      )
+      .argument('<base>', 'the baseline results.json (e.g. last night)')
+      .argument('<head>', 'the results.json to judge'),
+  )
     .addOption(new Option('--format <format>', `output format: ${COMPARE_FORMATS.join(', ')}`).default('text'))
     .addOption(
       new Option('--seed <n>', 'seed of the bootstrap resampling behind each change’s CI (the rank test needs none)')

@@ -1,5 +1,6 @@
 /**
- * `tsbench reproduce REPORT.html|RESULTS.json [--runs N] [--out DIR]`: runs the
+ * `tsbench reproduce REPORT.html|RESULTS.json [--runs N] [--out DIR] [compare's
+ * --threshold, --alpha, --calibration]`: runs the
  * original's scenarios, targets, rounds, limits, scenario options and seed on
  * this host through `tsbench run`'s own path (cli/run.ts), after saying what
  * cannot be matched here (the environment fingerprint of
@@ -27,10 +28,11 @@ import { parseTargets } from '../../drivers/registry.js';
 import type { DriverOptions, Limits } from '../../drivers/types.js';
 import { resolveScenarios } from '../../bench/scenarios/index.js';
 import type { ScenarioOptions } from '../../bench/scenarios/types.js';
-import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
+import { catalogue } from '../../reports/compare/index.js';
 import { fingerprintDiffs } from '../../reports/compare/fingerprint.js';
 import { formatComparison } from '../../reports/compare/render.js';
-import { DEFAULT_THRESHOLD } from '../../reports/compare/thresholds.js';
+import { validateThresholds } from '../../reports/compare/thresholds.js';
+import { addGateOptions, gateOptions, type GateFlags } from './compare.js';
 import type { HostClaims } from '../../reports/claims/index.js';
 import { claimsPerFile, reproductionComparison, type ComparisonSpec } from '../../reports/embedded.js';
 import { renderHtml } from '../../reports/html.js';
@@ -42,7 +44,7 @@ import { positiveInt } from '../options.js';
 import { defaultOutDir, writeAtomic } from '../results.js';
 import { EXIT, driverOptions, executePlan, type BeforeSamples, type RunPlan } from '../run.js';
 
-interface ReproduceFlags {
+interface ReproduceFlags extends GateFlags {
   runs?: number;
   out?: string;
   allowMissing?: boolean;
@@ -207,6 +209,9 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
   const { text, label } = await readOriginal(path);
   const parsed = parseResult(text, label);
   const original = parsed.result;
+  // The gate's flags are checked against the original before anything runs: the reproduction has its scenarios and targets.
+  const gate = await gateOptions(flags);
+  validateThresholds(gate.thresholds, catalogue([original]));
   const out = resolve(flags.out ?? defaultOutDir());
   const { plan, unknown, unavailableThere } = planFromResult(original, flags, out);
   const originalPath = join(out, 'original', 'results.json');
@@ -229,7 +234,15 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
     { ...parsed, path: originalPath },
     { path: done.paths.json, result: done.outcome.result, text: toJson(done.outcome.result) },
   ];
-  const spec: ComparisonSpec = { base: originalPath, head: done.paths.json, alpha: DEFAULT_ALPHA, seed: 1, threshold: DEFAULT_THRESHOLD };
+  const spec: ComparisonSpec = {
+    base: originalPath,
+    head: done.paths.json,
+    alpha: gate.alpha,
+    seed: 1,
+    threshold: gate.thresholds.fallback,
+    ...(gate.thresholds.rules.length > 0 ? { thresholdRules: gate.thresholds.rules.map((r) => r.source) } : {}),
+    ...(gate.calibration ? { calibration: gate.calibration } : {}),
+  };
   const comparison = reproductionComparison(loaded, spec);
   // One judgement per file (each file is one host), shared by the page, the summary and the lines below.
   const claims = claimsPerFile(loaded);
@@ -256,12 +269,14 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
 }
 
 export function registerReproduceCommand(program: Command, setExit: (code: number) => void): void {
-  program
-    .command('reproduce')
-    .description(
-      'run the scenarios, targets, limits and parameters of a report or results file on this host and write both side by side, with compare’s verdict per series and the claims of each',
-    )
-    .argument('<file>', 'a report.html (holding one result file) or a results.json')
+  addGateOptions(
+    program
+      .command('reproduce')
+      .description(
+        'run the scenarios, targets, limits and parameters of a report or results file on this host and write both side by side, with compare’s verdict per series and the claims of each',
+      )
+      .argument('<file>', 'a report.html (holding one result file) or a results.json'),
+  )
     .option('-r, --runs <n>', 'measured samples per target (default: the original’s)', positiveInt('--runs', '30'))
     .option('-o, --out <dir>', 'output directory (default: results/<timestamp>)')
     .option('--allow-missing', 'exit 0 even when a target of the original is unavailable here (it is skipped either way)')
