@@ -148,6 +148,31 @@ describe('tsbench reproduce', () => {
     }
   });
 
+  test("the original's container settings (TSBENCH_CONFINEMENT, TSBENCH_CONTAINER_UPPER) are used again, whatever this environment says, and an override is said", async () => {
+    const unconfined = join(work, 'unconfined');
+    const env = { TSBENCH_CONFINEMENT: 'unconfined', TSBENCH_CONTAINER_UPPER: 'disk' };
+    const o = await tsbench(['run', 'startup', '--targets', 'native,container', '--runs', '2', '--warmup', '0', '--out', unconfined], { env });
+    assert.equal(o.exitCode, 0, o.stderr);
+    const details = (path: string): Record<string, unknown> | undefined =>
+      (JSON.parse(readFileSync(path, 'utf8')) as Result).targets.find((t) => t.name === 'container')?.details;
+    for (const [name, envHere] of [
+      ['plain', { TSBENCH_CONFINEMENT: '', TSBENCH_CONTAINER_UPPER: '' }],
+      ['overridden', { TSBENCH_CONFINEMENT: 'docker-default', TSBENCH_CONTAINER_UPPER: 'tmpfs' }],
+    ] as const) {
+      const out = join(work, `unconfined-${name}`);
+      const r = await tsbench(['reproduce', join(unconfined, 'results.json'), '--out', out], { env: envHere });
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      const d = details(join(out, 'reproduction', 'results.json'));
+      assert.match(String(d?.['confinement']), /^unconfined:/);
+      assert.equal(d?.['upper'], 'disk');
+      if (name === 'plain') assert.match(r.stderr, /this host matches the original's environment/);
+      else {
+        assert.match(r.stderr, /^ {2}TSBENCH_CONFINEMENT=docker-default here: the original's unconfined is used$/m);
+        assert.match(r.stderr, /^ {2}TSBENCH_CONTAINER_UPPER=tmpfs here: the original's disk is used$/m);
+      }
+    }
+  });
+
   test('a page from another tool or with no embedded data is one line and exit 2', async () => {
     const page = join(work, 'other.html');
     writeFileSync(page, '<!doctype html><html><head><meta name="generator" content="tsbench 0.1.0"></head><body></body></html>');

@@ -40,6 +40,7 @@ import { reproductionDiffers } from '../../reports/html/reproduction.js';
 import { renderMarkdown } from '../../reports/markdown.js';
 import { pageSources } from '../../reports/verify.js';
 import { sha256Hex } from '../../core/load.js';
+import { driverOptionsFromEnv } from '../env.js';
 import { positiveInt } from '../options.js';
 import { defaultOutDir, writeAtomic } from '../results.js';
 import { EXIT, driverOptions, executePlan, type BeforeSamples, type RunPlan } from '../run.js';
@@ -95,6 +96,32 @@ function machineOf(r: Result): DriverOptions['machine'] | undefined {
   return m === 'microvm' || m === 'pc' || m === 'q35' ? m : undefined;
 }
 
+/**
+ * The container settings an original ran with, read back from its targets' details (the environment chose them:
+ * TSBENCH_CONFINEMENT, TSBENCH_CONTAINER_UPPER); the reproduction uses them whatever this environment says.
+ */
+export function containerSettingsOf(r: Result): Pick<DriverOptions, 'confinement' | 'upper'> {
+  const out: Pick<DriverOptions, 'confinement' | 'upper'> = {};
+  for (const t of r.targets) {
+    const c = t.details?.['confinement'];
+    const kind = typeof c === 'string' ? c.split(':')[0] : undefined;
+    if (out.confinement === undefined && (kind === 'docker-default' || kind === 'unconfined')) out.confinement = kind;
+    const u = t.details?.['upper'];
+    if (out.upper === undefined && (u === 'tmpfs' || u === 'disk')) out.upper = u;
+  }
+  return out;
+}
+
+/** The variables of this environment that the original's container settings override, one line each. */
+function overriddenHere(settings: Pick<DriverOptions, 'confinement' | 'upper'>, here: DriverOptions): string[] {
+  const lines: string[] = [];
+  if (settings.confinement !== undefined && here.confinement !== undefined && here.confinement !== settings.confinement)
+    lines.push(`TSBENCH_CONFINEMENT=${here.confinement} here: the original's ${settings.confinement} is used`);
+  if (settings.upper !== undefined && here.upper !== undefined && here.upper !== settings.upper)
+    lines.push(`TSBENCH_CONTAINER_UPPER=${here.upper} here: the original's ${settings.upper} is used`);
+  return lines;
+}
+
 /** The targets of an original: those it could run, those this tsbench does not know, and those it could not run there either. */
 function targetsOf(r: Result): { run: string[]; unknown: string[]; unavailableThere: string[] } {
   const out = { run: [] as string[], unknown: [] as string[], unavailableThere: [] as string[] };
@@ -143,7 +170,7 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
     seed: original.seed,
     limits,
     scenarioOptions,
-    options: driverOptions(machine !== undefined ? { machine } : {}),
+    options: { ...driverOptions(machine !== undefined ? { machine } : {}), ...containerSettingsOf(original) },
     given: {
       ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}),
       ...(limits.memoryBytes !== undefined ? { memory: sizeText(limits.memoryBytes) } : {}),
@@ -217,7 +244,7 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
   const originalPath = join(out, 'original', 'results.json');
   const done = await executePlan(plan, {
     beforeSamples: async (seen) => {
-      const lines = unmatched(original, plan, seen, unknown);
+      const lines = [...overriddenHere(containerSettingsOf(original), driverOptionsFromEnv()), ...unmatched(original, plan, seen, unknown)];
       if (unavailableThere.length > 0) lines.push(`not reproduced, unavailable there too: ${unavailableThere.join(', ')}`);
       process.stderr.write(
         lines.length === 0

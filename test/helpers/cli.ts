@@ -6,8 +6,9 @@ import { execa, type ResultPromise } from 'execa';
 
 export const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
-export function tsbench(args: string[], opts: { timeout?: number } = {}) {
-  return execa(process.execPath, [CLI, ...args], { reject: false, timeout: opts.timeout ?? 120_000, stdin: 'ignore' });
+/** `env` adds to (or, with '', empties) this process's environment. */
+export function tsbench(args: string[], opts: { timeout?: number; env?: Record<string, string> } = {}) {
+  return execa(process.execPath, [CLI, ...args], { reject: false, timeout: opts.timeout ?? 120_000, stdin: 'ignore', ...(opts.env ? { env: opts.env } : {}) });
 }
 
 export function tsbenchBackground(args: string[]): ResultPromise<{ reject: false; stdin: 'ignore' }> {
