@@ -173,6 +173,29 @@ describe('tsbench reproduce', () => {
     }
   });
 
+  test('of a page holding several result files, --source picks the one reproduced; without it the exit is 2 naming them', async () => {
+    const page = join(work, 'two.html');
+    const rep = await tsbench(['report', join(original, 'results.json'), join(work, 'runs', 'reproduction', 'results.json'), '-o', page]);
+    assert.equal(rep.exitCode, 0, rep.stderr);
+    const none = await tsbench(['reproduce', page, '--out', join(work, 'never-two')]);
+    assert.equal(none.exitCode, 2);
+    assert.equal(none.stderr.trim().split('\n').length, 1, none.stderr);
+    assert.match(none.stderr, /holds 2 result files; pass --source with the one to reproduce: 1 \(original-results\.json\), 2 \(reproduction-results\.json\)/);
+    const out = join(work, 'second');
+    const r = await tsbench(['reproduce', page, '--source', 'reproduction-results.json', '--out', out]);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.equal(
+      readFileSync(join(out, 'original', 'results.json'), 'utf8'),
+      readFileSync(join(work, 'runs', 'reproduction', 'results.json'), 'utf8'),
+      'the second file, byte for byte',
+    );
+    assert.deepEqual(
+      (JSON.parse(readFileSync(join(out, 'reproduction', 'results.json'), 'utf8')) as Result).scenarios[0]?.targets.map((t) => t.samples.length),
+      [2, 2],
+      'its rounds, not the first file’s',
+    );
+  });
+
   test('a page from another tool or with no embedded data is one line and exit 2', async () => {
     const page = join(work, 'other.html');
     writeFileSync(page, '<!doctype html><html><head><meta name="generator" content="tsbench 0.1.0"></head><body></body></html>');

@@ -15,7 +15,7 @@
  * differs beyond the hosts' noise; 1: a series differs, or a target failed or
  * was unavailable (without --allow-missing); 2: bad input; 130: interrupted.
  */
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { parseResult, type LoadedResult } from '../../core/load.js';
@@ -46,28 +46,35 @@ import { defaultOutDir, writeAtomic } from '../results.js';
 import { EXIT, driverOptions, executePlan, type BeforeSamples, type RunPlan } from '../run.js';
 
 interface ReproduceFlags extends GateFlags {
+  source?: string;
   runs?: number;
   out?: string;
   allowMissing?: boolean;
 }
 
-/** The original: a results file, or the one result file a report page embeds (its bytes as embedded). */
-export async function readOriginal(path: string): Promise<{ text: string; label: string }> {
+/** The original: a results file, or one result file a report page embeds (its bytes as embedded; `source` picks one of several). */
+export async function readOriginal(path: string, source?: string): Promise<{ text: string; label: string }> {
   const text = await readPageOrResults(path);
   if (
     !text
       .replace(/^\uFEFF/, '')
       .trimStart()
       .startsWith('<')
-  )
+  ) {
+    if (source !== undefined) throw new UsageError(`--source: ${path} is a results file, not a page holding several; drop --source`);
     return { text, label: path };
-  const sources = pageSources(text, path);
-  if (sources.length > 1) {
-    throw new UsageError(
-      `${path}: the page holds ${sources.length} result files (${sources.map((s) => s.path).join(', ')}); reproduce one: download it from the page's Runs table (JSON) and pass it`,
-    );
   }
-  const src = sources[0]!;
+  const sources = pageSources(text, path);
+  const names = sources.map((s, i) => `${i + 1} (${s.jsonName})`).join(', ');
+  let src = sources[0]!;
+  if (source !== undefined) {
+    const n = /^[1-9]\d*$/.test(source) ? Number(source) : undefined;
+    const found = sources.find((s, i) => (n !== undefined ? i + 1 === n : s.path === source || s.jsonName === source || basename(s.path) === source));
+    if (!found) throw new UsageError(`--source: ${path} holds no result file '${source}'; pass one of ${names}`);
+    src = found;
+  } else if (sources.length > 1) {
+    throw new UsageError(`${path}: the page holds ${sources.length} result files; pass --source with the one to reproduce: ${names}`);
+  }
   if (sha256Hex(src.json) !== src.sha256) {
     throw new UsageError(
       `${path}: the embedded ${src.path} does not match the SHA-256 the page states; the data was changed (tsbench verify ${path} says more)`,
@@ -233,7 +240,7 @@ function claimLines(claims: readonly HostClaims[]): string[] {
 }
 
 export async function reproduceCommand(path: string, flags: ReproduceFlags): Promise<number> {
-  const { text, label } = await readOriginal(path);
+  const { text, label } = await readOriginal(path, flags.source);
   const parsed = parseResult(text, label);
   const original = parsed.result;
   // The gate's flags are checked against the original before anything runs: the reproduction has its scenarios and targets.
@@ -302,8 +309,9 @@ export function registerReproduceCommand(program: Command, setExit: (code: numbe
       .description(
         'run the scenarios, targets, limits and parameters of a report or results file on this host and write both side by side, with compare’s verdict per series and the claims of each',
       )
-      .argument('<file>', 'a report.html (holding one result file) or a results.json'),
+      .argument('<file>', 'a report.html or a results.json'),
   )
+    .option('--source <name|n>', 'of a page holding several result files, the one to reproduce: its name or number (the Runs table’s order)')
     .option('-r, --runs <n>', 'measured samples per target (default: the original’s)', positiveInt('--runs', '30'))
     .option('-o, --out <dir>', 'output directory (default: results/<timestamp>)')
     .option('--allow-missing', 'exit 0 even when a target of the original is unavailable here (it is skipped either way)')
