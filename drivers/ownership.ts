@@ -55,6 +55,8 @@ export function stateRoot(): string {
 export type Resource =
   | { kind: 'dir'; path: string }
   | { kind: 'cgroup'; path: string }
+  /** a transient systemd unit (an engine instance's slice on systemd's cgroup driver), stopped by systemctl */
+  | { kind: 'unit'; name: string }
   | { kind: 'mount'; path: string }
   | { kind: 'link'; name: string }
   | { kind: 'netns'; name: string }
@@ -203,6 +205,14 @@ function run(argv: string[]): boolean {
   return r.status === 0;
 }
 
+/** Whether systemd (running here) has the unit loaded: `systemctl show -p LoadState` says `loaded`. */
+function unitLoaded(name: string): boolean {
+  if (!existsSync('/run/systemd/system')) return false;
+  const r = spawnSync('systemctl', ['show', '-p', 'LoadState,ActiveState', '--value', name], { encoding: 'utf8', timeout: 10_000 });
+  const [load, active] = (r.stdout ?? '').split('\n');
+  return r.status === 0 && load === 'loaded' && active !== 'inactive';
+}
+
 /** This process and its ancestors: never killed by a sweep. */
 function protectedPids(): Set<number> {
   const keep = new Set<number>();
@@ -268,7 +278,13 @@ function sweepRecords(dir: string, opts: { processes: boolean; id?: string; live
     else failed.push(`mount ${r.path}`);
   }
 
-  // 3. cgroups, in every hierarchy (a runtime makes them in hierarchies tsbench does not read too).
+  // 3. systemd units (systemd kills what is in them and removes their cgroups), then cgroups, in every hierarchy
+  // (a runtime makes them in hierarchies tsbench does not read too).
+  for (const r of records) {
+    if (r.kind !== 'unit' || !unitLoaded(r.name)) continue;
+    if (run(['systemctl', 'stop', r.name])) removed.push(`unit ${r.name}`);
+    else failed.push(`unit ${r.name}`);
+  }
   const cgroupRecords = records.filter((r): r is Extract<Resource, { kind: 'cgroup' }> => r.kind === 'cgroup');
   if (cgroupRecords.length > 0) {
     const deadline = Date.now() + 3000;

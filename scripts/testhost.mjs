@@ -3,9 +3,11 @@
 // emulated AMD SVM, so that tsbench's kvm targets boot for real inside it. Needs `npm run build`
 // and what scripts/setup.sh caches (the kernel, the lean kernel, the lean image).
 //
-//   node scripts/testhost.mjs [--out DIR] [--timeout SECONDS] [--memory MIB] [--init systemd] -- 'tsbench targets'
+//   node scripts/testhost.mjs [--out DIR] [--timeout SECONDS] [--memory MIB] [--init systemd] [--carry PATH,...] -- 'tsbench targets'
 //
 // --init systemd boots it with systemd as PID 1 (a pure cgroup v2 host systemd manages) instead of its own init.
+// --carry puts these binaries (with their libraries, at their host paths) on its disk too, e.g. docker's:
+//   --carry /usr/sbin/dockerd,/usr/bin/docker,/usr/bin/containerd,/usr/bin/containerd-shim-runc-v2
 //
 // The console streams to stderr as it comes; the script's files (written in its working
 // directory, /io/out) are copied to --out; the exit status is the script's (124 on a timeout,
@@ -20,6 +22,7 @@ const { values, positionals } = parseArgs({
     timeout: { type: 'string', default: '900' },
     memory: { type: 'string', default: '2048' },
     init: { type: 'string', default: 'init' },
+    carry: { type: 'string', default: '' },
   },
   allowPositionals: true,
 });
@@ -27,7 +30,8 @@ if (positionals.length === 0) {
   console.error("testhost: give the script to run after --, e.g. node scripts/testhost.mjs -- 'tsbench targets'");
   process.exit(2);
 }
-const host = await assembleTestHost((line) => console.error(`testhost: ${line}`));
+const carry = values.carry.split(',').filter((p) => p.length > 0);
+const host = await assembleTestHost((line) => console.error(`testhost: ${line}`), carry);
 if ('unavailable' in host) {
   console.error(`testhost: ${host.unavailable}`);
   process.exit(77);

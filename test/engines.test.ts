@@ -18,7 +18,7 @@ import { isolation } from '../bench/scenarios/isolation.js';
 import { limits } from '../bench/scenarios/limits.js';
 import { memory } from '../bench/scenarios/memory.js';
 import { removeCgroupTree } from '../drivers/linux/cgroups.js';
-import { OCI_PARENT } from '../drivers/oci/cgroups.js';
+import { OCI_PARENT, SliceCgroups } from '../drivers/oci/cgroups.js';
 import { EngineDriver, enginePhases, engineEventTimes, podmanUlimits } from '../drivers/oci/engine.js';
 import type { Probe } from '../drivers/types.js';
 import { CLI, waitForSamples } from './helpers/cli.js';
@@ -91,6 +91,12 @@ describe('the pieces, without an engine', () => {
     assert.deepEqual(await removeCgroupTree(join(work, 'never-made'), Date.now()), [], 'a tree that is not there is gone');
   });
 
+  test("an instance on systemd's cgroup driver gets a slice of its own inside tsbench.slice, its name not nested further", () => {
+    const s = new SliceCgroups({ version: 2, mount: '/sys/fs/cgroup', controllers: ['cpu', 'memory', 'io', 'pids'] }, 'tsbench-docker-1234-7');
+    assert.equal(s.slice, 'tsbench-docker_1234_7.slice', "systemd reads '-' as nesting: one level below tsbench.slice");
+    assert.equal(s.where(), '/sys/fs/cgroup/tsbench.slice/tsbench-docker_1234_7.slice');
+  });
+
   test("docker's events become phases in the order they happened, on the instance's clock", () => {
     const fork = 1_700_000_000_000;
     const lines = [
@@ -122,6 +128,7 @@ describe('docker with a private daemon', () => {
     assert.match(d['server'] ?? '', /^\d+\.\d+/);
     assert.equal(d['storageDriver'], 'overlay2');
     assert.equal(d['cgroupDriver'], 'cgroupfs');
+    assert.match(d['cgroupParent'] ?? '', /tsbench-oci\/<name> \(cgroupfs\)$/);
   });
 
   test('targets --json reports docker available against DOCKER_HOST', { skip: noDockerd ?? false }, async () => {

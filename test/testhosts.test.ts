@@ -20,6 +20,7 @@
  * failure.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { ResultSchema, type Result } from '../core/schema.js';
 import { evaluateClaims } from '../reports/claims/index.js';
@@ -105,6 +106,26 @@ tsbench clean > clean.log 2>&1; echo "clean=$?" >> kill
 sleep 1
 left >> kill
 t kill
+# docker with its defaults here: a private daemon (its own data, exec root and socket; no bridge or iptables, as the
+# suite's on the project machine) on the systemd cgroup driver, Docker's default on a pure v2 host run by systemd.
+# The guest kernel has AppArmor on and the disk no apparmor_parser (the project machine has no AppArmor): docker is
+# told it is off, as it finds it on the project machine.
+if command -v dockerd > /dev/null; then
+  D=/var/tmp/dockerd
+  mkdir -p $D
+  echo N > $D/apparmor
+  mount --bind $D/apparmor /sys/module/apparmor/parameters/enabled
+  printf '{"deprecated-key-path": "%s/key.json"}\\n' $D > $D/daemon.json
+  dockerd --config-file $D/daemon.json --data-root $D/data --exec-root $D/exec --pidfile $D/pid -H unix://$D/docker.sock --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false > $D/log 2>&1 &
+  i=0
+  while ! docker -H unix://$D/docker.sock version > /dev/null 2>&1 && [ $i -lt 120 ]; do sleep 1; i=$((i + 1)); done
+  t dockerd
+  export DOCKER_HOST=unix://$D/docker.sock
+  again docker tsbench run limits --targets docker --runs 1 --warmup 0 --out docker
+  { echo "units=$(systemctl list-units --all --plain --no-legend 'tsbench-docker*' | wc -l)"; echo "slices=$(ls -d /sys/fs/cgroup/tsbench.slice/tsbench-docker_* 2> /dev/null | wc -l)"; echo "containers=$(docker ps -aq | wc -l)"; echo "scopes=$(scopes)"; } > after-docker
+  unset DOCKER_HOST
+  kill $(cat $D/pid)
+fi
 `;
 
 const host = await assembleTestHost();
@@ -116,7 +137,7 @@ const v2Skip: string | false = noHost;
 if (!('unavailable' in host)) {
   [kvmRun, v2Run] = await Promise.all([
     runInTestHost(host, { script: KVM_JOB, timeoutMs: 12 * 60_000 }),
-    runInTestHost(host, { script: V2_JOB, timeoutMs: 15 * 60_000, init: 'systemd' }),
+    runInTestHost(host, { script: V2_JOB, timeoutMs: 15 * 60_000, init: 'systemd', memoryMiB: 3072 }),
   ]);
   kvmSkip = kvmUnavailable(kvmRun) ?? false;
 }
@@ -390,6 +411,27 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
       await samplesOf('density', target);
     }
   });
+
+  test(
+    "docker with the daemon's defaults here, systemd's cgroup driver: each container in a slice of its own, the hog OOM-killed, 0.5 CPU delivered, nothing left",
+    { skip: existsSync('/usr/sbin/dockerd') ? false : 'docker is not installed here (scripts/setup.sh installs docker.io)' },
+    async (t) => {
+      assert.equal((await v2Out('docker.code')).trim(), '0', await v2Out('docker.log'));
+      const r = ResultSchema.parse(JSON.parse(await v2Out('docker/results.json')));
+      const d = r.targets.find((x) => x.name === 'docker')?.details ?? {};
+      assert.equal(d['cgroupDriver'], 'systemd', JSON.stringify(d));
+      assert.equal(d['cgroupVersion'], 'cgroup-v2');
+      assert.match(d['cgroupParent'] ?? '', /^tsbench\.slice\/tsbench-docker_<pid>_<n>\.slice: a transient slice per container/);
+      const [s] = r.scenarios.find((x) => x.name === 'limits')?.targets.find((x) => x.target === 'docker')?.samples ?? [];
+      assert.equal(s?.values['memLimitHeld'], 1, JSON.stringify(s?.extra));
+      assert.ok((s?.values['memOomKills'] ?? 0) >= 1, JSON.stringify(s?.values));
+      const delivered = s?.values['cpuQuotaDeliveredCpus'] ?? NaN;
+      t.diagnostic(`docker: ${delivered.toFixed(3)} CPUs delivered under 0.5; the hog OOM-killed ${s?.values['memOomKills'] ?? 0} time(s)`);
+      assert.ok(Math.abs(delivered - 0.5) <= 0.05, `${delivered} CPUs delivered under a 0.5 CPU quota`);
+      assert.ok((s?.accounting?.cpuUserMs ?? 0) > 0, JSON.stringify(s?.accounting));
+      assert.deepEqual(await facts('after-docker'), { units: '0', slices: '0', containers: '0', scopes: '0' });
+    },
+  );
 
   test('Ctrl-C in the middle of a run ends it with 130 and leaves no scope, cgroup, scratch directory or state', async () => {
     const f = await facts('interrupt');

@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import {
   cgroupBase,
@@ -136,5 +137,69 @@ export class PeerCgroups {
   removeSync(waitMs = 2000): void {
     const deadline = Date.now() + waitMs;
     for (const m of cgroupMounts()) removeCgroupTreeSync(join(m, this.parentRel), deadline);
+  }
+}
+
+/** The slice every engine slice is in: tsbench's own (drivers/linux/delegation.ts makes its scope there). */
+const TSBENCH_SLICE = 'tsbench.slice';
+
+/**
+ * The cgroup of an engine instance on systemd's cgroup driver (docker's default on a pure v2 host
+ * run by systemd: the daemon refuses a cgroupfs path as --cgroup-parent, only a slice). Each
+ * instance gets a transient slice of its own, `tsbench-<engine>_<pid>_<n>.slice` inside
+ * `tsbench.slice` (systemd makes both when the runtime asks for the container's scope in it, and
+ * keeps the slice when the scope goes): its v2 counters are hierarchical and keep what the removed
+ * scope used, as the cgroupfs parent does. tsbench never writes there; it reads, then asks systemd
+ * to stop the slice (`systemctl stop`), which kills what is left in it and removes the cgroup.
+ */
+export class SliceCgroups {
+  /** The unit, for --cgroup-parent, `systemctl stop` and the ownership record. */
+  readonly slice: string;
+  private readonly dir: string;
+
+  constructor(
+    private readonly v2: Hierarchy,
+    /** The instance's name, `tsbench-<engine>-<pid>-<n>`. */
+    id: string,
+  ) {
+    // '-' in a slice's name means nesting: the instance's parts are joined by '_' so the slice sits in tsbench.slice.
+    this.slice = `tsbench-${id.replace(/^tsbench-/, '').replace(/-/g, '_')}.slice`;
+    this.dir = join(v2.mount, TSBENCH_SLICE, this.slice);
+  }
+
+  /** Where its cgroup is, for messages and the probe's details. */
+  where(): string {
+    return this.dir;
+  }
+
+  /** Pids in the slice and its units (the container's scope) now. */
+  pidsSync(): number[] {
+    const pids: number[] = [];
+    const procsOf = (dir: string): void => {
+      try {
+        for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l.length > 0) pids.push(Number(l));
+      } catch {
+        // Gone meanwhile.
+      }
+    };
+    procsOf(this.dir);
+    try {
+      for (const e of readdirSync(this.dir, { withFileTypes: true })) if (e.isDirectory()) procsOf(join(this.dir, e.name));
+    } catch {
+      // Not made yet, or gone.
+    }
+    return pids;
+  }
+
+  /** The slice's counters (which include the removed scope's). */
+  read(): Promise<Accounting> {
+    return readAccounting([{ hierarchy: this.v2, path: this.dir }], { v1Blkio: 'blkio.throttle.io_service_bytes_recursive', v1OomKills: false });
+  }
+
+  /** Stops the slice: systemd kills what is left in it and removes its cgroup. Throws with systemctl's words when it cannot. */
+  async remove(): Promise<void> {
+    const r = await execa('systemctl', ['stop', this.slice], { reject: false, stdin: 'ignore' });
+    // 5: "Unit … not loaded" — the container never started, so systemd never made the slice.
+    if (r.exitCode !== 0 && r.exitCode !== 5) throw new Error(`systemctl stop ${this.slice}: ${String(r.stderr || r.shortMessage).trim()}`);
   }
 }

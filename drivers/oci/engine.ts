@@ -5,7 +5,10 @@
  * no swap beyond it, the CPU quota, the pids limit, volumes (-v), under
  * tsbench-launch like every other target. The cgroup parent is
  * `/tsbench-oci/<id>` (cgroupfs driver), read at exit for the accounting, as for
- * runc and crun.
+ * runc and crun; a docker daemon on systemd's cgroup driver (its default on a
+ * pure v2 host run by systemd) takes only a slice, so there each instance gets
+ * a transient slice of its own in `tsbench.slice` (SliceCgroups), read the same
+ * way and then stopped.
  *
  * Tested on the project machine (cgroup v1 hybrid) with Debian's docker.io 20.10 against a
  * private daemon and podman 4.3 (test/engines.test.ts). docker uses the daemon DOCKER_HOST
@@ -33,7 +36,7 @@ import {
   type Phase,
   type Probe,
 } from '../types.js';
-import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
+import { OCI_PARENT, PeerCgroups, SliceCgroups, removePeerParentsSync } from './cgroups.js';
 import { checkNetwork } from '../linux/network.js';
 import { record } from '../ownership.js';
 import { OomLog } from './kmsg.js';
@@ -64,6 +67,8 @@ export class EngineDriver implements Driver {
   private readonly live = new Set<Live>();
   /** docker: the daemon (`-H`) when one was given (DriverOptions.dockerHost, from DOCKER_HOST); else the CLI's default. */
   private readonly dockerHost: string | undefined;
+  /** docker: whether the daemon runs systemd's cgroup driver (probe() reads it from `docker info`). */
+  private systemdDriver: boolean | undefined;
   /** v1: OOM kills from the kernel log (the memory cgroup whose limit was hit is the engine's, inside tsbench's parent). */
   private readonly oom = new OomLog();
 
@@ -134,13 +139,19 @@ export class EngineDriver implements Driver {
     const [server, storage, cgroupDriver, cgroupVersion] = info.out.split(' ');
     Object.assign(details, { server: server ?? '', storageDriver: storage ?? '', cgroupDriver: cgroupDriver ?? '', cgroupVersion: cgroupVersion ?? '' });
     if (this.binary === 'podman') details['ociRuntime'] = 'runc';
-    if (this.binary === 'docker' && cgroupDriver === 'systemd')
-      return {
-        available: false,
-        reason:
-          'the daemon uses the systemd cgroup driver, which refuses --cgroup-parent /tsbench-oci/<id>: run a daemon with "exec-opts": ["native.cgroupdriver=cgroupfs"] and point DOCKER_HOST at it',
-        details,
-      };
+    if (this.binary === 'docker' && cgroupDriver === 'systemd') {
+      // Docker's default on a pure v2 host run by systemd: each instance in a transient slice of its own (SliceCgroups).
+      if (cgroupVersion !== 'cgroup-v2')
+        return {
+          available: false,
+          reason:
+            'the daemon uses the systemd cgroup driver on cgroup v1, which tsbench does not read: run a daemon with "exec-opts": ["native.cgroupdriver=cgroupfs"] and point DOCKER_HOST at it',
+          details,
+        };
+      details['cgroupParent'] =
+        `tsbench.slice/tsbench-docker_<pid>_<n>.slice: a transient slice per container (the daemon's systemd cgroup driver takes slices only), read at exit, then stopped`;
+    } else details['cgroupParent'] = `/${join(cgroupBase(), OCI_PARENT)}/<name> (cgroupfs)`;
+    this.systemdDriver = this.binary === 'docker' && cgroupDriver === 'systemd';
     try {
       await loadImage(this.imageChoice);
     } catch (e) {
@@ -187,9 +198,7 @@ export class EngineDriver implements Driver {
     if (refused !== undefined) throw new TargetError(this.name, 'launch', refused);
     const network = checkNetwork(this.name, this.capabilities, request);
     const name = `tsbench-${this.binary}-${process.pid}-${++this.seq}`;
-    const cgroups = new PeerCgroups(host, name);
-    for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
-    await cgroups.create();
+    const cgroups = await this.instanceCgroups(host, name);
     // request.upper: the engines' writable layer is their storage driver's (overlay2, on disk); there is nothing to choose.
     const argv = [
       this.binary,
@@ -204,7 +213,7 @@ export class EngineDriver implements Driver {
       '--network',
       network === undefined ? 'none' : network.kind === 'host' ? 'host' : `ns:${(network as { path: string }).path}`,
       '--cgroup-parent',
-      `/${join(cgroupBase(), OCI_PARENT, name)}`,
+      cgroups instanceof SliceCgroups ? cgroups.slice : `/${join(cgroupBase(), OCI_PARENT, name)}`,
       ...ENV.flatMap((e) => ['--env', e]),
       ...(limits.memoryBytes !== undefined ? ['--memory', String(limits.memoryBytes), '--memory-swap', String(limits.memoryBytes)] : []),
       ...(limits.cpus !== undefined ? ['--cpu-period', String(CPU_PERIOD_US), '--cpu-quota', String(cpuQuotaUs(limits.cpus))] : []),
@@ -246,6 +255,23 @@ export class EngineDriver implements Driver {
     this.live.add(live);
     void instance.result.then(() => this.live.delete(live));
     return { ...instance, hostPids: () => cgroups.pidsSync() };
+  }
+
+  /** The instance's cgroups: a parent directory tsbench makes (cgroupfs), or a transient slice systemd makes (docker on systemd's driver). */
+  private async instanceCgroups(host: CgroupHost, name: string): Promise<PeerCgroups | SliceCgroups> {
+    if (this.systemdDriver === undefined && this.binary === 'docker') {
+      const info = await this.engine(['info', '--format', '{{.CgroupDriver}}']);
+      this.systemdDriver = info.ok && info.out === 'systemd';
+    }
+    if (this.systemdDriver === true && host.v2) {
+      const slice = new SliceCgroups(host.v2, name);
+      record({ kind: 'unit', name: slice.slice });
+      return slice;
+    }
+    const cgroups = new PeerCgroups(host, name);
+    for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
+    await cgroups.create();
+    return cgroups;
   }
 
   /**

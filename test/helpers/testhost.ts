@@ -83,6 +83,11 @@ const RUNTIMES = ['/usr/sbin/runc', '/usr/bin/crun', '/usr/bin/unshare', '/usr/b
  * systemctl to look at the units.
  */
 const SYSTEMD = ['/lib/systemd/systemd', '/usr/bin/systemd-run', '/usr/bin/systemctl', '/usr/bin/tail'];
+/**
+ * Docker, where installed here (scripts/setup.sh installs docker.io): the v2 host runs a daemon with its defaults,
+ * which on a pure v2 host run by systemd means the systemd cgroup driver. The KVM host starts none (its probe says so).
+ */
+const DOCKER = ['/usr/sbin/dockerd', '/usr/bin/docker', '/usr/bin/containerd', '/usr/bin/containerd-shim-runc-v2'];
 
 /**
  * The entries of a host tree, under `guestDir`: files with their content, directories, and — unless
@@ -213,7 +218,7 @@ reboot -f
 }
 
 /** Everything the test host holds, its initramfs, and the hash of all of it. */
-async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry[]; kernel: Kernel } | TestHostUnavailable> {
+async function plan(carry: readonly string[] = []): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry[]; kernel: Kernel } | TestHostUnavailable> {
   const kernel = await resolveKernel().catch((e: unknown) => ({ error: (e as Error).message }));
   if ('error' in kernel) return { unavailable: `no guest kernel for the test host: ${kernel.error}` };
   if (kernel.modulesDir === undefined) return { unavailable: `the cached kernel ${kernel.version} has no modules directory, so no KVM modules to load` };
@@ -267,6 +272,8 @@ async function plan(): Promise<{ hash: string; rootfs: Entry[]; initramfs: Entry
   add(await binaryWithLibraries(process.execPath).then((es) => es.map((e, i) => (i === 0 ? { ...e, path: '/usr/bin/node' } : e))));
   add(await binaryWithLibraries(qemu).then((es) => es.map((e, i) => (i === 0 ? { ...e, path: `/usr/bin/${QEMU_BINARY}` } : e))));
   for (const tool of [...E2FSPROGS, ...BASH, ...NET_TOOLS, ...RUNTIMES, ...SYSTEMD]) if (existsSync(tool)) add(await binaryWithLibraries(tool));
+  if (DOCKER.every((tool) => existsSync(tool))) for (const tool of DOCKER) add(await binaryWithLibraries(tool));
+  for (const path of carry) add(await binaryWithLibraries(path));
   add(await treeEntries(QEMU_DATA, QEMU_DATA, { follow: true }));
   if (existsSync(QEMU_MODULES)) add(await treeEntries(QEMU_MODULES, QEMU_MODULES, { filter: (rel) => rel.startsWith('accel-') }));
   // tsbench: package.json, dist/ less the tests, the production node_modules
@@ -343,9 +350,13 @@ export function testhostCacheDir(): string {
  * (tens of seconds: the root disk is ~300 MB) and cached by the hash of all its inputs. Older
  * entries are removed. Resolves with why not when a part is missing (the caller skips with it).
  */
-export async function assembleTestHost(log: (line: string) => void = () => {}): Promise<TestHost | TestHostUnavailable> {
+export async function assembleTestHost(
+  log: (line: string) => void = () => {},
+  /** binaries to carry too, each with its libraries, at its host path (a check by hand: docker's, podman's); another disk */
+  carry: readonly string[] = [],
+): Promise<TestHost | TestHostUnavailable> {
   const started = performance.now();
-  const p = await plan();
+  const p = await plan(carry);
   if ('unavailable' in p) return p;
   const dir = join(testhostCacheDir(), p.hash);
   const found = (cached: boolean): TestHost => ({
