@@ -208,9 +208,9 @@ function run(argv: string[]): boolean {
 /** Whether systemd (running here) has the unit loaded: `systemctl show -p LoadState` says `loaded`. */
 function unitLoaded(name: string): boolean {
   if (!existsSync('/run/systemd/system')) return false;
-  const r = spawnSync('systemctl', ['show', '-p', 'LoadState,ActiveState', '--value', name], { encoding: 'utf8', timeout: 10_000 });
-  const [load, active] = (r.stdout ?? '').split('\n');
-  return r.status === 0 && load === 'loaded' && active !== 'inactive';
+  const r = spawnSync('systemctl', ['show', '-p', 'LoadState', '-p', 'ActiveState', name], { encoding: 'utf8', timeout: 10_000 });
+  const props = new Map((r.stdout ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+  return r.status === 0 && props.get('LoadState') === 'loaded' && props.get('ActiveState') !== 'inactive';
 }
 
 /** This process and its ancestors: never killed by a sweep. */

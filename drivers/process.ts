@@ -33,6 +33,8 @@ export interface ProcessSpec {
    */
   wrapper?: string[];
   env?: Record<string, string>;
+  /** The launcher's working directory (default: tsbench's). */
+  cwd?: string;
   /** Kill the instance when the agent has not said `ready` by then. */
   readyTimeoutMs?: number;
   /** Kill the instance when it has not exited by then. */
@@ -122,6 +124,7 @@ export class LaunchedProcess {
       buffer: false,
       reject: false,
       cleanup: false,
+      ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
       ...(spec.env ? { env: { ...spec.env, ...owner }, extendEnv: false } : { env: owner }),
     });
     this.pid = sub.pid;

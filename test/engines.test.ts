@@ -231,10 +231,12 @@ function podmanPs() {
 }
 
 describe('after the engines', () => {
-  test('no tsbench image or container is left in either engine, and no peer cgroup on the host', async (t) => {
+  test('no tsbench image or container is left in either engine, no peer cgroup on the host, and no file where tsbench ran', async (t) => {
     if (skipDocker() && skipPodman()) return t.skip('neither engine runs here');
     await docker?.teardown();
     await podman.teardown();
+    // podman's conmon writes `oom` into its working directory when the hog is OOM-killed: a scratch directory, gone now
+    assert.equal(existsSync(join(process.cwd(), 'oom')), false, `conmon's oom file in ${process.cwd()}`);
     if (daemon) {
       for (const args of [
         ['ps', '-a', '--format', '{{.Names}}'],

@@ -16,6 +16,8 @@
  * cannot run.
  */
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
@@ -38,7 +40,7 @@ import {
 } from '../types.js';
 import { OCI_PARENT, PeerCgroups, SliceCgroups, removePeerParentsSync } from './cgroups.js';
 import { checkNetwork } from '../linux/network.js';
-import { record } from '../ownership.js';
+import { makeOwnedDir, record } from '../ownership.js';
 import { OomLog } from './kmsg.js';
 
 export type Engine = 'podman' | 'docker';
@@ -67,6 +69,12 @@ export class EngineDriver implements Driver {
   private readonly live = new Set<Live>();
   /** docker: the daemon (`-H`) when one was given (DriverOptions.dockerHost, from DOCKER_HOST); else the CLI's default. */
   private readonly dockerHost: string | undefined;
+  /**
+   * podman: the working directory of `podman run`, a scratch directory of tsbench's. Its monitor, conmon 2.1, writes a
+   * file `oom` into its working directory when the container's memory cgroup reports an OOM (seen with strace on cgroup
+   * v1), which would otherwise land in whatever directory tsbench was started from.
+   */
+  private workDir: string | undefined;
   /** docker: whether the daemon runs systemd's cgroup driver (probe() reads it from `docker info`). */
   private systemdDriver: boolean | undefined;
   /** v1: OOM kills from the kernel log (the memory cgroup whose limit was hit is the engine's, inside tsbench's parent). */
@@ -178,6 +186,7 @@ export class EngineDriver implements Driver {
     this.image = image;
     this.host = host;
     this.tag = `tsbench-workload:${image.hash.slice(0, 12)}`;
+    if (this.binary === 'podman') this.workDir = await makeOwnedDir(join(tmpdir(), 'tsbench-podman-'));
     this.oom.open();
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
@@ -230,6 +239,7 @@ export class EngineDriver implements Driver {
     const proc = new LaunchedProcess({
       target: this.name,
       argv,
+      ...(this.workDir !== undefined ? { cwd: this.workDir } : {}),
       readyTimeoutMs: 60_000,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
@@ -315,6 +325,8 @@ export class EngineDriver implements Driver {
     await Promise.all(all.map((l) => l.result));
     if (this.imported && this.tag) await this.engine(['image', 'rm', '-f', this.tag]);
     this.imported = false;
+    if (this.workDir !== undefined) await rm(this.workDir, { recursive: true, force: true });
+    this.workDir = undefined;
     this.oom.close();
     removePeerParentsSync();
   }
