@@ -39,6 +39,25 @@ export function removePeerParentsSync(): void {
   }
 }
 
+/** The pids in cgroup `dir` and in its child cgroups that `child` accepts (by name), now; none of a cgroup gone meanwhile. */
+function procsInAndBelow(dir: string, child: (name: string) => boolean = () => true): number[] {
+  const pids: number[] = [];
+  const procsOf = (d: string): void => {
+    try {
+      for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l.length > 0) pids.push(Number(l));
+    } catch {
+      // Gone meanwhile.
+    }
+  };
+  procsOf(dir);
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && child(e.name)) procsOf(join(dir, e.name));
+  } catch {
+    // Not made yet, or gone.
+  }
+  return pids;
+}
+
 export class PeerCgroups {
   /** `linux.cgroupsPath` for the runtime. */
   readonly cgroupsPath: string;
@@ -93,23 +112,8 @@ export class PeerCgroups {
   pidsSync(): number[] {
     const h = this.host.hierarchies.find((x) => x.controllers.includes('memory'));
     if (!h) return [];
-    const parent = this.parent(h);
-    const pids: number[] = [];
-    const procsOf = (dir: string): void => {
-      try {
-        for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l.length > 0) pids.push(Number(l));
-      } catch {
-        // Gone meanwhile.
-      }
-    };
-    procsOf(parent);
-    try {
-      // podman's monitor (conmon) has a cgroup of its own there: it is the engine's, as docker's shim is the daemon's.
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory() && e.name !== 'conmon') procsOf(join(parent, e.name));
-    } catch {
-      // No parent.
-    }
-    return pids;
+    // podman's monitor (conmon) has a cgroup of its own there: it is the engine's, as docker's shim is the daemon's.
+    return procsInAndBelow(this.parent(h), (child) => child !== 'conmon');
   }
 
   /** Reads the parents' counters (which include the removed leaf's). */
@@ -167,28 +171,14 @@ export class SliceCgroups {
     this.dir = join(v2.mount, TSBENCH_SLICE, this.slice);
   }
 
-  /** Where its cgroup is, for messages and the probe's details. */
+  /** Where its cgroup is: the directory read at exit. */
   where(): string {
     return this.dir;
   }
 
   /** Pids in the slice and its units (the container's scope) now. */
   pidsSync(): number[] {
-    const pids: number[] = [];
-    const procsOf = (dir: string): void => {
-      try {
-        for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l.length > 0) pids.push(Number(l));
-      } catch {
-        // Gone meanwhile.
-      }
-    };
-    procsOf(this.dir);
-    try {
-      for (const e of readdirSync(this.dir, { withFileTypes: true })) if (e.isDirectory()) procsOf(join(this.dir, e.name));
-    } catch {
-      // Not made yet, or gone.
-    }
-    return pids;
+    return procsInAndBelow(this.dir);
   }
 
   /** The slice's counters (which include the removed scope's). */
