@@ -10,6 +10,11 @@ import { fmt } from '../table.js';
 export type CompareFormat = 'text' | 'md' | 'json';
 export const COMPARE_FORMATS: readonly CompareFormat[] = ['text', 'md', 'json'];
 
+/** A fraction as a percentage, 3 significant digits (0.05 → `5%`). */
+export function pct(x: number): string {
+  return `${Number((x * 100).toPrecision(3))}%`;
+}
+
 /** A relative change as a signed percentage, 3 significant digits. */
 export function signedPct(x: number): string {
   const v = Number((x * 100).toPrecision(3));
@@ -39,7 +44,7 @@ function header(c: Comparison): string[] {
   return [
     `base: ${c.base.path} (${c.base.startedAt}, tsbench ${c.base.version})`,
     `head: ${c.head.path} (${c.head.startedAt}, tsbench ${c.head.version})`,
-    `α = ${c.alpha}, default threshold ${Number((c.defaultThreshold * 100).toPrecision(3))}%, seed ${c.seed}`,
+    `α = ${c.alpha}, default threshold ${pct(c.defaultThreshold)}, seed ${c.seed}`,
     ...(c.calibration ? [`thresholds from the calibration ${c.calibration.path} (thr 'cal'), explicit --threshold rules first`] : []),
   ];
 }
@@ -72,7 +77,7 @@ function rows(c: Comparison): string[][] {
     prob(s.p),
     prob(s.q),
     `${s.base.n}/${s.head.n}`,
-    `${Number((s.threshold * 100).toPrecision(3))}%${s.thresholdSource === 'calibration' ? ' cal' : ''}`,
+    `${pct(s.threshold)}${s.thresholdSource === 'calibration' ? ' cal' : ''}`,
     MARK[s.verdict],
     mdeText(s),
     s.reason,

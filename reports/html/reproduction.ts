@@ -4,17 +4,13 @@
  * the difference (reports/compare/), after the environment differences.
  */
 import type { Comparison, SeriesComparison } from '../compare/index.js';
-import { prob, signedPct } from '../compare/render.js';
+import { pct, prob, signedPct } from '../compare/render.js';
 import { escapeHtml as e } from '../html-common.js';
 import { interval, sourceName, withUnit, type ReportModel } from './model.js';
 
 function changeCell(s: SeriesComparison): string {
   if (!s.change) return 'n/a';
   return `${signedPct(s.change.change)} <span class="small">(${signedPct(s.change.ciLow)} to ${signedPct(s.change.ciHigh)})</span>`;
-}
-
-function pct(x: number): string {
-  return `${Number((x * 100).toPrecision(3))}%`;
 }
 
 /** The series' threshold and what set it: the default, a --threshold rule, or the calibration. */
