@@ -22,7 +22,7 @@ import {
   type PageFigures,
   type ShownSeries,
 } from './embedded.js';
-import { parseCalibration } from './compare/calibration.js';
+import { calibrationOf } from './compare/calibration.js';
 import { sourceName } from './html/model.js';
 
 export interface VerifyOutcome {
@@ -131,9 +131,7 @@ export function verifyPageText(html: string, path: string): VerifyOutcome {
         seed,
         threshold,
         ...(thresholdRules ? { thresholdRules } : {}),
-        ...(calibration
-          ? { calibration: { path: calibration.path, calibration: parseCalibration(JSON.stringify(calibration.calibration), calibration.path) } }
-          : {}),
+        ...(calibration ? { calibration: { path: calibration.path, calibration: calibrationOf(calibration.calibration, calibration.path) } } : {}),
       };
       comparison = { spec, comparison: reproductionComparison(loaded, spec) };
     } catch (e) {

@@ -77,6 +77,11 @@ export function parseCalibration(text: string, path: string): Calibration {
   } catch {
     throw new UsageError(`--calibration: ${path} is not JSON; pass the calibration.json that tsbench calibrate wrote`);
   }
+  return calibrationOf(doc, path);
+}
+
+/** A calibration from a parsed document (a file's, or the one a report page embeds); anything else is a UsageError naming `path`. */
+export function calibrationOf(doc: unknown, path: string): Calibration {
   const r = CalibrationSchema.safeParse(doc);
   if (!r.success) {
     const issue = r.error.issues[0];
