@@ -119,7 +119,7 @@ export function containerSettingsOf(r: Result): Pick<DriverOptions, 'confinement
   return out;
 }
 
-/** The variables of this environment that the original's container settings override, one line each. */
+/** The variables of this environment that the plan's container settings (the original's) override, one line each. */
 function overriddenHere(settings: Pick<DriverOptions, 'confinement' | 'upper'>, here: DriverOptions): string[] {
   const lines: string[] = [];
   if (settings.confinement !== undefined && here.confinement !== undefined && here.confinement !== settings.confinement)
@@ -251,7 +251,7 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
   const originalPath = join(out, 'original', 'results.json');
   const done = await executePlan(plan, {
     beforeSamples: async (seen) => {
-      const lines = [...overriddenHere(containerSettingsOf(original), driverOptionsFromEnv()), ...unmatched(original, plan, seen, unknown)];
+      const lines = [...overriddenHere(plan.options, driverOptionsFromEnv()), ...unmatched(original, plan, seen, unknown)];
       if (unavailableThere.length > 0) lines.push(`not reproduced, unavailable there too: ${unavailableThere.join(', ')}`);
       process.stderr.write(
         lines.length === 0
