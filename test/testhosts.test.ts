@@ -26,6 +26,15 @@ import { ResultSchema, type Result } from '../core/schema.js';
 import { evaluateClaims } from '../reports/claims/index.js';
 import { assembleTestHost, kvmUnavailable, readOut, runInTestHost, type RunResult } from './helpers/testhost.js';
 
+/**
+ * The shell function `again NAME CMD…` of both jobs: CMD's output in NAME.log and its exit code in NAME.code; stopped
+ * with SIGKILL after `limitS` seconds and run once more (said in `retries`).
+ */
+function again(limitS: number): string {
+  const run = `timeout -s KILL ${limitS} "$@" > $name.log 2>&1; rc=$?`;
+  return `again() { name=$1; shift; ${run}; if [ $rc = 124 ] || [ $rc = 137 ]; then echo "$name timed out once" >> retries; ${run}; fi; echo $rc > $name.code; t $name; }`;
+}
+
 /** What runs inside, one command after another; every command's output and exit code land in /io/out. */
 const KVM_JOB = `
 t() { echo "$1 $(cut -d' ' -f1 /proc/uptime)" | tee -a times; }
@@ -34,7 +43,7 @@ tsbench targets --json > targets.json 2> targets.err; echo $? > targets.code; t 
 # A run that stands still (nested KVM under TCG hung once in ~50 boots, and once a whole startup step) is stopped
 # after 4 min and run once more, said in retries, so that one hang does not take the other steps' time with it.
 # SIGKILL: a run that stands still may not answer a TERM; its launchers die with it and the next command sweeps the rest.
-again() { name=$1; shift; timeout -s KILL 240 "$@" > $name.log 2>&1; rc=$?; if [ $rc = 124 ] || [ $rc = 137 ]; then echo "$name timed out once" >> retries; timeout -s KILL 240 "$@" > $name.log 2>&1; rc=$?; fi; echo $rc > $name.code; t $name; }
+${again(240)}
 again startup tsbench run startup --targets container,kvm,container-in-kvm,kvm-cloud,container-in-kvm-cloud --runs 1 --warmup 0 --out startup
 again exec-kvm tsbench exec --target kvm -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 7'
 again exec-cloud tsbench exec --target kvm-cloud -- /bin/busybox sh -c 'echo "hello from $(uname -r)"; exit 9'
@@ -75,7 +84,7 @@ t start
 cat /proc/self/cgroup > job.cgroup
 # a run that stands still is stopped and run once more (said in retries), as in the kvm job; this one takes about
 # 200 s, and once took over 240 s on a loaded machine: it is stopped after 6 min
-again() { name=$1; shift; timeout -s KILL 360 "$@" > $name.log 2>&1; rc=$?; if [ $rc = 124 ] || [ $rc = 137 ]; then echo "$name timed out once" >> retries; timeout -s KILL 360 "$@" > $name.log 2>&1; rc=$?; fi; echo $rc > $name.code; t $name; }
+${again(360)}
 # every container-level scenario in one run (one probe per target), at the smallest sizes
 again all tsbench run startup cpu memory io isolation limits density --targets ${TARGETS} --runs 1 --warmup 0 --io-size 16M --instances 2 --out all
 scopes() { ls -d /sys/fs/cgroup/tsbench.slice/tsbench-*.scope 2> /dev/null | wc -l; }
