@@ -4,10 +4,10 @@
  */
 import { readFile, access } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { execa } from 'execa';
 import si from 'systeminformation';
 import type { Host } from '../core/schema.js';
 import { hostEmulatedBy } from '../drivers/qemu/host.js';
+import { qemuVersion } from '../drivers/qemu/version.js';
 import { cgroupLayoutOf } from '../drivers/linux/cgroups.js';
 
 export type CgroupLayout = Host['cgroup'];
@@ -15,15 +15,6 @@ export type CgroupLayout = Host['cgroup'];
 /** Which cgroup layout this host has (drivers/linux/cgroups.ts `cgroupLayoutOf`). */
 export async function cgroupLayout(mounts?: string): Promise<CgroupLayout> {
   return cgroupLayoutOf(mounts ?? (await readFile('/proc/self/mounts', 'utf8')));
-}
-
-export async function qemuVersion(): Promise<string | undefined> {
-  try {
-    const { stdout } = await execa('qemu-system-x86_64', ['--version'], { timeout: 5000 });
-    return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split('\n')[0];
-  } catch {
-    return undefined;
-  }
 }
 
 export async function exists(path: string): Promise<boolean> {
@@ -42,7 +33,8 @@ export async function hostDimensions(): Promise<Host> {
     si.mem(),
     si.osInfo(),
     cgroupLayout(),
-    qemuVersion(),
+    // asked once for this and every VM target's probe (drivers/qemu/version.ts)
+    qemuVersion().then((a) => (a.ok ? a.version : undefined)),
     readFile('/proc/sys/kernel/osrelease', 'utf8').then((s) => s.trim()),
     hostEmulatedBy(),
   ]);

@@ -28,6 +28,7 @@ import {
 } from '../drivers/qemu/index.js';
 import { MMIO_CMDLINE_BYTES_PER_DEVICE, guestCmdlineBytes } from '../drivers/qemu/cmdline.js';
 import { kvmProviderNote } from '../drivers/qemu/host.js';
+import { qemuVersion } from '../drivers/qemu/version.js';
 import { listTargets } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
 import { descendants } from './helpers/leftovers.js';
@@ -363,6 +364,35 @@ describe('the kvm probe', () => {
     const second = await createKvmDriver().probe();
     assert.deepEqual({ available: second.available, reason: second.reason }, { available: first.available, reason: first.reason });
     if (first.details?.['kvmProbe'] !== undefined) assert.equal(second.details?.['kvmProbe'], first.details['kvmProbe'], 'the second probe reuses the verdict');
+  });
+});
+
+describe("QEMU's version", () => {
+  test('is asked once for all the probes of a process, and a QEMU that is missing, not executable or failing says which', async () => {
+    const dir = mkdtempSync(join(work, 'qemu-bin-'));
+    const counter = join(dir, 'asked');
+    const fake = join(dir, 'qemu-fake');
+    writeFileSync(fake, `#!/bin/sh\necho x >> ${counter}\necho 'QEMU emulator version 9.9.9 (fake)'\n`, { mode: 0o755 });
+    const probes = await Promise.all((['lean', 'cloud', 'lean'] as const).map((profile) => createTcgDriver({ binary: fake, profile }).probe()));
+    assert.deepEqual(
+      probes.map((p) => p.details?.['qemu']),
+      ['9.9.9', '9.9.9', '9.9.9'],
+    );
+    assert.deepEqual(await qemuVersion(fake), { ok: true, version: '9.9.9' });
+    assert.equal(readFileSync(counter, 'utf8'), 'x\n', 'one --version for every probe');
+
+    const absent = join(dir, 'absent');
+    const missing = await createTcgDriver({ binary: absent }).probe();
+    assert.deepEqual(
+      { available: missing.available, reason: missing.reason },
+      { available: false, reason: `${absent} not found: apt-get install qemu-system-x86` },
+    );
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, 'not a program', { mode: 0o644 });
+    assert.deepEqual(await qemuVersion(plain), { ok: false, reason: `${plain} is not executable: reinstall qemu-system-x86` });
+    const failing = join(dir, 'failing');
+    writeFileSync(failing, '#!/bin/sh\necho "qemu: cannot load libfoo.so" >&2\nexit 127\n', { mode: 0o755 });
+    assert.deepEqual(await qemuVersion(failing), { ok: false, reason: `${failing} --version failed: qemu: cannot load libfoo.so` });
   });
 });
 

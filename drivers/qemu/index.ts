@@ -56,6 +56,7 @@ import { access, constants, readFile, rm } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { qemuVersion } from './version.js';
 import {
   DEFAULT_IMAGE,
   IMAGE_BOOT,
@@ -345,11 +346,6 @@ async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise
   };
 }
 
-async function qemuVersion(binary: string): Promise<string> {
-  const { stdout } = await execa(binary, ['--version'], { timeout: 5000, stdin: 'ignore' });
-  return /version\s+(\S+)/.exec(stdout)?.[1] ?? stdout.split('\n')[0] ?? 'unknown';
-}
-
 /**
  * Phases of a VM's timeline (see the module comment), from what was observed;
  * only the phases whose ends are known. Pure, for tests.
@@ -529,16 +525,9 @@ export class QemuDriver implements Driver {
   }
 
   async probe(signal?: AbortSignal): Promise<Probe> {
-    let qemu: string;
-    try {
-      qemu = await qemuVersion(this.binary);
-    } catch {
-      return {
-        available: false,
-        reason: `${this.binary} not found or not runnable: apt-get install qemu-system-x86`,
-        details: { accelerator: this.accelerator },
-      };
-    }
+    const version = await qemuVersion(this.binary);
+    if (!version.ok) return { available: false, reason: version.reason, details: { accelerator: this.accelerator } };
+    const qemu = version.version;
     let boot: Boot;
     try {
       boot = await resolveBoot(this.opts, this.profile);
