@@ -2,13 +2,19 @@
  * `limits`: do the resource limits hold (claim C7)? Each sample runs two fresh
  * instances of the same workload on every target.
  *
- * Memory: `stress-ng --vm 4 --vm-bytes 2×L --vm-keep --oomable --timeout 3s`,
+ * Memory: `stress-ng --vm 4 --vm-bytes 2×L --vm-keep --vm-ops 4 --oomable --timeout 10s`,
  * four workers that together try to keep twice the limit L resident, with L =
  * `--memory`, else core/defaults.ts's 128 MiB for containers and 512 MiB for VMs
  * (the guest RAM is the VM's limit, and 512 MiB is what the image needs to boot). Four workers,
  * not one, because a single mapping larger than a guest's RAM is refused by the
  * kernel's overcommit heuristic before any page is touched. `--oomable` keeps
- * stress-ng from restarting a killed worker.
+ * stress-ng from restarting a killed worker. The hog is bounded by work: each worker
+ * makes one pass over its share (`--vm-ops` is divided among the workers) and ends,
+ * about 0.4 s here; they start together, so their pages are resident at once. A bound
+ * of 3 s ended the hog before its pages were in on a slow machine (a nested KVM guest
+ * under TCG, no OOM kill to see); 10 s is the most it runs, for a guest that thrashes
+ * instead (the Debian VM, docs/performance.md). Holding the pages after the pass (`--vm-hang`) kept
+ * that guest thrashing for over 10 minutes, past the timeout, so the workers do not.
  * - container: the cgroup memory limit; the driver reads the cgroup's OOM-kill
  *   count and reports the instance `oom-killed`. memLimitHeld = 1 then.
  * - VM: the guest kernel's OOM killer kills workers inside the guest; the host
@@ -42,10 +48,12 @@ import { type SampleOutcome, type Scenario } from './types.js';
 import { DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES, DEFAULT_LIMITS_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
 import { MiB, describeBytes } from '../../core/units.js';
 
-/** How long each stress-ng phase runs, in seconds. */
+/** How long the CPU phase runs, in seconds. */
 export const PHASE_S = 3;
 /** Memory hog workers; see the module comment for why four. */
 export const HOG_WORKERS = 4;
+/** The memory hog's stress-ng options after its size: one pass over each worker's share, at most 10 s. */
+const HOG_OPTIONS = `--vm-keep --vm-ops ${HOG_WORKERS} --oomable --timeout 10s`;
 
 const BUSYBOX = '/bin/busybox';
 const STRESS_NG = '/usr/bin/stress-ng';
@@ -65,7 +73,7 @@ function hogArgv(hogBytes: number): string[] {
   const script = `
 k() { awk '/^oom_kill / { print $2 }' /proc/vmstat; }
 a=$(k)
-${STRESS_NG} --vm ${HOG_WORKERS} --vm-bytes ${hogBytes} --vm-keep --oomable --timeout ${PHASE_S}s --metrics-brief
+${STRESS_NG} --vm ${HOG_WORKERS} --vm-bytes ${hogBytes} ${HOG_OPTIONS} --metrics-brief
 e=$?
 b=$(k)
 echo "${PROBE_TAG} hogExit=$e"; echo "${PROBE_TAG} oomKillsBefore=$a"; echo "${PROBE_TAG} oomKillsAfter=$b"; echo "${PROBE_TAG} end"
@@ -147,7 +155,7 @@ export const limits: Scenario = {
   defaults: { runs: 3, warmup: 0 },
   parameters: (options) => ({
     memory: {
-      tool: `stress-ng --vm ${HOG_WORKERS} --vm-bytes 2×limit --vm-keep --oomable --timeout ${PHASE_S}s`,
+      tool: `stress-ng --vm ${HOG_WORKERS} --vm-bytes 2×limit ${HOG_OPTIONS}`,
       limit: `containers: --memory, else ${describeBytes(DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES)}; VMs: guest RAM, --memory, else ${describeBytes(DEFAULT_MEMORY_BYTES)}; native: none`,
     },
     cpu: {
