@@ -142,11 +142,21 @@ describe('docker with a private daemon', () => {
 });
 
 describe('podman', () => {
-  test('the probe runs a test container on runc with the cgroupfs manager', { skip: podmanMissing ? 'podman is not installed' : false }, () => {
-    assert.equal(podmanProbe.available, true, podmanProbe.reason);
-    assert.equal(podmanProbe.details?.['ociRuntime'], 'runc');
-    assert.equal(podmanProbe.details?.['cgroupDriver'], 'cgroupfs');
-  });
+  test(
+    'the probe runs a test container on runc with the cgroupfs manager, and its imported image stays for the run until teardown',
+    { skip: podmanMissing ? 'podman is not installed' : false },
+    async () => {
+      assert.equal(podmanProbe.available, true, podmanProbe.reason);
+      assert.equal(podmanProbe.details?.['ociRuntime'], 'runc');
+      assert.equal(podmanProbe.details?.['cgroupDriver'], 'cgroupfs');
+      // 'after the engines' checks that teardown removes it
+      const images = await execa('podman', ['images', '--format', '{{.Repository}}'], { reject: false, stdin: 'ignore' });
+      assert.deepEqual(
+        images.stdout.split('\n').filter((l) => l.includes('tsbench')),
+        ['localhost/tsbench-workload'],
+      );
+    },
+  );
 });
 
 for (const name of ['docker', 'podman'] as const) {
