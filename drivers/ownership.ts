@@ -15,7 +15,8 @@
  *   Kinds: `dir` (removed recursively), `cgroup` (a path relative to the cgroup
  *   mounts: removed, children first, in every v1 hierarchy and in v2, after
  *   killing what is in it), `mount` (lazily unmounted), `link` (`ip link del`),
- *   `netns` (`ip netns del`), `shm` (`ipcrm -m`), `pgroup` (SIGKILLed).
+ *   `netns` (`ip netns del`), `shm` (`ipcrm -m`), `pgroup` (SIGKILLed), `image` (a peer
+ *   engine's imported image: `<engine> image rm -f`, unless a later line says the owner removed it).
  * - processes are not recorded one by one: the owner puts `TSBENCH_OWNER=<id>`
  *   in its environment before it starts any, every child inherits it, and the
  *   sweep kills the process groups of the processes that carry a dead owner's id
@@ -61,7 +62,13 @@ export type Resource =
   | { kind: 'link'; name: string }
   | { kind: 'netns'; name: string }
   | { kind: 'shm'; id: number }
-  | { kind: 'pgroup'; pgid: number };
+  | { kind: 'pgroup'; pgid: number }
+  /**
+   * an image imported into docker or podman: `engine` is the command with its global flags (docker's `-H`), run with
+   * `image rm -f tag`; `removed: true`, appended by the owner once it removed the image, ends the record (the engine's
+   * store is not a file to look at, and asking the engine costs a CLI start at every exit)
+   */
+  | { kind: 'image'; engine: string[]; tag: string; removed?: true };
 
 export interface Owner {
   pid: number;
@@ -323,7 +330,28 @@ function sweepRecords(dir: string, opts: { processes: boolean; id?: string; live
     }
   }
 
-  // 5. Directories, last made first (a bundle before the driver directory that holds it).
+  // 5. Images imported into an engine, unless the owner removed them. DOCKER_HOST is left out: the record's
+  // command names the daemon the owner used (its -H), or the CLI's default as the owner had it.
+  const images = new Map<string, Extract<Resource, { kind: 'image' }>>();
+  for (const r of records) {
+    if (r.kind !== 'image') continue;
+    const key = JSON.stringify([r.engine, r.tag]);
+    if (r.removed) images.delete(key);
+    else images.set(key, r);
+  }
+  for (const r of images.values()) {
+    const [cmd, ...global] = r.engine;
+    if (cmd === undefined) continue;
+    const env = { ...process.env };
+    delete env['DOCKER_HOST'];
+    const rm = spawnSync(cmd, [...global, 'image', 'rm', '-f', r.tag], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000, env });
+    const missing = (rm.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+    if (rm.status === 0) removed.push(`image ${r.tag} (${cmd})`);
+    // gone already, or the engine is no longer installed: nothing to remove
+    else if (!missing && !/no such image|image not known/i.test(rm.stderr ?? '')) failed.push(`image ${r.tag} (${cmd})`);
+  }
+
+  // 6. Directories, last made first (a bundle before the driver directory that holds it).
   for (const r of [...records].reverse()) {
     if (r.kind !== 'dir' || !existsSync(r.path)) continue;
     try {

@@ -233,6 +233,32 @@ for (const name of ['docker', 'podman'] as const) {
         'the engine lists no tsbench container',
       );
     });
+
+    test('after a SIGKILL in the middle of a run the next tsbench command removes the imported image and the container', async (t) => {
+      if (skip()) return t.skip(String(skip()));
+      const out = join(work, `${name}-sigkill`);
+      const child = cli(['run', 'startup', '--targets', name, '--runs', '500', '--warmup', '0', '--out', out]);
+      await waitForSamples(join(out, 'results.json'), 1, 60_000);
+      child.kill('SIGKILL');
+      await child;
+      const tag = `tsbench-workload:`;
+      const engine = (args: string[]) =>
+        name === 'docker' ? (daemon as PrivateDockerd).docker(args) : execa('podman', args, { reject: false, stdin: 'ignore' });
+      const images = async () =>
+        (await engine(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n').filter((l) => l.includes(tag) && l.endsWith(`-${child.pid}`));
+      assert.equal((await images()).length, 1, 'the dead run left its image');
+      const clean = await cli(['clean']);
+      assert.equal(clean.exitCode, 0, clean.stderr);
+      assert.match(clean.stdout, new RegExp(`image ${tag}[0-9a-f]{12}-${child.pid} \\(${name}\\)`));
+      assert.deepEqual(await images(), [], 'no tsbench image after the sweep');
+      const ps = await engine(['ps', '-a', '--format', '{{.Names}}']);
+      assert.deepEqual(
+        ps.stdout.split('\n').filter((n) => n.startsWith('tsbench-')),
+        [],
+        'the engine lists no tsbench container',
+      );
+      assert.deepEqual(await settledLeftovers(child.pid as number), []);
+    });
   });
 }
 

@@ -192,6 +192,8 @@ export class EngineDriver implements Driver {
     this.tag = `tsbench-workload:${image.hash.slice(0, 12)}-${process.pid}`;
     if (this.binary === 'podman') this.workDir = await makeOwnedDir(join(tmpdir(), 'tsbench-podman-'));
     this.oom.open();
+    // Recorded first: a tsbench killed during the run leaves the image to the next command's sweep.
+    record({ kind: 'image', engine: [this.binary, ...this.global()], tag: this.tag });
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
     const imp = execa(this.binary, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
@@ -332,7 +334,8 @@ export class EngineDriver implements Driver {
 
   async teardown(): Promise<void> {
     await this.stopAll();
-    if (this.imported && this.tag) await this.engine(['image', 'rm', '-f', this.tag]);
+    if (this.imported && this.tag && (await this.engine(['image', 'rm', '-f', this.tag])).ok)
+      record({ kind: 'image', engine: [this.binary, ...this.global()], tag: this.tag, removed: true });
     this.imported = false;
     if (this.workDir !== undefined) await rm(this.workDir, { recursive: true, force: true });
     this.workDir = undefined;
