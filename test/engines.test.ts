@@ -217,33 +217,41 @@ for (const name of ['docker', 'podman'] as const) {
       for (const x of everyValue(l, 'cpuQuotaDeliveredCpus')) assert.ok(Math.abs(x - 0.5) <= 0.15, `${x.toFixed(3)} CPUs under a 0.5 quota`);
     });
 
-    test('Ctrl-C during a long run exits 130 and leaves no container, cgroup or process', async (t) => {
-      if (skip()) return t.skip(String(skip()));
-      const out = join(work, `${name}-sigint`);
+    /** The engine's CLI: the private daemon's docker, or podman. */
+    const engine = (args: string[]) =>
+      name === 'docker' ? (daemon as PrivateDockerd).docker(args) : execa('podman', args, { reject: false, stdin: 'ignore' });
+    /** A long startup run through the CLI, once its first sample is saved (wrapped: the subprocess is a promise). */
+    async function longRun(label: string): Promise<{ child: ReturnType<typeof cli> }> {
+      const out = join(work, `${name}-${label}`);
       const child = cli(['run', 'startup', '--targets', name, '--runs', '500', '--warmup', '0', '--out', out]);
       await waitForSamples(join(out, 'results.json'), 1, 60_000);
-      child.kill('SIGINT');
-      const r = await child;
-      assert.equal(r.exitCode, 130, r.stderr);
-      assert.deepEqual(await settledLeftovers(child.pid as number), []);
-      const ps = name === 'docker' ? await (daemon as PrivateDockerd).docker(['ps', '-a', '--format', '{{.Names}}']) : await podmanPs();
+      return { child };
+    }
+    async function assertNoContainer(): Promise<void> {
+      const ps = await engine(['ps', '-a', '--format', '{{.Names}}']);
       assert.deepEqual(
         ps.stdout.split('\n').filter((n) => n.startsWith('tsbench-')),
         [],
         'the engine lists no tsbench container',
       );
+    }
+
+    test('Ctrl-C during a long run exits 130 and leaves no container, cgroup or process', async (t) => {
+      if (skip()) return t.skip(String(skip()));
+      const { child } = await longRun('sigint');
+      child.kill('SIGINT');
+      const r = await child;
+      assert.equal(r.exitCode, 130, r.stderr);
+      assert.deepEqual(await settledLeftovers(child.pid as number), []);
+      await assertNoContainer();
     });
 
     test('after a SIGKILL in the middle of a run the next tsbench command removes the imported image and the container', async (t) => {
       if (skip()) return t.skip(String(skip()));
-      const out = join(work, `${name}-sigkill`);
-      const child = cli(['run', 'startup', '--targets', name, '--runs', '500', '--warmup', '0', '--out', out]);
-      await waitForSamples(join(out, 'results.json'), 1, 60_000);
+      const { child } = await longRun('sigkill');
       child.kill('SIGKILL');
       await child;
       const tag = `tsbench-workload:`;
-      const engine = (args: string[]) =>
-        name === 'docker' ? (daemon as PrivateDockerd).docker(args) : execa('podman', args, { reject: false, stdin: 'ignore' });
       const images = async () =>
         (await engine(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n').filter((l) => l.includes(tag) && l.endsWith(`-${child.pid}`));
       assert.equal((await images()).length, 1, 'the dead run left its image');
@@ -251,12 +259,7 @@ for (const name of ['docker', 'podman'] as const) {
       assert.equal(clean.exitCode, 0, clean.stderr);
       assert.match(clean.stdout, new RegExp(`image ${tag}[0-9a-f]{12}-${child.pid} \\(${name}\\)`));
       assert.deepEqual(await images(), [], 'no tsbench image after the sweep');
-      const ps = await engine(['ps', '-a', '--format', '{{.Names}}']);
-      assert.deepEqual(
-        ps.stdout.split('\n').filter((n) => n.startsWith('tsbench-')),
-        [],
-        'the engine lists no tsbench container',
-      );
+      await assertNoContainer();
       assert.deepEqual(await settledLeftovers(child.pid as number), []);
     });
   });
