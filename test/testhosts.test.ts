@@ -435,7 +435,10 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
       assert.equal(s?.values['memLimitHeld'], 1, JSON.stringify(s?.extra));
       assert.ok((s?.values['memOomKills'] ?? 0) >= 1, JSON.stringify(s?.values));
       const delivered = s?.values['cpuQuotaDeliveredCpus'] ?? NaN;
-      t.diagnostic(`docker: ${delivered.toFixed(3)} CPUs delivered under 0.5; the hog OOM-killed ${s?.values['memOomKills'] ?? 0} time(s)`);
+      const events = s?.extra?.['engineEvents'] as Record<string, number> | undefined;
+      t.diagnostic(
+        `docker: ${delivered.toFixed(3)} CPUs delivered under 0.5 (stress-ng's own: ${(s?.values['cpuInsideCpus'] ?? NaN).toFixed(3)}; the CLI exited ${((s?.timeline?.toExitMs ?? NaN) - (events?.['die'] ?? NaN)).toFixed(0)} ms after the daemon's die event); the hog OOM-killed ${s?.values['memOomKills'] ?? 0} time(s)`,
+      );
       assert.ok(Math.abs(delivered - 0.5) <= 0.05, `${delivered} CPUs delivered under a 0.5 CPU quota`);
       assert.ok((s?.accounting?.cpuUserMs ?? 0) > 0, JSON.stringify(s?.accounting));
       assert.deepEqual(await facts('after-docker'), { units: '0', slices: '0', containers: '0', scopes: '0' });

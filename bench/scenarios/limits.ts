@@ -31,7 +31,8 @@
  * 0.5), W = 2Q rounded up (at most the host's CPUs): more demand than the quota.
  * - container: cgroup CPU quota Q; delivered = the cgroup's CPU time (user +
  *   system) from ready to exit (the runtime's start inside the cgroup left out:
- *   `cpuAtReady`) / the host's wall time from ready to exit.
+ *   `cpuAtReady`) / the host's wall time from ready to exit (docker: to the daemon's
+ *   `die` event, as its CLI exits later).
  * - VM: ceil(Q) vCPUs; delivered = the guest's own accounting, stress-ng's user +
  *   system time over its real time (the guest clock runs at host rate); the
  *   qemu process's host CPU per wall second is kept in `extra.cpu`.
@@ -235,7 +236,11 @@ export const limits: Scenario = {
     values['cpuInsideCpus'] = (inside.userMs + inside.systemMs) / inside.realMs;
     const { toReadyMs, toExitMs } = c.timeline;
     const { cpuUserMs, cpuSystemMs } = c.accounting;
-    const wallMs = toReadyMs !== undefined && toExitMs !== undefined ? toExitMs - toReadyMs : undefined;
+    // docker: the container ended when the daemon saw it die; its CLI exits later by the client's own latency (0.5 s of
+    // a 3 s window under emulation), time in which the cgroup burns nothing and which would count as quota withheld.
+    const died = (c.extra?.['engineEvents'] as Record<string, number> | undefined)?.['die'];
+    const endMs = died !== undefined && toExitMs !== undefined && toReadyMs !== undefined && died > toReadyMs ? Math.min(died, toExitMs) : toExitMs;
+    const wallMs = toReadyMs !== undefined && endMs !== undefined ? endMs - toReadyMs : undefined;
     const hostCpuMs = cpuUserMs !== undefined && cpuSystemMs !== undefined ? cpuUserMs + cpuSystemMs : undefined;
     let hostCpusVm: number | undefined;
     if (vm) {

@@ -324,7 +324,6 @@ export class EngineDriver implements Driver {
     r.timeline.phases = enginePhases(events, r.timeline);
   }
 
-  /** Removes every container it started and the imported image. Idempotent. */
   /** Kills every container it started and waits for their results. */
   private async stopAll(): Promise<void> {
     const all = [...this.live];
@@ -332,6 +331,7 @@ export class EngineDriver implements Driver {
     await Promise.all(all.map((l) => l.result));
   }
 
+  /** Removes every container it started and the imported image. Idempotent. */
   async teardown(): Promise<void> {
     await this.stopAll();
     if (this.imported && this.tag && (await this.engine(['image', 'rm', '-f', this.tag])).ok)
