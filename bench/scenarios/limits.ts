@@ -4,8 +4,8 @@
  *
  * Memory: `stress-ng --vm 4 --vm-bytes 2×L --vm-keep --vm-ops 4 --oomable --timeout 10s`,
  * four workers that together try to keep twice the limit L resident, with L =
- * `--memory`, else core/defaults.ts's 128 MiB for containers and 512 MiB for VMs
- * (the guest RAM is the VM's limit, and 512 MiB is what the image needs to boot). Four workers,
+ * `--memory`, else core/defaults.ts's 128 MiB for containers and 256 MiB for VMs
+ * (the guest RAM is the VM's limit: the VMs' default RAM). Four workers,
  * not one, because a single mapping larger than a guest's RAM is refused by the
  * kernel's overcommit heuristic before any page is touched. `--oomable` keeps
  * stress-ng from restarting a killed worker. The hog is bounded by work: each worker
