@@ -89,7 +89,7 @@ export interface LaunchRequest {
    */
   measureUpper?: boolean;
   /**
-   * Linux containers: read the instance cgroup's CPU time once it is ready, into `extra.cgroupCpuMsAtReady`, so
+   * Linux containers (docker and podman too): read the instance cgroup's CPU time once it is ready, into `extra.cgroupCpuMsAtReady`, so
    * that the workload's share of the cgroup's time can leave out the runtime's own start inside the cgroup (runc's
    * init is in it; under emulation it is a visible share). Others ignore it. @default false
    */

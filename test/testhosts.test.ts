@@ -333,6 +333,27 @@ async function samplesOf(scenario: string, target: string): Promise<Result['scen
   return t.samples;
 }
 
+/**
+ * A quota of 0.5 CPU delivered within ±10 %, by the workload's own accounting (stress-ng's workers' CPU time over its
+ * real time, all of it inside the cgroup) and by the host's (the cgroup's cpu.stat from ready to exit), which may read
+ * up to 15 % low here: its window ends when the runtime has exited, and under emulation a runtime's exit comes a few
+ * hundred milliseconds after the workload's (crun read 0.449-0.471, runc 0.476-0.490 in CI runs).
+ */
+function assertQuotaDelivered(
+  t: { diagnostic(message: string): void },
+  target: string,
+  s: Result['scenarios'][number]['targets'][number]['samples'][number] | undefined,
+): void {
+  const delivered = s?.values['cpuQuotaDeliveredCpus'];
+  const inside = s?.values['cpuInsideCpus'];
+  assert.ok(delivered !== undefined && inside !== undefined, `${target}: ${JSON.stringify(s?.values)}`);
+  t.diagnostic(
+    `${target}: ${delivered.toFixed(3)} CPUs delivered under 0.5 (stress-ng's own: ${inside.toFixed(3)}); the hog OOM-killed ${s?.values['memOomKills'] ?? 0} time(s)`,
+  );
+  assert.ok(Math.abs(inside - 0.5) <= 0.05, `${target}: stress-ng's workers got ${inside} CPUs under a 0.5 CPU quota`);
+  assert.ok(Math.abs(delivered - 0.5) <= 0.075, `${target}: the cgroup delivered ${delivered} CPUs under a 0.5 CPU quota`);
+}
+
 describe('the container targets on a pure cgroup v2 host run by systemd', { skip: v2Skip }, () => {
   test('the test host comes up with systemd as PID 1, every controller on cgroup v2 and no v1 hierarchy', async (t) => {
     assert.equal(v2Run?.timedOut, false, v2Run?.consoleTail);
@@ -394,10 +415,7 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
   test('a quota of 0.5 CPU is delivered within ±10 %, from the cgroup v2 cpu.stat', async (t) => {
     for (const target of TARGETS.split(',')) {
       const [s] = await samplesOf('limits', target);
-      const delivered = s?.values['cpuQuotaDeliveredCpus'];
-      assert.ok(delivered !== undefined, `${target}: ${JSON.stringify(s?.values)}`);
-      t.diagnostic(`${target}: ${delivered.toFixed(3)} CPUs delivered under 0.5; the hog OOM-killed ${s?.values['memOomKills'] ?? 0} time(s)`);
-      assert.ok(Math.abs(delivered - 0.5) <= 0.05, `${target}: ${delivered} CPUs delivered under a 0.5 CPU quota`);
+      assertQuotaDelivered(t, target, s);
     }
   });
 
@@ -434,12 +452,9 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
       const [s] = r.scenarios.find((x) => x.name === 'limits')?.targets.find((x) => x.target === 'docker')?.samples ?? [];
       assert.equal(s?.values['memLimitHeld'], 1, JSON.stringify(s?.extra));
       assert.ok((s?.values['memOomKills'] ?? 0) >= 1, JSON.stringify(s?.values));
-      const delivered = s?.values['cpuQuotaDeliveredCpus'] ?? NaN;
       const events = s?.extra?.['engineEvents'] as Record<string, number> | undefined;
-      t.diagnostic(
-        `docker: ${delivered.toFixed(3)} CPUs delivered under 0.5 (stress-ng's own: ${(s?.values['cpuInsideCpus'] ?? NaN).toFixed(3)}; the CLI exited ${((s?.timeline?.toExitMs ?? NaN) - (events?.['die'] ?? NaN)).toFixed(0)} ms after the daemon's die event); the hog OOM-killed ${s?.values['memOomKills'] ?? 0} time(s)`,
-      );
-      assert.ok(Math.abs(delivered - 0.5) <= 0.05, `${delivered} CPUs delivered under a 0.5 CPU quota`);
+      t.diagnostic(`docker: the CLI exited ${((s?.timeline?.toExitMs ?? NaN) - (events?.['die'] ?? NaN)).toFixed(0)} ms after the daemon's die event`);
+      assertQuotaDelivered(t, 'docker', s);
       assert.ok((s?.accounting?.cpuUserMs ?? 0) > 0, JSON.stringify(s?.accounting));
       assert.deepEqual(await facts('after-docker'), { units: '0', slices: '0', containers: '0', scopes: '0' });
     },

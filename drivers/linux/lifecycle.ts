@@ -168,6 +168,19 @@ interface Live {
 /** The limits of a probe's trial container: small, but each controller exercised. */
 export const TRIAL_LIMITS: Limits = { memoryBytes: 64 * MiB, pids: 64, cpus: 1 };
 
+/**
+ * `LaunchRequest.cpuAtReady`: the instance cgroup's CPU time once it is ready, as `extra.cgroupCpuMsAtReady`
+ * (empty when the cgroup cannot say), so that a runtime's own start inside the cgroup is not counted as the workload's.
+ */
+export function cgroupCpuAtReady(ready: Promise<unknown>, cgroups: { read(): Promise<Accounting> }): Promise<Record<string, number>> {
+  return ready
+    .then(async (): Promise<Record<string, number>> => {
+      const a = await cgroups.read();
+      return a.cpuUserMs !== undefined && a.cpuSystemMs !== undefined ? { cgroupCpuMsAtReady: a.cpuUserMs + a.cpuSystemMs } : {};
+    })
+    .catch(() => ({}));
+}
+
 /** Puts the cgroups' counters in the result and reports a kill by the memory cgroup (the launcher's rusage is the runtime's). */
 export function recordAccounting(r: InstanceResult, accounting: Accounting, limits: Limits): void {
   for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
@@ -318,14 +331,7 @@ export class LinuxInstances {
       return r;
     });
     live.result = instance.result;
-    if (request.cpuAtReady) {
-      cpuAtReady = instance.ready
-        .then(async () => {
-          const a = await cgroups.read();
-          return a.cpuUserMs !== undefined && a.cpuSystemMs !== undefined ? { cgroupCpuMsAtReady: a.cpuUserMs + a.cpuSystemMs } : {};
-        })
-        .catch(() => ({}));
-    }
+    if (request.cpuAtReady) cpuAtReady = cgroupCpuAtReady(instance.ready, cgroups);
     if (request.measureUpper) {
       const where = spec.upper(dir);
       upperAtStart = instance.ready

@@ -23,7 +23,7 @@ import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { CPU_PERIOD_US, cgroupBase, cpuQuotaUs, enforceableLimits, enforceablePart, unenforceable, type CgroupHost } from '../linux/cgroups.js';
-import { TRIAL_LIMITS, cgroupDetails, linuxCgroups, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
+import { TRIAL_LIMITS, cgroupCpuAtReady, cgroupDetails, linuxCgroups, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import {
@@ -251,7 +251,9 @@ export class EngineDriver implements Driver {
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
       ...(request.onStderr ? { onStderr: request.onStderr } : {}),
     });
+    let cpuAtReady: Promise<Record<string, number>> | undefined;
     const instance = processInstance(this.name, proc, async (r) => {
+      if (cpuAtReady) r.extra = { ...r.extra, ...(await cpuAtReady) };
       let accounting: Accounting = {};
       try {
         accounting = await cgroups.read();
@@ -267,6 +269,7 @@ export class EngineDriver implements Driver {
       recordAccounting(r, accounting, limits);
       return r;
     });
+    if (request.cpuAtReady) cpuAtReady = cgroupCpuAtReady(instance.ready, cgroups);
     const live: Live = { name, proc, result: instance.result };
     this.live.add(live);
     void instance.result.then(() => this.live.delete(live));
