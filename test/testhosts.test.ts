@@ -454,7 +454,12 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
       assert.ok((s?.values['memOomKills'] ?? 0) >= 1, JSON.stringify(s?.values));
       const events = s?.extra?.['engineEvents'] as Record<string, number> | undefined;
       t.diagnostic(`docker: the CLI exited ${((s?.timeline?.toExitMs ?? NaN) - (events?.['die'] ?? NaN)).toFixed(0)} ms after the daemon's die event`);
-      assertQuotaDelivered(t, 'docker', s);
+      // By stress-ng's own accounting only: docker's ready and exit reach the host through the daemon and its CLI,
+      // up to a second late under emulation (0.370-0.597 read by the cgroup in CI runs, 0.497-0.502 by stress-ng);
+      // test/engines.test.ts checks the cgroup's figure for docker on the project machine.
+      const inside = s?.values['cpuInsideCpus'] ?? NaN;
+      t.diagnostic(`docker: ${(s?.values['cpuQuotaDeliveredCpus'] ?? NaN).toFixed(3)} CPUs by the cgroup, ${inside.toFixed(3)} by stress-ng, under 0.5`);
+      assert.ok(Math.abs(inside - 0.5) <= 0.05, `docker: stress-ng's workers got ${inside} CPUs under a 0.5 CPU quota`);
       assert.ok((s?.accounting?.cpuUserMs ?? 0) > 0, JSON.stringify(s?.accounting));
       assert.deepEqual(await facts('after-docker'), { units: '0', slices: '0', containers: '0', scopes: '0' });
     },
