@@ -110,6 +110,11 @@ export class EngineDriver implements Driver {
     return this.dockerHost === undefined ? [] : ['-H', this.dockerHost];
   }
 
+  /** The engine's command with its global flags, as the image record names it for the sweep. */
+  private command(): string[] {
+    return [this.binary, ...this.global()];
+  }
+
   private async engine(args: string[], input?: string): Promise<{ ok: boolean; out: string; err: string; missing: boolean }> {
     const r = await execa(this.binary, [...this.global(), ...args], {
       reject: false,
@@ -193,7 +198,7 @@ export class EngineDriver implements Driver {
     if (this.binary === 'podman') this.workDir = await makeOwnedDir(join(tmpdir(), 'tsbench-podman-'));
     this.oom.open();
     // Recorded first: a tsbench killed during the run leaves the image to the next command's sweep.
-    record({ kind: 'image', engine: [this.binary, ...this.global()], tag: this.tag });
+    record({ kind: 'image', engine: this.command(), tag: this.tag });
     // The same bytes as the container's rootfs: a tar of it, streamed into `import`.
     const tar = execa('tar', ['-C', this.image.rootfs, '--numeric-owner', '-c', '.'], { reject: false, buffer: false });
     const imp = execa(this.binary, [...this.global(), 'import', '-', this.tag], { reject: false, stdin: 'pipe' });
@@ -338,7 +343,7 @@ export class EngineDriver implements Driver {
   async teardown(): Promise<void> {
     await this.stopAll();
     if (this.imported && this.tag && (await this.engine(['image', 'rm', '-f', this.tag])).ok)
-      record({ kind: 'image', engine: [this.binary, ...this.global()], tag: this.tag, removed: true });
+      record({ kind: 'image', engine: this.command(), tag: this.tag, removed: true });
     this.imported = false;
     if (this.workDir !== undefined) await rm(this.workDir, { recursive: true, force: true });
     this.workDir = undefined;
