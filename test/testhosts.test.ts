@@ -164,6 +164,29 @@ async function outOf(run: RunResult | undefined, name: string): Promise<string> 
   return text;
 }
 
+/**
+ * The job's `times` file (one `STEP UPTIME` line a step, written by its shell function `t`) names `steps` first, in
+ * this order, with uptimes that never go back; each step's duration and any rerun (`retries`) are printed.
+ */
+async function assertSteps(t: { diagnostic(message: string): void }, run: RunResult, steps: string[]): Promise<void> {
+  const lines = ((await readOut(run, 'times')) ?? '').trim().split('\n');
+  const parsed = lines.map((line) => line.split(' ')).map(([what, at]) => ({ what: what ?? '', at: Number(at) }));
+  assert.deepEqual(
+    parsed.slice(0, steps.length).map((x) => x.what),
+    steps,
+    `the job's steps as its times file lists them:\n${lines.join('\n')}\nconsole:\n${run.consoleTail}`,
+  );
+  for (const [i, step] of parsed.entries()) {
+    assert.ok(Number.isFinite(step.at), `times line ${i + 1}: ${lines[i]}`);
+    const before = parsed[i - 1];
+    if (before === undefined) continue;
+    assert.ok(step.at >= before.at, `${step.what} is recorded before ${before.what}: ${lines.join('; ')}`);
+    t.diagnostic(`${step.what}: ${(step.at - before.at).toFixed(1)} s`);
+  }
+  const retries = ((await readOut(run, 'retries')) ?? '').trim();
+  if (retries !== '') t.diagnostic(`stood still and ran again: ${retries.split('\n').join('; ')}`);
+}
+
 /** The kvm job's file `name`; fails with the console tail when it is missing. */
 const out = (name: string): Promise<string> => outOf(kvmRun, name);
 
@@ -172,17 +195,9 @@ async function results(dir: string): Promise<Result> {
 }
 
 describe('the kvm path, run in the nested KVM test host', { skip: kvmSkip }, () => {
-  test('the test host says how long it and each command inside took (diagnostics, not asserted)', async (t) => {
+  test('the test host records every step of its job in order, and says how long each took', async (t) => {
     t.diagnostic(`test host ${!('unavailable' in host) ? host.hash : ''}: ${Math.round((kvmRun?.wallMs ?? 0) / 1000)} s from qemu's start to its exit`);
-    const times = ((await readOut(kvmRun as RunResult, 'times')) ?? '').trim().split('\n');
-    let last: number | undefined;
-    for (const line of times) {
-      const [what, at] = line.split(' ');
-      if (last !== undefined) t.diagnostic(`${what}: ${(Number(at) - last).toFixed(1)} s`);
-      last = Number(at);
-    }
-    const retries = ((await readOut(kvmRun as RunResult, 'retries')) ?? '').trim();
-    if (retries !== '') t.diagnostic(`stood still and ran again: ${retries.split('\n').join('; ')}`);
+    await assertSteps(t, kvmRun as RunResult, ['start', 'targets', 'startup', 'exec-kvm', 'exec-cloud', 'limits', 'net', 'interrupt']);
   });
 
   test('the test host comes back with its job finished, and a second assembly is a cache hit', async () => {
@@ -362,15 +377,7 @@ describe('the container targets on a pure cgroup v2 host run by systemd', { skip
     assert.equal(v2Run.facts['cgroupMounts'], '1', 'one cgroup mount, the v2 hierarchy');
     for (const c of ['cpu', 'memory', 'io', 'pids']) assert.match(v2Run.facts['cgroupControllers'] ?? '', new RegExp(`\\b${c}\\b`));
     t.diagnostic(`${Math.round(v2Run.wallMs / 1000)} s from qemu's start to its exit`);
-    const times = ((await readOut(v2Run, 'times')) ?? '').trim().split('\n');
-    let last: number | undefined;
-    for (const line of times) {
-      const [what, at] = line.split(' ');
-      if (last !== undefined) t.diagnostic(`${what}: ${(Number(at) - last).toFixed(1)} s`);
-      last = Number(at);
-    }
-    const retries = ((await readOut(v2Run, 'retries')) ?? '').trim();
-    if (retries !== '') t.diagnostic(`stood still and ran again: ${retries.split('\n').join('; ')}`);
+    await assertSteps(t, v2Run, ['start', 'all', 'interrupt', 'kill']);
   });
 
   test("the run's probes state the v2 layout, the controllers offered, and the scope systemd delegated", async () => {
