@@ -7,7 +7,7 @@
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { toCsv } from '../reports/csv.js';
-import { renderHtml } from '../reports/html.js';
+import { renderHtml } from '../reports/html/index.js';
 import { toJson } from '../reports/json.js';
 import { describeError } from '../core/errors.js';
 import type { Result } from '../core/schema.js';
@@ -62,7 +62,7 @@ export interface ResultPaths {
   dir: string;
   json: string;
   csv: string;
-  /** the report page (reports/html.ts) */
+  /** the report page (reports/html/index.ts) */
   html: string;
 }
 

@@ -3,7 +3,7 @@
  * take its data away: every result file it was built from, byte for byte, with
  * its SHA-256 and its CSV (`#tsbench-results`), and every figure and verdict the
  * page shows (`#tsbench-figures`). Both are JSON script elements
- * (html-common.ts jsonForScript). `pageFigures` computes the shown figures from
+ * (html/common.ts jsonForScript). `pageFigures` computes the shown figures from
  * loaded results; the page embeds its output, and verify calls it again on the
  * embedded files and compares the two.
  */
@@ -15,7 +15,7 @@ import { compareResults, type Comparison, type CompareOptions } from './compare/
 import type { Calibration } from './compare/calibration.js';
 import { parseThresholds } from './compare/thresholds.js';
 import { toCsv } from './csv.js';
-import { buildReportModel, sourceName } from './html/model.js';
+import { buildReportModel, sourceName } from './model.js';
 import { toJson } from './json.js';
 import type { Ratio, Stats } from '../core/stats.js';
 

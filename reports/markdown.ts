@@ -9,7 +9,7 @@ import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
 import type { ClaimPart, ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
-import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './html/model.js';
+import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './model.js';
 
 /** Escapes text for a Markdown table cell (or a line of text): no `|`, no newline, no HTML, no emphasis. */
 export function mdCell(text: string): string {

@@ -23,7 +23,7 @@ import {
   type ShownSeries,
 } from './embedded.js';
 import { calibrationOf } from './compare/calibration.js';
-import { sourceName } from './html/model.js';
+import { sourceName } from './model.js';
 
 export interface VerifyOutcome {
   /** what was checked, in words, for the summary line */

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { renderHtml } from '../../reports/html.js';
+import { renderHtml } from '../../reports/html/index.js';
 import { renderMarkdown } from '../../reports/markdown.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { expandResultPaths, loadResult, type LoadedResult } from '../../core/load.js';

@@ -35,7 +35,7 @@ import { validateThresholds } from '../../reports/compare/thresholds.js';
 import { addGateOptions, gateOptions, type GateFlags } from './compare.js';
 import type { HostClaims } from '../../reports/claims/index.js';
 import { claimsPerFile, reproductionComparison, type ComparisonSpec } from '../../reports/embedded.js';
-import { renderHtml } from '../../reports/html.js';
+import { renderHtml } from '../../reports/html/index.js';
 import { reproductionDiffers } from '../../reports/html/reproduction.js';
 import { renderMarkdown } from '../../reports/markdown.js';
 import { pageSources } from '../../reports/verify.js';

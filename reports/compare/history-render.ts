@@ -5,7 +5,7 @@
  */
 import type { History, HistoryChangePoint, HistorySeries } from './history.js';
 import { VERDICT_RULE } from './index.js';
-import { chartJsSource, escapeHtml, htmlPage, jsonForScript, targetColor } from '../html-common.js';
+import { chartJsSource, escapeHtml, htmlPage, jsonForScript, targetColor } from '../html/common.js';
 import { prob, signedPct } from './render.js';
 import { mdCell } from '../markdown.js';
 import { fmt } from '../table.js';

@@ -6,8 +6,8 @@
  */
 import { valueOf, valuesOf } from '../../core/samples.js';
 import { sorted } from '../../core/stats.js';
-import { targetColor } from '../html-common.js';
-import { medianPhases, type ReportScenario, type Series } from './model.js';
+import { targetColor } from './common.js';
+import { medianPhases, type ReportScenario, type Series } from '../model.js';
 
 /** A median with its interval, drawn at `pos` on the index axis. */
 export interface Whisker {

@@ -8,18 +8,18 @@
  * comes from a result is escaped. Sections: claims first, then hosts, runs, and
  * per scenario the charts and the table of figures (reports/html/*).
  */
-import type { Comparison } from './compare/index.js';
-import { claimsOf, embeddedSources, pageFigures, type ClaimsBy, type ComparisonSpec } from './embedded.js';
-import type { HostClaims } from './claims/types.js';
-import type { LoadedResult } from '../core/load.js';
-import { toolVersion } from '../core/version.js';
-import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './html-common.js';
-import type { ChartSpec } from './html/charts.js';
-import { CLIENT_SCRIPT } from './html/client.js';
-import { buildReportModel, type ReportModel } from './html/model.js';
-import { reproductionSection } from './html/reproduction.js';
-import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './html/sections.js';
-import { REPORT_CSS } from './html/style.js';
+import type { Comparison } from '../compare/index.js';
+import { claimsOf, embeddedSources, pageFigures, type ClaimsBy, type ComparisonSpec } from '../embedded.js';
+import type { HostClaims } from '../claims/types.js';
+import type { LoadedResult } from '../../core/load.js';
+import { toolVersion } from '../../core/version.js';
+import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './common.js';
+import type { ChartSpec } from './charts.js';
+import { CLIENT_SCRIPT } from './client.js';
+import { buildReportModel, type ReportModel } from '../model.js';
+import { reproductionSection } from './reproduction.js';
+import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './sections.js';
+import { REPORT_CSS } from './style.js';
 
 export interface HtmlReportOptions {
   /** claim verdicts; computed from the results (as `claimsBy` says) when not given */

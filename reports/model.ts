@@ -9,12 +9,12 @@
  * in two files) gets the file's directory name.
  */
 import { basename, dirname } from 'node:path';
-import { resultImages, type LoadedResult, type NamedImage } from '../../core/load.js';
+import { resultImages, type LoadedResult, type NamedImage } from '../core/load.js';
 import type { z } from 'zod';
-import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../core/schema.js';
-import { median, type Ratio, type Stats } from '../../core/stats.js';
-import { fmt } from '../table.js';
-import { twinOrder } from '../targets.js';
+import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../core/schema.js';
+import { median, type Ratio, type Stats } from '../core/stats.js';
+import { fmt } from './table.js';
+import { twinOrder } from './targets.js';
 
 type TargetInfo = z.infer<typeof TargetInfoSchema>;
 
