@@ -9,27 +9,8 @@ import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
 import type { ClaimPart, ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
+import { mdCell, mdCode } from './markdown-escape.js';
 import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './model.js';
-
-/** Escapes text for a Markdown table cell (or a line of text): no `|`, no newline, no HTML, no emphasis. */
-export function mdCell(text: string): string {
-  return text
-    .replace(/\\/g, '\\\\')
-    .replace(/\r\n|\r|\n/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/([*_`[\]])/g, '\\$1');
-}
-
-/** Inline code (outside tables) that survives any backticks in the text and stays on one line. */
-export function mdCode(text: string): string {
-  const flat = text.replace(/\r\n|\r|\n/g, ' ');
-  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}${/^`|`$/.test(flat) ? ` ${flat} ` : flat}${fence}`;
-}
 
 function table(head: string[], rows: string[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];

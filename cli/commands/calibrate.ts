@@ -16,7 +16,7 @@ import { UsageError, describeError } from '../../core/errors.js';
 import { expandResultPaths, loadResult } from '../../core/load.js';
 import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
-import { calibrate, calibrationText } from '../../reports/compare/calibration.js';
+import { calibrate, calibrationText } from '../../reports/compare/calibrate.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 import { defaultOutDir } from '../results.js';
 
