@@ -6,9 +6,7 @@
  */
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { toCsv } from '../reports/csv.js';
-import { renderHtml } from '../reports/html/index.js';
-import { toJson } from '../reports/json.js';
+import { reportWriter } from '../reports/writers.js';
 import { describeError } from '../core/errors.js';
 import type { Result } from '../core/schema.js';
 
@@ -96,8 +94,8 @@ export class ResultWriter {
   constructor(readonly paths: ResultPaths) {}
 
   write(result: Result): Promise<void> {
-    const json = toJson(result);
-    const csv = toCsv(result);
+    const json = reportWriter('json').render([{ path: this.paths.json, result }]);
+    const csv = reportWriter('csv').render([{ path: this.paths.json, result }]);
     const html = this.reportNow(result) ? this.render(result, json) : undefined;
     this.chain = this.chain.then(async () => {
       await writeAtomic(this.paths.json, json);
@@ -125,7 +123,7 @@ export class ResultWriter {
   /** Rendered now, synchronously: the runner mutates `result` after this call returns. `json` is results.json's text, embedded with its hash. */
   private render(result: Result, json: string): string | undefined {
     try {
-      return renderHtml([{ path: this.paths.json, result, text: json }]);
+      return reportWriter('html').render([{ path: this.paths.json, result, text: json }]);
     } catch (e) {
       this.reportError = `cannot render the report (${describeError(e)})`;
       return undefined;

@@ -12,11 +12,11 @@ import { sha256Hex, type LoadedResult } from '../core/load.js';
 import { evaluateClaims } from './claims/index.js';
 import type { HostClaims } from './claims/types.js';
 import { compareResults, type Comparison, type CompareOptions } from './compare/index.js';
-import type { Calibration } from './compare/calibration.js';
 import { parseThresholds } from './compare/thresholds.js';
 import { toCsv } from './csv.js';
 import { buildReportModel, sourceName } from './model.js';
 import { toJson } from './json.js';
+import type { ClaimsBy, ComparisonSpec } from './writer.js';
 import type { Ratio, Stats } from '../core/stats.js';
 
 /** Version of the embedded blocks' layout; verify refuses a page of a newer one. */
@@ -66,23 +66,6 @@ export interface ShownComparison {
   q?: number;
   /** the series' threshold (absent on pages made before it was shown) */
   threshold?: number;
-}
-
-/** How the page judged the claims: per host (`tsbench report`), or per file (a reproduction: each run on its own). */
-export type ClaimsBy = 'host' | 'file';
-
-/** The settings of a reproduction's comparison: which file is the base and which the head, and compare's options. */
-export interface ComparisonSpec {
-  base: string;
-  head: string;
-  alpha: number;
-  seed: number;
-  /** the threshold of every series no rule or calibration names (compare's --threshold PCT) */
-  threshold: number;
-  /** compare's --threshold rules naming a metric (`io.randReadIops=10%`), as given */
-  thresholdRules?: string[];
-  /** compare's --calibration: the file's name and its content, so the page can be verified without it */
-  calibration?: { path: string; calibration: Calibration };
 }
 
 export interface PageFigures {

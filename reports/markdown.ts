@@ -5,12 +5,15 @@
  * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
  * a result cannot break a table or inject markup.
  */
-import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
+import { namesPairs, pairName } from './claims/index.js';
 import type { ClaimPart, ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
+import { compareMarkdown } from './compare/render.js';
+import { claimsOf } from './embedded.js';
 import { mdCell, mdCode } from './markdown-escape.js';
 import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './model.js';
+import type { ReportOptions, ReportWriter } from './writer.js';
 
 function table(head: string[], rows: string[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
@@ -92,10 +95,10 @@ function summaryLine(model: ReportModel): string {
   return `${s.length} result files: ${s.map((x) => `${mdCode(x.path)} (${mdCell(x.host)}, ${mdCell(x.startedAt)}${x.complete ? '' : ', incomplete'})`).join(', ')}`;
 }
 
-/** Renders the Markdown summary of one or more loaded results. */
-export function renderMarkdown(results: readonly LoadedResult[], opts: { claims?: HostClaims[] } = {}): string {
+/** Renders the Markdown summary of one or more loaded results; a reproduction's comparison (compare's Markdown) goes at the end. */
+export function renderMarkdown(results: readonly LoadedResult[], opts: ReportOptions = {}): string {
   const model = buildReportModel(results);
-  const claims = opts.claims ?? evaluateClaims(results);
+  const claims = opts.claims ?? claimsOf(results, opts.claimsBy ?? 'host');
   const out: string[] = ['# tsbench report', ''];
   for (const h of model.hosts) out.push(hostLine(h), '');
   out.push(summaryLine(model), '');
@@ -138,5 +141,9 @@ export function renderMarkdown(results: readonly LoadedResult[], opts: { claims?
     out.push('');
   }
   out.push(`<sub>tsbench ${mdCell(toolVersion())}; intervals are seeded bootstrap 95% CIs; ratios are median(target) / median(native).</sub>`, '');
-  return out.join('\n');
+  const text = out.join('\n');
+  return opts.reproduction ? `${text}\n## Reproduction\n\n${compareMarkdown(opts.reproduction.comparison)}` : text;
 }
+
+/** report.md: the summary of any number of result files. */
+export const markdownWriter: ReportWriter = { format: 'md', extension: '.md', holds: 'many', render: renderMarkdown };

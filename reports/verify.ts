@@ -11,17 +11,8 @@
 import { UsageError, describeError } from '../core/errors.js';
 import { sameFigure, seriesName, STATS_FIELDS, STATS_WORDS } from '../core/figures.js';
 import { parseResult, sha256Hex, type LoadedResult } from '../core/load.js';
-import {
-  EMBED_FORMAT,
-  claimsOf,
-  pageFigures,
-  reproductionComparison,
-  type ClaimsBy,
-  type ComparisonSpec,
-  type EmbeddedSource,
-  type PageFigures,
-  type ShownSeries,
-} from './embedded.js';
+import { EMBED_FORMAT, claimsOf, pageFigures, reproductionComparison, type EmbeddedSource, type PageFigures, type ShownSeries } from './embedded.js';
+import type { ClaimsBy, ComparisonSpec } from './writer.js';
 import { calibrationOf } from './compare/calibration.js';
 import { sourceName } from './model.js';
 

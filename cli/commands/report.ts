@@ -7,14 +7,14 @@
  */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { renderHtml } from '../../reports/html/index.js';
-import { renderMarkdown } from '../../reports/markdown.js';
+import { reportFormats, reportWriter } from '../../reports/writers.js';
+import type { ReportFormat } from '../../reports/writer.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { expandResultPaths, loadResult, type LoadedResult } from '../../core/load.js';
 import { writeAtomic } from '../results.js';
 
-export const REPORT_FORMATS = ['html', 'md'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+/** The formats that hold several result files: html and md. */
+export const REPORT_FORMATS = reportFormats('many');
 
 interface ReportFlags {
   out?: string;
@@ -37,7 +37,7 @@ async function reportCommand(args: string[], flags: ReportFlags): Promise<number
   const paths = await expandResultPaths(args);
   const results: LoadedResult[] = [];
   for (const p of paths) results.push(await loadResult(p));
-  const text = format === 'html' ? renderHtml(results) : renderMarkdown(results);
+  const text = reportWriter(format).render(results);
   const out = flags.out ?? (format === 'html' ? 'report.html' : undefined);
   if (out === undefined) {
     process.stdout.write(text);

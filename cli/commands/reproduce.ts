@@ -20,7 +20,6 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { parseResult, type LoadedResult } from '../../core/load.js';
 import { readPageOrResults } from './verify.js';
-import { toJson } from '../../reports/json.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Result } from '../../core/schema.js';
 import { MiB } from '../../core/units.js';
 import { toolVersion } from '../../core/version.js';
@@ -34,10 +33,10 @@ import { formatComparison } from '../../reports/compare/render.js';
 import { validateThresholds } from '../../reports/compare/thresholds.js';
 import { addGateOptions, gateOptions, type GateFlags } from './compare.js';
 import type { HostClaims } from '../../reports/claims/index.js';
-import { claimsPerFile, reproductionComparison, type ComparisonSpec } from '../../reports/embedded.js';
-import { renderHtml } from '../../reports/html/index.js';
+import { claimsPerFile, reproductionComparison } from '../../reports/embedded.js';
 import { reproductionDiffers } from '../../reports/html/reproduction.js';
-import { renderMarkdown } from '../../reports/markdown.js';
+import type { ComparisonSpec, ReportOptions } from '../../reports/writer.js';
+import { reportWriter } from '../../reports/writers.js';
 import { pageSources } from '../../reports/verify.js';
 import { sha256Hex } from '../../core/load.js';
 import { driverOptionsFromEnv } from '../env.js';
@@ -263,10 +262,11 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
   });
   if (done.code === EXIT.interrupted) return done.code;
   // Both as loaded, without reading them again: the original as parsed above (its bytes are what original/results.json
-  // holds), the reproduction as the runner computed it (results.json holds exactly its toJson).
+  // holds), the reproduction as the runner computed it (results.json holds exactly what the json writer makes of it).
+  const reproduction = { path: done.paths.json, result: done.outcome.result };
   const loaded: LoadedResult[] = [
     { ...parsed, path: originalPath },
-    { path: done.paths.json, result: done.outcome.result, text: toJson(done.outcome.result) },
+    { ...reproduction, text: reportWriter('json').render([reproduction]) },
   ];
   const spec: ComparisonSpec = {
     base: originalPath,
@@ -280,8 +280,8 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
   const comparison = reproductionComparison(loaded, spec);
   // One judgement per file (each file is one host), shared by the page, the summary and the lines below.
   const claims = claimsPerFile(loaded);
-  const html = renderHtml(loaded, { claims, claimsBy: 'file', reproduction: { spec, comparison } });
-  const md = `${renderMarkdown(loaded, { claims })}\n## Reproduction\n\n${formatComparison(comparison, 'md')}`;
+  const options: ReportOptions = { claims, claimsBy: 'file', reproduction: { spec, comparison } };
+  const [html, md] = [reportWriter('html').render(loaded, options), reportWriter('md').render(loaded, options)];
   const files = { html: join(out, 'report.html'), md: join(out, 'report.md'), json: join(out, 'comparison.json') };
   await writeAtomic(files.html, html);
   await writeAtomic(files.md, md);
