@@ -20,11 +20,11 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { parseResult, type LoadedResult } from '../../core/load.js';
 import { readPageOrResults } from './verify.js';
-import { SCHEMA_ID, SCHEMA_VERSION, type Result } from '../../core/schema.js';
+import type { Result } from '../../core/schema.js';
 import { MiB } from '../../core/units.js';
-import { toolVersion } from '../../core/version.js';
 import { parseTargets } from '../../drivers/registry.js';
 import type { DriverOptions, Limits } from '../../drivers/types.js';
+import { resultHeader } from '../../bench/header.js';
 import { resolveScenarios } from '../../bench/scenarios/index.js';
 import type { ScenarioOptions } from '../../bench/scenarios/types.js';
 import { catalogue } from '../../reports/compare/index.js';
@@ -194,24 +194,23 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
 
 /** What cannot be matched on this host, one line each: the environment, the targets, the scenarios' parameters. */
 export function unmatched(original: Result, plan: RunPlan, seen: BeforeSamples, unknown: readonly string[]): string[] {
-  const here: Result = {
-    schema: SCHEMA_ID,
-    schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'tsbench', version: toolVersion() },
-    command: plan.command,
-    seed: plan.seed,
-    startedAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    complete: true,
-    options: { ...(plan.runs !== undefined ? { runs: plan.runs } : {}), ...(plan.warmup !== undefined ? { warmup: plan.warmup } : {}), limits: plan.limits },
-    host: seen.host,
-    ...(seen.images.length > 0 ? { images: seen.images } : {}),
-    targets: plan.targets.map((name) => {
-      const p = seen.probes.get(name);
-      return { name, available: p?.available ?? false, ...(p?.reason ? { reason: p.reason } : {}), ...(p?.details ? { details: p.details } : {}) };
-    }),
-    scenarios: [],
-  };
+  // This host's header as the reproduction will record it (not complete: the fingerprint's completeness lines are skipped below).
+  const here = resultHeader(
+    {
+      command: plan.command,
+      seed: plan.seed,
+      runs: plan.runs,
+      warmup: plan.warmup,
+      limits: plan.limits,
+      scenarioOptions: plan.scenarioOptions,
+      machine: plan.options.machine,
+      host: seen.host,
+      images: seen.images,
+      drivers: seen.drivers,
+      probes: seen.probes,
+    },
+    new Date().toISOString(),
+  );
   const lines: string[] = [];
   for (const d of fingerprintDiffs(original, here)) {
     if (d.key === 'vmTargets' || d.key.startsWith('complete') || d.key === 'options') continue;
