@@ -115,7 +115,7 @@ export function reproductionComparison(results: readonly LoadedResult[], spec: C
     thresholds: { fallback: spec.threshold, rules: parseThresholds(spec.thresholdRules ?? []).rules },
     alpha: spec.alpha,
     seed: spec.seed,
-    ...(spec.calibration ? { calibration: spec.calibration } : {}),
+    calibration: spec.calibration,
   };
   return compareResults(find(spec.base), find(spec.head), opts);
 }
@@ -135,7 +135,7 @@ export function pageFigures(
         const stats = s.stats[m.name];
         if (!stats) continue;
         const ratio = s.ratioToNative[m.name];
-        series.push({ source: s.source, scenario: sc.name, target: s.target, metric: m.name, stats, ...(ratio ? { ratio } : {}) });
+        series.push({ source: s.source, scenario: sc.name, target: s.target, metric: m.name, stats, ratio });
       }
     }
   }
@@ -153,21 +153,17 @@ export function pageFigures(
     claimsBy,
     series,
     claims: shownClaims,
-    ...(comparison
-      ? {
-          comparison: {
-            ...comparison.spec,
-            series: comparison.comparison.series.map((s) => ({
-              scenario: s.scenario,
-              target: s.target,
-              metric: s.metric,
-              verdict: s.verdict,
-              ...(s.change ? { change: s.change.change } : {}),
-              ...(s.q !== undefined ? { q: s.q } : {}),
-              threshold: s.threshold,
-            })),
-          },
-        }
-      : {}),
+    comparison: comparison && {
+      ...comparison.spec,
+      series: comparison.comparison.series.map((s) => ({
+        scenario: s.scenario,
+        target: s.target,
+        metric: s.metric,
+        verdict: s.verdict,
+        change: s.change?.change,
+        q: s.q,
+        threshold: s.threshold,
+      })),
+    },
   };
 }

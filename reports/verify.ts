@@ -121,8 +121,8 @@ export function verifyPageText(html: string, path: string): VerifyOutcome {
         alpha,
         seed,
         threshold,
-        ...(thresholdRules ? { thresholdRules } : {}),
-        ...(calibration ? { calibration: { path: calibration.path, calibration: calibrationOf(calibration.calibration, calibration.path) } } : {}),
+        thresholdRules,
+        calibration: calibration && { path: calibration.path, calibration: calibrationOf(calibration.calibration, calibration.path) },
       };
       comparison = { spec, comparison: reproductionComparison(loaded, spec) };
     } catch (e) {

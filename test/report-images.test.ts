@@ -146,8 +146,7 @@ describe('one report holds both images side by side', () => {
 });
 
 describe('compare across images', () => {
-  const run = (images: NamedImage[] | undefined, legacy?: typeof IMAGE) =>
-    craft({ scenarios: {}, ...(images ? { images } : {}), ...(legacy ? { image: legacy } : {}) }).result;
+  const run = (images: NamedImage[] | undefined, legacy?: typeof IMAGE) => craft({ scenarios: {}, images, image: legacy }).result;
 
   test('a Debian image beside an unchanged lean one is one warning, and the lean image keeps its key', () => {
     const diffs = fingerprintDiffs(run(undefined, IMAGE), run([{ ...IMAGE, name: 'lean' }, DEBIAN]));

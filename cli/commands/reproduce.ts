@@ -158,11 +158,7 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
   }
   const perScenario = new Map(original.scenarios.map((s) => [s.name, { runs: flags.runs ?? s.runs, warmup: s.warmup }]));
   const l = original.options.limits;
-  const limits: Limits = {
-    ...(l.cpus !== undefined ? { cpus: l.cpus } : {}),
-    ...(l.memoryBytes !== undefined ? { memoryBytes: l.memoryBytes } : {}),
-    ...(l.pids !== undefined ? { pids: l.pids } : {}),
-  };
+  const limits: Limits = { cpus: l.cpus, memoryBytes: l.memoryBytes, pids: l.pids };
   const scenarioOptions = scenarioOptionsOf(original);
   const machine = machineOf(original);
   const runs = flags.runs ?? original.options.runs;
@@ -170,23 +166,23 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
   const plan: RunPlan = {
     scenarios,
     targets: targets.run,
-    ...(runs !== undefined ? { runs } : {}),
-    ...(original.options.warmup !== undefined ? { warmup: original.options.warmup } : {}),
+    runs,
+    warmup: original.options.warmup,
     perScenario,
     seed: original.seed,
     limits,
     scenarioOptions,
-    options: { ...driverOptions(machine !== undefined ? { machine } : {}), ...containerSettingsOf(original) },
+    options: { ...driverOptions({ machine }), ...containerSettingsOf(original) },
     given: {
-      ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}),
-      ...(limits.memoryBytes !== undefined ? { memory: sizeText(limits.memoryBytes) } : {}),
-      ...(typeof scenarioOptions['ioSizeBytes'] === 'number' ? { ioSize: sizeText(scenarioOptions['ioSizeBytes']) } : {}),
-      ...(typeof scenarioOptions['instances'] === 'number' ? { instances: String(scenarioOptions['instances']) } : {}),
+      cpus: limits.cpus !== undefined ? String(limits.cpus) : undefined,
+      memory: limits.memoryBytes !== undefined ? sizeText(limits.memoryBytes) : undefined,
+      ioSize: typeof scenarioOptions['ioSizeBytes'] === 'number' ? sizeText(scenarioOptions['ioSizeBytes']) : undefined,
+      instances: typeof scenarioOptions['instances'] === 'number' ? String(scenarioOptions['instances']) : undefined,
     },
     out: join(out, 'reproduction'),
     allowMissing: flags.allowMissing === true,
     json: false,
-    ...(maxRuns !== undefined ? { untilDecided: { maxRuns: Math.max(maxRuns, runs ?? 0) } } : {}),
+    untilDecided: maxRuns !== undefined ? { maxRuns: Math.max(maxRuns, runs ?? 0) } : undefined,
     command: process.argv.slice(2),
   };
   return { plan, unknown: targets.unknown, unavailableThere: targets.unavailableThere };
@@ -273,8 +269,8 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
     alpha: gate.alpha,
     seed: 1,
     threshold: gate.thresholds.fallback,
-    ...(gate.thresholds.rules.length > 0 ? { thresholdRules: gate.thresholds.rules.map((r) => r.source) } : {}),
-    ...(gate.calibration ? { calibration: gate.calibration } : {}),
+    thresholdRules: gate.thresholds.rules.length > 0 ? gate.thresholds.rules.map((r) => r.source) : undefined,
+    calibration: gate.calibration,
   };
   const comparison = reproductionComparison(loaded, spec);
   // One judgement per file (each file is one host), shared by the page, the summary and the lines below.

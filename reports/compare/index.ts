@@ -91,7 +91,7 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
     const test = mannWhitney(it.a, it.b);
     const change = changeOfMedians(it.a, it.b, deriveSeed(it.seed, 'change'));
     const mde = change ? Math.max(it.threshold, minimumDetectableEffect(change, alpha)) : undefined;
-    const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}), ...(mde !== undefined ? { mde } : {}) };
+    const common = { p: test.p, minP: test.minP, exactTest: test.exact, change, mde };
     if (test.minP >= alpha) {
       return {
         ...common,
@@ -181,7 +181,7 @@ export function compareResults(base: { path: string; result: Result }, head: { p
           base: side(bt, m.name, a),
           head: side(ht, m.name, b),
           threshold,
-          ...(source !== undefined ? { thresholdSource: source } : {}),
+          thresholdSource: source,
         });
       }
       if (!comparedAny) {
@@ -213,7 +213,7 @@ export function compareResults(base: { path: string; result: Result }, head: { p
     seed,
     defaultThreshold: opts.thresholds.fallback,
     warnings,
-    ...(opts.calibration ? { calibration: { path: opts.calibration.path, notes: calibrationNotes(opts.calibration.calibration, head.result, series) } } : {}),
+    calibration: opts.calibration && { path: opts.calibration.path, notes: calibrationNotes(opts.calibration.calibration, head.result, series) },
     acceleratorAffected: [...affected].sort(),
     series,
     notCompared,
