@@ -4,10 +4,10 @@
  * fsync, rename), so that a crash or Ctrl-C at any moment leaves the last
  * complete version on disk.
  */
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { reportWriter } from '../reports/writers.js';
-import { describeError } from '../core/errors.js';
+import { UsageError, describeError } from '../core/errors.js';
 import type { Result } from '../core/schema.js';
 
 /**
@@ -54,6 +54,21 @@ export async function writeAtomic(path: string, data: string): Promise<void> {
     await unlink(tmp).catch(() => {});
     throw e;
   }
+}
+
+/** A command's output file (compare, history, report, calibrate): written in place, or atomically; a failure is a UsageError naming `flag`. */
+export async function writeOutput(path: string, text: string, flag: string, opts: { atomic?: boolean } = {}): Promise<void> {
+  try {
+    await (opts.atomic === true ? writeAtomic(path, text) : writeFile(path, text));
+  } catch (e) {
+    throw new UsageError(`${flag}: cannot write ${path} (${describeError(e)}); pass a writable path`);
+  }
+}
+
+/** The --format given, checked against a command's formats; another is a UsageError listing them. */
+export function outputFormat<F extends string>(given: string, formats: readonly F[]): F {
+  if (!(formats as readonly string[]).includes(given)) throw new UsageError(`--format: unknown format '${given}'; valid formats: ${formats.join(', ')}`);
+  return given as F;
 }
 
 export interface ResultPaths {

@@ -9,9 +9,8 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { reportFormats, reportWriter } from '../../reports/writers.js';
 import type { ReportFormat } from '../../reports/writer.js';
-import { UsageError, describeError } from '../../core/errors.js';
 import { expandResultPaths, loadResult, type LoadedResult } from '../../core/load.js';
-import { writeAtomic } from '../results.js';
+import { outputFormat, writeOutput } from '../results.js';
 
 /** The formats that hold several result files: html and md. */
 export const REPORT_FORMATS = reportFormats('many');
@@ -23,12 +22,7 @@ interface ReportFlags {
 
 /** The format asked for, else the one -o's extension names, else html. */
 function pickFormat(flags: ReportFlags): ReportFormat {
-  if (flags.format !== undefined) {
-    if (!(REPORT_FORMATS as readonly string[]).includes(flags.format)) {
-      throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${REPORT_FORMATS.join(', ')}`);
-    }
-    return flags.format as ReportFormat;
-  }
+  if (flags.format !== undefined) return outputFormat(flags.format, REPORT_FORMATS);
   return flags.out !== undefined && /\.(md|markdown)$/i.test(flags.out) ? 'md' : 'html';
 }
 
@@ -43,11 +37,7 @@ async function reportCommand(args: string[], flags: ReportFlags): Promise<number
     process.stdout.write(text);
     return 0;
   }
-  try {
-    await writeAtomic(out, text);
-  } catch (e) {
-    throw new UsageError(`-o: cannot write ${out} (${describeError(e)}); pass a writable path`);
-  }
+  await writeOutput(out, text, '-o', { atomic: true });
   process.stdout.write(`report: ${resolve(out)}\n`);
   return 0;
 }
