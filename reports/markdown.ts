@@ -2,8 +2,9 @@
  * The Markdown summary (`tsbench report --format md`), for CI job summaries and
  * pull requests: the host, the claims with their verdicts, a table of medians
  * with CIs and ratios per scenario, and every target that did not complete with
- * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
- * a result cannot break a table or inject markup.
+ * its reason; for a reproduction (its report.md), compare's table at the end.
+ * Cells are escaped (markdown-escape.ts): `|`, newlines, HTML and Markdown
+ * emphasis from a result cannot break a table or inject markup.
  */
 import { namesPairs, pairName } from './claims/index.js';
 import type { ClaimPart, ClaimVerdict, HostClaims } from './claims/types.js';
