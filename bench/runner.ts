@@ -17,10 +17,10 @@ import { Bench } from 'tinybench';
 import type { Driver, Limits, Probe } from '../drivers/types.js';
 import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
-import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result, type ScenarioResult, type TargetResult } from '../core/schema.js';
+import type { Host, ImageInfo, Result, ScenarioResult, TargetResult } from '../core/schema.js';
 import type { NamedImage } from '../core/load.js';
 import { computeStats } from '../core/figures.js';
-import { toolVersion } from '../core/version.js';
+import { resultHeader } from './header.js';
 
 export interface Progress {
   scenario: string;
@@ -93,11 +93,6 @@ export interface RunOutcome {
   cancelled: boolean;
 }
 
-/** `image` of a result with `images`: the lean one, or the only one (what readers from before `images` understand). */
-function legacyImage(images: readonly NamedImage[]): ImageInfo | undefined {
-  return images.find((i) => i.name === 'lean') ?? (images.length === 1 ? images[0] : undefined);
-}
-
 /** Probes every driver, in parallel; a probe that throws counts as unavailable with its message. */
 export async function probeAll(drivers: ReadonlyMap<string, Driver>, signal?: AbortSignal): Promise<Map<string, Probe>> {
   const entries = await Promise.all(
@@ -112,51 +107,13 @@ export async function probeAll(drivers: ReadonlyMap<string, Driver>, signal?: Ab
   return new Map(entries);
 }
 
-/** The result's `image` and `images` from the run's options. */
-function imageFields(opts: RunOptions): Pick<Result, 'image' | 'images'> {
-  if (!opts.images) return opts.image ? { image: opts.image } : {};
-  const image = legacyImage(opts.images);
-  return { ...(image ? { image } : {}), ...(opts.images.length > 0 ? { images: opts.images } : {}) };
-}
-
 export async function run(opts: RunOptions): Promise<RunOutcome> {
   const signal = opts.signal ?? new AbortController().signal;
   // Every live instance listens on the run's signal (density starts dozens at once); each removes its listener when it ends.
   setMaxListeners(0, signal);
   const probes = opts.probes ?? (await probeAll(opts.drivers));
   const now = (): string => new Date().toISOString();
-  const result: Result = {
-    schema: SCHEMA_ID,
-    schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'tsbench', version: toolVersion() },
-    command: opts.command,
-    seed: opts.seed,
-    startedAt: now(),
-    updatedAt: now(),
-    complete: false,
-    options: {
-      ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
-      ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
-      ...(opts.untilDecided ? { maxRuns: opts.untilDecided.maxRuns } : {}),
-      limits: opts.limits,
-      ...(Object.keys(opts.scenarioOptions).length > 0 ? { scenarioOptions: opts.scenarioOptions } : {}),
-      ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
-    },
-    host: opts.host,
-    ...imageFields(opts),
-    targets: [...opts.drivers].map(([name, driver]) => {
-      const p = probes.get(name) ?? { available: false, reason: 'not probed' };
-      const image = driver.imageName;
-      return {
-        name,
-        ...(image ? { image } : {}),
-        available: p.available,
-        ...(p.reason ? { reason: p.reason } : {}),
-        ...(p.details ? { details: p.details } : {}),
-      };
-    }),
-    scenarios: [],
-  };
+  const result = resultHeader({ ...opts, maxRuns: opts.untilDecided?.maxRuns, probes }, now());
   const save = async (): Promise<void> => {
     result.updatedAt = now();
     await opts.write?.(result);

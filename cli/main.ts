@@ -57,14 +57,13 @@ async function targetsCommand(flags: TargetsFlags): Promise<number> {
   const rows = infos.map((t) => {
     const p = probes.get(t.name);
     const driver = drivers.get(t.name);
-    const runs = driver?.imageName;
     return {
       name: t.name,
-      ...(runs ? { image: runs } : {}),
+      image: driver?.imageName,
       description: t.description,
       available: p?.available ?? false,
       reason: p?.reason ?? '',
-      ...(p?.details ? { details: p.details } : {}),
+      details: p?.details,
     };
   });
   if (flags.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

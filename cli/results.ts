@@ -4,12 +4,10 @@
  * fsync, rename), so that a crash or Ctrl-C at any moment leaves the last
  * complete version on disk.
  */
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { toCsv } from '../reports/csv.js';
-import { renderHtml } from '../reports/html.js';
-import { toJson } from '../reports/json.js';
-import { describeError } from '../core/errors.js';
+import { reportWriter } from '../reports/writers.js';
+import { UsageError, describeError } from '../core/errors.js';
 import type { Result } from '../core/schema.js';
 
 /**
@@ -58,11 +56,26 @@ export async function writeAtomic(path: string, data: string): Promise<void> {
   }
 }
 
+/** A command's output file (compare, history, report, calibrate): written in place, or atomically; a failure is a UsageError naming `flag`. */
+export async function writeOutput(path: string, text: string, flag: string, opts: { atomic?: boolean } = {}): Promise<void> {
+  try {
+    await (opts.atomic === true ? writeAtomic(path, text) : writeFile(path, text));
+  } catch (e) {
+    throw new UsageError(`${flag}: cannot write ${path} (${describeError(e)}); pass a writable path`);
+  }
+}
+
+/** The --format given, checked against a command's formats; another is a UsageError listing them. */
+export function outputFormat<F extends string>(given: string, formats: readonly F[]): F {
+  if (!(formats as readonly string[]).includes(given)) throw new UsageError(`--format: unknown format '${given}'; valid formats: ${formats.join(', ')}`);
+  return given as F;
+}
+
 export interface ResultPaths {
   dir: string;
   json: string;
   csv: string;
-  /** the report page (reports/html.ts) */
+  /** the report page (reports/html/index.ts) */
   html: string;
 }
 
@@ -96,8 +109,8 @@ export class ResultWriter {
   constructor(readonly paths: ResultPaths) {}
 
   write(result: Result): Promise<void> {
-    const json = toJson(result);
-    const csv = toCsv(result);
+    const json = reportWriter('json').render([{ path: this.paths.json, result }]);
+    const csv = reportWriter('csv').render([{ path: this.paths.json, result }]);
     const html = this.reportNow(result) ? this.render(result, json) : undefined;
     this.chain = this.chain.then(async () => {
       await writeAtomic(this.paths.json, json);
@@ -125,7 +138,7 @@ export class ResultWriter {
   /** Rendered now, synchronously: the runner mutates `result` after this call returns. `json` is results.json's text, embedded with its hash. */
   private render(result: Result, json: string): string | undefined {
     try {
-      return renderHtml([{ path: this.paths.json, result, text: json }]);
+      return reportWriter('html').render([{ path: this.paths.json, result, text: json }]);
     } catch (e) {
       this.reportError = `cannot render the report (${describeError(e)})`;
       return undefined;

@@ -2,6 +2,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Result } from '../core/schema.js';
 import { twinOrder } from './targets.js';
+import { onlyResult, type ReportWriter } from './writer.js';
 
 export const CSV_COLUMNS = [
   'scenario',
@@ -59,3 +60,11 @@ export function toCsv(result: Result): string {
   }
   return stringify(rows, { header: true, columns: [...CSV_COLUMNS] });
 }
+
+/** results.csv: the rows of the one result it is given. */
+export const csvWriter: ReportWriter = {
+  format: 'csv',
+  extension: '.csv',
+  holds: 'one',
+  render: (results) => toCsv(onlyResult(results, 'csv')),
+};

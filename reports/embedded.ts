@@ -3,7 +3,7 @@
  * take its data away: every result file it was built from, byte for byte, with
  * its SHA-256 and its CSV (`#tsbench-results`), and every figure and verdict the
  * page shows (`#tsbench-figures`). Both are JSON script elements
- * (html-common.ts jsonForScript). `pageFigures` computes the shown figures from
+ * (html/common.ts jsonForScript). `pageFigures` computes the shown figures from
  * loaded results; the page embeds its output, and verify calls it again on the
  * embedded files and compares the two.
  */
@@ -12,11 +12,11 @@ import { sha256Hex, type LoadedResult } from '../core/load.js';
 import { evaluateClaims } from './claims/index.js';
 import type { HostClaims } from './claims/types.js';
 import { compareResults, type Comparison, type CompareOptions } from './compare/index.js';
-import type { Calibration } from './compare/calibration.js';
 import { parseThresholds } from './compare/thresholds.js';
 import { toCsv } from './csv.js';
-import { buildReportModel, sourceName } from './html/model.js';
+import { buildReportModel, sourceName } from './model.js';
 import { toJson } from './json.js';
+import type { ClaimsBy, ComparisonSpec } from './writer.js';
 import type { Ratio, Stats } from '../core/stats.js';
 
 /** Version of the embedded blocks' layout; verify refuses a page of a newer one. */
@@ -68,23 +68,6 @@ export interface ShownComparison {
   threshold?: number;
 }
 
-/** How the page judged the claims: per host (`tsbench report`), or per file (a reproduction: each run on its own). */
-export type ClaimsBy = 'host' | 'file';
-
-/** The settings of a reproduction's comparison: which file is the base and which the head, and compare's options. */
-export interface ComparisonSpec {
-  base: string;
-  head: string;
-  alpha: number;
-  seed: number;
-  /** the threshold of every series no rule or calibration names (compare's --threshold PCT) */
-  threshold: number;
-  /** compare's --threshold rules naming a metric (`io.randReadIops=10%`), as given */
-  thresholdRules?: string[];
-  /** compare's --calibration: the file's name and its content, so the page can be verified without it */
-  calibration?: { path: string; calibration: Calibration };
-}
-
 export interface PageFigures {
   format: number;
   claimsBy: ClaimsBy;
@@ -132,7 +115,7 @@ export function reproductionComparison(results: readonly LoadedResult[], spec: C
     thresholds: { fallback: spec.threshold, rules: parseThresholds(spec.thresholdRules ?? []).rules },
     alpha: spec.alpha,
     seed: spec.seed,
-    ...(spec.calibration ? { calibration: spec.calibration } : {}),
+    calibration: spec.calibration,
   };
   return compareResults(find(spec.base), find(spec.head), opts);
 }
@@ -152,7 +135,7 @@ export function pageFigures(
         const stats = s.stats[m.name];
         if (!stats) continue;
         const ratio = s.ratioToNative[m.name];
-        series.push({ source: s.source, scenario: sc.name, target: s.target, metric: m.name, stats, ...(ratio ? { ratio } : {}) });
+        series.push({ source: s.source, scenario: sc.name, target: s.target, metric: m.name, stats, ratio });
       }
     }
   }
@@ -170,21 +153,17 @@ export function pageFigures(
     claimsBy,
     series,
     claims: shownClaims,
-    ...(comparison
-      ? {
-          comparison: {
-            ...comparison.spec,
-            series: comparison.comparison.series.map((s) => ({
-              scenario: s.scenario,
-              target: s.target,
-              metric: s.metric,
-              verdict: s.verdict,
-              ...(s.change ? { change: s.change.change } : {}),
-              ...(s.q !== undefined ? { q: s.q } : {}),
-              threshold: s.threshold,
-            })),
-          },
-        }
-      : {}),
+    comparison: comparison && {
+      ...comparison.spec,
+      series: comparison.comparison.series.map((s) => ({
+        scenario: s.scenario,
+        target: s.target,
+        metric: s.metric,
+        verdict: s.verdict,
+        change: s.change?.change,
+        q: s.q,
+        threshold: s.threshold,
+      })),
+    },
   };
 }

@@ -2,34 +2,19 @@
  * The Markdown summary (`tsbench report --format md`), for CI job summaries and
  * pull requests: the host, the claims with their verdicts, a table of medians
  * with CIs and ratios per scenario, and every target that did not complete with
- * its reason. Cells are escaped: `|`, newlines, HTML and Markdown emphasis from
- * a result cannot break a table or inject markup.
+ * its reason; for a reproduction (its report.md), compare's table at the end.
+ * Cells are escaped (markdown-escape.ts): `|`, newlines, HTML and Markdown
+ * emphasis from a result cannot break a table or inject markup.
  */
-import { evaluateClaims, namesPairs, pairName } from './claims/index.js';
+import { namesPairs, pairName } from './claims/index.js';
 import type { ClaimPart, ClaimVerdict, HostClaims } from './claims/types.js';
 import type { LoadedResult } from '../core/load.js';
 import { toolVersion } from '../core/version.js';
-import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './html/model.js';
-
-/** Escapes text for a Markdown table cell (or a line of text): no `|`, no newline, no HTML, no emphasis. */
-export function mdCell(text: string): string {
-  return text
-    .replace(/\\/g, '\\\\')
-    .replace(/\r\n|\r|\n/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/([*_`[\]])/g, '\\$1');
-}
-
-/** Inline code (outside tables) that survives any backticks in the text and stays on one line. */
-export function mdCode(text: string): string {
-  const flat = text.replace(/\r\n|\r|\n/g, ' ');
-  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}${/^`|`$/.test(flat) ? ` ${flat} ` : flat}${fence}`;
-}
+import { compareMarkdown } from './compare/render.js';
+import { claimsOf } from './embedded.js';
+import { mdCell, mdCode } from './markdown-escape.js';
+import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './model.js';
+import type { ReportOptions, ReportWriter } from './writer.js';
 
 function table(head: string[], rows: string[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
@@ -111,10 +96,10 @@ function summaryLine(model: ReportModel): string {
   return `${s.length} result files: ${s.map((x) => `${mdCode(x.path)} (${mdCell(x.host)}, ${mdCell(x.startedAt)}${x.complete ? '' : ', incomplete'})`).join(', ')}`;
 }
 
-/** Renders the Markdown summary of one or more loaded results. */
-export function renderMarkdown(results: readonly LoadedResult[], opts: { claims?: HostClaims[] } = {}): string {
+/** Renders the Markdown summary of one or more loaded results; a reproduction's comparison (compare's Markdown) goes at the end. */
+export function renderMarkdown(results: readonly LoadedResult[], opts: ReportOptions = {}): string {
   const model = buildReportModel(results);
-  const claims = opts.claims ?? evaluateClaims(results);
+  const claims = opts.claims ?? claimsOf(results, opts.claimsBy ?? 'host');
   const out: string[] = ['# tsbench report', ''];
   for (const h of model.hosts) out.push(hostLine(h), '');
   out.push(summaryLine(model), '');
@@ -157,5 +142,9 @@ export function renderMarkdown(results: readonly LoadedResult[], opts: { claims?
     out.push('');
   }
   out.push(`<sub>tsbench ${mdCell(toolVersion())}; intervals are seeded bootstrap 95% CIs; ratios are median(target) / median(native).</sub>`, '');
-  return out.join('\n');
+  const text = out.join('\n');
+  return opts.reproduction ? `${text}\n## Reproduction\n\n${compareMarkdown(opts.reproduction.comparison)}` : text;
 }
+
+/** report.md: the summary of any number of result files. */
+export const markdownWriter: ReportWriter = { format: 'md', extension: '.md', holds: 'many', render: renderMarkdown };

@@ -11,19 +11,10 @@
 import { UsageError, describeError } from '../core/errors.js';
 import { sameFigure, seriesName, STATS_FIELDS, STATS_WORDS } from '../core/figures.js';
 import { parseResult, sha256Hex, type LoadedResult } from '../core/load.js';
-import {
-  EMBED_FORMAT,
-  claimsOf,
-  pageFigures,
-  reproductionComparison,
-  type ClaimsBy,
-  type ComparisonSpec,
-  type EmbeddedSource,
-  type PageFigures,
-  type ShownSeries,
-} from './embedded.js';
+import { EMBED_FORMAT, claimsOf, pageFigures, reproductionComparison, type EmbeddedSource, type PageFigures, type ShownSeries } from './embedded.js';
+import type { ClaimsBy, ComparisonSpec } from './writer.js';
 import { calibrationOf } from './compare/calibration.js';
-import { sourceName } from './html/model.js';
+import { sourceName } from './model.js';
 
 export interface VerifyOutcome {
   /** what was checked, in words, for the summary line */
@@ -130,8 +121,8 @@ export function verifyPageText(html: string, path: string): VerifyOutcome {
         alpha,
         seed,
         threshold,
-        ...(thresholdRules ? { thresholdRules } : {}),
-        ...(calibration ? { calibration: { path: calibration.path, calibration: calibrationOf(calibration.calibration, calibration.path) } } : {}),
+        thresholdRules,
+        calibration: calibration && { path: calibration.path, calibration: calibrationOf(calibration.calibration, calibration.path) },
       };
       comparison = { spec, comparison: reproductionComparison(loaded, spec) };
     } catch (e) {

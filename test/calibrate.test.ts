@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CalibrationSchema, calibrate, type Calibration } from '../reports/compare/calibration.js';
+import { calibrate } from '../reports/compare/calibrate.js';
+import { CalibrationSchema, type Calibration } from '../reports/compare/calibration.js';
 import { compareResults } from '../reports/compare/index.js';
 import { parseThresholds } from '../reports/compare/thresholds.js';
 import { UsageError } from '../core/errors.js';

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import type { NamedImage } from '../core/load.js';
 import { namesPairs } from '../reports/claims/index.js';
 import { renderMarkdown } from '../reports/markdown.js';
-import { renderHtml } from '../reports/html.js';
+import { renderHtml } from '../reports/html/index.js';
 import { IMAGE, around, claim, constant, craft, one, part } from './helpers/claims.js';
 
 const DEBIAN_VM_KVM = 'VM takes much longer (kvm; Debian pair: container@debian vs kvm-cloud@debian)';

@@ -16,14 +16,7 @@ const work = mkdtempSync(join(tmpdir(), 'tsbench-compare-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function compare(base: Result, head: Result, thresholds: string[] = [], alpha?: number): Comparison {
-  return compareResults(
-    { path: 'base.json', result: base },
-    { path: 'head.json', result: head },
-    {
-      thresholds: parseThresholds(thresholds),
-      ...(alpha !== undefined ? { alpha } : {}),
-    },
-  );
+  return compareResults({ path: 'base.json', result: base }, { path: 'head.json', result: head }, { thresholds: parseThresholds(thresholds), alpha });
 }
 
 function verdictOf(c: Comparison, key: string): string | undefined {

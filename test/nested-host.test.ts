@@ -16,7 +16,7 @@ import { leanKernelAt } from '../drivers/image/lean-kernel.js';
 import { buildQemuArgs } from '../drivers/qemu/cmdline.js';
 import { hostEmulatedBy } from '../drivers/qemu/host.js';
 import { latestVerdictThisBoot, readVerdict, verdictPath, writeVerdict } from '../drivers/qemu/verdict.js';
-import { renderHtml } from '../reports/html.js';
+import { renderHtml } from '../reports/html/index.js';
 import { renderMarkdown } from '../reports/markdown.js';
 import { around, craft } from './helpers/claims.js';
 import { kvmUnavailable } from './helpers/testhost.js';

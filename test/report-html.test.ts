@@ -9,9 +9,9 @@ import { evaluateClaims } from '../reports/claims/index.js';
 import type { HostClaims } from '../reports/claims/types.js';
 import { loadResult, type LoadedResult } from '../core/load.js';
 import type { Result } from '../core/schema.js';
-import { REPORT_CSP, renderHtml } from '../reports/html.js';
+import { REPORT_CSP, renderHtml } from '../reports/html/index.js';
 import { wantsLog } from '../reports/html/charts.js';
-import { buildReportModel } from '../reports/html/model.js';
+import { buildReportModel } from '../reports/model.js';
 import { launchBrowser, openFile, type OpenedPage } from './helpers/browser.js';
 import { tsbench } from './helpers/cli.js';
 

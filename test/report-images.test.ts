@@ -13,9 +13,9 @@ import { IMAGE_NAMES } from '../drivers/image/names.js';
 import { evaluateClaims } from '../reports/claims/index.js';
 import { fingerprintDiffs, isVmTarget } from '../reports/compare/fingerprint.js';
 import { toCsv } from '../reports/csv.js';
-import { targetColor } from '../reports/html-common.js';
-import { buildReportModel } from '../reports/html/model.js';
-import { renderHtml } from '../reports/html.js';
+import { targetColor } from '../reports/html/common.js';
+import { buildReportModel } from '../reports/model.js';
+import { renderHtml } from '../reports/html/index.js';
 import { renderMarkdown } from '../reports/markdown.js';
 import { toTable } from '../reports/table.js';
 import { twinOrder } from '../reports/targets.js';
@@ -146,8 +146,7 @@ describe('one report holds both images side by side', () => {
 });
 
 describe('compare across images', () => {
-  const run = (images: NamedImage[] | undefined, legacy?: typeof IMAGE) =>
-    craft({ scenarios: {}, ...(images ? { images } : {}), ...(legacy ? { image: legacy } : {}) }).result;
+  const run = (images: NamedImage[] | undefined, legacy?: typeof IMAGE) => craft({ scenarios: {}, images, image: legacy }).result;
 
   test('a Debian image beside an unchanged lean one is one warning, and the lean image keeps its key', () => {
     const diffs = fingerprintDiffs(run(undefined, IMAGE), run([{ ...IMAGE, name: 'lean' }, DEBIAN]));

@@ -7,7 +7,8 @@ import { after, describe, test } from 'node:test';
 import type { HostClaims } from '../reports/claims/types.js';
 import { loadResult } from '../core/load.js';
 import type { Result } from '../core/schema.js';
-import { mdCell, mdCode, renderMarkdown } from '../reports/markdown.js';
+import { mdCell, mdCode } from '../reports/markdown-escape.js';
+import { renderMarkdown } from '../reports/markdown.js';
 import { tsbench } from './helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/report/', import.meta.url));

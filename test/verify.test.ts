@@ -14,7 +14,7 @@ import { loadResult, sha256Hex } from '../core/load.js';
 import type { Result } from '../core/schema.js';
 import { evaluateClaims } from '../reports/claims/index.js';
 import { toCsv } from '../reports/csv.js';
-import { renderHtml } from '../reports/html.js';
+import { renderHtml } from '../reports/html/index.js';
 import { toJson } from '../reports/json.js';
 import { launchBrowser, openFile } from './helpers/browser.js';
 import { around, craft } from './helpers/claims.js';

@@ -7,7 +7,7 @@
  * alarms, the minimum detectable effect at --runs samples, and a threshold
  * (reports/compare/calibration.ts).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -16,9 +16,9 @@ import { UsageError, describeError } from '../../core/errors.js';
 import { expandResultPaths, loadResult } from '../../core/load.js';
 import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
-import { calibrate, calibrationText } from '../../reports/compare/calibration.js';
+import { calibrate, calibrationText } from '../../reports/compare/calibrate.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
-import { defaultOutDir } from '../results.js';
+import { defaultOutDir, writeOutput } from '../results.js';
 
 interface CalibrateFlags {
   targets?: string;
@@ -112,11 +112,7 @@ async function calibrateCommand(scenarios: string[], flags: CalibrateFlags): Pro
     process.stdout.write(json);
     return 0;
   }
-  try {
-    await writeFile(outFile, json);
-  } catch (e) {
-    throw new UsageError(`-o: cannot write ${outFile} (${describeError(e)}); pass a writable path`);
-  }
+  await writeOutput(outFile, json, '-o');
   process.stdout.write(`${calibrationText(calibration)}\ncalibration: ${outFile} (use it with tsbench compare --calibration ${outFile})\n`);
   return 0;
 }

@@ -3,7 +3,7 @@
  * Everything is loaded, checked and computed before anything is printed, so a
  * usage error (exit 2) never follows half a report. Exit 1 on a regression.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { compareResults, DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds, type Thresholds } from '../../reports/compare/thresholds.js';
@@ -11,7 +11,8 @@ import { parseCalibration, type Calibration } from '../../reports/compare/calibr
 import { UsageError, describeError } from '../../core/errors.js';
 import { loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
-import { COMPARE_FORMATS, formatComparison, type CompareFormat } from '../../reports/compare/render.js';
+import { COMPARE_FORMATS, formatComparison } from '../../reports/compare/render.js';
+import { outputFormat, writeOutput } from '../results.js';
 
 /** The gate's flags, shared by compare and reproduce. */
 export interface GateFlags {
@@ -65,20 +66,13 @@ export function addGateOptions(cmd: Command): Command {
 }
 
 async function compareCommand(basePath: string, headPath: string, flags: CompareFlags): Promise<number> {
-  if (!(COMPARE_FORMATS as readonly string[]).includes(flags.format)) {
-    throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${COMPARE_FORMATS.join(', ')}`);
-  }
+  const format = outputFormat(flags.format, COMPARE_FORMATS);
   const gate = await gateOptions(flags);
   const [base, head] = [await loadResult(basePath), await loadResult(headPath)];
   const comparison = compareResults(base, head, { ...gate, seed: flags.seed });
-  const text = formatComparison(comparison, flags.format as CompareFormat);
-  if (flags.out !== undefined) {
-    try {
-      await writeFile(flags.out, text);
-    } catch (e) {
-      throw new UsageError(`--out: cannot write ${flags.out} (${describeError(e)}); pass a writable path`);
-    }
-  } else process.stdout.write(text);
+  const text = formatComparison(comparison, format);
+  if (flags.out !== undefined) await writeOutput(flags.out, text, '--out');
+  else process.stdout.write(text);
   return comparison.exitCode;
 }
 

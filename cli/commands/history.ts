@@ -3,12 +3,11 @@
  * results (e.g. a folder of nightly runs), as a self-contained HTML page,
  * Markdown or JSON. Everything is loaded and rendered before anything is written.
  */
-import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CHANGE_SERIES, buildHistory, type ChangeSeries } from '../../reports/compare/history.js';
 import { DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds } from '../../reports/compare/thresholds.js';
-import { UsageError, describeError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { expandResultPaths, loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
 import { DEFAULT_MIN_SEGMENT } from '../../core/changepoints.js';
@@ -17,7 +16,8 @@ function minSegment(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 2) throw new InvalidArgumentError('--min-segment must be a whole number ≥ 2, e.g. --min-segment 3');
   return Number(value);
 }
-import { HISTORY_FORMATS, formatHistory, type HistoryFormat } from '../../reports/compare/history-render.js';
+import { HISTORY_FORMATS, formatHistory } from '../../reports/compare/history-render.js';
+import { outputFormat, writeOutput } from '../results.js';
 
 interface HistoryFlags {
   out?: string;
@@ -30,9 +30,7 @@ interface HistoryFlags {
 }
 
 async function historyCommand(args: string[], flags: HistoryFlags): Promise<number> {
-  if (!(HISTORY_FORMATS as readonly string[]).includes(flags.format)) {
-    throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${HISTORY_FORMATS.join(', ')}`);
-  }
+  const format = outputFormat(flags.format, HISTORY_FORMATS);
   if (!(CHANGE_SERIES as readonly string[]).includes(flags.changeSeries)) {
     throw new UsageError(`--change-series: unknown series '${flags.changeSeries}'; valid: ${CHANGE_SERIES.join(', ')}`);
   }
@@ -42,16 +40,12 @@ async function historyCommand(args: string[], flags: HistoryFlags): Promise<numb
   const loaded = [];
   for (const p of paths) loaded.push(await loadResult(p));
   const history = buildHistory(loaded, { thresholds, alpha, seed: flags.seed, minSegment: flags.minSegment, changeSeries: flags.changeSeries as ChangeSeries });
-  const text = formatHistory(history, flags.format as HistoryFormat);
+  const text = formatHistory(history, format);
   if (flags.out === undefined) {
     process.stdout.write(text);
     return 0;
   }
-  try {
-    await writeFile(flags.out, text);
-  } catch (e) {
-    throw new UsageError(`--out: cannot write ${flags.out} (${describeError(e)}); pass a writable path`);
-  }
+  await writeOutput(flags.out, text, '--out');
   const cps = history.series.reduce((n, s) => n + s.changePoints.length, 0);
   process.stderr.write(`history of ${history.runs.length} run(s), ${history.series.length} series, ${cps} change point(s): ${flags.out}\n`);
   return 0;

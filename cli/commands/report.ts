@@ -7,14 +7,13 @@
  */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { renderHtml } from '../../reports/html.js';
-import { renderMarkdown } from '../../reports/markdown.js';
-import { UsageError, describeError } from '../../core/errors.js';
+import { reportFormats, reportWriter } from '../../reports/writers.js';
+import type { ReportFormat } from '../../reports/writer.js';
 import { expandResultPaths, loadResult, type LoadedResult } from '../../core/load.js';
-import { writeAtomic } from '../results.js';
+import { outputFormat, writeOutput } from '../results.js';
 
-export const REPORT_FORMATS = ['html', 'md'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+/** The formats that hold several result files: html and md. */
+export const REPORT_FORMATS = reportFormats('many');
 
 interface ReportFlags {
   out?: string;
@@ -23,12 +22,7 @@ interface ReportFlags {
 
 /** The format asked for, else the one -o's extension names, else html. */
 function pickFormat(flags: ReportFlags): ReportFormat {
-  if (flags.format !== undefined) {
-    if (!(REPORT_FORMATS as readonly string[]).includes(flags.format)) {
-      throw new UsageError(`--format: unknown format '${flags.format}'; valid formats: ${REPORT_FORMATS.join(', ')}`);
-    }
-    return flags.format as ReportFormat;
-  }
+  if (flags.format !== undefined) return outputFormat(flags.format, REPORT_FORMATS);
   return flags.out !== undefined && /\.(md|markdown)$/i.test(flags.out) ? 'md' : 'html';
 }
 
@@ -37,17 +31,13 @@ async function reportCommand(args: string[], flags: ReportFlags): Promise<number
   const paths = await expandResultPaths(args);
   const results: LoadedResult[] = [];
   for (const p of paths) results.push(await loadResult(p));
-  const text = format === 'html' ? renderHtml(results) : renderMarkdown(results);
+  const text = reportWriter(format).render(results);
   const out = flags.out ?? (format === 'html' ? 'report.html' : undefined);
   if (out === undefined) {
     process.stdout.write(text);
     return 0;
   }
-  try {
-    await writeAtomic(out, text);
-  } catch (e) {
-    throw new UsageError(`-o: cannot write ${out} (${describeError(e)}); pass a writable path`);
-  }
+  await writeOutput(out, text, '-o', { atomic: true });
   process.stdout.write(`report: ${resolve(out)}\n`);
   return 0;
 }

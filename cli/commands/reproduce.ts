@@ -20,12 +20,11 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { parseResult, type LoadedResult } from '../../core/load.js';
 import { readPageOrResults } from './verify.js';
-import { toJson } from '../../reports/json.js';
-import { SCHEMA_ID, SCHEMA_VERSION, type Result } from '../../core/schema.js';
+import type { Result } from '../../core/schema.js';
 import { MiB } from '../../core/units.js';
-import { toolVersion } from '../../core/version.js';
 import { parseTargets } from '../../drivers/registry.js';
 import type { DriverOptions, Limits } from '../../drivers/types.js';
+import { resultHeader } from '../../bench/header.js';
 import { resolveScenarios } from '../../bench/scenarios/index.js';
 import type { ScenarioOptions } from '../../bench/scenarios/types.js';
 import { catalogue } from '../../reports/compare/index.js';
@@ -34,10 +33,10 @@ import { formatComparison } from '../../reports/compare/render.js';
 import { validateThresholds } from '../../reports/compare/thresholds.js';
 import { addGateOptions, gateOptions, type GateFlags } from './compare.js';
 import type { HostClaims } from '../../reports/claims/index.js';
-import { claimsPerFile, reproductionComparison, type ComparisonSpec } from '../../reports/embedded.js';
-import { renderHtml } from '../../reports/html.js';
+import { claimsPerFile, reproductionComparison } from '../../reports/embedded.js';
 import { reproductionDiffers } from '../../reports/html/reproduction.js';
-import { renderMarkdown } from '../../reports/markdown.js';
+import type { ComparisonSpec, ReportOptions } from '../../reports/writer.js';
+import { reportWriter } from '../../reports/writers.js';
 import { pageSources } from '../../reports/verify.js';
 import { sha256Hex } from '../../core/load.js';
 import { driverOptionsFromEnv } from '../env.js';
@@ -159,11 +158,7 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
   }
   const perScenario = new Map(original.scenarios.map((s) => [s.name, { runs: flags.runs ?? s.runs, warmup: s.warmup }]));
   const l = original.options.limits;
-  const limits: Limits = {
-    ...(l.cpus !== undefined ? { cpus: l.cpus } : {}),
-    ...(l.memoryBytes !== undefined ? { memoryBytes: l.memoryBytes } : {}),
-    ...(l.pids !== undefined ? { pids: l.pids } : {}),
-  };
+  const limits: Limits = { cpus: l.cpus, memoryBytes: l.memoryBytes, pids: l.pids };
   const scenarioOptions = scenarioOptionsOf(original);
   const machine = machineOf(original);
   const runs = flags.runs ?? original.options.runs;
@@ -171,23 +166,23 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
   const plan: RunPlan = {
     scenarios,
     targets: targets.run,
-    ...(runs !== undefined ? { runs } : {}),
-    ...(original.options.warmup !== undefined ? { warmup: original.options.warmup } : {}),
+    runs,
+    warmup: original.options.warmup,
     perScenario,
     seed: original.seed,
     limits,
     scenarioOptions,
-    options: { ...driverOptions(machine !== undefined ? { machine } : {}), ...containerSettingsOf(original) },
+    options: { ...driverOptions({ machine }), ...containerSettingsOf(original) },
     given: {
-      ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}),
-      ...(limits.memoryBytes !== undefined ? { memory: sizeText(limits.memoryBytes) } : {}),
-      ...(typeof scenarioOptions['ioSizeBytes'] === 'number' ? { ioSize: sizeText(scenarioOptions['ioSizeBytes']) } : {}),
-      ...(typeof scenarioOptions['instances'] === 'number' ? { instances: String(scenarioOptions['instances']) } : {}),
+      cpus: limits.cpus !== undefined ? String(limits.cpus) : undefined,
+      memory: limits.memoryBytes !== undefined ? sizeText(limits.memoryBytes) : undefined,
+      ioSize: typeof scenarioOptions['ioSizeBytes'] === 'number' ? sizeText(scenarioOptions['ioSizeBytes']) : undefined,
+      instances: typeof scenarioOptions['instances'] === 'number' ? String(scenarioOptions['instances']) : undefined,
     },
     out: join(out, 'reproduction'),
     allowMissing: flags.allowMissing === true,
     json: false,
-    ...(maxRuns !== undefined ? { untilDecided: { maxRuns: Math.max(maxRuns, runs ?? 0) } } : {}),
+    untilDecided: maxRuns !== undefined ? { maxRuns: Math.max(maxRuns, runs ?? 0) } : undefined,
     command: process.argv.slice(2),
   };
   return { plan, unknown: targets.unknown, unavailableThere: targets.unavailableThere };
@@ -195,24 +190,23 @@ export function planFromResult(original: Result, flags: ReproduceFlags, out: str
 
 /** What cannot be matched on this host, one line each: the environment, the targets, the scenarios' parameters. */
 export function unmatched(original: Result, plan: RunPlan, seen: BeforeSamples, unknown: readonly string[]): string[] {
-  const here: Result = {
-    schema: SCHEMA_ID,
-    schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'tsbench', version: toolVersion() },
-    command: plan.command,
-    seed: plan.seed,
-    startedAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    complete: true,
-    options: { ...(plan.runs !== undefined ? { runs: plan.runs } : {}), ...(plan.warmup !== undefined ? { warmup: plan.warmup } : {}), limits: plan.limits },
-    host: seen.host,
-    ...(seen.images.length > 0 ? { images: seen.images } : {}),
-    targets: plan.targets.map((name) => {
-      const p = seen.probes.get(name);
-      return { name, available: p?.available ?? false, ...(p?.reason ? { reason: p.reason } : {}), ...(p?.details ? { details: p.details } : {}) };
-    }),
-    scenarios: [],
-  };
+  // This host's header as the reproduction will record it (not complete: the fingerprint's completeness lines are skipped below).
+  const here = resultHeader(
+    {
+      command: plan.command,
+      seed: plan.seed,
+      runs: plan.runs,
+      warmup: plan.warmup,
+      limits: plan.limits,
+      scenarioOptions: plan.scenarioOptions,
+      machine: plan.options.machine,
+      host: seen.host,
+      images: seen.images,
+      drivers: seen.drivers,
+      probes: seen.probes,
+    },
+    new Date().toISOString(),
+  );
   const lines: string[] = [];
   for (const d of fingerprintDiffs(original, here)) {
     if (d.key === 'vmTargets' || d.key.startsWith('complete') || d.key === 'options') continue;
@@ -263,10 +257,11 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
   });
   if (done.code === EXIT.interrupted) return done.code;
   // Both as loaded, without reading them again: the original as parsed above (its bytes are what original/results.json
-  // holds), the reproduction as the runner computed it (results.json holds exactly its toJson).
+  // holds), the reproduction as the runner computed it (results.json holds exactly what the json writer makes of it).
+  const reproduction = { path: done.paths.json, result: done.outcome.result };
   const loaded: LoadedResult[] = [
     { ...parsed, path: originalPath },
-    { path: done.paths.json, result: done.outcome.result, text: toJson(done.outcome.result) },
+    { ...reproduction, text: reportWriter('json').render([reproduction]) },
   ];
   const spec: ComparisonSpec = {
     base: originalPath,
@@ -274,14 +269,14 @@ export async function reproduceCommand(path: string, flags: ReproduceFlags): Pro
     alpha: gate.alpha,
     seed: 1,
     threshold: gate.thresholds.fallback,
-    ...(gate.thresholds.rules.length > 0 ? { thresholdRules: gate.thresholds.rules.map((r) => r.source) } : {}),
-    ...(gate.calibration ? { calibration: gate.calibration } : {}),
+    thresholdRules: gate.thresholds.rules.length > 0 ? gate.thresholds.rules.map((r) => r.source) : undefined,
+    calibration: gate.calibration,
   };
   const comparison = reproductionComparison(loaded, spec);
   // One judgement per file (each file is one host), shared by the page, the summary and the lines below.
   const claims = claimsPerFile(loaded);
-  const html = renderHtml(loaded, { claims, claimsBy: 'file', reproduction: { spec, comparison } });
-  const md = `${renderMarkdown(loaded, { claims })}\n## Reproduction\n\n${formatComparison(comparison, 'md')}`;
+  const options: ReportOptions = { claims, claimsBy: 'file', reproduction: { spec, comparison } };
+  const [html, md] = [reportWriter('html').render(loaded, options), reportWriter('md').render(loaded, options)];
   const files = { html: join(out, 'report.html'), md: join(out, 'report.md'), json: join(out, 'comparison.json') };
   await writeAtomic(files.html, html);
   await writeAtomic(files.md, md);

@@ -4,10 +4,10 @@
  * Content-Security-Policy that forbids any network request), Markdown, or JSON.
  */
 import type { History, HistoryChangePoint, HistorySeries } from './history.js';
-import { VERDICT_RULE } from './index.js';
-import { chartJsSource, escapeHtml, htmlPage, jsonForScript, targetColor } from '../html-common.js';
+import { VERDICT_RULE } from './types.js';
+import { chartJsSource, escapeHtml, htmlPage, jsonForScript, targetColor } from '../html/common.js';
 import { prob, signedPct } from './render.js';
-import { mdCell } from '../markdown.js';
+import { mdCell } from '../markdown-escape.js';
 import { fmt } from '../table.js';
 
 export type HistoryFormat = 'html' | 'md' | 'json';

@@ -190,9 +190,9 @@ export function buildHistory(
       if (!j || !point) return;
       point.step = {
         verdict: j.verdict,
-        ...(j.change ? { change: j.change.change } : {}),
-        ...(j.p !== undefined ? { p: j.p } : {}),
-        ...(j.q !== undefined ? { q: j.q } : {}),
+        change: j.change?.change,
+        p: j.p,
+        q: j.q,
         reason: j.reason,
       };
     });
@@ -240,7 +240,7 @@ function changePointsOf(s: HistorySeries, runs: readonly { result: Result }[], m
       runBefore,
       before: { first: present[from] as number, last: runBefore, runs: c.index - from },
       after: { first: run, last: present[to - 1] as number, runs: to - c.index },
-      ...(step ? { step } : {}),
+      step,
       t: c.t,
       df: c.df,
       p: c.p,

@@ -5,11 +5,14 @@
  */
 import { valuesOf } from '../../core/samples.js';
 import type { Result, TargetResult } from '../../core/schema.js';
-import { changeOfMedians, DEFAULT_POWER, deriveSeed, median, minimumDetectableEffect, type Change } from '../../core/stats.js';
-import { fingerprintDiffs, isVmTarget, type FingerprintDiff } from './fingerprint.js';
-import { benjaminiHochberg, EXACT_MAX_SAMPLES, mannWhitney, minAttainableP } from './stats.js';
+import { changeOfMedians, deriveSeed, median, minimumDetectableEffect } from '../../core/stats.js';
+import { fingerprintDiffs, isVmTarget } from './fingerprint.js';
+import { benjaminiHochberg, mannWhitney, minAttainableP } from './stats.js';
 import { thresholdFor, validateThresholds, type Catalogue, type Thresholds } from './thresholds.js';
 import { calibrationNotes, calibrationThreshold, type Calibration } from './calibration.js';
+import { DEFAULT_ALPHA, type Comparison, type RunSummary, type SeriesComparison, type SideSummary, type Verdict } from './types.js';
+
+export { DEFAULT_ALPHA, VERDICT_RULE, type Comparison, type RunSummary, type SeriesComparison, type SideSummary, type Verdict } from './types.js';
 
 /** A series' threshold: an explicit --threshold rule naming its metric, else the calibration's, else the default. */
 function seriesThreshold(opts: CompareOptions, scenario: string, target: string, metric: string): { threshold: number; source?: string } {
@@ -17,84 +20,6 @@ function seriesThreshold(opts: CompareOptions, scenario: string, target: string,
   if (t.source !== undefined || !opts.calibration) return t;
   const c = calibrationThreshold(opts.calibration.calibration, scenario, target, metric);
   return c !== undefined ? { threshold: c, source: 'calibration' } : t;
-}
-
-export type Verdict = 'regression' | 'improvement' | 'unchanged' | 'inconclusive';
-
-/** The significance level when no --alpha is given. */
-export const DEFAULT_ALPHA = 0.01;
-
-/** The rule, word for word as the outputs' legend and docs/nightly.md state it. */
-export const VERDICT_RULE = [
-  `change = median(head) / median(base) − 1, with a seeded bootstrap 95% CI; p = two-sided Mann–Whitney U test (exact permutation distribution up to ${EXACT_MAX_SAMPLES} samples, ties included; normal approximation above).`,
-  'q = p adjusted by Benjamini–Hochberg over every series that could reach p < α at all, so the chance of any false alarm when nothing changed stays ≤ α however many series there are.',
-  'regression: q < α and |change| > threshold, in the direction the metric calls worse; improvement: the same in its better direction.',
-  'inconclusive: the samples are too few for the test ever to reach p < α (smallest attainable p ≥ α: 3 vs 3 gives 0.1), either side has under 2 samples, the base median is 0 and head differs, or the target runs in a VM and the accelerator differs between the runs.',
-  'unchanged: everything else — no significant change beyond the threshold.',
-  `mde (minimum detectable effect), shown beside each unchanged: the smallest change the gate could have flagged here — the larger of the threshold and (z(1−α/2) + z(${DEFAULT_POWER})) × SE, SE = the change's 95% CI width / (2 × 1.96): a true change of that size is significant ${DEFAULT_POWER * 100}% of the time (before the adjustment across series).`,
-  'exit 1 when any series is a regression, else 0 (2 for usage errors).',
-];
-
-export interface SideSummary {
-  n: number;
-  median: number;
-  ciLow: number;
-  ciHigh: number;
-}
-
-export interface SeriesComparison {
-  scenario: string;
-  target: string;
-  metric: string;
-  unit: string;
-  better: 'lower' | 'higher';
-  base: SideSummary;
-  head: SideSummary;
-  /** Absent when the base median is 0. */
-  change?: Change;
-  /** Mann–Whitney p-value; absent when the test was not run (under 2 samples, accelerator). */
-  p?: number;
-  /** Benjamini–Hochberg adjusted p over the comparison's testable series; absent when not testable. */
-  q?: number;
-  minP: number;
-  exactTest?: boolean;
-  threshold: number;
-  /** The --threshold argument that set it, or `calibration`; absent for the default. */
-  thresholdSource?: string;
-  /**
-   * The smallest relative change the gate could have flagged in this series: the larger of the
-   * threshold and the test's minimum detectable effect at 80 % power (core/stats.ts); absent without a change CI.
-   */
-  mde?: number;
-  verdict: Verdict;
-  /** Why this verdict, in a few words. */
-  reason: string;
-}
-
-export interface RunSummary {
-  path: string;
-  startedAt: string;
-  version: string;
-  complete: boolean;
-}
-
-export interface Comparison {
-  base: RunSummary;
-  head: RunSummary;
-  alpha: number;
-  seed: number;
-  defaultThreshold: number;
-  warnings: FingerprintDiff[];
-  /** The calibration file whose thresholds were used, and what in it does not fit this comparison. */
-  calibration?: { path: string; notes: string[] };
-  /** VM targets whose verdicts the accelerator difference made inconclusive. */
-  acceleratorAffected: string[];
-  series: SeriesComparison[];
-  /** Series in only one of the two results, or without samples on one side. */
-  notCompared: { scenario: string; target: string; reason: string }[];
-  counts: Record<Verdict, number>;
-  /** 1 when any series is a regression, else 0. */
-  exitCode: 0 | 1;
 }
 
 export interface CompareOptions {
@@ -166,7 +91,7 @@ export function judgeFamily(items: readonly SeriesInput[], alpha: number): Serie
     const test = mannWhitney(it.a, it.b);
     const change = changeOfMedians(it.a, it.b, deriveSeed(it.seed, 'change'));
     const mde = change ? Math.max(it.threshold, minimumDetectableEffect(change, alpha)) : undefined;
-    const common = { p: test.p, minP: test.minP, exactTest: test.exact, ...(change ? { change } : {}), ...(mde !== undefined ? { mde } : {}) };
+    const common = { p: test.p, minP: test.minP, exactTest: test.exact, change, mde };
     if (test.minP >= alpha) {
       return {
         ...common,
@@ -256,7 +181,7 @@ export function compareResults(base: { path: string; result: Result }, head: { p
           base: side(bt, m.name, a),
           head: side(ht, m.name, b),
           threshold,
-          ...(source !== undefined ? { thresholdSource: source } : {}),
+          thresholdSource: source,
         });
       }
       if (!comparedAny) {
@@ -288,7 +213,7 @@ export function compareResults(base: { path: string; result: Result }, head: { p
     seed,
     defaultThreshold: opts.thresholds.fallback,
     warnings,
-    ...(opts.calibration ? { calibration: { path: opts.calibration.path, notes: calibrationNotes(opts.calibration.calibration, head.result, series) } } : {}),
+    calibration: opts.calibration && { path: opts.calibration.path, notes: calibrationNotes(opts.calibration.calibration, head.result, series) },
     acceleratorAffected: [...affected].sort(),
     series,
     notCompared,

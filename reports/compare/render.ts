@@ -3,8 +3,8 @@
  * pull-request comment, JSON for machines. Each is a pure function of a
  * Comparison, so the whole output exists before the first byte is printed.
  */
-import { VERDICT_RULE, type Comparison, type SeriesComparison, type Verdict } from './index.js';
-import { mdCell } from '../markdown.js';
+import { VERDICT_RULE, type Comparison, type SeriesComparison, type Verdict } from './types.js';
+import { mdCell } from '../markdown-escape.js';
 import { fmt } from '../table.js';
 
 export type CompareFormat = 'text' | 'md' | 'json';

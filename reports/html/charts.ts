@@ -6,8 +6,8 @@
  */
 import { valueOf, valuesOf } from '../../core/samples.js';
 import { sorted } from '../../core/stats.js';
-import { targetColor } from '../html-common.js';
-import { medianPhases, type ReportScenario, type Series } from './model.js';
+import { targetColor } from './common.js';
+import { medianPhases, type ReportScenario, type Series } from '../model.js';
 
 /** A median with its interval, drawn at `pos` on the index axis. */
 export interface Whisker {
@@ -134,7 +134,7 @@ export function metricChart(id: string, sc: ReportScenario, metricName: string):
       x: { type: 'linear', min: -0.5, max: shown.length - 0.5, grid: { display: false }, title: { display: true, text: 'target' } },
       y: {
         type: log ? 'logarithmic' : 'linear',
-        ...(log ? {} : { beginAtZero: true }),
+        beginAtZero: log ? undefined : true,
         ...whiskerBounds(whiskers, log),
         title: axisTitle(`${metric.name} (${unit})`, log),
       },
@@ -317,7 +317,7 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
     { display: true, position: 'bottom' },
     {
       x: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances running at once (count)' } },
-      y: { type: log ? 'logarithmic' : 'linear', ...(log ? {} : { beginAtZero: true }), title: axisTitle('PSS of all instances (MiB)', log) },
+      y: { type: log ? 'logarithmic' : 'linear', beginAtZero: log ? undefined : true, title: axisTitle('PSS of all instances (MiB)', log) },
     },
   );
 }

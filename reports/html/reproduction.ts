@@ -5,8 +5,8 @@
  */
 import type { Comparison, SeriesComparison } from '../compare/index.js';
 import { pct, prob, signedPct } from '../compare/render.js';
-import { escapeHtml as e } from '../html-common.js';
-import { interval, sourceName, withUnit, type ReportModel } from './model.js';
+import { escapeHtml as e } from './common.js';
+import { interval, sourceName, withUnit, type ReportModel } from '../model.js';
 
 function changeCell(s: SeriesComparison): string {
   if (!s.change) return 'n/a';

@@ -6,9 +6,9 @@
 import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../claims/types.js';
 import { namesPairs, pairName } from '../claims/index.js';
 import type { EmbeddedSource } from '../embedded.js';
-import { escapeHtml as e, targetColor } from '../html-common.js';
+import { escapeHtml as e, targetColor } from './common.js';
 import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
-import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from './model.js';
+import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from '../model.js';
 
 /** An id fragment from any text: letters, digits and dashes only. */
 export function slug(text: string): string {

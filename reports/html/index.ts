@@ -8,29 +8,17 @@
  * comes from a result is escaped. Sections: claims first, then hosts, runs, and
  * per scenario the charts and the table of figures (reports/html/*).
  */
-import type { Comparison } from './compare/index.js';
-import { claimsOf, embeddedSources, pageFigures, type ClaimsBy, type ComparisonSpec } from './embedded.js';
-import type { HostClaims } from './claims/types.js';
-import type { LoadedResult } from '../core/load.js';
-import { toolVersion } from '../core/version.js';
-import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './html-common.js';
-import type { ChartSpec } from './html/charts.js';
-import { CLIENT_SCRIPT } from './html/client.js';
-import { buildReportModel, type ReportModel } from './html/model.js';
-import { reproductionSection } from './html/reproduction.js';
-import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './html/sections.js';
-import { REPORT_CSS } from './html/style.js';
-
-export interface HtmlReportOptions {
-  /** claim verdicts; computed from the results (as `claimsBy` says) when not given */
-  claims?: HostClaims[];
-  /** how the claims are judged: per host (the default), or per file (a reproduction's two runs side by side) */
-  claimsBy?: ClaimsBy;
-  /** a reproduction: the comparison of its two files (reports/embedded.ts), shown after the claims */
-  reproduction?: { spec: ComparisonSpec; comparison: Comparison };
-  /** the time printed as "generated"; now when not given */
-  generatedAt?: Date;
-}
+import { claimsOf, embeddedSources, pageFigures } from '../embedded.js';
+import type { LoadedResult } from '../../core/load.js';
+import { toolVersion } from '../../core/version.js';
+import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './common.js';
+import type { ChartSpec } from './charts.js';
+import { CLIENT_SCRIPT } from './client.js';
+import { buildReportModel, type ReportModel } from '../model.js';
+import { reproductionSection } from './reproduction.js';
+import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './sections.js';
+import { REPORT_CSS } from './style.js';
+import type { ReportOptions, ReportWriter } from '../writer.js';
 
 /** The Content-Security-Policy of the page: inline script and style only, images only from data: URLs, nothing from the network. */
 export const REPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
@@ -72,7 +60,7 @@ function toc(model: ReportModel): string {
 }
 
 /** Renders the report page for one or more loaded results. */
-export function renderHtml(results: readonly LoadedResult[], opts: HtmlReportOptions = {}): string {
+export function renderHtml(results: readonly LoadedResult[], opts: ReportOptions = {}): string {
   const model = buildReportModel(results);
   const claimsBy = opts.claimsBy ?? 'host';
   const claims = opts.claims ?? claimsOf(results, claimsBy);
@@ -104,3 +92,6 @@ ${scenarios.join('\n')}
 <script>${CLIENT_SCRIPT}</script>`,
   });
 }
+
+/** report.html: one page for any number of result files. */
+export const htmlWriter: ReportWriter = { format: 'html', extension: '.html', holds: 'many', render: renderHtml };

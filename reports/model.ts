@@ -9,12 +9,12 @@
  * in two files) gets the file's directory name.
  */
 import { basename, dirname } from 'node:path';
-import { resultImages, type LoadedResult, type NamedImage } from '../../core/load.js';
+import { resultImages, type LoadedResult, type NamedImage } from '../core/load.js';
 import type { z } from 'zod';
-import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../../core/schema.js';
-import { median, type Ratio, type Stats } from '../../core/stats.js';
-import { fmt } from '../table.js';
-import { twinOrder } from '../targets.js';
+import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../core/schema.js';
+import { median, type Ratio, type Stats } from '../core/stats.js';
+import { fmt } from './table.js';
+import { twinOrder } from './targets.js';
 
 type TargetInfo = z.infer<typeof TargetInfoSchema>;
 
@@ -121,7 +121,7 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
     return {
       label: labelOf(dims),
       dims,
-      ...(image ? { image } : {}),
+      image,
       images: [...images.values()].sort((a, b) => Number(b.name === 'lean') - Number(a.name === 'lean')),
       sources: files.map((f) => f.path),
       unavailable: [...unavailable.values()],
@@ -139,7 +139,7 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
     startedAt: r.result.startedAt,
     updatedAt: r.result.updatedAt,
     complete: r.result.complete,
-    ...(r.result.interrupted !== undefined ? { interrupted: r.result.interrupted } : {}),
+    interrupted: r.result.interrupted,
     scenarios: r.result.scenarios.map((s) => s.name),
     limits: r.result.options.limits,
   }));
@@ -160,13 +160,13 @@ export function buildReportModel(results: readonly LoadedResult[]): ReportModel 
         out.series.push({
           label: multiHost ? `${t.target} @ ${host}` : t.target,
           target: t.target,
-          ...(t.image !== undefined ? { image: t.image } : {}),
+          image: t.image,
           host,
           hostIndex,
           source: r.path,
           state: t.state,
-          ...(t.error !== undefined ? { error: t.error } : {}),
-          ...(t.errorTail !== undefined ? { errorTail: t.errorTail } : {}),
+          error: t.error,
+          errorTail: t.errorTail,
           samples: t.samples,
           stats: t.stats,
           ratioToNative: t.ratioToNative,
