@@ -167,6 +167,7 @@ export function claimsMarkdown(): string {
   p('## Reference points from published work');
   p("For the report's context column, not targets to tune to. Each verdict carries its claim's reference", 'point as `reference`.');
   p(...referenceLines().map((l) => `- ${l}.`));
+  p("tsbench's own timings of docker, podman and runc beside its container are measurements, not reference points:", 'see [performance.md](performance.md).');
 
   p('## Verdicts measured');
   p(
