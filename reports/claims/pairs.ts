@@ -5,7 +5,7 @@
  */
 import { targetWithImage, type ImageName } from '../../drivers/image/names.js';
 import { vmTargetName } from '../../drivers/qemu/names.js';
-import type { HostData } from './data.js';
+import type { HostData, MetricFound } from './data.js';
 import { ACCELS, NESTED_KVM, type Accel, type ClaimBuilder } from './judge.js';
 
 /** A container and the VMs that run the same workload image. */
@@ -62,6 +62,27 @@ export function vmNotMeasured(c: ClaimBuilder, h: HostData, label: string, scena
   const vm = pair.vm[accel];
   if (!h.has(scenario, vm)) return;
   c.missing({ label: pairLabel(label, pair, accel), accelerator: accel, targets: [vm], image: pair.image }, reason, scenario, ['native', pair.container, vm]);
+}
+
+/**
+ * For each VM of a pair (kvm, then tcg) that has `metric` in `scenario`: records it read and calls
+ * `judge`; a VM the files have but without the metric gets its not-measured part (vmNotMeasured).
+ */
+export function eachVm(
+  c: ClaimBuilder,
+  h: HostData,
+  o: { label: string; scenario: string; metric: string; pair: Pair },
+  judge: (accel: Accel, target: string, vm: MetricFound) => void,
+): void {
+  for (const accel of ACCELS) {
+    const target = o.pair.vm[accel];
+    const vm = h.metric(o.scenario, target, o.metric);
+    if (!vm.ok) vmNotMeasured(c, h, o.label, o.scenario, accel, vm.reason, o.pair);
+    else {
+      c.use(vm.found);
+      judge(accel, target, vm.found);
+    }
+  }
 }
 
 /**

@@ -2,7 +2,6 @@
 import { targetWithImage } from '../../../drivers/image/names.js';
 import { ratioBetween, type HostData, type MetricFound } from '../data.js';
 import {
-  ACCELS,
   atLeast,
   atMost,
   figure,
@@ -19,7 +18,7 @@ import {
   type ThresholdDef,
   type Thresholds,
 } from '../judge.js';
-import { LEAN_PAIR, PAIRS_BRIEF, pairLabel, pairRule, pairsIn, requireVm, vmNotMeasured, type Pair } from '../pairs.js';
+import { eachVm, LEAN_PAIR, PAIRS_BRIEF, pairLabel, pairRule, pairsIn, requireVm, type Pair } from '../pairs.js';
 
 export const C1_THRESHOLDS = {
   containerReadyMs: { value: 1000, unit: 'ms', claims: ['C1'], meaning: "a container's median time to ready must be below this (its CI's upper end)." },
@@ -42,26 +41,24 @@ export const C1: ClaimRule<keyof typeof C1_THRESHOLDS> = {
   },
 };
 
-/** The time to ready and to exit of a target as figures; the ready metric, or why it is missing. */
-function startupFigures(c: ClaimBuilder, h: HostData, target: string) {
-  const ready = h.metric('startup', target, 'toReadyMs');
-  if (!ready.ok) return ready;
-  c.use(ready.found);
-  c.fig(figure('time to ready', ready.found.interval, 'ms', target));
+/** A target's time to ready and, where recorded, to exit, as figures. */
+function startupFigures(c: ClaimBuilder, h: HostData, target: string, ready: MetricFound): void {
+  c.fig(figure('time to ready', ready.interval, 'ms', target));
   const exit = h.metric('startup', target, 'toExitMs');
   if (exit.ok) c.fig(figure('time to exit', exit.found.interval, 'ms', target));
-  return ready;
 }
 
 /** C1 on one image pair: its container under a second, its VMs much longer. */
 function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
   const containerPart = (target: string, bearing: 'decides' | 'context'): MetricFound | undefined => {
     const base = { label: pairLabel(`${target} ready in < ${fmt(t.containerReadyMs, 'ms')}`, pair), bearing, targets: [target], image: pair.image };
-    const ready = startupFigures(c, h, target);
+    const ready = h.metric('startup', target, 'toReadyMs');
     if (!ready.ok) {
       c.missing(base, ready.reason, 'startup', ['native', target]);
       return undefined;
     }
+    c.use(ready.found);
+    startupFigures(c, h, target, ready.found);
     const iv = ready.found.interval;
     c.part({
       ...base,
@@ -78,15 +75,10 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
   }
 
   const label = 'VM takes much longer';
-  for (const accel of ACCELS) {
-    const target = pair.vm[accel];
-    const vm = startupFigures(c, h, target);
-    if (!vm.ok) {
-      vmNotMeasured(c, h, label, 'startup', accel, vm.reason, pair);
-      continue;
-    }
-    const r = ct ? ratioBetween(vm.found, ct) : undefined;
-    if (!ct || !r) continue;
+  eachVm(c, h, { label, scenario: 'startup', metric: 'toReadyMs', pair }, (accel, target, vm) => {
+    startupFigures(c, h, target, vm);
+    const r = ct ? ratioBetween(vm, ct) : undefined;
+    if (!ct || !r) return;
     c.fig(figure(`${target} / ${pair.container} time to ready`, r, '×', target));
     const verdict = atLeast(r, t.muchLongerFactor);
     const bearing = tcgBearing(ruleAccel(h, accel), verdict, 'confirmed');
@@ -99,13 +91,13 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
     c.part({
       label: pairLabel(label, pair, accel),
       verdict,
-      evidence: `${vmWords} is ready in ${fmtIv(vm.found.interval, 'ms')}, ${fmtIv(r, '×')} the container's${note}.`,
+      evidence: `${vmWords} is ready in ${fmtIv(vm.interval, 'ms')}, ${fmtIv(r, '×')} the container's${note}.`,
       bearing,
       accelerator: accel,
       targets: [target, pair.container],
-      margins: [margin(r, t.muchLongerFactor, vm.found, ct)],
+      margins: [margin(r, t.muchLongerFactor, vm, ct)],
       image: pair.image,
     });
-  }
+  });
   requireVm(c, label, 'startup', ['native', pair.container, pair.vm.kvm], 'a TCG boot is slower than a KVM boot', pair);
 }

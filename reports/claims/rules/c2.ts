@@ -1,5 +1,4 @@
 /** C2: a container runs at near-native speed; KVM is close behind; TCG is far slower. */
-import type { Interval } from '../data.js';
 import {
   atLeast,
   atMost,
@@ -16,7 +15,6 @@ import {
   type ClaimRule,
   type ThresholdDef,
 } from '../judge.js';
-import type { Verdict } from '../types.js';
 
 export const C2_THRESHOLDS = {
   nearNativeRatio: { value: 1.05, unit: '×', claims: ['C2', 'C11'], meaning: '"near-native" / "no extra CPU" = at most this ratio to native.' },
@@ -34,30 +32,10 @@ export const C2: ClaimRule<keyof typeof C2_THRESHOLDS> = {
     tcg: `names KVM: the KVM part is measured only by a \`kvm\` target; TCG has a part of its own ("far slower").`,
   }),
   judge(c, h, t) {
-    const parts: { target: string; label: string; accel?: Accel; judge: (r: Interval) => Verdict; bound: number; words: string }[] = [
-      {
-        target: 'container',
-        label: 'container near-native',
-        judge: (r) => atMost(r, t.nearNativeRatio),
-        bound: t.nearNativeRatio,
-        words: `within ${pct(t.nearNativeRatio)}`,
-      },
-      {
-        target: 'kvm',
-        label: 'KVM close behind',
-        accel: 'kvm',
-        judge: (r) => atMost(r, t.closeBehindRatio),
-        bound: t.closeBehindRatio,
-        words: `within ${pct(t.closeBehindRatio)}`,
-      },
-      {
-        target: 'tcg',
-        label: 'TCG far slower',
-        accel: 'tcg',
-        judge: (r) => atLeast(r, t.farSlowerRatio),
-        bound: t.farSlowerRatio,
-        words: `at least ${t.farSlowerRatio}×`,
-      },
+    const parts: { target: string; label: string; accel?: Accel; bound: number; judge: typeof atMost; words: string }[] = [
+      { target: 'container', label: 'container near-native', bound: t.nearNativeRatio, judge: atMost, words: `within ${pct(t.nearNativeRatio)}` },
+      { target: 'kvm', label: 'KVM close behind', accel: 'kvm', bound: t.closeBehindRatio, judge: atMost, words: `within ${pct(t.closeBehindRatio)}` },
+      { target: 'tcg', label: 'TCG far slower', accel: 'tcg', bound: t.farSlowerRatio, judge: atLeast, words: `at least ${t.farSlowerRatio}×` },
     ];
     for (const p of parts) {
       const r = h.ratioToNative('cpu', p.target, 'workMs');
@@ -73,7 +51,7 @@ export const C2: ClaimRule<keyof typeof C2_THRESHOLDS> = {
       const nestedKvm = p.accel !== undefined && ruleAccel(h, p.accel) !== p.accel;
       c.part({
         ...base,
-        verdict: p.judge(r.found.ratio),
+        verdict: p.judge(r.found.ratio, p.bound),
         evidence: `fixed work takes ${fmtIv(r.found.ratio, '×')} native's time (${fmt(r.found.interval.value, 'ms')}); the rule asks ${p.words}${nestedKvm ? `; measured ${NESTED_WORDS}: no KVM figure` : ''}.`,
         bearing: nestedKvm ? 'context' : undefined,
         margins: [margin(r.found.ratio, p.bound, r.found)],

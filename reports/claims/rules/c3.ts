@@ -1,7 +1,7 @@
 /** C3: a container uses much less host memory than a VM. Judged on each image pair. */
 import { derived, guestUsed, type HostData, type Interval, type MetricFound } from '../data.js';
-import { ACCELS, figure, fmt, fmtIv, say, type Accel, type ClaimBuilder, type ClaimRule, type ThresholdDef, type Thresholds } from '../judge.js';
-import { PAIRS_BRIEF, pairLabel, pairRule, pairsIn, requireVm, vmNotMeasured, type Pair } from '../pairs.js';
+import { figure, fmt, fmtIv, say, type Accel, type ClaimBuilder, type ClaimRule, type ThresholdDef, type Thresholds } from '../judge.js';
+import { eachVm, PAIRS_BRIEF, pairLabel, pairRule, pairsIn, requireVm, type Pair } from '../pairs.js';
 import type { ClaimPart, Verdict } from '../types.js';
 
 export const C3_THRESHOLDS = {
@@ -65,19 +65,12 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
   if (cg.ok) c.fig(figure('cgroup memory usage', cg.found.interval, 'bytes', pair.container));
   const label = 'container uses much less memory than a VM';
   const k = t.muchLessMemoryFactor;
-  for (const accel of ACCELS) {
-    const target = pair.vm[accel];
-    const vm = h.metric('memory', target, 'footprintPssBytes');
-    if (!vm.ok) {
-      vmNotMeasured(c, h, label, 'memory', accel, vm.reason, pair);
-      continue;
-    }
-    c.use(vm.found);
-    const vmExtra = minus(vm.found.interval, nat.found.interval);
-    c.fig(figure('idle footprint (PSS)', vm.found.interval, 'bytes', target));
+  eachVm(c, h, { label, scenario: 'memory', metric: 'footprintPssBytes', pair }, (accel, target, vm) => {
+    const vmExtra = minus(vm.interval, nat.found.interval);
+    c.fig(figure('idle footprint (PSS)', vm.interval, 'bytes', target));
     c.fig(figure('extra over native', vmExtra, 'bytes', target));
     const ctWords = `the container adds ${fmtIv(ctExtra, 'bytes')} over native`;
-    const split = vmSplit(c, h, vm.found, accel, ctExtra, pair, k);
+    const split = vmSplit(c, h, vm, accel, ctExtra, pair, k);
     const base = { label: pairLabel(label, pair, accel), accelerator: accel, targets: ['native', pair.container, target], image: pair.image };
     if (accel === 'kvm') {
       c.part({
@@ -86,9 +79,9 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
         evidence: `${ctWords}, a KVM VM ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)}.${split.words}`,
       });
       if (split.part) c.part(split.part);
-      continue;
+      return;
     }
-    const used = guestUsed(vm.found);
+    const used = guestUsed(vm);
     const bound = used ? minus(used, nat.found.interval) : undefined;
     if (used) c.fig(figure('guest memory in use (lower bound of any VM)', used, 'bytes', target));
     // Under TCG: confirmed only on the guest's memory in use, refuted on the PSS.
@@ -102,7 +95,7 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
       evidence: `${ctWords}; a TCG VM adds ${fmtIv(vmExtra, 'bytes')}${times(vmExtra, ctExtra)} — judged under TCG: ${boundWords}.${split.words}`,
     });
     if (split.part) c.part(split.part);
-  }
+  });
   requireVm(c, label, 'memory', ['native', pair.container, pair.vm.kvm], '', pair);
 }
 

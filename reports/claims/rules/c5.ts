@@ -1,7 +1,7 @@
 /** C5: more containers than VMs fit on the same host. Judged on each image pair. */
 import { guestUsed, type HostData, type Interval } from '../data.js';
-import { ACCELS, figure, fmtIv, say, type ClaimBuilder, type ClaimRule, type ThresholdDef, type Thresholds } from '../judge.js';
-import { LEAN_PAIR, PAIRS_BRIEF, pairLabel, pairRule, pairsIn, requireVm, vmNotMeasured, type Pair } from '../pairs.js';
+import { figure, fmtIv, say, type ClaimBuilder, type ClaimRule, type ThresholdDef, type Thresholds } from '../judge.js';
+import { eachVm, LEAN_PAIR, PAIRS_BRIEF, pairLabel, pairRule, pairsIn, requireVm, type Pair } from '../pairs.js';
 import type { ClaimPart, Verdict } from '../types.js';
 
 export const C5_THRESHOLDS = {
@@ -48,15 +48,8 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
   c.fig(figure('PSS per instance', ctIv, 'bytes', pair.container));
   extras(pair.container);
   const label = 'more containers than VMs fit';
-  for (const accel of ACCELS) {
-    const target = pair.vm[accel];
-    const vm = h.metric('density', target, 'pssPerInstanceBytes');
-    if (!vm.ok) {
-      vmNotMeasured(c, h, label, 'density', accel, vm.reason, pair);
-      continue;
-    }
-    c.use(vm.found);
-    const vmIv = vm.found.interval;
+  eachVm(c, h, { label, scenario: 'density', metric: 'pssPerInstanceBytes', pair }, (accel, target, vm) => {
+    const vmIv = vm.interval;
     c.fig(figure('PSS per instance', vmIv, 'bytes', target));
     extras(target);
     const refuted = vmIv.hi < t.moreFitFactor * ctIv.lo;
@@ -82,7 +75,7 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
     const overhead = h.metric('density', target, 'vmmOverheadPerInstanceBytes');
     let alone: ClaimPart | undefined;
     let overheadWords = '';
-    if (overhead.ok && overhead.found.source === vm.found.source) {
+    if (overhead.ok && overhead.found.source === vm.source) {
       const o = overhead.found.interval;
       const tcgNote = accel === 'tcg' ? ", TCG's translation buffer included" : '';
       c.fig(figure('VMM overhead per instance (PSS − guest RAM)', o, 'bytes', target));
@@ -108,6 +101,6 @@ function judgePair(c: ClaimBuilder, h: HostData, pair: Pair, t: T): void {
       image: pair.image,
     });
     if (alone) c.part(alone);
-  }
+  });
   requireVm(c, label, 'density', ['native', pair.container, pair.vm.kvm], '', pair);
 }
