@@ -3,7 +3,7 @@
  * written, what decides it, and the published reference point shown beside the
  * verdict for context (not a target to tune to); the verdict vocabulary; and
  * the reference points from published work. The rules, their thresholds and
- * their words are in rules.ts. docs/claims.md is generated from both
+ * their words are in rules/ (one file per claim). docs/claims.md is generated from both
  * (`npm run docs:claims`); test/claims-doc.test.ts fails when it drifts.
  */
 import type { Verdict } from './types.js';

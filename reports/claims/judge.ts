@@ -1,6 +1,9 @@
 /**
  * Turning intervals into verdicts, parts into a claim's verdict, and numbers
- * into the words of the evidence. The combination rule is stated in
+ * (thresholds included: `pct`, `say`) into the words of the evidence and the
+ * rules; the shapes every claim's file (rules/c*.ts) shares: ClaimBuilder with
+ * its one "not measured" part (`missing`), a part judged on ratios to native,
+ * the TCG rules, and ClaimRule. The combination rule is stated in
  * docs/claims.md; keep the two in step.
  */
 import type { ImageName } from '../../drivers/image/names.js';
@@ -183,7 +186,7 @@ export class ClaimBuilder {
 
   /**
    * Adds a part. On a host nested under TCG a measured kvm part is labelled so ("VM takes much longer
-   * (kvm nested under TCG)"): its rule judged it as TCG (rules.ts `ruleAccel`), and readers must see why.
+   * (kvm nested under TCG)"): its rule judged it as TCG (`ruleAccel` below), and readers must see why.
    */
   part(p: ClaimPart): void {
     if (p.verdict === 'inconclusive' && p.margins && p.margins.length > 0) {
