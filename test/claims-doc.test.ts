@@ -1,6 +1,6 @@
 /**
  * The claims are written once, in code (reports/claims/catalogue.ts and
- * rules.ts): docs/claims.md is generated from them and must not drift, and the
+ * rules/): docs/claims.md is generated from them and must not drift, and the
  * Markdown a user reads links only to files that are in the repository.
  */
 import assert from 'node:assert/strict';

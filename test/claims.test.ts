@@ -45,6 +45,7 @@ describe('claim verdicts', () => {
       assert.equal(v.accelerator, 'kvm');
       assert.ok(v.figures.some((f) => f.target === 'container' && f.unit === 'ms' && f.ciLow !== undefined));
       assert.ok(v.reference?.includes('docker run'));
+      assert.doesNotMatch(v.reference ?? '', /tsbench/, "tsbench's own timings are measurements, not a published reference");
     });
 
     test('a container that needs 1.5 s refutes it', () => {

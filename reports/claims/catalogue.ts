@@ -3,7 +3,7 @@
  * written, what decides it, and the published reference point shown beside the
  * verdict for context (not a target to tune to); the verdict vocabulary; and
  * the reference points from published work. The rules, their thresholds and
- * their words are in rules.ts. docs/claims.md is generated from both
+ * their words are in rules/ (one file per claim). docs/claims.md is generated from both
  * (`npm run docs:claims`); test/claims-doc.test.ts fails when it drifts.
  */
 import type { Verdict } from './types.js';
@@ -54,10 +54,8 @@ export const REFERENCE_POINTS = {
   },
   docker: {
     source: '`docker run --rm busybox true`',
-    findings: [
-      'about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others)',
-      'measured by tsbench beside container on the project machine (docs/performance.md, issue 20): docker 20.10 269 ms to exit (CI 257–274), podman 4.3 183 ms (177–189), runc 48 ms, container 3.6 ms confined as docker run (docker ÷ container 74.7×, CI 69.2–78.3)',
-    ],
+    // tsbench's own docker, podman and runc timings are measurements, not a reference: docs/performance.md.
+    findings: ['about 0.2–0.5 s on typical Linux hosts (moby issue 38077 and others)'],
   },
 } as const satisfies Record<string, ReferencePoint>;
 
@@ -85,7 +83,7 @@ export const CLAIMS: readonly ClaimSpec[] = [
     claim: 'A container starts in well under a second; a VM has to boot a whole kernel first and takes much longer.',
     decidedBy:
       '`startup`: toReadyMs (and toExitMs) of the container vs each VM target, on each image pair (lean: container vs tcg/kvm; Debian: container@debian vs tcg-cloud@debian/kvm-cloud@debian)',
-    reference: [cite('docker', [0, 1]), cite('firecracker', [0]), cite('crun', [0])].join('; '),
+    reference: [cite('docker', [0]), cite('firecracker', [0]), cite('crun', [0])].join('; '),
   },
   {
     id: 'C2',

@@ -211,3 +211,13 @@ export function groupByHost(results: readonly LoadedResult[]): HostData[] {
   }
   return hosts;
 }
+
+/**
+ * The memory a VM's guest has in use (guestTotalBytes − guestAvailableBytes) per sample, summarised:
+ * a lower bound of any VM's host memory whatever its accelerator (C3, C5 under TCG).
+ */
+export function guestUsed(found: Found): Interval | undefined {
+  return derived(found, 'guestUsedBytes', (v) =>
+    v.guestTotalBytes !== undefined && v.guestAvailableBytes !== undefined ? v.guestTotalBytes - v.guestAvailableBytes : undefined,
+  );
+}

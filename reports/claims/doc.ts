@@ -1,13 +1,13 @@
 /**
  * docs/claims.md, generated from the one statement of the claims in code:
  * every claim's text, what decides it, its reference point, its rule in words
- * and every threshold come from catalogue.ts and rules.ts; only the sections
+ * and every threshold come from catalogue.ts and rules/; only the sections
  * that explain verdicts in general are fixed prose here.
  * `npm run docs:claims` writes the file; test/claims-doc.test.ts fails when
  * the file differs from what this returns.
  */
 import { CLAIMS, VERDICTS, referenceLines } from './catalogue.js';
-import { IMAGE_PAIRS_TEXT, THRESHOLD_SPECS, ruleText } from './rules.js';
+import { IMAGE_PAIRS_TEXT, THRESHOLD_SPECS, ruleText } from './rules/index.js';
 import type { Verdict } from './types.js';
 
 /** The command that regenerates docs/claims.md. */
@@ -33,7 +33,7 @@ export function claimsMarkdown(): string {
 
   p(
     '<!--',
-    '  Generated from reports/claims/catalogue.ts and reports/claims/rules.ts by reports/claims/doc.ts.',
+    '  Generated from reports/claims/catalogue.ts and reports/claims/rules/ by reports/claims/doc.ts.',
     `  Do not edit by hand: change the code, then run \`${CLAIMS_DOC_COMMAND}\``,
     '  (scripts/write-claims-doc.mjs). test/claims-doc.test.ts fails when this file differs from the code.',
     '-->',
@@ -47,8 +47,9 @@ export function claimsMarkdown(): string {
   );
   p(
     'The code is `reports/claims/`: `catalogue.ts` holds each claim as commonly written, what decides it,',
-    "the verdicts' meaning and the published reference points; `rules.ts` one rule per claim with its",
-    'thresholds (`THRESHOLD_SPECS`) and its words (`RULE_TEXTS`). `evaluateClaims(results)` (`index.ts`)',
+    "the verdicts' meaning and the published reference points; `rules/` one file per claim (`c1.ts` …",
+    '`c12.ts`) with its rule, its thresholds and its words, which `rules/index.ts` gathers into',
+    '`THRESHOLD_SPECS` and `RULE_TEXTS`. `evaluateClaims(results)` (`index.ts`)',
     'returns, per host, a `ClaimVerdict` for each claim with its verdict, the rule in words, one or two',
     'sentences of evidence with the numbers, the figures (with their 95 % intervals and units), its parts,',
     'the published reference point, the accelerator whose results decided it and the targets used. Tests:',
@@ -147,7 +148,7 @@ export function claimsMarkdown(): string {
       }),
     ),
   );
-  p('The thresholds, all in `THRESHOLD_SPECS` of `reports/claims/rules.ts`:');
+  p("The thresholds, all in `THRESHOLD_SPECS` of `reports/claims/rules/index.ts`, each from its claim's file:");
   p(
     ...table(
       ['threshold', 'value', 'claims', 'meaning'],
@@ -166,6 +167,7 @@ export function claimsMarkdown(): string {
   p('## Reference points from published work');
   p("For the report's context column, not targets to tune to. Each verdict carries its claim's reference", 'point as `reference`.');
   p(...referenceLines().map((l) => `- ${l}.`));
+  p("tsbench's own timings of docker, podman and runc beside its container are measurements, not reference points:", 'see [performance.md](performance.md).');
 
   p('## Verdicts measured');
   p(

@@ -1,17 +1,17 @@
 /**
  * Claim verdicts from results: every claim of catalogue.ts judged per host by
- * the stated rules of rules.ts. docs/claims.md is generated from the two
+ * the stated rules of rules/ (one file per claim). docs/claims.md is generated from the two
  * (`npm run docs:claims`).
  */
 import type { LoadedResult } from '../../core/load.js';
 import { groupByHost } from './data.js';
-import { RULES } from './rules.js';
+import { RULES } from './rules/index.js';
 import type { HostClaims } from './types.js';
 
 export type { ClaimVerdict, ClaimPart, Figure, HostClaims, Verdict } from './types.js';
 export { CLAIMS, REFERENCE_POINTS, VERDICTS, referenceLines, type ClaimSpec, type ReferencePoint } from './catalogue.js';
 export { namesPairs } from './judge.js';
-export { IMAGE_PAIRS_TEXT, PAIR_RULE, RULE_TEXTS, THRESHOLDS, THRESHOLD_SPECS, pairName, ruleText, type RuleText, type ThresholdSpec } from './rules.js';
+export { IMAGE_PAIRS_TEXT, PAIR_RULE, RULE_TEXTS, THRESHOLDS, THRESHOLD_SPECS, pairName, ruleText, type RuleText, type ThresholdSpec } from './rules/index.js';
 
 /**
  * Judges every claim for every host found in the results. Files of one host

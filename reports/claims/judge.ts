@@ -1,6 +1,9 @@
 /**
  * Turning intervals into verdicts, parts into a claim's verdict, and numbers
- * into the words of the evidence. The combination rule is stated in
+ * (thresholds included: `pct`, `say`) into the words of the evidence and the
+ * rules; the shapes every claim's file (rules/c*.ts) shares: ClaimBuilder with
+ * its one "not measured" part (`missing`), a part judged on ratios to native,
+ * the TCG rules, and ClaimRule. The combination rule is stated in
  * docs/claims.md; keep the two in step.
  */
 import type { ImageName } from '../../drivers/image/names.js';
@@ -106,7 +109,34 @@ export function fmtIv(iv: Interval, unit: string): string {
 
 /** A figure from an interval. */
 export function figure(label: string, iv: Interval, unit: string, target?: string): Figure {
-  return { label, value: iv.value, unit, ciLow: iv.lo, ciHigh: iv.hi, ...(target ? { target } : {}) };
+  return { label, value: iv.value, unit, ciLow: iv.lo, ciHigh: iv.hi, target };
+}
+
+/** A ratio's distance from 1 as a percentage: 1.05 and 0.95 are both "5 %". */
+export function pct(ratio: number): string {
+  return `${Math.round(Math.abs(ratio - 1) * 100)} %`;
+}
+
+/** The numbers rule texts say in words, and the unit each is in (`say`). */
+const NUMBER_WORDS = {
+  twice: { means: 2, unit: '×' },
+  double: { means: 2, unit: '×' },
+  'an order of magnitude': { means: 10, unit: '×' },
+  half: { means: 0.5, unit: 'fraction' },
+  'a second': { means: 1000, unit: 'ms' },
+  second: { means: 1000, unit: 'ms' },
+} as const;
+
+/**
+ * A threshold as the prose says it: `word` ("twice", "an order of magnitude") when the value is
+ * what that word means, else the value in figures (2.5×, 1/3, 1.5 s). Rule texts never write a
+ * threshold's number by hand; this keeps their words true when a threshold changes.
+ */
+export function say(value: number, word: keyof typeof NUMBER_WORDS): string {
+  const w = NUMBER_WORDS[word];
+  if (Math.abs(value - w.means) < 1e-9 * w.means) return word;
+  if (w.unit === 'fraction') return `1/${sig(1 / value)}`;
+  return fmt(value, w.unit);
 }
 
 /** "run `tsbench run io --targets native,container`". */
@@ -156,7 +186,7 @@ export class ClaimBuilder {
 
   /**
    * Adds a part. On a host nested under TCG a measured kvm part is labelled so ("VM takes much longer
-   * (kvm nested under TCG)"): its rule judged it as TCG (rules.ts `ruleAccel`), and readers must see why.
+   * (kvm nested under TCG)"): its rule judged it as TCG (`ruleAccel` below), and readers must see why.
    */
   part(p: ClaimPart): void {
     if (p.verdict === 'inconclusive' && p.margins && p.margins.length > 0) {
@@ -168,7 +198,7 @@ export class ClaimBuilder {
           need !== undefined
             ? `${p.evidence} At this spread about ${need} samples per target (now ${n}) would decide it.`
             : `${p.evidence} An estimate sits on its bound: no number of samples decides it.`,
-        ...(need !== undefined ? { samplesNeeded: need } : {}),
+        samplesNeeded: need,
       };
     }
     if (p.accelerator === 'kvm' && p.verdict !== 'not measured' && this.host.nestedUnderTcg()) {
@@ -183,12 +213,15 @@ export class ClaimBuilder {
     this.figures.push(f);
   }
 
-  /** The text for a part that could not be measured: the reason and the run that would measure it. */
-  notMeasured(reason: string, scenario: string, targets: readonly string[]): string {
-    let text = `${reason}; ${runHint(scenario, targets)}`;
-    const kvmWhy = targets.some((t) => t.includes('kvm')) ? this.host.kvmUnavailable() : undefined;
+  /**
+   * Adds a part that could not be measured: `reason`, and the run of `scenario` on `run`'s targets
+   * that would measure it (naming why kvm is unavailable here, when the run needs it).
+   */
+  missing(p: Omit<ClaimPart, 'verdict' | 'evidence'>, reason: string, scenario: string, run: readonly string[]): void {
+    let text = `${reason}; ${runHint(scenario, run)}`;
+    const kvmWhy = run.some((t) => t.includes('kvm')) ? this.host.kvmUnavailable() : undefined;
     if (kvmWhy) text += ` on a host where kvm works (here kvm is unavailable: ${shorten(kvmWhy)})`;
-    return `${text}.`;
+    this.part({ ...p, verdict: 'not measured', evidence: `${text}.` });
   }
 
   finish(): ClaimVerdict {
@@ -227,22 +260,22 @@ export class ClaimBuilder {
       rule: this.rule,
       parts: this.parts,
       figures: this.figures,
-      ...(this.spec.reference ? { reference: this.spec.reference } : {}),
-      ...(accelerator ? { accelerator } : {}),
-      ...(pairs.length > 0 ? { pairs } : {}),
+      reference: this.spec.reference,
+      accelerator,
+      pairs: pairs.length > 0 ? pairs : undefined,
       targets: [...this.targets],
-      ...vmProfilesOf(this.host, [...this.targets]),
+      vmProfiles: vmProfilesOf(this.host, [...this.targets]),
     };
   }
 }
 
 /** Which VM each VM target of a verdict was (lean microVM, stock VM), when any took part. */
-function vmProfilesOf(host: HostData, targets: readonly string[]): { vmProfiles?: Record<string, string> } {
+function vmProfilesOf(host: HostData, targets: readonly string[]): Record<string, string> | undefined {
   const entries = targets.flatMap((t) => {
     const p = host.vmProfile(t);
     return p === undefined ? [] : [[t, p] as const];
   });
-  return entries.length > 0 ? { vmProfiles: Object.fromEntries(entries) } : {};
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
 /** The first clause of a long reason (the kvm probe's reason runs to several). */
@@ -250,4 +283,140 @@ function shorten(reason: string): string {
   const cut = reason.indexOf(' (');
   const s = cut > 20 ? reason.slice(0, cut) : reason;
   return s.length > 160 ? `${s.slice(0, 157)}…` : s;
+}
+
+/** One ratio to native that a part bounds: at least (`atLeast`) or at most (`atMost`) `bound`. */
+export interface RatioBound {
+  metric: string;
+  bound: number;
+  side: 'atLeast' | 'atMost';
+}
+
+/**
+ * A part judged on several ratios to native of one target (C6's I/O, C12's network), each against
+ * its bound: refuted when any is, confirmed when all are, not measured when one is missing. `asks`
+ * ends the evidence: what the rule asks, in words.
+ */
+export function ratiosPart(
+  c: ClaimBuilder,
+  o: { scenario: string; target: string; label: string; bearing: 'decides' | 'context'; ratios: readonly RatioBound[]; asks: string },
+): void {
+  const verdicts: Verdict[] = [];
+  const words: string[] = [];
+  const margins: Margin[] = [];
+  for (const { metric, bound, side } of o.ratios) {
+    const r = c.host.ratioToNative(o.scenario, o.target, metric);
+    if (!r.ok) {
+      c.missing({ label: o.label, bearing: o.bearing, targets: [o.target] }, r.reason, o.scenario, ['native', o.target]);
+      return;
+    }
+    c.use(r.found);
+    c.fig(figure(`${metric} / native`, r.found.ratio, '×', o.target));
+    verdicts.push(side === 'atLeast' ? atLeast(r.found.ratio, bound) : atMost(r.found.ratio, bound));
+    margins.push(margin(r.found.ratio, bound, r.found));
+    words.push(`${metric} ${fmtIv(r.found.ratio, '×')}`);
+  }
+  c.part({
+    label: o.label,
+    verdict: verdicts.includes('refuted') ? 'refuted' : all(verdicts),
+    evidence: `ratios to native: ${words.join(', ')}; the rule asks ${o.asks}.`,
+    bearing: o.bearing,
+    targets: ['native', o.target],
+    margins,
+  });
+}
+
+// ---- VMs, and TCG --------------------------------------------------------------
+
+/** The VM accelerators, each a part of its own where a claim is about VMs. */
+export const ACCELS = ['kvm', 'tcg'] as const;
+export type Accel = (typeof ACCELS)[number];
+
+/** The peer runtimes: judged beside tsbench's container as context, never deciding. */
+export const PEERS = ['runc', 'crun', 'podman', 'docker'] as const;
+
+/**
+ * A VM part measured under TCG decides only when its verdict is not the one
+ * TCG's bias could produce on its own (`flatters`); otherwise it is context.
+ */
+export function tcgBearing(accel: Accel, verdict: Verdict, flatters: Verdict | null): 'decides' | 'context' {
+  return accel === 'tcg' && verdict === flatters ? 'context' : 'decides';
+}
+
+/**
+ * The accelerator whose rule a VM part follows: its own, except kvm on a host that is itself a VM under
+ * TCG (HostData.nestedUnderTcg, the nested KVM test host), whose guests run the KVM code path at TCG's
+ * speed — a timing there is never KVM evidence, so it is judged as TCG's (and labelled, ClaimBuilder.part).
+ */
+export function ruleAccel(h: HostData, accel: Accel): Accel {
+  return accel === 'kvm' && h.nestedUnderTcg() ? 'tcg' : accel;
+}
+
+/** What a kvm part's evidence says on such a host. */
+export const NESTED_WORDS = `nested under TCG (a KVM guest on a host whose CPU TCG emulates: the KVM code path, at TCG's speed)`;
+
+/**
+ * What a VM part's evidence adds for its accelerator: `tcg` (" under TCG") for a TCG VM, `lead` and
+ * NESTED_WORDS for kvm nested under TCG, nothing for KVM; then `context`, why TCG's bias says nothing
+ * about KVM, when that made the part context.
+ */
+export function underNote(h: HostData, accel: Accel, bearing: 'decides' | 'context', o: { tcg: string; lead: string; context: string }): string {
+  const under = accel === 'tcg' ? o.tcg : ruleAccel(h, accel) === 'tcg' ? `${o.lead}${NESTED_WORDS}` : '';
+  return under !== '' && bearing === 'context' ? `${under}${o.context}` : under;
+}
+
+// ---- a claim's rule, thresholds and words ---------------------------------------
+
+/** A threshold: its value, unit, the claims that use it and what it means. */
+export interface ThresholdSpec {
+  value: number;
+  /** ms, ×, fraction */
+  unit: string;
+  claims: readonly string[];
+  meaning: string;
+}
+
+/** A threshold as a claim's file states it: its meaning may name its value, rendered from it. */
+export interface ThresholdDef extends Omit<ThresholdSpec, 'meaning'> {
+  meaning: string | ((value: number) => string);
+}
+
+/** A threshold as THRESHOLD_SPECS states it: the meaning rendered from the value. */
+export function thresholdSpec(t: ThresholdDef): ThresholdSpec {
+  return { value: t.value, unit: t.unit, claims: t.claims, meaning: typeof t.meaning === 'string' ? t.meaning : t.meaning(t.value) };
+}
+
+/** The values of thresholds by name: what a rule and its words read. */
+export type Thresholds<K extends string> = { readonly [N in K]: number };
+
+/** A claim's rule in words. */
+export interface RuleText {
+  /** the rule as every verdict states it (ClaimVerdict.rule, shown in reports) */
+  inWords: string;
+  /** the rule in brief, every bound on a 95 % interval (the table of docs/claims.md) */
+  brief: string;
+  /** why these thresholds */
+  why: string;
+  /** how a TCG result bears on the claim, where it is about VMs */
+  tcg?: string;
+}
+
+/**
+ * One claim (reports/claims/rules/cN.ts): its thresholds, and its words and its rule, both
+ * rendered from the thresholds' values `t` — the names in K, its own and any it refers to.
+ */
+export interface ClaimRule<K extends string> {
+  id: string;
+  /** the thresholds this claim owns (THRESHOLD_SPECS is assembled from every claim's) */
+  thresholds: Readonly<Record<string, ThresholdDef>>;
+  text(t: Thresholds<K>): RuleText;
+  /** adds the claim's parts and figures to `c` */
+  judge(c: ClaimBuilder, h: HostData, t: Thresholds<K>): void;
+}
+
+/** A claim's verdict on a host's results, judged with thresholds `t`. */
+export function judgeClaim<K extends string>(rule: ClaimRule<K>, spec: ClaimSpec, h: HostData, t: Thresholds<K>): ClaimVerdict {
+  const c = new ClaimBuilder(spec, rule.text(t).inWords, h);
+  rule.judge(c, h, t);
+  return c.finish();
 }

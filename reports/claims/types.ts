@@ -44,7 +44,7 @@ export interface ClaimPart {
   /** the targets this part used */
   targets?: string[];
   /**
-   * the image pair this part judged (rules.ts PAIRS): `lean`, tsbench's lean image (container vs
+   * the image pair this part judged (pairs.ts PAIRS): `lean`, tsbench's lean image (container vs
    * tcg/kvm), or `debian`, the Debian image (container@debian vs tcg-cloud@debian/kvm-cloud@debian);
    * absent for a part of no pair
    */

@@ -55,7 +55,7 @@ export function craft(o: CraftOptions): LoadedResult {
       }));
       // A run names each target's image: TARGET@IMAGE runs IMAGE (the driver's imageName, bench/runner.ts).
       const image = target.includes('@') ? (target.slice(target.indexOf('@') + 1) as NamedImage['name']) : undefined;
-      return { target, ...(image ? { image } : {}), state: 'completed', samples, stats: {}, ratioToNative: {} };
+      return { target, image, state: 'completed', samples, stats: {}, ratioToNative: {} };
     });
     const sc: ScenarioResult = {
       name,
@@ -90,10 +90,10 @@ export function craft(o: CraftOptions): LoadedResult {
       cgroup: 'v2',
       node: 'v20',
       kvm: o.kvmAvailable === false ? { available: false, reason: 'no /dev/kvm' } : { available: true },
-      ...(o.nestedUnder ? { nestedUnder: o.nestedUnder } : {}),
+      nestedUnder: o.nestedUnder,
     },
-    ...(o.image ? { image: o.image } : {}),
-    ...(o.images ? { images: o.images } : {}),
+    image: o.image,
+    images: o.images,
     targets: o.targets ?? [],
     scenarios,
   };
