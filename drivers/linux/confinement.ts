@@ -214,8 +214,8 @@ export function resolveSeccomp(caps: readonly string[], host: SeccompHost = host
     syscalls.push({
       names: [...rule.names],
       action: rule.action,
-      ...(rule.errnoRet !== undefined ? { errnoRet: rule.errnoRet } : {}),
-      ...(rule.args ? { args: rule.args.map((a) => ({ ...a })) } : {}),
+      errnoRet: rule.errnoRet,
+      args: rule.args?.map((a) => ({ ...a })),
     });
   }
   return { defaultAction: p.defaultAction, defaultErrnoRet: p.defaultErrnoRet, architectures, syscalls };
