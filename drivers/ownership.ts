@@ -193,12 +193,16 @@ function mountPoints(): Set<string> {
   );
 }
 
-function kill(target: number, what: string[]): void {
+/** Sends a signal to a pid, or to a process group as `-pgid` (`process.kill`'s signature; tests pass one that fails). */
+export type SendSignal = (target: number, signal: NodeJS.Signals) => void;
+
+/** SIGKILLs a pid (or `-pgid`): `killed`, `gone` (no such process: nothing to remove) or `refused` (it still runs). */
+function kill(target: number, send: SendSignal): 'killed' | 'gone' | 'refused' {
   try {
-    process.kill(target, 'SIGKILL');
-    what.push(target < 0 ? `process group ${-target}` : `process ${target}`);
-  } catch {
-    // Gone.
+    send(target, 'SIGKILL');
+    return 'killed';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH' ? 'gone' : 'refused';
   }
 }
 
@@ -252,12 +256,18 @@ export interface SweepOutcome {
 }
 
 /** Removes what one state directory's records name (the owner must be dead, or be this process at exit). */
-function sweepRecords(dir: string, opts: { processes: boolean; id?: string; liveOwners?: Set<number> }): SweepOutcome {
+function sweepRecords(dir: string, opts: { processes: boolean; id?: string; liveOwners?: Set<number>; send?: SendSignal }): SweepOutcome {
   const removed: string[] = [];
   const failed: string[] = [];
   const records = readRecords(dir);
   const keep = protectedPids();
   for (const p of opts.liveOwners ?? []) keep.add(p);
+  const send = opts.send ?? ((target: number, signal: NodeJS.Signals) => process.kill(target, signal));
+  // What a kill did, said as it is: a process that was gone already is not one the sweep removed.
+  const tell = (outcome: ReturnType<typeof kill>, what: string): void => {
+    if (outcome === 'killed') removed.push(what);
+    else if (outcome === 'refused') failed.push(what);
+  };
 
   // 1. Processes: the groups of what carries the owner's id, and recorded groups.
   if (opts.processes && opts.id !== undefined) {
@@ -270,12 +280,12 @@ function sweepRecords(dir: string, opts: { processes: boolean; id?: string; live
       const cmd = (readText(`/proc/${pid}/cmdline`) ?? '').replace(/\0/g, ' ').trim();
       // A group is killed whole only when its leader is the owner's too (a launcher leads one per instance).
       if (marked.includes(s.pgrp) && !keep.has(s.pgrp)) groups.add(s.pgrp);
-      kill(pid, []);
-      removed.push(`process ${pid} (${cmd})`);
+      tell(kill(pid, send), `process ${pid} (${cmd})`);
     }
-    for (const g of groups) kill(-g, []);
+    // Each marked member was listed above; the group's kill reaches what the owner started without its mark.
+    for (const g of groups) if (kill(-g, send) === 'refused') failed.push(`process group ${g}`);
   }
-  for (const r of records) if (r.kind === 'pgroup' && !keep.has(r.pgid)) kill(-r.pgid, removed);
+  for (const r of records) if (r.kind === 'pgroup' && !keep.has(r.pgid)) tell(kill(-r.pgid, send), `process group ${r.pgid}`);
 
   // 2. Mounts, innermost (last made) first.
   const mounted = mountPoints();
@@ -367,8 +377,9 @@ function sweepRecords(dir: string, opts: { processes: boolean; id?: string; live
 /**
  * Removes what every dead owner left, then its state directory; leaves a live
  * owner's alone. Synchronous (it runs before a command does anything else).
+ * `send` sends the SIGKILLs (process.kill; a test's stands in for one that fails).
  */
-export function sweep(): SweepOutcome {
+export function sweep(opts: { send?: SendSignal } = {}): SweepOutcome {
   const root = stateRoot();
   const outcome: SweepOutcome = { removed: [], failed: [] };
   let ids: string[];
@@ -397,7 +408,7 @@ export function sweep(): SweepOutcome {
   for (const [id, owner] of owners) {
     if (id === own?.id || owner === undefined || ownerAlive(owner, boot)) continue;
     const dir = join(root, id);
-    const r = sweepRecords(dir, { processes: true, id, liveOwners });
+    const r = sweepRecords(dir, { processes: true, id, liveOwners, send: opts.send });
     outcome.removed.push(...r.removed);
     outcome.failed.push(...r.failed);
     if (r.failed.length === 0) {

@@ -52,7 +52,7 @@ async function boot(job: string[], opts: { disk?: string; timeoutMs?: number } =
   if (opts.disk !== undefined) args.push('-drive', `id=data,file=${opts.disk},format=raw,if=none`, '-device', 'virtio-blk-device,drive=data');
   const tscKhz = await hostTscKhz();
   const root = { device: '/dev/vda', by: 'initramfs' as const };
-  args.push('-append', kernelCmdline({ job, root, ...(tscKhz !== undefined ? { tscKhz } : {}), ...(opts.disk !== undefined ? { disk: '/dev/vdb' } : {}) }));
+  args.push('-append', kernelCmdline({ job, root, tscKhz, disk: opts.disk !== undefined ? '/dev/vdb' : undefined }));
   const qemu = execa('qemu-system-x86_64', args, { detached: true, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 60_000 });
   try {
     const result = await qemu;

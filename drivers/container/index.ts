@@ -15,25 +15,24 @@
  * created `unconfined`.
  *
  * Policy lives in TypeScript: here what only this runtime does (namespaces,
- * overlay and volume options for the launcher), in drivers/linux the lifecycle
- * it shares with runc and crun (instance directory, cgroups, exit hooks,
- * accounting, clean-up). drivers/container/nsexec.c, linked into
+ * overlay and volume options for the launcher), in drivers/linux the base driver
+ * and lifecycle it shares with runc, crun, docker and podman (options, probe
+ * checks, instance directory, cgroups, exit hooks, accounting, clean-up). drivers/container/nsexec.c, linked into
  * tsbench-launch, only executes it, so the launcher's clock brackets the
  * container exactly as it brackets a native process.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { access, constants, readFile, rm } from 'node:fs/promises';
 import { execa } from 'execa';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { TargetError, describeError } from '../../core/errors.js';
-import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
+import { describeError } from '../../core/errors.js';
+import type { Image } from '../image/index.js';
 import { binPath } from '../process.js';
 import { makeOwnedDir } from '../ownership.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { LinuxInstances, cgroupDetails, linuxCgroups, prepareImageAndCgroups } from '../linux/lifecycle.js';
-import { checkNetwork } from '../linux/network.js';
+import type { InstanceSpec } from '../linux/lifecycle.js';
+import { LinuxContainerDriver, unavailable, type Admitted, type LinuxDriverOptions } from '../linux/driver.js';
 import {
   MASKED_PATHS,
   READONLY_PATHS,
@@ -44,17 +43,8 @@ import {
   seccompLauncherArgs,
   type Confinement,
 } from '../linux/confinement.js';
-import {
-  CONTAINER_CAPABILITIES,
-  type Capabilities,
-  type Driver,
-  type DriverOptions,
-  type Instance,
-  type LaunchRequest,
-  type PrepareContext,
-  type Probe,
-} from '../types.js';
-import { InstanceCgroups, enforceableLimits, ensureParents, removeParentsSync, unenforceable, type CgroupHost } from '../linux/cgroups.js';
+import type { Driver, LaunchRequest, Probe } from '../types.js';
+import { InstanceCgroups, ensureParents, removeParentsSync, type CgroupHost } from '../linux/cgroups.js';
 
 export type Namespace = 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 
@@ -138,84 +128,43 @@ function readMounts(): string {
   }
 }
 
-export interface ContainerOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement' | 'image'> {
-  /** Where per-instance directories (overlay upper, work, mount point) are made. @default os.tmpdir() */
-  tmpDir?: string;
-  /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
-  readyTimeoutMs?: number;
-}
+/** `createContainerDriver`'s options: the Linux-container driver's (drivers/linux/driver.ts). */
+export type ContainerOptions = LinuxDriverOptions;
 
-export class ContainerDriver implements Driver {
-  readonly name: string;
-  readonly imageName: ImageName;
+export class ContainerDriver extends LinuxContainerDriver {
   readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
-  readonly isolation = 'container' as const;
-  private image: Image | undefined;
-  private host: CgroupHost | undefined;
-  private readonly instances: LinuxInstances;
-
-  /** A container's, less the limits whose cgroup controller this host does not offer (known once probed or prepared). */
-  get capabilities(): Capabilities {
-    return this.host ? { ...CONTAINER_CAPABILITIES, limits: enforceableLimits(this.host) } : CONTAINER_CAPABILITIES;
-  }
-  private readonly tmpDir: string;
-  private readonly readyTimeoutMs: number;
-  private readonly upper: UpperLayer;
-  /** The image (and for the lean one, the guest kernel it is built for). */
-  private readonly imageChoice: ImageChoice;
-  private readonly confinement: Confinement;
   /** The launcher's confinement options, computed once, then with the seccomp filter compiled (prepare). */
   private confinementArgv: string[];
   /** The compiled seccomp filter's directory, removed at teardown. */
   private seccompDir: string | undefined;
 
   constructor(options: ContainerOptions = {}) {
-    this.confinement = options.confinement ?? 'docker-default';
+    super({ base: 'container' }, options);
     this.confinementArgv = confinementArgs(this.confinement);
-    this.tmpDir = options.tmpDir ?? tmpdir();
-    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.upper = options.upper ?? 'tmpfs';
-    this.imageName = options.image ?? DEFAULT_IMAGE;
-    this.name = targetWithImage('container', this.imageName);
-    this.imageChoice = { ...options.guestKernel, image: this.imageName };
-    this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs });
-  }
-
-  private fail(step: string, message: string, cause?: unknown): TargetError {
-    return new TargetError(this.name, step, message, cause === undefined ? undefined : { cause });
   }
 
   async probe(): Promise<Probe> {
-    const no = (reason: string): Probe => ({ available: false, reason });
-    if (process.getuid?.() !== 0) return no('needs root for namespaces, mounts and cgroups: run tsbench as root (e.g. with sudo)');
+    if (process.getuid?.() !== 0) return unavailable('needs root for namespaces, mounts and cgroups: run tsbench as root (e.g. with sudo)');
     const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
-    if (!/\toverlay$/m.test(filesystems)) return no('overlayfs is missing from /proc/filesystems: load it with `modprobe overlay`');
+    if (!/\toverlay$/m.test(filesystems)) return unavailable('overlayfs is missing from /proc/filesystems: load it with `modprobe overlay`');
     for (const ns of NAMESPACES) {
-      if (!existsSync(`/proc/self/ns/${ns}`)) return no(`the kernel has no ${ns} namespaces (/proc/self/ns/${ns} is missing): use a kernel built with them`);
+      if (!existsSync(`/proc/self/ns/${ns}`))
+        return unavailable(`the kernel has no ${ns} namespaces (/proc/self/ns/${ns} is missing): use a kernel built with them`);
     }
-    let cgroups: Awaited<ReturnType<typeof linuxCgroups>>;
-    try {
-      cgroups = await linuxCgroups();
-    } catch (e) {
-      return no(`cannot read the cgroup mounts: ${describeError(e)}`);
-    }
-    const host = cgroups.host;
-    this.host ??= host;
+    const cgroups = await this.probeCgroups();
+    if ('reason' in cgroups) return unavailable(cgroups.reason);
     try {
       await access(binPath('tsbench-launch'), constants.X_OK);
     } catch {
-      return no(`${binPath('tsbench-launch')} is missing: run \`npm run build\``);
+      return unavailable(`${binPath('tsbench-launch')} is missing: run \`npm run build\``);
     }
-    try {
-      await loadImage(this.imageChoice);
-    } catch (e) {
-      return no(`the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``);
-    }
+    const noImage = await this.imageProblem();
+    if (noImage !== undefined) return unavailable(noImage);
     return {
       available: true,
       details: {
         namespaces: this.namespaces().join(','),
-        ...cgroupDetails(host, cgroups.delegation),
+        ...cgroups.details,
         overlay: ['overlay', ...overlayOptions()].join(','),
         upper: this.upper,
         confinement: describeConfinement(this.confinement),
@@ -233,15 +182,13 @@ export class ContainerDriver implements Driver {
     return existsSync('/proc/self/ns/cgroup') ? [...NAMESPACES, 'cgroup'] : [...NAMESPACES];
   }
 
-  async prepare(_ctx?: PrepareContext): Promise<void> {
-    const { image, host } = await prepareImageAndCgroups(this.name, this.imageChoice);
-    this.image = image;
+  /** tsbench's cgroup parents, and the seccomp filter compiled once. */
+  protected async prepareRest(_image: Image, host: CgroupHost): Promise<void> {
     try {
       await ensureParents(host);
     } catch (e) {
       throw this.fail('prepare', `cannot set up tsbench's cgroups (${describeError(e)}): tsbench needs root and writable cgroup mounts`, e);
     }
-    this.host = host;
     if (this.confinement !== 'unconfined' && this.seccompDir === undefined) {
       try {
         const compiled = await compileSeccomp(this.confinement, this.tmpDir);
@@ -253,61 +200,53 @@ export class ContainerDriver implements Driver {
     }
   }
 
-  async launch(request: LaunchRequest): Promise<Instance> {
-    if (!this.image || !this.host) await this.prepare();
-    const image = this.image as Image;
-    const host = this.host as CgroupHost;
-    const refused = unenforceable(host, request.limits ?? {});
-    if (refused !== undefined) throw this.fail('launch', refused);
+  /** The launcher's namespaces, overlay root, volumes, cgroups and confinement for one instance. */
+  protected instanceSpec(id: string, request: LaunchRequest, { image, host, network }: Admitted): InstanceSpec {
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
     // A network given: the host's namespace, or one made beforehand (drivers/linux/network.ts), instead of a fresh one.
-    const network = checkNetwork(this.name, this.capabilities, request);
     const namespaces = this.namespaces().filter((ns) => network === undefined || ns !== 'net');
-    return this.instances.launch(request, (id) => {
-      const cgroups = new InstanceCgroups(host, id);
-      return {
-        cgroups,
-        // With a tmpfs upper the launcher makes these in the tmpfs.
-        dir: { path: join(this.tmpDir, `${DIR_PREFIX}${id}-`), temp: true, subdirs: upper === 'disk' ? ['upper', 'work', 'merged'] : [] },
-        create: async (dir) => ({
-          argv: [
-            '--ns',
-            namespaces.join(','),
-            ...(network?.kind === 'netns' ? ['--netns', network.path] : []),
-            '--hostname',
-            `tsbench-${id}`,
-            '--rootfs-lower',
-            image.rootfs,
-            '--upper',
-            join(dir, 'upper'),
-            '--work',
-            join(dir, 'work'),
-            '--merged',
-            join(dir, 'merged'),
-            ...(overlayOptions().length > 0 ? ['--overlay-opts', overlayOptions().join(',')] : []),
-            ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
-            ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
-            ...cgroups.launcherArgs(),
-            ...cgroupfsArgs(host),
-            ...ENV.flatMap((e) => ['--env', e]),
-            ...this.confinementArgv,
-            '--',
-            AGENT,
-            ...jobArgv(request.job),
-          ],
-        }),
-        upper: (dir) =>
-          upper === 'disk'
-            ? { path: join(dir, 'upper') }
-            : { unreachable: "a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" },
-      };
-    });
+    const cgroups = new InstanceCgroups(host, id);
+    return {
+      cgroups,
+      // With a tmpfs upper the launcher makes these in the tmpfs.
+      dir: { path: join(this.tmpDir, `${DIR_PREFIX}${id}-`), temp: true, subdirs: upper === 'disk' ? ['upper', 'work', 'merged'] : [] },
+      create: async (dir) => ({
+        argv: [
+          '--ns',
+          namespaces.join(','),
+          ...(network?.kind === 'netns' ? ['--netns', network.path] : []),
+          '--hostname',
+          `tsbench-${id}`,
+          '--rootfs-lower',
+          image.rootfs,
+          '--upper',
+          join(dir, 'upper'),
+          '--work',
+          join(dir, 'work'),
+          '--merged',
+          join(dir, 'merged'),
+          ...(overlayOptions().length > 0 ? ['--overlay-opts', overlayOptions().join(',')] : []),
+          ...(upper === 'tmpfs' ? ['--upper-tmpfs', 'mode=0755'] : []),
+          ...volumes.flatMap((v) => ['--volume', `${v.hostPath}:${v.guestPath}${v.readOnly ? ':ro' : ''}`]),
+          ...cgroups.launcherArgs(),
+          ...cgroupfsArgs(host),
+          ...ENV.flatMap((e) => ['--env', e]),
+          ...this.confinementArgv,
+          '--',
+          AGENT,
+          ...jobArgv(request.job),
+        ],
+      }),
+      upper: (dir) =>
+        upper === 'disk'
+          ? { path: join(dir, 'upper') }
+          : { unreachable: "a tmpfs upper layer lives in the instance's mount namespace, out of the host's reach (use upper 'disk')" },
+    };
   }
 
-  /** Kills every instance, then removes their cgroups and directories. Idempotent. */
-  async teardown(): Promise<void> {
-    await this.instances.teardown();
+  /** tsbench's cgroup parents (once empty) and the compiled filter. */
+  protected async release(): Promise<void> {
     if (this.host) removeParentsSync(this.host);
     if (this.seccompDir !== undefined) await rm(this.seccompDir, { recursive: true, force: true });
     this.seccompDir = undefined;

@@ -30,7 +30,7 @@ import { atExit } from '../../core/exit.js';
 import { makeOwnedDir } from '../ownership.js';
 import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, rememberSha256, sha256File, sha256Inputs } from './cache.js';
 import { apparentBytes } from './build.js';
-import { agentBinary, imagesDir, type Image } from './index.js';
+import { agentBinary, imagesDir, type Image } from './image.js';
 import { hostSources, mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { IMAGE_BOOT } from './names.js';
 

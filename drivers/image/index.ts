@@ -10,15 +10,16 @@
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILDER_VERSION, buildInto, planImage, treeBytes, type Plan } from './build.js';
-import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, rememberSha256, sha256File, tempSibling } from './cache.js';
-import { resolveKernel, type Kernel } from './kernel.js';
+import { ImageError, checkDiskAndRootfs, checkEntry, readManifest, installDir, rememberSha256, sha256File, tempSibling } from './cache.js';
+import { resolveKernel } from './kernel.js';
 import type { KernelChoice } from '../types.js';
-import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageBoot, type ImageName } from './names.js';
+import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageName } from './names.js';
+import { agentBinary, imagesDir, launcherBinary, type Image } from './image.js';
 
 export { ImageError, cacheDir } from './cache.js';
+export { agentBinary, imagesDir, launcherBinary, type Image } from './image.js';
 export * from './names.js';
 export { fetchKernel, resolveKernel, type Kernel, type KernelOptions } from './kernel.js';
 export {
@@ -31,43 +32,6 @@ export {
   type LeanKernelInputs,
   type LeanKernelProgress,
 } from './lean-kernel.js';
-
-/** A built, verified image. */
-export type Image = {
-  /** which image (drivers/image/names.ts) */
-  name: ImageName;
-  /** how a VM boots it: the agent as init (lean), or the image's systemd up to tsbench-agent.service (debian) */
-  boot: ImageBoot;
-  /** content hash of all inputs; names the cache entry */
-  hash: string;
-  /** the cache entry */
-  dir: string;
-  /** root filesystem directory for containers */
-  rootfs: string;
-  /** root disk for VMs: rootfs as an ext4 image, attached read-only */
-  rootDisk: string;
-  /**
-   * lean: the tiny initramfs for a kernel with modules (boot it with `kernel.vmlinuz`): loads them, mounts `rootDisk`;
-   * debian: the initrd Debian's initramfs-tools made inside the image (a copy of its /boot/initrd.img-*)
-   */
-  initramfs: string;
-  /** lean: the cloud kernel `tsbench kernel fetch` cached; debian: the image's own (a copy of its /boot/vmlinuz-*) */
-  kernel: Kernel;
-  sizes: {
-    /** bytes of the regular files in rootfs/ */
-    rootfsBytes: number;
-    /** bytes of the root disk file (apparent size; lean: shrunk to its content, debian: with room to write) */
-    rootDiskBytes: number;
-    /** bytes the root disk's sparse file takes on the host (its blocks), where it keeps free space to write (debian) */
-    rootDiskAllocatedBytes?: number;
-    /** bytes of the initramfs file as stored (compressed if it is) */
-    initramfsBytes: number;
-    /** bytes of vmlinuz */
-    kernelBytes: number;
-    /** lean: bytes of the kernel modules in the initramfs; debian: of /usr/lib/modules/<version> on the root disk */
-    modulesBytes: number;
-  };
-};
 
 const Sizes = z.object({ rootfsBytes: z.number(), rootDiskBytes: z.number(), initramfsBytes: z.number(), kernelBytes: z.number(), modulesBytes: z.number() });
 
@@ -93,21 +57,6 @@ const Manifest = z.object({
   ),
 });
 type Manifest = z.infer<typeof Manifest>;
-
-/** Absolute path of the compiled agent, dist/bin/tsbench-agent. */
-export function agentBinary(): string {
-  // This module is dist/drivers/image/index.js once compiled.
-  return fileURLToPath(new URL('../../bin/tsbench-agent', import.meta.url));
-}
-
-/** Absolute path of the compiled launcher, dist/bin/tsbench-launch (the container runtime inside a VM). */
-export function launcherBinary(): string {
-  return fileURLToPath(new URL('../../bin/tsbench-launch', import.meta.url));
-}
-
-export function imagesDir(): string {
-  return join(cacheDir(), 'images');
-}
 
 /** The kernel cmdline encoding of a job: base64url (no padding) of argv joined by NUL bytes. */
 export function encodeJob(argv: string[]): string {

@@ -22,8 +22,6 @@ import profile from './seccomp-default.json' with { type: 'json' };
 /** How a container is confined: as Docker's default, or not at all (root with every capability, as before). */
 export type Confinement = 'docker-default' | 'unconfined';
 
-export const CONFINEMENTS: readonly Confinement[] = ['docker-default', 'unconfined'];
-
 /** Every capability of Linux 6.x, in the kernel's bit order (CAP_CHOWN = bit 0). */
 export const CAPABILITIES = [
   'CHOWN',
@@ -216,8 +214,8 @@ export function resolveSeccomp(caps: readonly string[], host: SeccompHost = host
     syscalls.push({
       names: [...rule.names],
       action: rule.action,
-      ...(rule.errnoRet !== undefined ? { errnoRet: rule.errnoRet } : {}),
-      ...(rule.args ? { args: rule.args.map((a) => ({ ...a })) } : {}),
+      errnoRet: rule.errnoRet,
+      args: rule.args?.map((a) => ({ ...a })),
     });
   }
   return { defaultAction: p.defaultAction, defaultErrnoRet: p.defaultErrnoRet, architectures, syscalls };

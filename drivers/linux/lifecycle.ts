@@ -1,25 +1,27 @@
 /**
  * The life of one Linux-container instance, shared by the drivers that run the
  * image's agent in namespaces and cgroups on this host: `container`
- * (drivers/container) and `runc`/`crun` (drivers/oci/runtime.ts). A new target of
- * that kind (gVisor, Kata…) writes an `InstanceSpec`, not a lifecycle.
+ * (drivers/container), `runc`/`crun` (drivers/oci/runtime.ts) and the engines
+ * `docker`/`podman` (drivers/oci/engine.ts), all on the base driver of
+ * drivers/linux/driver.ts. A new target of that kind (gVisor, Kata…) writes an
+ * `InstanceSpec`, not a lifecycle.
  *
  * `LinuxInstances.launch` does, in order:
  * 1. checks the volumes, gives the instance an id unique in this process;
  * 2. registers an exit hook (core/exit.ts) that SIGKILLs the instance's process
  *    group and removes its cgroups and paths synchronously;
  * 3. records (drivers/ownership.ts), then makes, its directory (a fixed path or a
- *    fresh name) and its cgroups (with the limits);
+ *    fresh name; an engine's instance has none) and its cgroups (with the limits);
  * 4. calls the driver's `create` (how the instance is made: the launcher's
- *    namespaces and overlay, or a bundle for `<runtime> run`);
+ *    namespaces and overlay, a bundle for `<runtime> run`, or `<engine> run`'s flags);
  * 5. launches it through tsbench-launch (drivers/process.ts): the timed window is
  *    the launcher's, nothing of this module runs inside it;
- * 6. after the exit: reads the cgroups' accounting, cleans up, reports a kill by
- *    the memory cgroup as `oom-killed` (`recordAccounting`, the one place that does);
+ * 6. after the exit: reads the cgroups' accounting, lets the driver inspect the
+ *    run (docker's events), cleans up, reports a kill by the memory cgroup as
+ *    `oom-killed` (`recordAccounting`, the one place that does);
  * 7. with `measureUpper`: measures the upper layer once the agent is ready.
  *
- * `prepareImageAndCgroups` is the part of `prepare` these drivers (and the
- * podman/docker engines) share.
+ * `prepareImageAndCgroups` is the part of `prepare` these drivers share.
  *
  * It records every instance it launched; `teardown` kills and removes them all
  * and may be called any number of times (Firecracker's tests: a factory that
@@ -56,6 +58,12 @@ export interface CgroupSet {
   removeSync(): void;
   /** Pids in them now (host pid namespace): the instance's processes. */
   pidsSync(): number[];
+  /**
+   * A transient systemd unit that holds them, which systemd makes and removes (docker's slice on
+   * systemd's cgroup driver): recorded as a unit before `create`, and left to the ownership sweep
+   * by `removeSync`.
+   */
+  readonly unit?: string;
 }
 
 /** What tsbench-launch runs for an instance. */
@@ -63,34 +71,57 @@ export interface LaunchPlan {
   argv: string[];
   /** See `ProcessSpec.wrapper`: runs the launcher outside its clock (e.g. nsenter into a mount namespace). */
   wrapper?: string[];
+  /** The launcher's working directory. @default tsbench's */
+  cwd?: string;
 }
 
+/**
+ * An instance's directory, with `subdirs` made in it: `path` itself (a unique name in a private
+ * directory), or with `temp` what mkdtemp makes of `path` as a prefix (in a shared one such as /tmp).
+ */
+export interface InstanceDir {
+  path: string;
+  temp?: boolean;
+  subdirs?: string[];
+}
+
+/** Where the host reads an instance's upper layer for `measureUpper`, or why it cannot (after "not measured: "). */
+export type UpperWhere = { path: string } | { unreachable: string };
+
 /** What differs between drivers, for one instance (made by `launch`'s `specOf` once the id is known). */
-export interface InstanceSpec {
+export type InstanceSpec = InstanceSpecCommon &
+  (
+    | {
+        /** The instance's directory. */
+        dir: InstanceDir;
+        /** Makes the rest of the instance, once its directory and cgroups exist; says what the launcher runs. Throws a TargetError. */
+        create(dir: string): Promise<LaunchPlan>;
+        /** Where the host reads the upper layer for `measureUpper`. */
+        upper(dir: string): UpperWhere;
+      }
+    | {
+        /** None: the instance lives in its engine's store (docker, podman), which has no upper layer of tsbench's to measure. */
+        dir?: undefined;
+        create(): Promise<LaunchPlan>;
+        upper?: undefined;
+      }
+  );
+
+interface InstanceSpecCommon {
   /** Where the instance's cgroups are. */
   cgroups: CgroupSet;
-  /**
-   * The instance's directory, with `subdirs` made in it: `path` itself (a unique
-   * name in a private directory), or with `temp` what mkdtemp makes of `path` as
-   * a prefix (in a shared one such as /tmp).
-   */
-  dir: { path: string; temp?: boolean; subdirs?: string[] };
   /** Host paths of the instance outside its directory, removed with it. */
   alsoRemove?: string[];
-  /** Makes the rest of the instance, once its directory and cgroups exist; says what the launcher runs. Throws a TargetError. */
-  create(dir: string): Promise<LaunchPlan>;
-  /** First step of the clean-up: undoes what `create` made besides paths (runtime state, mounts). */
+  /** First step of the clean-up: undoes what `create` made besides paths (runtime state, mounts, an engine's container). */
   release?(): Promise<void>;
-  /** Last step of a successful clean-up: drops what the driver keeps about the instance. */
-  forget?(): void;
   /** Adds what the cgroups do not count (e.g. OOM kills from the kernel log) to what they did. */
   account?(accounting: Accounting): void;
-  /** Fields the driver records in `extra` (after `upperAtStart`'s). */
+  /** Fields the driver records in `extra` (after `upperAtStart`'s and `cgroupCpuMsAtReady`). */
   extra?(): Record<string, unknown>;
+  /** Reads what the runtime says of the run before the clean-up removes the instance (docker's events); may add to the result. */
+  inspect?(r: InstanceResult): Promise<void>;
   /** The driver's last word on the result, after the accounting and the OOM verdict. */
   finish?(r: InstanceResult): void;
-  /** Where the host reads the upper layer for `measureUpper`, or why it cannot (after "not measured: "). */
-  upper(dir: string): { path: string } | { unreachable: string };
 }
 
 export interface LinuxInstancesOptions {
@@ -98,7 +129,7 @@ export interface LinuxInstancesOptions {
   target: string;
   /** Kill an instance whose agent has not said `ready` by then, in ms. */
   readyTimeoutMs: number;
-  /** Put before `<pid>-<n>` in ids (which name cgroups, hostnames and directories). @default '' */
+  /** Put before `<pid>-<n>` in ids (which name cgroups, hostnames, directories and an engine's containers). @default '' */
   idPrefix?: string;
 }
 
@@ -111,7 +142,7 @@ export async function prepareImageAndCgroups(target: string, choice: ImageChoice
   let image: Image;
   const { image: name, ...kernel } = choice;
   try {
-    image = await ensureImage({ kernel, ...(name !== undefined ? { image: name } : {}) });
+    image = await ensureImage({ kernel, image: name });
   } catch (e) {
     const build = `tsbench image build${name !== undefined && name !== 'lean' ? ` --image ${name}` : ''}`;
     throw new TargetError(target, 'prepare', `the workload image is unavailable (${describeError(e)}): run \`${build}\``, { cause: e });
@@ -241,7 +272,6 @@ export class LinuxInstances {
           await spec.release?.();
           await cgroups.remove();
           for (const p of paths()) await rm(p, { recursive: true, force: true });
-          spec.forget?.();
           live.cleaned = true;
           unregister();
         })()),
@@ -252,21 +282,25 @@ export class LinuxInstances {
     };
     this.live.add(live);
 
-    try {
-      // Recorded before it is made (drivers/ownership.ts): a SIGKILLed tsbench leaves a record, not an orphan.
-      dir = spec.dir.temp ? await makeOwnedDir(spec.dir.path) : await makeRecordedDir(spec.dir.path);
-      const made = dir;
-      await Promise.all((spec.dir.subdirs ?? []).map((d) => mkdir(join(made, d), { recursive: true })));
-    } catch (e) {
-      await this.discard(live);
-      throw this.fail(
-        'launch',
-        `cannot create the instance directory in ${dirname(spec.dir.path)} (${describeError(e)}): make it writable or free some space`,
-        e,
-      );
+    if (spec.dir !== undefined) {
+      const where = spec.dir;
+      try {
+        // Recorded before it is made (drivers/ownership.ts): a SIGKILLed tsbench leaves a record, not an orphan.
+        const made = where.temp ? await makeOwnedDir(where.path) : await makeRecordedDir(where.path);
+        dir = made;
+        await Promise.all((where.subdirs ?? []).map((d) => mkdir(join(made, d), { recursive: true })));
+      } catch (e) {
+        await this.discard(live);
+        throw this.fail(
+          'launch',
+          `cannot create the instance directory in ${dirname(where.path)} (${describeError(e)}): make it writable or free some space`,
+          e,
+        );
+      }
     }
     try {
       for (const path of cgroups.relative()) record({ kind: 'cgroup', path });
+      if (cgroups.unit !== undefined) record({ kind: 'unit', name: cgroups.unit });
       await cgroups.create(limits);
     } catch (e) {
       await this.discard(live);
@@ -278,7 +312,7 @@ export class LinuxInstances {
     }
     let plan: LaunchPlan;
     try {
-      plan = await spec.create(dir);
+      plan = spec.dir === undefined ? await spec.create() : await spec.create(dir as string);
     } catch (e) {
       await this.discard(live);
       throw e instanceof TargetError ? e : this.fail('launch', describeError(e), e);
@@ -286,12 +320,13 @@ export class LinuxInstances {
 
     const proc = new LaunchedProcess({
       target,
-      ...(plan.wrapper ? { wrapper: plan.wrapper } : {}),
+      wrapper: plan.wrapper,
       argv: plan.argv,
+      cwd: plan.cwd,
       readyTimeoutMs: this.options.readyTimeoutMs,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      signal: request.signal,
+      onOutput: request.onOutput,
+      onStderr: request.onStderr,
     });
     live.proc = proc;
     live.kill = () => {
@@ -319,6 +354,7 @@ export class LinuxInstances {
       } catch (e) {
         r.tail.push(`[tsbench] [${target}] accounting: ${describeError(e)}`);
       }
+      await spec.inspect?.(r);
       try {
         await live.clean();
       } catch (e) {
@@ -332,8 +368,8 @@ export class LinuxInstances {
     });
     live.result = instance.result;
     if (request.cpuAtReady) cpuAtReady = cgroupCpuAtReady(instance.ready, cgroups);
-    if (request.measureUpper) {
-      const where = spec.upper(dir);
+    if (request.measureUpper && spec.dir !== undefined) {
+      const where = spec.upper(dir as string);
       upperAtStart = instance.ready
         .then(async () => {
           if ('unreachable' in where) return { upperAtStart: `not measured: ${where.unreachable}` };

@@ -28,6 +28,11 @@ import type { Accounting } from '../types.js';
 /** The directory under each hierarchy that holds the peer runtimes' cgroups. */
 export const OCI_PARENT = 'tsbench-oci';
 
+/** The parent of a peer instance's cgroups, relative to every cgroup mount: `<base>/tsbench-oci/<id>`. */
+export function peerParent(id: string): string {
+  return join(cgroupBase(), OCI_PARENT, id);
+}
+
 /** Removes the empty tsbench-oci parents; one another run still uses stays. */
 export function removePeerParentsSync(): void {
   for (const m of cgroupMounts()) {
@@ -67,7 +72,7 @@ export class PeerCgroups {
     private readonly host: CgroupHost,
     readonly id: string,
   ) {
-    this.parentRel = join(cgroupBase(), OCI_PARENT, id);
+    this.parentRel = peerParent(id);
     this.cgroupsPath = `/${this.parentRel}/ct`;
   }
 
@@ -171,6 +176,19 @@ export class SliceCgroups {
     this.dir = join(v2.mount, TSBENCH_SLICE, this.slice);
   }
 
+  /** The unit the lifecycle records (drivers/linux/lifecycle.ts `CgroupSet.unit`): the slice. */
+  get unit(): string {
+    return this.slice;
+  }
+
+  /** None under tsbench's cgroup directories: systemd makes the slice. */
+  relative(): string[] {
+    return [];
+  }
+
+  /** Nothing to make: systemd makes the slice when the runtime asks for the container's scope in it. */
+  async create(): Promise<void> {}
+
   /** Where its cgroup is: the directory read at exit. */
   where(): string {
     return this.dir;
@@ -192,4 +210,7 @@ export class SliceCgroups {
     // 5: "Unit … not loaded" — the container never started, so systemd never made the slice.
     if (r.exitCode !== 0 && r.exitCode !== 5) throw new Error(`systemctl stop ${this.slice}: ${String(r.stderr || r.shortMessage).trim()}`);
   }
+
+  /** On process 'exit': nothing; the ownership sweep stops the recorded unit after the exit hooks. */
+  removeSync(): void {}
 }

@@ -7,9 +7,11 @@
  *   `oom-kill:constraint=CONSTRAINT_MEMCG,…,oom_memcg=/tsbench-oci/<id>/ct,…`
  * with the cgroup's path from the hierarchy root, so counting those records
  * per path gives the same figure. One reader per driver: it skips what was
- * logged before it opened, then collects records whenever an instance ends.
+ * logged before it opened, then collects records whenever an instance ends
+ * (`accountUnder`, which forgets what it counted).
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
+import type { Accounting } from '../types.js';
 
 export class OomLog {
   private fd: number | undefined;
@@ -52,13 +54,6 @@ export class OomLog {
     }
   }
 
-  /** OOM kills logged so far for a cgroup path such as `/tsbench-oci/<id>/ct`; undefined when the log is unreadable. */
-  killsOf(cgroupPath: string): number | undefined {
-    if (this.fd === undefined) return undefined;
-    this.drain(true);
-    return this.kills.get(cgroupPath) ?? 0;
-  }
-
   /**
    * OOM kills logged so far in any cgroup under `prefix` (`/tsbench-oci/<name>/`: an engine names its
    * own cgroup inside the parent, `<id>` or `libpod-<id>`), which are then forgotten; undefined when
@@ -76,9 +71,15 @@ export class OomLog {
     return n;
   }
 
-  /** Forgets a path once its instance is accounted. */
-  forget(cgroupPath: string): void {
-    this.kills.delete(cgroupPath);
+  /**
+   * `InstanceSpec.account` of a peer instance whose cgroups are under `prefix`: where the cgroups
+   * counted no OOM kill (v1: the leaf whose limit was hit is gone), the kills the log has there.
+   */
+  accountUnder(prefix: string): (accounting: Accounting) => void {
+    return (accounting) => {
+      const kills = this.killsUnder(prefix);
+      if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
+    };
   }
 
   close(): void {

@@ -17,35 +17,24 @@
  * - the runtime's cgroup is `/tsbench-oci/<id>/ct`, under a parent tsbench
  *   makes and reads at exit (drivers/oci/cgroups.ts).
  *
- * The rest of an instance's life (directory, exit hook, launch, accounting, OOM
- * verdict, clean-up, upper-layer measure) is `container`'s: drivers/linux/lifecycle.ts.
+ * The rest (options, capabilities, probe checks, directory, exit hook, launch,
+ * accounting, OOM verdict, clean-up, upper-layer measure) is `container`'s:
+ * drivers/linux/driver.ts and drivers/linux/lifecycle.ts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { TargetError, describeError } from '../../core/errors.js';
-import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
+import { describeError } from '../../core/errors.js';
 import { atExit } from '../../core/exit.js';
-import { cgroupBase, enforceableLimits, enforceablePart, unenforceable, type CgroupHost } from '../linux/cgroups.js';
-import { LinuxInstances, TRIAL_LIMITS, cgroupDetails, linuxCgroups, prepareImageAndCgroups } from '../linux/lifecycle.js';
+import { enforceablePart } from '../linux/cgroups.js';
+import { TRIAL_LIMITS, type InstanceSpec } from '../linux/lifecycle.js';
+import { LinuxContainerDriver, unavailable, type Admitted, type LinuxDriverOptions } from '../linux/driver.js';
 import { overlayOptions } from '../linux/overlay.js';
-import {
-  CONTAINER_CAPABILITIES,
-  type Capabilities,
-  type Driver,
-  type DriverOptions,
-  type Instance,
-  type LaunchRequest,
-  type Limits,
-  type PrepareContext,
-  type Probe,
-} from '../types.js';
+import type { LaunchRequest, Limits, Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
-import { checkNetwork } from '../linux/network.js';
-import { describeConfinement, type Confinement } from '../linux/confinement.js';
-import { OCI_PARENT, PeerCgroups, removePeerParentsSync } from './cgroups.js';
+import { describeConfinement } from '../linux/confinement.js';
+import { PeerCgroups, peerParent, removePeerParentsSync } from './cgroups.js';
 import { OomLog } from './kmsg.js';
 import { MountNamespace } from './mountns.js';
 import { makeOwnedDir } from '../ownership.js';
@@ -58,12 +47,8 @@ export const OCI_DIR_PREFIX = 'tsbench-oci-';
 /** What crun 1.8 says on a hybrid host whose cgroup2 hierarchy offers a controller. */
 const CRUN_HYBRID = /cgroups in hybrid mode not supported/;
 
-export interface OciOptions extends Pick<DriverOptions, 'upper' | 'guestKernel' | 'confinement' | 'image'> {
-  /** Where the driver's directory (runtime state, bundles, upper layers) is made. @default os.tmpdir() */
-  tmpDir?: string;
-  /** Kill an instance whose agent has not said `ready` by then, in ms. @default 30000 */
-  readyTimeoutMs?: number;
-}
+/** The runtime driver's options: the Linux-container driver's (drivers/linux/driver.ts). */
+export type OciOptions = LinuxDriverOptions;
 
 /** The runtime's version line (`runc version 1.1.5+ds1`), or undefined when the binary is missing. */
 export async function runtimeVersion(runtime: string): Promise<string | undefined> {
@@ -88,64 +73,34 @@ function readFileText(path: string): string {
   }
 }
 
-export class OciRuntimeDriver implements Driver {
-  readonly isolation = 'container' as const;
+export class OciRuntimeDriver extends LinuxContainerDriver {
   readonly description: string;
-  private image: Image | undefined;
-  private host: CgroupHost | undefined;
-
-  /** A container's, less the limits whose cgroup controller this host does not offer (known once probed or prepared). */
-  get capabilities(): Capabilities {
-    return this.host ? { ...CONTAINER_CAPABILITIES, limits: enforceableLimits(this.host) } : CONTAINER_CAPABILITIES;
-  }
+  /** The driver's directory: the runtime's state (`--root`), bundles, and the tmpfs for upper layers. */
   private dir: string | undefined;
   private ns: MountNamespace | undefined;
   private tmpfsUpper: string | undefined;
   private readonly oom = new OomLog();
   /** The probe's trial limits: TRIAL_LIMITS less those this host's controllers cannot enforce. */
   private trialLimits: Limits = TRIAL_LIMITS;
-  private readonly instances: LinuxInstances;
-  private readonly tmpDir: string;
-  private readonly upper: 'tmpfs' | 'disk';
-  private readonly readyTimeoutMs: number;
   private unregisterExit: (() => void) | undefined;
   /** Set by probe/prepare: crun on a hybrid host runs with the cgroup2 mount hidden. */
-  /** The image (and for the lean one, the guest kernel it is built for). */
-  private readonly imageChoice: ImageChoice;
-  private readonly confinement: Confinement;
-  readonly name: string;
-  readonly imageName: ImageName;
   private hideUnified = false;
   /** Whether hideUnified was chosen by a probe (else prepare() decides from the cgroup layout). */
   private hideDecided = false;
+  private held: string[] | undefined;
 
   constructor(
     /** The runtime binary, `runc` or `crun`. */
     readonly runtime: OciRuntime,
     options: OciOptions = {},
   ) {
-    const name = runtime;
-    this.imageName = options.image ?? DEFAULT_IMAGE;
-    this.name = targetWithImage(runtime, this.imageName);
-    this.description = `${name}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
-    this.tmpDir = options.tmpDir ?? tmpdir();
-    this.upper = options.upper ?? 'tmpfs';
-    this.imageChoice = { ...options.guestKernel, image: this.imageName };
-    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.confinement = options.confinement ?? 'docker-default';
-    // Ids unique across drivers of this process (probes of runc and crun run at once): the cgroup path is host-wide.
-    this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: `tsbench-${name}-` });
+    super({ base: runtime, idPrefix: `tsbench-${runtime}-` }, options);
+    this.description = `${runtime}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
   }
-
-  private held: string[] | undefined;
 
   /** The capabilities tsbench holds (its bounding set), read once: a container can keep only those. */
   private heldCapabilities(): string[] {
     return (this.held ??= boundingCapabilities(readFileText('/proc/self/status')));
-  }
-
-  private fail(step: string, message: string, cause?: unknown): TargetError {
-    return new TargetError(this.name, step, message, cause === undefined ? undefined : { cause });
   }
 
   /** The driver's directory: the runtime's --root, bundles and the tmpfs for upper layers. */
@@ -159,28 +114,19 @@ export class OciRuntimeDriver implements Driver {
   }
 
   async probe(): Promise<Probe> {
-    const no = (reason: string, details?: Record<string, string>): Probe => ({ available: false, reason, ...(details ? { details } : {}) });
     const version = await runtimeVersion(this.runtime);
-    if (version === undefined) return no(`binary missing: \`${this.runtime}\` is not on PATH (Debian: apt-get install ${this.runtime})`);
+    if (version === undefined) return unavailable(`binary missing: \`${this.runtime}\` is not on PATH (Debian: apt-get install ${this.runtime})`);
     const details: Record<string, string> = { version };
-    if (process.getuid?.() !== 0) return no('needs root (rootful runtime, cgroup limits): run tsbench as root', details);
-    let cgroups: Awaited<ReturnType<typeof linuxCgroups>>;
-    try {
-      cgroups = await linuxCgroups();
-    } catch (e) {
-      return no(`cannot read the cgroup mounts: ${describeError(e)}`, details);
-    }
-    const host = cgroups.host;
-    this.trialLimits = enforceablePart(host, TRIAL_LIMITS);
-    try {
-      await loadImage(this.imageChoice);
-    } catch (e) {
-      return no(`the workload image is not built (${describeError(e)}): run \`${imageBuildCommand(this.imageName)}\``, details);
-    }
+    if (process.getuid?.() !== 0) return unavailable('needs root (rootful runtime, cgroup limits): run tsbench as root', details);
+    const cgroups = await this.probeCgroups();
+    if ('reason' in cgroups) return unavailable(cgroups.reason, details);
+    this.trialLimits = enforceablePart(cgroups.host, TRIAL_LIMITS);
+    const noImage = await this.imageProblem();
+    if (noImage !== undefined) return unavailable(noImage, details);
     details['namespaces'] = NAMESPACES.join(',');
     details['confinement'] = describeConfinement(this.confinement, this.heldCapabilities());
-    Object.assign(details, cgroupDetails(host, cgroups.delegation));
-    details['cgroupsPath'] = `/${join(cgroupBase(), OCI_PARENT)}/<id>/ct`;
+    Object.assign(details, cgroups.details);
+    details['cgroupsPath'] = `/${peerParent('<id>')}/ct`;
     // A real probe: one tiny container with the run's kind of limits (the agent's noop).
     const hybrid = this.runtime === 'crun' ? hybridWithV2Controllers() : undefined;
     const first = await this.tryNoop(false);
@@ -204,9 +150,9 @@ export class OciRuntimeDriver implements Driver {
           details,
         };
       }
-      return no(`crun refuses this host's hybrid cgroup layout: "${first.message}"; also with the cgroup2 mount hidden: ${second.message}`, details);
+      return unavailable(`crun refuses this host's hybrid cgroup layout: "${first.message}"; also with the cgroup2 mount hidden: ${second.message}`, details);
     }
-    return no(`a test container failed: ${first.message}`, details);
+    return unavailable(`a test container failed: ${first.message}`, details);
   }
 
   /** Runs the noop job with a memory and pids limit in a throw-away driver; the runtime's own error when it fails. */
@@ -234,11 +180,8 @@ export class OciRuntimeDriver implements Driver {
     }
   }
 
-  async prepare(_ctx?: PrepareContext): Promise<void> {
-    if (this.dir !== undefined) return;
-    const { image, host } = await prepareImageAndCgroups(this.name, this.imageChoice);
-    this.image = image;
-    this.host = host;
+  /** The driver's directory, its private mount namespace with a tmpfs for upper layers, and the kernel log for OOM kills. */
+  protected async prepareRest(): Promise<void> {
     if (this.runtime === 'crun' && !this.hideDecided && hybridWithV2Controllers() !== undefined) this.hideUnified = true;
     let dir: string;
     try {
@@ -264,87 +207,75 @@ export class OciRuntimeDriver implements Driver {
     this.oom.open();
   }
 
-  async launch(request: LaunchRequest): Promise<Instance> {
-    if (this.dir === undefined) await this.prepare();
-    const image = this.image as Image;
-    const host = this.host as CgroupHost;
+  /** A bundle with the overlay root mounted in the driver's namespace, run by `<runtime> run`. */
+  protected instanceSpec(id: string, request: LaunchRequest, { image, host, limits, network: asked }: Admitted): InstanceSpec {
     const ns = this.ns as MountNamespace;
     const tmpfs = this.tmpfsUpper as string;
-    const limits = request.limits ?? {};
-    const refused = unenforceable(host, limits);
-    if (refused !== undefined) throw this.fail('launch', refused);
     const volumes = request.volumes ?? [];
     const upper = request.upper ?? this.upper;
     // The runtime runs in the driver's private mount namespace, which does not see a namespace file bound
     // under /run/netns after it was made: it reaches it through tsbench's own root, in the host's mounts.
-    const asked = checkNetwork(this.name, this.capabilities, request);
     const network =
       asked?.kind === 'netns' ? { kind: 'netns' as const, path: `/proc/${process.pid}/root${asked.path}` } : (asked as { kind: 'host' } | undefined);
-    return this.instances.launch(request, (id) => {
-      const cgroups = new PeerCgroups(host, id);
-      // The tmpfs is mounted in the namespace only: the host reaches it through the holder's root.
-      const tmpfsLayer = upper === 'tmpfs' ? { inNs: join(tmpfs, id), fromHost: ns.path(join(tmpfs, id)) } : undefined;
-      const layerOf = (bundle: string): { inNs: string; fromHost: string } => tmpfsLayer ?? { inNs: join(bundle, 'layer'), fromHost: join(bundle, 'layer') };
-      let rootfs: string | undefined;
-      let rootfsMountMs = 0;
-      return {
-        cgroups,
-        // The bundle.
-        dir: { path: join(this.dir as string, id), subdirs: ['rootfs'] },
-        alsoRemove: tmpfsLayer ? [tmpfsLayer.fromHost] : [],
-        create: async (bundle) => {
-          const layer = layerOf(bundle);
-          try {
-            await Promise.all(['upper', 'work'].map((d) => mkdir(join(layer.fromHost, d), { recursive: true })));
-            const config = ociConfig({
-              job: request.job,
-              limits,
-              volumes,
-              hostname: id,
-              cgroupsPath: cgroups.cgroupsPath,
-              swapAccounting: cgroups.swapAccounting(),
-              capabilities: this.heldCapabilities(),
-              confinement: this.confinement,
-              ...(network ? { network } : {}),
-            });
-            await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
-            const t0 = process.hrtime.bigint();
-            const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer.inNs, 'upper')}`, `workdir=${join(layer.inNs, 'work')}`, ...overlayOptions()].join(
-              ',',
-            );
-            await ns.run(['mount', '-t', 'overlay', '-o', opts, 'tsbench-oci', join(bundle, 'rootfs')]);
-            rootfs = join(bundle, 'rootfs');
-            rootfsMountMs = Number(process.hrtime.bigint() - t0) / 1e6;
-          } catch (e) {
-            throw this.fail('launch', `cannot prepare the bundle in ${bundle} (${describeError(e)})`, e);
-          }
-          return { wrapper: ns.enter(), argv: [...this.runtimeArgv(), 'run', '--bundle', bundle, id] };
-        },
-        release: async () => {
-          await this.deleteState(id);
-          if (rootfs !== undefined) await ns.run(['umount', rootfs]).catch(() => {});
-          rootfs = undefined;
-        },
-        forget: () => this.oom.forget(cgroups.cgroupsPath),
-        // The v1 OOM counter is not hierarchical: the kernel log says what the removed leaf's was.
-        account: (accounting) => {
-          const kills = this.oom.killsOf(cgroups.cgroupsPath);
-          if (kills !== undefined && accounting.oomKills === undefined) accounting.oomKills = kills;
-        },
-        extra: () => ({ rootfsMountMs, bundle: 'config.json generated by tsbench (drivers/oci/bundle.ts)' }),
-        finish: (r) => {
-          if (r.status === 'failed' && r.stderr.length === 0) {
-            // The runtime's own complaint (it writes to our stderr) says more than its exit code.
-            const said = r.tail.filter((l) => !l.includes('@tsb ')).at(-1);
-            if (said) r.reason = `${r.reason ?? 'failed'}: ${this.runtime} said: ${said}`;
-          }
-        },
-        upper: (bundle) =>
-          upper === 'disk'
-            ? { path: join(layerOf(bundle).fromHost, 'upper') }
-            : { unreachable: "the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" },
-      };
-    });
+    const cgroups = new PeerCgroups(host, id);
+    // The tmpfs is mounted in the namespace only: the host reaches it through the holder's root.
+    const tmpfsLayer = upper === 'tmpfs' ? { inNs: join(tmpfs, id), fromHost: ns.path(join(tmpfs, id)) } : undefined;
+    const layerOf = (bundle: string): { inNs: string; fromHost: string } => tmpfsLayer ?? { inNs: join(bundle, 'layer'), fromHost: join(bundle, 'layer') };
+    let rootfs: string | undefined;
+    let rootfsMountMs = 0;
+    return {
+      cgroups,
+      // The bundle.
+      dir: { path: join(this.dir as string, id), subdirs: ['rootfs'] },
+      alsoRemove: tmpfsLayer ? [tmpfsLayer.fromHost] : [],
+      create: async (bundle) => {
+        const layer = layerOf(bundle);
+        try {
+          await Promise.all(['upper', 'work'].map((d) => mkdir(join(layer.fromHost, d), { recursive: true })));
+          const config = ociConfig({
+            job: request.job,
+            limits,
+            volumes,
+            hostname: id,
+            cgroupsPath: cgroups.cgroupsPath,
+            swapAccounting: cgroups.swapAccounting(),
+            capabilities: this.heldCapabilities(),
+            confinement: this.confinement,
+            network,
+          });
+          await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+          const t0 = process.hrtime.bigint();
+          const opts = [`lowerdir=${image.rootfs}`, `upperdir=${join(layer.inNs, 'upper')}`, `workdir=${join(layer.inNs, 'work')}`, ...overlayOptions()].join(
+            ',',
+          );
+          await ns.run(['mount', '-t', 'overlay', '-o', opts, 'tsbench-oci', join(bundle, 'rootfs')]);
+          rootfs = join(bundle, 'rootfs');
+          rootfsMountMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        } catch (e) {
+          throw this.fail('launch', `cannot prepare the bundle in ${bundle} (${describeError(e)})`, e);
+        }
+        return { wrapper: ns.enter(), argv: [...this.runtimeArgv(), 'run', '--bundle', bundle, id] };
+      },
+      release: async () => {
+        await this.deleteState(id);
+        if (rootfs !== undefined) await ns.run(['umount', rootfs]).catch(() => {});
+        rootfs = undefined;
+      },
+      // The v1 OOM counter is not hierarchical: the kernel log says what the removed leaf's was.
+      account: this.oom.accountUnder(`/${peerParent(id)}/`),
+      extra: () => ({ rootfsMountMs, bundle: 'config.json generated by tsbench (drivers/oci/bundle.ts)' }),
+      finish: (r) => {
+        if (r.status === 'failed' && r.stderr.length === 0) {
+          // The runtime's own complaint (it writes to our stderr) says more than its exit code.
+          const said = r.tail.filter((l) => !l.includes('@tsb ')).at(-1);
+          if (said) r.reason = `${r.reason ?? 'failed'}: ${this.runtime} said: ${said}`;
+        }
+      },
+      upper: (bundle) =>
+        upper === 'disk'
+          ? { path: join(layerOf(bundle).fromHost, 'upper') }
+          : { unreachable: "the upper layer is on tsbench's tmpfs in a private mount namespace (use upper 'disk')" },
+    };
   }
 
   /** `<runtime> delete --force` when the runtime left state for `id` (it was killed); nothing to do after a normal exit. */
@@ -354,9 +285,8 @@ export class OciRuntimeDriver implements Driver {
     await execa(argv[0] as string, argv.slice(1), { reject: false, stdin: 'ignore' });
   }
 
-  /** Kills every instance, deletes the runtime's containers, removes bundles, cgroups and the namespace. Idempotent. */
-  async teardown(): Promise<void> {
-    await this.instances.teardown();
+  /** Deletes the runtime's containers, removes the driver's directory, cgroups and namespace. Idempotent. */
+  protected async release(): Promise<void> {
     // Anything the runtime still lists under our root (a container of a launch that never got a result).
     if (this.dir !== undefined && existsSync(join(this.dir, 'state'))) {
       for (const id of await readdir(join(this.dir, 'state')).catch(() => [] as string[])) await this.deleteState(id);
