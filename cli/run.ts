@@ -124,8 +124,8 @@ export function planFromFlags(scenarioNames: string[], flags: RunFlags): RunPlan
   return {
     scenarios,
     targets: parseTargets(flags.targets, flags.image),
-    ...(flags.runs !== undefined ? { runs: flags.runs } : {}),
-    ...(flags.warmup !== undefined ? { warmup: flags.warmup } : {}),
+    runs: flags.runs,
+    warmup: flags.warmup,
     seed: flags.seed,
     limits: {
       ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
@@ -138,15 +138,15 @@ export function planFromFlags(scenarioNames: string[], flags: RunFlags): RunPlan
     },
     options: driverOptions(flags),
     given: {
-      ...(flags.cpus !== undefined ? { cpus: String(flags.cpus) } : {}),
-      ...(flags.memory !== undefined ? { memory: flags.memory.given } : {}),
-      ...(flags.ioSize !== undefined ? { ioSize: flags.ioSize.given } : {}),
-      ...(flags.instances !== undefined ? { instances: String(flags.instances) } : {}),
+      cpus: flags.cpus !== undefined ? String(flags.cpus) : undefined,
+      memory: flags.memory?.given,
+      ioSize: flags.ioSize?.given,
+      instances: flags.instances !== undefined ? String(flags.instances) : undefined,
     },
-    ...(flags.out !== undefined ? { out: flags.out } : {}),
+    out: flags.out,
     allowMissing: flags.allowMissing === true,
     json: flags.json === true,
-    ...(flags.untilDecided === true ? { untilDecided: { maxRuns: flags.maxRuns ?? DEFAULT_MAX_RUNS } } : {}),
+    untilDecided: flags.untilDecided === true ? { maxRuns: flags.maxRuns ?? DEFAULT_MAX_RUNS } : undefined,
     command: process.argv.slice(2),
   };
 }
@@ -173,7 +173,7 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks = {}): Promise<
 async function runWith(plan: RunPlan, drivers: Map<string, Driver>, outDir: string, hooks: RunHooks, signal: AbortSignal): Promise<RunDone> {
   const [probes, host] = await Promise.all([probeAll(drivers, signal), hostDimensions()]);
   const kvm = probes.get('kvm');
-  if (kvm) host.kvm = { available: kvm.available, ...(kvm.reason ? { reason: kvm.reason } : {}) };
+  if (kvm) host.kvm = { available: kvm.available, reason: kvm.reason || undefined };
   else {
     // Not asked for: record the verdict of this host boot's last probe, if there was one (no probe boot here).
     const cached = await latestVerdictThisBoot(await bootId()).catch(() => undefined);
@@ -193,21 +193,21 @@ async function runWith(plan: RunPlan, drivers: Map<string, Driver>, outDir: stri
   const outcome = await run({
     scenarios: plan.scenarios,
     drivers,
-    ...(plan.runs !== undefined ? { runs: plan.runs } : {}),
-    ...(plan.warmup !== undefined ? { warmup: plan.warmup } : {}),
-    ...(plan.perScenario ? { perScenario: plan.perScenario } : {}),
+    runs: plan.runs,
+    warmup: plan.warmup,
+    perScenario: plan.perScenario,
     seed: plan.seed,
     limits: plan.limits,
     scenarioOptions: plan.scenarioOptions,
-    ...(plan.options.machine !== undefined ? { machine: plan.options.machine } : {}),
+    machine: plan.options.machine,
     command: plan.command,
     host,
     images,
     probes,
     write: (r) => writer.write(r),
     signal,
-    ...(quiet ? {} : { onProgress: progress.update }),
-    ...(plan.untilDecided ? { untilDecided: { maxRuns: plan.untilDecided.maxRuns, decide: claimsDecided } } : {}),
+    onProgress: quiet ? undefined : progress.update,
+    untilDecided: plan.untilDecided ? { maxRuns: plan.untilDecided.maxRuns, decide: claimsDecided } : undefined,
   });
   progress.clear();
 
@@ -266,7 +266,7 @@ async function imageInfo(drivers: ReadonlyMap<string, Driver>, options: DriverOp
       packing: PACKING[name](image),
       rootfsBytes: image.sizes.rootfsBytes,
       rootDiskBytes: image.sizes.rootDiskBytes,
-      ...(image.sizes.rootDiskAllocatedBytes !== undefined ? { rootDiskAllocatedBytes: image.sizes.rootDiskAllocatedBytes } : {}),
+      rootDiskAllocatedBytes: image.sizes.rootDiskAllocatedBytes,
       initramfsBytes: image.sizes.initramfsBytes,
       kernelBytes: image.sizes.kernelBytes,
       modulesBytes: image.sizes.modulesBytes,

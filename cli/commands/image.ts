@@ -224,8 +224,8 @@ export function registerImageCommands(program: Command, setExit: (code: number) 
           () =>
             buildLeanKernel({
               ...linuxSource(),
-              ...(opts.rebuild === true ? { rebuild: true } : {}),
-              ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+              rebuild: opts.rebuild === true,
+              jobs: opts.jobs,
               log: (line) => {
                 printer.clear();
                 log(line);
