@@ -23,7 +23,6 @@ import {
   tapProblem,
   tcgLeanArgs,
   vmPhases,
-  vmPssBytes,
   type QemuDriver,
 } from '../drivers/qemu/index.js';
 import { MMIO_CMDLINE_BYTES_PER_DEVICE, guestCmdlineBytes } from '../drivers/qemu/cmdline.js';
@@ -404,8 +403,11 @@ describe('VMs under TCG', { skip: noVm }, () => {
     await vm.ready;
     const [pid] = vm.hostPids();
     assert.ok(pid !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('qemu-system-x86_64'));
-    const pss = await vmPssBytes(vm);
+    const footprint = await vm.footprint();
+    const pss = footprint?.pssBytes;
     assert.ok(pss !== undefined && pss > 16 * 2 ** 20, `qemu PSS ${pss}`);
+    assert.ok(footprint?.guestRamTouchedBytes !== undefined && footprint.vmmOverheadBytes !== undefined, 'split into guest RAM and VMM overhead');
+    assert.equal(footprint.guestRamTouchedBytes + footprint.vmmOverheadBytes, pss);
     await vm.stop();
     const r = await vm.result;
     assert.equal(r.status, 'ok', `${r.reason}\n${r.tail.join('\n')}`);

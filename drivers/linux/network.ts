@@ -24,7 +24,7 @@ import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ownState, record } from '../ownership.js';
-import type { Capabilities, LaunchRequest, NetworkAttachment } from '../types.js';
+import type { Capabilities, LaunchRequest, NetworkAttachment, NetworkKind } from '../types.js';
 
 /** The networks, in the order a report lists them; `loopback` is native's. */
 export const NET_PATHS = ['loopback', 'host', 'veth', 'bridge', 'nat', 'tap'] as const;
@@ -60,6 +60,20 @@ export const NSENTER = '/usr/bin/nsenter';
 /** argv run in the network namespace `netns` (an nsfs path), or as it is in the host's. */
 export function inNetns(netns: string | undefined, argv: readonly string[]): string[] {
   return netns === undefined ? [...argv] : [NSENTER, `--net=${netns}`, '--', ...argv];
+}
+
+/** The networks each `LaunchRequest.network` kind puts an instance on (a host process's are the host's own: loopback). */
+const PATHS_OF_KIND: Record<NetworkKind, readonly NetPath[]> = { host: ['host'], netns: ['veth', 'bridge', 'nat'], tap: ['tap'] };
+
+/**
+ * The networks a target with these capabilities can be measured on, in report order: a host process
+ * (`sharesHost`) only loopback, the baseline every other network is compared with; any other target
+ * the networks of the attachment kinds it takes (`Network.attachment`, which `makeNetwork` builds).
+ */
+export function netPathsOf(capabilities: Pick<Capabilities, 'network' | 'sharesHost'>): NetPath[] {
+  if (capabilities.sharesHost) return ['loopback'];
+  const takes = new Set(capabilities.network.flatMap((kind) => PATHS_OF_KIND[kind]));
+  return NET_PATHS.filter((p) => takes.has(p));
 }
 
 /** Refuses a `LaunchRequest.network` the driver does not take, naming the target and what it takes. */

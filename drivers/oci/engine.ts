@@ -23,7 +23,8 @@ import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { DEFAULT_IMAGE, imageBuildCommand, loadImage, targetWithImage, type Image, type ImageChoice, type ImageName } from '../image/index.js';
 import { CPU_PERIOD_US, cgroupBase, cpuQuotaUs, enforceableLimits, enforceablePart, unenforceable, type CgroupHost } from '../linux/cgroups.js';
-import { TRIAL_LIMITS, cgroupCpuAtReady, cgroupDetails, linuxCgroups, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
+import { TRIAL_LIMITS, cgroupDetails, linuxCgroups, prepareImageAndCgroups, recordAccounting } from '../linux/lifecycle.js';
+import { cgroupCpuMeter, containerFootprint } from '../linux/measure.js';
 import { LaunchedProcess, processInstance } from '../process.js';
 import { AGENT, ENV, jobArgv } from '../protocol.js';
 import {
@@ -92,7 +93,13 @@ export class EngineDriver implements Driver {
   ) {
     this.dockerHost = binary === 'docker' ? options.dockerHost : undefined;
     const name = binary;
-    this.baseCapabilities = { ...CONTAINER_CAPABILITIES, network: binary === 'podman' ? ['host', 'netns'] : ['host'] };
+    this.baseCapabilities = {
+      ...CONTAINER_CAPABILITIES,
+      network: binary === 'podman' ? ['host', 'netns'] : ['host'],
+      // The overlay's upper layer is the storage driver's; a Go client and shim per instance (bench/scenarios/density.ts).
+      upperDiskDir: binary === 'podman' ? '/var/lib/containers/storage' : '/var/lib/docker',
+      hostTasks: 16,
+    };
     this.imageName = options.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(binary, this.imageName);
     this.imageChoice = { ...options.guestKernel, image: this.imageName };
@@ -255,10 +262,9 @@ export class EngineDriver implements Driver {
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
       ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      workloadCpu: request.workloadCpu ? cgroupCpuMeter(cgroups) : undefined,
     });
-    let cpuAtReady: Promise<Record<string, number>> | undefined;
     const instance = processInstance(this.name, proc, async (r) => {
-      if (cpuAtReady) r.extra = { ...r.extra, ...(await cpuAtReady) };
       let accounting: Accounting = {};
       try {
         accounting = await cgroups.read();
@@ -274,11 +280,10 @@ export class EngineDriver implements Driver {
       recordAccounting(r, accounting, limits);
       return r;
     });
-    if (request.cpuAtReady) cpuAtReady = cgroupCpuAtReady(instance.ready, cgroups);
     const live: Live = { name, proc, result: instance.result };
     this.live.add(live);
     void instance.result.then(() => this.live.delete(live));
-    return { ...instance, hostPids: () => cgroups.pidsSync() };
+    return { ...instance, hostPids: () => cgroups.pidsSync(), footprint: () => containerFootprint(cgroups.pidsSync()) };
   }
 
   /** The instance's cgroups: a parent directory tsbench makes (cgroupfs), or a transient slice systemd makes (docker on systemd's driver). */

@@ -96,7 +96,9 @@ export class OciRuntimeDriver implements Driver {
 
   /** A container's, less the limits whose cgroup controller this host does not offer (known once probed or prepared). */
   get capabilities(): Capabilities {
-    return this.host ? { ...CONTAINER_CAPABILITIES, limits: enforceableLimits(this.host) } : CONTAINER_CAPABILITIES;
+    // runc's Go runtime keeps a dozen threads per instance (bench/scenarios/density.ts).
+    const base = this.runtime === 'runc' ? { ...CONTAINER_CAPABILITIES, hostTasks: 16 } : CONTAINER_CAPABILITIES;
+    return this.host ? { ...base, limits: enforceableLimits(this.host) } : base;
   }
   private dir: string | undefined;
   private ns: MountNamespace | undefined;

@@ -106,9 +106,11 @@ import {
   type VmProfile,
 } from './cmdline.js';
 import { createDataDisk, makeScratchDir } from './disk.js';
-import { bootId, childPids, hostEmulatedBy, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
+import { bootId, childPids, hostEmulatedBy, hostTscKhz, kvmDeviceProblem, kvmProviderNote } from './host.js';
+import { processCpuMs } from '../linux/measure.js';
+import { qemuFootprint } from './memory.js';
 import { readVerdict, writeVerdict } from './verdict.js';
-import { profileWords, vmDescription, vmTargetName } from './names.js';
+import { profileWords, vmTargetName } from './names.js';
 import { MiB, nsToMs } from '../../core/units.js';
 
 export {
@@ -126,7 +128,7 @@ export {
   type QemuArgsOptions,
   type VmProfile,
 } from './cmdline.js';
-export { readPssBytes, kvmProviderNote, hostTscKhz, hostEmulatedBy } from './host.js';
+export { kvmProviderNote, hostTscKhz, hostEmulatedBy } from './host.js';
 export { vmTargetName, vmDescription } from './names.js';
 
 export interface QemuDriverOptions extends DriverOptions {
@@ -149,8 +151,6 @@ export interface QemuDriverOptions extends DriverOptions {
   kernelArgs?: string[];
   /** Target name in results and messages. @default the accelerator ('kvm' | 'tcg') */
   name?: string;
-  /** @default a sentence naming the accelerator */
-  description?: string;
   /**
    * Kernel parameters for one VM, given its size, the run's pids limit, its data disk and whether it has a
    * NIC, appended after `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
@@ -474,14 +474,14 @@ function consoleHint(tail: string[], memoryMiB: number): string | undefined {
 export class QemuDriver implements Driver {
   readonly name: string;
   readonly accelerator: Accelerator;
-  readonly description: string;
   readonly isolation = 'vm' as const;
   /**
    * vCPUs and RAM; the guest kernel's OOM killer acts inside the guest, which the
    * host does not see as an `oom-killed` instance (the limits scenario reads the
-   * guest's /proc/vmstat); no host directories, a data disk instead.
+   * guest's /proc/vmstat); no host directories, a data disk instead. The host sees
+   * qemu's CPU, not the workload's: that is the guest kernel's to account.
    */
-  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false, network: ['tap'] };
+  readonly capabilities: Capabilities;
   readonly machine: Machine;
   readonly profile: VmProfile;
   readonly imageName: ImageName;
@@ -499,11 +499,21 @@ export class QemuDriver implements Driver {
     this.imageName = opts.image ?? DEFAULT_IMAGE;
     this.name = opts.name ?? targetWithImage(vmTargetName(opts.accelerator, this.profile), this.imageName);
     this.accelerator = opts.accelerator;
-    this.description =
-      opts.description ??
-      (this.imageName === DEFAULT_IMAGE
-        ? vmDescription(opts.accelerator, this.profile)
-        : `${vmDescription(opts.accelerator, this.profile)}; ${imageWords(this.imageName)}`);
+    this.capabilities = {
+      limits: { cpus: true, memoryBytes: true, pids: false },
+      reportsOom: false,
+      volumes: false,
+      network: ['tap'],
+      sharesHost: false,
+      memoryLimit: 'ram',
+      cpuAccounting: 'guest',
+      dataDisk: true,
+      // The launcher, qemu's main and RCU threads; one more per vCPU (bench/scenarios/density.ts).
+      hostTasks: 3,
+      // Shutting a guest down takes longer than ending a process.
+      stopTimeoutMs: 60_000,
+      minMemory: IMAGE_BOOT[this.imageName] === 'systemd' ? MIN_SYSTEMD_MEMORY : MIN_GUEST_MEMORY[this.profile],
+    };
     this.machine = opts.machine ?? 'microvm';
     this.binary = opts.binary ?? QEMU_BINARY;
   }
@@ -583,9 +593,9 @@ export class QemuDriver implements Driver {
     const probedAt = new Date().toISOString();
     const started = performance.now();
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
-    const vm = await this.start({ job: { kind: 'noop' }, ...(signal ? { signal } : {}) }, boot, {
+    const vm = await this.start({ job: { kind: 'noop' }, signal }, boot, {
       readyTimeoutMs: timeoutMs,
-      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, this.minimum().bytes),
+      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, (this.capabilities.minMemory as MinMemory).bytes),
     });
     const r: VmInstanceResult = await vm.result;
     // An interrupted probe decided nothing: keep no verdict.
@@ -607,24 +617,25 @@ export class QemuDriver implements Driver {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
-    this.checkMemory(ctx.limits.memoryBytes);
+    this.sized(ctx.limits);
   }
 
-  /** The guest RAM a VM of this profile and image needs at least (MIN_GUEST_MEMORY, MIN_SYSTEMD_MEMORY). */
-  async minMemory(): Promise<MinMemory | undefined> {
-    return this.minimum();
+  /**
+   * A VM's limits as applied: whole vCPUs (a fractional CPU limit rounded up, at least one) and whole MiB of
+   * RAM (DEFAULT_MEMORY_BYTES where none is asked); pids only by a container inside (nested.ts).
+   */
+  limitsFor(requested: Limits): Limits {
+    return { cpus: vcpusFor(requested.cpus), memoryBytes: memoryMiBFor(requested.memoryBytes) * MiB, pids: undefined };
   }
 
-  private minimum(): MinMemory {
-    return IMAGE_BOOT[this.imageName] === 'systemd' ? MIN_SYSTEMD_MEMORY : MIN_GUEST_MEMORY[this.profile];
-  }
-
-  private checkMemory(memoryBytes: number | undefined): void {
-    const mib = memoryMiBFor(memoryBytes);
-    const min = this.minimum();
-    if (mib * MiB < min.bytes) {
-      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for ${this.name}: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
-    }
+  /** `limitsFor`, refused below the least guest RAM the profile and image boot with (`capabilities.minMemory`). */
+  private sized(limits: Limits): Limits {
+    const applied = this.limitsFor(limits);
+    const bytes = applied.memoryBytes as number;
+    const min = this.capabilities.minMemory as MinMemory;
+    if (bytes < min.bytes)
+      throw this.fail('prepare', `${bytes / MiB} MiB of guest RAM is too little for ${this.name}: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
+    return applied;
   }
 
   async launch(request: LaunchRequest): Promise<VmInstance> {
@@ -640,12 +651,12 @@ export class QemuDriver implements Driver {
     const boot = this.boot as Boot;
     if (network !== undefined) await this.checkTap(network, boot);
     const limits = { ...this.limits, ...request.limits };
-    this.checkMemory(limits.memoryBytes);
+    this.sized(limits);
     return this.start(request, boot, {
-      ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
-      ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
+      cpus: limits.cpus,
+      memoryBytes: limits.memoryBytes,
       // Not a VM's: only a container inside it (guestArgs, nested.ts) enforces it.
-      ...(limits.pids !== undefined ? { pids: limits.pids } : {}),
+      pids: limits.pids,
       readyTimeoutMs: this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs((await hostEmulatedBy()) ?? this.accelerator, boot.init),
     });
   }
@@ -807,6 +818,8 @@ export class QemuDriver implements Driver {
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onOutput ? { onOutput: request.onOutput } : {}),
       ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      // The host's view of a VM's CPU: its qemu process, every thread (the vCPUs, the VMM's own work).
+      workloadCpu: request.workloadCpu ? async () => (qemuPid === undefined ? undefined : processCpuMs(qemuPid)) : undefined,
     });
     let qemuPid: number | undefined;
     const result = proc.done.then(async (o): Promise<VmInstanceResult> => {
@@ -814,7 +827,7 @@ export class QemuDriver implements Driver {
       if (qemuPid !== undefined) await gone(qemuPid);
       this.running.delete(proc);
       if (disk !== undefined) await rm(disk, { force: true });
-      return this.toResult(o, details, vm.readyTimeoutMs);
+      return this.toResult(o, details, vm.readyTimeoutMs, proc.workloadCpu);
     });
     this.running.set(proc, result);
     // The launcher's one child is qemu (the same pid before and after its exec).
@@ -823,6 +836,8 @@ export class QemuDriver implements Driver {
       target: this.name,
       details,
       hostPids: () => (qemuPid !== undefined ? [qemuPid] : []),
+      // One reading of qemu's smaps, split into guest RAM touched and the VMM's own overhead.
+      footprint: () => qemuFootprint(qemuPid, details.memoryMiB * MiB),
       ready: proc.ready,
       result,
       stop: async () => proc.write('stop\n'),
@@ -830,7 +845,7 @@ export class QemuDriver implements Driver {
     };
   }
 
-  private toResult(o: ProcessOutcome, details: VmDetails, readyTimeoutMs: number): VmInstanceResult {
+  private toResult(o: ProcessOutcome, details: VmDetails, readyTimeoutMs: number, workloadCpu: LaunchedProcess['workloadCpu']): VmInstanceResult {
     const phases = vmPhases(o);
     let status: InstanceResult['status'] | undefined;
     let reason: string | undefined;
@@ -845,7 +860,7 @@ export class QemuDriver implements Driver {
       status = 'failed';
       reason = `${o.agentReadyNs === undefined ? "the VM ended before the agent's ready" : "the VM ended without the agent's exit"}: ${hint ?? qemuSaid ?? `qemu exit code ${o.exitCode ?? 'unknown'}`}`;
     }
-    const r = toInstanceResult(o, { sameClock: false, phases, ...(status ? { status } : {}), ...(reason ? { reason } : {}) });
+    const r = toInstanceResult(o, { sameClock: false, phases, status, reason, workloadCpu });
     return { ...r, extra: details };
   }
 
@@ -858,12 +873,6 @@ export class QemuDriver implements Driver {
       this.scratch = undefined;
     }
   }
-}
-
-/** The PSS of a VM's qemu process in bytes while it runs (its host-side memory cost); undefined once it is gone. */
-export async function vmPssBytes(instance: Instance): Promise<number | undefined> {
-  const [pid] = instance.hostPids();
-  return pid === undefined ? undefined : readPssBytes(pid);
 }
 
 /** Whether QEMU can use vhost-net here (/dev/vhost-net, read-write), and why not. Never assumed: looked at every launch. */
