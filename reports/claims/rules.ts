@@ -16,8 +16,7 @@ import { CLAIMS, type ClaimSpec } from './catalogue.js';
 import { derived, differenceBetween, ratioBetween, type HostData, type Interval, type MetricFound } from './data.js';
 import { atLeast, atMost, all, ClaimBuilder, figure, fmt, fmtIv, margin, NESTED_KVM } from './judge.js';
 import type { ClaimPart, ClaimVerdict, Margin, Verdict } from './types.js';
-import { targetWithImage, type ImageName } from '../../drivers/image/names.js';
-import { vmTargetName } from '../../drivers/qemu/names.js';
+import { targetWithImage, type ImageName, vmTargetName } from '../../drivers/index.js';
 
 /** A threshold: its value, unit, the claims that use it and what it means. */
 export interface ThresholdSpec {
