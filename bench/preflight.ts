@@ -197,7 +197,7 @@ export interface InstanceCost {
   fds: number;
   tasks: number;
   memoryBytes: number;
-  /** How the memory figure was chosen, for the message: "its 512 MiB of RAM", "about 4 MiB (measured)". */
+  /** How the memory figure was chosen, for the message: "its 256 MiB of RAM", "about 4 MiB (measured)". */
   memoryWhat: string;
 }
 

@@ -138,7 +138,7 @@ export class LaunchedProcess {
       buffer: false,
       reject: false,
       cleanup: false,
-      ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+      cwd: spec.cwd,
       ...(spec.env ? { env: { ...spec.env, ...owner }, extendEnv: false } : { env: owner }),
     });
     this.pid = sub.pid;
@@ -350,7 +350,19 @@ export function describeOutcome(o: ProcessOutcome): string {
  */
 export function toInstanceResult(
   o: ProcessOutcome,
-  opts: { sameClock: boolean; accounting?: Accounting; phases?: Phase[]; status?: InstanceStatus; reason?: string; workloadCpu?: ProcessSpec['workloadCpu'] },
+  opts: {
+    sameClock: boolean;
+    accounting?: Accounting;
+    phases?: Phase[];
+    status?: InstanceStatus;
+    reason?: string;
+    workloadCpu?: ProcessSpec['workloadCpu'];
+    /**
+     * The meter's reading when the instance's process exited, for when it could no longer read at the agent's `end`
+     * (a VM whose qemu exits right after it: the launcher's rusage of qemu); it counts that little exit as the workload's.
+     */
+    cpuAtExitMs?: number;
+  },
 ): InstanceResult {
   const start = o.startNs ?? o.requestedNs;
   const readyNs = opts.sameClock ? o.agentReadyNs : o.readyReceivedNs;
@@ -378,18 +390,19 @@ export function toInstanceResult(
     stderr: o.stderr,
     guestMemory: o.meminfo,
     tail: o.tail,
-    workloadCpu: workloadCpuOf(o, opts.workloadCpu, rusage),
+    workloadCpu: workloadCpuOf(o, opts.workloadCpu, rusage, opts.cpuAtExitMs),
     rusage,
   };
 }
 
 /** The workload's CPU from ready to its end (`InstanceResult.workloadCpu`), from the meter's two readings or the agent's rusage. */
-function workloadCpuOf(o: ProcessOutcome, how: ProcessSpec['workloadCpu'], rusage: InstanceResult['rusage']): WorkloadCpu | undefined {
+function workloadCpuOf(o: ProcessOutcome, how: ProcessSpec['workloadCpu'], rusage: InstanceResult['rusage'], atExitMs?: number): WorkloadCpu | undefined {
   if (how === undefined || o.agentReadyNs === undefined || o.agentEndNs === undefined) return undefined;
   const windowMs = nsToMs(o.agentEndNs - o.agentReadyNs);
   if (how === 'rusage') return rusage && { hostCpuMs: rusage.userMs + rusage.systemMs, windowMs };
-  if (o.cpuAtReadyMs === undefined || o.cpuAtEndMs === undefined) return undefined;
-  return { hostCpuMs: Math.max(0, o.cpuAtEndMs - o.cpuAtReadyMs), windowMs };
+  const end = o.cpuAtEndMs ?? atExitMs;
+  if (o.cpuAtReadyMs === undefined || end === undefined) return undefined;
+  return { hostCpuMs: Math.max(0, end - o.cpuAtReadyMs), windowMs };
 }
 
 /**

@@ -259,7 +259,7 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
       } catch (e) {
         throw fail(`launching instance ${i + 1} of ${plan.requested} failed: ${describeError(e)}`, {
           cause: e,
-          ...(e instanceof TargetError ? { tail: e.tail } : {}),
+          tail: e instanceof TargetError ? e.tail : undefined,
         });
       }
     }

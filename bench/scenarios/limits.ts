@@ -171,7 +171,7 @@ export const limits: Scenario = {
       workers: '2× quota rounded up, at most the host CPUs',
     },
     vms: 'applicable: the memory limit is the guest RAM (guest OOM killer), the CPU quota is the vCPU count (guest accounting)',
-    options: Object.keys(options).length > 0 ? options : undefined,
+    ...(Object.keys(options).length > 0 ? { options } : {}),
   }),
   async sample(driver, ctx) {
     const { memoryLimit, cpuAccounting } = driver.capabilities;

@@ -85,7 +85,7 @@ export function checkNetwork(target: string, capabilities: Capabilities, request
 }
 
 async function ip(args: string[], batch?: string): Promise<void> {
-  const r = await execa('ip', batch === undefined ? args : [...args, '-b', '-'], { reject: false, ...(batch !== undefined ? { input: batch } : {}) });
+  const r = await execa('ip', batch === undefined ? args : [...args, '-b', '-'], { reject: false, input: batch });
   if (r.exitCode !== 0) throw new Error(`ip ${args.join(' ')}${batch !== undefined ? ' -b' : ''}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`);
 }
 
@@ -215,7 +215,7 @@ export const VM_MAC = '52:54:00:12:34:56';
 export async function makeNetwork(path: NetPath): Promise<Network> {
   const local = (attachment?: NetworkAttachment): Network => ({
     path,
-    ...(attachment ? { attachment } : {}),
+    attachment,
     bindAddress: '127.0.0.1',
     endpoint: (port) => ({ address: '127.0.0.1', port }),
     setupMs: 0,

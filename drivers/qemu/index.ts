@@ -714,29 +714,29 @@ export class QemuDriver implements Driver {
     const args: QemuArgsOptions = {
       accelerator: this.accelerator,
       machine: this.machine,
-      ...(vm.cpus !== undefined ? { cpus: vm.cpus } : {}),
-      ...(vm.memoryBytes !== undefined ? { memoryBytes: vm.memoryBytes } : {}),
+      cpus: vm.cpus,
+      memoryBytes: vm.memoryBytes,
       kernel: boot.kernel,
-      ...(boot.initramfs !== undefined ? { initrd: boot.initramfs } : {}),
+      initrd: boot.initramfs,
       rootDisk: boot.rootDisk,
-      ...(boot.init === 'systemd' ? { rootDiskMode: 'snapshot' as const } : {}),
+      rootDiskMode: boot.init === 'systemd' ? 'snapshot' : undefined,
       // The lean kernel has no ACPI (drivers/image/kernel/lean.config).
-      ...(this.profile === 'lean' ? { acpi: false } : {}),
+      acpi: this.profile === 'lean' ? false : undefined,
       append: kernelCmdline({
         job: jobArgv(job),
         // The agent's tiny initramfs mounts the root itself (tsbench.root=); a distribution's initrd, like the kernel, takes root=.
         root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined && boot.init === 'agent' ? 'initramfs' : 'kernel' },
-        ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
-        ...(nic !== undefined ? { net: { address: nic.address, gateway: nic.gateway } } : {}),
-        ...(tscKhz !== undefined ? { tscKhz } : {}),
+        disk: vm.disk !== undefined ? DATA_DISK_DEVICE : undefined,
+        net: nic && { address: nic.address, gateway: nic.gateway },
+        tscKhz,
         extra: [
           ...tcgLeanArgs(this.accelerator, this.profile),
           ...(this.opts.kernelArgs ?? []),
-          ...(this.opts.guestArgs?.({ ...vm, ...(nic !== undefined ? { net: true } : {}) }) ?? []),
+          ...(this.opts.guestArgs?.({ ...vm, net: nic !== undefined ? true : undefined }) ?? []),
         ],
       }),
-      ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
-      ...(nic !== undefined ? { nic: { ifname: nic.ifname, mac: nic.mac, vhost: nic.vhost } } : {}),
+      disk: vm.disk,
+      nic: nic && { ifname: nic.ifname, mac: nic.mac, vhost: nic.vhost },
       binary: this.binary,
     };
     // A longer command line is cut by the guest kernel, which then boots without the end of it.
@@ -768,12 +768,7 @@ export class QemuDriver implements Driver {
     }
     const tap = request.network?.kind === 'tap' ? request.network : undefined;
     const vhost = tap !== undefined ? await vhostNet() : undefined;
-    const argv = this.argv(
-      request.job,
-      boot,
-      { ...vm, ...(disk !== undefined ? { disk } : {}) },
-      tap !== undefined && vhost !== undefined ? { ...tap, vhost: vhost.vhost } : undefined,
-    );
+    const argv = this.argv(request.job, boot, { ...vm, disk }, tap !== undefined && vhost !== undefined ? { ...tap, vhost: vhost.vhost } : undefined);
     const details: VmDetails = {
       accelerator: this.accelerator,
       profile: this.profile,
@@ -784,8 +779,8 @@ export class QemuDriver implements Driver {
       vcpus: vcpusFor(vm.cpus),
       memoryMiB: memoryMiBFor(vm.memoryBytes),
       qemuArgv: argv,
-      ...(diskBytes !== undefined ? { diskBytes } : {}),
-      ...(this.accelerator === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
+      diskBytes,
+      tscKhz: this.accelerator === 'tcg' ? this.tscKhz : undefined,
       ...(tap !== undefined && vhost !== undefined
         ? {
             nic: nicDevice(this.machine),
@@ -796,7 +791,7 @@ export class QemuDriver implements Driver {
             netAddress: tap.address,
             netGateway: tap.gateway,
             vhost: vhost.vhost,
-            ...(vhost.why !== undefined ? { vhostWhy: vhost.why } : {}),
+            vhostWhy: vhost.why,
           }
         : {}),
     };
@@ -813,11 +808,11 @@ export class QemuDriver implements Driver {
       // A no-op job (startup, the kvm probe) ends the VM right after ready; one still there at twice the ready
       // timeout hangs, and is killed rather than holding the run (a startup run in the nested KVM test host
       // stood still for ten minutes after 48 nested boots, its host idle and no ready timeout firing).
-      ...(request.job.kind === 'noop' ? { exitTimeoutMs: 2 * vm.readyTimeoutMs } : {}),
+      exitTimeoutMs: request.job.kind === 'noop' ? 2 * vm.readyTimeoutMs : undefined,
       tailLines: 20,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      signal: request.signal,
+      onOutput: request.onOutput,
+      onStderr: request.onStderr,
       // The host's view of a VM's CPU: its qemu process, every thread (the vCPUs, the VMM's own work).
       workloadCpu: request.workloadCpu ? async () => (qemuPid === undefined ? undefined : processCpuMs(qemuPid)) : undefined,
     });
@@ -860,7 +855,10 @@ export class QemuDriver implements Driver {
       status = 'failed';
       reason = `${o.agentReadyNs === undefined ? "the VM ended before the agent's ready" : "the VM ended without the agent's exit"}: ${hint ?? qemuSaid ?? `qemu exit code ${o.exitCode ?? 'unknown'}`}`;
     }
-    const r = toInstanceResult(o, { sameClock: false, phases, status, reason, workloadCpu });
+    // qemu may be gone before its CPU is read at the agent's end (the guest powers off at once): then its CPU at exit,
+    // the launcher's rusage of it, which adds only the guest's reboot(2).
+    const cpuAtExitMs = o.rusage && (o.rusage.userUs + o.rusage.systemUs) / 1000;
+    const r = toInstanceResult(o, { sameClock: false, phases, status, reason, workloadCpu, cpuAtExitMs });
     return { ...r, extra: details };
   }
 

@@ -155,13 +155,13 @@ export class NestedDriver implements Driver {
           return {
             available: false,
             reason: `the guest kernel ${image.kernel.version} has no ${missing.join(', ')} module: run \`tsbench kernel fetch\`, then \`tsbench image build\``,
-            ...(alone.details ? { details: alone.details } : {}),
+            details: alone.details,
           };
       } catch (e) {
         return {
           available: false,
           reason: `the image carries no container runtime (${describeError(e)}): run \`tsbench image build\``,
-          ...(alone.details ? { details: alone.details } : {}),
+          details: alone.details,
         };
       }
     }
