@@ -610,6 +610,8 @@ export class QemuDriver implements Driver {
   }
 
   async prepare(ctx: PrepareContext): Promise<void> {
+    // Refused before anything is read or booted; launches then size VMs by these limits (`sized` once).
+    this.sized(ctx.limits);
     this.limits = ctx.limits;
     try {
       this.boot = await resolveBoot(this.opts, this.profile);
@@ -617,7 +619,6 @@ export class QemuDriver implements Driver {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
-    this.sized(ctx.limits);
   }
 
   /**
@@ -651,7 +652,8 @@ export class QemuDriver implements Driver {
     const boot = this.boot as Boot;
     if (network !== undefined) await this.checkTap(network, boot);
     const limits = { ...this.limits, ...request.limits };
-    this.sized(limits);
+    // prepare() sized the run's limits; only another RAM asked for here is checked again.
+    if (memoryMiBFor(limits.memoryBytes) !== memoryMiBFor(this.limits.memoryBytes)) this.sized(limits);
     return this.start(request, boot, {
       cpus: limits.cpus,
       memoryBytes: limits.memoryBytes,
