@@ -138,7 +138,7 @@ export const limits: Scenario = {
       unit: 'CPUs',
       better: 'lower',
       description:
-        "CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance from ready to exit (cgroup / process accounting; a runtime's start inside the cgroup left out) ÷ host wall time from ready to exit; VMs: the guest's own stress-ng user+system time ÷ its real time",
+        "CPU: CPUs delivered to the busy loop — containers and native: the workload's host CPU time from the agent's ready to its end of the job, when it reaped the workload (the cgroup's; natively the workload's rusage; no runtime start or exit inside the window) ÷ that window; VMs: the guest's own stress-ng user+system time ÷ its real time",
     },
     {
       name: 'cpuQuotaCpus',
