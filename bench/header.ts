@@ -8,7 +8,7 @@
 import type { NamedImage } from '../core/load.js';
 import { SCHEMA_ID, SCHEMA_VERSION, type Host, type ImageInfo, type Result } from '../core/schema.js';
 import { toolVersion } from '../core/version.js';
-import type { Driver, Limits, Probe } from '../drivers/types.js';
+import type { Driver, Limits, Probe } from '../drivers/index.js';
 import type { ScenarioOptions } from './scenarios/types.js';
 
 export interface HeaderInput {

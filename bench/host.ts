@@ -6,9 +6,7 @@ import { readFile, access } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import si from 'systeminformation';
 import type { Host } from '../core/schema.js';
-import { hostEmulatedBy } from '../drivers/qemu/host.js';
-import { qemuVersion } from '../drivers/qemu/version.js';
-import { cgroupLayoutOf } from '../drivers/linux/cgroups.js';
+import { hostEmulatedBy, qemuVersion, cgroupLayoutOf } from '../drivers/index.js';
 
 export type CgroupLayout = Host['cgroup'];
 

@@ -16,35 +16,19 @@ import { readFile, readdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { UsageError } from '../core/errors.js';
-import { FREE_SPACE_RESERVE, MIN_CONTAINER_MEMORY_BYTES } from '../core/defaults.js';
+import { FREE_SPACE_RESERVE } from '../core/defaults.js';
 import { approxBytes, describeBytes, sizeFlagAtLeast } from '../core/units.js';
-import { CPU_PERIOD_US, MIN_CPU_QUOTA_US } from '../drivers/linux/cgroups.js';
-import type { Driver, Limits } from '../drivers/types.js';
+import { CPU_PERIOD_US, MIN_CPU_QUOTA_US, type Driver, type Limits } from '../drivers/index.js';
+import type { HostFacts, Meminfo } from './facts.js';
 import type { Given, PreflightContext, Scenario, ScenarioOptions } from './scenarios/types.js';
+
+export type { HostFacts, Meminfo };
 
 /** The smallest `--cpus` a cgroup quota can express (0.01 at a 100 ms period). */
 export const MIN_CPUS = MIN_CPU_QUOTA_US / CPU_PERIOD_US;
 
 /** Descriptors and tasks kept free beyond what the instances take (transient pipes of a launch, Node's own). */
 export const HEADROOM = { fds: 64, tasks: 64 } as const;
-
-/** What this host can give a run, as read now. */
-export interface HostFacts {
-  /** CPUs tsbench may use: os.availableParallelism() (the affinity mask), within its cgroup's cpuset. */
-  cpus: number;
-  /** The open-file limit of this process (Node raises the soft limit to the hard one at start) and how many are open. */
-  fds: { soft: number; hard: number; inUse: number };
-  /** The most tasks (processes and threads) that can exist, which setting says so, and how many exist. */
-  tasks: { limit: number; limitFrom: string; inUse: number };
-  /** /proc/meminfo's MemTotal and MemAvailable. */
-  memory: Meminfo;
-}
-
-/** The host's memory as /proc/meminfo says, in bytes. */
-export interface Meminfo {
-  totalBytes: number;
-  availableBytes: number;
-}
 
 /** Parses MemTotal and MemAvailable (kB) out of /proc/meminfo's text. Pure, for tests. */
 export function parseMeminfo(text: string): Meminfo {
@@ -213,7 +197,7 @@ export interface InstanceCost {
   fds: number;
   tasks: number;
   memoryBytes: number;
-  /** How the memory figure was chosen, for the message: "its 512 MiB of RAM", "about 4 MiB (measured)". */
+  /** How the memory figure was chosen, for the message: "its 256 MiB of RAM", "about 4 MiB (measured)". */
   memoryWhat: string;
 }
 
@@ -262,8 +246,8 @@ export function fdsNeeded(n: number, cost: InstanceCost, host: HostFacts): numbe
 
 /**
  * The checks every run gets: `--cpus` within the host's CPUs and at least what a cgroup quota can
- * express; `--memory` at least what an instance of each target runs with (containers
- * MIN_CONTAINER_MEMORY_BYTES, VMs what their driver says). Limits are echoed as they were given.
+ * express; `--memory` at least what an instance of each target runs with, as its driver says
+ * (`Capabilities.minMemory`). Limits are echoed as they were given.
  */
 export async function checkLimits(limits: Limits, given: Given, drivers: ReadonlyMap<string, Driver>, host: HostFacts): Promise<void> {
   if (limits.cpus !== undefined) {
@@ -280,15 +264,7 @@ export async function checkLimits(limits: Limits, given: Given, drivers: Readonl
   if (limits.memoryBytes !== undefined) {
     const text = given.memory ?? describeBytes(limits.memoryBytes);
     for (const [name, d] of drivers) {
-      const min =
-        d.isolation === 'container'
-          ? {
-              bytes: MIN_CONTAINER_MEMORY_BYTES,
-              why: `a container instance needs at least ${describeBytes(MIN_CONTAINER_MEMORY_BYTES)} (measured: runc's does not start with less)`,
-            }
-          : d.isolation === 'vm'
-            ? await d.minMemory?.()
-            : undefined;
+      const min = d.capabilities.minMemory;
       if (min !== undefined && limits.memoryBytes < min.bytes)
         throw new UsageError(`--memory ${text} is too little for ${name}: ${min.why}; pass --memory ${sizeFlagAtLeast(min.bytes)} or more`);
     }

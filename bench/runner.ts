@@ -14,7 +14,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
-import type { Driver, Limits, Probe } from '../drivers/types.js';
+import type { Driver, Limits, Probe } from '../drivers/index.js';
 import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import type { Host, ImageInfo, Result, ScenarioResult, TargetResult } from '../core/schema.js';

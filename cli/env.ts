@@ -4,8 +4,7 @@
  * driver option (drivers/types.ts `DriverOptions`). README.md lists them.
  */
 import { UsageError } from '../core/errors.js';
-import { MACHINES } from '../drivers/qemu/cmdline.js';
-import type { DriverOptions } from '../drivers/types.js';
+import { MACHINES, type DriverOptions } from '../drivers/index.js';
 
 /** Every variable, with what it sets, for the README and `--help`. */
 export const ENVIRONMENT = {

@@ -5,8 +5,7 @@
  * unavailable without --allow-missing; 2 usage errors; 130 interrupted.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { createDriver, listTargets, parseTargets } from '../drivers/registry.js';
-import type { Driver } from '../drivers/types.js';
+import { createDriver, listTargets, parseTargets, type Driver, DEFAULT_IMAGE, IMAGE_NAMES, imageWords, type ImageName } from '../drivers/index.js';
 import { UsageError, describeError } from '../core/errors.js';
 import { DEFAULT_MEMORY_BYTES } from '../core/defaults.js';
 import { withInterrupts } from '../core/exit.js';
@@ -20,7 +19,6 @@ import { registerVerifyCommand } from './commands/verify.js';
 import { execCommand, type ExecFlags } from './commands/exec.js';
 import { ENVIRONMENT, debugFromEnv } from './env.js';
 import { registerImageCommands } from './commands/image.js';
-import { DEFAULT_IMAGE, IMAGE_NAMES, imageWords, type ImageName } from '../drivers/image/index.js';
 import { givenSize, imageName, nonNegativeInt, positiveInt, positiveNumber, size } from './options.js';
 import { probeAll } from '../bench/runner.js';
 import { DEFAULT_MAX_RUNS } from './until-decided.js';

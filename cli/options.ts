@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { GiB, KiB, MiB, TiB } from '../core/units.js';
-import { parseImageName, type ImageName } from '../drivers/image/names.js';
+import { parseImageName, type ImageName } from '../drivers/index.js';
 
 export function positiveInt(flag: string, example: string) {
   return (value: string): number => {

@@ -1,6 +1,6 @@
 /** Progress on stderr: a run's (scenario, target, sample i/N, ETA) and the lean kernel build's. */
 import type { Progress } from '../bench/runner.js';
-import type { LeanKernelProgress } from '../drivers/image/lean-kernel.js';
+import type { LeanKernelProgress } from '../drivers/index.js';
 
 /** A one-line progress display of a run on a terminal: scenario, target, sample i/N, ETA. Silent elsewhere. */
 export function progressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; clear: () => void } {

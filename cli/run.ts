@@ -7,17 +7,25 @@
  * from a results file, and looks at the probed host before the first sample.
  */
 import { basename, resolve } from 'node:path';
-import { bootId } from '../drivers/qemu/host.js';
-import { latestVerdictThisBoot } from '../drivers/qemu/verdict.js';
-import { createDriver, parseTargets } from '../drivers/registry.js';
-import type { Driver, DriverOptions, Limits, Probe } from '../drivers/types.js';
+import {
+  bootId,
+  latestVerdictThisBoot,
+  createDriver,
+  parseTargets,
+  type Driver,
+  type DriverOptions,
+  type Limits,
+  type Probe,
+  IMAGE_NAMES,
+  loadImage,
+  type ImageName,
+} from '../drivers/index.js';
 import { toTable } from '../reports/table.js';
 import { UsageError, describeError } from '../core/errors.js';
 import { EXIT_INTERRUPTED, withInterrupts } from '../core/exit.js';
 import type { Host } from '../core/schema.js';
 import { driverOptionsFromEnv } from './env.js';
 import { hostDimensions } from '../bench/host.js';
-import { IMAGE_NAMES, loadImage, type ImageName } from '../drivers/image/index.js';
 import type { GivenSize } from './options.js';
 import { progressPrinter } from './progress.js';
 import { ResultWriter, defaultOutDir, ensureDir, resultPaths, type ResultPaths } from './results.js';

@@ -11,10 +11,20 @@ import type { Capabilities, Driver, Instance, LaunchRequest, Probe } from './typ
 
 export class NativeDriver implements Driver {
   readonly name = 'native';
-  readonly description = 'the workload as a plain host process (the baseline)';
-  readonly isolation = 'none' as const;
-  /** A host process: no limits, nothing to bind, the host's network. */
-  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false, network: ['host'] };
+  /** A host process: no limits, nothing to bind, the host's network and files; the workload's CPU is its own rusage. */
+  readonly capabilities: Capabilities = {
+    limits: { cpus: false, memoryBytes: false, pids: false },
+    reportsOom: false,
+    volumes: false,
+    network: ['host'],
+    sharesHost: true,
+    memoryLimit: 'none',
+    cpuAccounting: 'host',
+    dataDisk: false,
+    // The launcher and the agent (bench/scenarios/density.ts).
+    hostTasks: 2,
+    stopTimeoutMs: 30_000,
+  };
   private readonly running = new Set<LaunchedProcess>();
 
   async probe(): Promise<Probe> {
@@ -35,9 +45,11 @@ export class NativeDriver implements Driver {
     const proc = new LaunchedProcess({
       target: this.name,
       argv: [binPath('tsbench-agent'), ...jobArgv(request.job)],
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      signal: request.signal,
+      onOutput: request.onOutput,
+      onStderr: request.onStderr,
+      // On the host's own kernel the agent's rusage of the workload it reaped is the workload's host CPU, exactly.
+      workloadCpu: request.workloadCpu ? 'rusage' : undefined,
     });
     this.running.add(proc);
     void proc.done.then(() => this.running.delete(proc));

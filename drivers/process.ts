@@ -14,7 +14,8 @@ import { atExit } from '../core/exit.js';
 import { ownerEnv } from './ownership.js';
 import { nsToMs } from '../core/units.js';
 import { parseAgentLine, parseLauncherLine, type AgentEvent } from './protocol.js';
-import type { Accounting, Instance, InstanceResult, InstanceStatus, Phase } from './types.js';
+import { processesFootprint, type CpuMeter } from './linux/measure.js';
+import type { Accounting, Footprint, Instance, InstanceResult, InstanceStatus, Phase, WorkloadCpu } from './types.js';
 
 /** Absolute path of one of tsbench's compiled C programs (dist/bin). */
 export function binPath(name: string): string {
@@ -44,6 +45,12 @@ export interface ProcessSpec {
   onStderr?: (line: string) => void;
   /** How many raw output lines to keep for error messages. @default 20 */
   tailLines?: number;
+  /**
+   * `LaunchRequest.workloadCpu`: how the instance's host CPU is read when the agent's `ready` line and its
+   * `end` line arrive (a cgroup's, a qemu's), or `rusage`: the agent's own report of the workload it reaped is
+   * that CPU (a workload on the host's kernel, natively). Nothing is read when it is undefined.
+   */
+  workloadCpu?: CpuMeter | 'rusage';
 }
 
 /** Everything observed about one launched process, clock values in CLOCK_MONOTONIC ns. */
@@ -65,6 +72,13 @@ export interface ProcessOutcome {
   agentReadyNs?: bigint;
   readyReceivedNs?: bigint;
   agentExitCode?: number;
+  /** The agent's `end`: it reaped the job's workload (agent clock). */
+  agentEndNs?: bigint;
+  /** The agent's rusage of the reaped workload. */
+  jobRusage?: { userUs: number; systemUs: number; maxRssKb: number };
+  /** `ProcessSpec.workloadCpu`'s readings when `ready` and `end` arrived, in ms of CPU. */
+  cpuAtReadyMs?: number;
+  cpuAtEndMs?: number;
   /** The agent's `mark` events in order (agent clock), e.g. a container started inside a VM. */
   marks?: { name: string; monoNs: bigint }[];
   agentErrors: string[];
@@ -124,7 +138,7 @@ export class LaunchedProcess {
       buffer: false,
       reject: false,
       cleanup: false,
-      ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+      cwd: spec.cwd,
       ...(spec.env ? { env: { ...spec.env, ...owner }, extendEnv: false } : { env: owner }),
     });
     this.pid = sub.pid;
@@ -140,6 +154,8 @@ export class LaunchedProcess {
     });
     this.ready.catch(() => {});
 
+    const meter = typeof spec.workloadCpu === 'function' ? spec.workloadCpu : undefined;
+    const readings: Promise<void>[] = [];
     const keep = spec.tailLines ?? 20;
     const pushTail = (line: string): void => {
       this.outcome.tail.push(line);
@@ -159,6 +175,11 @@ export class LaunchedProcess {
           o.agentReadyNs = ev.monoNs;
           o.readyReceivedNs = process.hrtime.bigint();
           resolveReady();
+          if (meter) readings.push(meter().then((ms) => void (o.cpuAtReadyMs = ms)));
+          break;
+        case 'end':
+          o.agentEndNs ??= ev.monoNs;
+          if (meter && readings.length === 1) readings.push(meter().then((ms) => void (o.cpuAtEndMs = ms)));
           break;
         case 'meminfo':
           o.meminfo = { totalKb: ev.totalKb, availableKb: ev.availableKb };
@@ -172,6 +193,7 @@ export class LaunchedProcess {
           spec.onStderr?.(ev.text);
           break;
         case 'rusage':
+          o.jobRusage ??= { userUs: ev.userUs, systemUs: ev.systemUs, maxRssKb: ev.maxRssKb };
           break;
         case 'error':
           o.agentErrors.push(ev.message);
@@ -243,6 +265,7 @@ export class LaunchedProcess {
     this.done = (async () => {
       const result = await sub;
       await streams;
+      await Promise.all(readings);
       this.exited = true;
       live.delete(this);
       // The launcher is gone; kill anything of its group a workload left behind.
@@ -258,6 +281,11 @@ export class LaunchedProcess {
       rejectReady(new Error(readyFailure(o, spec.target)));
       return o;
     })();
+  }
+
+  /** How the instance's workload CPU is read (`ProcessSpec.workloadCpu`). */
+  get workloadCpu(): ProcessSpec['workloadCpu'] {
+    return this.spec.workloadCpu;
   }
 
   /** The pid of the process the launcher started (the agent, qemu, a container's init), once known. */
@@ -322,7 +350,19 @@ export function describeOutcome(o: ProcessOutcome): string {
  */
 export function toInstanceResult(
   o: ProcessOutcome,
-  opts: { sameClock: boolean; accounting?: Accounting; phases?: Phase[]; status?: InstanceStatus; reason?: string },
+  opts: {
+    sameClock: boolean;
+    accounting?: Accounting;
+    phases?: Phase[];
+    status?: InstanceStatus;
+    reason?: string;
+    workloadCpu?: ProcessSpec['workloadCpu'];
+    /**
+     * The meter's reading when the instance's process exited, for when it could no longer read at the agent's `end`
+     * (a VM whose qemu exits right after it: the launcher's rusage of qemu); it counts that little exit as the workload's.
+     */
+    cpuAtExitMs?: number;
+  },
 ): InstanceResult {
   const start = o.startNs ?? o.requestedNs;
   const readyNs = opts.sameClock ? o.agentReadyNs : o.readyReceivedNs;
@@ -334,34 +374,52 @@ export function toInstanceResult(
     accounting.cpuSystemMs = o.rusage.systemUs / 1000;
     accounting.peakMemoryBytes ??= o.rusage.maxRssKb * 1024;
   }
+  const rusage = o.jobRusage && { userMs: o.jobRusage.userUs / 1000, systemMs: o.jobRusage.systemUs / 1000, maxRssBytes: o.jobRusage.maxRssKb * 1024 };
   return {
     status,
     exitCode: o.agentExitCode ?? o.exitCode,
-    ...(status === 'ok' ? {} : { reason: opts.reason ?? reason }),
+    reason: status === 'ok' ? undefined : (opts.reason ?? reason),
     timeline: {
       harnessMs: o.startNs === undefined ? 0 : nsToMs(o.startNs - o.requestedNs),
-      ...(readyNs === undefined ? {} : { toReadyMs: nsToMs(readyNs - start) }),
-      ...(o.endNs === undefined ? {} : { toExitMs: nsToMs(o.endNs - start) }),
+      toReadyMs: readyNs === undefined ? undefined : nsToMs(readyNs - start),
+      toExitMs: o.endNs === undefined ? undefined : nsToMs(o.endNs - start),
       phases: opts.phases ?? [],
     },
     accounting,
     stdout: o.stdout,
     stderr: o.stderr,
-    ...(o.meminfo ? { guestMemory: o.meminfo } : {}),
+    guestMemory: o.meminfo,
     tail: o.tail,
+    workloadCpu: workloadCpuOf(o, opts.workloadCpu, rusage, opts.cpuAtExitMs),
+    rusage,
   };
 }
 
-/** Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. */
+/** The workload's CPU from ready to its end (`InstanceResult.workloadCpu`), from the meter's two readings or the agent's rusage. */
+function workloadCpuOf(o: ProcessOutcome, how: ProcessSpec['workloadCpu'], rusage: InstanceResult['rusage'], atExitMs?: number): WorkloadCpu | undefined {
+  if (how === undefined || o.agentReadyNs === undefined || o.agentEndNs === undefined) return undefined;
+  const windowMs = nsToMs(o.agentEndNs - o.agentReadyNs);
+  if (how === 'rusage') return rusage && { hostCpuMs: rusage.userMs + rusage.systemMs, windowMs };
+  const end = o.cpuAtEndMs ?? atExitMs;
+  if (o.cpuAtReadyMs === undefined || end === undefined) return undefined;
+  return { hostCpuMs: Math.max(0, end - o.cpuAtReadyMs), windowMs };
+}
+
+/**
+ * Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. Its
+ * footprint is the PSS of its host pids (a driver whose instance has more to say replaces `footprint`).
+ */
 export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
   const result = proc.done.then(async (o) => {
-    const r = toInstanceResult(o, { sameClock: true });
+    const r = toInstanceResult(o, { sameClock: true, workloadCpu: proc.workloadCpu });
     return finish ? finish(r) : r;
   });
+  // The workload's memory is the agent's and its children's, not the launcher's.
+  const hostPids = (): number[] => [proc.childPid ?? proc.pid].filter((p): p is number => p !== undefined);
   return {
     target,
-    // The workload's memory is the agent's and its children's, not the launcher's.
-    hostPids: () => [proc.childPid ?? proc.pid].filter((p): p is number => p !== undefined),
+    hostPids,
+    footprint: (): Promise<Footprint | undefined> => processesFootprint(hostPids()),
     ready: proc.ready,
     result,
     stop: async () => {

@@ -21,6 +21,8 @@ export function jobArgv(job: Job): string[] {
 export type AgentEvent =
   | { kind: 'init'; monoNs: bigint }
   | { kind: 'ready'; monoNs: bigint }
+  /** The agent reaped the job's workload: the end of its CPU window (`InstanceResult.workloadCpu`). */
+  | { kind: 'end'; monoNs: bigint }
   | { kind: 'meminfo'; totalKb: number; availableKb: number }
   | { kind: 'out'; text: string }
   | { kind: 'err'; text: string }
@@ -47,6 +49,7 @@ export function parseAgentLine(line: string): AgentEvent | undefined {
   switch (verb) {
     case 'init':
     case 'ready':
+    case 'end':
       return DECIMAL.test(fields[0] ?? '') ? { kind: verb, monoNs: BigInt(fields[0] as string) } : undefined;
     case 'meminfo': {
       const v = ints(2);

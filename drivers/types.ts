@@ -7,7 +7,9 @@
  * is idempotent and safe to call at any point, including from a signal handler.
  */
 
-import type { Ms } from '../core/units.js';
+import { tmpdir } from 'node:os';
+import { MIN_CONTAINER_MEMORY_BYTES } from '../core/defaults.js';
+import { describeBytes, type Ms } from '../core/units.js';
 import type { ImageName } from './image/names.js';
 
 export type { Ms };
@@ -89,11 +91,13 @@ export interface LaunchRequest {
    */
   measureUpper?: boolean;
   /**
-   * Linux containers (docker and podman too): read the instance cgroup's CPU time once it is ready, into `extra.cgroupCpuMsAtReady`, so
-   * that the workload's share of the cgroup's time can leave out the runtime's own start inside the cgroup (runc's
-   * init is in it; under emulation it is a visible share). Others ignore it. @default false
+   * Measure the host CPU the workload consumes from its `ready` to the end of its job (`InstanceResult.workloadCpu`):
+   * the driver reads its own host-side CPU figure when the agent's `ready` line arrives and again when its `end`
+   * line does (the agent writes it when it has reaped the workload, before it exits), so that neither the
+   * runtime's own start inside the instance (runc's init in the cgroup) nor its exit (a CLI's, a daemon's event)
+   * is in the window. Reading costs a few file reads after ready, outside the launcher's clock. @default false
    */
-  cpuAtReady?: boolean;
+  workloadCpu?: boolean;
   /** Called with each line of the workload's stdout as it arrives. */
   onOutput?: (line: string) => void;
   /** Called with each line of the workload's stderr as it arrives. */
@@ -134,6 +138,44 @@ export interface Accounting {
 
 export type InstanceStatus = 'ok' | 'failed' | 'oom-killed' | 'timeout' | 'killed';
 
+/**
+ * The host CPU an instance's workload consumed from its `ready` to the end of its job (`LaunchRequest.workloadCpu`),
+ * each driver by its own accounting: a container's cgroup (user + system), a VM's qemu process (all its threads:
+ * the vCPUs and the VMM's own work), natively the agent's report of the job (the kernel's rusage of the reaped workload).
+ */
+export interface WorkloadCpu {
+  /** Host CPU time (user + system) in the window. */
+  hostCpuMs: Ms;
+  /** The window: the agent's `ready` to its `end`, on the instance's own clock (a guest's runs at host rate). */
+  windowMs: Ms;
+}
+
+/** The agent's rusage of the job's workload (getrusage of the reaped tool, as its kernel accounts it: a guest's inside a VM). */
+export interface JobRusage {
+  userMs: Ms;
+  systemMs: Ms;
+  maxRssBytes: number;
+}
+
+/**
+ * What an idle instance costs the host in memory, read while it runs (`Instance.footprint`), each driver its own
+ * way: the PSS of its host processes (/proc/<pid>/smaps_rollup: natively the agent; a container's processes in its
+ * cgroup), with a container's cgroup usage beside it; a VM's qemu from one reading of /proc/<pid>/smaps, split
+ * into the guest RAM it has touched and the VMM's own overhead (drivers/qemu/memory.ts).
+ */
+export interface Footprint {
+  /** PSS of the instance's host processes, in bytes; 0 for processes already gone. */
+  pssBytes: number;
+  /** Containers: the cgroup's memory usage (memory.usage_in_bytes v1 / memory.current v2), page cache included. */
+  cgroupUsageBytes?: number;
+  /** VMs: PSS of the guest RAM mapping: the guest memory that has entered host RAM. */
+  guestRamTouchedBytes?: number;
+  /** VMs: pssBytes − guestRamTouchedBytes, the VMM's own memory. */
+  vmmOverheadBytes?: number;
+  /** What explains the figures, for a sample's `extra` (a VM's split: `{ vmMemory: … }`). */
+  extra?: Record<string, unknown>;
+}
+
 export interface InstanceResult {
   status: InstanceStatus;
   /** The workload's exit code as the agent reported it (128+n for signal n). */
@@ -149,6 +191,10 @@ export interface InstanceResult {
   guestMemory?: { totalKb: number; availableKb: number };
   /** Last lines of raw output (VM console, agent), for error messages. */
   tail: string[];
+  /** Where `LaunchRequest.workloadCpu` asked for it and both readings were taken: the workload's host CPU from ready to its end. */
+  workloadCpu?: WorkloadCpu;
+  /** The agent's rusage of an `exec` job's workload, where it reported one. */
+  rusage?: JobRusage;
   /** Target-specific facts recorded with the sample, e.g. a VM's accelerator and QEMU argv. */
   extra?: Record<string, unknown>;
 }
@@ -157,6 +203,8 @@ export interface Instance {
   readonly target: string;
   /** Host pids whose memory belongs to this instance (for PSS). */
   hostPids(): number[];
+  /** Its host memory now (see `Footprint`); undefined when it cannot be read (the instance is gone). */
+  footprint(): Promise<Footprint | undefined>;
   /** Resolves when the workload reported ready; rejects if it exits or fails first. */
   readonly ready: Promise<void>;
   /** Resolves when the instance is gone and cleaned up; never rejects. */
@@ -173,13 +221,18 @@ export interface PrepareContext {
   signal?: AbortSignal;
 }
 
-export type Isolation = 'none' | 'container' | 'vm';
+/** `Capabilities.minMemory`: the least memory limit and, in a few words, what needs it. */
+export interface MinMemory {
+  bytes: number;
+  why: string;
+}
 
 /**
  * What a target does beyond the core (launch → ready → exit, a failing job
- * reported as failed, nothing left behind): the driver contract suite
- * (test/contract.test.ts) checks every capability a driver declares and skips,
- * saying so, what it declares it lacks.
+ * reported as failed, nothing left behind), and how what it measures is to be
+ * read: the driver contract suite (test/contract.test.ts) checks every
+ * capability a driver declares and skips, saying so, what it declares it lacks.
+ * Scenarios ask these, never which kind of target it is.
  */
 export interface Capabilities {
   /** Which `Limits` it enforces: a cgroup quota/limit for containers, vCPUs and RAM for VMs. */
@@ -190,15 +243,71 @@ export interface Capabilities {
   volumes: boolean;
   /** The `LaunchRequest.network` kinds it takes. */
   network: readonly NetworkKind[];
+  /**
+   * The workload is a plain host process: the host's filesystem, network and processes, no limits (native,
+   * the baseline every other target is compared with). Its figures stand for the host's own.
+   */
+  sharesHost: boolean;
+  /**
+   * How a memory limit is enforced, and so what its figures mean: `cgroup`, the host's memory cgroup (its peak
+   * in `Accounting.peakMemoryBytes`, its OOM kills reported); `ram`, the instance's own RAM (a VM: the guest
+   * kernel OOM-kills inside it, the host sees none; the instance takes all of it from the host); `none`, unconfined.
+   */
+  memoryLimit: 'cgroup' | 'ram' | 'none';
+  /**
+   * Where the workload's own CPU time is accounted: `host`, the host's accounting of the instance
+   * (`InstanceResult.workloadCpu`: its cgroup, its processes); `guest`, only inside (a VM: the host sees the
+   * VMM's CPU, the vCPUs' and its own, which `workloadCpu` reports beside).
+   */
+  cpuAccounting: 'host' | 'guest';
+  /** A fresh ext4 data disk at /data can be attached (`LaunchRequest.dataDiskBytes`): a VM's storage. */
+  dataDisk: boolean;
+  /**
+   * The instance has an overlay root whose writable upper layer can be put on the host's disk
+   * (`LaunchRequest.upper: 'disk'`): the host directory that layer is written under. Undefined without one.
+   */
+  upperDiskDir?: string;
+  /** Host tasks (processes and threads) one idle instance runs besides its vCPUs (measured, see bench/scenarios/density.ts). */
+  hostTasks: number;
+  /** How long an instance may take to be gone after `stop()`, in ms (a VM shuts its guest down). */
+  stopTimeoutMs: number;
+  /** The least memory limit an instance runs with, and why; undefined where none is known. */
+  minMemory?: MinMemory;
 }
 
-/** A Linux container's capabilities: cgroup limits, the cgroup's OOM count, bind mounts. */
+/** A Linux container's capabilities: cgroup limits, the cgroup's OOM count, bind mounts, an overlay root. */
 export const CONTAINER_CAPABILITIES: Capabilities = {
   limits: { cpus: true, memoryBytes: true, pids: true },
   reportsOom: true,
   volumes: true,
   network: ['host', 'netns'],
+  sharesHost: false,
+  memoryLimit: 'cgroup',
+  cpuAccounting: 'host',
+  dataDisk: false,
+  upperDiskDir: tmpdir(),
+  hostTasks: 3,
+  stopTimeoutMs: 30_000,
+  minMemory: {
+    bytes: MIN_CONTAINER_MEMORY_BYTES,
+    why: `a container instance needs at least ${describeBytes(MIN_CONTAINER_MEMORY_BYTES)} (measured: runc's does not start with less)`,
+  },
 };
+
+/**
+ * The limits an instance of this driver runs with when `requested` are asked for: `Driver.limitsFor` where
+ * the driver maps them itself (a VM: vCPUs rounded up, its RAM with its default), else each requested limit
+ * the capabilities say it enforces, as it was asked (a cgroup's quota and limit); nothing for an unconfined target.
+ */
+export function appliedLimits(driver: Pick<Driver, 'capabilities' | 'limitsFor'>, requested: Limits): Limits {
+  if (driver.limitsFor) return driver.limitsFor(requested);
+  const enforced = driver.capabilities.limits;
+  return {
+    cpus: enforced.cpus ? requested.cpus : undefined,
+    memoryBytes: enforced.memoryBytes ? requested.memoryBytes : undefined,
+    pids: enforced.pids ? requested.pids : undefined,
+  };
+}
 
 /** The guest kernel to boot instead of the one `tsbench kernel fetch` cached. */
 export interface KernelChoice {
@@ -254,28 +363,20 @@ export interface DriverOptions {
   image?: ImageName;
 }
 
-/** `Driver.minMemory`: the least memory limit and, in a few words, what needs it. */
-export interface MinMemory {
-  bytes: number;
-  why: string;
-}
-
 export interface Driver {
   /** The target's name: `TARGET` for the lean image, `TARGET@IMAGE` for another (drivers/image/names.ts). */
   readonly name: string;
   /** The workload image its instances run; undefined for a target that runs none (native). */
   readonly imageName?: ImageName;
-  readonly description: string;
-  readonly isolation: Isolation;
   readonly capabilities: Capabilities;
   /** Whether the target can run here, and why not. Aborting `signal` ends a probe that launches something (a kvm probe boot). */
   probe(signal?: AbortSignal): Promise<Probe>;
   /**
-   * The least memory limit an instance can run with, and why, where the driver knows one (a VM: its
-   * initramfs unpacked in guest RAM); read before anything is created, to refuse a `--memory` below it.
-   * Creates nothing; undefined when it cannot tell (e.g. no image yet: the probe says so).
+   * The limits an instance runs with when `requested` are asked for, as applied (a VM: vCPUs rounded up, its
+   * RAM, the default RAM where none is asked); read them through `appliedLimits`, which gives a driver without
+   * this method its enforced limits as asked. Pure: creates nothing.
    */
-  minMemory?(): Promise<MinMemory | undefined>;
+  limitsFor?(requested: Limits): Limits;
   prepare(ctx: PrepareContext): Promise<void>;
   launch(request: LaunchRequest): Promise<Instance>;
   teardown(): Promise<void>;

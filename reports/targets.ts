@@ -3,7 +3,7 @@
  * target `TARGET` running another image than the lean one, shown as its own
  * series right after its lean twin, in a shade of the twin's colour.
  */
-import { targetParts } from '../drivers/image/names.js';
+import { targetParts } from '../drivers/index.js';
 
 /**
  * The items in their order, except that each `TARGET@IMAGE` moves right after the last

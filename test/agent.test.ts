@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { agentBinary } from '../drivers/image/index.js';
+import { parseAgentLine } from '../drivers/protocol.js';
 
 /** The PATH the agent gives a job whose environment has none (as Docker's default). */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -42,6 +43,11 @@ async function waitFor(proc: ResultPromise, verb: string): Promise<void> {
   });
 }
 
+test('the end of the job parses as the agent wrote it', () => {
+  assert.deepEqual(parseAgentLine('@tsb end 123'), { kind: 'end', monoNs: 123n });
+  assert.equal(parseAgentLine('@tsb end x'), undefined);
+});
+
 test('noop reports init, ready and exit 0 in order, with monotonic times inside the host clock window', async () => {
   const before = process.hrtime.bigint();
   const result = await agent(['noop']);
@@ -59,14 +65,21 @@ test('noop reports init, ready and exit 0 in order, with monotonic times inside 
   assert.deepEqual(ev[2]?.args, ['0']);
 });
 
-test('exec reframes the tool stdout and stderr, reports rusage and forwards the exit code', async () => {
+test('exec reframes the tool stdout and stderr, marks the end of the job, reports rusage and forwards the exit code', async () => {
+  const before = process.hrtime.bigint();
   const result = await agent(['exec', '/bin/sh', '-c', 'echo hi; echo oops >&2; exit 3']);
+  const after = process.hrtime.bigint();
   assert.equal(result.exitCode, 3);
   const ev = events(result.stdout);
   assert.deepEqual(
     ev.map((e) => e.verb).filter((v) => v !== 'out' && v !== 'err'),
-    ['init', 'ready', 'rusage', 'exit'],
+    ['init', 'ready', 'end', 'rusage', 'exit'],
   );
+  // The end of the job: the tool reaped, after its last output, on the host's clock (native).
+  const ready = BigInt(ev.find((e) => e.verb === 'ready')?.args[0] ?? '0');
+  const end = BigInt(ev.find((e) => e.verb === 'end')?.args[0] ?? '0');
+  assert.ok(before <= ready && ready < end && end <= after, `${before} <= ${ready} < ${end} <= ${after}`);
+  assert.ok(ev.findIndex((e) => e.verb === 'end') > ev.findIndex((e) => e.text === 'err oops'), 'end comes after the output');
   assert.ok(ev.some((e) => e.text === 'out hi'));
   assert.ok(ev.some((e) => e.text === 'err oops'));
   const rusage = ev.find((e) => e.verb === 'rusage');

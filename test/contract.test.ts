@@ -3,7 +3,8 @@
  * launch → ready → exit, a failing job reported as a failure, output, stop and
  * kill, an interrupted launch, and nothing left behind; then each capability the
  * driver declares (limits, OOM reported, volumes, the networks it takes), skipping, and saying so, what
- * it declares it lacks. A target whose probe says it cannot run here is skipped
+ * it declares it lacks; and the measurements every instance reports (its footprint, its workload's CPU
+ * from ready to the job's end, the agent's rusage, its limits as applied). A target whose probe says it cannot run here is skipped
  * whole, with the probe's reason. Per-driver test files keep only what is
  * specific to one driver.
  *
@@ -13,12 +14,21 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDriver, listTargets } from '../drivers/registry.js';
 import { makeNetwork, type NetPath } from '../drivers/linux/network.js';
-import type { Driver, Instance, InstanceResult, LaunchRequest, Limits, NetworkKind, Probe } from '../drivers/types.js';
+import {
+  appliedLimits,
+  type Driver,
+  type Instance,
+  type InstanceResult,
+  type LaunchRequest,
+  type Limits,
+  type NetworkKind,
+  type Probe,
+} from '../drivers/types.js';
 import { groupsOf, leftovers, settledLeftovers, tempEntries } from './helpers/leftovers.js';
 
 const MiB = 2 ** 20;
@@ -83,11 +93,12 @@ test('every unavailable target says why', () => {
 for (const { name, driver, probe } of targets) {
   const caps = driver.capabilities;
   const limits: Limits = {
-    ...(caps.limits.memoryBytes ? { memoryBytes: LIMITS.memoryBytes } : {}),
-    ...(caps.limits.cpus ? { cpus: LIMITS.cpus } : {}),
-    ...(caps.limits.pids ? { pids: LIMITS.pids } : {}),
+    memoryBytes: caps.limits.memoryBytes ? LIMITS.memoryBytes : undefined,
+    cpus: caps.limits.cpus ? LIMITS.cpus : undefined,
+    pids: caps.limits.pids ? LIMITS.pids : undefined,
   };
-  const declaresLimits = Object.keys(limits).length > 0;
+  const declaresLimits = caps.limits.memoryBytes || caps.limits.cpus || caps.limits.pids;
+  const applied = appliedLimits(driver, limits);
   const lacks = (what: string): string => `${name} declares no ${what}`;
 
   describe(name, { skip: probe.available ? false : `${name} unavailable: ${probe.reason ?? '(no reason given)'}` }, () => {
@@ -109,9 +120,12 @@ for (const { name, driver, probe } of targets) {
     let reportResult: Promise<InstanceResult> | undefined;
     function report(): Promise<InstanceResult> {
       const script = declaresLimits ? `${REPORT_LIMITS}\n${OUTPUT_THEN_FAIL}` : OUTPUT_THEN_FAIL;
-      reportResult ??= launch({ job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', script] }, limits, onOutput: (l) => streamed.push(l) }).then(
-        (i) => i.result,
-      );
+      reportResult ??= launch({
+        job: { kind: 'exec', argv: ['/bin/busybox', 'sh', '-c', script] },
+        limits,
+        onOutput: (l) => streamed.push(l),
+        workloadCpu: true,
+      }).then((i) => i.result);
       return reportResult;
     }
     async function reported(): Promise<Map<string, string>> {
@@ -152,10 +166,33 @@ for (const { name, driver, probe } of targets) {
       assert.deepEqual(mine(r.stderr), ['contract-err']);
     });
 
+    test('an exec job reports its workload’s CPU from ready to the end of the job, and the agent’s rusage', async () => {
+      const r = await report();
+      assert.ok(r.workloadCpu, `no workloadCpu: ${detail(r)}`);
+      const { hostCpuMs, windowMs } = r.workloadCpu;
+      assert.ok(windowMs > 0 && windowMs <= (r.timeline.toExitMs ?? Infinity), `window ${windowMs} ms, exit at ${r.timeline.toExitMs} ms`);
+      assert.ok(hostCpuMs >= 0 && hostCpuMs <= windowMs * availableParallelism() + 20, `${hostCpuMs} ms of CPU in ${windowMs} ms`);
+      assert.ok(r.rusage && r.rusage.maxRssBytes > 0 && r.rusage.userMs >= 0 && r.rusage.systemMs >= 0, JSON.stringify(r.rusage));
+    });
+
+    test('the limits as applied are those asked for, as the driver enforces them', () => {
+      for (const k of ['cpus', 'memoryBytes', 'pids'] as const) {
+        if (!caps.limits[k]) assert.equal(applied[k], undefined, `${k} is not enforced, so not applied`);
+        else if (caps.memoryLimit === 'ram' && k !== 'pids') assert.ok((applied[k] ?? 0) >= (limits[k] ?? 0), `${k}: ${applied[k]} for ${limits[k]}`);
+        else assert.equal(applied[k], limits[k], k);
+      }
+      if (caps.minMemory) assert.ok(caps.minMemory.bytes > 0 && caps.minMemory.why.length > 0);
+    });
+
     test('a sleep job stays ready until stop() ends it ok, and leaves nothing behind', async () => {
       const instance = await launch({ job: { kind: 'sleep' } });
       const seen = await readyAndWatched(instance);
       assert.ok(instance.hostPids().length > 0, 'a running instance names its host processes');
+      const footprint = await instance.footprint();
+      assert.ok(footprint && footprint.pssBytes > 0, `a running instance has a footprint: ${JSON.stringify(footprint)}`);
+      if (caps.memoryLimit === 'cgroup') assert.ok((footprint.cgroupUsageBytes ?? 0) > 0, 'and a cgroup its usage');
+      if (caps.memoryLimit === 'ram' && footprint.guestRamTouchedBytes !== undefined)
+        assert.equal(footprint.guestRamTouchedBytes + (footprint.vmmOverheadBytes ?? NaN), footprint.pssBytes, 'guest RAM and VMM overhead add up');
       await instance.stop();
       const r = await instance.result;
       assert.equal(r.status, 'ok', detail(r));
@@ -200,7 +237,7 @@ for (const { name, driver, probe } of targets) {
         async () => {
           const kv = await reported();
           const cgroup = kv.get('cgroup.memory.max') ?? kv.get('cgroup.memory.limit_in_bytes');
-          if (driver.isolation === 'vm') {
+          if (caps.memoryLimit === 'ram') {
             // The guest kernel keeps some of the RAM for itself: MemTotal is a little less than asked.
             const kb = Number(kv.get('memtotal-kb'));
             assert.ok(
@@ -222,7 +259,7 @@ for (const { name, driver, probe } of targets) {
             ? (kv.get('cgroup.cpu.max') ?? '').split(' ').map(Number)
             : [Number(kv.get('cgroup.cpu.cfs_quota_us')), Number(kv.get('cgroup.cpu.cfs_period_us'))];
           const hasQuota = quota !== undefined && Number.isFinite(quota) && quota > 0;
-          if (driver.isolation === 'vm') assert.equal(Number(kv.get('nproc')), Math.ceil(LIMITS.cpus), `vCPUs: ${[...kv].join(' ')}`);
+          if (caps.cpuAccounting === 'guest') assert.equal(Number(kv.get('nproc')), applied.cpus, `vCPUs: ${[...kv].join(' ')}`);
           else assert.ok(hasQuota, `no CPU quota in the job's cgroup: ${[...kv].join(' ')}`);
           if (hasQuota) assert.equal((quota as number) / (period as number), LIMITS.cpus);
         },

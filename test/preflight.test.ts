@@ -7,7 +7,15 @@ import { HEADROOM, countCpuList, instancesThatFit, largestFitting, readHostFacts
 import { dataDiskBytes, ioFootprint } from '../bench/scenarios/io.js';
 import { defaultInstances, densityFit, INSTANCE_FOOTPRINT_BYTES } from '../bench/scenarios/density.js';
 import { GiB, KiB, MiB, approxBytes, describeBytes, sizeFlagAtMost } from '../core/units.js';
+import { NativeDriver } from '../drivers/native.js';
+import { createTcgDriver } from '../drivers/qemu/index.js';
+import { CONTAINER_CAPABILITIES, type Driver } from '../drivers/types.js';
 import { tsbench } from './helpers/cli.js';
+
+/** Drivers as sizing sees them: their capabilities and limits, nothing launched. */
+const NATIVE: Pick<Driver, 'capabilities'> = new NativeDriver();
+const CONTAINER: Pick<Driver, 'capabilities'> = { capabilities: CONTAINER_CAPABILITIES };
+const TCG: Pick<Driver, 'capabilities' | 'limitsFor'> = createTcgDriver();
 
 const work = mkdtempSync(join(tmpdir(), 'tsbench-preflight-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -37,9 +45,9 @@ describe('the fits, computed from host facts', () => {
 
   test('a container writes the io file twice, a VM its disk, native once', () => {
     const sum = (xs: { bytes: number }[]) => xs.reduce((a, x) => a + x.bytes, 0);
-    assert.equal(sum(ioFootprint({ name: 'native', isolation: 'none' }, GiB)), GiB);
-    assert.equal(sum(ioFootprint({ name: 'container', isolation: 'container' }, GiB)), 2 * GiB);
-    assert.equal(sum(ioFootprint({ name: 'tcg', isolation: 'vm' }, GiB)), GiB + 128 * MiB);
+    assert.equal(sum(ioFootprint(NATIVE.capabilities, GiB)), GiB);
+    assert.equal(sum(ioFootprint(CONTAINER.capabilities, GiB)), 2 * GiB);
+    assert.equal(sum(ioFootprint(TCG.capabilities, GiB)), GiB + 128 * MiB);
   });
 
   test('instances are bounded by open files when descriptors run out first', () => {
@@ -61,21 +69,21 @@ describe('the fits, computed from host facts', () => {
   });
 
   test('VMs are bounded by their RAM above the memory that must stay free', () => {
-    const fit = densityFit({ name: 'tcg', isolation: 'vm' }, { memoryBytes: GiB }, host(), 0.2);
+    const fit = densityFit(TCG, { memoryBytes: GiB }, host(), 0.2);
     assert.equal(fit.limitedBy, 'memory');
     assert.equal(fit.largest, Math.floor((20 * GiB - 0.2 * 24 * GiB) / GiB));
   });
 
   test('containers are sized by their measured footprint', () => {
-    const fit = densityFit({ name: 'container', isolation: 'container' }, {}, host({ memory: { totalBytes: 4 * GiB, availableBytes: 2 * GiB } }), 0.2);
+    const fit = densityFit(CONTAINER, {}, host({ memory: { totalBytes: 4 * GiB, availableBytes: 2 * GiB } }), 0.2);
     assert.equal(fit.limitedBy, 'memory');
     assert.equal(fit.largest, Math.floor((2 * GiB - 0.2 * 4 * GiB) / INSTANCE_FOOTPRINT_BYTES));
   });
 
   test('the default number of instances never exceeds what fits', () => {
-    assert.equal(defaultInstances('container', 20 * GiB, 512 * MiB, 7), 7);
-    assert.equal(defaultInstances('container', 20 * GiB, 512 * MiB, 1000), 50);
-    assert.equal(defaultInstances('vm', 20 * GiB, 512 * MiB, 2), 2);
+    assert.equal(defaultInstances(CONTAINER.capabilities, 20 * GiB, 512 * MiB, 7), 7);
+    assert.equal(defaultInstances(CONTAINER.capabilities, 20 * GiB, 512 * MiB, 1000), 50);
+    assert.equal(defaultInstances(TCG.capabilities, 20 * GiB, 512 * MiB, 2), 2);
   });
 
   test('a cpuset list counts its CPUs', () => {
@@ -147,7 +155,7 @@ describe('refusals before anything is created', () => {
     const r = await tsbench(['run', 'density', '--targets', 'container', '--instances', '100000']);
     const largest = /the largest count that fits is (\d+)/.exec(r.stderr)?.[1];
     assert.ok(largest !== undefined, r.stderr);
-    const fit = densityFit({ name: 'container', isolation: 'container' }, {}, await readHostFacts(), 0.2);
+    const fit = densityFit(CONTAINER, {}, await readHostFacts(), 0.2);
     assert.ok(Math.abs(fit.largest - Number(largest)) <= 50, `${fit.largest} vs ${largest}`);
   });
 });

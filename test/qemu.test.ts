@@ -23,7 +23,6 @@ import {
   tapProblem,
   tcgLeanArgs,
   vmPhases,
-  vmPssBytes,
   type QemuDriver,
 } from '../drivers/qemu/index.js';
 import { MMIO_CMDLINE_BYTES_PER_DEVICE, guestCmdlineBytes } from '../drivers/qemu/cmdline.js';
@@ -353,6 +352,21 @@ describe('the QEMU command line', () => {
 });
 
 describe('the kvm probe', () => {
+  test('names kvm_pvm as what serves /dev/kvm only where there is a /dev/kvm', async () => {
+    const sys = mkdtempSync(join(work, 'sys-module-'));
+    writeFileSync(join(sys, 'kvm_pvm'), '');
+    assert.match((await kvmProviderNote(sys, '/dev/null')) ?? '', /served by kvm_pvm/);
+    assert.equal(await kvmProviderNote(sys, join(work, 'no-such-kvm')), undefined, 'no device: nothing serves it');
+    assert.equal(await kvmProviderNote(join(work, 'no-modules'), '/dev/null'), undefined, 'an ordinary kvm module');
+  });
+
+  test('the VM’s limits as applied: vCPUs rounded up, whole MiB of RAM, the default RAM where none is asked', () => {
+    const d = createTcgDriver();
+    assert.deepEqual(d.limitsFor({}), { cpus: 1, memoryBytes: 256 * 2 ** 20, pids: undefined });
+    assert.deepEqual(d.limitsFor({ cpus: 1.5, memoryBytes: 300 * 2 ** 20 + 1, pids: 10 }), { cpus: 2, memoryBytes: 301 * 2 ** 20, pids: undefined });
+    assert.equal(d.capabilities.minMemory?.bytes, 32 * 2 ** 20);
+  });
+
   test('says whether a guest boots under KVM here, names kvm_pvm when it serves /dev/kvm, and is cached', async (t) => {
     const first = await createKvmDriver().probe();
     assert.equal(first.details?.['accelerator'], 'kvm');
@@ -404,8 +418,11 @@ describe('VMs under TCG', { skip: noVm }, () => {
     await vm.ready;
     const [pid] = vm.hostPids();
     assert.ok(pid !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('qemu-system-x86_64'));
-    const pss = await vmPssBytes(vm);
+    const footprint = await vm.footprint();
+    const pss = footprint?.pssBytes;
     assert.ok(pss !== undefined && pss > 16 * 2 ** 20, `qemu PSS ${pss}`);
+    assert.ok(footprint?.guestRamTouchedBytes !== undefined && footprint.vmmOverheadBytes !== undefined, 'split into guest RAM and VMM overhead');
+    assert.equal(footprint.guestRamTouchedBytes + footprint.vmmOverheadBytes, pss);
     await vm.stop();
     const r = await vm.result;
     assert.equal(r.status, 'ok', `${r.reason}\n${r.tail.join('\n')}`);

@@ -111,20 +111,20 @@ describe('density sizing and options', () => {
   });
 
   test('without --instances, 50 instances run natively and in containers', () => {
-    assert.equal(defaultInstances('none', 20 * GiB, 512 * 2 ** 20), DEFAULT_INSTANCES);
-    assert.equal(defaultInstances('container', 1 * GiB, 512 * 2 ** 20), DEFAULT_INSTANCES);
+    assert.equal(defaultInstances({ memoryLimit: 'none' }, 20 * GiB, 512 * 2 ** 20), DEFAULT_INSTANCES);
+    assert.equal(defaultInstances({ memoryLimit: 'cgroup' }, 1 * GiB, 512 * 2 ** 20), DEFAULT_INSTANCES);
   });
 
   test('without --instances, VMs are at most 4 and take at most half of MemAvailable, but at least 1 runs', () => {
-    assert.equal(defaultInstances('vm', 20 * GiB, 512 * 2 ** 20), 4);
-    assert.equal(defaultInstances('vm', 3 * GiB, 512 * 2 ** 20), 3);
-    assert.equal(defaultInstances('vm', 0.5 * GiB, 512 * 2 ** 20), 1);
+    assert.equal(defaultInstances({ memoryLimit: 'ram' }, 20 * GiB, 512 * 2 ** 20), 4);
+    assert.equal(defaultInstances({ memoryLimit: 'ram' }, 3 * GiB, 512 * 2 ** 20), 3);
+    assert.equal(defaultInstances({ memoryLimit: 'ram' }, 0.5 * GiB, 512 * 2 ** 20), 1);
   });
 
   test('a bad instance count or guard fraction is refused with the flag to fix', () => {
     assert.throws(() => densityOptions({ instances: 0 }), /--instances/);
     assert.throws(() => densityOptions({ densityMinFreeFraction: 1.5 }), /densityMinFreeFraction/);
-    assert.deepEqual(densityOptions({}), { minFreeFraction: 0.2 });
+    assert.deepEqual(densityOptions({}), { instances: undefined, minFreeFraction: 0.2 });
   });
 
   test('MemTotal and MemAvailable are read in bytes', () => {
@@ -207,9 +207,8 @@ describe('density end to end', () => {
     const flaky: Driver = {
       ...native,
       name: 'native',
-      description: native.description,
-      isolation: native.isolation,
       probe: () => native.probe(),
+      capabilities: native.capabilities,
       prepare: (c) => native.prepare(c),
       teardown: () => native.teardown(),
       launch: async (r) => {

@@ -168,7 +168,6 @@ describe('the isolation scenario', () => {
     const interrupted: Driver = {
       ...container,
       name: container.name,
-      isolation: container.isolation,
       probe: () => container.probe(),
       prepare: (ctx) => container.prepare(ctx),
       teardown: () => container.teardown(),

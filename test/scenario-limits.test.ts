@@ -78,6 +78,16 @@ describe('the limits scenario', () => {
     assert.deepEqual(everyValue(c, 'cpuQuotaCpus'), [0.5, 0.5]);
     assert.equal(n.stats['cpuQuotaCpus'], undefined, 'native has no quota');
     for (const x of everyValue(c, 'cpuQuotaDeliveredCpus')) assert.ok(Math.abs(x - 0.5) <= 0.1, `the container got ${x.toFixed(3)} CPUs under a 0.5 quota`);
+    // The window ends at the agent's end mark, when it reaped stress-ng: the cgroup's figure is the workload's own.
+    for (const t of [c, n]) {
+      for (const s of t.samples) {
+        const cpu = s.extra?.['cpu'] as { wallMs: number; hostCpuMs: number };
+        const { toReadyMs, toExitMs } = s.timeline ?? {};
+        assert.ok(cpu.wallMs > 0 && cpu.wallMs <= (toExitMs ?? 0) - (toReadyMs ?? 0), `window ${cpu.wallMs} ms within ready→exit`);
+        const [delivered, inside] = [s.values['cpuQuotaDeliveredCpus'] as number, s.values['cpuInsideCpus'] as number];
+        assert.ok(Math.abs(delivered - inside) <= 0.05, `${t.target}: host ${delivered.toFixed(3)} vs stress-ng's own ${inside.toFixed(3)} CPUs`);
+      }
+    }
     for (const x of everyValue(n, 'cpuQuotaDeliveredCpus')) assert.ok(x > 0.8, `native's busy loop got ${x.toFixed(3)} CPUs, unconfined`);
   });
 

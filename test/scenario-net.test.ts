@@ -102,10 +102,10 @@ describe('the networks', () => {
 
   test('each kind of target is measured on the networks its driver takes', () => {
     const caps = (network: Driver['capabilities']['network']) => ({ ...CONTAINER_CAPABILITIES, network });
-    assert.deepEqual(netsOf({ isolation: 'none', capabilities: caps(['host']) }), ['loopback']);
-    assert.deepEqual(netsOf({ isolation: 'container', capabilities: caps(['host', 'netns']) }), ['host', 'veth', 'bridge', 'nat']);
-    assert.deepEqual(netsOf({ isolation: 'container', capabilities: caps(['host']) }), ['host'], 'docker joins no prepared namespace');
-    assert.deepEqual(netsOf({ isolation: 'vm', capabilities: caps(['tap']) }), ['tap']);
+    assert.deepEqual(netsOf({ capabilities: { ...caps(['host']), sharesHost: true } }), ['loopback'], 'a host process: loopback, the baseline');
+    assert.deepEqual(netsOf({ capabilities: caps(['host', 'netns']) }), ['host', 'veth', 'bridge', 'nat']);
+    assert.deepEqual(netsOf({ capabilities: caps(['host']) }), ['host'], 'docker joins no prepared namespace');
+    assert.deepEqual(netsOf({ capabilities: caps(['tap']) }), ['tap']);
   });
 
   test('every network has its five figures, its set-up and its ready time as metrics', () => {

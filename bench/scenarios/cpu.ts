@@ -24,8 +24,7 @@
  * it errs towards less CPU, by at most those milliseconds.
  */
 import { DEFAULT_CPUS } from '../../core/defaults.js';
-import { readFile } from 'node:fs/promises';
-import type { Instance } from '../../drivers/types.js';
+import { processCpuMs, type Instance } from '../../drivers/index.js';
 import { TargetError } from '../../core/errors.js';
 import { ParseError, parseSysbenchCpu } from './parsers/sysbench.js';
 import { MATCHED_LIMITS, matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';
@@ -36,8 +35,6 @@ export const DEFAULT_CPU_EVENTS = 2000;
 export const DEFAULT_CPU_MAX_PRIME = 10000;
 
 const SYSBENCH = '/usr/bin/sysbench';
-/** USER_HZ: the unit of /proc/<pid>/stat's times on every Linux architecture tsbench runs on. */
-const CLOCK_TICKS_PER_S = 100;
 
 /** A positive integer scenario option, or the default; throws on anything else. */
 export function intOption(options: ScenarioOptions, key: string, fallback: number): number {
@@ -46,20 +43,6 @@ export function intOption(options: ScenarioOptions, key: string, fallback: numbe
   const n = typeof v === 'string' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new Error(`scenario option ${key} must be a positive integer, not ${String(v)}`);
   return n;
-}
-
-/** CPU time of a process and of the children it has reaped, in ms; undefined once it is gone. */
-export async function processCpuMs(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command's closing parenthesis: state is [0], utime [11], stime [12], cutime [13], cstime [14].
-    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-    const ticks = [11, 12, 13, 14].map((i) => Number(f[i]));
-    if (ticks.some((t) => !Number.isFinite(t))) return undefined;
-    return (ticks.reduce((a, b) => a + b, 0) * 1000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -138,6 +121,6 @@ export const cpu: Scenario = {
       if (readyCpuMs !== undefined) values['hostCpuMsWork'] = Math.max(0, hostCpuMs - readyCpuMs);
     }
     const s = sampleFrom(r, values);
-    return { ...s, extra: { ...s.extra, threads, ...(readyCpuMs !== undefined ? { hostCpuMsAtReady: readyCpuMs } : {}) } };
+    return { ...s, extra: { ...s.extra, threads, hostCpuMsAtReady: readyCpuMs } };
   },
 };

@@ -9,17 +9,17 @@
  *    waiting for any of them (each with `matchedLimits`, so a VM gets the same
  *    RAM and CPUs as a container's cgroup limit), then waits until every one
  *    has reported ready;
- * 3. reads MemAvailable again and the PSS of every host process of every
- *    instance (`Instance.hostPids()`: the agent natively, the launcher and the
- *    container's processes, a VM's qemu); a VM's qemu from its smaps, split
- *    into guest RAM and the VMM's own overhead (drivers/qemu/memory.ts), as in
- *    the memory scenario;
+ * 3. reads MemAvailable again and every instance's footprint (`Instance.footprint()`:
+ *    the PSS of its host processes — the agent natively, the container's
+ *    processes, a VM's qemu, whose is split into guest RAM and the VMM's own
+ *    overhead — as in the memory scenario);
  * 4. stops them all and waits until every one is gone; each instance's
  *    launch-to-ready time comes from its result's timeline (launcher fork to
  *    the agent's `ready`), so it includes the contention of N starting at once.
  *
  * N is `--instances` (ScenarioOptions `instances`), else sized for the host and
- * the target: 50 without a VM, and for VMs min(4, ⌊0.5 × MemAvailable / VM
+ * the target: 50, and for a target whose instances each take their RAM from the
+ * host (`capabilities.memoryLimit` `ram`: VMs) min(4, ⌊0.5 × MemAvailable / its
  * RAM⌋), at least 1. The N used is recorded in every sample's `extra`.
  *
  * Memory guard: before each launch after the first, if MemAvailable is below
@@ -33,9 +33,7 @@
  * does not end it), every instance launched is killed and awaited before the
  * sample throws: nothing outlives a sample.
  */
-import { readPssBytes } from '../../drivers/qemu/host.js';
-import { vmMemory } from '../../drivers/qemu/memory.js';
-import type { Driver, Instance, InstanceResult, Isolation } from '../../drivers/types.js';
+import { appliedLimits, type Capabilities, type Driver, type Instance, type InstanceResult, type Limits } from '../../drivers/index.js';
 import { TargetError, UsageError, describeError } from '../../core/errors.js';
 import { median, quantile, sorted } from '../../core/stats.js';
 import { matchedLimits, type PreflightContext, type Scenario, type ScenarioOptions } from './types.js';
@@ -51,10 +49,8 @@ import {
   type Meminfo,
 } from '../preflight.js';
 import { describeBytes } from '../../core/units.js';
-import { vcpusFor } from '../../drivers/qemu/cmdline.js';
-import type { Limits } from '../../drivers/types.js';
 
-/** Instances per sample without a VM, when `--instances` is not given. */
+/** Instances per sample when `--instances` is not given (VMs: fewer, see MAX_DEFAULT_VMS). */
 export const DEFAULT_INSTANCES = 50;
 /** The most VMs per sample when `--instances` is not given (TCG boots share 2 cores here). */
 export const MAX_DEFAULT_VMS = 4;
@@ -62,34 +58,15 @@ export const MAX_DEFAULT_VMS = 4;
 export const VM_MEMORY_SHARE = 0.5;
 /** Launching stops when MemAvailable falls below this share of MemTotal. */
 export const DEFAULT_MIN_FREE_FRACTION = 0.2;
-/** How long instances may take to be gone after `stop()` before they are killed, in ms. */
-const STOP_TIMEOUT_MS = { vm: 60_000, other: 30_000 } as const;
-
-/** Sum of the PSS of these processes in bytes; processes already gone count 0. */
-export async function pssOfPids(pids: readonly number[]): Promise<number> {
-  const each = await Promise.all([...new Set(pids)].map((p) => readPssBytes(p)));
-  return each.reduce<number>((sum, b) => sum + (b ?? 0), 0);
-}
 
 /**
- * One instance's host memory: the PSS of its processes (0 once gone) and, for a
- * QEMU VM, the VMM overhead of its qemu (PSS − guest RAM PSS, from one reading
- * of its smaps), undefined where the guest RAM mapping was not found.
+ * N when `--instances` is not given: 50; for a target whose instances take their RAM from the host
+ * (VMs) min(4, ⌊0.5 × MemAvailable / that RAM⌋); never more than `fits` (what `instancesThatFit`
+ * says the host holds), at least 1.
  */
-async function instanceMemory(driver: Driver, instance: Instance): Promise<{ pss: number; vmmOverhead?: number }> {
-  if (driver.isolation === 'vm') {
-    const m = await vmMemory(instance);
-    if (m) return m.vmmOverheadBytes === undefined ? { pss: m.pssBytes } : { pss: m.pssBytes, vmmOverhead: m.vmmOverheadBytes };
-  }
-  return { pss: await pssOfPids(instance.hostPids()) };
-}
-
-/**
- * N when `--instances` is not given: 50 without a VM; for VMs min(4, ⌊0.5 × MemAvailable / VM RAM⌋);
- * never more than `fits` (what `instancesThatFit` says the host holds), at least 1.
- */
-export function defaultInstances(isolation: Isolation, memAvailableBytes: number, vmMemoryBytes: number, fits = Infinity): number {
-  const wanted = isolation !== 'vm' ? DEFAULT_INSTANCES : Math.min(MAX_DEFAULT_VMS, Math.floor((VM_MEMORY_SHARE * memAvailableBytes) / vmMemoryBytes));
+export function defaultInstances(capabilities: Pick<Capabilities, 'memoryLimit'>, memAvailableBytes: number, ramBytes: number, fits = Infinity): number {
+  const wanted =
+    capabilities.memoryLimit !== 'ram' ? DEFAULT_INSTANCES : Math.min(MAX_DEFAULT_VMS, Math.floor((VM_MEMORY_SHARE * memAvailableBytes) / ramBytes));
   return Math.max(1, Math.min(wanted, fits));
 }
 
@@ -102,25 +79,30 @@ export const INSTANCE_FOOTPRINT_BYTES = 4 * 2 ** 20;
 
 /**
  * What one instance of a target takes from the host (measured, 10 sleep instances each): tsbench holds
- * 4 descriptors per instance on every target (its launcher's pipes); host tasks are 2 natively and in tsbench's container (launcher, agent), 3 under crun, 12 under
- * runc (its Go runtime's threads; the engines' clients are Go too: 16 for them), and 4 for a 1-vCPU TCG
- * VM (launcher, qemu's main, RCU and vCPU threads: 3 + vCPUs). A VM takes its RAM; others the footprint.
+ * 4 descriptors per instance on every target (its launcher's pipes); host tasks are the driver's
+ * `capabilities.hostTasks` — 2 natively (launcher, agent), 3 in tsbench's container and under crun,
+ * 12 under runc (its Go runtime's threads; the engines' clients are Go too: 16 for them), 3 for a VM
+ * (launcher, qemu's main and RCU threads) — plus, for a VM, one per vCPU. An instance that takes its
+ * RAM from the host (`memoryLimit` `ram`) takes its RAM as applied; others the footprint.
  */
-export function instanceCost(target: { name: string; isolation: Isolation }, limits: ReturnType<typeof matchedLimits>): InstanceCost {
-  const goRuntime = ['runc', 'docker', 'podman'].includes(target.name);
-  if (target.isolation === 'vm')
-    return { fds: 4, tasks: 3 + vcpusFor(limits.cpus), memoryBytes: limits.memoryBytes, memoryWhat: `its ${describeBytes(limits.memoryBytes)} of RAM` };
+export function instanceCost(driver: Pick<Driver, 'capabilities' | 'limitsFor'>, limits: ReturnType<typeof matchedLimits>): InstanceCost {
+  const caps = driver.capabilities;
+  if (caps.memoryLimit === 'ram') {
+    const applied = appliedLimits(driver, limits);
+    const ram = applied.memoryBytes ?? limits.memoryBytes;
+    return { fds: 4, tasks: caps.hostTasks + (applied.cpus ?? 1), memoryBytes: ram, memoryWhat: `its ${describeBytes(ram)} of RAM` };
+  }
   return {
     fds: 4,
-    tasks: target.isolation === 'none' ? 2 : goRuntime ? 16 : 3,
+    tasks: caps.hostTasks,
     memoryBytes: INSTANCE_FOOTPRINT_BYTES,
     memoryWhat: `about ${describeBytes(INSTANCE_FOOTPRINT_BYTES)} of host memory (measured, with margin)`,
   };
 }
 
 /** How many instances of this target fit the host now, density's memory guard included. */
-export function densityFit(target: { name: string; isolation: Isolation }, limits: Limits, host: HostFacts, minFreeFraction: number): InstanceFit {
-  return instancesThatFit(instanceCost(target, matchedLimits(limits)), host, minFreeFraction * host.memory.totalBytes);
+export function densityFit(driver: Pick<Driver, 'capabilities' | 'limitsFor'>, limits: Limits, host: HostFacts, minFreeFraction: number): InstanceFit {
+  return instancesThatFit(instanceCost(driver, matchedLimits(limits)), host, minFreeFraction * host.memory.totalBytes);
 }
 
 /**
@@ -131,18 +113,17 @@ async function densityPreflight(ctx: PreflightContext): Promise<void> {
   const o = densityOptions(ctx.options);
   let host = ctx.host;
   for (const [name, d] of ctx.drivers) {
-    const target = { name, isolation: d.isolation };
-    let fit = densityFit(target, ctx.limits, host, o.minFreeFraction);
+    let fit = densityFit(d, ctx.limits, host, o.minFreeFraction);
     const n = o.instances ?? 1;
     if (n > fit.largest && fit.limitedBy === 'fds' && host.fds.soft < host.fds.hard) {
-      const raised = await raiseFdLimit(fdsNeeded(n, instanceCost(target, matchedLimits(ctx.limits)), host));
+      const raised = await raiseFdLimit(fdsNeeded(n, instanceCost(d, matchedLimits(ctx.limits)), host));
       host = { ...host, fds: { ...host.fds, ...raised } };
-      fit = densityFit(target, ctx.limits, host, o.minFreeFraction);
+      fit = densityFit(d, ctx.limits, host, o.minFreeFraction);
     }
     if (n <= fit.largest) continue;
     const text = ctx.given.instances ?? String(n);
     const raise =
-      fit.limitedBy === 'fds' ? ` (or raise the open-file limit first: ulimit -n ${fdsNeeded(n, instanceCost(target, matchedLimits(ctx.limits)), host)})` : '';
+      fit.limitedBy === 'fds' ? ` (or raise the open-file limit first: ulimit -n ${fdsNeeded(n, instanceCost(d, matchedLimits(ctx.limits)), host)})` : '';
     if (o.instances === undefined) throw new UsageError(`density: not even one ${name} instance fits this host: ${fit.why}`);
     throw new UsageError(`--instances ${text} does not fit ${name}: ${fit.why}; the largest count that fits is ${fit.largest}${raise}`);
   }
@@ -158,7 +139,7 @@ export function densityOptions(options: ScenarioOptions): { instances?: number; 
   if (!(typeof f === 'number' && f >= 0 && f < 1)) {
     throw new UsageError(`density: densityMinFreeFraction must be a number in [0, 1), not ${String(f)}`);
   }
-  return { ...(n !== undefined ? { instances: n } : {}), minFreeFraction: f };
+  return { instances: n, minFreeFraction: f };
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -230,7 +211,8 @@ export const density: Scenario = {
     const limits = matchedLimits(ctx.limits);
     const before = await readMeminfo();
     const fits = o.instances === undefined ? densityFit(driver, ctx.limits, await readHostFacts(), o.minFreeFraction).largest : Infinity;
-    const requested = o.instances ?? defaultInstances(driver.isolation, before.availableBytes, limits.memoryBytes, fits);
+    const ram = appliedLimits(driver, limits).memoryBytes ?? limits.memoryBytes;
+    const requested = o.instances ?? defaultInstances(driver.capabilities, before.availableBytes, ram, fits);
     const minFreeBytes = o.minFreeFraction * before.totalBytes;
     return measure(driver, {
       requested,
@@ -277,7 +259,7 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
       } catch (e) {
         throw fail(`launching instance ${i + 1} of ${plan.requested} failed: ${describeError(e)}`, {
           cause: e,
-          ...(e instanceof TargetError ? { tail: e.tail } : {}),
+          tail: e instanceof TargetError ? e.tail : undefined,
         });
       }
     }
@@ -296,12 +278,15 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
     }
 
     const after = await readMeminfo();
-    const memoryEach = await Promise.all(instances.map((i) => instanceMemory(driver, i)));
-    const pssEach = memoryEach.map((m) => m.pss);
-    const overheadEach = memoryEach.map((m) => m.vmmOverhead);
+    const memoryEach = await Promise.all(instances.map((i) => i.footprint()));
+    // An instance already gone counts 0.
+    const pssEach = memoryEach.map((m) => m?.pssBytes ?? 0);
+    const overheadEach = memoryEach.map((m) => m?.vmmOverheadBytes);
+    // A VMM's overhead, where the target has one: every instance reported its split.
+    const splitReported = memoryEach.some((m) => m?.guestRamTouchedBytes !== undefined);
 
     await Promise.all(instances.map((i) => i.stop().catch(() => {})));
-    const stopTimeoutMs = driver.isolation === 'vm' ? STOP_TIMEOUT_MS.vm : STOP_TIMEOUT_MS.other;
+    const stopTimeoutMs = driver.capabilities.stopTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       Promise.all(instances.map((i) => i.result)).then(() => false),
@@ -331,7 +316,7 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
         memAvailableDeltaPerInstanceBytes: (plan.before.availableBytes - after.availableBytes) / n,
         pssPerInstanceBytes: pssTotal / n,
         // Only when every VM's split was read: a partial sum over N would understate it.
-        ...(driver.isolation === 'vm' && overheadEach.every((x) => x !== undefined)
+        ...(splitReported && overheadEach.every((x) => x !== undefined)
           ? { vmmOverheadPerInstanceBytes: overheadEach.reduce((a: number, b) => a + (b ?? 0), 0) / n }
           : {}),
         instances: n,
@@ -339,18 +324,18 @@ async function measure(driver: Driver, plan: Plan): Promise<Awaited<ReturnType<S
       extra: {
         instancesRequested: plan.requested,
         instancesDefaulted: plan.defaulted,
-        ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
+        stoppedEarly,
         minFreeFraction: plan.minFreeFraction,
         memTotalBytes: plan.before.totalBytes,
         memAvailableBeforeBytes: plan.before.availableBytes,
         memAvailableAfterBytes: after.availableBytes,
         pssBytes: pssEach,
-        ...(driver.isolation === 'vm' ? { vmmOverheadBytes: overheadEach.map((x) => x ?? null) } : {}),
+        vmmOverheadBytes: splitReported ? overheadEach.map((x) => x ?? null) : undefined,
         toReadyMs: ready.map(round2),
         launchSpanMs: round2(launchSpanMs),
         allReadyMs: round2(allReadyMs),
         limits: plan.limits,
-        ...(results[0]?.extra ? { instance: results[0].extra } : {}),
+        instance: results[0]?.extra,
       },
     };
   } finally {

@@ -17,14 +17,15 @@
  * writes and an fsync, not measured) before the first job, which is a read, so
  * no job ever reads holes or unwritten extents.
  *
- * Every target's file lives on the same host filesystem (tmpdir):
- * - native: a scratch directory `tsbench-io-*` under the host's tmp dir;
- * - container: the same kind of scratch directory bind-mounted at /data
- *   (the volume figures), and, in a second instance, a file on the overlay root
- *   whose writable layer is on the host disk (`upper: 'disk'`, like docker's
- *   overlay2) — the `overlay*` metrics;
- * - VM: a fresh ext4 virtio-blk data disk (a raw file in the host's tmp dir,
- *   opened by QEMU with cache=none, i.e. O_DIRECT on the host too) at /data.
+ * Where a target's file lives follows from its capabilities, on the host's tmp dir's filesystem
+ * (an engine's overlay: its storage's):
+ * - a host process (`sharesHost`: native): a scratch directory `tsbench-io-*` under the host's tmp dir;
+ * - a target with a data disk (`dataDisk`: VMs): a fresh ext4 virtio-blk data disk (a raw file in the
+ *   host's tmp dir, opened by QEMU with cache=none, i.e. O_DIRECT on the host too) at /data;
+ * - a target that takes volumes (containers): the same kind of scratch directory bind-mounted at
+ *   /data (the volume figures), and, where it has an overlay root whose upper layer can be on disk
+ *   (`upperDiskDir`), in a second instance, a file on that root (`upper: 'disk'`, like docker's
+ *   overlay2) — the `overlay*` metrics.
  * Native reports its one host-directory run under the `overlay*` names as
  * well, as the baseline the container's overlay is compared with, so the
  * runner's ratio-to-native covers them; VMs have no overlay metrics.
@@ -36,12 +37,11 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError, UsageError, describeError } from '../../core/errors.js';
-import type { Driver, InstanceResult, LaunchRequest } from '../../drivers/types.js';
+import { makeOwnedDir, type Capabilities, type Driver, type InstanceResult, type LaunchRequest } from '../../drivers/index.js';
 import type { MetricSpec } from '../../core/schema.js';
 import { parseFioJson, type FioReport } from './parsers/fio.js';
 import { matchedLimits, sampleFrom, type PreflightContext, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
 import { MiB, approxBytes, sizeFlagAtMost } from '../../core/units.js';
-import { makeOwnedDir } from '../../drivers/ownership.js';
 import { freeSpace, largestFitting, usableBytes } from '../preflight.js';
 
 /** The file fio works on when `--io-size` is not given. */
@@ -161,17 +161,17 @@ export function dataDiskBytes(sizeBytes: number): number {
   return sizeBytes + Math.max(64 * MiB, Math.ceil(sizeBytes / 8 / MiB) * MiB);
 }
 
-/** Where the overlay's upper layer lives for the engines, whose storage driver keeps it (not tsbench's tmp dir). */
-const ENGINE_STORAGE: Record<string, string> = { docker: '/var/lib/docker', podman: '/var/lib/containers/storage' };
+/** The capabilities that say where a target's io file goes. */
+type IoCapabilities = Pick<Capabilities, 'sharesHost' | 'dataDisk' | 'volumes' | 'upperDiskDir'>;
 
 /** What one sample writes on the host for a file of `sizeBytes`, and where: the directories a sample of this target fills. */
-export function ioFootprint(target: { name: string; isolation: Driver['isolation'] }, sizeBytes: number): { dir: string; bytes: number; what: string }[] {
-  if (target.isolation === 'vm') return [{ dir: tmpdir(), bytes: dataDiskBytes(sizeBytes), what: 'its data disk' }];
-  if (target.isolation === 'none') return [{ dir: tmpdir(), bytes: sizeBytes, what: 'the file' }];
+export function ioFootprint(caps: IoCapabilities, sizeBytes: number): { dir: string; bytes: number; what: string }[] {
+  if (caps.sharesHost) return [{ dir: tmpdir(), bytes: sizeBytes, what: 'the file' }];
+  if (caps.dataDisk) return [{ dir: tmpdir(), bytes: dataDiskBytes(sizeBytes), what: 'its data disk' }];
   // The volume's scratch dir is kept until the overlay run is over: both files exist at once.
   return [
-    { dir: tmpdir(), bytes: sizeBytes, what: 'the volume file' },
-    { dir: ENGINE_STORAGE[target.name] ?? tmpdir(), bytes: sizeBytes, what: 'the overlay file' },
+    ...(caps.volumes ? [{ dir: tmpdir(), bytes: sizeBytes, what: 'the volume file' }] : []),
+    ...(caps.upperDiskDir !== undefined ? [{ dir: caps.upperDiskDir, bytes: sizeBytes, what: 'the overlay file' }] : []),
   ];
 }
 
@@ -188,7 +188,7 @@ async function ioPreflight(ctx: PreflightContext): Promise<void> {
   const space = async (dir: string) => spaces.get(dir) ?? spaces.set(dir, await freeSpace(dir)).get(dir)!;
   let worst: { message: string; largest: number } | undefined;
   for (const [name, d] of ctx.drivers) {
-    const parts = ioFootprint({ name, isolation: d.isolation }, sizeBytes);
+    const parts = ioFootprint(d.capabilities, sizeBytes);
     const byDevice = new Map<number, { dir: string; free: number; parts: typeof parts }>();
     for (const part of parts) {
       const s = await space(part.dir);
@@ -198,7 +198,7 @@ async function ioPreflight(ctx: PreflightContext): Promise<void> {
     }
     for (const { dir, free, parts: here } of byDevice.values()) {
       const need = (size: number): number =>
-        ioFootprint({ name, isolation: d.isolation }, size)
+        ioFootprint(d.capabilities, size)
           .filter((p) => here.some((h) => h.what === p.what))
           .reduce((a, p) => a + p.bytes, 0);
       const usable = usableBytes(free);
@@ -243,7 +243,7 @@ async function runFio(
 
 /** What explains one fio run, for the sample's `extra`. */
 function facts(variant: string, file: string, fioVersion: string, r: InstanceResult): Record<string, unknown> {
-  return { variant, file, fio: fioVersion, direct: true, engine: IO_ENGINE, ...(r.extra ? { target: r.extra } : {}) };
+  return { variant, file, fio: fioVersion, direct: true, engine: IO_ENGINE, target: r.extra };
 }
 
 export const io: Scenario = {
@@ -275,16 +275,19 @@ export const io: Scenario = {
     const p = params(ctx.options);
     const limits = matchedLimits(ctx.limits);
     const base = { limits, signal: ctx.signal };
+    const caps = driver.capabilities;
 
-    if (driver.isolation === 'vm') {
+    if (!caps.sharesHost && caps.dataDisk) {
       const { r, values, fioVersion } = await runFio(driver, 'disk', `/data/${FILE}`, p, { ...base, dataDiskBytes: dataDiskBytes(p.sizeBytes) });
       const s = sampleFrom(r, values);
       return { ...s, extra: facts('virtio-blk', `/data/${FILE}`, fioVersion, r) };
     }
 
+    if (!caps.sharesHost && !caps.volumes)
+      throw new TargetError(driver.name, 'io', 'this target takes neither a data disk nor a host directory: no file to measure');
     const dir = await scratchDir();
     try {
-      if (driver.isolation === 'none') {
+      if (caps.sharesHost) {
         const file = join(dir, FILE);
         const { r, values, fioVersion } = await runFio(driver, 'host dir', file, p, base);
         const s = sampleFrom(r, { ...values, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [overlayName(k), v])) });
@@ -292,9 +295,9 @@ export const io: Scenario = {
       }
       const vol = await runFio(driver, 'volume', `/data/${FILE}`, p, { ...base, volumes: [{ hostPath: dir, guestPath: '/data' }] });
       let ovl: Awaited<ReturnType<typeof runFio>> | undefined;
-      let refused: string | undefined;
+      let refused: string | undefined = caps.upperDiskDir === undefined ? 'no overlay root whose upper layer can be on disk' : undefined;
       try {
-        ovl = await runFio(driver, 'overlay', `/${FILE}`, p, { ...base, upper: 'disk' });
+        if (refused === undefined) ovl = await runFio(driver, 'overlay', `/${FILE}`, p, { ...base, upper: 'disk' });
       } catch (e) {
         // Kernels whose overlayfs cannot pass O_DIRECT through fail fio's open with EINVAL:
         // no buffered figures pretend otherwise; the sample says why the overlay metrics are missing.

@@ -44,7 +44,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { atExit } from '../../core/exit.js';
-import { makeOwnedDir, record } from '../../drivers/ownership.js';
+import { makeOwnedDir, record } from '../../drivers/index.js';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { sampleFrom, type Scenario } from './types.js';

@@ -4,8 +4,8 @@
  *
  * Memory: `stress-ng --vm 4 --vm-bytes 2×L --vm-keep --vm-ops 4 --oomable --timeout 10s`,
  * four workers that together try to keep twice the limit L resident, with L =
- * `--memory`, else core/defaults.ts's 128 MiB for containers and 256 MiB for VMs
- * (the guest RAM is the VM's limit: the VMs' default RAM). Four workers,
+ * `--memory`, else the target's own default (a VM's RAM, 256 MiB: `appliedLimits`),
+ * else core/defaults.ts's 128 MiB (containers; natively the hog's size). Four workers,
  * not one, because a single mapping larger than a guest's RAM is refused by the
  * kernel's overcommit heuristic before any page is touched. `--oomable` keeps
  * stress-ng from restarting a killed worker. The hog is bounded by work: each worker
@@ -15,34 +15,37 @@
  * under TCG, no OOM kill to see); 10 s is the most it runs, for a guest that thrashes
  * instead (the Debian VM, docs/performance.md). Holding the pages after the pass (`--vm-hang`) kept
  * that guest thrashing for over 10 minutes, past the timeout, so the workers do not.
- * - container: the cgroup memory limit; the driver reads the cgroup's OOM-kill
+ * What a target does with the limit is its `capabilities.memoryLimit`:
+ * - `cgroup` (containers): the cgroup memory limit; the driver reads the cgroup's OOM-kill
  *   count and reports the instance `oom-killed`. memLimitHeld = 1 then.
- * - VM: the guest kernel's OOM killer kills workers inside the guest; the host
+ * - `ram` (VMs): the guest kernel's OOM killer kills workers inside the guest; the host
  *   sees only qemu, so the probe reads the guest's /proc/vmstat `oom_kill`
  *   before and after, and memLimitHeld = 1 when it rose (the guest runs nothing
  *   else). Under TCG the workers die while still faulting their pages in, before
  *   stress-ng can say they "finished prematurely", so that message is not used.
- * - native (the control): no limit; the workers run to the end, memLimitHeld = 0.
- *   To keep the unconfined host safe, native refuses 2×L above half of MemAvailable.
+ * - `none` (native, the control): no limit; the workers run to the end, memLimitHeld = 0.
+ *   To keep the unconfined host safe, it refuses 2×L above half of MemAvailable.
  * An OOM-killed hog is the measurement succeeding, not the target failing: the
  * sample's status stays `ok` and the hog's instance status is in `extra.hog`.
  *
  * CPU: `stress-ng --cpu W --timeout 3s` under a quota of Q CPUs (`--cpus`, else
  * 0.5), W = 2Q rounded up (at most the host's CPUs): more demand than the quota.
- * - container: cgroup CPU quota Q; delivered = the cgroup's CPU time (user +
- *   system) from ready to exit (the runtime's start inside the cgroup left out:
- *   `cpuAtReady`) / the host's wall time from ready to exit (docker: to the daemon's
- *   `die` event, as its CLI exits later).
- * - VM: ceil(Q) vCPUs; delivered = the guest's own accounting, stress-ng's user +
- *   system time over its real time (the guest clock runs at host rate); the
- *   qemu process's host CPU per wall second is kept in `extra.cpu`.
- * - native: unconfined; delivered ≈ W, and no quota is reported.
+ * The quota in force is the driver's (`appliedLimits`): Q for a cgroup, ceil(Q)
+ * vCPUs for a VM, none natively. Every target reports the host CPU its workload
+ * consumed from the agent's ready to the agent's end of the job, when it reaped
+ * the workload (`InstanceResult.workloadCpu`): no runtime's start or exit, no
+ * CLI's or daemon's latency is in that window.
+ * - `cpuAccounting: 'host'` (containers, native): delivered = that host CPU time
+ *   (a cgroup's user + system; natively the workload's rusage) / the window.
+ * - `cpuAccounting: 'guest'` (VMs): delivered = the guest's own accounting, stress-ng's
+ *   user + system time over its real time (the guest clock runs at host rate); the
+ *   qemu process's host CPU over the window is kept in `extra.cpu.qemuHostCpus`.
+ * Natively no quota applies: delivered ≈ W.
  */
 import { availableParallelism } from 'node:os';
-import type { Driver, InstanceResult } from '../../drivers/types.js';
+import { appliedLimits, type Driver, type InstanceResult } from '../../drivers/index.js';
 import { TargetError } from '../../core/errors.js';
 import { readMeminfo } from '../preflight.js';
-import { cpuMsAtReady } from './cpu.js';
 import { ParseError, PROBE_TAG, parseProbe, probeInt } from './parsers/probe.js';
 import { countPrematureWorkers, parseStressNgMetrics } from './parsers/stress-ng.js';
 import { type SampleOutcome, type Scenario } from './types.js';
@@ -59,9 +62,12 @@ const HOG_OPTIONS = `--vm-keep --vm-ops ${HOG_WORKERS} --oomable --timeout 10s`;
 const BUSYBOX = '/bin/busybox';
 const STRESS_NG = '/usr/bin/stress-ng';
 
-/** The memory limit a target gets in this scenario. */
-export function memoryLimitFor(driver: Driver, memoryBytes: number | undefined): number {
-  return memoryBytes ?? (driver.isolation === 'vm' ? DEFAULT_MEMORY_BYTES : DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES);
+/**
+ * The memory limit a target is asked for in this scenario: `--memory`, else what the target applies of
+ * its own accord (a VM's default RAM), else DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES.
+ */
+export function memoryLimitFor(driver: Pick<Driver, 'capabilities' | 'limitsFor'>, memoryBytes: number | undefined): number {
+  return memoryBytes ?? appliedLimits(driver, {}).memoryBytes ?? DEFAULT_LIMITS_CONTAINER_MEMORY_BYTES;
 }
 
 /** Busy-loop workers for a quota of `cpus`: twice the quota, rounded up, at most the host's CPUs. */
@@ -132,7 +138,7 @@ export const limits: Scenario = {
       unit: 'CPUs',
       better: 'lower',
       description:
-        "CPU: CPUs delivered to the busy loop — containers and native: host CPU time of the instance from ready to exit (cgroup / process accounting; a runtime's start inside the cgroup left out) ÷ host wall time from ready to exit; VMs: the guest's own stress-ng user+system time ÷ its real time",
+        "CPU: CPUs delivered to the busy loop — containers and native: the workload's host CPU time from the agent's ready to its end of the job, when it reaped the workload (the cgroup's; natively the workload's rusage; no runtime start or exit inside the window) ÷ that window; VMs: the guest's own stress-ng user+system time ÷ its real time",
     },
     {
       name: 'cpuQuotaCpus',
@@ -168,14 +174,13 @@ export const limits: Scenario = {
     ...(Object.keys(options).length > 0 ? { options } : {}),
   }),
   async sample(driver, ctx) {
-    const vm = driver.isolation === 'vm';
-    const native = driver.isolation === 'none';
+    const { memoryLimit, cpuAccounting } = driver.capabilities;
     const limitBytes = memoryLimitFor(driver, ctx.limits.memoryBytes);
     const hogBytes = 2 * limitBytes;
     const values: Record<string, number> = { memHogBytes: hogBytes };
 
     // Memory.
-    if (native) {
+    if (memoryLimit === 'none') {
       const avail = await memAvailableBytes();
       if (avail !== undefined && hogBytes > avail / 2) {
         throw new TargetError(
@@ -189,23 +194,25 @@ export const limits: Scenario = {
     const h = await hog.result;
     // Workers stress-ng saw end early; in a TCG guest they die before they print, so VMs rely on the guest's count.
     const killedWorkers = countPrematureWorkers(lines(h));
-    if (!native) values['memLimitBytes'] = limitBytes;
+    const appliedBytes = appliedLimits(driver, { ...ctx.limits, memoryBytes: limitBytes }).memoryBytes;
+    if (appliedBytes !== undefined) values['memLimitBytes'] = appliedBytes;
     let probe: Map<string, string> | undefined;
     try {
       probe = parseProbe(h.stdout, ['oomKillsBefore', 'oomKillsAfter']);
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
     }
-    if (driver.isolation === 'container' && h.accounting.peakMemoryBytes !== undefined) values['memPeakBytes'] = h.accounting.peakMemoryBytes;
+    // The cgroup's peak; elsewhere the accounting's peak is a process's RSS, not what the limit bounds.
+    if (memoryLimit === 'cgroup' && h.accounting.peakMemoryBytes !== undefined) values['memPeakBytes'] = h.accounting.peakMemoryBytes;
     if (h.status === 'oom-killed') {
       // The driver saw the OOM kill in the instance's cgroup (containers).
       values['memLimitHeld'] = 1;
       values['memOomKills'] = h.accounting.oomKills ?? 1;
     } else if (h.status === 'ok' && probe) {
       const oomDelta = Math.max(0, probeInt(probe, 'oomKillsAfter') - probeInt(probe, 'oomKillsBefore'));
-      // A guest's counter is the instance's own; the host's (native) counts every cgroup's kills too, so there
-      // only kills that ended hog workers early count.
-      const kills = vm ? oomDelta : killedWorkers > 0 ? oomDelta : 0;
+      // A guest's counter is the instance's own (its own kernel: `ram`); the host's counts every cgroup's kills
+      // too, so there only kills that ended hog workers early count.
+      const kills = memoryLimit === 'ram' ? oomDelta : killedWorkers > 0 ? oomDelta : 0;
       values['memOomKills'] = kills;
       values['memLimitHeld'] = kills > 0 ? 1 : 0;
     } else {
@@ -218,12 +225,11 @@ export const limits: Scenario = {
     const cpus = ctx.limits.cpus ?? DEFAULT_LIMITS_CPUS;
     const workers = cpuWorkersFor(cpus);
     values['cpuDemandCpus'] = workers;
-    if (!native) values['cpuQuotaCpus'] = vm ? Math.ceil(cpus) : cpus;
+    const quota = appliedLimits(driver, { ...ctx.limits, cpus }).cpus;
+    if (quota !== undefined) values['cpuQuotaCpus'] = quota;
     const argv = [STRESS_NG, '--cpu', String(workers), '--timeout', `${PHASE_S}s`, '--metrics-brief'];
-    const busy = await driver.launch({ job: { kind: 'exec', argv }, limits: { ...ctx.limits, cpus }, signal: ctx.signal, cpuAtReady: true });
-    const atReady = cpuMsAtReady(busy);
+    const busy = await driver.launch({ job: { kind: 'exec', argv }, limits: { ...ctx.limits, cpus }, signal: ctx.signal, workloadCpu: true });
     const c = await busy.result;
-    const readyCpuMs = await atReady;
     if (c.status !== 'ok')
       throw new TargetError(driver.name, 'limits', `the CPU busy loop: ${c.reason ?? c.status}`, { tail: [...lines(c), ...c.tail].slice(-20) });
     let inside;
@@ -234,25 +240,12 @@ export const limits: Scenario = {
       throw new TargetError(driver.name, 'limits', e.message, { cause: e, tail: lines(c).slice(-20) });
     }
     values['cpuInsideCpus'] = (inside.userMs + inside.systemMs) / inside.realMs;
-    const { toReadyMs, toExitMs } = c.timeline;
-    const { cpuUserMs, cpuSystemMs } = c.accounting;
-    // docker: the container ended when the daemon saw it die; its CLI exits later by the client's own latency (0.5 s of
-    // a 3 s window under emulation), time in which the cgroup burns nothing and which would count as quota withheld.
-    const died = (c.extra?.['engineEvents'] as Record<string, number> | undefined)?.['die'];
-    const endMs = died !== undefined && toExitMs !== undefined && toReadyMs !== undefined && died > toReadyMs ? Math.min(died, toExitMs) : toExitMs;
-    const wallMs = toReadyMs !== undefined && endMs !== undefined ? endMs - toReadyMs : undefined;
-    const hostCpuMs = cpuUserMs !== undefined && cpuSystemMs !== undefined ? cpuUserMs + cpuSystemMs : undefined;
-    let hostCpusVm: number | undefined;
-    if (vm) {
-      values['cpuQuotaDeliveredCpus'] = values['cpuInsideCpus'];
-      if (hostCpuMs !== undefined && readyCpuMs !== undefined && wallMs !== undefined && wallMs > 0) hostCpusVm = Math.max(0, hostCpuMs - readyCpuMs) / wallMs;
-    } else {
-      if (hostCpuMs === undefined || wallMs === undefined || wallMs <= 0)
-        throw new TargetError(driver.name, 'limits', 'the driver reported no CPU accounting or no ready-to-exit time for the busy loop');
-      // The cgroup's time from ready on: a runtime's own start inside the cgroup (runc's init) is not the workload's.
-      const atReadyMs = c.extra?.['cgroupCpuMsAtReady'];
-      values['cpuQuotaDeliveredCpus'] = (typeof atReadyMs === 'number' ? Math.max(0, hostCpuMs - atReadyMs) : hostCpuMs) / wallMs;
-    }
+    // The workload's host CPU from the agent's ready to its end of the job, as the driver read it.
+    const w = c.workloadCpu;
+    const hostCpus = w !== undefined && w.windowMs > 0 ? w.hostCpuMs / w.windowMs : undefined;
+    if (cpuAccounting === 'guest') values['cpuQuotaDeliveredCpus'] = values['cpuInsideCpus'];
+    else if (hostCpus !== undefined) values['cpuQuotaDeliveredCpus'] = hostCpus;
+    else throw new TargetError(driver.name, 'limits', "the driver reported no workload CPU (ready to the job's end) for the busy loop");
 
     const outcome: SampleOutcome = {
       status: 'ok',
@@ -264,13 +257,20 @@ export const limits: Scenario = {
         hog: {
           status: h.status,
           workersEndedEarly: killedWorkers,
-          ...(h.reason ? { reason: h.reason } : {}),
+          reason: h.reason,
           exitCode: h.exitCode,
           accounting: h.accounting,
           timeline: h.timeline,
-          ...(probe ? { probe: Object.fromEntries(probe) } : {}),
+          probe: probe && Object.fromEntries(probe),
         },
-        cpu: { workers, wallMs, hostCpuMs, ...(hostCpusVm !== undefined ? { qemuHostCpus: hostCpusVm } : {}), stressNg: inside },
+        cpu: {
+          workers,
+          wallMs: w?.windowMs,
+          hostCpuMs: w?.hostCpuMs,
+          qemuHostCpus: cpuAccounting === 'guest' ? hostCpus : undefined,
+          stressNg: inside,
+          rusage: c.rusage,
+        },
       },
     };
     return outcome;

@@ -1,11 +1,12 @@
 /**
  * `memory`: what one instance costs in host memory, and how fast its workload
  * moves memory (claim C3). Every sample has two parts, on two fresh instances,
- * both with the matched limits (`--cpus`/`--memory`, default 1 CPU, 512 MiB):
+ * both with the matched limits (`--cpus`/`--memory`, default 1 CPU, 256 MiB):
  *
  * Footprint: an idle instance (the agent's `sleep` job) is launched, reports
  * ready, settles for 200 ms, and its host-side cost is read before it is
- * stopped: the PSS (/proc/<pid>/smaps_rollup) of its host processes — the agent
+ * stopped, as the instance reports it (`Instance.footprint()`, each driver its
+ * own way): the PSS (/proc/<pid>/smaps_rollup) of its host processes — the agent
  * natively; the processes in the instance's cgroup for a container (its launcher
  * outside the cgroup is left out), plus the cgroup's own usage
  * (memory.usage_in_bytes on v1, memory.current on v2, page cache included); the
@@ -25,11 +26,7 @@
  * not cache), and reports MiB/s, which is converted to MB/s (10^6 bytes).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { readFile } from 'node:fs/promises';
-import { detectCgroups } from '../../drivers/linux/cgroups.js';
-import { readPssBytes, vmPssBytes } from '../../drivers/qemu/index.js';
-import { vmMemory, type QemuMemory } from '../../drivers/qemu/memory.js';
-import type { Driver, Instance } from '../../drivers/types.js';
+import type { Footprint } from '../../drivers/index.js';
 import { TargetError } from '../../core/errors.js';
 import { intOption } from './cpu.js';
 import { ParseError, parseSysbenchMemory } from './parsers/sysbench.js';
@@ -46,48 +43,6 @@ export const SETTLE_MS = 200;
 const SYSBENCH = '/usr/bin/sysbench';
 /** MiB/s → MB/s. */
 const MB_PER_MIB = MiB / 1e6;
-
-/**
- * The instance's cgroup memory usage in bytes, found from a pid of it:
- * /proc/<pid>/cgroup names its cgroup in each hierarchy, detectCgroups() where
- * the memory controller is mounted. Undefined when it cannot be read.
- */
-export async function cgroupMemoryUsageBytes(pid: number): Promise<number | undefined> {
-  const host = detectCgroups();
-  const text = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const memory = host.hierarchies.find((h) => h.controllers.includes('memory'));
-  if (!memory) return undefined;
-  for (const line of text.split('\n')) {
-    const [, controllers, path] = line.split(':');
-    if (path === undefined || controllers === undefined) continue;
-    const v1 = memory.version === 1 && controllers.split(',').includes('memory');
-    const v2 = memory.version === 2 && controllers === '' && line.startsWith('0:');
-    if (!v1 && !v2) continue;
-    const file = `${memory.mount}${path}/${memory.version === 1 ? 'memory.usage_in_bytes' : 'memory.current'}`;
-    const value = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    return value > 0 ? value : undefined;
-  }
-  return undefined;
-}
-
-/**
- * The PSS of an idle instance's host processes and, for a QEMU VM, what it is
- * made of: one reading of qemu's smaps, so that guest RAM and overhead add up
- * to the PSS (smaps_rollup, read for the others, could have moved between two reads).
- */
-async function footprintOf(driver: Driver, instance: Instance): Promise<{ pss?: number; vm?: QemuMemory }> {
-  if (driver.isolation === 'vm') {
-    const vm = await vmMemory(instance);
-    if (vm) return { pss: vm.pssBytes, vm };
-    const pss = await vmPssBytes(instance);
-    return pss === undefined ? {} : { pss };
-  }
-  const pids = instance.hostPids();
-  if (pids.length === 0) return {};
-  const each = await Promise.all(pids.map(readPssBytes));
-  return each.some((x) => x === undefined) ? {} : { pss: each.reduce((a: number, b) => a + (b ?? 0), 0) };
-}
 
 export const memory: Scenario = {
   name: 'memory',
@@ -152,24 +107,21 @@ export const memory: Scenario = {
     const blockMiB = intOption(ctx.options, 'memoryBlockMiB', DEFAULT_MEMORY_BLOCK_MIB);
     const totalMiB = intOption(ctx.options, 'memoryTotalMiB', DEFAULT_MEMORY_TOTAL_MIB);
     const values: Record<string, number> = {};
-    let vmSplit: QemuMemory | undefined;
+    let footprint: Footprint | undefined;
 
     // Footprint of an idle instance.
     const idle = await driver.launch({ job: { kind: 'sleep' }, limits, signal: ctx.signal });
     try {
       await idle.ready;
       await delay(SETTLE_MS, undefined, { signal: ctx.signal });
-      const [firstPid] = idle.hostPids();
-      const [footprint, usage] = await Promise.all([
-        footprintOf(driver, idle),
-        driver.isolation === 'container' && firstPid !== undefined ? cgroupMemoryUsageBytes(firstPid) : Promise.resolve(undefined),
-      ]);
-      if (footprint.pss !== undefined) values['footprintPssBytes'] = footprint.pss;
-      if (usage !== undefined) values['cgroupUsageBytes'] = usage;
-      vmSplit = footprint.vm;
-      if (vmSplit?.guestRamPssBytes !== undefined && vmSplit.vmmOverheadBytes !== undefined) {
-        values['guestRamTouchedBytes'] = vmSplit.guestRamPssBytes;
-        values['vmmOverheadBytes'] = vmSplit.vmmOverheadBytes;
+      footprint = await idle.footprint();
+      if (footprint !== undefined) {
+        values['footprintPssBytes'] = footprint.pssBytes;
+        if (footprint.cgroupUsageBytes !== undefined) values['cgroupUsageBytes'] = footprint.cgroupUsageBytes;
+        if (footprint.guestRamTouchedBytes !== undefined && footprint.vmmOverheadBytes !== undefined) {
+          values['guestRamTouchedBytes'] = footprint.guestRamTouchedBytes;
+          values['vmmOverheadBytes'] = footprint.vmmOverheadBytes;
+        }
       }
     } catch (e) {
       await idle.kill();
@@ -181,7 +133,8 @@ export const memory: Scenario = {
     if (r.status !== 'ok') throw new TargetError(driver.name, 'memory', `the idle instance: ${r.reason ?? r.status}`, { tail: r.tail });
     if (values['footprintPssBytes'] === undefined)
       throw new TargetError(driver.name, 'memory', "could not read the idle instance's PSS (/proc/<pid>/smaps_rollup, a VM's /proc/<pid>/smaps)");
-    if (driver.isolation === 'vm' && r.guestMemory) {
+    // A guest's own view of its memory, where the agent runs on a kernel of its own (the host's MemTotal is no instance's).
+    if (driver.capabilities.memoryLimit === 'ram' && r.guestMemory) {
       values['guestAvailableBytes'] = r.guestMemory.availableKb * 1024;
       values['guestTotalBytes'] = r.guestMemory.totalKb * 1024;
       values['guestUsedBytes'] = (r.guestMemory.totalKb - r.guestMemory.availableKb) * 1024;
@@ -214,16 +167,10 @@ export const memory: Scenario = {
       ...s,
       extra: {
         ...s.extra,
-        // The rest of qemu's split, and why guest RAM was not found if it was not.
-        ...(vmSplit ? { vmMemory: vmMemoryExtra(vmSplit) } : {}),
+        // What explains the footprint: the rest of a VM's split (`vmMemory`), and why guest RAM was not found if it was not.
+        ...footprint?.extra,
         bandwidth: { timeline: b.timeline, accounting: b.accounting, stdout: b.stdout.filter((l) => /MiB transferred|total time/.test(l)) },
       },
     };
   },
 };
-
-/** What a sample records of a VM's split beside its metrics (`extra.vmMemory`); JSON drops the fields that are undefined. */
-function vmMemoryExtra(m: QemuMemory): Partial<QemuMemory> {
-  const { guestRamBytes, guestRamRssBytes, tcgBufferPssBytes, tcgBufferSizeBytes, fileBackedPssBytes, otherPssBytes, rssBytes, mappings, problem } = m;
-  return { guestRamBytes, guestRamRssBytes, tcgBufferPssBytes, tcgBufferSizeBytes, fileBackedPssBytes, otherPssBytes, rssBytes, mappings, problem };
-}

@@ -33,8 +33,21 @@
 import { createServer } from 'node:net';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
-import { makeNetwork, inNetns, unavailableBecause, NET_PATHS, NET_PATH_TEXT, SERVER_PORTS, type NetPath, type Network } from '../../drivers/linux/network.js';
-import type { Driver, Instance, InstanceResult, Job } from '../../drivers/types.js';
+import {
+  makeNetwork,
+  inNetns,
+  netPathsOf,
+  unavailableBecause,
+  NET_PATHS,
+  NET_PATH_TEXT,
+  SERVER_PORTS,
+  type Driver,
+  type Instance,
+  type InstanceResult,
+  type Job,
+  type NetPath,
+  type Network,
+} from '../../drivers/index.js';
 import type { MetricSpec } from '../../core/schema.js';
 import { connected, parseIperf3Json, parseSockperf, type Iperf3Result, type SockperfResult } from './parsers/net.js';
 import { MATCHED_LIMITS, matchedLimits, type PreflightContext, type SampleOutcome, type Scenario, type ScenarioOptions } from './types.js';
@@ -95,12 +108,9 @@ export const NET_METRICS: readonly MetricSpec[] = [
   ]),
 ];
 
-/** The networks a target is measured on, from what its driver takes. */
-export function netsOf(driver: Pick<Driver, 'isolation' | 'capabilities'>): NetPath[] {
-  if (driver.isolation === 'none') return ['loopback'];
-  const takes = driver.capabilities.network;
-  if (driver.isolation === 'vm') return takes.includes('tap') ? ['tap'] : [];
-  return [...(takes.includes('host') ? (['host'] as const) : []), ...(takes.includes('netns') ? (['veth', 'bridge', 'nat'] as const) : [])];
+/** The networks a target is measured on, from what its driver takes (drivers/linux/network.ts `netPathsOf`). */
+export function netsOf(driver: Pick<Driver, 'capabilities'>): NetPath[] {
+  return netPathsOf(driver.capabilities);
 }
 
 function timeS(options: ScenarioOptions): number {
@@ -188,7 +198,8 @@ async function withServer<T>(
     job: serverJob(tool, network.bindAddress, port),
     limits: ctx.limits,
     signal: ctx.signal,
-    ...(network.attachment && driver.isolation !== 'none' ? { network: network.attachment } : {}),
+    // loopback attaches nothing: a host process is on the host's network already.
+    network: network.attachment,
   });
   let value: T;
   try {
@@ -242,11 +253,11 @@ async function measure(
       extra: {
         ...network.details,
         setupMs: network.setupMs,
-        ...(rx.retransmits !== undefined ? { rxRetransmits: rx.retransmits } : {}),
-        ...(tx.retransmits !== undefined ? { txRetransmits: tx.retransmits } : {}),
+        rxRetransmits: rx.retransmits,
+        txRetransmits: tx.retransmits,
         rttMeanUs: rr.meanRttUs,
         rttObservations: rr.observations,
-        ...(iperf.result.extra ? { instance: iperf.result.extra } : {}),
+        instance: iperf.result.extra,
       },
     };
   } finally {
@@ -323,7 +334,7 @@ export const net: Scenario = {
       status: 'ok',
       values,
       timeline: loResult.timeline,
-      extra: { networks, ...(Object.keys(unavailable).length > 0 ? { unavailable } : {}) },
+      extra: { networks, unavailable: Object.keys(unavailable).length > 0 ? unavailable : undefined },
     };
   },
 };

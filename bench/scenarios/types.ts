@@ -4,8 +4,8 @@
  */
 import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../../core/defaults.js';
 import { describeBytes } from '../../core/units.js';
-import type { Driver, InstanceResult, Limits } from '../../drivers/types.js';
-import type { HostFacts } from '../preflight.js';
+import type { Driver, InstanceResult, Limits } from '../../drivers/index.js';
+import type { HostFacts } from '../facts.js';
 import type { MetricSpec, Sample } from '../../core/schema.js';
 
 export interface SampleContext {
@@ -60,27 +60,21 @@ export interface Scenario {
   sample(driver: Driver, ctx: SampleContext): Promise<SampleOutcome>;
 }
 
-/**
- * The limits every target of a resource scenario gets, so that they compare
- * fairly: the run's `--cpus`/`--memory`, else core/defaults.ts's (1 CPU, 512 MiB). Containers get
- * them as cgroup limits, VMs as vCPUs and RAM; native runs unconfined, but its
- * workload uses the same thread count.
- */
 /** How `matchedLimits` chooses, as recorded in a scenario's parameters. */
 export const MATCHED_LIMITS = `matched: --cpus/--memory, default ${DEFAULT_CPUS} CPU and ${describeBytes(DEFAULT_MEMORY_BYTES)}, on every target`;
 
+/**
+ * The limits every target of a resource scenario is asked for, so that they compare
+ * fairly: the run's `--cpus`/`--memory`, else core/defaults.ts's (1 CPU, 256 MiB: a VM's
+ * default RAM, so that every target gets what a VM gets). Each driver applies them its
+ * own way (`appliedLimits`): containers as cgroup limits, VMs as vCPUs and RAM; native
+ * runs unconfined, but its workload uses the same thread count.
+ */
 export function matchedLimits(limits: Limits): Required<Pick<Limits, 'cpus' | 'memoryBytes'>> & Limits {
   return { ...limits, cpus: limits.cpus ?? DEFAULT_CPUS, memoryBytes: limits.memoryBytes ?? DEFAULT_MEMORY_BYTES };
 }
 
 /** Sample fields every scenario records from an instance result. */
 export function sampleFrom(r: InstanceResult, values: Record<string, number>): SampleOutcome {
-  return {
-    status: r.status,
-    ...(r.reason ? { reason: r.reason } : {}),
-    values,
-    timeline: r.timeline,
-    accounting: r.accounting,
-    ...(r.extra ? { extra: r.extra } : {}),
-  };
+  return { status: r.status, reason: r.reason, values, timeline: r.timeline, accounting: r.accounting, extra: r.extra };
 }

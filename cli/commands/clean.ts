@@ -7,7 +7,7 @@
  * Exit 1 when something could not be removed (it stays recorded for the next sweep).
  */
 import type { Command } from 'commander';
-import { stateRoot, sweep } from '../../drivers/ownership.js';
+import { stateRoot, sweep } from '../../drivers/index.js';
 
 export function cleanCommand(flags: { json?: boolean }): number {
   const { removed, failed } = sweep();

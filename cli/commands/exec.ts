@@ -4,9 +4,7 @@
  * The exit code is the command's own; a CMD without a slash is looked up on the
  * image's PATH (127: no such command, 126: it cannot be executed).
  */
-import { createDriver, parseTargets } from '../../drivers/registry.js';
-import type { ImageName } from '../../drivers/image/names.js';
-import type { Driver, DriverOptions, Limits, Volume } from '../../drivers/types.js';
+import { createDriver, parseTargets, type ImageName, type Driver, type DriverOptions, type Limits, type Volume } from '../../drivers/index.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { EXIT_INTERRUPTED, withInterrupts } from '../../core/exit.js';
 

@@ -5,13 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { KernelChoice } from '../../drivers/types.js';
-import { driverOptionsFromEnv } from '../env.js';
-import { positiveInt } from '../options.js';
-import { buildProgressPrinter, formatDuration } from '../progress.js';
-import { UsageError } from '../../core/errors.js';
-import { withInterrupts } from '../../core/exit.js';
 import {
+  type KernelChoice,
   IMAGE_NAMES,
   ImageError,
   buildLeanKernel,
@@ -25,7 +20,12 @@ import {
   resolveLeanKernel,
   type Image,
   type ImageName,
-} from '../../drivers/image/index.js';
+} from '../../drivers/index.js';
+import { driverOptionsFromEnv } from '../env.js';
+import { positiveInt } from '../options.js';
+import { buildProgressPrinter, formatDuration } from '../progress.js';
+import { UsageError } from '../../core/errors.js';
+import { withInterrupts } from '../../core/exit.js';
 
 const log = (line: string): void => void process.stderr.write(`tsbench: ${line}\n`);
 

@@ -28,11 +28,15 @@
  * It talks to the host with one line per event, each "@tsb <event> ...\n"
  * written with a single write(2) so lines never interleave:
  *   init <mono_ns> | ready <mono_ns> | meminfo <total_kB> <avail_kB>
- *   out <text> | err <text> | rusage <utime_us> <stime_us> <maxrss_kB>
+ *   out <text> | err <text> | end <mono_ns> | rusage <utime_us> <stime_us> <maxrss_kB>
  *   error <message> | exit <code> | exit signal <n>
  *   mark <name> <mono_ns>   (an instant of the VM's own work, e.g. "container":
  *                            when the launcher cloned the container; "net": when
  *                            the NIC was configured)
+ * "end" is written the moment an exec job's tool is reaped, before anything else:
+ * the end of the workload's CPU window on the agent's own clock (the host reads
+ * the instance's CPU when it arrives, drivers/process.ts), so that nothing of the
+ * agent's, a runtime's or a VM's exit is in it. A noop or sleep job writes none.
  * "exit" is always the last line, also after "error" (then exit 127, or 126
  * for a TOOL that was found but cannot be executed, as a shell does).
  */
@@ -250,6 +254,7 @@ static int job_exec(char **argv) {
 	pid_t w;
 	while ((w = wait4(-1, &status, 0, &ru)) != pid)
 		if (w < 0 && errno != EINTR) return fail("wait", argv[0]);
+	emit("@tsb end %llu", mono_ns());
 	if (got == sizeof exec_errno) { /* as a shell: 127 no such command, 126 cannot run it */
 		if (exec_errno == ENOENT && !strchr(argv[0], '/'))
 			emit("@tsb error exec %s: command not found in PATH=%s", argv[0], getenv("PATH"));

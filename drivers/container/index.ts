@@ -132,7 +132,6 @@ function readMounts(): string {
 export type ContainerOptions = LinuxDriverOptions;
 
 export class ContainerDriver extends LinuxContainerDriver {
-  readonly description = "namespaces + cgroups + overlay root, by tsbench's own runtime";
   /** The launcher's confinement options, computed once, then with the seccomp filter compiled (prepare). */
   private confinementArgv: string[];
   /** The compiled seccomp filter's directory, removed at teardown. */

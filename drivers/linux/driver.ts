@@ -65,10 +65,8 @@ export function unavailable(reason: string, details?: Record<string, string>): P
 }
 
 export abstract class LinuxContainerDriver implements Driver {
-  readonly isolation = 'container' as const;
   readonly name: string;
   readonly imageName: ImageName;
-  abstract readonly description: string;
   /** The image (and for the lean one, the guest kernel it is built for). */
   protected readonly imageChoice: ImageChoice;
   protected readonly tmpDir: string;

@@ -19,7 +19,9 @@
  * 6. after the exit: reads the cgroups' accounting, lets the driver inspect the
  *    run (docker's events), cleans up, reports a kill by the memory cgroup as
  *    `oom-killed` (`recordAccounting`, the one place that does);
- * 7. with `measureUpper`: measures the upper layer once the agent is ready.
+ * 7. with `measureUpper`: measures the upper layer once the agent is ready;
+ * 8. with `workloadCpu`: reads the cgroups' CPU at the agent's ready and end (drivers/linux/measure.ts).
+ * Its instances' footprint is their cgroup's processes' PSS and the cgroup's memory usage.
  *
  * `prepareImageAndCgroups` is the part of `prepare` these drivers share.
  *
@@ -41,6 +43,7 @@ import { cgroupLayoutOf, detectCgroups, unavailableLimits, type CgroupHost } fro
 import { delegation, describeDelegation, type Delegation } from './delegation.js';
 import { treeUsage } from './overlay.js';
 import { volumeProblem } from './volumes.js';
+import { cgroupCpuMeter, containerFootprint } from './measure.js';
 
 /** An instance's cgroups, wherever its driver puts them (linux/cgroups.ts `InstanceCgroups`, oci/cgroups.ts `PeerCgroups`). */
 export interface CgroupSet {
@@ -199,19 +202,6 @@ interface Live {
 /** The limits of a probe's trial container: small, but each controller exercised. */
 export const TRIAL_LIMITS: Limits = { memoryBytes: 64 * MiB, pids: 64, cpus: 1 };
 
-/**
- * `LaunchRequest.cpuAtReady`: the instance cgroup's CPU time once it is ready, as `extra.cgroupCpuMsAtReady`
- * (empty when the cgroup cannot say), so that a runtime's own start inside the cgroup is not counted as the workload's.
- */
-export function cgroupCpuAtReady(ready: Promise<unknown>, cgroups: { read(): Promise<Accounting> }): Promise<Record<string, number>> {
-  return ready
-    .then(async (): Promise<Record<string, number>> => {
-      const a = await cgroups.read();
-      return a.cpuUserMs !== undefined && a.cpuSystemMs !== undefined ? { cgroupCpuMsAtReady: a.cpuUserMs + a.cpuSystemMs } : {};
-    })
-    .catch(() => ({}));
-}
-
 /** Puts the cgroups' counters in the result and reports a kill by the memory cgroup (the launcher's rusage is the runtime's). */
 export function recordAccounting(r: InstanceResult, accounting: Accounting, limits: Limits): void {
   for (const [k, v] of Object.entries(accounting) as [keyof Accounting, number | undefined][]) {
@@ -327,6 +317,7 @@ export class LinuxInstances {
       signal: request.signal,
       onOutput: request.onOutput,
       onStderr: request.onStderr,
+      workloadCpu: request.workloadCpu ? cgroupCpuMeter(cgroups) : undefined,
     });
     live.proc = proc;
     live.kill = () => {
@@ -341,10 +332,8 @@ export class LinuxInstances {
     };
     // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
     let upperAtStart: Promise<Record<string, unknown>> | undefined;
-    let cpuAtReady: Promise<Record<string, unknown>> | undefined;
     const instance = processInstance(target, proc, async (r) => {
       if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
-      if (cpuAtReady) r.extra = { ...r.extra, ...(await cpuAtReady) };
       const extra = spec.extra?.();
       if (extra) r.extra = { ...r.extra, ...extra };
       let accounting: Accounting = {};
@@ -367,7 +356,6 @@ export class LinuxInstances {
       return r;
     });
     live.result = instance.result;
-    if (request.cpuAtReady) cpuAtReady = cgroupCpuAtReady(instance.ready, cgroups);
     if (request.measureUpper && spec.dir !== undefined) {
       const where = spec.upper(dir as string);
       upperAtStart = instance.ready
@@ -383,6 +371,7 @@ export class LinuxInstances {
       kill: async () => live.kill?.(),
       // The instance's processes are those in its cgroups; the launcher outside them is harness, as for native.
       hostPids: () => cgroups.pidsSync(),
+      footprint: () => containerFootprint(cgroups.pidsSync()),
     };
   }
 

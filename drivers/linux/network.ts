@@ -24,7 +24,7 @@ import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { TargetError, describeError } from '../../core/errors.js';
 import { ownState, record } from '../ownership.js';
-import type { Capabilities, LaunchRequest, NetworkAttachment } from '../types.js';
+import type { Capabilities, LaunchRequest, NetworkAttachment, NetworkKind } from '../types.js';
 
 /** The networks, in the order a report lists them; `loopback` is native's. */
 export const NET_PATHS = ['loopback', 'host', 'veth', 'bridge', 'nat', 'tap'] as const;
@@ -62,6 +62,20 @@ export function inNetns(netns: string | undefined, argv: readonly string[]): str
   return netns === undefined ? [...argv] : [NSENTER, `--net=${netns}`, '--', ...argv];
 }
 
+/** The networks each `LaunchRequest.network` kind puts an instance on (a host process's are the host's own: loopback). */
+const PATHS_OF_KIND: Record<NetworkKind, readonly NetPath[]> = { host: ['host'], netns: ['veth', 'bridge', 'nat'], tap: ['tap'] };
+
+/**
+ * The networks a target with these capabilities can be measured on, in report order: a host process
+ * (`sharesHost`) only loopback, the baseline every other network is compared with; any other target
+ * the networks of the attachment kinds it takes (`Network.attachment`, which `makeNetwork` builds).
+ */
+export function netPathsOf(capabilities: Pick<Capabilities, 'network' | 'sharesHost'>): NetPath[] {
+  if (capabilities.sharesHost) return ['loopback'];
+  const takes = new Set(capabilities.network.flatMap((kind) => PATHS_OF_KIND[kind]));
+  return NET_PATHS.filter((p) => takes.has(p));
+}
+
 /** Refuses a `LaunchRequest.network` the driver does not take, naming the target and what it takes. */
 export function checkNetwork(target: string, capabilities: Capabilities, request: Pick<LaunchRequest, 'network'>): NetworkAttachment | undefined {
   const n = request.network;
@@ -71,7 +85,7 @@ export function checkNetwork(target: string, capabilities: Capabilities, request
 }
 
 async function ip(args: string[], batch?: string): Promise<void> {
-  const r = await execa('ip', batch === undefined ? args : [...args, '-b', '-'], { reject: false, ...(batch !== undefined ? { input: batch } : {}) });
+  const r = await execa('ip', batch === undefined ? args : [...args, '-b', '-'], { reject: false, input: batch });
   if (r.exitCode !== 0) throw new Error(`ip ${args.join(' ')}${batch !== undefined ? ' -b' : ''}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`);
 }
 
@@ -201,7 +215,7 @@ export const VM_MAC = '52:54:00:12:34:56';
 export async function makeNetwork(path: NetPath): Promise<Network> {
   const local = (attachment?: NetworkAttachment): Network => ({
     path,
-    ...(attachment ? { attachment } : {}),
+    attachment,
     bindAddress: '127.0.0.1',
     endpoint: (port) => ({ address: '127.0.0.1', port }),
     setupMs: 0,

@@ -36,7 +36,6 @@ import { enginePhases, engineEventTimes } from './events.js';
 export type Engine = 'podman' | 'docker';
 
 export class EngineDriver extends LinuxContainerDriver {
-  readonly description: string;
   private tag: string | undefined;
   private imported = false;
   /** docker: the daemon (`-H`) when one was given (DriverOptions.dockerHost, from DOCKER_HOST); else the CLI's default. */
@@ -58,10 +57,15 @@ export class EngineDriver extends LinuxContainerDriver {
     options: Pick<DriverOptions, 'guestKernel' | 'image' | 'dockerHost'> = {},
   ) {
     // Networks: both join the host's; podman also a prepared namespace (`--network ns:PATH`), which docker cannot.
-    const capabilities = { ...CONTAINER_CAPABILITIES, network: binary === 'podman' ? (['host', 'netns'] as const) : (['host'] as const) };
+    const capabilities = {
+      ...CONTAINER_CAPABILITIES,
+      network: binary === 'podman' ? (['host', 'netns'] as const) : (['host'] as const),
+      // The overlay's upper layer is the storage driver's; a Go client and shim per instance (bench/scenarios/density.ts).
+      upperDiskDir: binary === 'podman' ? '/var/lib/containers/storage' : '/var/lib/docker',
+      hostTasks: 16,
+    };
     super({ base: binary, capabilities, readyTimeoutMs: 60_000, idPrefix: `tsbench-${binary}-` }, options);
     this.dockerHost = binary === 'docker' ? options.dockerHost : undefined;
-    this.description = `${binary}: the image's rootfs imported with \`${binary} import\`, run with \`${binary} run --rm\` and matching limits`;
   }
 
   /**

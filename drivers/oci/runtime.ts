@@ -31,7 +31,7 @@ import { enforceablePart } from '../linux/cgroups.js';
 import { TRIAL_LIMITS, type InstanceSpec } from '../linux/lifecycle.js';
 import { LinuxContainerDriver, unavailable, type Admitted, type LinuxDriverOptions } from '../linux/driver.js';
 import { overlayOptions } from '../linux/overlay.js';
-import type { LaunchRequest, Limits, Probe } from '../types.js';
+import { CONTAINER_CAPABILITIES, type LaunchRequest, type Limits, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { describeConfinement } from '../linux/confinement.js';
 import { PeerCgroups, peerParent, removePeerParentsSync } from './cgroups.js';
@@ -74,7 +74,6 @@ function readFileText(path: string): string {
 }
 
 export class OciRuntimeDriver extends LinuxContainerDriver {
-  readonly description: string;
   /** The driver's directory: the runtime's state (`--root`), bundles, and the tmpfs for upper layers. */
   private dir: string | undefined;
   private ns: MountNamespace | undefined;
@@ -94,8 +93,9 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     readonly runtime: OciRuntime,
     options: OciOptions = {},
   ) {
-    super({ base: runtime, idPrefix: `tsbench-${runtime}-` }, options);
-    this.description = `${runtime}: the image's agent as an OCI bundle (same namespaces, limits and overlay root as container)`;
+    // runc's Go runtime keeps a dozen threads per instance (bench/scenarios/density.ts).
+    const capabilities = runtime === 'runc' ? { ...CONTAINER_CAPABILITIES, hostTasks: 16 } : CONTAINER_CAPABILITIES;
+    super({ base: runtime, capabilities, idPrefix: `tsbench-${runtime}-` }, options);
   }
 
   /** The capabilities tsbench holds (its bounding set), read once: a container can keep only those. */

@@ -64,7 +64,7 @@ export interface QemuArgsOptions {
   machine?: Machine;
   /** vCPUs; a fractional CPU limit is rounded up. @default 1 */
   cpus?: number;
-  /** VM RAM in bytes, rounded up to whole MiB. @default DEFAULT_MEMORY_BYTES (512 MiB) */
+  /** VM RAM in bytes, rounded up to whole MiB. @default DEFAULT_MEMORY_BYTES (256 MiB) */
   memoryBytes?: number;
   /** Kernel to boot directly, no bootloader: a bzImage, or a vmlinux with a PVH entry. */
   kernel: string;

@@ -1,7 +1,7 @@
 /**
  * Facts about the host the QEMU driver needs: whether /dev/kvm can be opened,
  * who serves it, the boot id its verdict is cached under, the TSC frequency a
- * TCG guest needs, and the memory a running qemu costs (PSS).
+ * TCG guest needs.
  */
 import { constants } from 'node:fs';
 import { access, open, readFile } from 'node:fs/promises';
@@ -24,10 +24,12 @@ export async function kvmDeviceProblem(path = '/dev/kvm'): Promise<string | unde
 /**
  * A note on who serves /dev/kvm when it is not the ordinary kvm_intel/kvm_amd,
  * e.g. kvm_pvm (a paravirtual nested hypervisor, on which a standard guest
- * kernel hangs right after the bootloader). Undefined for the ordinary ones.
+ * kernel hangs right after the bootloader). Undefined for the ordinary ones,
+ * and when there is no `device` at all: then nothing serves it.
  */
-export async function kvmProviderNote(sysModule = '/sys/module'): Promise<string | undefined> {
+export async function kvmProviderNote(sysModule = '/sys/module', device = '/dev/kvm'): Promise<string | undefined> {
   try {
+    await access(device);
     await access(`${sysModule}/kvm_pvm`);
     return '/dev/kvm is served by kvm_pvm, a paravirtual nested hypervisor; standard guests hang after the bootloader';
   } catch {
@@ -56,17 +58,6 @@ let thisHostEmulatedBy: Promise<'tcg' | undefined> | undefined;
 /** This host boot's id; a cached KVM verdict is valid until the next boot. */
 export async function bootId(): Promise<string> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-}
-
-/** Proportional set size of a process in bytes, from /proc/<pid>/smaps_rollup; undefined once it is gone. */
-export async function readPssBytes(pid: number): Promise<number | undefined> {
-  try {
-    const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = /^Pss:\s+(\d+) kB/m.exec(text)?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The direct children of a process (the launcher's child is qemu). */

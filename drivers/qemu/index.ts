@@ -106,9 +106,11 @@ import {
   type VmProfile,
 } from './cmdline.js';
 import { createDataDisk, makeScratchDir } from './disk.js';
-import { bootId, childPids, hostEmulatedBy, hostTscKhz, kvmDeviceProblem, kvmProviderNote, readPssBytes } from './host.js';
+import { bootId, childPids, hostEmulatedBy, hostTscKhz, kvmDeviceProblem, kvmProviderNote } from './host.js';
+import { processCpuMs } from '../linux/measure.js';
+import { qemuFootprint } from './memory.js';
 import { readVerdict, writeVerdict } from './verdict.js';
-import { profileWords, vmDescription, vmTargetName } from './names.js';
+import { profileWords, vmTargetName } from './names.js';
 import { MiB, nsToMs } from '../../core/units.js';
 
 export {
@@ -126,7 +128,7 @@ export {
   type QemuArgsOptions,
   type VmProfile,
 } from './cmdline.js';
-export { readPssBytes, kvmProviderNote, hostTscKhz, hostEmulatedBy } from './host.js';
+export { kvmProviderNote, hostTscKhz, hostEmulatedBy } from './host.js';
 export { vmTargetName, vmDescription } from './names.js';
 
 export interface QemuDriverOptions extends DriverOptions {
@@ -149,8 +151,6 @@ export interface QemuDriverOptions extends DriverOptions {
   kernelArgs?: string[];
   /** Target name in results and messages. @default the accelerator ('kvm' | 'tcg') */
   name?: string;
-  /** @default a sentence naming the accelerator */
-  description?: string;
   /**
    * Kernel parameters for one VM, given its size, the run's pids limit, its data disk and whether it has a
    * NIC, appended after `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
@@ -316,7 +316,7 @@ async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise
       init: 'agent',
       kernel,
       kernelVersion: 'given',
-      ...(opts.initramfs !== undefined ? { initramfs: opts.initramfs } : profile === 'cloud' ? { initramfs: image.initramfs } : {}),
+      initramfs: opts.initramfs ?? (profile === 'cloud' ? image.initramfs : undefined),
       rootDisk: image.rootDisk,
       hash: `${a.slice(0, 16)}-${b.slice(0, 16)}`,
       label: `${kernel}${opts.initramfs !== undefined ? ` + ${opts.initramfs}` : ''} + root disk of image ${image.hash}`,
@@ -329,7 +329,7 @@ async function resolveBoot(opts: QemuDriverOptions, profile: VmProfile): Promise
       kernel: image.kernel.vmlinuz,
       kernelVersion: image.kernel.version,
       initramfs: image.initramfs,
-      ...(image.kernel.modulesDir !== undefined ? { modulesDir: image.kernel.modulesDir } : {}),
+      modulesDir: image.kernel.modulesDir,
       rootDisk: image.rootDisk,
       hash: image.hash,
       label: `stock kernel ${image.kernel.version} (bzImage) + ${Math.round(image.sizes.initramfsBytes / 1024)} KiB initramfs, image ${image.hash}`,
@@ -474,14 +474,13 @@ function consoleHint(tail: string[], memoryMiB: number): string | undefined {
 export class QemuDriver implements Driver {
   readonly name: string;
   readonly accelerator: Accelerator;
-  readonly description: string;
-  readonly isolation = 'vm' as const;
   /**
    * vCPUs and RAM; the guest kernel's OOM killer acts inside the guest, which the
    * host does not see as an `oom-killed` instance (the limits scenario reads the
-   * guest's /proc/vmstat); no host directories, a data disk instead.
+   * guest's /proc/vmstat); no host directories, a data disk instead. The host sees
+   * qemu's CPU, not the workload's: that is the guest kernel's to account.
    */
-  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: false }, reportsOom: false, volumes: false, network: ['tap'] };
+  readonly capabilities: Capabilities;
   readonly machine: Machine;
   readonly profile: VmProfile;
   readonly imageName: ImageName;
@@ -499,11 +498,21 @@ export class QemuDriver implements Driver {
     this.imageName = opts.image ?? DEFAULT_IMAGE;
     this.name = opts.name ?? targetWithImage(vmTargetName(opts.accelerator, this.profile), this.imageName);
     this.accelerator = opts.accelerator;
-    this.description =
-      opts.description ??
-      (this.imageName === DEFAULT_IMAGE
-        ? vmDescription(opts.accelerator, this.profile)
-        : `${vmDescription(opts.accelerator, this.profile)}; ${imageWords(this.imageName)}`);
+    this.capabilities = {
+      limits: { cpus: true, memoryBytes: true, pids: false },
+      reportsOom: false,
+      volumes: false,
+      network: ['tap'],
+      sharesHost: false,
+      memoryLimit: 'ram',
+      cpuAccounting: 'guest',
+      dataDisk: true,
+      // The launcher, qemu's main and RCU threads; one more per vCPU (bench/scenarios/density.ts).
+      hostTasks: 3,
+      // Shutting a guest down takes longer than ending a process.
+      stopTimeoutMs: 60_000,
+      minMemory: IMAGE_BOOT[this.imageName] === 'systemd' ? MIN_SYSTEMD_MEMORY : MIN_GUEST_MEMORY[this.profile],
+    };
     this.machine = opts.machine ?? 'microvm';
     this.binary = opts.binary ?? QEMU_BINARY;
   }
@@ -583,9 +592,9 @@ export class QemuDriver implements Driver {
     const probedAt = new Date().toISOString();
     const started = performance.now();
     // An interrupt kills the probe VM (the launch's signal); the exit hooks of core/exit.ts cover a second one.
-    const vm = await this.start({ job: { kind: 'noop' }, ...(signal ? { signal } : {}) }, boot, {
+    const vm = await this.start({ job: { kind: 'noop' }, signal }, boot, {
       readyTimeoutMs: timeoutMs,
-      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, this.minimum().bytes),
+      memoryBytes: Math.max(DEFAULT_MEMORY_BYTES, (this.capabilities.minMemory as MinMemory).bytes),
     });
     const r: VmInstanceResult = await vm.result;
     // An interrupted probe decided nothing: keep no verdict.
@@ -600,6 +609,8 @@ export class QemuDriver implements Driver {
   }
 
   async prepare(ctx: PrepareContext): Promise<void> {
+    // Refused before anything is read or booted; launches then size VMs by these limits (`sized` once).
+    this.sized(ctx.limits);
     this.limits = ctx.limits;
     try {
       this.boot = await resolveBoot(this.opts, this.profile);
@@ -607,24 +618,24 @@ export class QemuDriver implements Driver {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
-    this.checkMemory(ctx.limits.memoryBytes);
   }
 
-  /** The guest RAM a VM of this profile and image needs at least (MIN_GUEST_MEMORY, MIN_SYSTEMD_MEMORY). */
-  async minMemory(): Promise<MinMemory | undefined> {
-    return this.minimum();
+  /**
+   * A VM's limits as applied: whole vCPUs (a fractional CPU limit rounded up, at least one) and whole MiB of
+   * RAM (DEFAULT_MEMORY_BYTES where none is asked); pids only by a container inside (nested.ts).
+   */
+  limitsFor(requested: Limits): Limits {
+    return { cpus: vcpusFor(requested.cpus), memoryBytes: memoryMiBFor(requested.memoryBytes) * MiB, pids: undefined };
   }
 
-  private minimum(): MinMemory {
-    return IMAGE_BOOT[this.imageName] === 'systemd' ? MIN_SYSTEMD_MEMORY : MIN_GUEST_MEMORY[this.profile];
-  }
-
-  private checkMemory(memoryBytes: number | undefined): void {
-    const mib = memoryMiBFor(memoryBytes);
-    const min = this.minimum();
-    if (mib * MiB < min.bytes) {
-      throw this.fail('prepare', `${mib} MiB of guest RAM is too little for ${this.name}: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
-    }
+  /** `limitsFor`, refused below the least guest RAM the profile and image boot with (`capabilities.minMemory`). */
+  private sized(limits: Limits): Limits {
+    const applied = this.limitsFor(limits);
+    const bytes = applied.memoryBytes as number;
+    const min = this.capabilities.minMemory as MinMemory;
+    if (bytes < min.bytes)
+      throw this.fail('prepare', `${bytes / MiB} MiB of guest RAM is too little for ${this.name}: ${min.why}; pass --memory ${min.bytes / MiB}M or more`);
+    return applied;
   }
 
   async launch(request: LaunchRequest): Promise<VmInstance> {
@@ -640,12 +651,13 @@ export class QemuDriver implements Driver {
     const boot = this.boot as Boot;
     if (network !== undefined) await this.checkTap(network, boot);
     const limits = { ...this.limits, ...request.limits };
-    this.checkMemory(limits.memoryBytes);
+    // prepare() sized the run's limits; only another RAM asked for here is checked again.
+    if (memoryMiBFor(limits.memoryBytes) !== memoryMiBFor(this.limits.memoryBytes)) this.sized(limits);
     return this.start(request, boot, {
-      ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
-      ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
+      cpus: limits.cpus,
+      memoryBytes: limits.memoryBytes,
       // Not a VM's: only a container inside it (guestArgs, nested.ts) enforces it.
-      ...(limits.pids !== undefined ? { pids: limits.pids } : {}),
+      pids: limits.pids,
       readyTimeoutMs: this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs((await hostEmulatedBy()) ?? this.accelerator, boot.init),
     });
   }
@@ -703,29 +715,29 @@ export class QemuDriver implements Driver {
     const args: QemuArgsOptions = {
       accelerator: this.accelerator,
       machine: this.machine,
-      ...(vm.cpus !== undefined ? { cpus: vm.cpus } : {}),
-      ...(vm.memoryBytes !== undefined ? { memoryBytes: vm.memoryBytes } : {}),
+      cpus: vm.cpus,
+      memoryBytes: vm.memoryBytes,
       kernel: boot.kernel,
-      ...(boot.initramfs !== undefined ? { initrd: boot.initramfs } : {}),
+      initrd: boot.initramfs,
       rootDisk: boot.rootDisk,
-      ...(boot.init === 'systemd' ? { rootDiskMode: 'snapshot' as const } : {}),
+      rootDiskMode: boot.init === 'systemd' ? 'snapshot' : undefined,
       // The lean kernel has no ACPI (drivers/image/kernel/lean.config).
-      ...(this.profile === 'lean' ? { acpi: false } : {}),
+      acpi: this.profile === 'lean' ? false : undefined,
       append: kernelCmdline({
         job: jobArgv(job),
         // The agent's tiny initramfs mounts the root itself (tsbench.root=); a distribution's initrd, like the kernel, takes root=.
         root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined && boot.init === 'agent' ? 'initramfs' : 'kernel' },
-        ...(vm.disk !== undefined ? { disk: DATA_DISK_DEVICE } : {}),
-        ...(nic !== undefined ? { net: { address: nic.address, gateway: nic.gateway } } : {}),
-        ...(tscKhz !== undefined ? { tscKhz } : {}),
+        disk: vm.disk !== undefined ? DATA_DISK_DEVICE : undefined,
+        net: nic && { address: nic.address, gateway: nic.gateway },
+        tscKhz,
         extra: [
           ...tcgLeanArgs(this.accelerator, this.profile),
           ...(this.opts.kernelArgs ?? []),
-          ...(this.opts.guestArgs?.({ ...vm, ...(nic !== undefined ? { net: true } : {}) }) ?? []),
+          ...(this.opts.guestArgs?.({ ...vm, net: nic !== undefined ? true : undefined }) ?? []),
         ],
       }),
-      ...(vm.disk !== undefined ? { disk: vm.disk } : {}),
-      ...(nic !== undefined ? { nic: { ifname: nic.ifname, mac: nic.mac, vhost: nic.vhost } } : {}),
+      disk: vm.disk,
+      nic: nic && { ifname: nic.ifname, mac: nic.mac, vhost: nic.vhost },
       binary: this.binary,
     };
     // A longer command line is cut by the guest kernel, which then boots without the end of it.
@@ -757,12 +769,7 @@ export class QemuDriver implements Driver {
     }
     const tap = request.network?.kind === 'tap' ? request.network : undefined;
     const vhost = tap !== undefined ? await vhostNet() : undefined;
-    const argv = this.argv(
-      request.job,
-      boot,
-      { ...vm, ...(disk !== undefined ? { disk } : {}) },
-      tap !== undefined && vhost !== undefined ? { ...tap, vhost: vhost.vhost } : undefined,
-    );
+    const argv = this.argv(request.job, boot, { ...vm, disk }, tap !== undefined && vhost !== undefined ? { ...tap, vhost: vhost.vhost } : undefined);
     const details: VmDetails = {
       accelerator: this.accelerator,
       profile: this.profile,
@@ -773,8 +780,8 @@ export class QemuDriver implements Driver {
       vcpus: vcpusFor(vm.cpus),
       memoryMiB: memoryMiBFor(vm.memoryBytes),
       qemuArgv: argv,
-      ...(diskBytes !== undefined ? { diskBytes } : {}),
-      ...(this.accelerator === 'tcg' && this.tscKhz !== undefined ? { tscKhz: this.tscKhz } : {}),
+      diskBytes,
+      tscKhz: this.accelerator === 'tcg' ? this.tscKhz : undefined,
       ...(tap !== undefined && vhost !== undefined
         ? {
             nic: nicDevice(this.machine),
@@ -785,7 +792,7 @@ export class QemuDriver implements Driver {
             netAddress: tap.address,
             netGateway: tap.gateway,
             vhost: vhost.vhost,
-            ...(vhost.why !== undefined ? { vhostWhy: vhost.why } : {}),
+            vhostWhy: vhost.why,
           }
         : {}),
     };
@@ -802,11 +809,13 @@ export class QemuDriver implements Driver {
       // A no-op job (startup, the kvm probe) ends the VM right after ready; one still there at twice the ready
       // timeout hangs, and is killed rather than holding the run (a startup run in the nested KVM test host
       // stood still for ten minutes after 48 nested boots, its host idle and no ready timeout firing).
-      ...(request.job.kind === 'noop' ? { exitTimeoutMs: 2 * vm.readyTimeoutMs } : {}),
+      exitTimeoutMs: request.job.kind === 'noop' ? 2 * vm.readyTimeoutMs : undefined,
       tailLines: 20,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      signal: request.signal,
+      onOutput: request.onOutput,
+      onStderr: request.onStderr,
+      // The host's view of a VM's CPU: its qemu process, every thread (the vCPUs, the VMM's own work).
+      workloadCpu: request.workloadCpu ? async () => (qemuPid === undefined ? undefined : processCpuMs(qemuPid)) : undefined,
     });
     let qemuPid: number | undefined;
     const result = proc.done.then(async (o): Promise<VmInstanceResult> => {
@@ -814,7 +823,7 @@ export class QemuDriver implements Driver {
       if (qemuPid !== undefined) await gone(qemuPid);
       this.running.delete(proc);
       if (disk !== undefined) await rm(disk, { force: true });
-      return this.toResult(o, details, vm.readyTimeoutMs);
+      return this.toResult(o, details, vm.readyTimeoutMs, proc.workloadCpu);
     });
     this.running.set(proc, result);
     // The launcher's one child is qemu (the same pid before and after its exec).
@@ -823,6 +832,8 @@ export class QemuDriver implements Driver {
       target: this.name,
       details,
       hostPids: () => (qemuPid !== undefined ? [qemuPid] : []),
+      // One reading of qemu's smaps, split into guest RAM touched and the VMM's own overhead.
+      footprint: () => qemuFootprint(qemuPid, details.memoryMiB * MiB),
       ready: proc.ready,
       result,
       stop: async () => proc.write('stop\n'),
@@ -830,7 +841,7 @@ export class QemuDriver implements Driver {
     };
   }
 
-  private toResult(o: ProcessOutcome, details: VmDetails, readyTimeoutMs: number): VmInstanceResult {
+  private toResult(o: ProcessOutcome, details: VmDetails, readyTimeoutMs: number, workloadCpu: LaunchedProcess['workloadCpu']): VmInstanceResult {
     const phases = vmPhases(o);
     let status: InstanceResult['status'] | undefined;
     let reason: string | undefined;
@@ -845,7 +856,10 @@ export class QemuDriver implements Driver {
       status = 'failed';
       reason = `${o.agentReadyNs === undefined ? "the VM ended before the agent's ready" : "the VM ended without the agent's exit"}: ${hint ?? qemuSaid ?? `qemu exit code ${o.exitCode ?? 'unknown'}`}`;
     }
-    const r = toInstanceResult(o, { sameClock: false, phases, ...(status ? { status } : {}), ...(reason ? { reason } : {}) });
+    // qemu may be gone before its CPU is read at the agent's end (the guest powers off at once): then its CPU at exit,
+    // the launcher's rusage of it, which adds only the guest's reboot(2).
+    const cpuAtExitMs = o.rusage && (o.rusage.userUs + o.rusage.systemUs) / 1000;
+    const r = toInstanceResult(o, { sameClock: false, phases, status, reason, workloadCpu, cpuAtExitMs });
     return { ...r, extra: details };
   }
 
@@ -858,12 +872,6 @@ export class QemuDriver implements Driver {
       this.scratch = undefined;
     }
   }
-}
-
-/** The PSS of a VM's qemu process in bytes while it runs (its host-side memory cost); undefined once it is gone. */
-export async function vmPssBytes(instance: Instance): Promise<number | undefined> {
-  const [pid] = instance.hostPids();
-  return pid === undefined ? undefined : readPssBytes(pid);
 }
 
 /** Whether QEMU can use vhost-net here (/dev/vhost-net, read-write), and why not. Never assumed: looked at every launch. */

@@ -24,9 +24,8 @@
  * smaps_rollup's Pss by less than 1 KiB per shared mapping.
  */
 import { readFile } from 'node:fs/promises';
-import type { Instance } from '../types.js';
-import type { VmInstance } from './index.js';
-import { MiB } from '../../core/units.js';
+import type { Footprint } from '../types.js';
+import { readPssBytes } from '../linux/measure.js';
 
 /** One mapping of /proc/<pid>/smaps: its header and the sizes it reports, in bytes. */
 export interface SmapsMapping {
@@ -178,12 +177,22 @@ export async function readQemuMemory(pid: number, ramBytes: number): Promise<Qem
 }
 
 /**
- * A VM's qemu memory while it runs, found by the VM's RAM size (`details`, which
- * the VM drivers' instances carry); undefined once qemu is gone, or for an
- * instance that is not a QEMU VM.
+ * A VM's footprint (`Instance.footprint`): its qemu's memory from one reading of its smaps, so that guest
+ * RAM and overhead add up to the PSS, with the rest of the split in `extra.vmMemory`; failing that, its
+ * smaps_rollup PSS alone. Undefined once qemu is gone.
  */
-export async function vmMemory(instance: Instance): Promise<QemuMemory | undefined> {
-  const details = (instance as Partial<VmInstance>).details;
-  const [pid] = instance.hostPids();
-  return pid === undefined || details === undefined ? undefined : readQemuMemory(pid, details.memoryMiB * MiB);
+export async function qemuFootprint(pid: number | undefined, ramBytes: number): Promise<Footprint | undefined> {
+  if (pid === undefined) return undefined;
+  const m = await readQemuMemory(pid, ramBytes);
+  if (m === undefined) {
+    const pss = await readPssBytes(pid);
+    return pss === undefined ? undefined : { pssBytes: pss };
+  }
+  return { pssBytes: m.pssBytes, guestRamTouchedBytes: m.guestRamPssBytes, vmmOverheadBytes: m.vmmOverheadBytes, extra: { vmMemory: vmMemoryExtra(m) } };
+}
+
+/** What a sample records of a VM's split beside its metrics (`extra.vmMemory`); JSON drops the fields that are undefined. */
+function vmMemoryExtra(m: QemuMemory): Partial<QemuMemory> {
+  const { guestRamBytes, guestRamRssBytes, tcgBufferPssBytes, tcgBufferSizeBytes, fileBackedPssBytes, otherPssBytes, rssBytes, mappings, problem } = m;
+  return { guestRamBytes, guestRamRssBytes, tcgBufferPssBytes, tcgBufferSizeBytes, fileBackedPssBytes, otherPssBytes, rssBytes, mappings, problem };
 }

@@ -40,9 +40,9 @@ import { DEFAULT_IMAGE, encodeJob, loadImage, targetWithImage, type ImageName } 
 import { missingModules } from '../image/kernel.js';
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
 import { ENV } from '../protocol.js';
-import type { Capabilities, Driver, LaunchRequest, MinMemory, PrepareContext, Probe } from '../types.js';
+import type { Capabilities, Driver, LaunchRequest, Limits, PrepareContext, Probe } from '../types.js';
 import { QemuDriver, type Accelerator, type GuestVm, type QemuDriverOptions, type VmDetails, type VmInstance, type VmProfile } from './index.js';
-import { nestedDescription, nestedTargetName } from './names.js';
+import { nestedTargetName } from './names.js';
 
 /** The container's cgroup, below the guest's cgroup2 root. */
 export const GUEST_CGROUP = 'tsbench-ct';
@@ -105,14 +105,12 @@ export function guestContainerArgs(vm: GuestVm): string[] {
   return [`tsbench.container=${encodeJob(launcher)}`, `tsbench.cgroup=${encodeJob(cgroup)}`];
 }
 
-export type NestedDriverOptions = Omit<QemuDriverOptions, 'accelerator' | 'name' | 'description' | 'guestArgs'>;
+export type NestedDriverOptions = Omit<QemuDriverOptions, 'accelerator' | 'name' | 'guestArgs'>;
 
 export class NestedDriver implements Driver {
   readonly name: string;
-  readonly description: string;
-  readonly isolation = 'vm' as const;
-  /** The VM's vCPUs and RAM, and the guest cgroup's pids limit; an OOM inside the guest is not seen from the host. */
-  readonly capabilities: Capabilities = { limits: { cpus: true, memoryBytes: true, pids: true }, reportsOom: false, volumes: false, network: ['tap'] };
+  /** The VM's (vCPUs and RAM, its minimum: the container inside shares its RAM), and the guest cgroup's pids limit; an OOM inside the guest is not seen from the host. */
+  readonly capabilities: Capabilities;
   private readonly vm: QemuDriver;
 
   readonly profile: VmProfile;
@@ -125,8 +123,13 @@ export class NestedDriver implements Driver {
     this.profile = opts.profile ?? 'lean';
     this.imageName = opts.image ?? DEFAULT_IMAGE;
     this.name = targetWithImage(nestedTargetName(accelerator, this.profile), this.imageName);
-    this.description = nestedDescription(accelerator, this.profile);
-    this.vm = new QemuDriver({ ...opts, accelerator, name: this.name, description: this.description, guestArgs: guestContainerArgs });
+    this.vm = new QemuDriver({ ...opts, accelerator, name: this.name, guestArgs: guestContainerArgs });
+    this.capabilities = { ...this.vm.capabilities, limits: { cpus: true, memoryBytes: true, pids: true } };
+  }
+
+  /** The VM's, and the pids limit of the guest cgroup the container runs in. */
+  limitsFor(requested: Limits): Limits {
+    return { ...this.vm.limitsFor(requested), pids: requested.pids };
   }
 
   /**
@@ -151,13 +154,13 @@ export class NestedDriver implements Driver {
           return {
             available: false,
             reason: `the guest kernel ${image.kernel.version} has no ${missing.join(', ')} module: run \`tsbench kernel fetch\`, then \`tsbench image build\``,
-            ...(alone.details ? { details: alone.details } : {}),
+            details: alone.details,
           };
       } catch (e) {
         return {
           available: false,
           reason: `the image carries no container runtime (${describeError(e)}): run \`tsbench image build\``,
-          ...(alone.details ? { details: alone.details } : {}),
+          details: alone.details,
         };
       }
     }
@@ -171,11 +174,6 @@ export class NestedDriver implements Driver {
         containerRoot: 'overlay (lower: the image, upper: tmpfs), MS_MOVE + chroot',
       },
     };
-  }
-
-  /** The VM's: the container inside shares its RAM. */
-  minMemory(): Promise<MinMemory | undefined> {
-    return this.vm.minMemory();
   }
 
   prepare(ctx: PrepareContext): Promise<void> {

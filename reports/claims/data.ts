@@ -4,7 +4,7 @@
  * (ratios and differences between two targets, per-sample combinations).
  */
 import { resultImages, type LoadedResult, type NamedImage } from '../../core/load.js';
-import type { ImageName } from '../../drivers/image/names.js';
+import type { ImageName } from '../../drivers/index.js';
 import { derivedValues, valuesOf } from '../../core/samples.js';
 import type { Result, ScenarioResult, TargetResult } from '../../core/schema.js';
 import { deriveSeed, differenceOfMedians, ratioOfMedians, summarize, type Stats } from '../../core/stats.js';

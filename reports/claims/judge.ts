@@ -6,7 +6,7 @@
  * the TCG rules, and ClaimRule. The combination rule is stated in
  * docs/claims.md; keep the two in step.
  */
-import type { ImageName } from '../../drivers/image/names.js';
+import type { ImageName } from '../../drivers/index.js';
 import type { ClaimSpec } from './catalogue.js';
 import type { Found, HostData, Interval, MetricFound } from './data.js';
 import type { ClaimPart, ClaimVerdict, Figure, Margin, Verdict } from './types.js';

@@ -3,8 +3,7 @@
  * compare (and C9's two container images), with the words that state how pairs are judged, and the
  * VM parts every claim about VMs shares: a VM that was not measured, and the kvm part a claim waits for.
  */
-import { targetWithImage, type ImageName } from '../../drivers/image/names.js';
-import { vmTargetName } from '../../drivers/qemu/names.js';
+import { targetWithImage, vmTargetName, type ImageName } from '../../drivers/index.js';
 import type { HostData, MetricFound } from './data.js';
 import { ACCELS, NESTED_KVM, type Accel, type ClaimBuilder } from './judge.js';
 

@@ -2,7 +2,7 @@
  * Claim verdicts: each claim of catalogue.ts judged from measured results by
  * a stated rule. Computed, never written by hand (reports/claims/index.ts).
  */
-import type { ImageName } from '../../drivers/image/names.js';
+import type { ImageName } from '../../drivers/index.js';
 
 export type Verdict = 'confirmed' | 'refuted' | 'inconclusive' | 'not measured';
 

@@ -11,7 +11,7 @@
  */
 import { resultImages } from '../../core/load.js';
 import type { Result } from '../../core/schema.js';
-import { targetParts } from '../../drivers/image/names.js';
+import { targetParts } from '../../drivers/index.js';
 
 export interface FingerprintDiff {
   /** Stable key: `kernel`, `cpuModel`, `accelerator`, `limits`, `scenario:io`, … */

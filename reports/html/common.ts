@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { targetParts } from '../../drivers/image/names.js';
+import { targetParts } from '../../drivers/index.js';
 
 const require = createRequire(import.meta.url);
 

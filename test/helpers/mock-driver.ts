@@ -3,7 +3,7 @@
  * is logged and resolves at once with a timeline whose values encode the
  * launch's index, so a test can tell which samples were kept.
  */
-import type { Capabilities, Driver, Instance, InstanceResult, Probe } from '../../drivers/types.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type Driver, type Instance, type InstanceResult, type Probe } from '../../drivers/types.js';
 
 export interface MockOptions {
   /** Make the n-th launch (1-based) fail. */
@@ -15,9 +15,13 @@ export interface MockOptions {
 }
 
 export class MockDriver implements Driver {
-  readonly description = 'mock';
-  readonly isolation = 'none' as const;
-  readonly capabilities: Capabilities = { limits: { cpus: false, memoryBytes: false, pids: false }, reportsOom: false, volumes: false, network: [] };
+  readonly capabilities: Capabilities = {
+    ...CONTAINER_CAPABILITIES,
+    limits: { cpus: false, memoryBytes: false, pids: false },
+    reportsOom: false,
+    volumes: false,
+    network: [],
+  };
   launches = 0;
   prepared = 0;
   tornDown = 0;
@@ -51,6 +55,7 @@ export class MockDriver implements Driver {
     return {
       target: this.name,
       hostPids: () => [],
+      footprint: async () => undefined,
       ready: Promise.resolve(),
       result: Promise.resolve(result),
       stop: async () => {},

@@ -1,5 +1,5 @@
 /** C1: a container starts in well under a second; a VM takes much longer. Judged on each image pair. */
-import { targetWithImage } from '../../../drivers/image/names.js';
+import { targetWithImage } from '../../../drivers/index.js';
 import { ratioBetween, type HostData, type MetricFound } from '../data.js';
 import {
   atLeast,
