@@ -16,15 +16,15 @@
  * instance, from the driver's accounting at exit: the agent and sysbench
  * natively (getrusage of the launcher's children), the instance's cgroup for a
  * container, the qemu process (all its threads) for a VM — the latter includes
- * booting and shutting down the guest. `hostCpuMsWork` takes away what the
- * instance's host processes had used when the workload reported ready (their
- * /proc/<pid>/stat utime+stime+cutime+cstime, in 10 ms ticks): for a VM that is
- * the boot; what remains is the work plus the guest's shutdown. The snapshot is
- * read a few milliseconds after `ready`, when the work has already begun, so
- * it errs towards less CPU, by at most those milliseconds.
+ * booting and shutting down the guest. `hostCpuMsWork` is the host CPU of the
+ * workload alone, as the driver contract reports it (`InstanceResult.workloadCpu`):
+ * the driver's own accounting from the agent's `ready` to its `end` of the job —
+ * a container's cgroup, a VM's qemu process (so the boot and the shutdown are left
+ * out), natively the kernel's rusage of sysbench. The `ready` reading is taken a
+ * few milliseconds after the work has begun, so it errs towards less CPU, by at
+ * most those milliseconds.
  */
 import { DEFAULT_CPUS } from '../../core/defaults.js';
-import { processCpuMs, type Instance } from '../../drivers/index.js';
 import { TargetError } from '../../core/errors.js';
 import { ParseError, parseSysbenchCpu } from './parsers/sysbench.js';
 import { MATCHED_LIMITS, matchedLimits, sampleFrom, type Scenario, type ScenarioOptions } from './types.js';
@@ -43,21 +43,6 @@ export function intOption(options: ScenarioOptions, key: string, fallback: numbe
   const n = typeof v === 'string' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new Error(`scenario option ${key} must be a positive integer, not ${String(v)}`);
   return n;
-}
-
-/**
- * Host CPU time (ms) of the instance's processes when its workload reports
- * ready — the boot, for a VM — so that it can be subtracted from the total;
- * undefined when it never gets ready or a process is already gone.
- */
-export function cpuMsAtReady(instance: Instance): Promise<number | undefined> {
-  return instance.ready.then(
-    async () => {
-      const times = await Promise.all(instance.hostPids().map(processCpuMs));
-      return times.length === 0 || times.some((t) => t === undefined) ? undefined : times.reduce((a: number, b) => a + (b ?? 0), 0);
-    },
-    () => undefined,
-  );
 }
 
 function sysbenchArgv(events: number, maxPrime: number, threads: number): string[] {
@@ -82,7 +67,8 @@ export const cpu: Scenario = {
       name: 'hostCpuMsWork',
       unit: 'ms',
       better: 'lower',
-      description: "hostCpuMs less the instance's host CPU time when the workload reported ready (VMs: the boot), 10 ms resolution",
+      description:
+        "host CPU time of the workload alone: the driver's accounting from the agent's ready to its end of the job (cgroup for containers, the qemu process for VMs: no boot or shutdown; natively sysbench's rusage)",
     },
   ],
   defaults: { runs: 5, warmup: 1 },
@@ -98,10 +84,13 @@ export const cpu: Scenario = {
     const maxPrime = intOption(ctx.options, 'cpuMaxPrime', DEFAULT_CPU_MAX_PRIME);
     const limits = matchedLimits(ctx.limits);
     const threads = Math.ceil(limits.cpus);
-    const instance = await driver.launch({ job: { kind: 'exec', argv: sysbenchArgv(events, maxPrime, threads) }, limits, signal: ctx.signal });
-    const atReady = cpuMsAtReady(instance);
+    const instance = await driver.launch({
+      job: { kind: 'exec', argv: sysbenchArgv(events, maxPrime, threads) },
+      limits,
+      signal: ctx.signal,
+      workloadCpu: true,
+    });
     const r = await instance.result;
-    const readyCpuMs = await atReady;
     if (r.status !== 'ok') throw new TargetError(driver.name, 'cpu', r.reason ?? `sysbench ended ${r.status}`, { tail: [...r.stderr, ...r.tail].slice(-20) });
     let parsed;
     try {
@@ -118,9 +107,9 @@ export const cpu: Scenario = {
       const hostCpuMs = cpuUserMs + cpuSystemMs;
       values['hostCpuMs'] = hostCpuMs;
       values['hostCpuPerEventUs'] = (hostCpuMs * 1000) / events;
-      if (readyCpuMs !== undefined) values['hostCpuMsWork'] = Math.max(0, hostCpuMs - readyCpuMs);
     }
+    if (r.workloadCpu !== undefined) values['hostCpuMsWork'] = r.workloadCpu.hostCpuMs;
     const s = sampleFrom(r, values);
-    return { ...s, extra: { ...s.extra, threads, hostCpuMsAtReady: readyCpuMs } };
+    return { ...s, extra: { ...s.extra, threads, workloadCpu: r.workloadCpu } };
   },
 };

@@ -119,7 +119,7 @@ interface InstanceSpecCommon {
   release?(): Promise<void>;
   /** Adds what the cgroups do not count (e.g. OOM kills from the kernel log) to what they did. */
   account?(accounting: Accounting): void;
-  /** Fields the driver records in `extra` (after `upperAtStart`'s and `cgroupCpuMsAtReady`). */
+  /** Fields the driver records in `extra` (after `upperAtStart`'s). */
   extra?(): Record<string, unknown>;
   /** Reads what the runtime says of the run before the clean-up removes the instance (docker's events); may add to the result. */
   inspect?(r: InstanceResult): Promise<void>;
