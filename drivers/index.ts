@@ -66,6 +66,7 @@ export { NET_PATHS, NET_PATH_TEXT, SERVER_PORTS, inNetns, makeNetwork, netPathsO
 // Host facts recorded with results and used by preflight.
 export { CPU_PERIOD_US, MIN_CPU_QUOTA_US, cgroupLayoutOf } from './linux/cgroups.js';
 export { processCpuMs } from './linux/measure.js';
+export { volumeProblem } from './linux/volumes.js';
 export { bootId, hostEmulatedBy } from './qemu/host.js';
 export { latestVerdictThisBoot } from './qemu/verdict.js';
 export { qemuVersion } from './qemu/version.js';
