@@ -1,15 +1,17 @@
 /**
  * Reading result files back (report, compare, history, verify, reproduce). Every
- * failure is a UsageError naming the file and what to do: a missing file, a file
- * that is not JSON, not a tsbench result, or a schema version this tsbench cannot
- * read. Every figure is recomputed from the samples on loading (core/figures.ts):
+ * failure is a UsageError naming the file and what to do: a missing file, one
+ * that is not a regular file or is over the bound (core/input.ts, which reads
+ * it), one that is not JSON, not a tsbench result, or of a schema version this
+ * tsbench cannot read. Every figure is recomputed from the samples on loading (core/figures.ts):
  * the stored `stats` and `ratioToNative` are a cache, checked, and a series whose
  * stored figures disagree is named on stderr.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, describeError } from './errors.js';
+import { readInputFile } from './input.js';
 import { recomputeFigures, type FigureDisagreement } from './figures.js';
 import { ResultSchema, SCHEMA_ID, SCHEMA_VERSION, type ImageInfo, type Result } from './schema.js';
 
@@ -77,15 +79,7 @@ export function parseResult(text: string, path: string, opts: LoadOptions = {}):
 
 /** Loads and validates one result file, its figures recomputed from its samples (see `parseResult`). */
 export async function loadResult(path: string, opts: LoadOptions = {}): Promise<LoadedResult> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a results.json written by tsbench run`);
-    if (code === 'EISDIR') throw new UsageError(`${path}: is a directory; pass its results.json`);
-    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
-  }
+  const bytes = await readInputFile(path, { fix: 'pass a results.json written by tsbench run', directoryFix: 'pass its results.json' });
   const loaded = parseResult(bytes.toString('utf8'), path, opts);
   // The hash of the bytes as read, whatever their encoding.
   return { ...loaded, sha256: sha256Hex(bytes) };
@@ -94,7 +88,9 @@ export async function loadResult(path: string, opts: LoadOptions = {}): Promise<
 /**
  * Expands arguments to result files: a file is taken as is, a directory gives
  * its results.json, or, when it has none, the results.json of each of its
- * subdirectories (a folder of nightly runs), sorted by name.
+ * subdirectories (a folder of nightly runs), sorted by name. A results.json
+ * that is there but not a regular file (a FIFO, a device) is kept, so that
+ * `loadResult` refuses it by name rather than the directory seeming empty.
  */
 export async function expandResultPaths(args: readonly string[]): Promise<string[]> {
   const out: string[] = [];
@@ -110,14 +106,14 @@ export async function expandResultPaths(args: readonly string[]): Promise<string
       continue;
     }
     const own = join(arg, 'results.json');
-    if (await isFile(own)) {
+    if (await isThere(own)) {
       out.push(own);
       continue;
     }
     const found: string[] = [];
     for (const name of (await readdir(arg)).sort()) {
       const candidate = join(arg, name, 'results.json');
-      if (await isFile(candidate)) found.push(candidate);
+      if (await isThere(candidate)) found.push(candidate);
     }
     if (found.length === 0) throw new UsageError(`${arg}: holds no results.json (nor do its subdirectories); pass a tsbench --out directory`);
     out.push(...found);
@@ -125,9 +121,10 @@ export async function expandResultPaths(args: readonly string[]): Promise<string
   return out;
 }
 
-async function isFile(p: string): Promise<boolean> {
+/** Whether `p` is there and is not a directory (what it is, `loadResult` checks on the descriptor it reads). */
+async function isThere(p: string): Promise<boolean> {
   try {
-    return (await stat(p)).isFile();
+    return !(await stat(p)).isDirectory();
   } catch {
     return false;
   }

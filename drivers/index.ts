@@ -65,6 +65,10 @@ export { NET_PATHS, NET_PATH_TEXT, SERVER_PORTS, inNetns, makeNetwork, netPathsO
 
 // Host facts recorded with results and used by preflight.
 export { CPU_PERIOD_US, MIN_CPU_QUOTA_US, cgroupLayoutOf } from './linux/cgroups.js';
+
+// Whether a --volume can be bound, checked by the CLI before anything is made and by the drivers at launch.
+export { volumeProblem } from './linux/volumes.js';
+
 export { bootId, hostEmulatedBy } from './qemu/host.js';
 export { latestVerdictThisBoot } from './qemu/verdict.js';
 export { qemuVersion } from './qemu/version.js';

@@ -3,12 +3,11 @@
  * Everything is loaded, checked and computed before anything is printed, so a
  * usage error (exit 2) never follows half a report. Exit 1 on a regression.
  */
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { compareResults, DEFAULT_ALPHA } from '../../reports/compare/index.js';
 import { parseAlpha, parseThresholds, type Thresholds } from '../../reports/compare/thresholds.js';
 import { parseCalibration, type Calibration } from '../../reports/compare/calibration.js';
-import { UsageError, describeError } from '../../core/errors.js';
+import { readInputFile } from '../../core/input.js';
 import { loadResult } from '../../core/load.js';
 import { nonNegativeInt } from '../options.js';
 import { COMPARE_FORMATS, formatComparison } from '../../reports/compare/render.js';
@@ -27,15 +26,10 @@ interface CompareFlags extends GateFlags {
   out?: string;
 }
 
-/** Reads a calibration file for --calibration; a missing or malformed one is a UsageError naming it. */
+/** Reads a calibration file for --calibration; a missing, odd or malformed one is a UsageError naming it. */
 export async function readCalibration(path: string): Promise<Calibration> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`--calibration: cannot read ${path} (${describeError(e)}); pass the calibration.json that tsbench calibrate wrote`);
-  }
-  return parseCalibration(text, path);
+  const bytes = await readInputFile(path, { flag: '--calibration', fix: 'pass the calibration.json that tsbench calibrate wrote' });
+  return parseCalibration(bytes.toString('utf8'), path);
 }
 
 /** The gate's settings from its flags: each bad one is a UsageError naming it. */

@@ -4,7 +4,7 @@
  * The exit code is the command's own; a CMD without a slash is looked up on the
  * image's PATH (127: no such command, 126: it cannot be executed).
  */
-import { createDriver, parseTargets, type ImageName, type Driver, type DriverOptions, type Limits, type Volume } from '../../drivers/index.js';
+import { createDriver, parseTargets, volumeProblem, type ImageName, type Driver, type DriverOptions, type Limits, type Volume } from '../../drivers/index.js';
 import { UsageError, describeError } from '../../core/errors.js';
 import { EXIT_INTERRUPTED, withInterrupts } from '../../core/exit.js';
 
@@ -30,11 +30,18 @@ export async function execCommand(argv: string[], flags: ExecFlags, options: Dri
   if (!target || extra.length > 0) throw new UsageError('--target takes exactly one target, e.g. --target container');
   if (argv.length === 0) throw new UsageError('no command given: tsbench exec --target T -- CMD ARGS…');
   const volumes = (flags.volume ?? []).map(parseVolume);
-  const limits: Limits = {
-    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
-    ...(flags.memory !== undefined ? { memoryBytes: flags.memory } : {}),
-  };
+  // The drivers' own check (drivers/linux/volumes.ts), here before anything is made: exit 2, not a failed instance.
+  const problem = await volumeProblem(volumes);
+  if (problem) throw new UsageError(problem.message, { cause: problem.cause });
+  const limits: Limits = { cpus: flags.cpus, memoryBytes: flags.memory };
   const driver = await createDriver(target, options);
+  if (volumes.length > 0 && !driver.capabilities.volumes) {
+    throw new UsageError(
+      driver.capabilities.sharesHost
+        ? `--volume: ${target} runs on the host's own files and mounts nothing; drop --volume and use the host path`
+        : `--volume: ${target} cannot mount host paths; drop --volume`,
+    );
+  }
   return withInterrupts(async (signal) => {
     const probe = await driver.probe(signal).catch((e: unknown) => ({ available: false, reason: describeError(e) }));
     if (signal.aborted) return EXIT_INTERRUPTED;

@@ -5,21 +5,17 @@
  * bytes no longer match the SHA-256 the page states); 2: bad input, one line
  * (not a tsbench page or result, a newer schema, embedded data missing or corrupt).
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { UsageError, describeError } from '../../core/errors.js';
+import { readInputFile } from '../../core/input.js';
 import { verifyText } from '../../reports/verify.js';
 
-/** The text of a report page or results file named on the command line; a one-line UsageError when it cannot be read. */
+/** The text of a report page or results file named on the command line; a one-line UsageError when it cannot be read (core/input.ts). */
 export async function readPageOrResults(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; pass a report.html or results.json written by tsbench`);
-    if (code === 'EISDIR') throw new UsageError(`${path}: is a directory; pass its report.html or results.json`);
-    throw new UsageError(`${path}: cannot read (${describeError(e)})`);
-  }
+  const bytes = await readInputFile(path, {
+    fix: 'pass a report.html or results.json written by tsbench',
+    directoryFix: 'pass its report.html or results.json',
+  });
+  return bytes.toString('utf8');
 }
 
 export async function verifyCommand(path: string): Promise<number> {
