@@ -20,7 +20,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { cgroupMounts } from '../drivers/linux/cgroups.js';
 import { OCI_PARENT } from '../drivers/oci/cgroups.js';
 import { PARENT_CGROUPS, procStat, removeIdleParents, stateRoot } from '../drivers/ownership.js';
-import { createDriver } from '../drivers/registry.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
 import { liveInstanceCgroups } from './helpers/interrupt.js';
 import { cgroupTraces, liveCgroupRecords, settled, settledLeftovers, strayParents } from './helpers/leftovers.js';
@@ -39,19 +38,31 @@ function parentsNow(): string[] {
   return mounts.flatMap((m) => PARENT_CGROUPS.map((name) => join(m, name))).filter((p) => existsSync(p));
 }
 
+/**
+ * Why a target cannot run here, asked of `tsbench targets` in a process of its own: a peer runtime's probe launches
+ * a trial instance, whose record would make this test process a live owner with a cgroup below `tsbench-oci`, which
+ * then keeps that parent for as long as the test runs.
+ */
 const available = new Map<string, string | undefined>();
 async function unavailable(target: string): Promise<string | undefined> {
   if (!available.has(target)) {
+    const r = await tsbench(['targets', '--targets', target, '--json']);
     try {
-      const d = await createDriver(target, {});
-      const p = await d.probe();
-      await d.teardown();
-      available.set(target, p.available ? undefined : p.reason);
-    } catch (e) {
-      available.set(target, String(e));
+      const [probe] = JSON.parse(r.stdout) as { available: boolean; reason: string }[];
+      available.set(target, probe?.available ? undefined : (probe?.reason ?? 'not listed'));
+    } catch {
+      available.set(target, `tsbench targets: ${r.stderr || r.stdout}`);
     }
   }
   return available.get(target);
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function hasChild(dir: string): boolean {
@@ -74,6 +85,13 @@ async function clean(): Promise<{ exitCode: number | undefined; removed: string[
 }
 
 describe('the sweep and the parents no run owns', { skip: noCgroups }, () => {
+  test('this test process owns nothing: no record of its own keeps a parent', () => {
+    assert.deepEqual(
+      readdirSafe(stateRoot()).filter((id) => id.startsWith(`${process.pid}-`)),
+      [],
+    );
+  });
+
   test('an empty parent no live owner uses goes; a live owner, a child cgroup or a task keeps it; nothing is killed', async () => {
     const name = `tsbench-sweeptest-${process.pid}`;
     const dirs = mounts.map((m) => join(m, name));
@@ -166,6 +184,11 @@ describe('the sweep and the parents no run owns', { skip: noCgroups }, () => {
    * left), then `tsbench clean`.
    */
   async function killAndClean(t: { diagnostic: (m: string) => void }, target: string, moment: 'instance' | 'between'): Promise<void> {
+    assert.deepEqual(
+      readdirSafe(stateRoot()).filter((id) => id.startsWith(`${process.pid}-`)),
+      [],
+      'this test process has no record that would keep a parent',
+    );
     const out = mkdtempSync(join(tmpdir(), 'tsbench-sweep-parents-'));
     try {
       const child = tsbenchBackground(['run', 'startup', '--targets', target, '--runs', '200', '--warmup', '0', '--out', out]);
