@@ -28,8 +28,11 @@
  *
  * `sweep()` (every tsbench command runs it at start; `tsbench clean` on demand)
  * removes what dead owners left, then their state directories; a live owner's
- * directory is never touched. At a normal exit the owner sweeps its own records
- * (after the drivers' exit hooks) and removes its directory.
+ * directory is never touched. Then tsbench's parent cgroups (`tsbench`,
+ * `tsbench-oci`), which every run shares and none records, where they are empty
+ * and no live owner has recorded anything below them (`removeIdleParents`). At a
+ * normal exit the owner sweeps its own records (after the drivers' exit hooks),
+ * the parents as the sweep does, and removes its directory.
  *
  * STATE_ROOT is /run/tsbench for root: /run is a tmpfs emptied at boot, as are
  * the resources (cgroups, mounts, links, processes, and on Debian /tmp), so
@@ -43,7 +46,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { atExit } from '../core/exit.js';
-import { cgroupMounts, removeCgroupTreeSync } from './linux/cgroups.js';
+import { PARENT, cgroupMounts, removeCgroupTreeSync } from './linux/cgroups.js';
+import { OCI_PARENT } from './oci/cgroups.js';
 
 /** The environment variable every child of an owner carries: `<pid>-<starttime>`. */
 export const OWNER_ENV = 'TSBENCH_OWNER';
@@ -125,6 +129,8 @@ export function ownState(): { dir: string; id: string } {
     if (!own) return;
     try {
       const left = sweepRecords(own.dir, { processes: false });
+      // The parents this run made, unless another live run has cgroups in them (it removes them at its own exit).
+      removeIdleParents({ except: own.id });
       if (left.failed.length === 0) {
         rmSync(own.dir, { recursive: true, force: true });
         own = undefined;
@@ -306,24 +312,15 @@ function sweepRecords(dir: string, opts: { processes: boolean; id?: string; live
   if (cgroupRecords.length > 0) {
     const deadline = Date.now() + 3000;
     const mounts = cgroupMounts();
-    const parents = new Set<string>();
     for (const r of cgroupRecords) {
       for (const m of mounts) {
         const path = join(m, r.path);
         if (!existsSync(path)) continue;
         if (removeCgroupTree(path, deadline)) removed.push(`cgroup ${path}`);
         else failed.push(`cgroup ${path}`);
-        parents.add(join(path, '..'));
       }
     }
-    // tsbench's parents (`tsbench`, `tsbench-oci`) go when empty; another run's cgroups keep them.
-    for (const p of parents) {
-      try {
-        rmdirSync(p);
-      } catch {
-        // Busy or gone.
-      }
-    }
+    // tsbench's parents (`tsbench`, `tsbench-oci`) are no one's record: removeIdleParents, after every owner's records.
   }
 
   // 4. Network links and namespaces, shared memory.
@@ -374,22 +371,15 @@ function sweepRecords(dir: string, opts: { processes: boolean; id?: string; live
   return { removed, failed };
 }
 
-/**
- * Removes what every dead owner left, then its state directory; leaves a live
- * owner's alone. Synchronous (it runs before a command does anything else).
- * `send` sends the SIGKILLs (process.kill; a test's stands in for one that fails).
- */
-export function sweep(opts: { send?: SendSignal } = {}): SweepOutcome {
-  const root = stateRoot();
-  const outcome: SweepOutcome = { removed: [], failed: [] };
+/** The state directories under the root by id, each with its owner (from the `owner` file, or from the id when it was cut short); none when there is no root. */
+function stateDirs(root: string, boot: string): Map<string, Owner | undefined> {
+  const owners = new Map<string, Owner | undefined>();
   let ids: string[];
   try {
     ids = readdirSync(root);
   } catch {
-    return outcome;
+    return owners;
   }
-  const boot = bootId();
-  const owners = new Map<string, Owner | undefined>();
   for (const id of ids) {
     let owner: Owner | undefined;
     try {
@@ -401,12 +391,100 @@ export function sweep(opts: { send?: SendSignal } = {}): SweepOutcome {
     }
     owners.set(id, owner);
   }
-  const liveOwners = new Set<number>();
-  for (const [id, owner] of owners) {
-    if (id === own?.id || (owner && ownerAlive(owner, boot))) liveOwners.add(owner?.pid ?? -1);
+  return owners;
+}
+
+/** Whether the owner of a state directory lives: this process's own directory always does. */
+function lives(id: string, owner: Owner | undefined, boot: string): boolean {
+  return id === own?.id || (owner !== undefined && ownerAlive(owner, boot));
+}
+
+/**
+ * The parents tsbench makes at the root of every cgroup mount (in a delegated scope on a pure v2 host run by
+ * systemd, drivers/linux/delegation.ts, which systemd removes with the scope): the container's instances are in
+ * `tsbench`, the peer runtimes' and engines' in `tsbench-oci`. Shared by every run on the host, so no run records
+ * them as its own.
+ */
+export const PARENT_CGROUPS: readonly string[] = [PARENT, OCI_PARENT];
+
+/** Whether a cgroup directory has a child cgroup; undefined when it is not there (or cannot be read). */
+function hasChildCgroup(dir: string): boolean | undefined {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory());
+  } catch {
+    return undefined;
   }
+}
+
+/** The cgroup paths (relative to the cgroup mounts) that live owners have recorded, `except`'s not. */
+function liveCgroupPaths(except: string | undefined): string[] {
+  const root = stateRoot();
+  const boot = bootId();
+  const paths: string[] = [];
+  for (const [id, owner] of stateDirs(root, boot)) {
+    if (id === except || !lives(id, owner, boot)) continue;
+    for (const r of readRecords(join(root, id))) if (r.kind === 'cgroup') paths.push(r.path);
+  }
+  return paths;
+}
+
+/**
+ * Removes tsbench's parent cgroups (PARENT_CGROUPS, at the root of every cgroup mount: each v1 hierarchy and v2)
+ * that are empty and that no live owner (a live tsbench process with a state directory; `except` left out, the
+ * owner itself at its exit) has recorded anything below. Empty is the kernel's word: rmdir(2) fails with EBUSY on a
+ * cgroup that has tasks or child cgroups, so nothing is killed for this, and a cgroup another run makes in it
+ * between the check and the rmdir keeps it. A live run's parent is never taken: it records each instance's cgroup
+ * below it before making it, and keeps those records until it exits (a parent it made at prepare, before its first
+ * record, that a sweep took, it makes again: drivers/linux/cgroups.ts `InstanceCgroups.create`, drivers/oci/cgroups.ts
+ * `PeerCgroups.create`). Returns one line per parent removed (`cgroup parent /sys/fs/cgroup/cpu/tsbench-oci`).
+ * `names` stands in for PARENT_CGROUPS in tests.
+ */
+export function removeIdleParents(opts: { except?: string; names?: readonly string[] } = {}): string[] {
+  const names = opts.names ?? PARENT_CGROUPS;
+  const removed: string[] = [];
+  let mounts: string[];
+  try {
+    mounts = cgroupMounts();
+  } catch {
+    return removed;
+  }
+  // Read once, and only when a parent is empty: a long run's records are one line per instance.
+  let live: string[] | undefined;
+  for (const m of mounts) {
+    for (const name of names) {
+      const dir = join(m, name);
+      // Not there, or a child cgroup in it (the kernel would refuse): nothing to try.
+      if (hasChildCgroup(dir) !== false) continue;
+      live ??= liveCgroupPaths(opts.except);
+      if (live.some((p) => p === name || p.startsWith(`${name}/`))) continue;
+      try {
+        rmdirSync(dir);
+        removed.push(`cgroup parent ${dir}`);
+      } catch {
+        // EBUSY: tasks in it, or a child made meanwhile; ENOENT: another sweep was first; EPERM: not ours to remove.
+      }
+    }
+  }
+  return removed;
+}
+
+/**
+ * Removes what every dead owner left, then its state directory; leaves a live
+ * owner's alone. Then the parents no live owner uses (removeIdleParents): the
+ * last cgroup of a dead owner in a parent may have gone before the owner was
+ * killed (between two instances), or while another run still had cgroups there.
+ * Synchronous (it runs before a command does anything else).
+ * `send` sends the SIGKILLs (process.kill; a test's stands in for one that fails).
+ */
+export function sweep(opts: { send?: SendSignal } = {}): SweepOutcome {
+  const root = stateRoot();
+  const outcome: SweepOutcome = { removed: [], failed: [] };
+  const boot = bootId();
+  const owners = stateDirs(root, boot);
+  const liveOwners = new Set<number>();
+  for (const [id, owner] of owners) if (lives(id, owner, boot)) liveOwners.add(owner?.pid ?? -1);
   for (const [id, owner] of owners) {
-    if (id === own?.id || owner === undefined || ownerAlive(owner, boot)) continue;
+    if (owner === undefined || lives(id, owner, boot)) continue;
     const dir = join(root, id);
     const r = sweepRecords(dir, { processes: true, id, liveOwners, send: opts.send });
     outcome.removed.push(...r.removed);
@@ -416,5 +494,6 @@ export function sweep(opts: { send?: SendSignal } = {}): SweepOutcome {
       outcome.removed.push(`state ${dir}`);
     }
   }
+  outcome.removed.push(...removeIdleParents());
   return outcome;
 }

@@ -1,9 +1,11 @@
 /**
  * `tsbench clean`: removes what dead tsbench processes left (drivers/ownership.ts):
  * their process groups, cgroups (every v1 hierarchy and v2), mounts, links,
- * scratch, instance and bundle directories, then their state directories. A live
- * run's are left alone. Every other command does the same quietly at start; this
- * one lists what it removed (`--json`: `{ "removed": [...], "failed": [...] }`).
+ * scratch, instance and bundle directories, then their state directories; then
+ * tsbench's empty parent cgroups (`tsbench`, `tsbench-oci`) in every hierarchy that
+ * no live run has anything below (`cgroup parent <path>`). A live run's are left
+ * alone. Every other command does the same quietly at start; this one lists what
+ * it removed (`--json`: `{ "removed": [...], "failed": [...] }`).
  * Exit 1 when something could not be removed (it stays recorded for the next sweep).
  */
 import type { Command } from 'commander';
@@ -37,7 +39,7 @@ export function sweepAtStart(): void {
 export function registerCleanCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command('clean')
-    .description("remove what killed tsbench runs left (processes, cgroups, mounts, directories); never a live run's")
+    .description("remove what killed tsbench runs left (processes, cgroups and their empty parents, mounts, directories); never a live run's")
     .option('--json', 'machine-readable output')
     .action((flags: { json?: boolean }) => setExit(cleanCommand(flags)));
   program.hook('preAction', (_program, action) => {

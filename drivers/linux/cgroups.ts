@@ -241,7 +241,10 @@ export async function ensureParents(host: CgroupHost): Promise<void> {
   }
 }
 
-/** Removes the `tsbench` parents that are empty; one another tsbench still uses stays. */
+/**
+ * Removes the `tsbench` parents that are empty, at a driver's teardown; one another tsbench still uses stays (the
+ * kernel's EBUSY). What a SIGKILLed run leaves, the ownership sweep removes (drivers/ownership.ts removeIdleParents).
+ */
 export function removeParentsSync(host: CgroupHost): void {
   for (const h of host.hierarchies) {
     try {
@@ -356,7 +359,8 @@ export class InstanceCgroups {
         try {
           await mkdir(d.path);
         } catch (e) {
-          // Another tsbench removed the empty parent between our runs: make it again.
+          // Another tsbench removed the empty parent between our runs (its teardown, or a sweep that read the records
+          // before this instance's: drivers/ownership.ts removeIdleParents): make it again.
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
           await ensureParents(this.host);
           await mkdir(d.path);

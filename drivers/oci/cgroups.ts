@@ -33,7 +33,10 @@ export function peerParent(id: string): string {
   return join(cgroupBase(), OCI_PARENT, id);
 }
 
-/** Removes the empty tsbench-oci parents; one another run still uses stays. */
+/**
+ * Removes the empty tsbench-oci parents at a driver's teardown (a cgroup another run still has in one keeps it:
+ * the kernel's EBUSY). What a SIGKILLed run leaves, the ownership sweep removes (drivers/ownership.ts removeIdleParents).
+ */
 export function removePeerParentsSync(): void {
   for (const m of cgroupMounts()) {
     try {
@@ -98,7 +101,16 @@ export class PeerCgroups {
 
   /** Makes the parents that keep the accounting (the runtime writes the limits in its leaf). */
   async create(): Promise<void> {
-    for (const h of this.host.hierarchies) await mkdir(this.parent(h), { recursive: true });
+    for (const h of this.host.hierarchies) {
+      try {
+        await mkdir(this.parent(h), { recursive: true });
+      } catch (e) {
+        // Another command's sweep removed the empty `tsbench-oci` between the two levels (it had read the records before
+        // this instance's; drivers/ownership.ts removeIdleParents): make both again.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        await mkdir(this.parent(h), { recursive: true });
+      }
+    }
   }
 
   /** Whether the kernel accounts swap in the memory hierarchy (then `memory.swap` = the limit means no swap, as in `container`). */

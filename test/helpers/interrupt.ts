@@ -3,17 +3,18 @@
  * both do it: start `tsbench run` as a real process, wait for its first saved
  * sample (or, with `when: 'io-scratch'`, for its io scratch directory to be
  * recorded), wait a random moment more, send the signal, then `tsbench clean`
- * and look for anything left (test/helpers/leftovers.ts) and at results.json
- * (core/schema.ts ResultSchema).
+ * and look for anything left (test/helpers/leftovers.ts: the run's traces, and the
+ * parent cgroups no run owns left empty) and at results.json (core/schema.ts ResultSchema).
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ResultSchema } from '../../core/schema.js';
+import { cgroupMounts } from '../../drivers/linux/cgroups.js';
 import { stateRoot } from '../../drivers/ownership.js';
 import { savedSamples, tsbench, tsbenchBackground, waitForSamples } from './cli.js';
-import { settledLeftovers, tempEntries } from './leftovers.js';
+import { settled, settledLeftovers, strayParents, tempEntries } from './leftovers.js';
 
 /** The seeded generator of core/stats.ts (mulberry32), so a failing sequence can be replayed from its seed. */
 export { seededRandom as seeded } from '../../core/stats.js';
@@ -72,6 +73,42 @@ function netnsMade(pid: number): boolean {
   }
 }
 
+/**
+ * Where the run's (pid) latest recorded cgroup (drivers/ownership.ts records, relative to every cgroup mount) exists
+ * now, as full paths: an instance's, while it is there; [] before the first and between two
+ * (test/sweep-parents.test.ts kills a run at both moments).
+ */
+export function liveInstanceCgroups(pid: number, mounts: readonly string[] = cgroupMounts()): string[] {
+  for (const id of safeReaddir(stateRoot())) {
+    if (!id.startsWith(`${pid}-`)) continue;
+    let text: string;
+    try {
+      text = readFileSync(join(stateRoot(), id, 'resources'), 'utf8');
+    } catch {
+      continue;
+    }
+    const last = text
+      .split('\n')
+      .filter((l) => l.includes('"kind":"cgroup"'))
+      .at(-1);
+    try {
+      const r = JSON.parse(last ?? '') as { path: string };
+      return mounts.map((m) => join(m, r.path)).filter((p) => existsSync(p));
+    } catch {
+      return [];
+    }
+  }
+  return [];
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Whether the run (pid) has recorded an io scratch directory. */
 function ioScratchRecorded(pid: number): boolean {
   try {
@@ -107,7 +144,8 @@ export async function interruptRun(c: InterruptCase, random: () => number, opts:
   await delay(delayMs);
   child.kill(c.signal);
   const r = await child;
-  const leftBeforeSweep = c.signal === 'SIGKILL' ? [] : await settledLeftovers(pid, { baseline });
+  // With the parents no run owns (`tsbench`, `tsbench-oci`): a graceful exit removes them itself, a sweep after a SIGKILL.
+  const leftBeforeSweep = c.signal === 'SIGKILL' ? [] : [...(await settledLeftovers(pid, { baseline })), ...(await settled(() => strayParents()))];
   const clean = await tsbench(['clean', '--json']);
   let swept: string[];
   try {
@@ -115,7 +153,7 @@ export async function interruptRun(c: InterruptCase, random: () => number, opts:
   } catch {
     swept = [`unreadable clean output: ${clean.stdout} ${clean.stderr}`];
   }
-  const leftovers = await settledLeftovers(pid, { baseline });
+  const leftovers = [...(await settledLeftovers(pid, { baseline })), ...(await settled(() => strayParents()))];
   let results: string = 'absent';
   let samples = 0;
   if (existsSync(json)) {

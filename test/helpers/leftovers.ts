@@ -22,8 +22,12 @@
  * - any process: its ownership state directory `<stateRoot>/<pid>-<starttime>` (drivers/ownership.ts),
  *   once the owner is gone (a live owner keeps it until it exits), and any process still carrying
  *   its `TSBENCH_OWNER` mark.
+ * - no one's: the parents every run shares, `tsbench` and `tsbench-oci` at the root of every cgroup
+ *   mount, once empty and no live owner has anything recorded below them (`strayParents`); and, for a
+ *   test that may say nothing else runs, every `tsbench*` directory in any cgroup hierarchy
+ *   (`cgroupTraces`, as `find /sys/fs/cgroup -name 'tsbench*'`).
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIR_PREFIX } from '../../drivers/container/index.js';
@@ -31,7 +35,7 @@ import { PARENT, detectCgroups } from '../../drivers/linux/cgroups.js';
 import { cgroupMounts } from '../../drivers/linux/cgroups.js';
 import { OCI_PARENT } from '../../drivers/oci/cgroups.js';
 import { OCI_DIR_PREFIX } from '../../drivers/oci/runtime.js';
-import { OWNER_ENV, stateRoot } from '../../drivers/ownership.js';
+import { OWNER_ENV, PARENT_CGROUPS, ownerAlive, stateRoot, type Owner } from '../../drivers/ownership.js';
 
 export interface LeftoverOptions {
   /**
@@ -177,6 +181,87 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
   return found;
 }
 
+/** The cgroup paths (relative to every cgroup mount) that live owners have recorded, but `except`'s (by pid). */
+export function liveCgroupRecords(except?: number): string[] {
+  const paths: string[] = [];
+  for (const id of safeReaddir(stateRoot())) {
+    let owner: Owner;
+    try {
+      owner = JSON.parse(readFileSync(join(stateRoot(), id, 'owner'), 'utf8')) as Owner;
+    } catch {
+      continue;
+    }
+    if (owner.pid === except || !ownerAlive(owner)) continue;
+    for (const line of (safeRead(join(stateRoot(), id, 'resources')) ?? '').split('\n')) {
+      try {
+        const r = JSON.parse(line) as { kind: string; path?: string };
+        if (r.kind === 'cgroup' && r.path !== undefined) paths.push(r.path);
+      } catch {
+        // Empty, or cut short.
+      }
+    }
+  }
+  return paths;
+}
+
+/** Whether a cgroup path (relative to its mount) is one of these records, inside one, or above one. */
+function accounted(relative: string, records: readonly string[]): boolean {
+  return records.some((r) => r === relative || relative.startsWith(`${r}/`) || r.startsWith(`${relative}/`));
+}
+
+/**
+ * tsbench's parent cgroups (`tsbench`, `tsbench-oci` at the root of every cgroup mount) that nothing keeps: no child
+ * cgroup in them (another run's, or a dead owner's, which `leftovers` names) and no live owner's record below them,
+ * `except`'s (a pid) not counted. One line each; [] when the sweeps did their part.
+ */
+export function strayParents(except?: number): string[] {
+  const records = liveCgroupRecords(except);
+  const found: string[] = [];
+  for (const m of cgroupMounts()) {
+    for (const name of PARENT_CGROUPS) {
+      const dir = join(m, name);
+      if (!existsSync(dir) || accounted(name, records)) continue;
+      const children = safeDirents(dir).filter((e) => e.isDirectory());
+      if (children.length === 0) found.push(`cgroup parent ${dir}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * Every `tsbench*` directory in any cgroup hierarchy, at any depth (`find /sys/fs/cgroup -name 'tsbench*'`), but
+ * those a live owner has recorded (or is inside or above: its instance's own leaf, its parent) and, where systemd
+ * runs, its `tsbench.slice` (systemd's, with its own rules: docker's slices, tsbench's delegated scopes). One line
+ * each; for a test that may say no other tsbench has anything there.
+ */
+export function cgroupTraces(except?: number): string[] {
+  const records = liveCgroupRecords(except);
+  const systemd = existsSync('/run/systemd/system');
+  const found: string[] = [];
+  const walk = (mount: string, relative: string, depth: number): void => {
+    if (depth > 6) return;
+    for (const e of safeDirents(join(mount, relative))) {
+      if (!e.isDirectory()) continue;
+      const rel = relative === '' ? e.name : join(relative, e.name);
+      if (e.name.startsWith('tsbench') && !(systemd && rel === 'tsbench.slice') && !accounted(rel, records)) found.push(`cgroup ${join(mount, rel)}`);
+      walk(mount, rel, depth + 1);
+    }
+  };
+  for (const m of cgroupMounts()) walk(m, '', 0);
+  return found;
+}
+
+/** Polls `strayParents` (or another such check) until it is empty or `ms` have passed; returns the last answer. */
+export async function settled(check: () => string[], ms = 2000): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  let found = check();
+  while (found.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    found = check();
+  }
+  return found;
+}
+
 /** Whether a process sits in a mount namespace holding a peer driver's tmpfs of that owner (the `unshare … sleep infinity` holder). */
 function holdsPeerMounts(pid: number, ownerPid: number): boolean {
   if (!(safeReadlink(`/proc/${pid}/exe`) ?? '').endsWith('/sleep')) return false;
@@ -206,6 +291,14 @@ function isRunning(pid: number): boolean {
 function safeReaddir(dir: string): string[] {
   try {
     return existsSync(dir) ? readdirSync(dir) : [];
+  } catch {
+    return [];
+  }
+}
+
+function safeDirents(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
