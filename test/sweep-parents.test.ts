@@ -22,7 +22,7 @@ import { OCI_PARENT } from '../drivers/oci/cgroups.js';
 import { PARENT_CGROUPS, procStat, removeIdleParents, stateRoot } from '../drivers/ownership.js';
 import { tsbench, tsbenchBackground } from './helpers/cli.js';
 import { liveInstanceCgroups } from './helpers/interrupt.js';
-import { cgroupTraces, liveCgroupRecords, settled, settledLeftovers, strayParents } from './helpers/leftovers.js';
+import { cgroupTraces, liveCgroupRecords, safeReaddir, settled, settledLeftovers, strayParents } from './helpers/leftovers.js';
 
 const root = process.getuid?.() === 0;
 let mounts: string[] = [];
@@ -57,14 +57,6 @@ async function unavailable(target: string): Promise<string | undefined> {
   return available.get(target);
 }
 
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 function hasChild(dir: string): boolean {
   try {
     return readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory());
@@ -87,7 +79,7 @@ async function clean(): Promise<{ exitCode: number | undefined; removed: string[
 describe('the sweep and the parents no run owns', { skip: noCgroups }, () => {
   test('this test process owns nothing: no record of its own keeps a parent', () => {
     assert.deepEqual(
-      readdirSafe(stateRoot()).filter((id) => id.startsWith(`${process.pid}-`)),
+      safeReaddir(stateRoot()).filter((id) => id.startsWith(`${process.pid}-`)),
       [],
     );
   });
@@ -185,7 +177,7 @@ describe('the sweep and the parents no run owns', { skip: noCgroups }, () => {
    */
   async function killAndClean(t: { diagnostic: (m: string) => void }, target: string, moment: 'instance' | 'between'): Promise<void> {
     assert.deepEqual(
-      readdirSafe(stateRoot()).filter((id) => id.startsWith(`${process.pid}-`)),
+      safeReaddir(stateRoot()).filter((id) => id.startsWith(`${process.pid}-`)),
       [],
       'this test process has no record that would keep a parent',
     );

@@ -14,7 +14,7 @@ import { ResultSchema } from '../../core/schema.js';
 import { cgroupMounts } from '../../drivers/linux/cgroups.js';
 import { stateRoot } from '../../drivers/ownership.js';
 import { savedSamples, tsbench, tsbenchBackground, waitForSamples } from './cli.js';
-import { settled, settledLeftovers, strayParents, tempEntries } from './leftovers.js';
+import { safeReaddir, settled, settledLeftovers, strayParents, tempEntries } from './leftovers.js';
 
 /** The seeded generator of core/stats.ts (mulberry32), so a failing sequence can be replayed from its seed. */
 export { seededRandom as seeded } from '../../core/stats.js';
@@ -99,14 +99,6 @@ export function liveInstanceCgroups(pid: number, mounts: readonly string[] = cgr
     }
   }
   return [];
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 /** Whether the run (pid) has recorded an io scratch directory. */

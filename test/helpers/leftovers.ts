@@ -288,7 +288,8 @@ function isRunning(pid: number): boolean {
   return state !== 'Z' && state !== 'X';
 }
 
-function safeReaddir(dir: string): string[] {
+/** The names in `dir`, or none where it is missing or unreadable. */
+export function safeReaddir(dir: string): string[] {
   try {
     return existsSync(dir) ? readdirSync(dir) : [];
   } catch {
