@@ -35,7 +35,7 @@ export interface InputFile {
 }
 
 /** What a file is when it is not a regular file or a directory, for a message. */
-function kindOf(st: Stats): string {
+export function kindOf(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';

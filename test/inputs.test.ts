@@ -146,6 +146,8 @@ describe('a file that is not a regular file of a sane size is refused, exit 2, b
       /--calibration: \S*fifo\.json: is a FIFO, not a regular file/,
       [outDir],
     ],
+    ['kernel fetch --kernel of a FIFO', ['kernel', 'fetch', '--kernel', fifo], /fifo\.json is not a Linux bzImage \(a FIFO\): point --kernel/, []],
+    ['kernel fetch --kernel of /dev/zero', ['kernel', 'fetch', '--kernel', '/dev/zero'], /\/dev\/zero is not a Linux bzImage \(a character device\)/, []],
   ];
   for (const [what, args, message, outputs] of cases) test(what, () => refused(args, message, outputs));
 });

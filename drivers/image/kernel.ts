@@ -12,9 +12,10 @@
  *                                 modules.dep and modules.builtin, laid out like /lib/modules/<version>
  */
 import { copyFile, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { execa, type ExecaError } from 'execa';
+import { kindOf } from '../../core/input.js';
 import { ImageError, cacheDir, installDir, tempSibling } from './cache.js';
 import type { KernelChoice } from '../types.js';
 
@@ -84,8 +85,16 @@ export function kernelCacheDir(): string {
 
 /** Reads the version string from a bzImage's setup header (Documentation/x86/boot.rst). */
 export async function bzImageVersion(path: string): Promise<string> {
-  const file = await open(path, 'r');
+  // O_NONBLOCK: a FIFO named by mistake opens at once (and is refused below) instead of waiting for a writer.
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY).catch((error: unknown) => {
+    throw new ImageError(`${path} is not a Linux bzImage (${(error as Error).message}): point --kernel/TSBENCH_KERNEL at a vmlinuz`, {
+      cause: error,
+      exitCode: 2,
+    });
+  });
   try {
+    const st = await file.stat();
+    if (!st.isFile()) throw new Error(st.isDirectory() ? 'a directory' : kindOf(st));
     const header = Buffer.alloc(0x400);
     await file.read(header, 0, header.length, 0);
     // "HdrS" at 0x202; kernel_version at 0x20e is an offset from 0x200 to a NUL-terminated string.
