@@ -152,6 +152,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--instances <n>', 'density: instances started at once (default: sized for the host per target)', positiveInt('--instances', '50'))
     .option('--net-time <s>', 'net: seconds of each measurement: iperf3 each way, sockperf (default 2)', positiveInt('--net-time', '2'))
     .option(
+      '--syscall-round-ms <ms>',
+      'syscall: milliseconds of each of the 5 measured rounds (after a warm-up round) of each call type (default 50)',
+      positiveInt('--syscall-round-ms', '50'),
+    )
+    .option(
       '--until-decided',
       'after --runs rounds, keep adding rounds until every claim part the targets can decide is confirmed or refuted (judged each time the samples grew by a tenth), at most --max-runs',
     )

@@ -54,6 +54,7 @@ export interface RunFlags {
   ioSize?: GivenSize;
   instances?: number;
   netTime?: number;
+  syscallRoundMs?: number;
   untilDecided?: boolean;
   maxRuns?: number;
 }
@@ -143,6 +144,7 @@ export function planFromFlags(scenarioNames: string[], flags: RunFlags): RunPlan
       ...(flags.ioSize !== undefined ? { ioSizeBytes: flags.ioSize.bytes } : {}),
       ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
       ...(flags.netTime !== undefined ? { netTimeS: flags.netTime } : {}),
+      ...(flags.syscallRoundMs !== undefined ? { syscallRoundMs: flags.syscallRoundMs } : {}),
     },
     options: driverOptions(flags),
     given: {

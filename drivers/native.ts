@@ -1,13 +1,23 @@
 /**
  * `native`: the workload as an ordinary host process — the baseline every other
  * target is compared with. The agent runs from dist/bin, the tools from the host
- * paths they were copied from into the image, so the binaries are identical.
+ * paths they were copied from into the image, so the binaries are identical; a
+ * job that names one of tsbench's own programs at its image path
+ * (`/sbin/tsbench-syscalls`, drivers/image/image.ts) runs it from dist/bin.
  */
 import { access, constants } from 'node:fs/promises';
+import { TSBENCH_TOOLS, toolBinary } from './image/image.js';
 import { checkNetwork } from './linux/network.js';
 import { jobArgv } from './protocol.js';
 import { LaunchedProcess, binPath, processInstance } from './process.js';
-import type { Capabilities, Driver, Instance, LaunchRequest, Probe } from './types.js';
+import type { Capabilities, Driver, Instance, Job, LaunchRequest, Probe } from './types.js';
+
+/** The job with tsbench's own programs at their dist/bin path, where the image has them at /sbin. */
+function hostJob(job: Job): Job {
+  if (job.kind !== 'exec') return job;
+  const tool = TSBENCH_TOOLS.find((t) => t.path === job.argv[0]);
+  return tool ? { kind: 'exec', argv: [toolBinary(tool.name), ...job.argv.slice(1)] } : job;
+}
 
 export class NativeDriver implements Driver {
   readonly name = 'native';
@@ -44,7 +54,7 @@ export class NativeDriver implements Driver {
     checkNetwork(this.name, this.capabilities, request);
     const proc = new LaunchedProcess({
       target: this.name,
-      argv: [binPath('tsbench-agent'), ...jobArgv(request.job)],
+      argv: [binPath('tsbench-agent'), ...jobArgv(hostJob(request.job))],
       signal: request.signal,
       onOutput: request.onOutput,
       onStderr: request.onStderr,

@@ -32,6 +32,12 @@ const targets: readonly TargetInfo[] = [
     description: "namespaces + cgroups + overlay root (tsbench's own runtime)",
     create: async (options) => (await import('./container/index.js')).default(options),
   },
+  {
+    name: 'container-unconfined',
+    description:
+      'container without confinement (no seccomp, capabilities, masks or no_new_privs) whatever TSBENCH_CONFINEMENT says: beside container, what confinement costs',
+    create: async (options) => (await import('./container/index.js')).createUnconfinedContainerDriver(options),
+  },
   // Peer OCI runtimes, measured beside tsbench's own container (drivers/oci).
   ...(['runc', 'crun', 'podman', 'docker'] as const).map((name): TargetInfo => ({
     name,

@@ -25,7 +25,7 @@ if [ -f drivers/container/nsexec.c ] && ! printf '#include <seccomp.h>\n' | $CC 
   exit 1
 fi
 for spec in "tsbench-launch drivers/launcher/launcher.c drivers/container/nsexec.c -lseccomp" "tsbench-agent drivers/agent/agent.c" \
-  "tsbench-syscalls scripts/syscall-loop.c"; do
+  "tsbench-syscalls drivers/image/syscalls.c"; do
   set -- $spec
   [ -f "$2" ] && build "$@"
 done

@@ -8,9 +8,10 @@ import { limits } from './limits.js';
 import { memory } from './memory.js';
 import { net } from './net.js';
 import { startup } from './startup.js';
+import { syscall } from './syscall.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits];
+const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits, syscall];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

@@ -108,7 +108,8 @@ function machineOf(r: Result): DriverOptions['machine'] | undefined {
 export function containerSettingsOf(r: Result): Pick<DriverOptions, 'confinement' | 'upper'> {
   const out: Pick<DriverOptions, 'confinement' | 'upper'> = {};
   for (const t of r.targets) {
-    const c = t.details?.['confinement'];
+    // A target whose confinement is its own (container-unconfined) says nothing of the run's setting.
+    const c = t.details?.['confinementSetBy'] === undefined ? t.details?.['confinement'] : undefined;
     const kind = typeof c === 'string' ? c.split(':')[0] : undefined;
     if (out.confinement === undefined && (kind === 'docker-default' || kind === 'unconfined')) out.confinement = kind;
     const u = t.details?.['upper'];

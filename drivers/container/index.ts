@@ -137,8 +137,13 @@ export class ContainerDriver extends LinuxContainerDriver {
   /** The compiled seccomp filter's directory, removed at teardown. */
   private seccompDir: string | undefined;
 
-  constructor(options: ContainerOptions = {}) {
-    super({ base: 'container' }, options);
+  /** Whether the target fixes its confinement (UNCONFINED_TARGET) instead of taking the run's. */
+  private readonly ownConfinement: boolean;
+
+  /** `base`: the target's name for the lean image, `container` or UNCONFINED_TARGET. */
+  constructor(options: ContainerOptions = {}, base = 'container') {
+    super({ base }, options);
+    this.ownConfinement = base !== 'container';
     this.confinementArgv = confinementArgs(this.confinement);
   }
 
@@ -167,6 +172,8 @@ export class ContainerDriver extends LinuxContainerDriver {
         overlay: ['overlay', ...overlayOptions()].join(','),
         upper: this.upper,
         confinement: describeConfinement(this.confinement),
+        // The variant's confinement is its own, not the run's TSBENCH_CONFINEMENT (which a reproduction reads back from `confinement`).
+        ...(this.ownConfinement ? { confinementSetBy: `the target ${UNCONFINED_TARGET}, whatever TSBENCH_CONFINEMENT says` } : {}),
         ...(this.confinement !== 'unconfined'
           ? {
               seccompFilter:
@@ -255,4 +262,14 @@ export class ContainerDriver extends LinuxContainerDriver {
 
 export default function createContainerDriver(options?: ContainerOptions): Driver {
   return new ContainerDriver(options);
+}
+
+/**
+ * `container-unconfined`: the same runtime with confinement `unconfined` whatever TSBENCH_CONFINEMENT says, so
+ * that a confined and an unconfined container run side by side in one run (what seccomp and the rest cost).
+ */
+export const UNCONFINED_TARGET = 'container-unconfined';
+
+export function createUnconfinedContainerDriver(options?: ContainerOptions): Driver {
+  return new ContainerDriver({ ...options, confinement: 'unconfined' }, UNCONFINED_TARGET);
 }

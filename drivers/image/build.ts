@@ -1,6 +1,6 @@
 /**
  * Builds the one workload image every target runs:
- *   rootfs/     the container's root: busybox, the agent, fio, sysbench, stress-ng,
+ *   rootfs/     the container's root: busybox, the agent, tsbench-syscalls, fio, sysbench, stress-ng,
  *               iperf3 and sockperf with exactly the shared libraries they load, and
  *               an /etc/os-release naming the image
  *   root.ext4   the same rootfs as an ext4 filesystem image: a VM's root disk, attached
@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { execa } from 'execa';
 import { ImageError, sha256Inputs } from './cache.js';
+import { TSBENCH_TOOLS, toolBinary } from './image.js';
 import { selectModules, type Kernel, type ModuleSet } from './kernel.js';
 
 /** Bump when the layout of an image changes, so that old cache entries are not reused. */
@@ -124,6 +125,11 @@ export async function planImage(kernel: Kernel, agent: string, launcher?: string
   // The first init the kernel tries on a root disk: the lean VM needs no init= (every byte of its command line counts).
   rootfs.push({ kind: 'symlink', path: '/sbin/init', target: 'tsbench-agent' });
   if (launcher !== undefined) rootfs.push(await fileEntry('/sbin/tsbench-launch', launcher));
+  for (const tool of TSBENCH_TOOLS) {
+    const binary = toolBinary(tool.name);
+    if (!existsSync(binary)) throw new ImageError(`${binary} is missing: run npm run build`);
+    rootfs.push(await fileEntry(tool.path, binary));
+  }
   rootfs.push(await fileEntry('/bin/busybox', BUSYBOX));
   for (const applet of BUSYBOX_APPLETS) rootfs.push({ kind: 'symlink', path: `/bin/${applet}`, target: 'busybox' });
 

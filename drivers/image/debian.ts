@@ -30,7 +30,7 @@ import { atExit } from '../../core/exit.js';
 import { makeOwnedDir } from '../ownership.js';
 import { ImageError, cacheDir, checkDiskAndRootfs, checkEntry, readManifest, installDir, rememberSha256, sha256File, sha256Inputs } from './cache.js';
 import { apparentBytes } from './build.js';
-import { agentBinary, imagesDir, type Image } from './image.js';
+import { TSBENCH_TOOLS, agentBinary, imagesDir, toolBinary, type Image } from './image.js';
 import { hostSources, mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { IMAGE_BOOT } from './names.js';
 
@@ -82,6 +82,7 @@ const SPOT_CHECKS = [
   '/usr/bin/sockperf',
   '/bin/busybox',
   '/usr/sbin/tsbench-agent',
+  ...TSBENCH_TOOLS.map((t) => `/usr${t.path}`),
 ];
 
 /** Single-quotes a word for sh (mmdebstrap runs a hook string as `sh -c`, and splits a special hook's words as a shell would). */
@@ -102,7 +103,7 @@ const CHECK_STEP = 'checking that apt finds every package asked for';
  * cache key hashes these commands with placeholders (where the checkout and the
  * cache live does not change the image; what the hooks do does).
  */
-export function hookArgs(at: { debs: string; files: string; agent: string; hash: string }): string[] {
+export function hookArgs(at: { debs: string; files: string; agent: string; tools: readonly string[]; hash: string }): string[] {
   const file = (name: string): string => q(join(at.files, name));
   return [
     // The warm apt cache is tsbench's own ($cacheDir/debs), never the host's /var/cache/apt: copied in before
@@ -122,6 +123,8 @@ export function hookArgs(at: { debs: string; files: string; agent: string; hash:
     `--customize-hook=rm "$1"/etc/dpkg/dpkg.cfg.d/99mmdebstrap`,
     // Merged /usr: /sbin/tsbench-agent (what a container runs) is this file.
     `--customize-hook=install -m 755 ${q(at.agent)} "$1"/usr/sbin/tsbench-agent`,
+    // tsbench's own workload programs (drivers/image/image.ts), each at its image path under merged /usr.
+    ...TSBENCH_TOOLS.map((t, i) => `--customize-hook=install -m 755 ${q(at.tools[i] ?? '')} "$1"/usr${t.path}`),
     `--customize-hook=install -m 644 ${file('tsbench-agent.service')} "$1"/etc/systemd/system/tsbench-agent.service`,
     // `systemctl enable` as a symlink: the unit's [Install] WantedBy=multi-user.target.
     `--customize-hook=mkdir -p "$1"/etc/systemd/system/multi-user.target.wants && ln -sf /etc/systemd/system/tsbench-agent.service "$1"/etc/systemd/system/multi-user.target.wants/`,
@@ -158,12 +161,14 @@ export interface DebianTestOptions {
   sources?: string[];
 }
 
-type Inputs = { hash: string; packages: string[]; sources: { path: string; sha256: string }[]; mmdebstrap: string; agent: string };
+type Inputs = { hash: string; packages: string[]; sources: { path: string; sha256: string }[]; mmdebstrap: string; agent: string; tools: string[] };
 
 /** Everything the image is built from, and the hash that names it. */
 async function debianInputs(opts: DebianTestOptions = {}): Promise<Inputs> {
   const agent = agentBinary();
   if (!existsSync(agent)) throw new ImageError(`agent binary ${agent} is missing: run npm run build`);
+  const tools = TSBENCH_TOOLS.map((t) => toolBinary(t.name));
+  for (const tool of tools) if (!existsSync(tool)) throw new ImageError(`${tool} is missing: run npm run build`);
   const sourcePaths = opts.sources ?? hostSources();
   const sources = await Promise.all(
     sourcePaths.map(async (path) => {
@@ -181,7 +186,7 @@ async function debianInputs(opts: DebianTestOptions = {}): Promise<Inputs> {
       }),
     })),
   );
-  const [mmdebstrap, [agentSha256]] = await Promise.all([mmdebstrapVersion(), sha256Inputs([agent])]);
+  const [mmdebstrap, [agentSha256, ...toolsSha256]] = await Promise.all([mmdebstrapVersion(), sha256Inputs([agent, ...tools])]);
   const packages = [...DEBIAN_PACKAGES, ...(opts.extraPackages ?? [])];
   const key = {
     builder: DEBIAN_BUILDER_VERSION,
@@ -189,17 +194,18 @@ async function debianInputs(opts: DebianTestOptions = {}): Promise<Inputs> {
     variant: DEBIAN_VARIANT,
     packages: [...packages].sort(),
     options: BUILD_OPTIONS,
-    hooks: hookArgs({ debs: '$DEBS', files: '$FILES', agent: '$AGENT', hash: '$HASH' }),
+    hooks: hookArgs({ debs: '$DEBS', files: '$FILES', agent: '$AGENT', tools: TSBENCH_TOOLS.map((t) => `$${t.name}`), hash: '$HASH' }),
     rootDisk: { mkfs: ROOT_DISK_MKFS, minFree: ROOT_DISK_MIN_FREE },
     rootfsWithout: kernelFiles('$VERSION'),
     mmdebstrap,
     // By content and format, not by path: the same sources elsewhere are the same sources.
     sources: sources.map(({ sha256, format }) => ({ sha256, format })),
     agent: agentSha256,
+    tools: toolsSha256,
     files,
   };
   const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32);
-  return { hash, packages, sources: sources.map(({ path, sha256 }) => ({ path, sha256 })), mmdebstrap, agent };
+  return { hash, packages, sources: sources.map(({ path, sha256 }) => ({ path, sha256 })), mmdebstrap, agent, tools };
 }
 
 const Manifest = z.object({
@@ -338,7 +344,7 @@ async function buildInto(tmp: string, inputs: Inputs, opts: { debs: string; log:
     `--include=${inputs.packages.join(',')}`,
     '--skip=download/empty',
     ...BUILD_OPTIONS,
-    ...hookArgs({ debs: opts.debs, files: DEBIAN_FILES_DIR, agent: inputs.agent, hash: inputs.hash }),
+    ...hookArgs({ debs: opts.debs, files: DEBIAN_FILES_DIR, agent: inputs.agent, tools: inputs.tools, hash: inputs.hash }),
     DEBIAN_SUITE,
     tree,
     ...inputs.sources.map((s) => s.path),

@@ -52,6 +52,18 @@ export function agentBinary(): string {
   return fileURLToPath(new URL('../../bin/tsbench-agent', import.meta.url));
 }
 
+/**
+ * tsbench's own workload programs (dist/bin, scripts/build-c.sh), static like the agent, at their path in
+ * every image: /sbin, beside the agent (in the Debian image /usr/sbin, the same by merged /usr). Natively the
+ * same binaries run from dist/bin (drivers/native.ts).
+ */
+export const TSBENCH_TOOLS = [{ name: 'tsbench-syscalls', path: '/sbin/tsbench-syscalls' }] as const;
+
+/** Absolute path of one of tsbench's compiled programs, dist/bin/NAME. */
+export function toolBinary(name: string): string {
+  return fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
+}
+
 /** Absolute path of the compiled launcher, dist/bin/tsbench-launch (the container runtime inside a VM). */
 export function launcherBinary(): string {
   return fileURLToPath(new URL('../../bin/tsbench-launch', import.meta.url));

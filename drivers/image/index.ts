@@ -19,7 +19,7 @@ import { DEFAULT_IMAGE, IMAGE_BOOT, type ImageName } from './names.js';
 import { agentBinary, imagesDir, launcherBinary, type Image } from './image.js';
 
 export { ImageError, cacheDir } from './cache.js';
-export { agentBinary, imagesDir, launcherBinary, type Image } from './image.js';
+export { TSBENCH_TOOLS, agentBinary, imagesDir, launcherBinary, toolBinary, type Image } from './image.js';
 export * from './names.js';
 export { fetchKernel, resolveKernel, type Kernel, type KernelOptions } from './kernel.js';
 export {
