@@ -1,13 +1,17 @@
 /**
  * Starts an instance's top process through tsbench-launch (drivers/launcher),
  * in a process group of its own, and follows it: the launcher's fork and reap
- * timestamps on fd 3, the agent's protocol on stdout, raw output for the tail.
+ * timestamps and its own marks on fd 3, the agent's protocol on stdout, raw
+ * output for the tail. The launcher opens its clock only when told to on fd 3
+ * (`--go-fd`), once this process is done with its part of the spawn, so none of
+ * Node's work runs beside the timed window.
  * Every launched group is registered so that an interrupted tsbench can kill
  * what it started (`killAllLaunched`) and nothing outlives it.
  */
 import { constants } from 'node:os';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { atExit } from '../core/exit.js';
@@ -59,6 +63,10 @@ export interface ProcessOutcome {
   requestedNs: bigint;
   /** The launcher's fork. */
   startNs?: bigint;
+  /** The launcher's own marks in its window, in order (reported after the reap): `exec`, a container's set-up steps. */
+  launcherMarks?: { step: string; monoNs: bigint }[];
+  /** The program the launcher runs (its name: the agent, or a runtime such as runc), for the phases' names. */
+  program?: string;
   /** What the launcher forked (from its `start` report). */
   childPid?: number;
   /** The launcher's reap of the top process. */
@@ -118,6 +126,7 @@ export class LaunchedProcess {
     const requestedNs = process.hrtime.bigint();
     const outcome: ProcessOutcome = {
       requestedNs,
+      program: programOf(spec.argv),
       exitCode: null,
       signal: null,
       agentErrors: [],
@@ -130,7 +139,7 @@ export class LaunchedProcess {
     // Marks the launcher and all it starts as this tsbench's (drivers/ownership.ts), before the spawn: a sweep
     // after a SIGKILL finds them by it. TSBENCH_PARENT: the launcher dies with us (PR_SET_PDEATHSIG), and checks we still live.
     const owner = { ...ownerEnv(), TSBENCH_PARENT: String(process.pid) };
-    const launch = [binPath('tsbench-launch'), '--report-fd', '3', '--', ...spec.argv];
+    const launch = [binPath('tsbench-launch'), '--report-fd', '3', '--go-fd', '3', '--', ...spec.argv];
     const [file, ...args] = [...(spec.wrapper ?? []), ...launch] as [string, ...string[]];
     const sub = execa(file, args, {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
@@ -228,13 +237,19 @@ export class LaunchedProcess {
         if (ev.kind === 'start') {
           this.outcome.startNs = ev.monoNs;
           this.outcome.childPid = ev.pid;
-        } else if (ev.kind === 'error') this.outcome.launcherError = ev.message;
+        } else if (ev.kind === 'mark') (this.outcome.launcherMarks ??= []).push({ step: ev.step, monoNs: ev.monoNs });
+        else if (ev.kind === 'error') this.outcome.launcherError = ev.message;
         else {
           this.outcome.endNs = ev.monoNs;
           this.outcome.rusage = { userUs: ev.userUs, systemUs: ev.systemUs, maxRssKb: ev.maxRssKb };
         }
       }),
     ]);
+    // Go (fd 3 is a socket pair, both ways): once the spawn's callbacks and this constructor's work are done, the
+    // launcher may take its first clock read. A launcher that died early gets nothing, and needs nothing.
+    const report = sub.stdio[3] as Duplex | null;
+    report?.on('error', () => {});
+    sub.once('spawn', () => setImmediate(() => report?.write('g')));
 
     const timers: NodeJS.Timeout[] = [];
     if (spec.readyTimeoutMs !== undefined) {
@@ -322,6 +337,74 @@ export class LaunchedProcess {
   }
 }
 
+/** The program in a launcher argv: the first word, or the one after the container options' `--`. */
+function programOf(argv: string[]): string | undefined {
+  const first = argv[0];
+  const program = first?.startsWith('--') ? argv[argv.indexOf('--') + 1] : first;
+  return program === undefined ? undefined : basename(program);
+}
+
+/**
+ * The phase each launcher mark ends (drivers/container/nsexec.c's steps); `exec` (the child about to exec) ends
+ * the phase before it, or `fork` when it is the first: natively the child does nothing else.
+ */
+const STEP_PHASES: Record<string, string> = {
+  cloned: 'clone',
+  cgroups: 'cgroups',
+  netns: 'netns',
+  'upper-tmpfs': 'mounts',
+  private: 'mounts',
+  overlay: 'mounts',
+  proc: 'mounts',
+  dev: 'mounts',
+  sys: 'mounts',
+  volumes: 'mounts',
+  chroot: 'mounts',
+  pivot: 'mounts',
+  lo: 'namespaces',
+  hostname: 'namespaces',
+  cgroupns: 'namespaces',
+  cgroupfs: 'namespaces',
+  paths: 'confine',
+  caps: 'confine',
+  'no-new-privs': 'confine',
+  seccomp: 'seccomp',
+};
+
+/**
+ * The timeline of an instance started on the host's clock, from the launcher's marks and the agent's: consecutive
+ * durations from the launcher's fork (`startNs`) that add up to `toExitMs`.
+ *  - natively: `fork` (until the child is about to exec), `exec` (execve until the agent's first instruction),
+ *    `agent` (until it is ready), `exit` (until the launcher reaped it);
+ *  - in a container (nsexec.c): `clone` (the clone into the new namespaces, until the child runs), then its set-up
+ *    as it happened — `cgroups` (v1: moving itself), `netns` (joining a prepared one), `mounts` (overlay root, /proc,
+ *    /dev, /sys, volumes, pivot_root), `namespaces` (lo up, hostname, cgroup namespace and its cgroupfs), `confine`
+ *    (masked and read-only paths, capabilities, no_new_privs), `seccomp` (loading the filter) — then `exec`, `agent`,
+ *    `exit`;
+ *  - a runtime the launcher runs (runc, crun, podman): `fork`, then the runtime's own work until the agent's first
+ *    instruction under its name, `agent`, `exit`.
+ * Only the phases whose ends are known; none without the launcher's marks. Pure, for tests.
+ */
+export function launcherPhases(o: Pick<ProcessOutcome, 'startNs' | 'endNs' | 'launcherMarks' | 'program' | 'agentInitNs' | 'agentReadyNs'>): Phase[] {
+  if (o.startNs === undefined || o.launcherMarks === undefined || o.launcherMarks.length === 0) return [];
+  const phases: Phase[] = [];
+  let at = o.startNs;
+  const add = (name: string, until: bigint): void => {
+    const ms = Math.max(0, nsToMs(until - at));
+    const same = phases.find((p) => p.name === name);
+    if (same) same.ms += ms;
+    else phases.push({ name, ms });
+    at = until > at ? until : at;
+  };
+  for (const m of o.launcherMarks) add(m.step === 'exec' ? (phases.at(-1)?.name ?? 'fork') : (STEP_PHASES[m.step] ?? m.step), m.monoNs);
+  if (o.agentInitNs === undefined) return phases;
+  add(o.program === undefined || o.program === 'tsbench-agent' ? 'exec' : o.program, o.agentInitNs);
+  if (o.agentReadyNs === undefined) return phases;
+  add('agent', o.agentReadyNs);
+  if (o.endNs !== undefined) add('exit', o.endNs);
+  return phases;
+}
+
 function signalNumber(name: string): number | null {
   return constants.signals[name as NodeJS.Signals] ?? null;
 }
@@ -383,7 +466,7 @@ export function toInstanceResult(
       harnessMs: o.startNs === undefined ? 0 : nsToMs(o.startNs - o.requestedNs),
       toReadyMs: readyNs === undefined ? undefined : nsToMs(readyNs - start),
       toExitMs: o.endNs === undefined ? undefined : nsToMs(o.endNs - start),
-      phases: opts.phases ?? [],
+      phases: opts.phases ?? launcherPhases(o),
     },
     accounting,
     stdout: o.stdout,

@@ -79,12 +79,18 @@ export function parseAgentLine(line: string): AgentEvent | undefined {
 /** What the launcher (drivers/launcher/launcher.c) reports on its report fd. */
 export type LauncherEvent =
   | { kind: 'start'; monoNs: bigint; pid: number }
+  /** A step of the launcher's own work ended (`exec`: about to exec; a container's set-up steps), reported after the reap. */
+  | { kind: 'mark'; step: string; monoNs: bigint }
   | { kind: 'exit'; code: number; signal: number | null; monoNs: bigint; userUs: number; systemUs: number; maxRssKb: number }
   | { kind: 'error'; message: string };
 
 export function parseLauncherLine(line: string): LauncherEvent | undefined {
   const [verb, ...f] = line.trim().split(' ');
   if (verb === 'error') return { kind: 'error', message: f.join(' ') };
+  if (verb === 'mark')
+    return f.length === 2 && /^[\w.-]+$/.test(f[0] as string) && DECIMAL.test(f[1] as string)
+      ? { kind: 'mark', step: f[0] as string, monoNs: BigInt(f[1] as string) }
+      : undefined;
   if (!f.every((x) => /^-?\d+$/.test(x))) return undefined;
   if (verb === 'start' && f.length === 2) return { kind: 'start', monoNs: BigInt(f[0] as string), pid: Number(f[1]) };
   if ((verb === 'exit' || verb === 'signal') && f.length === 5) {

@@ -38,7 +38,9 @@
  *                                     made read-only afterwards; DIR empty: the hierarchy is
  *                                     /sys/fs/cgroup itself (pure v2). As Docker does, so the
  *                                     workload reads its own limits; repeatable
- *   --trace                           report "trace <step> <mono_ns>" lines
+ *   --trace                           kept for old scripts: every step below is always recorded
+ *                                     (mark() in launcher.c: one clock read into a shared buffer)
+ *                                     and reported as "mark <step> <mono_ns>" after the reap
  *
  * Confinement (drivers/linux/confinement.ts chooses it: Docker's default, or none),
  * applied in this order after the namespaces, the root, the hostname and the cgroup
@@ -153,24 +155,10 @@ static struct {
 	int ncgroupfs;
 } C = { .cgroup_fd = -1, .netns_fd = -1 };
 
-static int trace_fd = -1;
-
-static unsigned long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
-}
-
-/* In the child the report fd is written directly: report() belongs to the parent. */
+/* The end of one step of the child's set-up (a mark: see nsexec.h), nothing written in the window. */
 static void trace(const char *step)
 {
-	if (!C.trace || trace_fd < 0)
-		return;
-	char line[96];
-	int n = snprintf(line, sizeof line, "trace %s %llu\n", step, now_ns());
-	if (n > 0)
-		(void)!write(trace_fd, line, (size_t)n);
+	mark(step);
 }
 
 int container_enabled(void)
@@ -884,10 +872,16 @@ __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 		setup_root();
 	if (C.clone_flags & CLONE_NEWNET)
 		loopback_up();
-	if (C.hostname && sethostname(C.hostname, strlen(C.hostname)) != 0)
-		die("sethostname %s", C.hostname);
-	if (C.cgroup_ns && unshare(CLONE_NEWCGROUP) != 0)
-		die("unshare cgroup namespace");
+	if (C.hostname) {
+		if (sethostname(C.hostname, strlen(C.hostname)) != 0)
+			die("sethostname %s", C.hostname);
+		trace("hostname");
+	}
+	if (C.cgroup_ns) {
+		if (unshare(CLONE_NEWCGROUP) != 0)
+			die("unshare cgroup namespace");
+		trace("cgroupns");
+	}
 	mount_cgroupfs();
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -896,6 +890,7 @@ __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 	confine();
 	if (report_fd >= 0)
 		close(report_fd);
+	trace("exec");
 	execve(cmd[0], cmd, C.env);
 	die("exec %s", cmd[0]);
 }
@@ -903,7 +898,6 @@ __attribute__((noreturn)) static void child(char **cmd, int report_fd)
 pid_t container_spawn(char **cmd, int errfd, int report_fd)
 {
 	err_fd = errfd;
-	trace_fd = report_fd;
 	pid_t pid;
 	if (C.cgroup_fd >= 0) {
 		struct clone_args args;

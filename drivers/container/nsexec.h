@@ -13,6 +13,13 @@
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * Records that a step of the launcher's own work just ended: one clock read
+ * into a buffer shared with the launcher, reported as "mark <step> <mono_ns>"
+ * after the reap (defined in launcher.c). step must be a string literal.
+ */
+void mark(const char *step);
+
+/*
  * Consumes the container option at argv[*i] (and its value), advancing *i past
  * it. Returns 1 when it was one, 0 when argv[*i] is not a container option,
  * -1 on a bad value (message on stderr).

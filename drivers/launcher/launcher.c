@@ -15,10 +15,29 @@
  *
  * Report lines on the report fd (one write each):
  *   start <mono_ns> <pid>
+ *   mark <step> <mono_ns>        (after the reap, in order; see "Marks" below)
  *   exit <code> <mono_ns> <utime_us> <stime_us> <maxrss_kb>
  *   signal <signo> <mono_ns> <utime_us> <stime_us> <maxrss_kb>
  *   error <message>
  * The launcher exits with the workload's code (128 + signal when killed).
+ *
+ * Nothing of tsbench's own is in the window between the two clock reads
+ * beyond what starting a process needs (docs/performance.md, "The floor"):
+ *   - natively the child is made with vfork(), as posix_spawn does and so
+ *     hyperfine -N: no copy of the launcher's address space to make and to
+ *     tear down again at the exec;
+ *   - --go-fd N: the launcher reads one byte from fd N before its first clock
+ *     read. tsbench (drivers/process.ts) writes it once it has finished setting
+ *     up after the spawn, so its own work runs before the window, not beside it
+ *     on the other CPU of a small machine;
+ *   - a failed exec or container set-up is read from the error pipe after the
+ *     reap, not waited for while the workload starts.
+ *
+ * Marks: the instants of the launcher's own work inside the window (the
+ * child about to exec; in a container each set-up step of nsexec.c) are one
+ * clock_gettime(CLOCK_MONOTONIC) each, stored in a page shared with the child
+ * and reported as "mark" lines only after the reap. drivers/process.ts turns
+ * them into the timeline's phases.
  * Policy (what to run, with which limits) lives in TypeScript; this stays a
  * thin executor.
  *
@@ -38,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -72,6 +92,31 @@ static unsigned long long mono_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
+/*
+ * The marks, in a MAP_SHARED page made (and touched) before the window opens:
+ * a child that does not share our memory (a container's clone) writes into it
+ * too. The names are string literals, at the same address in the child.
+ */
+#define MAX_MARKS 40
+struct marks {
+	int n;
+	struct {
+		const char *step;
+		unsigned long long ns;
+	} at[MAX_MARKS];
+};
+static struct marks *marks;
+
+void mark(const char *step)
+{
+	if (marks == NULL || marks->n >= MAX_MARKS)
+		return;
+	int k = marks->n;
+	marks->at[k].step = step;
+	marks->at[k].ns = mono_ns();
+	marks->n = k + 1;
+}
+
 /* Pass termination requests on to the workload; we exit once it has. */
 static void forward(int sig)
 {
@@ -83,9 +128,12 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 	int rc;
+	int go_fd = -1;
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--report-fd") == 0 && i + 1 < argc) {
 			report_fd = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--go-fd") == 0 && i + 1 < argc) {
+			go_fd = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
@@ -108,7 +156,7 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: tsbench-launch [--report-fd N] -- PROGRAM [ARG...]\n");
+		fprintf(stderr, "usage: tsbench-launch [--report-fd N] [--go-fd N] -- PROGRAM [ARG...]\n");
 		return 2;
 	}
 	char **cmd = &argv[i];
@@ -148,37 +196,50 @@ int main(int argc, char **argv)
 		return 127;
 	}
 
+	marks = mmap(NULL, sizeof *marks, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (marks == MAP_FAILED)
+		marks = NULL;
+	else
+		marks->n = 0; /* touch it now: no page fault of ours in the window */
+	/* tsbench is done with its own work: the window may open. EOF or an error opens it too. */
+	if (go_fd >= 0) {
+		char go;
+		while (read(go_fd, &go, 1) < 0 && errno == EINTR) {
+		}
+	}
+
 	unsigned long long t0 = mono_ns();
-	pid_t pid = container ? container_spawn(cmd, errpipe[1], report_fd) : fork();
+	pid_t pid = container ? container_spawn(cmd, errpipe[1], report_fd) : vfork();
 	if (pid < 0) {
 		report("error %s: %s\n", container ? "clone" : "fork", strerror(errno));
 		return 127;
 	}
 	if (pid == 0) {
-		close(errpipe[0]);
-		/* Die with the launcher, whatever kills it. */
+		/*
+		 * The vfork child: it borrows our memory and our stack until it
+		 * execs, while we wait, so it only makes system calls and marks.
+		 * Die with the launcher, whatever kills it.
+		 */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (report_fd >= 0)
 			close(report_fd);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		mark("exec");
 		execvp(cmd[0], cmd);
-		int n = snprintf(msg, sizeof msg, "exec %s: %s", cmd[0], strerror(errno));
-		ssize_t w = write(errpipe[1], msg, n > 0 ? (size_t)n : 0);
+		const char *why = strerror(errno);
+		static const char prefix[] = "exec ";
+		ssize_t w = write(errpipe[1], prefix, sizeof prefix - 1);
+		w = write(errpipe[1], cmd[0], strlen(cmd[0]));
+		w = write(errpipe[1], ": ", 2);
+		w = write(errpipe[1], why, strlen(why));
 		(void)w;
 		_exit(127);
 	}
 	child = pid;
 	close(errpipe[1]);
 	report("start %llu %d\n", t0, (int)pid);
-
-	ssize_t got = read(errpipe[0], msg, sizeof msg - 1);
-	if (got > 0) {
-		msg[got] = 0;
-		report("error %s\n", msg);
-	}
-	close(errpipe[0]);
 
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
@@ -188,6 +249,16 @@ int main(int argc, char **argv)
 		}
 	}
 	unsigned long long t1 = mono_ns();
+
+	/* The child has exited: what it said of a failed exec or set-up is all in the pipe. */
+	ssize_t got = read(errpipe[0], msg, sizeof msg - 1);
+	if (got > 0) {
+		msg[got] = 0;
+		report("error %s\n", msg);
+	}
+	close(errpipe[0]);
+	for (int k = 0; marks != NULL && k < marks->n; k++)
+		report("mark %s %llu\n", marks->at[k].step, marks->at[k].ns);
 	struct rusage ru;
 	getrusage(RUSAGE_CHILDREN, &ru);
 	long long ut = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;

@@ -52,8 +52,40 @@ function whiskerBounds(whiskers: readonly Whisker[], log: boolean): Record<strin
 }
 
 const POINT_STYLES = ['circle', 'triangle', 'rect', 'rectRot', 'star', 'crossRot'];
-const PHASE_COLORS: Record<string, string> = { qemu: '#7f7f7f', kernel: '#56B4E9', agent: '#009E73', exit: '#CC79A7' };
-const SPARE_PHASE = ['#bcbd22', '#17becf', '#8c564b', '#9467bd'];
+const PHASE_COLORS: Record<string, string> = {
+  qemu: '#7f7f7f',
+  kernel: '#56B4E9',
+  agent: '#009E73',
+  exit: '#CC79A7',
+  // The launcher's phases (drivers/process.ts launcherPhases).
+  fork: '#E69F00',
+  clone: '#E69F00',
+  exec: '#0072B2',
+  mounts: '#D55E00',
+  seccomp: '#F0E442',
+};
+const SPARE_PHASE = ['#bcbd22', '#17becf', '#8c564b', '#9467bd', '#e377c2', '#aec7e8', '#ffbb78', '#98df8a'];
+
+/**
+ * One order for the phases of every series, each series' own order kept: a phase new to the list goes right after
+ * the series' phase before it, or, when it is the series' first, just before the first later one already listed.
+ * Stacked bars stack in the datasets' order, so a target's phases then read left to right as they happened.
+ */
+export function phaseOrder(lists: string[][]): string[] {
+  const names: string[] = [];
+  for (const list of lists) {
+    list.forEach((name, i) => {
+      if (names.includes(name)) return;
+      if (i > 0) {
+        names.splice(names.indexOf(list[i - 1] as string) + 1, 0, name);
+        return;
+      }
+      const next = list.slice(1).find((n) => names.includes(n));
+      names.splice(next === undefined ? names.length : names.indexOf(next), 0, name);
+    });
+  }
+  return names;
+}
 
 /** Charts show bytes in MiB (tables keep exact binary units). */
 function chartUnit(unit: string): { unit: string; scale: number } {
@@ -196,12 +228,11 @@ export function ratioRows(sc: ReportScenario): number {
   return n;
 }
 
-/** The VM boot timeline: the median of each phase, stacked, per target that records phases. */
+/** The startup timeline: the median of each phase, stacked, per target that records phases (a VM's boot, the launcher's steps). */
 export function timelineChart(id: string, sc: ReportScenario): ChartSpec | undefined {
   const withPhases = sc.series.map((s) => ({ s, phases: medianPhases(s) })).filter((x) => x.phases.length > 0);
   if (withPhases.length === 0) return undefined;
-  const names: string[] = [];
-  for (const x of withPhases) for (const p of x.phases) if (!names.includes(p.name)) names.push(p.name);
+  const names = phaseOrder(withPhases.map((x) => x.phases.map((p) => p.name)));
   let spare = 0;
   return {
     id,

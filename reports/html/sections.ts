@@ -286,13 +286,13 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
   const timeline = sc.name === 'startup' ? timelineChart(`chart-${slug(sc.name)}-timeline`, sc) : undefined;
   if (timeline) {
     specs.push(timeline);
-    out.push(`<h3 id="${id}-timeline">VM boot timeline</h3>`);
+    out.push(`<h3 id="${id}-timeline">Startup timeline</h3>`);
     const rows = ((timeline.config['data'] as { labels: unknown[] }).labels ?? []).length;
     out.push(
       canvas(
         timeline,
-        'Boot phases, stacked (median of each phase)',
-        'qemu: launch to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. docker’s phases come from its daemon’s events (create, ready, start, die, exit); targets without phases (native, the other containers) start in one step.',
+        'Startup phases, stacked (median of each phase)',
+        'From the launcher’s fork. A VM: qemu to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. The launcher’s own marks (native, container, runc, crun): fork or clone until the child runs; a container’s set-up (cgroups, mounts, namespaces, confine, seccomp); exec: to the agent’s first instruction (runc’s or crun’s whole work under its name); agent: to ready; exit: to the reap. docker’s phases come from its daemon’s events (create, ready, start, die, exit).',
         90 + 40 * rows,
         true,
       ),
