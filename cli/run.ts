@@ -213,6 +213,7 @@ async function runWith(plan: RunPlan, drivers: Map<string, Driver>, outDir: stri
     images,
     probes,
     write: (r) => writer.write(r),
+    append: (r) => writer.append(r),
     signal,
     onProgress: quiet ? undefined : progress.update,
     untilDecided: plan.untilDecided ? { maxRuns: plan.untilDecided.maxRuns, decide: claimsDecided } : undefined,
