@@ -166,12 +166,15 @@ export async function raiseFdLimit(wanted: number): Promise<{ soft: number; hard
   return fdLimits();
 }
 
-/** Free space where a directory is (or would be: the nearest existing ancestor), with the filesystem's device id. */
-export async function freeSpace(path: string): Promise<{ path: string; freeBytes: number; device: number }> {
+/**
+ * Free space where a directory is (or would be: the nearest existing ancestor), with the filesystem's device id and
+ * size (0 for a pseudo filesystem such as /proc, which holds no files to fill).
+ */
+export async function freeSpace(path: string): Promise<{ path: string; freeBytes: number; totalBytes: number; device: number }> {
   for (let p = path; ; p = dirname(p)) {
     try {
       const [fs, st] = await Promise.all([statfs(p), stat(p)]);
-      return { path, freeBytes: fs.bavail * fs.bsize, device: st.dev };
+      return { path, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize, device: st.dev };
     } catch (e) {
       if (p === '/' || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
@@ -423,7 +426,9 @@ export async function preflight(opts: {
   await checkLimits(opts.limits, opts.given, opts.drivers, host);
   if (opts.rounds) {
     const { out, ...plan } = opts.rounds;
-    checkRounds(plan, { dir: out, freeBytes: (await freeSpace(out)).freeBytes });
+    const space = await freeSpace(out);
+    // A pseudo filesystem (/proc) has no space to weigh: making the directory there fails, and says so.
+    checkRounds(plan, { dir: out, freeBytes: space.totalBytes > 0 ? space.freeBytes : Number.MAX_SAFE_INTEGER });
   }
   const ctx: PreflightContext = { drivers: opts.drivers, limits: opts.limits, options: opts.options, given: opts.given, host };
   for (const s of opts.scenarios) await s.preflight?.(ctx);
