@@ -9,7 +9,10 @@
  * so that they are tested with made-up hosts. The checks every run gets (CPUs,
  * the memory an instance needs) are `checkLimits`; what a scenario needs beyond
  * them (io: disk space; density: descriptors, tasks, memory) is its own
- * `Scenario.preflight`. `preflight()` runs them all.
+ * `Scenario.preflight`. `preflight()` runs them all, and `checkRounds`: the
+ * rounds a run takes and the size of its results, against a stated maximum of
+ * rounds per run, the largest file tsbench reads back and the free space where
+ * the results go (docs/reliability.md, "Counts, sizes and the cost of a round").
  */
 import { availableParallelism } from 'node:os';
 import { readFile, readdir, stat, statfs } from 'node:fs/promises';
@@ -17,7 +20,8 @@ import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { UsageError } from '../core/errors.js';
 import { FREE_SPACE_RESERVE } from '../core/defaults.js';
-import { approxBytes, describeBytes, sizeFlagAtLeast } from '../core/units.js';
+import { MAX_INPUT_BYTES } from '../core/input.js';
+import { KiB, approxBytes, describeBytes, sizeFlagAtLeast, sizeFlagAtMost } from '../core/units.js';
 import { CPU_PERIOD_US, MIN_CPU_QUOTA_US, type Driver, type Limits } from '../drivers/index.js';
 import type { HostFacts, Meminfo } from './facts.js';
 import type { Given, PreflightContext, Scenario, ScenarioOptions } from './scenarios/types.js';
@@ -162,12 +166,15 @@ export async function raiseFdLimit(wanted: number): Promise<{ soft: number; hard
   return fdLimits();
 }
 
-/** Free space where a directory is (or would be: the nearest existing ancestor), with the filesystem's device id. */
-export async function freeSpace(path: string): Promise<{ path: string; freeBytes: number; device: number }> {
+/**
+ * Free space where a directory is (or would be: the nearest existing ancestor), with the filesystem's device id and
+ * size (0 for a pseudo filesystem such as /proc, which holds no files to fill).
+ */
+export async function freeSpace(path: string): Promise<{ path: string; freeBytes: number; totalBytes: number; device: number }> {
   for (let p = path; ; p = dirname(p)) {
     try {
       const [fs, st] = await Promise.all([statfs(p), stat(p)]);
-      return { path, freeBytes: fs.bavail * fs.bsize, device: st.dev };
+      return { path, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize, device: st.dev };
     } catch (e) {
       if (p === '/' || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
@@ -246,8 +253,8 @@ export function fdsNeeded(n: number, cost: InstanceCost, host: HostFacts): numbe
 
 /**
  * The checks every run gets: `--cpus` within the host's CPUs and at least what a cgroup quota can
- * express; `--memory` at least what an instance of each target runs with, as its driver says
- * (`Capabilities.minMemory`). Limits are echoed as they were given.
+ * express; `--memory` at most the host's RAM and at least what an instance of each target runs with,
+ * as its driver says (`Capabilities.minMemory`). Limits are echoed as they were given.
  */
 export async function checkLimits(limits: Limits, given: Given, drivers: ReadonlyMap<string, Driver>, host: HostFacts): Promise<void> {
   if (limits.cpus !== undefined) {
@@ -263,12 +270,145 @@ export async function checkLimits(limits: Limits, given: Given, drivers: Readonl
   }
   if (limits.memoryBytes !== undefined) {
     const text = given.memory ?? describeBytes(limits.memoryBytes);
+    if (limits.memoryBytes > host.memory.totalBytes)
+      throw new UsageError(
+        `--memory ${text} is more than this host's ${approxBytes(host.memory.totalBytes)} of RAM (MemTotal); the most that fits is --memory ${sizeFlagAtMost(host.memory.totalBytes)}`,
+      );
     for (const [name, d] of drivers) {
       const min = d.capabilities.minMemory;
       if (min !== undefined && limits.memoryBytes < min.bytes)
         throw new UsageError(`--memory ${text} is too little for ${name}: ${min.why}; pass --memory ${sizeFlagAtLeast(min.bytes)} or more`);
     }
   }
+}
+
+/**
+ * The most rounds one run takes: its measured rounds (`--runs`, or `--max-runs` with `--until-decided`) and warmup
+ * rounds (`--warmup`), every scenario's together. Chosen so that what a run keeps stays readable: 50,000 samples of
+ * one series take about 50 s to summarise here (2000 bootstrap resamples, which every reader repeats on loading: a
+ * 5,000-sample series 5 s), and at SAMPLE_BYTES they are 195 MiB, under the 256 MiB tsbench reads back from a file.
+ */
+export const MAX_ROUNDS_PER_RUN = 50_000;
+
+/** The longest `--net-time`: iperf3's own (`-t` at most 86400 s, one day; it refuses more), so a longer one could not take a sample. */
+export const MAX_NET_TIME_S = 86_400;
+
+/**
+ * What one sample is taken to fill in results.json, as written (pretty-printed, with its timeline and details), to
+ * size a run's results before it starts. Measured: 0.6 KB (native startup), 1–2 KB (a VM's startup, cpu, memory,
+ * io), 3.5 KB (density at 50 instances, which grows by about 50 bytes an instance beyond).
+ */
+export const SAMPLE_BYTES = 4 * KiB;
+
+/** results.json without its samples (host, targets, images, the scenarios' parameters and statistics), at most. */
+export const RESULT_HEADER_BYTES = 256 * KiB;
+
+/**
+ * How many times results.json's size a run has on disk at once, at its largest: the file and its atomic replacement,
+ * the round journal (at most the file's size: cli/results.ts, core/journal.ts) and the report page and its
+ * replacement (each embeds the file).
+ */
+export const RESULT_COPIES_ON_DISK = 5;
+
+/** The rounds a run will take, as `checkRounds` weighs them. */
+export interface RoundsPlan {
+  /** each scenario's measured and warmup rounds, as the runner will take them */
+  scenarios: readonly { name: string; runs: number; warmup: number }[];
+  /** --until-decided's cap on measured rounds per scenario */
+  maxRuns?: number;
+  /** targets sampled in each round */
+  targets: number;
+  /** the flags as given (absent: each scenario's default or the original's) */
+  given: { runs?: number; warmup?: number; maxRuns?: number };
+}
+
+/** Where a run's results go and the space free there. */
+export interface ResultsSpace {
+  dir: string;
+  freeBytes: number;
+}
+
+/** The measured rounds of each scenario: its runs, or --until-decided's cap when above them. */
+function measuredRounds(plan: RoundsPlan): number[] {
+  return plan.scenarios.map((s) => (plan.maxRuns !== undefined ? Math.max(s.runs, plan.maxRuns) : s.runs));
+}
+
+/** Bytes results.json is estimated to reach: its header and SAMPLE_BYTES a sample, every target sampled every measured round. Pure. */
+export function resultsBytes(plan: RoundsPlan): number {
+  return RESULT_HEADER_BYTES + plan.targets * SAMPLE_BYTES * measuredRounds(plan).reduce((a, b) => a + b, 0);
+}
+
+/** Why a plan does not fit, in words; undefined when it does. Pure. */
+function whyNot(plan: RoundsPlan, space: ResultsSpace): string | undefined {
+  const measured = measuredRounds(plan).reduce((a, b) => a + b, 0);
+  const warmup = plan.scenarios.reduce((a, s) => a + s.warmup, 0);
+  if (measured + warmup > MAX_ROUNDS_PER_RUN)
+    return `${measured + warmup} rounds${warmup > 0 ? ` (${warmup} of them warmup)` : ''}${plan.scenarios.length > 1 ? ` over ${plan.scenarios.length} scenarios` : ''}, more than the ${MAX_ROUNDS_PER_RUN} tsbench takes in one run`;
+  const bytes = resultsBytes(plan);
+  const what = `results of about ${approxBytes(bytes)} (${measured} rounds × ${plan.targets} target${plan.targets === 1 ? '' : 's'} × ${describeBytes(SAMPLE_BYTES)} a sample)`;
+  if (bytes > MAX_INPUT_BYTES) return `${what}, more than the ${describeBytes(MAX_INPUT_BYTES)} tsbench reads back from one file`;
+  const usable = usableBytes(space.freeBytes);
+  if (bytes * RESULT_COPIES_ON_DISK > usable)
+    return `${what}, which take ${approxBytes(bytes * RESULT_COPIES_ON_DISK)} in ${space.dir} while the run writes (${RESULT_COPIES_ON_DISK} copies: the file and its replacement, the round journal, the report and its replacement) and ${approxBytes(space.freeBytes)} is free there (keeping 10 %, at least 1 GiB, free)`;
+  return undefined;
+}
+
+/** One flag `checkRounds` may name, with the plan it makes at a value and the least value it takes. */
+interface RoundsFlag {
+  flag: string;
+  given: number | undefined;
+  least: number;
+  at: (n: number) => RoundsPlan;
+}
+
+/**
+ * Refuses a run whose rounds are more than MAX_ROUNDS_PER_RUN, or whose results would be more than tsbench reads back
+ * (MAX_INPUT_BYTES) or than fits where they go (RESULT_COPIES_ON_DISK of them, keeping FREE_SPACE_RESERVE free),
+ * naming the flag to lower and the largest value of it that fits: `--warmup` when lowering it alone suffices, else
+ * `--max-runs`, else `--runs`; `--out` when not even one round's results fit. Pure.
+ */
+export function checkRounds(plan: RoundsPlan, space: ResultsSpace): void {
+  const problem = whyNot(plan, space);
+  if (problem === undefined) return;
+  const flags: RoundsFlag[] = [
+    { flag: '--warmup', given: plan.given.warmup, least: 0, at: (w) => ({ ...plan, scenarios: plan.scenarios.map((s) => ({ ...s, warmup: w })) }) },
+    ...(plan.maxRuns !== undefined
+      ? [
+          {
+            flag: '--max-runs',
+            given: plan.given.maxRuns,
+            least: Math.max(1, ...plan.scenarios.map((s) => s.runs)),
+            at: (m: number) => ({ ...plan, maxRuns: m }),
+          },
+        ]
+      : []),
+    {
+      flag: '--runs',
+      given: plan.given.runs,
+      least: 1,
+      at: (r: number) => ({
+        ...plan,
+        scenarios: plan.scenarios.map((s) => ({ ...s, runs: r })),
+        maxRuns: plan.maxRuns === undefined ? undefined : Math.max(plan.maxRuns, r),
+      }),
+    },
+  ];
+  const largestOf = (f: RoundsFlag, from: number): number => largestFitting((n) => whyNot(f.at(n), space) === undefined, Math.min(from, MAX_ROUNDS_PER_RUN));
+  for (const f of flags) {
+    // --runs is named even when not given (the scenarios' defaults, a reproduction's original): it is what to pass.
+    if (f.given === undefined && f.flag !== '--runs') continue;
+    const now = f.given ?? Math.max(...plan.scenarios.map((s) => s.runs));
+    const largest = largestOf(f, now);
+    if (largest >= f.least && whyNot(f.at(largest), space) === undefined) {
+      const text = f.given === undefined ? `the runs of ${plan.scenarios.map((s) => `${s.name} (${s.runs})`).join(', ')} make` : `${f.flag} ${f.given} makes`;
+      throw new UsageError(`${text} ${problem}; the largest that fits is ${f.flag} ${largest}`);
+    }
+  }
+  const bare = (r: number): RoundsPlan => ({ ...plan, maxRuns: undefined, scenarios: plan.scenarios.map((s) => ({ ...s, runs: r, warmup: 0 })) });
+  if (whyNot(bare(1), space) !== undefined)
+    throw new UsageError(`--out ${space.dir}: ${problem}, and not even one round's results fit; free some space there or pass --out on another filesystem`);
+  const runs = largestFitting((r) => whyNot(bare(r), space) === undefined, MAX_ROUNDS_PER_RUN);
+  throw new UsageError(`the rounds asked for make ${problem}; lower them together, e.g. --warmup 0 --runs ${runs}`);
 }
 
 /** Everything a run is checked for before anything is created; throws a UsageError on the first that fails. */
@@ -279,9 +419,17 @@ export async function preflight(opts: {
   options: ScenarioOptions;
   given: Given;
   host?: HostFacts;
+  /** the rounds and where the results go: checked by `checkRounds` */
+  rounds?: RoundsPlan & { out: string };
 }): Promise<void> {
   const host = opts.host ?? (await readHostFacts());
   await checkLimits(opts.limits, opts.given, opts.drivers, host);
+  if (opts.rounds) {
+    const { out, ...plan } = opts.rounds;
+    const space = await freeSpace(out);
+    // A pseudo filesystem (/proc) has no space to weigh: making the directory there fails, and says so.
+    checkRounds(plan, { dir: out, freeBytes: space.totalBytes > 0 ? space.freeBytes : Number.MAX_SAFE_INTEGER });
+  }
   const ctx: PreflightContext = { drivers: opts.drivers, limits: opts.limits, options: opts.options, given: opts.given, host };
   for (const s of opts.scenarios) await s.preflight?.(ctx);
 }

@@ -8,9 +8,12 @@
  * a callback (the CLI's claims judge: this layer knows no claims) says every
  * claim the targets can decide is decided, or the cap is reached; it looks
  * after `runs` rounds and then each time the samples have grown by a tenth.
- * After every round the whole result is written, atomically, so a
- * crash or Ctrl-C keeps everything measured so far. A target that fails gets a
- * reason and is dropped from the scenario; the others go on.
+ * After every round the result is saved, so a crash or Ctrl-C keeps everything
+ * measured so far: given `append`, the round alone (its samples and the targets'
+ * states, a constant cost) and the whole result, with its statistics, only at
+ * checkpoints spaced so that their total cost stays in proportion to the run's
+ * samples (`isCheckpoint`); without it, the whole result every round. A target
+ * that fails gets a reason and is dropped from the scenario; the others go on.
  */
 import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
@@ -19,6 +22,7 @@ import { CancelledError, TargetError, describeError } from '../core/errors.js';
 import type { Scenario, ScenarioOptions } from './scenarios/types.js';
 import type { Host, ImageInfo, Result, ScenarioResult, TargetResult } from '../core/schema.js';
 import type { NamedImage } from '../core/load.js';
+import type { JournalRound } from '../core/journal.js';
 import { computeStats } from '../core/figures.js';
 import { resultHeader } from './header.js';
 
@@ -56,7 +60,13 @@ export interface RunOptions {
   images?: NamedImage[];
   /** Probe results already known (the CLI probes before creating the writer). */
   probes?: ReadonlyMap<string, Probe>;
+  /** Writes the whole result: after every round, or, with `append`, at checkpoints only (`isCheckpoint`). */
   write?: (result: Result) => Promise<void>;
+  /**
+   * Appends one round between two checkpoints (core/journal.ts), so that a round's write costs the same at round
+   * 5,000 as at round 5. The result's statistics are recomputed only before a full write and a look of `untilDecided`.
+   */
+  append?: (round: JournalRound) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   /** Sampling until decided: go on past `runs` until `decide` says so, at most `maxRuns` measured rounds per scenario. */
@@ -82,6 +92,16 @@ export interface UntilDecided {
 /** After a look at n measured rounds, the next look: once the samples have grown by a tenth (at least one round). */
 export function nextLook(n: number): number {
   return Math.max(n + 1, Math.ceil((n * 11) / 10));
+}
+
+/**
+ * Whether a round with `samples` samples in the run (every scenario's) is a checkpoint, a full write, after the
+ * last at `atLast`: once the samples have doubled (the first sample of a run, the 2nd, 4th, 8th … after it). The
+ * cost of a full write grows with the samples it writes, so doubling keeps the total cost of all of them under
+ * twice the last one's, in proportion to the run's samples: a constant share per round. Pure.
+ */
+export function isCheckpoint(samples: number, atLast: number): boolean {
+  return samples > atLast && samples >= 2 * atLast;
 }
 
 export interface RunOutcome {
@@ -114,8 +134,12 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
   const probes = opts.probes ?? (await probeAll(opts.drivers));
   const now = (): string => new Date().toISOString();
   const result = resultHeader({ ...opts, maxRuns: opts.untilDecided?.maxRuns, probes }, now());
+  /** samples taken in the run, and how many the last full write held */
+  let samples = 0;
+  let savedSamples = 0;
   const save = async (): Promise<void> => {
     result.updatedAt = now();
+    savedSamples = samples;
     await opts.write?.(result);
   };
   const failed = new Set<string>();
@@ -165,6 +189,7 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
       }
       await save();
 
+      const index = result.scenarios.length - 1;
       const started = performance.now();
       const until = opts.untilDecided;
       const cap = until ? Math.max(runs, until.maxRuns) : runs;
@@ -192,30 +217,40 @@ export async function run(opts: RunOptions): Promise<RunOutcome> {
           });
         }
         await bench.run();
+        const entry: JournalRound = { scenario: index, name: sc.name, updatedAt: '', targets: [] };
         for (const t of live) {
           const res = bench.getTask(t.target)?.result;
           const outcome = outcomes.get(t.target);
+          let sample: TargetResult['samples'][number] | undefined;
           if (signal.aborted) {
             t.state = 'cancelled';
           } else if (res?.state === 'errored' || !outcome) {
             fail(t, res?.state === 'errored' ? res.error : new Error('the sample produced no outcome'));
           } else if (round >= 0) {
-            t.samples.push({ round, ...outcome });
+            sample = { round, ...outcome };
+            t.samples.push(sample);
+            samples++;
           }
+          entry.targets.push({ target: t.target, state: t.state, error: t.error, errorTail: t.errorTail, sample });
         }
-        computeStats(sc, opts.seed);
         const measured = round + 1;
         if (until && !signal.aborted && measured > 0 && (measured >= look || measured === cap)) {
+          computeStats(sc, opts.seed);
           const d = await until.decide(result, sc);
           looks++;
           look = nextLook(measured);
           sc.untilDecided = { maxRuns: cap, rounds: measured, looks, decided: d.decided, pending: d.pending };
-          if (d.decided || d.stop === true) {
-            await save();
-            break;
-          }
+          entry.untilDecided = sc.untilDecided;
+          // The scenario's last write follows the loop.
+          if (d.decided || d.stop === true) break;
         }
-        await save();
+        if (opts.append === undefined || isCheckpoint(samples, savedSamples)) {
+          computeStats(sc, opts.seed);
+          await save();
+        } else {
+          result.updatedAt = entry.updatedAt = now();
+          await opts.append(entry);
+        }
       }
       for (const t of sc.targets) if (t.state === 'running') t.state = signal.aborted ? 'cancelled' : 'completed';
       computeStats(sc, opts.seed);

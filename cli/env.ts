@@ -26,6 +26,9 @@ export const ENVIRONMENT = {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The most TSBENCH_TSC_KHZ takes: 10 GHz, above any x86 TSC (they run at the CPU's base clock, under 6 GHz). */
+export const MAX_TSC_KHZ = 10_000_000;
+
 function value(env: Env, name: keyof typeof ENVIRONMENT): string | undefined {
   const v = env[name];
   return v === undefined || v === '' ? undefined : v;
@@ -58,6 +61,10 @@ export function driverOptionsFromEnv(env: Env = process.env): DriverOptions {
   const tsc = value(env, 'TSBENCH_TSC_KHZ');
   if (tsc !== undefined) {
     if (!/^[1-9]\d*$/.test(tsc)) throw new UsageError(`TSBENCH_TSC_KHZ=${tsc} is not a frequency in kHz: give a whole number, e.g. TSBENCH_TSC_KHZ=2445406`);
+    if (Number(tsc) > MAX_TSC_KHZ)
+      throw new UsageError(
+        `TSBENCH_TSC_KHZ=${tsc} is more than any TSC runs at (at most ${MAX_TSC_KHZ} kHz, 10 GHz): give the host's rate in kHz, e.g. TSBENCH_TSC_KHZ=2445406`,
+      );
     opts.tscKhz = Number(tsc);
   }
   if (value(env, 'TSBENCH_KVM_REPROBE') === '1') opts.reprobeKvm = true;

@@ -34,7 +34,7 @@ import { DEFAULT_MAX_RUNS, claimsDecided, untilDecidedLines } from './until-deci
 import type { NamedImage } from '../core/load.js';
 import { resolveScenarios } from '../bench/scenarios/index.js';
 import type { Given, Scenario, ScenarioOptions } from '../bench/scenarios/types.js';
-import { preflight } from '../bench/preflight.js';
+import { MAX_NET_TIME_S, preflight, type RoundsPlan } from '../bench/preflight.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: EXIT_INTERRUPTED } as const;
 
@@ -120,6 +120,11 @@ export function planFromFlags(scenarioNames: string[], flags: RunFlags): RunPlan
   if (flags.maxRuns !== undefined && flags.untilDecided !== true) {
     throw new UsageError(`--max-runs caps --until-decided; pass --until-decided too (e.g. --until-decided --max-runs ${flags.maxRuns})`);
   }
+  if (flags.netTime !== undefined && flags.netTime > MAX_NET_TIME_S) {
+    throw new UsageError(
+      `--net-time ${flags.netTime} is more than iperf3 measures for (at most ${MAX_NET_TIME_S} s); the largest that fits is --net-time ${MAX_NET_TIME_S}`,
+    );
+  }
   if (flags.untilDecided === true && flags.maxRuns !== undefined) {
     for (const sc of scenarios) {
       const runs = flags.runs ?? sc.defaults.runs;
@@ -170,14 +175,34 @@ export async function executePlan(plan: RunPlan, hooks: RunHooks = {}): Promise<
   // Creating a driver creates nothing on the host; preflight refuses what this host cannot give before anything is.
   const drivers = new Map<string, Driver>();
   for (const name of plan.targets) drivers.set(name, await createDriver(name, plan.options));
-  await preflight({ scenarios: plan.scenarios, drivers, limits: plan.limits, options: plan.scenarioOptions, given: plan.given });
   const outDir = resolve(plan.out ?? defaultOutDir());
+  await preflight({
+    scenarios: plan.scenarios,
+    drivers,
+    limits: plan.limits,
+    options: plan.scenarioOptions,
+    given: plan.given,
+    rounds: { ...roundsOf(plan), out: outDir },
+  });
   try {
     await ensureDir(outDir);
   } catch (e) {
     throw new UsageError(`--out: cannot create ${outDir} (${describeError(e)}); pass a writable directory`);
   }
   return withInterrupts((signal) => runWith(plan, drivers, outDir, hooks, signal));
+}
+
+/** The rounds a plan takes, scenario by scenario as the runner resolves them (bench/runner.ts), for preflight's `checkRounds`. */
+export function roundsOf(plan: RunPlan): RoundsPlan {
+  return {
+    scenarios: plan.scenarios.map((sc) => {
+      const own = plan.perScenario?.get(sc.name);
+      return { name: sc.name, runs: own?.runs ?? plan.runs ?? sc.defaults.runs, warmup: own?.warmup ?? plan.warmup ?? sc.defaults.warmup };
+    }),
+    maxRuns: plan.untilDecided?.maxRuns,
+    targets: plan.targets.length,
+    given: { runs: plan.runs, warmup: plan.warmup, maxRuns: plan.untilDecided?.maxRuns },
+  };
 }
 
 async function runWith(plan: RunPlan, drivers: Map<string, Driver>, outDir: string, hooks: RunHooks, signal: AbortSignal): Promise<RunDone> {
@@ -215,6 +240,7 @@ async function runWith(plan: RunPlan, drivers: Map<string, Driver>, outDir: stri
     images,
     probes,
     write: (r) => writer.write(r),
+    append: (r) => writer.append(r),
     signal,
     onProgress: quiet ? undefined : progress.update,
     untilDecided: plan.untilDecided ? { maxRuns: plan.untilDecided.maxRuns, decide: claimsDecided } : undefined,

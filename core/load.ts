@@ -5,13 +5,15 @@
  * it), one that is not JSON, not a tsbench result, or of a schema version this
  * tsbench cannot read. Every figure is recomputed from the samples on loading (core/figures.ts):
  * the stored `stats` and `ratioToNative` are a cache, checked, and a series whose
- * stored figures disagree is named on stderr.
+ * stored figures disagree is named on stderr. A run killed between two of its full writes left a round journal
+ * beside its results file (core/journal.ts); `loadResult` replays it, so every round the run wrote is read.
  */
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, describeError } from './errors.js';
 import { readInputFile } from './input.js';
+import { journalPath, replayJournal } from './journal.js';
 import { recomputeFigures, type FigureDisagreement } from './figures.js';
 import { ResultSchema, SCHEMA_ID, SCHEMA_VERSION, type ImageInfo, type Result } from './schema.js';
 
@@ -25,9 +27,16 @@ export interface LoadedResult {
   sha256?: string;
   /** the series whose stored figures disagreed with their samples (recomputed; core/figures.ts) */
   disagreements?: FigureDisagreement[];
+  /**
+   * The round journal replayed over the file (core/journal.ts): its path and the rounds it added. Then `text` and
+   * `sha256` are absent, as for a result made in memory: the result holds more than the file's bytes.
+   */
+  journal?: { path: string; rounds: number };
 }
 
 export interface LoadOptions {
+  /** A round journal to replay over the file before its figures are recomputed (core/journal.ts): its path, for messages, and its text. */
+  journal?: { path: string; text: string };
   /**
    * Where the warnings about stored figures that disagree with their samples go, one line each
    * (`results.json: container/cpu/eventsPerS: stored median 1000 ≠ 1100 from its 30 samples; using the samples`).
@@ -71,18 +80,42 @@ export function parseResult(text: string, path: string, opts: LoadOptions = {}):
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
     throw new UsageError(`${path}: not a valid tsbench result (${where}); was it edited by hand?`);
   }
-  const disagreements = recomputeFigures(parsed.data);
   const warn = opts.warn ?? stderrWarn;
+  const sha256 = sha256Hex(text);
+  const replay = opts.journal ? replayJournal(parsed.data, opts.journal.text, sha256) : undefined;
+  if (opts.journal && replay !== undefined && replay.rounds > 0) {
+    const note = replay.note === undefined ? '' : `; ${replay.note}`;
+    warn(
+      `${path}: ${replay.rounds} more round(s) read from ${opts.journal.path}, written after the file's last full write (by a run still going, or one that was killed)${note}`,
+    );
+  }
+  const disagreements = recomputeFigures(parsed.data);
   for (const d of disagreements) warn(`${path}: ${d.line}; using the samples`);
-  return { path, result: parsed.data, text, sha256: sha256Hex(text), disagreements };
+  if (opts.journal && replay !== undefined && replay.rounds > 0) {
+    return { path, result: parsed.data, disagreements, journal: { path: opts.journal.path, rounds: replay.rounds } };
+  }
+  return { path, result: parsed.data, text, sha256, disagreements };
 }
 
-/** Loads and validates one result file, its figures recomputed from its samples (see `parseResult`). */
+/**
+ * Loads and validates one result file, its figures recomputed from its samples (see `parseResult`), with the rounds of
+ * its journal when the run that wrote it stopped between two full writes (core/journal.ts).
+ */
 export async function loadResult(path: string, opts: LoadOptions = {}): Promise<LoadedResult> {
   const bytes = await readInputFile(path, { fix: 'pass a results.json written by tsbench run', directoryFix: 'pass its results.json' });
-  const loaded = parseResult(bytes.toString('utf8'), path, opts);
+  const journal = opts.journal ?? (await readJournal(path));
+  const loaded = parseResult(bytes.toString('utf8'), path, { ...opts, journal });
+  if (loaded.journal) return loaded;
   // The hash of the bytes as read, whatever their encoding.
   return { ...loaded, sha256: sha256Hex(bytes) };
+}
+
+/** The round journal beside a results file, when there is one (a run killed between two full writes, or one still going). */
+async function readJournal(resultsPath: string): Promise<{ path: string; text: string } | undefined> {
+  const path = journalPath(resultsPath);
+  if (!(await isThere(path))) return undefined;
+  const bytes = await readInputFile(path, { fix: `remove it to read ${resultsPath} as it is` });
+  return { path, text: bytes.toString('utf8') };
 }
 
 /**

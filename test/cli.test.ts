@@ -206,7 +206,7 @@ test('the table is replaced by the result JSON with --json', async () => {
 
 test('SIGINT mid-run leaves a valid partial JSON and exits with 130', async () => {
   const out = join(work, 'sigint');
-  const child = tsbenchBackground(['run', 'startup', '--targets', 'native', '--runs', '100000', '--warmup', '0', '--out', out]);
+  const child = tsbenchBackground(['run', 'startup', '--targets', 'native', '--runs', '40000', '--warmup', '0', '--out', out]);
   const json = join(out, 'results.json');
   await waitForSamples(json, 3, 30_000);
   child.kill('SIGINT');
