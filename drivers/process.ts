@@ -409,9 +409,15 @@ function workloadCpuOf(o: ProcessOutcome, how: ProcessSpec['workloadCpu'], rusag
  * Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. Its
  * footprint is the PSS of its host pids (a driver whose instance has more to say replaces `footprint`).
  */
-export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
+export function processInstance(
+  target: string,
+  proc: LaunchedProcess,
+  finish?: (r: InstanceResult) => Promise<InstanceResult>,
+  /** `toInstanceResult`'s: false where the agent's CLOCK_MONOTONIC is not the host's (gVisor's Sentry keeps its own). @default true */
+  sameClock = true,
+): Instance {
   const result = proc.done.then(async (o) => {
-    const r = toInstanceResult(o, { sameClock: true, workloadCpu: proc.workloadCpu });
+    const r = toInstanceResult(o, { sameClock, workloadCpu: proc.workloadCpu });
     return finish ? finish(r) : r;
   });
   // The workload's memory is the agent's and its children's, not the launcher's.

@@ -1,0 +1,105 @@
+/**
+ * gVisor as targets: `runsc` (its default platform, ptrace) and `runsc-kvm` (its KVM platform). runsc is an
+ * OCI runtime, so it runs the same generated bundle (drivers/oci/bundle.ts) of the same image and agent as
+ * `runc`, on runc's path (drivers/oci/runtime.ts: the overlay root mounted before the timed window, a
+ * private mount namespace, the instance's cgroup `/tsbench-oci/<id>/ct` under a parent tsbench reads):
+ * `runsc --root <state> [--platform=kvm] run --bundle <dir> <id>` under tsbench-launch.
+ *
+ * gVisor as a user gets it (as `docker run --runtime=runsc` would run it, Debian bookworm's
+ * 0.0~20221219.0): its default platform (ptrace), its own network stack in the Sentry (`--network=sandbox`,
+ * the default) fed by the network namespace the bundle names, the gofer serving the root filesystem with
+ * this release's overlay and file-access defaults, the bundle's capabilities applied inside the sandbox,
+ * its cgroup handling (runsc makes the bundle's `linux.cgroupsPath` and writes the limits there; the
+ * Sentry, the gofer and the ptrace stubs run in it). What differs from runsc's defaults, and why:
+ * - `--root <driver dir>/state`: an owned state directory under tsbench's run state (swept with it),
+ *   instead of /var/run/runsc shared with every other user of runsc;
+ * - `--platform=kvm` for `runsc-kvm` (the target is that platform);
+ * - the network namespace is handed to runsc in the bundle: an instance asked for no network gets the
+ *   driver's own, `lo` only, as Docker's `--network none` hands runsc one (runsc then builds its own
+ *   loopback); with a network, the one the run made (veth, bridge, NAT), as Docker's bridge would;
+ * - `/proc/sys/net` is hidden (an empty tmpfs over it) in the driver's mount namespace, where `runsc` runs:
+ *   this release decides it is in the host's network namespace when /proc/sys/net/core/rmem_default
+ *   exists, which on kernels that namespace that sysctl (every one this project runs) it does in every
+ *   namespace, so it refuses its default network everywhere ("cannot run with network enabled in root
+ *   network namespace"); the Sentry mounts its own /proc and never sees the mask;
+ * - the bundle's seccomp filter (Docker's profile) is not loaded, as runsc's default (`--oci-seccomp` off)
+ *   has it: the workload's calls go to the Sentry, which its own filter confines on the host.
+ *
+ * The sandbox keeps its own CLOCK_MONOTONIC (starting near zero when the Sentry boots), so "ready" is when the
+ * agent's line reached the host, as for a VM. The footprint is the PSS of every process in the instance's
+ * cgroup: the Sentry (`runsc-sandbox`), the gofer (`runsc-gofer`) and the ptrace stubs of the workload's
+ * address spaces, beside the cgroup's usage (drivers/linux/lifecycle.ts). The `host` network kind is not
+ * taken: runsc refuses to run its netstack in the host's namespace (`--network=host`, which passes the
+ * workload's sockets to the host kernel, is another mode than the one measured).
+ */
+import { kvmDeviceProblem } from '../qemu/host.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type Probe } from '../types.js';
+import { unavailable } from '../linux/driver.js';
+import { OciRuntimeDriver, type OciOptions } from './runtime.js';
+
+export type RunscPlatform = 'ptrace' | 'kvm';
+
+/** The targets' names by platform. */
+export const RUNSC_TARGETS: Record<RunscPlatform, string> = { ptrace: 'runsc', kvm: 'runsc-kvm' };
+
+/**
+ * A container's, but only a prepared network namespace (runsc refuses the host's), and the host tasks of
+ * an idle sandbox: the Sentry's and the gofer's Go threads and a ptrace stub (measured here: 35–45).
+ */
+export const RUNSC_CAPABILITIES: Capabilities = { ...CONTAINER_CAPABILITIES, network: ['netns'], hostTasks: 40 };
+
+/** What the probe records of how runsc runs, beside its version (target details in results). */
+export function runscDetails(platform: RunscPlatform): Record<string, string> {
+  return {
+    platform: platform === 'ptrace' ? 'ptrace (runsc default)' : 'kvm (--platform=kvm)',
+    network:
+      "sandbox (runsc default: gVisor's netstack in the Sentry) in the network namespace the bundle names: the driver's own (lo only) or the run's veth/bridge",
+    flagsChanged:
+      `--root <tsbench's driver dir>/state (an owned state dir)${platform === 'kvm' ? '; --platform=kvm' : ''}; ` +
+      "/proc/sys/net hidden in runsc's mount namespace (this release's root-namespace test is wrong on current kernels)",
+    seccomp: "the bundle's filter is not loaded (runsc default --oci-seccomp=false); the Sentry's own filter confines it on the host",
+    cgroups: 'runsc writes the limits in linux.cgroupsPath (its default cgroupfs handling); the Sentry, gofer and stubs run in it',
+    overlay: "this release's defaults (overlay2 none; the gofer serves tsbench's overlay root, file-access=exclusive)",
+  };
+}
+
+export class RunscDriver extends OciRuntimeDriver {
+  constructor(
+    readonly platform: RunscPlatform,
+    options: OciOptions = {},
+  ) {
+    super('runsc', options, {
+      base: RUNSC_TARGETS[platform],
+      capabilities: RUNSC_CAPABILITIES,
+      flags: platform === 'kvm' ? ['--platform=kvm'] : [],
+      handNetns: true,
+      masks: ['/proc/sys/net'],
+      sameClock: false,
+    });
+  }
+
+  protected override trialDriver(options: OciOptions): OciRuntimeDriver {
+    return new RunscDriver(this.platform, options);
+  }
+
+  /** runc's probe (version, root, cgroups, image, a trial container on this platform), with how runsc runs; runsc-kvm first needs /dev/kvm. */
+  override async probe(): Promise<Probe> {
+    const details = runscDetails(this.platform);
+    if (this.platform === 'kvm') {
+      const problem = await kvmDeviceProblem();
+      if (problem !== undefined) return unavailable(`gVisor's KVM platform needs /dev/kvm: ${problem}`, details);
+    }
+    const p = await super.probe();
+    const all = { ...p.details, ...details };
+    if (!p.available) return { ...p, reason: p.reason?.replace('a test container failed', `a test sandbox (${this.platform} platform) failed`), details: all };
+    return {
+      ...p,
+      reason: `${all['version'] ?? 'runsc'}, ${this.platform} platform; overlay root mounted before the timed window (see rootfsMountMs)`,
+      details: all,
+    };
+  }
+}
+
+export function createRunscDriver(platform: RunscPlatform, options: OciOptions = {}): RunscDriver {
+  return new RunscDriver(platform, options);
+}
