@@ -1,6 +1,6 @@
 /**
  * Interrupts at a random moment (issue 14): real `tsbench run` processes on
- * native, container, runc and tcg, stopped with SIGINT, SIGTERM or SIGKILL after
+ * native, container, runc, runsc and tcg, stopped with SIGINT, SIGTERM or SIGKILL after
  * their first saved sample (io: once its scratch directory is recorded), each
  * followed by `tsbench clean`. Nothing may be left on the host and every
  * results.json must be valid. The moments come from a seed, printed; replay one
@@ -24,6 +24,9 @@ const CASES: InterruptCase[] = [
   { scenario: 'startup', target: 'runc', signal: 'SIGKILL' },
   { scenario: 'io', target: 'native', signal: 'SIGKILL', when: 'io-scratch' },
   { scenario: 'startup', target: 'tcg', signal: 'SIGKILL' },
+  // gVisor: its Sentry and gofer run in their own session, outside the launcher's group (the sweep finds them in the cgroup).
+  { scenario: 'density', target: 'runsc', signal: 'SIGINT' },
+  { scenario: 'startup', target: 'runsc', signal: 'SIGKILL' },
 ];
 
 const available = new Map<string, string | undefined>();

@@ -32,8 +32,9 @@
  * taken: runsc refuses to run its netstack in the host's namespace (`--network=host`, which passes the
  * workload's sockets to the host kernel, is another mode than the one measured).
  */
+import { readdirSync } from 'node:fs';
 import { kvmDeviceProblem } from '../qemu/host.js';
-import { CONTAINER_CAPABILITIES, type Capabilities, type Probe } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type Instance, type LaunchRequest, type Probe } from '../types.js';
 import { unavailable } from '../linux/driver.js';
 import { OciRuntimeDriver, type OciOptions } from './runtime.js';
 
@@ -43,10 +44,15 @@ export type RunscPlatform = 'ptrace' | 'kvm';
 export const RUNSC_TARGETS: Record<RunscPlatform, string> = { ptrace: 'runsc', kvm: 'runsc-kvm' };
 
 /**
- * A container's, but only a prepared network namespace (runsc refuses the host's), and the host tasks of
+ * A container's, but no pids limit (see `capabilities`), only a prepared network namespace (runsc refuses the host's), and the host tasks of
  * an idle sandbox: the Sentry's and the gofer's Go threads and a ptrace stub (measured here: 35–45).
  */
-export const RUNSC_CAPABILITIES: Capabilities = { ...CONTAINER_CAPABILITIES, network: ['netns'], hostTasks: 40 };
+export const RUNSC_CAPABILITIES: Capabilities = {
+  ...CONTAINER_CAPABILITIES,
+  limits: { ...CONTAINER_CAPABILITIES.limits, pids: false },
+  network: ['netns'],
+  hostTasks: 40,
+};
 
 /** What the probe records of how runsc runs, beside its version (target details in results). */
 export function runscDetails(platform: RunscPlatform): Record<string, string> {
@@ -78,6 +84,29 @@ export class RunscDriver extends OciRuntimeDriver {
     });
   }
 
+  /**
+   * runc's, without a pids limit: the host's pids.max of the instance's cgroup counts the Sentry's and the gofer's
+   * threads (about 40 idle), not the workload's processes, which live in the Sentry; a limit the sandbox reaches
+   * kills it (measured: 32 kills a shell that forks one command). A pids limit asked for is not applied, as a VM's.
+   */
+  override get capabilities(): Capabilities {
+    const c = super.capabilities;
+    return { ...c, limits: { ...c.limits, pids: false } };
+  }
+
+  override launch(request: LaunchRequest): Promise<Instance> {
+    return super.launch({ ...request, limits: request.limits && { ...request.limits, pids: undefined } });
+  }
+
+  /** runsc keeps `<id>_sandbox:<id>.state` and `.lock` files under its root, not a directory per container. */
+  protected override hasState(stateDir: string, id: string): boolean {
+    return this.stateIds(readdirOrNone(stateDir)).includes(id);
+  }
+
+  protected override stateIds(entries: readonly string[]): string[] {
+    return [...new Set(entries.flatMap((e) => (e.includes('_sandbox:') ? [e.slice(0, e.indexOf('_sandbox:'))] : [])))];
+  }
+
   protected override trialDriver(options: OciOptions): OciRuntimeDriver {
     return new RunscDriver(this.platform, options);
   }
@@ -102,4 +131,12 @@ export class RunscDriver extends OciRuntimeDriver {
 
 export function createRunscDriver(platform: RunscPlatform, options: OciOptions = {}): RunscDriver {
   return new RunscDriver(platform, options);
+}
+
+function readdirOrNone(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -309,9 +309,19 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     };
   }
 
+  /** Whether the runtime keeps state for container `id` under its root (runc, crun: a directory named by it). */
+  protected hasState(stateDir: string, id: string): boolean {
+    return existsSync(join(stateDir, id));
+  }
+
+  /** The containers whose state is in the entries of the runtime's root (runc, crun: one directory each, named by the id). */
+  protected stateIds(entries: readonly string[]): string[] {
+    return [...entries];
+  }
+
   /** `<runtime> delete --force` when the runtime left state for `id` (it was killed); nothing to do after a normal exit. */
   private async deleteState(id: string): Promise<void> {
-    if (this.dir === undefined || !existsSync(join(this.dir, 'state', id))) return;
+    if (this.dir === undefined || !this.hasState(join(this.dir, 'state'), id)) return;
     const argv = [...(this.ns?.enter() ?? []), ...this.runtimeArgv(), 'delete', '--force', id];
     await execa(argv[0] as string, argv.slice(1), { reject: false, stdin: 'ignore' });
   }
@@ -320,7 +330,7 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
   protected async release(): Promise<void> {
     // Anything the runtime still lists under our root (a container of a launch that never got a result).
     if (this.dir !== undefined && existsSync(join(this.dir, 'state'))) {
-      for (const id of await readdir(join(this.dir, 'state')).catch(() => [] as string[])) await this.deleteState(id);
+      for (const id of this.stateIds(await readdir(join(this.dir, 'state')).catch(() => [] as string[]))) await this.deleteState(id);
     }
     await this.ns?.stop();
     this.ns = undefined;
