@@ -33,9 +33,12 @@
  * workload's sockets to the host kernel, is another mode than the one measured).
  */
 import { readdirSync } from 'node:fs';
+import { execa } from 'execa';
+import type { InstanceSpec } from '../linux/lifecycle.js';
+import { NSENTER } from '../linux/network.js';
 import { kvmDeviceProblem } from '../qemu/host.js';
 import { CONTAINER_CAPABILITIES, type Capabilities, type Instance, type LaunchRequest, type Probe } from '../types.js';
-import { unavailable } from '../linux/driver.js';
+import { unavailable, type Admitted } from '../linux/driver.js';
 import { OciRuntimeDriver, type OciOptions } from './runtime.js';
 
 export type RunscPlatform = 'ptrace' | 'kvm';
@@ -98,6 +101,31 @@ export class RunscDriver extends OciRuntimeDriver {
     return super.launch({ ...request, limits: request.limits && { ...request.limits, pids: undefined } });
   }
 
+  /**
+   * runc's, leaving the network namespace it was given as it found it: runsc moves an interface's IPv4
+   * addresses into its netstack (removing them, and so their routes, from the namespace), so a second
+   * instance on the same network (the net scenario's sockperf server after iperf3's) would find none.
+   * The addresses and routes are read before the launch and put back once the instance is gone.
+   */
+  protected override instanceSpec(id: string, request: LaunchRequest, admitted: Admitted): InstanceSpec {
+    const spec = super.instanceSpec(id, request, admitted);
+    const netns = admitted.network?.kind === 'netns' ? admitted.network.path : undefined;
+    if (netns === undefined) return spec;
+    let saved: { addrs: string[][]; routes: string[][] } | undefined;
+    const { create, release } = spec;
+    return {
+      ...spec,
+      create: async (dir: string) => {
+        saved = await netState(netns);
+        return create(dir);
+      },
+      release: async () => {
+        await release?.();
+        if (saved) await restoreNetState(netns, saved);
+      },
+    } as InstanceSpec;
+  }
+
   /** runsc keeps `<id>_sandbox:<id>.state` and `.lock` files under its root, not a directory per container. */
   protected override hasState(stateDir: string, id: string): boolean {
     return this.stateIds(readdirOrNone(stateDir)).includes(id);
@@ -139,4 +167,28 @@ function readdirOrNone(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+async function ipIn(netns: string, args: string[]): Promise<string> {
+  const r = await execa(NSENTER, [`--net=${netns}`, '--', 'ip', ...args], { reject: false, stdin: 'ignore' });
+  return r.exitCode === 0 ? String(r.stdout) : '';
+}
+
+/** The IPv4 addresses (`ip addr add` arguments) and routes (`ip route replace` arguments) of a network namespace. */
+async function netState(netns: string): Promise<{ addrs: string[][]; routes: string[][] }> {
+  const addrs = (await ipIn(netns, ['-4', '-o', 'addr', 'show'])).split('\n').flatMap((l) => {
+    const m = /^\d+:\s+(\S+)\s+inet\s+(\S+)/.exec(l);
+    return m?.[1] && m[2] && m[1] !== 'lo' ? [[m[2], 'dev', m[1]]] : [];
+  });
+  const routes = (await ipIn(netns, ['-4', 'route', 'show']))
+    .split('\n')
+    .filter((l) => l.trim().length > 0 && !l.includes('proto kernel'))
+    .map((l) => l.trim().split(/\s+/));
+  return { addrs, routes };
+}
+
+/** Puts back what `netState` read: the addresses runsc took, then the routes that went with them. */
+async function restoreNetState(netns: string, saved: { addrs: string[][]; routes: string[][] }): Promise<void> {
+  for (const a of saved.addrs) await ipIn(netns, ['addr', 'replace', ...a]);
+  for (const r of saved.routes) await ipIn(netns, ['route', 'replace', ...r]);
 }
