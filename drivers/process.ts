@@ -51,6 +51,8 @@ export interface ProcessSpec {
    * that CPU (a workload on the host's kernel, natively). Nothing is read when it is undefined.
    */
   workloadCpu?: CpuMeter | 'rusage';
+  /** Whether the agent's CLOCK_MONOTONIC is the host's (`toInstanceResult`'s `sameClock`): not in gVisor, whose Sentry keeps its own. @default true */
+  sameClock?: boolean;
 }
 
 /** Everything observed about one launched process, clock values in CLOCK_MONOTONIC ns. */
@@ -283,6 +285,11 @@ export class LaunchedProcess {
     })();
   }
 
+  /** Whether the agent's clock is the host's (`ProcessSpec.sameClock`). */
+  get sameClock(): boolean {
+    return this.spec.sameClock ?? true;
+  }
+
   /** How the instance's workload CPU is read (`ProcessSpec.workloadCpu`). */
   get workloadCpu(): ProcessSpec['workloadCpu'] {
     return this.spec.workloadCpu;
@@ -409,15 +416,9 @@ function workloadCpuOf(o: ProcessOutcome, how: ProcessSpec['workloadCpu'], rusag
  * Wraps a launched process as an Instance; shared by the targets whose agent runs on the host's clock. Its
  * footprint is the PSS of its host pids (a driver whose instance has more to say replaces `footprint`).
  */
-export function processInstance(
-  target: string,
-  proc: LaunchedProcess,
-  finish?: (r: InstanceResult) => Promise<InstanceResult>,
-  /** `toInstanceResult`'s: false where the agent's CLOCK_MONOTONIC is not the host's (gVisor's Sentry keeps its own). @default true */
-  sameClock = true,
-): Instance {
+export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
   const result = proc.done.then(async (o) => {
-    const r = toInstanceResult(o, { sameClock, workloadCpu: proc.workloadCpu });
+    const r = toInstanceResult(o, { sameClock: proc.sameClock, workloadCpu: proc.workloadCpu });
     return finish ? finish(r) : r;
   });
   // The workload's memory is the agent's and its children's, not the launcher's.

@@ -134,10 +134,7 @@ export interface LinuxInstancesOptions {
   readyTimeoutMs: number;
   /** Put before `<pid>-<n>` in ids (which name cgroups, hostnames, directories and an engine's containers). @default '' */
   idPrefix?: string;
-  /**
-   * Whether the agent's CLOCK_MONOTONIC is the host's (else "ready" is when its line reached the host, as for a VM):
-   * false for gVisor, whose Sentry gives the sandbox a clock of its own. @default true
-   */
+  /** See `ProcessSpec.sameClock` (drivers/process.ts): false for gVisor, whose Sentry keeps a clock of its own. @default true */
   sameClock?: boolean;
 }
 
@@ -323,6 +320,7 @@ export class LinuxInstances {
       onOutput: request.onOutput,
       onStderr: request.onStderr,
       workloadCpu: request.workloadCpu ? cgroupCpuMeter(cgroups) : undefined,
+      sameClock: this.options.sameClock,
     });
     live.proc = proc;
     live.kill = () => {
@@ -337,34 +335,29 @@ export class LinuxInstances {
     };
     // Claim C9: what starting the instance wrote to its upper layer, read once after ready, and only when asked.
     let upperAtStart: Promise<Record<string, unknown>> | undefined;
-    const instance = processInstance(
-      target,
-      proc,
-      async (r) => {
-        if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
-        const extra = spec.extra?.();
-        if (extra) r.extra = { ...r.extra, ...extra };
-        let accounting: Accounting = {};
-        try {
-          accounting = await cgroups.read();
-          spec.account?.(accounting);
-        } catch (e) {
-          r.tail.push(`[tsbench] [${target}] accounting: ${describeError(e)}`);
-        }
-        await spec.inspect?.(r);
-        try {
-          await live.clean();
-        } catch (e) {
-          r.tail.push(`[tsbench] [${target}] clean-up: ${describeError(e)}`);
-        }
-        // What a failed clean-up left, teardown (or the exit hook) removes.
-        if (live.cleaned) this.live.delete(live);
-        recordAccounting(r, accounting, limits);
-        spec.finish?.(r);
-        return r;
-      },
-      this.options.sameClock,
-    );
+    const instance = processInstance(target, proc, async (r) => {
+      if (upperAtStart) r.extra = { ...r.extra, ...(await upperAtStart) };
+      const extra = spec.extra?.();
+      if (extra) r.extra = { ...r.extra, ...extra };
+      let accounting: Accounting = {};
+      try {
+        accounting = await cgroups.read();
+        spec.account?.(accounting);
+      } catch (e) {
+        r.tail.push(`[tsbench] [${target}] accounting: ${describeError(e)}`);
+      }
+      await spec.inspect?.(r);
+      try {
+        await live.clean();
+      } catch (e) {
+        r.tail.push(`[tsbench] [${target}] clean-up: ${describeError(e)}`);
+      }
+      // What a failed clean-up left, teardown (or the exit hook) removes.
+      if (live.cleaned) this.live.delete(live);
+      recordAccounting(r, accounting, limits);
+      spec.finish?.(r);
+      return r;
+    });
     live.result = instance.result;
     if (request.measureUpper && spec.dir !== undefined) {
       const where = spec.upper(dir as string);
