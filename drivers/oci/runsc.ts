@@ -135,8 +135,9 @@ export class RunscDriver extends OciRuntimeDriver {
     return [...new Set(entries.flatMap((e) => (e.includes('_sandbox:') ? [e.slice(0, e.indexOf('_sandbox:'))] : [])))];
   }
 
+  /** The probe's trial sandbox, given the driver's own time to be ready: a Sentry boots in about 1 s here, 10 s and more on a loaded or nested host. */
   protected override trialDriver(options: OciOptions): OciRuntimeDriver {
-    return new RunscDriver(this.platform, options);
+    return new RunscDriver(this.platform, { ...options, readyTimeoutMs: this.readyTimeoutMs });
   }
 
   /** runc's probe (version, root, cgroups, image, a trial container on this platform), with how runsc runs; runsc-kvm first needs /dev/kvm. */
