@@ -55,6 +55,8 @@ export interface ProcessSpec {
    * that CPU (a workload on the host's kernel, natively). Nothing is read when it is undefined.
    */
   workloadCpu?: CpuMeter | 'rusage';
+  /** Whether the agent's CLOCK_MONOTONIC is the host's (`toInstanceResult`'s `sameClock`): not in gVisor, whose Sentry keeps its own. @default true */
+  sameClock?: boolean;
 }
 
 /** Everything observed about one launched process, clock values in CLOCK_MONOTONIC ns. */
@@ -298,6 +300,11 @@ export class LaunchedProcess {
     })();
   }
 
+  /** Whether the agent's clock is the host's (`ProcessSpec.sameClock`). */
+  get sameClock(): boolean {
+    return this.spec.sameClock ?? true;
+  }
+
   /** How the instance's workload CPU is read (`ProcessSpec.workloadCpu`). */
   get workloadCpu(): ProcessSpec['workloadCpu'] {
     return this.spec.workloadCpu;
@@ -494,7 +501,7 @@ function workloadCpuOf(o: ProcessOutcome, how: ProcessSpec['workloadCpu'], rusag
  */
 export function processInstance(target: string, proc: LaunchedProcess, finish?: (r: InstanceResult) => Promise<InstanceResult>): Instance {
   const result = proc.done.then(async (o) => {
-    const r = toInstanceResult(o, { sameClock: true, workloadCpu: proc.workloadCpu });
+    const r = toInstanceResult(o, { sameClock: proc.sameClock, workloadCpu: proc.workloadCpu });
     return finish ? finish(r) : r;
   });
   // The workload's memory is the agent's and its children's, not the launcher's.

@@ -47,6 +47,12 @@ const targets: readonly TargetInfo[] = [
         : `${name}: the same rootfs imported as an image, run with matching limits (peer engine)`,
     create: async (options) => (await import('./oci/index.js')).createPeerDriver(name, options),
   })),
+  // gVisor: the same OCI bundle run by runsc, its Sentry a user-space kernel, on each platform (drivers/oci/runsc.ts).
+  ...(['ptrace', 'kvm'] as const).map((platform): TargetInfo => ({
+    name: platform === 'ptrace' ? 'runsc' : 'runsc-kvm',
+    description: `gVisor (runsc, ${platform} platform): the same OCI bundle in a sandbox with its own user-space kernel`,
+    create: async (options) => (await import('./oci/runsc.js')).createRunscDriver(platform, options),
+  })),
   // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone), in each VM target.
   ...(['kvm', 'tcg'] as const).flatMap((accel) =>
     VM_PROFILES.map((profile): TargetInfo => ({

@@ -21,6 +21,7 @@ packages=(
   iproute2 procps kmod # ip, ps/pgrep, modinfo
   hyperfine            # the reference timings in docs/
   runc crun            # peer runtimes measured beside tsbench's container
+  runsc                # gVisor (targets runsc, runsc-kvm): its Sentry and gofer run the same OCI bundle
   # peer engines: docker's daemon (dockerd 20.10, its containerd) and CLI, and podman (4.3, runs runc
   # here). Installing starts no daemon where policy-rc.d forbids it (containers) or systemd is absent;
   # tsbench itself never starts or stops one: it uses DOCKER_HOST's, and the tests start a private one

@@ -16,11 +16,11 @@ import { IMAGE, around, claim, constant, craft, one, part, type CraftOptions } f
 // ---- the claims ------------------------------------------------------------------
 
 describe('claim verdicts', () => {
-  test('every claim gets a verdict, and nothing measured means not measured for all eleven', () => {
+  test('every claim gets a verdict, and nothing measured means not measured for all thirteen', () => {
     const hosts = evaluateClaims([one({})]);
     assert.deepEqual(
       hosts[0]?.verdicts.map((v) => v.id),
-      ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11', 'C12'],
+      ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11', 'C12', 'C13'],
     );
     for (const v of hosts[0]?.verdicts ?? []) {
       assert.equal(v.verdict, 'not measured', `${v.id}: ${v.evidence}`);
@@ -560,6 +560,84 @@ describe('claim verdicts', () => {
       assert.equal(v.verdict, 'not measured');
       assert.match(v.evidence, /tsbench run net --targets/);
     });
+  });
+});
+
+describe('C13 gVisor', () => {
+  const MB = 2 ** 20;
+  const blind = { seesHostPids: constant(0), seesHostNet: constant(0), seesHostMounts: constant(0), seesHostIpc: constant(0), seesHostHostname: constant(0) };
+  const sees = { seesHostPids: constant(1), seesHostNet: constant(1), seesHostMounts: constant(1), seesHostIpc: constant(1), seesHostHostname: constant(1) };
+  const calls = (f: number) => ({
+    getppidNs: around(60 * f),
+    openReadCloseNs: around(1500 * f),
+    mmapTouchNs: around(900 * f),
+    pipeRoundTripNs: around(4000 * f),
+  });
+  /** runsc's time to ready, its idle PSS, its raw call's cost as a multiple of native's, what its probes see. */
+  const gvisor = (o: { readyMs: number; pssMiB: number; syscall: number; isolation?: Record<string, number[]>; vm?: 'kvm' | 'tcg'; vmMiB?: number }) =>
+    one({
+      startup: { native: { toReadyMs: around(0.5) }, container: { toReadyMs: around(6) }, runsc: { toReadyMs: around(o.readyMs) } },
+      memory: {
+        native: { footprintPssBytes: around(1 * MB) },
+        container: { footprintPssBytes: around(2 * MB) },
+        runsc: { footprintPssBytes: around(o.pssMiB * MB), cgroupUsageBytes: around(13 * MB) },
+        [o.vm ?? 'tcg']: {
+          footprintPssBytes: around((o.vmMiB ?? 120) * MB),
+          guestTotalBytes: around(256 * MB),
+          guestAvailableBytes: around((256 - 0.8 * (o.vmMiB ?? 120)) * MB),
+        },
+      },
+      syscall: { native: calls(1), container: calls(1.3), runsc: calls(o.syscall) },
+      isolation: { native: sees, runsc: o.isolation ?? blind },
+    });
+
+  test('a sandbox ready in 0.3 s, 25 MiB idle beside a 120 MiB VM, its raw call 40× native and blind to the host confirms it', () => {
+    const v = claim('C13', gvisor({ readyMs: 300, pssMiB: 25, syscall: 40 }));
+    assert.equal(v.verdict, 'confirmed', v.evidence);
+    assert.equal(part(v, "runsc's raw system call costs at least 2.00× native's").verdict, 'confirmed');
+    assert.equal(part(v, "runsc's footprint is closer to a container's than to a VM's (tcg)").verdict, 'confirmed');
+    assert.ok(v.figures.some((f) => f.target === 'runsc' && f.label === 'pipeRoundTripNs / native'));
+    assert.ok(v.reference?.includes('38.2 µs'), v.reference);
+    assert.ok(v.reference?.includes('gvisor.dev'));
+  });
+
+  test('a sandbox that needs 1.5 s to be ready refutes "container-like startup"', () => {
+    const v = claim('C13', gvisor({ readyMs: 1500, pssMiB: 25, syscall: 40 }));
+    assert.equal(v.verdict, 'refuted');
+    assert.equal(part(v, 'runsc starts like a container (ready < 1 s)').verdict, 'refuted');
+  });
+
+  test('a sandbox as big as the VM refutes "container-like footprint"', () => {
+    const v = claim('C13', gvisor({ readyMs: 300, pssMiB: 110, syscall: 40, vm: 'kvm', vmMiB: 120 }));
+    assert.equal(part(v, "runsc's footprint is closer to a container's than to a VM's (kvm)").verdict, 'refuted');
+    assert.equal(v.verdict, 'refuted');
+  });
+
+  test('system calls at native cost refute "a price on system-call-heavy work"', () => {
+    const v = claim('C13', gvisor({ readyMs: 300, pssMiB: 25, syscall: 1.1 }));
+    assert.equal(part(v, "runsc's raw system call costs at least 2.00× native's").verdict, 'refuted');
+    assert.equal(v.verdict, 'refuted');
+  });
+
+  test('a probe that sees the host refutes "VM-like isolation"', () => {
+    const v = claim('C13', gvisor({ readyMs: 300, pssMiB: 25, syscall: 40, isolation: { ...blind, seesHostNet: constant(1) } }));
+    assert.equal(part(v, "runsc does not see the host's network").verdict, 'refuted');
+    assert.equal(v.verdict, 'refuted');
+  });
+
+  test('without the syscall scenario it is not measured, naming the run that would measure it', () => {
+    const full = gvisor({ readyMs: 300, pssMiB: 25, syscall: 40 });
+    const scenarios = full.result.scenarios.filter((s) => s.name !== 'syscall');
+    const v = claim('C13', { ...full, result: { ...full.result, scenarios } });
+    assert.equal(v.verdict, 'not measured');
+    assert.match(v.evidence, /tsbench run syscall --targets native,container,runsc/);
+  });
+
+  test('runsc-kvm, where it ran, is context: it never decides', () => {
+    const v = claim('C13', one({ startup: { runsc: { toReadyMs: around(300) }, 'runsc-kvm': { toReadyMs: around(5000) } } }));
+    assert.equal(part(v, 'runsc-kvm starts like a container (ready < 1 s)').bearing, 'context');
+    assert.equal(part(v, 'runsc-kvm starts like a container (ready < 1 s)').verdict, 'refuted');
+    assert.equal(v.verdict, 'not measured', 'the context part refutes nothing: runsc lacks the other scenarios');
   });
 });
 

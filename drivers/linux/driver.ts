@@ -48,6 +48,8 @@ export interface LinuxDriverKind {
   readyTimeoutMs?: number;
   /** See `LinuxInstancesOptions.idPrefix`. @default '' */
   idPrefix?: string;
+  /** See `LinuxInstancesOptions.sameClock`. @default true */
+  sameClock?: boolean;
 }
 
 /** What `launch` checked, for `instanceSpec`. */
@@ -92,7 +94,7 @@ export abstract class LinuxContainerDriver implements Driver {
     this.readyTimeoutMs = options.readyTimeoutMs ?? kind.readyTimeoutMs ?? 30_000;
     this.baseCapabilities = kind.capabilities ?? CONTAINER_CAPABILITIES;
     // Ids unique across drivers of this process (probes of runc and crun run at once): cgroup paths are host-wide.
-    this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: kind.idPrefix });
+    this.instances = new LinuxInstances({ target: this.name, readyTimeoutMs: this.readyTimeoutMs, idPrefix: kind.idPrefix, sameClock: kind.sameClock });
   }
 
   /** The driver's, less the limits whose cgroup controller this host does not offer (known once probed or prepared). */

@@ -134,6 +134,8 @@ export interface LinuxInstancesOptions {
   readyTimeoutMs: number;
   /** Put before `<pid>-<n>` in ids (which name cgroups, hostnames, directories and an engine's containers). @default '' */
   idPrefix?: string;
+  /** See `ProcessSpec.sameClock` (drivers/process.ts): false for gVisor, whose Sentry keeps a clock of its own. @default true */
+  sameClock?: boolean;
 }
 
 /**
@@ -318,6 +320,7 @@ export class LinuxInstances {
       onOutput: request.onOutput,
       onStderr: request.onStderr,
       workloadCpu: request.workloadCpu ? cgroupCpuMeter(cgroups) : undefined,
+      sameClock: this.options.sameClock,
     });
     live.proc = proc;
     live.kill = () => {

@@ -18,15 +18,22 @@ export class MountNamespace {
   private holder: ResultPromise | undefined;
   private pid: number | undefined;
 
-  /** Starts the holder; resolves once it is in its own namespace. */
-  async start(opts: { hideUnified: boolean }): Promise<void> {
+  /**
+   * Starts the holder; resolves once it is in its own namespace. With `net` it holds a fresh network
+   * namespace too (`lo` only, down): `netnsPath()`, for a runtime that must be given one (runsc).
+   */
+  async start(opts: { hideUnified: boolean; net?: boolean; masks?: readonly string[] }): Promise<void> {
     if (this.pid !== undefined) return;
     const own = readlinkSync('/proc/self/ns/mnt');
-    const holder = execa('unshare', ['--mount', '--propagation', 'private', '--', 'setpriv', '--pdeathsig', 'KILL', '--', 'sleep', 'infinity'], {
-      stdio: 'ignore',
-      reject: false,
-      cleanup: true,
-    });
+    const holder = execa(
+      'unshare',
+      ['--mount', ...(opts.net === true ? ['--net'] : []), '--propagation', 'private', '--', 'setpriv', '--pdeathsig', 'KILL', '--', 'sleep', 'infinity'],
+      {
+        stdio: 'ignore',
+        reject: false,
+        cleanup: true,
+      },
+    );
     this.holder = holder;
     const pid = holder.pid;
     if (pid === undefined) throw new Error('cannot start `unshare --mount` (util-linux)');
@@ -52,12 +59,20 @@ export class MountNamespace {
     }
     this.pid = pid;
     if (opts.hideUnified) await this.run(['umount', '/sys/fs/cgroup/unified']);
+    // An empty read-only tmpfs over each: what the runtime must not find there (drivers/oci/runsc.ts).
+    for (const path of opts.masks ?? []) await this.run(['mount', '-t', 'tmpfs', '-o', 'ro,size=4k,mode=0555', 'tsbench-mask', path]);
   }
 
   /** The command that enters the namespace and execs what follows. */
   enter(): string[] {
     if (this.pid === undefined) throw new Error('the mount namespace is not started');
     return ['nsenter', '-t', String(this.pid), '-m', '--'];
+  }
+
+  /** The holder's network namespace (its own with `start({ net: true })`), as an nsfs path. */
+  netnsPath(): string {
+    if (this.pid === undefined) throw new Error('the mount namespace is not started');
+    return `/proc/${this.pid}/ns/net`;
   }
 
   /** A path as seen inside the namespace, reachable from the host through the holder's /proc/PID/root. */

@@ -31,7 +31,7 @@ import { enforceablePart } from '../linux/cgroups.js';
 import { TRIAL_LIMITS, type InstanceSpec } from '../linux/lifecycle.js';
 import { LinuxContainerDriver, unavailable, type Admitted, type LinuxDriverOptions } from '../linux/driver.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { CONTAINER_CAPABILITIES, type LaunchRequest, type Limits, type Probe } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type LaunchRequest, type Limits, type Probe } from '../types.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { describeConfinement } from '../linux/confinement.js';
 import { PeerCgroups, peerParent, removePeerParentsSync } from './cgroups.js';
@@ -39,7 +39,27 @@ import { OomLog } from './kmsg.js';
 import { MountNamespace } from './mountns.js';
 import { makeOwnedDir } from '../ownership.js';
 
-export type OciRuntime = 'runc' | 'crun';
+export type OciRuntime = 'runc' | 'crun' | 'runsc';
+
+/** What a runtime driver's subclass changes (drivers/oci/runsc.ts): the target's name, what it declares, its global flags. */
+export interface OciRuntimeKind {
+  /** The target's base name. @default the runtime's */
+  base?: string;
+  /** @default CONTAINER_CAPABILITIES (runc: 16 host tasks) */
+  capabilities?: Capabilities;
+  /** Global flags after `--root <dir>` on every command (runsc's `--platform=kvm`). @default none */
+  flags?: readonly string[];
+  /**
+   * An instance asked for no network gets a network namespace the runtime is handed (the driver's own, `lo`
+   * only), as Docker's `--network none` hands one to any runtime: runsc refuses to run its netstack in the
+   * host's namespace. @default false: the runtime makes a fresh one (`linux.namespaces` without a path)
+   */
+  handNetns?: boolean;
+  /** See `LinuxInstancesOptions.sameClock` (drivers/linux/lifecycle.ts). @default true */
+  sameClock?: boolean;
+  /** Directories hidden (an empty tmpfs over each) in the driver's mount namespace, where the runtime runs. @default none */
+  masks?: readonly string[];
+}
 
 /** Driver-private directories start with this, under `tmpDir`. */
 export const OCI_DIR_PREFIX = 'tsbench-oci-';
@@ -92,10 +112,17 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     /** The runtime binary, `runc` or `crun`. */
     readonly runtime: OciRuntime,
     options: OciOptions = {},
+    private readonly kind: OciRuntimeKind = {},
   ) {
     // runc's Go runtime keeps a dozen threads per instance (bench/scenarios/density.ts).
-    const capabilities = runtime === 'runc' ? { ...CONTAINER_CAPABILITIES, hostTasks: 16 } : CONTAINER_CAPABILITIES;
-    super({ base: runtime, capabilities, idPrefix: `tsbench-${runtime}-` }, options);
+    const capabilities = kind.capabilities ?? (runtime === 'runc' ? { ...CONTAINER_CAPABILITIES, hostTasks: 16 } : CONTAINER_CAPABILITIES);
+    const base = kind.base ?? runtime;
+    super({ base, capabilities, idPrefix: `tsbench-${base}-`, sameClock: kind.sameClock }, options);
+  }
+
+  /** A throw-away driver of the same kind for the probe's trial container (a subclass makes its own). */
+  protected trialDriver(options: OciOptions): OciRuntimeDriver {
+    return new OciRuntimeDriver(this.runtime, options, this.kind);
   }
 
   /** The capabilities tsbench holds (its bounding set), read once: a container can keep only those. */
@@ -108,9 +135,9 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     return this.dir === undefined ? undefined : join(this.dir, 'state');
   }
 
-  /** The runtime's argv prefix: its binary and our private state root. */
-  private runtimeArgv(): string[] {
-    return [this.runtime, '--root', join(this.dir as string, 'state')];
+  /** The runtime's argv prefix: its binary, our private state root, the kind's global flags. */
+  protected runtimeArgv(): string[] {
+    return [this.runtime, '--root', join(this.dir as string, 'state'), ...(this.kind.flags ?? [])];
   }
 
   async probe(): Promise<Probe> {
@@ -156,8 +183,8 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
   }
 
   /** Runs the noop job with a memory and pids limit in a throw-away driver; the runtime's own error when it fails. */
-  private async tryNoop(hideUnified: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
-    const trial = new OciRuntimeDriver(this.runtime, { tmpDir: this.tmpDir, readyTimeoutMs: 10_000, image: this.imageName });
+  protected async tryNoop(hideUnified: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
+    const trial = this.trialDriver({ tmpDir: this.tmpDir, readyTimeoutMs: 10_000, image: this.imageName });
     trial.hideUnified = hideUnified;
     trial.hideDecided = true;
     try {
@@ -195,7 +222,7 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     this.ns = ns;
     this.unregisterExit = atExit(() => this.teardownSync());
     try {
-      await ns.start({ hideUnified: this.hideUnified });
+      await ns.start({ hideUnified: this.hideUnified, net: this.kind.handNetns, masks: this.kind.masks });
       const upperFs = join(dir, 'tmpfs');
       await mkdir(upperFs);
       await ns.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tsbench-upper', upperFs]);
@@ -216,7 +243,11 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     // The runtime runs in the driver's private mount namespace, which does not see a namespace file bound
     // under /run/netns after it was made: it reaches it through tsbench's own root, in the host's mounts.
     const network =
-      asked?.kind === 'netns' ? { kind: 'netns' as const, path: `/proc/${process.pid}/root${asked.path}` } : (asked as { kind: 'host' } | undefined);
+      asked?.kind === 'netns'
+        ? { kind: 'netns' as const, path: `/proc/${process.pid}/root${asked.path}` }
+        : asked === undefined && this.kind.handNetns === true
+          ? { kind: 'netns' as const, path: ns.netnsPath() }
+          : (asked as { kind: 'host' } | undefined);
     const cgroups = new PeerCgroups(host, id);
     // The tmpfs is mounted in the namespace only: the host reaches it through the holder's root.
     const tmpfsLayer = upper === 'tmpfs' ? { inNs: join(tmpfs, id), fromHost: ns.path(join(tmpfs, id)) } : undefined;
@@ -278,9 +309,19 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     };
   }
 
+  /** Whether the runtime keeps state for container `id` under its root (runc, crun: a directory named by it). */
+  protected hasState(stateDir: string, id: string): boolean {
+    return existsSync(join(stateDir, id));
+  }
+
+  /** The containers whose state is in the entries of the runtime's root (runc, crun: one directory each, named by the id). */
+  protected stateIds(entries: readonly string[]): string[] {
+    return [...entries];
+  }
+
   /** `<runtime> delete --force` when the runtime left state for `id` (it was killed); nothing to do after a normal exit. */
   private async deleteState(id: string): Promise<void> {
-    if (this.dir === undefined || !existsSync(join(this.dir, 'state', id))) return;
+    if (this.dir === undefined || !this.hasState(join(this.dir, 'state'), id)) return;
     const argv = [...(this.ns?.enter() ?? []), ...this.runtimeArgv(), 'delete', '--force', id];
     await execa(argv[0] as string, argv.slice(1), { reject: false, stdin: 'ignore' });
   }
@@ -289,7 +330,7 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
   protected async release(): Promise<void> {
     // Anything the runtime still lists under our root (a container of a launch that never got a result).
     if (this.dir !== undefined && existsSync(join(this.dir, 'state'))) {
-      for (const id of await readdir(join(this.dir, 'state')).catch(() => [] as string[])) await this.deleteState(id);
+      for (const id of this.stateIds(await readdir(join(this.dir, 'state')).catch(() => [] as string[]))) await this.deleteState(id);
     }
     await this.ns?.stop();
     this.ns = undefined;

@@ -7,7 +7,8 @@
  * - `container`: instance directories `tsbench-ct-<pid>-<n>-*` in the temp dir, cgroups
  *   `tsbench/<pid>-<n>` in every hierarchy, their overlay mounts, and processes whose
  *   root is such a directory or whose command line names `tsbench-<pid>-<n>` (the hostname).
- * - `runc`/`crun` (and `podman`/`docker`: their cgroups, containers named so, their clients): instance cgroups `tsbench-oci/tsbench-<runtime>-<pid>-<n>`, bundles and
+ * - `runc`/`crun`/`runsc`/`runsc-kvm` (and `podman`/`docker`: their cgroups, containers named so, their clients; runsc's
+ *   Sentry and gofer name the bundle in their command lines): instance cgroups `tsbench-oci/tsbench-<runtime>-<pid>-<n>`, bundles and
  *   runtime state of that id in the driver's directory, the instance's overlay root mounted in
  *   the driver's private mount namespace, the runtime's processes; and, as driver state, the
  *   driver's directory `tsbench-oci-<runtime>-<pid>-*` and the idle process holding the namespace.
@@ -107,7 +108,7 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
   const found: string[] = [];
   const tmp = tmpdir();
   const ct = `${DIR_PREFIX}${ownerPid}-`;
-  const ociInstance = new RegExp(`tsbench-(runc|crun|podman|docker)-${ownerPid}-\\d+`);
+  const ociInstance = new RegExp(`tsbench-(runc|crun|podman|docker|runsc|runsc-kvm)-${ownerPid}-\\d+`);
   const ociDriverDir = (name: string): boolean => name.startsWith(OCI_DIR_PREFIX) && name.includes(`-${ownerPid}-`);
 
   // Temp directories: the container's, the peer drivers' (and the bundles inside), VM scratch dirs.
@@ -169,7 +170,7 @@ export function leftovers(ownerPid: number, options: LeftoverOptions = {}): stri
         ? 'an instance'
         : groups.has(p.pgrp)
           ? `launched group ${p.pgrp}`
-          : owned.has(p.pid) && /(^|\/)(tsbench-launch|tsbench-agent|qemu-system-\S+|runc|crun|nsenter) /.test(`${p.cmdline} `)
+          : owned.has(p.pid) && /(^|\/)(tsbench-launch|tsbench-agent|qemu-system-\S+|runc|crun|runsc|nsenter) /.test(`${p.cmdline} `)
             ? 'a child of the owner'
             : driverState && holdsPeerMounts(p.pid, ownerPid)
               ? "a peer driver's mount namespace holder"

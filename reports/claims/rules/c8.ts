@@ -3,7 +3,7 @@ import { figure, type ClaimRule } from '../judge.js';
 import type { Verdict } from '../types.js';
 
 /** The isolation scenario's probes: metric, and what of the host it looks for. */
-const ISOLATION_PROBES = [
+export const ISOLATION_PROBES = [
   ['seesHostPids', 'processes'],
   ['seesHostNet', 'network'],
   ['seesHostMounts', 'mounts'],

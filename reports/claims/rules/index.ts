@@ -1,5 +1,5 @@
 /**
- * One rule per claim of catalogue.ts, one file each (c1.ts … c12.ts): the claim's thresholds as data,
+ * One rule per claim of catalogue.ts, one file each (c1.ts … c13.ts): the claim's thresholds as data,
  * its words and its rule, both rendered from the thresholds' values. Each rule reads a host's results,
  * judges every part of the claim from intervals (never from a median alone) and never throws on
  * missing data: a missing target or metric makes its part "not measured", with the run that would
@@ -28,6 +28,7 @@ import { C9, C9_THRESHOLDS } from './c9.js';
 import { C10, C10_THRESHOLDS } from './c10.js';
 import { C11 } from './c11.js';
 import { C12, C12_THRESHOLDS } from './c12.js';
+import { C13, C13_THRESHOLDS } from './c13.js';
 
 export { IMAGE_PAIRS_TEXT, PAIR_RULE, pairName } from '../pairs.js';
 export type { RuleText, ThresholdSpec } from '../judge.js';
@@ -44,6 +45,7 @@ const DEFS = {
   ...C9_THRESHOLDS,
   ...C10_THRESHOLDS,
   ...C12_THRESHOLDS,
+  ...C13_THRESHOLDS,
 };
 
 /** A threshold's name. */
@@ -68,7 +70,7 @@ export const THRESHOLD_SPECS = thresholdSpecs() as {
 };
 
 /** Every claim's rule, in claim order. */
-export const CLAIM_RULES: readonly ClaimRule<ThresholdName>[] = [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12];
+export const CLAIM_RULES: readonly ClaimRule<ThresholdName>[] = [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13];
 
 /** Every claim's rule in words with thresholds `t`, by claim id. */
 export function ruleTexts(t: Thresholds<ThresholdName> = THRESHOLDS): Readonly<Record<string, RuleText>> {
