@@ -88,6 +88,45 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
+ * The median of one resample (with replacement, same size) of `xs`, found by counting instead of
+ * sorting: the sample is sorted once, each draw adds one to the count of the drawn element's rank,
+ * and one walk over the counts finds the two middle order statistics. O(n) per resample instead of
+ * O(n log n), so a bootstrap over a 5,000-sample series takes milliseconds, not seconds. It draws
+ * the same indices in the same order as sorting each resample would, and the median of the same
+ * multiset is the same number, so every interval is unchanged.
+ */
+function medianResampler(xs: readonly number[]): (rand: () => number) => number {
+  const n = xs.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (xs[a] as number) - (xs[b] as number));
+  const values = Float64Array.from(order, (i) => xs[i] as number);
+  const rank = new Uint32Array(n);
+  order.forEach((i, r) => (rank[i] = r));
+  const counts = new Uint32Array(n);
+  // R type 7 at p = 0.5: the order statistics at floor and ceil of (n − 1) / 2.
+  const h = (n - 1) * 0.5;
+  const lower = Math.floor(h);
+  const upper = Math.ceil(h);
+  return (rand) => {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const r = rank[Math.floor(rand() * n)] as number;
+      counts[r] = (counts[r] as number) + 1;
+    }
+    let seen = 0;
+    let lo = NaN;
+    for (let r = 0; r < n; r++) {
+      seen += counts[r] as number;
+      if (Number.isNaN(lo) && seen > lower) lo = values[r] as number;
+      if (seen > upper) {
+        const hi = values[r] as number;
+        return lower === upper ? lo : lo + (h - lower) * (hi - lo);
+      }
+    }
+    return lo;
+  };
+}
+
+/**
  * Seeded bootstrap 95 % interval (percentile method) of any statistic of
  * resampled medians: `estimate` is called once per resample with `draw`, which
  * returns the median of a fresh resample (with replacement, same size) of the
@@ -100,12 +139,11 @@ export function bootstrap(
   resamples = BOOTSTRAP_RESAMPLES,
 ): [number, number] | undefined {
   const rand = seededRandom(seed);
-  const buffers = new Map<readonly number[], Float64Array>();
+  const resamplers = new Map<readonly number[], (rand: () => number) => number>();
   const draw = (xs: readonly number[]): number => {
-    let buf = buffers.get(xs);
-    if (!buf) buffers.set(xs, (buf = new Float64Array(xs.length)));
-    for (let i = 0; i < buf.length; i++) buf[i] = xs[Math.floor(rand() * xs.length)] as number;
-    return quantileSorted(buf.sort() as unknown as number[], 0.5);
+    let resample = resamplers.get(xs);
+    if (!resample) resamplers.set(xs, (resample = medianResampler(xs)));
+    return resample(rand);
   };
   const est: number[] = [];
   for (let b = 0; b < resamples; b++) {
