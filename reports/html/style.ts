@@ -78,6 +78,9 @@ details.chart-table summary { cursor: pointer; color: #0b5cad; }
   .grid { grid-template-columns: 1fr 1fr; }
   figure.chart, table.claims tr, .host, ul.verdict-lines li { break-inside: avoid; page-break-inside: avoid; }
   .scroll { overflow: visible; }
+  /* On paper nothing scrolls: wide tables wrap their cells instead of running off the page. */
+  table.figures, table.runs { font-size: 9px; }
+  thead th, td.num { white-space: normal; }
   table.claims { min-width: 0; }
   .summary-grid { grid-template-columns: 1fr 1fr; }
   canvas { max-width: 100% !important; height: auto !important; }
