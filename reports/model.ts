@@ -340,7 +340,9 @@ export function buildSummary(model: ReportModel, claims: readonly HostClaims[]):
         metric,
         rows: sc.series.map((series) => {
           const stats = series.stats[metric.name];
-          return { series, stats, ratio: series.ratioToNative[metric.name], missing: stats ? undefined : (problem(series) ?? `no ${metric.name}`) };
+          // A target's failure in a word here; its reason is under the scenario, where it is listed in full.
+          const missing = series.state === 'completed' || series.state === 'running' ? `no ${metric.name}` : `${series.state}: see ${sc.name} below`;
+          return { series, stats, ratio: series.ratioToNative[metric.name], missing: stats ? undefined : missing };
         }),
       });
     }

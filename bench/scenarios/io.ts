@@ -85,7 +85,7 @@ export function overlayName(metric: string): string {
 
 export const IO_METRICS: readonly MetricSpec[] = [
   ...BASE_METRICS.map((m) => ({ ...m, description: `${m.description} (${WHERE_BASE})` })),
-  ...BASE_METRICS.map((m) => ({ ...m, name: overlayName(m.name), description: `${m.description} (${WHERE_OVERLAY})` })),
+  ...BASE_METRICS.map((m) => ({ ...m, name: overlayName(m.name), description: `${m.description} (${WHERE_OVERLAY})`, headline: undefined })),
 ];
 
 interface IoParams {
