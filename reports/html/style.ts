@@ -18,6 +18,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: lef
 thead th { background: var(--soft); font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.dims th { width: 34%; font-weight: 500; color: var(--muted); }
+table.dims td { overflow-wrap: anywhere; }
 .hosts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 18px; }
 .toc ol { columns: 2; margin: 0; }
 .toc h2 { border: 0; font-size: 16px; margin: 18px 0 4px; }
