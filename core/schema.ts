@@ -38,6 +38,7 @@ export const MetricSpecSchema = z.object({
   unit: z.string().describe('unit of every value of this metric: ms, bytes, MiB/s, IOPS, …'),
   better: z.enum(['lower', 'higher']),
   description: z.string(),
+  headline: z.boolean().optional().describe("the scenario's headline figure: what a report's summary shows for it (none marked: the first metric)"),
 });
 
 export const PhaseSchema = z.object({ name: z.string(), ms });

@@ -1,6 +1,7 @@
 /**
  * The Markdown summary (`tsbench report --format md`), for CI job summaries and
- * pull requests: the host, the claims with their verdicts, a table of medians
+ * pull requests: the host, the summary (headline figures per scenario, the
+ * verdicts in one line each: `summaryLines`), the claims with their verdicts, a table of medians
  * with CIs and ratios per scenario, and every target that did not complete with
  * its reason; for a reproduction (its report.md), compare's table at the end.
  * Cells are escaped (markdown-escape.ts): `|`, newlines, HTML and Markdown
@@ -13,7 +14,19 @@ import { toolVersion } from '../core/version.js';
 import { compareMarkdown } from './compare/render.js';
 import { claimsOf } from './embedded.js';
 import { mdCell, mdCode } from './markdown-escape.js';
-import { buildReportModel, interval, problem, ratioText, withUnit, type ReportHost, type ReportModel } from './model.js';
+import { fmt } from './table.js';
+import {
+  buildReportModel,
+  buildSummary,
+  claimAnchor,
+  interval,
+  problem,
+  ratioText,
+  withUnit,
+  type ReportHost,
+  type ReportModel,
+  type ReportSummary,
+} from './model.js';
 import type { ReportOptions, ReportWriter } from './writer.js';
 
 function table(head: string[], rows: string[][]): string[] {
@@ -56,7 +69,7 @@ function accelerator(c: ClaimVerdict): string {
   return seen.size > 0 ? [...seen].map(([a, v]) => `${ACCELERATOR[a]}: ${v}`).join('; ') + vms : 'no VM';
 }
 
-function claimsTable(h: HostClaims): string[] {
+function claimsTable(h: HostClaims, manyHosts: boolean): string[] {
   if (h.verdicts.length === 0) return ['No claim verdicts were computed for these results.'];
   const rows = h.verdicts.map((c) => {
     const pairs = namesPairs(c);
@@ -75,7 +88,7 @@ function claimsTable(h: HostClaims): string[] {
       .join('; ');
     const decided = pairs && c.pairs && c.pairs.length > 0 ? `decided by the ${c.pairs.map(pairName).join(' and the ')}` : '';
     return [
-      mdCell(c.id),
+      `<a id="${claimAnchor(h.host, c.id, manyHosts)}"></a>${mdCell(c.id)}`,
       mdCell(c.claim),
       `**${mdCell(c.verdict)}**`,
       mdCell(c.evidence) + (parts ? `<br>${mdCell(parts)}` : ''),
@@ -96,6 +109,41 @@ function summaryLine(model: ReportModel): string {
   return `${s.length} result files: ${s.map((x) => `${mdCode(x.path)} (${mdCell(x.host)}, ${mdCell(x.startedAt)}${x.complete ? '' : ', incomplete'})`).join(', ')}`;
 }
 
+/**
+ * The summary at the top (the HTML page's, as text): per scenario its headline
+ * metric, every target side by side (median, 95 % CI, ratio to native); each
+ * verdict in one line linking to its row; the claims not measured in one line.
+ */
+export function summaryLines(summary: ReportSummary, manyHosts: boolean): string[] {
+  const out: string[] = ['## Summary', ''];
+  for (const b of summary.blocks) {
+    const u = b.metric.unit;
+    out.push(`**${mdCell(b.scenario)}** · ${mdCell(b.metric.name)} (${mdCell(u)}, ${b.metric.better} is better)`, '');
+    const rows = b.rows.map((r) => {
+      const s = r.series;
+      if (!r.stats) return [mdCell(s.label), '—', '—', mdCell(r.missing ?? 'no figure')];
+      const ratio = r.ratio ? `${fmt(r.ratio.ratio)}× (${fmt(r.ratio.ciLow)}–${fmt(r.ratio.ciHigh)})` : s.target === 'native' ? '1× (baseline)' : '—';
+      return [mdCell(s.label), `**${mdCell(withUnit(r.stats.median, u))}**`, mdCell(interval(r.stats.ciLow, r.stats.ciHigh, u)), mdCell(ratio)];
+    });
+    out.push(...table(['target', 'median', '95% CI', '× native (95% CI)'], rows), '');
+  }
+  if (summary.blocks.length === 0) out.push('No figures were recorded.', '');
+  for (const v of summary.verdicts) {
+    const tcg = v.tcg ? ' [TCG emulation, not KVM]' : '';
+    const need = v.samplesNeeded !== undefined ? ` (about ${v.samplesNeeded} samples per target would decide it)` : '';
+    out.push(
+      `- **${mdCell(v.verdict)}** ${mdCell(v.id)}${manyHosts ? ` (${mdCell(v.host)})` : ''}: ${mdCell(v.claim)}${tcg}${need} — [evidence](#${v.anchor})`,
+    );
+  }
+  if (summary.verdicts.length > 0) out.push('');
+  if (summary.notMeasured.length > 0)
+    out.push(
+      `Not measured by this run: ${mdCell(summary.notMeasured.join(', '))}${summary.command ? ` — ${mdCode(summary.command)} would measure them` : ''}.`,
+      '',
+    );
+  return out;
+}
+
 /** Renders the Markdown summary of one or more loaded results; a reproduction's comparison (compare's Markdown) goes at the end. */
 export function renderMarkdown(results: readonly LoadedResult[], opts: ReportOptions = {}): string {
   const model = buildReportModel(results);
@@ -103,10 +151,11 @@ export function renderMarkdown(results: readonly LoadedResult[], opts: ReportOpt
   const out: string[] = ['# tsbench report', ''];
   for (const h of model.hosts) out.push(hostLine(h), '');
   out.push(summaryLine(model), '');
+  out.push(...summaryLines(buildSummary(model, claims), claims.length > 1));
   out.push('## Claims', '');
   for (const h of claims) {
     if (claims.length > 1) out.push(`### Host ${mdCell(h.host)}`, '');
-    out.push(...claimsTable(h), '');
+    out.push(...claimsTable(h, claims.length > 1), '');
   }
   for (const sc of model.scenarios) {
     out.push(`## ${mdCell(sc.name)}`, '', mdCell(sc.description), '');

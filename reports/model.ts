@@ -13,6 +13,7 @@ import { resultImages, type LoadedResult, type NamedImage } from '../core/load.j
 import type { z } from 'zod';
 import type { Host, ImageInfo, MetricSpec, Sample, TargetInfoSchema, TargetResult } from '../core/schema.js';
 import { median, type Ratio, type Stats } from '../core/stats.js';
+import type { HostClaims, Verdict } from './claims/types.js';
 import { fmt } from './table.js';
 import { twinOrder } from './targets.js';
 
@@ -243,4 +244,131 @@ export function problem(s: Series): string | undefined {
     return bad.length > 0 ? `${bad.length} sample(s) not ok: ${bad[0]?.status}${bad[0]?.reason ? ` — ${bad[0].reason}` : ''}` : undefined;
   }
   return `${s.state}: ${s.error ?? (s.state === 'skipped' ? 'unavailable' : 'no reason recorded')}`;
+}
+
+/** An id fragment from any text: letters, digits and dashes only (the page's anchors). */
+export function slug(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'x'
+  );
+}
+
+/** The anchor of a claim's row in the claims table (the page's and the Markdown's): `claim-c1`, or `claim-<host>-c1` with several hosts. */
+export function claimAnchor(host: string, id: string, manyHosts: boolean): string {
+  return manyHosts ? `claim-${slug(host)}-${slug(id)}` : `claim-${slug(id)}`;
+}
+
+/**
+ * The metrics a scenario's summary shows: those its definitions mark `headline`
+ * that some series measured, else the first metric in the results' order that
+ * one did — so a scenario no report knows of still gets a summary.
+ */
+export function headlineMetrics(sc: ReportScenario): MetricSpec[] {
+  const measured = (m: MetricSpec): boolean => sc.series.some((s) => s.stats[m.name] !== undefined);
+  const marked = sc.metrics.filter((m) => m.headline === true && measured(m));
+  if (marked.length > 0) return marked;
+  const first = sc.metrics.find(measured);
+  return first ? [first] : [];
+}
+
+/** One target's headline figure: its statistics and ratio to native, or why it has none. */
+export interface SummaryRow {
+  series: Series;
+  stats?: Stats;
+  ratio?: Ratio;
+  /** why the series has no figure for this metric */
+  missing?: string;
+}
+
+/** One scenario's headline metric with every target's figure side by side. */
+export interface SummaryBlock {
+  scenario: string;
+  metric: MetricSpec;
+  rows: SummaryRow[];
+}
+
+/** One verdict the run decided (or measured but could not decide), in one line. */
+export interface SummaryVerdict {
+  host: string;
+  id: string;
+  claim: string;
+  verdict: Verdict;
+  /** the anchor of its row in the claims table */
+  anchor: string;
+  /** TCG measured it: never evidence about KVM */
+  tcg: boolean;
+  /** an inconclusive verdict: about how many samples per target would decide it (its parts' largest) */
+  samplesNeeded?: number;
+}
+
+/** What a report says first: the headline figures, the verdicts, and in one line what the run could not decide. */
+export interface ReportSummary {
+  blocks: SummaryBlock[];
+  verdicts: SummaryVerdict[];
+  /** the claims not measured (ids, once each, in claim order) */
+  notMeasured: string[];
+  /** the one run that would measure them: the scenarios and targets their evidence names, merged */
+  command?: string;
+}
+
+const RUN_HINT = /`tsbench run ([a-z0-9-]+) --targets ([^`\s]+)`/g;
+
+/** `tsbench run A B --targets x,y,z`: every run hint in the texts, merged (scenarios and targets in order of first mention). */
+export function mergedRunHint(texts: readonly string[]): string | undefined {
+  const scenarios: string[] = [];
+  const targets: string[] = [];
+  for (const t of texts) {
+    for (const m of t.matchAll(RUN_HINT)) {
+      const [, scenario, list] = m;
+      if (scenario && !scenarios.includes(scenario)) scenarios.push(scenario);
+      for (const x of (list ?? '').split(',')) if (x && !targets.includes(x)) targets.push(x);
+    }
+  }
+  return scenarios.length > 0 ? `tsbench run ${scenarios.join(' ')} --targets ${targets.join(',')}` : undefined;
+}
+
+/** The summary of a report: built from the same model and verdicts as the sections below it. */
+export function buildSummary(model: ReportModel, claims: readonly HostClaims[]): ReportSummary {
+  const blocks: SummaryBlock[] = [];
+  for (const sc of model.scenarios) {
+    for (const metric of headlineMetrics(sc)) {
+      blocks.push({
+        scenario: sc.name,
+        metric,
+        rows: sc.series.map((series) => {
+          const stats = series.stats[metric.name];
+          // A target's failure in a word here; its reason is under the scenario, where it is listed in full.
+          const missing = series.state === 'completed' || series.state === 'running' ? `no ${metric.name}` : `${series.state}: see ${sc.name} below`;
+          return { series, stats, ratio: series.ratioToNative[metric.name], missing: stats ? undefined : missing };
+        }),
+      });
+    }
+  }
+  const many = claims.length > 1;
+  const verdicts: SummaryVerdict[] = [];
+  const notMeasured: string[] = [];
+  const hints: string[] = [];
+  for (const h of claims) {
+    for (const c of h.verdicts) {
+      if (c.verdict === 'not measured') {
+        if (!notMeasured.includes(c.id)) notMeasured.push(c.id);
+        hints.push(c.evidence, ...c.parts.map((p) => p.evidence));
+        continue;
+      }
+      const needs = c.parts.map((p) => (p.verdict === 'inconclusive' ? p.samplesNeeded : undefined)).filter((n): n is number => n !== undefined);
+      verdicts.push({
+        host: h.host,
+        id: c.id,
+        claim: c.claim,
+        verdict: c.verdict,
+        anchor: claimAnchor(h.host, c.id, many),
+        tcg: c.accelerator === 'tcg' || (c.accelerator === undefined && c.parts.some((p) => p.accelerator === 'tcg' && p.bearing !== 'context')),
+        samplesNeeded: c.verdict === 'inconclusive' && needs.length > 0 ? Math.max(...needs) : undefined,
+      });
+    }
+  }
+  return { blocks, verdicts, notMeasured, command: mergedRunHint(hints) };
 }

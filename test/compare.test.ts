@@ -387,7 +387,7 @@ describe('the nightly workflow', () => {
         }
       }
     }
-    assert.deepEqual([...new Set(invocations.map((i) => i[0]))].sort(), ['compare', 'history', 'run', 'targets']);
+    assert.deepEqual([...new Set(invocations.map((i) => i[0]))].sort(), ['compare', 'history', 'report', 'run', 'targets', 'verify']);
     const root = await tsbench(['--help']);
     const commands = new Set([...root.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1] as string));
     const helpCache = new Map<string, Set<string>>();

@@ -79,9 +79,9 @@ describe('the Markdown summary', () => {
     for (const row of table) assert.equal(cells(row).length, 7, row);
     assert.equal(
       table[2],
-      '| C1 | A container starts in well under a second. | **confirmed** | ready in 1.95 ms \\| fast very fast<br>VM slower: confirmed \\[TCG\\] (context) | time to ready: 1.95 ms (1.78 – 6.55 ms) | docker run: 0.2–0.5 s | TCG emulation (not KVM); container, tcg |',
+      '| <a id="claim-c1"></a>C1 | A container starts in well under a second. | **confirmed** | ready in 1.95 ms \\| fast very fast<br>VM slower: confirmed \\[TCG\\] (context) | time to ready: 1.95 ms (1.78 – 6.55 ms) | docker run: 0.2–0.5 s | TCG emulation (not KVM); container, tcg |',
     );
-    assert.match(table[3] ?? '', /^\| C4 \| images small \| \*\*refuted\*\* \|/);
+    assert.match(table[3] ?? '', /^\| <a id="claim-c4"><\/a>C4 \| images small \| \*\*refuted\*\* \|/);
   });
 
   test('text from a result cannot break a table or inject markup', async () => {

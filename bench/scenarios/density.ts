@@ -175,6 +175,7 @@ export const density: Scenario = {
     },
     {
       name: 'pssPerInstanceBytes',
+      headline: true,
       unit: 'bytes',
       better: 'lower',
       description:

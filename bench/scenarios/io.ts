@@ -67,7 +67,7 @@ const JOBS = [
 const BASE_METRICS: readonly MetricSpec[] = [
   { name: 'seqReadMiBps', unit: 'MiB/s', better: 'higher', description: 'sequential read, 1 MiB blocks, QD16, O_DIRECT: bandwidth in MiB/s' },
   { name: 'seqWriteMiBps', unit: 'MiB/s', better: 'higher', description: 'sequential write, 1 MiB blocks, QD16, O_DIRECT: bandwidth in MiB/s' },
-  { name: 'randReadIops', unit: 'IOPS', better: 'higher', description: 'random read, 4 KiB blocks, QD16, O_DIRECT: I/O operations per second' },
+  { name: 'randReadIops', unit: 'IOPS', better: 'higher', description: 'random read, 4 KiB blocks, QD16, O_DIRECT: I/O operations per second', headline: true },
   { name: 'randWriteIops', unit: 'IOPS', better: 'higher', description: 'random write, 4 KiB blocks, QD16, O_DIRECT: I/O operations per second' },
   { name: 'randReadP50Us', unit: 'µs', better: 'lower', description: 'random read 4 KiB QD16: median completion latency (fio clat) in µs' },
   { name: 'randReadP99Us', unit: 'µs', better: 'lower', description: 'random read 4 KiB QD16: 99th-percentile completion latency (fio clat) in µs' },
@@ -85,7 +85,7 @@ export function overlayName(metric: string): string {
 
 export const IO_METRICS: readonly MetricSpec[] = [
   ...BASE_METRICS.map((m) => ({ ...m, description: `${m.description} (${WHERE_BASE})` })),
-  ...BASE_METRICS.map((m) => ({ ...m, name: overlayName(m.name), description: `${m.description} (${WHERE_OVERLAY})` })),
+  ...BASE_METRICS.map((m) => ({ ...m, name: overlayName(m.name), description: `${m.description} (${WHERE_OVERLAY})`, headline: undefined })),
 ];
 
 interface IoParams {

@@ -209,6 +209,7 @@ export const isolation: Scenario = {
     },
     {
       name: 'visiblePids',
+      headline: true,
       unit: 'count',
       better: 'lower',
       description: 'processes the instance can see: numeric entries of its /proc (the probe itself included)',

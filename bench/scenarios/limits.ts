@@ -103,6 +103,7 @@ export const limits: Scenario = {
   metrics: [
     {
       name: 'memLimitHeld',
+      headline: true,
       unit: 'bool',
       better: 'higher',
       description:

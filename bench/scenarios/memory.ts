@@ -51,6 +51,7 @@ export const memory: Scenario = {
   metrics: [
     {
       name: 'footprintPssBytes',
+      headline: true,
       unit: 'bytes',
       better: 'lower',
       description:

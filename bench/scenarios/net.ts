@@ -89,6 +89,7 @@ export const NET_METRICS: readonly MetricSpec[] = [
       unit: f.unit,
       better: f.better,
       description: `${f.text}; ${net}: ${NET_PATH_TEXT[net]} (native: its loopback figure, the baseline)`,
+      headline: f.suffix === 'RttP50Us' && (net === 'bridge' || net === 'tap') ? true : undefined,
     })),
   ),
   { name: 'loReadyMs', unit: 'ms', better: 'lower', description: "launch to ready with no network but lo (a VM: no NIC), the server's job" },

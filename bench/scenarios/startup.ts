@@ -11,7 +11,7 @@ export const startup: Scenario = {
   name: 'startup',
   description: 'time from launch to workload-ready and to exit, for a no-op workload',
   metrics: [
-    { name: 'toReadyMs', unit: 'ms', better: 'lower', description: 'launch (fork) to the workload reporting ready' },
+    { name: 'toReadyMs', unit: 'ms', better: 'lower', description: 'launch (fork) to the workload reporting ready', headline: true },
     { name: 'toExitMs', unit: 'ms', better: 'lower', description: 'launch (fork) to the instance being reaped' },
   ],
   defaults: { runs: 30, warmup: 3 },

@@ -5,7 +5,7 @@
  * labels on index axes, number formatting. See client.ts.
  */
 import { valueOf, valuesOf } from '../../core/samples.js';
-import { sorted } from '../../core/stats.js';
+import { sorted, type Stats } from '../../core/stats.js';
 import { targetColor } from './common.js';
 import { medianPhases, type ReportScenario, type Series } from '../model.js';
 
@@ -349,6 +349,48 @@ export function densityMemoryChart(id: string, sc: ReportScenario): ChartSpec | 
     {
       x: { type: 'linear', beginAtZero: true, title: { display: true, text: 'instances running at once (count)' } },
       y: { type: log ? 'logarithmic' : 'linear', beginAtZero: log ? undefined : true, title: axisTitle('PSS of all instances (MiB)', log) },
+    },
+  );
+}
+
+/** The summary's compact chart of one metric: each target's median (dot) and its 95 % CI (whiskers), one row per target. */
+export function summaryChart(id: string, sc: ReportScenario, metricName: string): ChartSpec | undefined {
+  const metric = sc.metrics.find((m) => m.name === metricName);
+  if (!metric) return undefined;
+  const { unit, scale } = chartUnit(metric.unit);
+  const shown = sc.series.filter((s) => s.stats[metricName]);
+  if (shown.length === 0) return undefined;
+  const whiskers: Whisker[] = [];
+  const all: number[] = [];
+  const datasets = shown.map((s, i) => {
+    const st = s.stats[metricName] as Stats;
+    const color = targetColor(s.target);
+    whiskers.push({ pos: i, lo: st.ciLow * scale, hi: st.ciHigh * scale, mid: st.median * scale, color });
+    all.push(st.median * scale, st.ciLow * scale, st.ciHigh * scale);
+    return {
+      label: s.label,
+      data: [{ x: st.median * scale, y: i }],
+      backgroundColor: color,
+      borderColor: color,
+      pointStyle: POINT_STYLES[s.hostIndex % POINT_STYLES.length],
+      pointRadius: 4,
+    };
+  });
+  const log = wantsLog(all);
+  return scatterSpec(
+    id,
+    { valueAxis: 'x', unit, log },
+    { indexLabels: { axis: 'y', labels: shown.map((s) => s.label) }, whiskers },
+    { datasets },
+    { display: false },
+    {
+      x: {
+        type: log ? 'logarithmic' : 'linear',
+        beginAtZero: log ? undefined : true,
+        ...whiskerBounds(whiskers, log),
+        title: axisTitle(`${metric.name} (${unit}, ${metric.better} is better)`, log),
+      },
+      y: { type: 'linear', reverse: true, min: -0.5, max: shown.length - 0.5, grid: { display: false } },
     },
   );
 }

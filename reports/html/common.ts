@@ -84,8 +84,16 @@ const PALETTE: Record<string, string> = {
   docker: '#F0E442',
   kvm: '#D55E00',
   tcg: '#E69F00',
+  // Beyond Okabe–Ito's eight: Paul Tol's muted scheme, also told apart by colour-blind readers.
+  'kvm-cloud': '#882255',
+  'tcg-cloud': '#CC6677',
+  'container-in-kvm': '#332288',
+  'container-in-tcg': '#44AA99',
+  'container-in-kvm-cloud': '#117733',
+  'container-in-tcg-cloud': '#999933',
+  runsc: '#AA4499',
 };
-const SPARE = ['#999999', '#882255', '#44AA99', '#332288', '#117733', '#AA4499'];
+const SPARE = ['#999999', '#DDCC77', '#88CCEE', '#661100', '#6699CC', '#888888'];
 
 /** The colour of a target; unknown targets get a stable colour from their name, and `TARGET@IMAGE` a darker shade of `TARGET`'s. */
 export function targetColor(target: string): string {

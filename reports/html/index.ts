@@ -5,8 +5,9 @@
  * byte for byte with their SHA-256, and every figure and verdict shown, which
  * `tsbench verify` checks (reports/embedded.ts) — a
  * Content-Security-Policy forbids every network request, and every string that
- * comes from a result is escaped. Sections: claims first, then hosts, runs, and
- * per scenario the charts and the table of figures (reports/html/*).
+ * comes from a result is escaped. Sections: the summary first (html/summary.ts:
+ * headline figures, verdicts in one line each), then the contents, claims, hosts,
+ * runs, and per scenario the charts and the table of figures (reports/html/*).
  */
 import { claimsOf, embeddedSources, pageFigures } from '../embedded.js';
 import type { LoadedResult } from '../../core/load.js';
@@ -14,10 +15,11 @@ import { toolVersion } from '../../core/version.js';
 import { chartJsSource, escapeHtml as e, htmlPage, jsonForScript } from './common.js';
 import type { ChartSpec } from './charts.js';
 import { CLIENT_SCRIPT } from './client.js';
-import { buildReportModel, type ReportModel } from '../model.js';
+import { buildReportModel, buildSummary, type ReportModel } from '../model.js';
 import { reproductionSection } from './reproduction.js';
 import { claimsSection, hostsSection, runsSection, scenarioSection, slug } from './sections.js';
 import { REPORT_CSS } from './style.js';
+import { summarySection } from './summary.js';
 import type { ReportOptions, ReportWriter } from '../writer.js';
 
 /** The Content-Security-Policy of the page: inline script and style only, images only from data: URLs, nothing from the network. */
@@ -51,7 +53,12 @@ function header(model: ReportModel, generatedAt: Date): string {
 }
 
 function toc(model: ReportModel): string {
-  const items = ['<li><a href="#claims">Claims</a></li>', '<li><a href="#hosts">Hosts</a></li>', '<li><a href="#runs">Runs</a></li>'];
+  const items = [
+    '<li><a href="#summary">Summary</a></li>',
+    '<li><a href="#claims">Claims</a></li>',
+    '<li><a href="#hosts">Hosts</a></li>',
+    '<li><a href="#runs">Runs</a></li>',
+  ];
   for (const sc of model.scenarios) {
     const id = `scenario-${slug(sc.name)}`;
     items.push(`<li><a href="#${id}">Scenario: ${e(sc.name)}</a> <span class="small">(<a href="#${id}-figures">figures</a>)</span></li>`);
@@ -67,6 +74,7 @@ export function renderHtml(results: readonly LoadedResult[], opts: ReportOptions
   const sources = embeddedSources(results);
   const figures = pageFigures(results, claims, claimsBy, opts.reproduction);
   const specs: ChartSpec[] = [];
+  const summaryHtml = summarySection(model, buildSummary(model, claims), specs, claims.length > 1);
   const scenarios = model.scenarios.map((sc) => scenarioSection(sc, specs));
   const title = `tsbench report: ${summary(model)}`;
   return htmlPage({
@@ -76,8 +84,9 @@ export function renderHtml(results: readonly LoadedResult[], opts: ReportOptions
     afterTitle: ['<link rel="icon" href="data:,">'],
     css: REPORT_CSS,
     body: `${header(model, opts.generatedAt ?? new Date())}
-${toc(model)}
 <main>
+${summaryHtml}
+${toc(model)}
 ${opts.reproduction ? reproductionSection(opts.reproduction.comparison, model) : ''}
 ${claimsSection(claims, model.multiHost || claimsBy === 'file')}
 ${hostsSection(model)}

@@ -7,18 +7,26 @@ import type { ClaimPart, ClaimVerdict, Figure, HostClaims, Verdict } from '../cl
 import { namesPairs, pairName } from '../claims/index.js';
 import type { EmbeddedSource } from '../embedded.js';
 import { escapeHtml as e, targetColor } from './common.js';
+import { valueOf } from '../../core/samples.js';
+import { median } from '../../core/stats.js';
+import { fmt } from '../table.js';
 import { type ChartSpec, densityMemoryChart, densityReadyChart, metricChart, ratioChart, ratioRows, timelineChart } from './charts.js';
-import { interval, problem, ratioText, sourceName, withUnit, type ReportHost, type ReportModel, type ReportScenario, type Series } from '../model.js';
+import {
+  claimAnchor,
+  interval,
+  medianPhases,
+  problem,
+  ratioText,
+  slug,
+  sourceName,
+  withUnit,
+  type ReportHost,
+  type ReportModel,
+  type ReportScenario,
+  type Series,
+} from '../model.js';
 
-/** An id fragment from any text: letters, digits and dashes only. */
-export function slug(text: string): string {
-  return (
-    text
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '') || 'x'
-  );
-}
+export { slug };
 
 function verdictClass(v: Verdict): string {
   return `verdict verdict-${slug(v)}`;
@@ -83,7 +91,7 @@ function vmProfile(c: ClaimVerdict, target: string): string {
   return p === undefined ? '' : ` <span class="muted vm-profile">(${e(p)})</span>`;
 }
 
-function claimRow(c: ClaimVerdict): string {
+function claimRow(c: ClaimVerdict, anchor: string): string {
   const pairs = namesPairs(c);
   const parts = c.parts.length > 0 ? `<ul class="parts">${c.parts.map((p) => partLine(p, pairs)).join('')}</ul>` : '';
   const detail =
@@ -94,7 +102,7 @@ function claimRow(c: ClaimVerdict): string {
     c.figures.length > 0 ? `<ul class="figures">${c.figures.map((f) => `<li>${figureText(f, pairs)}</li>`).join('')}</ul>` : '<span class="muted">—</span>';
   const vm = accelerators(c);
   return (
-    `<tr class="claim" data-claim="${e(c.id)}" data-verdict="${e(c.verdict)}">` +
+    `<tr class="claim" id="${e(anchor)}" data-claim="${e(c.id)}" data-verdict="${e(c.verdict)}">` +
     `<th scope="row">${e(c.id)}</th>` +
     `<td>${prose(c.claim)}<div class="muted small">decided by ${prose(c.decidedBy)}</div></td>` +
     `<td><span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span></td>` +
@@ -121,11 +129,11 @@ export function claimsSection(claims: readonly HostClaims[], multiHost: boolean)
     if (multiHost || claims.length > 1) out.push(`<h3>Host ${e(h.host)}</h3>`);
     out.push(`<p class="small muted">from ${h.sources.map((s) => `<code>${e(s)}</code>`).join(', ')}</p>`);
     out.push(
-      `<table class="claims" data-host="${e(h.host)}"><colgroup><col class="c-id"><col class="c-claim"><col class="c-verdict"><col class="c-evidence"><col class="c-numbers"><col class="c-ref"><col class="c-with"></colgroup>` +
+      `<div class="scroll"><table class="claims" data-host="${e(h.host)}"><colgroup><col class="c-id"><col class="c-claim"><col class="c-verdict"><col class="c-evidence"><col class="c-numbers"><col class="c-ref"><col class="c-with"></colgroup>` +
         '<thead><tr><th>id</th><th>claim</th><th>verdict</th><th>evidence</th><th>numbers</th><th>published reference</th><th>measured with</th></tr></thead><tbody>',
     );
-    out.push(...h.verdicts.map(claimRow));
-    out.push('</tbody></table>');
+    out.push(...h.verdicts.map((c) => claimRow(c, claimAnchor(h.host, c.id, claims.length > 1))));
+    out.push('</tbody></table></div>');
     if (h.verdicts.length === 0) out.push('<p class="muted">No claim verdicts were computed for these results.</p>');
   }
   out.push('</section>');
@@ -197,7 +205,7 @@ function hostCard(h: ReportHost): string {
 /** What was run: every file's command, times, tool version, seed, and whether it finished. */
 export function runsSection(model: ReportModel, data: readonly Pick<EmbeddedSource, 'path' | 'sha256' | 'jsonName' | 'csvName'>[] = []): string {
   const out: string[] = [
-    '<section id="runs"><h2>Runs</h2><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th><th>raw data</th></tr></thead><tbody>',
+    '<section id="runs"><h2>Runs</h2><div class="scroll"><table class="runs"><thead><tr><th>file</th><th>host</th><th>command</th><th>started (UTC)</th><th>last write</th><th>tsbench</th><th>seed</th><th>limits</th><th>state</th><th>raw data</th></tr></thead><tbody>',
   ];
   for (const [i, s] of model.sources.entries()) {
     const d = data[i];
@@ -215,7 +223,7 @@ export function runsSection(model: ReportModel, data: readonly Pick<EmbeddedSour
         `<td>${e(s.toolVersion)}</td><td>${e(String(s.seed))}</td><td>${e(lim || 'scenario defaults')}</td><td class="${s.complete ? '' : 'problem'}">${e(state)}</td><td>${raw}</td></tr>`,
     );
   }
-  out.push('</tbody></table>');
+  out.push('</tbody></table></div>');
   if (data.length > 0)
     out.push(
       '<p class="small muted">Raw data: each file as it was read (its SHA-256 above) and its figures as CSV, from the data embedded in this page. <code>tsbench verify report.html</code> recomputes every figure and verdict here from those samples; <code>tsbench reproduce report.html</code> measures the same on your host.</p>',
@@ -224,10 +232,90 @@ export function runsSection(model: ReportModel, data: readonly Pick<EmbeddedSour
   return out.join('\n');
 }
 
-function canvas(spec: ChartSpec, title: string, caption: string, heightPx: number, wide = false): string {
+/** A chart's figures as a table (its text alternative), folded under the chart; `head` and `rows` are HTML cells. */
+function chartTable(id: string, head: readonly string[], rows: readonly string[][]): string {
+  return (
+    `<details class="chart-table small"><summary>figures as a table</summary><div class="scroll"><table class="chart-data" id="${e(id)}-table" data-chart="${e(id)}">` +
+    `<thead><tr>${head.map((h) => `<th>${e(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table></div></details>`
+  );
+}
+
+function num(text: string, raw?: number): string {
+  return `<td class="num"${raw !== undefined ? ` data-value="${e(String(raw))}"` : ''}>${e(text)}</td>`;
+}
+
+function labelCell(s: Series, prefix = ''): string {
+  return `<td>${swatch(s.target)}${e(prefix)}${e(s.label)}</td>`;
+}
+
+/** The figures of one metric's chart: n, median and CI per target. */
+function metricTable(id: string, sc: ReportScenario, metric: string, unit: string): string {
+  const rows = sc.series.flatMap((s) => {
+    const st = s.stats[metric];
+    return st ? [[labelCell(s), num(String(st.n)), num(withUnit(st.median, unit), st.median), num(interval(st.ciLow, st.ciHigh, unit))]] : [];
+  });
+  return chartTable(id, ['target', 'n', 'median', '95% CI'], rows);
+}
+
+function ratioTable(id: string, sc: ReportScenario): string {
+  const rows: string[][] = [];
+  for (const m of sc.metrics)
+    for (const s of sc.series) {
+      const r = s.ratioToNative[m.name];
+      if (r) rows.push([labelCell(s, `${m.name} · `), num(`${fmt(r.ratio)}×`, r.ratio), num(`${fmt(r.ciLow)}–${fmt(r.ciHigh)}`)]);
+    }
+  return chartTable(id, ['metric · target', 'ratio to native', '95% CI'], rows);
+}
+
+function timelineTable(id: string, sc: ReportScenario): string {
+  const withPhases = sc.series.map((s) => ({ s, phases: medianPhases(s) })).filter((x) => x.phases.length > 0);
+  const names: string[] = [];
+  for (const x of withPhases) for (const p of x.phases) if (!names.includes(p.name)) names.push(p.name);
+  const rows = withPhases.map(({ s, phases }) => [
+    labelCell(s),
+    ...names.map((n) => {
+      const p = phases.find((x) => x.name === n);
+      return p ? num(withUnit(p.ms, 'ms'), p.ms) : '<td class="muted">—</td>';
+    }),
+  ]);
+  return chartTable(id, ['target', ...names.map((n) => `${n} (median)`)], rows);
+}
+
+function readyTable(id: string, sc: ReportScenario): string {
+  const rows: string[][] = [];
+  for (const s of sc.series)
+    for (const sample of s.samples) {
+      const v = (sample.extra as { toReadyMs?: unknown } | undefined)?.toReadyMs;
+      if (sample.status !== 'ok' || !Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number')) continue;
+      const t = [...(v as number[])].sort((a, b) => a - b);
+      rows.push([
+        labelCell(s),
+        num(String(sample.round)),
+        num(String(t.length)),
+        num(withUnit(t[0] ?? NaN, 'ms')),
+        num(withUnit(median(t), 'ms')),
+        num(withUnit(t.at(-1) ?? NaN, 'ms')),
+      ]);
+    }
+  return chartTable(id, ['target', 'sample', 'instances ready', 'first ready', 'median', 'last ready'], rows);
+}
+
+function densityMemoryTable(id: string, sc: ReportScenario): string {
+  const rows: string[][] = [];
+  for (const s of sc.series)
+    for (const sample of s.samples) {
+      const n = valueOf(sample, 'instances');
+      const per = valueOf(sample, 'pssPerInstanceBytes');
+      if (n === undefined || per === undefined) continue;
+      rows.push([labelCell(s), num(String(sample.round)), num(String(n)), num(withUnit(per * n, 'bytes'), per * n)]);
+    }
+  return chartTable(id, ['target', 'sample', 'instances', 'PSS of all instances'], rows);
+}
+
+function canvas(spec: ChartSpec, title: string, caption: string, heightPx: number, wide = false, table = ''): string {
   return (
     `<figure class="chart${wide ? ' wide' : ''}"><figcaption><b>${e(title)}</b> <span class="small muted">${e(caption)}</span></figcaption>` +
-    `<div class="canvas" style="height:${heightPx}px"><canvas id="${e(spec.id)}" role="img" aria-label="${e(title)}"></canvas></div></figure>`
+    `<div class="canvas" style="height:${heightPx}px"><canvas id="${e(spec.id)}" role="img" aria-label="${e(title)}"${table ? ` aria-describedby="${e(spec.id)}-table"` : ''}></canvas></div>${table}</figure>`
   );
 }
 
@@ -263,7 +351,14 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
     if (!spec) continue;
     specs.push(spec);
     grid.push(
-      canvas(spec, `${m.name} (${m.unit}, ${m.better} is better)`, `${m.description}. Dots: every sample; thick mark: the median; whiskers: its 95% CI.`, 260),
+      canvas(
+        spec,
+        `${m.name} (${m.unit}, ${m.better} is better)`,
+        `${m.description}. Dots: every sample; thick mark: the median; whiskers: its 95% CI.`,
+        260,
+        false,
+        metricTable(spec.id, sc, m.name, m.unit),
+      ),
     );
   }
   if (grid.length > 0) out.push(`<h3 id="${id}-metrics">Metrics by target</h3><div class="grid">${grid.join('\n')}</div>`);
@@ -280,6 +375,7 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
         'Dot: ratio of medians; whiskers: its bootstrap 95% CI; dashed line: native (1×). Above 1 for a lower-is-better metric is a cost; below 1 for a higher-is-better metric is a cost.',
         110 + 26 * ratioRows(sc),
         true,
+        ratioTable(ratio.id, sc),
       ),
     );
   }
@@ -295,6 +391,7 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
         'From the launcher’s fork. A VM: qemu to the guest kernel’s first output; kernel: to the agent starting; agent: to ready; exit: ready to the VM being reaped. The launcher’s own marks (native, container, runc, crun): fork or clone until the child runs; a container’s set-up (cgroups, mounts, namespaces, confine, seccomp); exec: to the agent’s first instruction (runc’s or crun’s whole work under its name); agent: to ready; exit: to the reap. docker’s phases come from its daemon’s events (create, ready, start, die, exit).',
         90 + 40 * rows,
         true,
+        timelineTable(timeline.id, sc),
       ),
     );
   }
@@ -305,13 +402,27 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
     if (ready) {
       specs.push(ready);
       figs.push(
-        canvas(ready, 'Instances ready over time', 'All instances launched at once; one step line per sample: how many were ready how long after launch.', 300),
+        canvas(
+          ready,
+          'Instances ready over time',
+          'All instances launched at once; one step line per sample: how many were ready how long after launch.',
+          300,
+          false,
+          readyTable(ready.id, sc),
+        ),
       );
     }
     if (memory) {
       specs.push(memory);
       figs.push(
-        canvas(memory, 'Host memory vs instances', 'One point per sample: the summed PSS of every host process of every instance, all N running.', 300),
+        canvas(
+          memory,
+          'Host memory vs instances',
+          'One point per sample: the summed PSS of every host process of every instance, all N running.',
+          300,
+          false,
+          densityMemoryTable(memory.id, sc),
+        ),
       );
     }
     if (figs.length > 0) out.push(`<h3 id="${id}-density">Density</h3><div class="grid">${figs.join('\n')}</div>`);
@@ -324,7 +435,7 @@ export function scenarioSection(sc: ReportScenario, specs: ChartSpec[]): string 
 /** Every figure: n, median, CI, p95, min, max and the ratio to native, per metric and target. */
 export function figuresTable(sc: ReportScenario): string {
   const out: string[] = [
-    '<table class="figures"><thead><tr><th>metric</th><th>target</th><th>n</th><th>median</th><th>95% CI of median</th><th>p95</th><th>min</th><th>max</th><th>ratio to native (95% CI)</th></tr></thead><tbody>',
+    '<div class="scroll"><table class="figures"><thead><tr><th>metric</th><th>target</th><th>n</th><th>median</th><th>95% CI of median</th><th>p95</th><th>min</th><th>max</th><th>ratio to native (95% CI)</th></tr></thead><tbody>',
   ];
   for (const m of sc.metrics) {
     for (const s of sc.series) {
@@ -342,6 +453,6 @@ export function figuresTable(sc: ReportScenario): string {
     if (Object.keys(s.stats).length > 0) continue;
     out.push(`<tr class="problem"><td>—</td><td>${swatch(s.target)}${e(s.label)}</td><td colspan="7">${e(problem(s) ?? 'no samples')}</td></tr>`);
   }
-  out.push('</tbody></table>');
+  out.push('</tbody></table></div>');
   return out.join('');
 }

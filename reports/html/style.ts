@@ -18,7 +18,8 @@ th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: lef
 thead th { background: var(--soft); font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.dims th { width: 34%; font-weight: 500; color: var(--muted); }
-.hosts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 18px; }
+table.dims td { overflow-wrap: anywhere; }
+.hosts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 18px; }
 .toc ol { columns: 2; margin: 0; }
 .toc h2 { border: 0; font-size: 16px; margin: 18px 0 4px; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: baseline; }
@@ -32,7 +33,7 @@ table.dims th { width: 34%; font-weight: 500; color: var(--muted); }
 .accel-kvm { background: #D55E00; color: #fff; }
 .pair { display: inline-block; margin-left: 6px; padding: 0 6px; border: 1px solid #555; border-radius: 3px; font-size: 11px; }
 .context { font-size: 11px; color: var(--muted); border: 1px dashed var(--muted); padding: 0 4px; border-radius: 3px; }
-table.claims { table-layout: fixed; }
+table.claims { table-layout: fixed; min-width: 960px; }
 table.claims td, table.claims th { font-size: 13px; overflow-wrap: anywhere; }
 col.c-id { width: 44px; } col.c-claim { width: 18%; } col.c-verdict { width: 112px; } col.c-evidence { width: 30%; } col.c-numbers { width: 15%; } col.c-ref { width: 13%; } col.c-with { width: 124px; }
 table.claims ul.parts { list-style: none; padding-left: 0; }
@@ -43,7 +44,7 @@ table.claims ul { margin: 4px 0; padding-left: 16px; }
 .rule { margin-top: 4px; color: var(--muted); }
 .problem { color: #8a1c16; }
 .problems { border-left: 4px solid #c0392b; background: #fdf2f1; padding: 4px 12px; margin: 10px 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(380px, 100%), 1fr)); gap: 16px; }
 figure.chart { margin: 0; padding: 10px; border: 1px solid var(--line); border-radius: 6px; background: #fff; break-inside: avoid; page-break-inside: avoid; }
 figure.chart.wide { margin: 8px 0; }
 figcaption { margin-bottom: 6px; }
@@ -52,12 +53,37 @@ details.params dl { display: grid; grid-template-columns: max-content 1fr; gap: 
 details.params dt { color: var(--muted); }
 details.params dd { margin: 0; overflow-wrap: anywhere; }
 footer { margin-top: 40px; border-top: 1px solid var(--line); padding-top: 8px; }
+/* Wide tables scroll in their own box; the page itself never scrolls sideways (390 px phones included). */
+.scroll { overflow-x: auto; max-width: 100%; }
+.host { min-width: 0; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+#summary h2 { margin-top: 14px; }
+.summary-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(340px, 100%), 1fr)); gap: 10px; }
+figure.summary-block { padding: 8px; min-width: 0; }
+table.summary-table { margin: 4px 0 0; }
+table.summary-table th, table.summary-table td { padding: 2px 6px; font-size: 13px; }
+table.summary-table tbody th { font-weight: 500; white-space: nowrap; }
+ul.verdict-lines { list-style: none; padding: 0; margin: 8px 0 4px; }
+ul.verdict-lines li { margin: 3px 0; }
+details.chart-table { margin-top: 6px; }
+details.chart-table summary { cursor: pointer; color: #0b5cad; }
+@media (max-width: 600px) {
+  body { padding: 12px 12px 32px; }
+  h1 { font-size: 22px; }
+  .toc ol { columns: 1; }
+}
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; background: #fff; }
   .toc, details.params { display: none; }
   h2 { break-after: avoid; page-break-after: avoid; }
   .grid { grid-template-columns: 1fr 1fr; }
-  figure.chart, table.claims tr, .host { break-inside: avoid; page-break-inside: avoid; }
+  figure.chart, table.claims tr, .host, ul.verdict-lines li { break-inside: avoid; page-break-inside: avoid; }
+  .scroll { overflow: visible; }
+  /* On paper nothing scrolls: wide tables wrap their cells instead of running off the page. */
+  table.figures, table.runs { font-size: 9px; }
+  thead th, td.num { white-space: normal; }
+  table.claims { min-width: 0; }
+  .summary-grid { grid-template-columns: 1fr 1fr; }
   canvas { max-width: 100% !important; height: auto !important; }
   a { color: inherit; text-decoration: none; }
 }
