@@ -2,6 +2,7 @@
 import { UsageError } from '../../core/errors.js';
 import { cpu } from './cpu.js';
 import { density } from './density.js';
+import { firstwork } from './firstwork.js';
 import { io } from './io.js';
 import { isolation } from './isolation.js';
 import { limits } from './limits.js';
@@ -10,7 +11,7 @@ import { net } from './net.js';
 import { startup } from './startup.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits];
+const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits, firstwork];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;
