@@ -527,6 +527,9 @@ static int setup_net(const char *spec) {
  * with `reboot=t` is a triple fault that ends QEMU run with -no-reboot.
  */
 static void power_off(void) {
+	/* The last lines may still sit in the serial driver's buffer: a reboot now would lose them
+	 * (seen after a restore from a snapshot: the exit line cut off mid-output). */
+	tcdrain(STDOUT_FILENO);
 	sync();
 	if (!access("/sys/firmware/acpi", F_OK)) reboot(RB_POWER_OFF);
 	reboot(RB_AUTOBOOT);
