@@ -660,6 +660,11 @@ export class QemuDriver implements Driver {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
+    // A restore target saves its VM of the run's size now, before any launch (another size is saved on its first launch).
+    if (this.opts.restore !== undefined) {
+      const readyTimeoutMs = this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs((await hostEmulatedBy()) ?? this.accelerator, this.boot.init);
+      await this.snapshotFor(this.boot, { cpus: ctx.limits.cpus, memoryBytes: ctx.limits.memoryBytes, readyTimeoutMs });
+    }
   }
 
   /**
