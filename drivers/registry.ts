@@ -4,7 +4,16 @@
  */
 import { UsageError } from '../core/errors.js';
 import type { Driver, DriverOptions } from './types.js';
-import { VM_PROFILES, nestedDescription, nestedTargetName, vmDescription, vmTargetName } from './qemu/names.js';
+import {
+  RESTORE_MODES,
+  VM_PROFILES,
+  nestedDescription,
+  nestedTargetName,
+  restoreDescription,
+  restoreTargetName,
+  vmDescription,
+  vmTargetName,
+} from './qemu/names.js';
 import { DEFAULT_IMAGE, IMAGE_NAMES, splitTarget, targetWithImage } from './image/names.js';
 
 export interface TargetInfo {
@@ -26,6 +35,16 @@ const targets: readonly TargetInfo[] = [
       description: vmDescription(accel, profile),
       create: async (options) => (await import('./qemu/index.js')).createQemuDriver(accel, profile, options),
     })),
+  ),
+  // The VM targets started from a snapshot instead of a boot (issue 34, drivers/qemu/snapshot.ts).
+  ...(['kvm', 'tcg'] as const).flatMap((accel) =>
+    VM_PROFILES.flatMap((profile) =>
+      RESTORE_MODES.map(({ mode }): TargetInfo => ({
+        name: restoreTargetName(vmTargetName(accel, profile), mode),
+        description: restoreDescription(accel, profile, mode),
+        create: async (options) => (await import('./qemu/index.js')).createQemuDriver(accel, profile, { ...options, restore: mode }),
+      })),
+    ),
   ),
   {
     name: 'container',

@@ -20,7 +20,7 @@ describe('claim verdicts', () => {
     const hosts = evaluateClaims([one({})]);
     assert.deepEqual(
       hosts[0]?.verdicts.map((v) => v.id),
-      ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11', 'C12', 'C13'],
+      ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8', 'C9', 'C10', 'C11', 'C12', 'C13', 'C14'],
     );
     for (const v of hosts[0]?.verdicts ?? []) {
       assert.equal(v.verdict, 'not measured', `${v.id}: ${v.evidence}`);

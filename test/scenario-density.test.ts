@@ -107,7 +107,7 @@ describe('density sizing and options', () => {
   test('density is listed after the other performance scenarios and before the claim probes', () => {
     const names = listScenarios().map((s) => s.name);
     assert.deepEqual(names.slice(0, 6), ['startup', 'cpu', 'memory', 'io', 'net', 'density']);
-    assert.deepEqual(names.slice(6), ['isolation', 'limits', 'syscall']);
+    assert.deepEqual(names.slice(6), ['isolation', 'limits', 'syscall', 'firstwork']);
   });
 
   test('without --instances, 50 instances run natively and in containers', () => {

@@ -2,6 +2,7 @@
 import { UsageError } from '../../core/errors.js';
 import { cpu } from './cpu.js';
 import { density } from './density.js';
+import { firstwork } from './firstwork.js';
 import { io } from './io.js';
 import { isolation } from './isolation.js';
 import { limits } from './limits.js';
@@ -11,7 +12,7 @@ import { startup } from './startup.js';
 import { syscall } from './syscall.js';
 import type { Scenario } from './types.js';
 
-const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits, syscall];
+const scenarios: Scenario[] = [startup, cpu, memory, io, net, density, isolation, limits, syscall, firstwork];
 
 export function listScenarios(): readonly Scenario[] {
   return scenarios;

@@ -10,7 +10,12 @@
  *   - as a systemd service of a VM that boots an init system (the Debian image):
  *     tsbench-agent --from-cmdline, the job again from the kernel command line.
  *
- * Jobs:  noop | sleep | exec TOOL arg...
+ * Jobs:  noop | sleep | exec TOOL arg... | await
+ * `await` (a VM saved for restoring, drivers/qemu/snapshot.ts): says ready, then
+ * waits for one line "job <base64url of argv joined by NUL>" on stdin (the
+ * console of the VM restored from the saved state) and runs that job as if it had
+ * come from the kernel command line; "stop" or EOF end it as they end `sleep`.
+ * No timer runs while it waits: the guest's clock may jump at the restore.
  * A TOOL without a slash is looked up on PATH, as execvp(3) and `docker run`
  * do; the job gets DEFAULT_PATH when the environment has no PATH (a VM's init
  * gets none from the kernel).
@@ -269,10 +274,56 @@ static int job_exec(char **argv) {
 	return WEXITSTATUS(status);
 }
 
+static int b64url_decode(const char *in, size_t n, char *out);
+static int run_job(int argc, char **argv);
+
+/* The `await` job (see the top): ready, then one "job <base64url>" line on stdin, run. */
+static int job_await(void) {
+	emit("@tsb ready %llu", mono_ns());
+	emit_meminfo();
+	static char line[8192], buf[8192];
+	size_t len = 0;
+	while (!stop_signal) {
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		if (ppoll(&pfd, 1, NULL, &poll_mask) < 0) continue; /* EINTR: flag set */
+		char c;
+		ssize_t n = read(STDIN_FILENO, &c, 1);
+		if (n == 0) break;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN) continue;
+			break;
+		}
+		if (c != '\n' && c != '\r') {
+			if (len < sizeof line - 1) line[len++] = c;
+			continue;
+		}
+		line[len] = 0;
+		len = 0;
+		if (!strcmp(line, "stop")) break;
+		if (strncmp(line, "job ", 4)) continue; /* noise on the console */
+		int blen = b64url_decode(line + 4, strlen(line + 4), buf);
+		char *argv[MAX_JOB_ARGS + 1];
+		int argc = 0;
+		if (blen > 0) {
+			buf[blen] = 0;
+			for (char *p = buf; p <= buf + blen && argc < MAX_JOB_ARGS; p += strlen(p) + 1) argv[argc++] = p;
+		}
+		argv[argc] = NULL;
+		if (argc <= 0 || !strcmp(argv[0], "await")) {
+			emit("@tsb error the restored VM got no valid job line (job <base64url argv>)");
+			return FAIL;
+		}
+		return run_job(argc, argv);
+	}
+	return 0;
+}
+
 /* Runs argv as a job; returns its exit code (128+n for a signal). */
 static int run_job(int argc, char **argv) {
 	int code;
-	if (argc == 1 && !strcmp(argv[0], "noop")) {
+	if (argc == 1 && !strcmp(argv[0], "await")) {
+		return job_await();
+	} else if (argc == 1 && !strcmp(argv[0], "noop")) {
 		emit("@tsb ready %llu", mono_ns());
 		code = 0;
 	} else if (argc == 1 && !strcmp(argv[0], "sleep")) {
@@ -476,6 +527,9 @@ static int setup_net(const char *spec) {
  * with `reboot=t` is a triple fault that ends QEMU run with -no-reboot.
  */
 static void power_off(void) {
+	/* The last lines may still sit in the serial driver's buffer: a reboot now would lose them
+	 * (seen after a restore from a snapshot: the exit line cut off mid-output). */
+	tcdrain(STDOUT_FILENO);
 	sync();
 	if (!access("/sys/firmware/acpi", F_OK)) reboot(RB_POWER_OFF);
 	reboot(RB_AUTOBOOT);

@@ -60,6 +60,7 @@ import { qemuVersion } from './version.js';
 import {
   DEFAULT_IMAGE,
   IMAGE_BOOT,
+  encodeJob,
   ImageError,
   imageWords,
   kernelCmdline,
@@ -110,8 +111,10 @@ import { bootId, childPids, hostEmulatedBy, hostTscKhz, kvmDeviceProblem, kvmPro
 import { processCpuMs } from '../linux/measure.js';
 import { qemuFootprint } from './memory.js';
 import { readVerdict, writeVerdict } from './verdict.js';
-import { profileWords, vmTargetName } from './names.js';
+import { profileWords, restoreTargetName, restoreWords, vmTargetName } from './names.js';
 import { MiB, nsToMs } from '../../core/units.js';
+import { Qmp } from './qmp.js';
+import { GUEST_RAM_FILE, capabilities, makeSnapshotDir, restoreArgs, saveVm, snapshotSizes, type RestoreMode, type SnapshotFacts } from './snapshot.js';
 
 export {
   buildQemuArgs,
@@ -130,6 +133,7 @@ export {
 } from './cmdline.js';
 export { kvmProviderNote, hostTscKhz, hostEmulatedBy } from './host.js';
 export { vmTargetName, vmDescription } from './names.js';
+export type { RestoreMode, SnapshotFacts } from './snapshot.js';
 
 export interface QemuDriverOptions extends DriverOptions {
   accelerator: Accelerator;
@@ -156,6 +160,8 @@ export interface QemuDriverOptions extends DriverOptions {
    * NIC, appended after `kernelArgs`: how drivers/qemu/nested.ts asks the agent for a container.
    */
   guestArgs?: (vm: GuestVm) => string[];
+  /** Start every VM restored from a snapshot saved once per run and VM size (drivers/qemu/snapshot.ts), not by a boot. @default undefined (cold boots) */
+  restore?: RestoreMode;
 }
 
 /** What `QemuDriverOptions.guestArgs` is told of one VM. */
@@ -239,6 +245,10 @@ export type VmDetails = {
   vhostWhy?: string;
   /** container-in-VM with a NIC (nested.ts): the network the container inside uses, the VM's */
   containerNetwork?: string;
+  /** A VM restored from a snapshot (`QemuDriverOptions.restore`): how the snapshot was made and where it lay. */
+  snapshot?: SnapshotFacts;
+  /** A pre-spawned restored VM: its QEMU's fork until QMP answered, before its timed window (ms). */
+  prespawnMs?: number;
 };
 
 /** An instance result of a VM, with what the VM was. */
@@ -250,6 +260,27 @@ export interface VmInstanceResult extends InstanceResult {
 export interface VmInstance extends Instance {
   readonly details: VmDetails;
   readonly result: Promise<VmInstanceResult>;
+}
+
+/** A saved VM: its directory (the state, a template's RAM), the argv it ran (restored VMs run it too), how it was made. */
+interface Snapshot {
+  dir: string;
+  argv: string[];
+  facts: SnapshotFacts;
+}
+
+/** Host instants (CLOCK_MONOTONIC ns) of one restore, for its timeline. */
+interface RestoreMarks {
+  /** QMP's greeting: QEMU is up */
+  qmpNs?: bigint;
+  /** `migrate-incoming` sent: a pre-spawned VM's timed window starts here */
+  incomingNs?: bigint;
+  /** the incoming migration completed (MIGRATION event): state loaded */
+  loadedNs?: bigint;
+  /** RESUME: the guest runs */
+  resumeNs?: bigint;
+  /** why the restore failed, when it did */
+  error?: string;
 }
 
 interface Boot {
@@ -491,22 +522,27 @@ export class QemuDriver implements Driver {
   private tscKhz?: number;
   private scratch?: string;
   private disks = 0;
+  /** Restore targets: one snapshot per VM size (`vcpus x MiB`), made on the first launch of that size (or in prepare). */
+  private readonly snapshots = new Map<string, Promise<Snapshot>>();
+  private readonly snapshotDirs: string[] = [];
+  private restores = 0;
   private limits: Limits = {};
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.profile = opts.profile ?? 'lean';
     this.imageName = opts.image ?? DEFAULT_IMAGE;
-    this.name = opts.name ?? targetWithImage(vmTargetName(opts.accelerator, this.profile), this.imageName);
+    this.name = opts.name ?? targetWithImage(restoreTargetName(vmTargetName(opts.accelerator, this.profile), opts.restore), this.imageName);
     this.accelerator = opts.accelerator;
     this.capabilities = {
       limits: { cpus: true, memoryBytes: true, pids: false },
       reportsOom: false,
       volumes: false,
-      network: ['tap'],
+      // A restored VM has the devices of its saved state: no NIC, no data disk.
+      network: opts.restore !== undefined ? [] : ['tap'],
       sharesHost: false,
       memoryLimit: 'ram',
       cpuAccounting: 'guest',
-      dataDisk: true,
+      dataDisk: opts.restore === undefined,
       // The launcher, qemu's main and RCU threads; one more per vCPU (bench/scenarios/density.ts).
       hostTasks: 3,
       // Shutting a guest down takes longer than ending a process.
@@ -551,8 +587,14 @@ export class QemuDriver implements Driver {
         reason: `the lean kernel has no PCI, which -M ${this.machine} needs: use -M microvm, or the stock VM (${vmTargetName(this.accelerator, 'cloud')})`,
         details,
       };
+    if (this.opts.restore !== undefined && boot.init === 'systemd')
+      return {
+        available: false,
+        reason: `a VM of the ${this.imageName} image is not restored from a snapshot: its writable root lives in a throw-away overlay that the saved state does not hold (restore the lean image, ${restoreTargetName(vmTargetName(this.accelerator, this.profile), this.opts.restore)})`,
+        details,
+      };
     // Which VM produced a figure is part of every report: the reason names the profile and what it boots.
-    const what = `${profileWords(this.profile)}: ${boot.label}`;
+    const what = `${profileWords(this.profile)}${this.opts.restore !== undefined ? `, ${restoreWords(this.opts.restore)}` : ''}: ${boot.label}`;
     if (this.accelerator === 'tcg') return { available: true, reason: `accelerator: tcg (binary translation, no hardware virtualization); ${what}`, details };
 
     const note = await kvmProviderNote();
@@ -618,6 +660,11 @@ export class QemuDriver implements Driver {
       throw this.fail('prepare', e instanceof ImageError ? e.message : `cannot read the kernel/initramfs: ${(e as Error).message}`, { cause: e });
     }
     if (this.accelerator === 'tcg' && this.tscKhz === undefined) this.tscKhz = await hostTscKhz(this.opts.tscKhz);
+    // A restore target saves its VM of the run's size now, before any launch (another size is saved on its first launch).
+    if (this.opts.restore !== undefined) {
+      const readyTimeoutMs = this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs((await hostEmulatedBy()) ?? this.accelerator, this.boot.init);
+      await this.snapshotFor(this.boot, { cpus: ctx.limits.cpus, memoryBytes: ctx.limits.memoryBytes, readyTimeoutMs });
+    }
   }
 
   /**
@@ -653,6 +700,12 @@ export class QemuDriver implements Driver {
     const limits = { ...this.limits, ...request.limits };
     // prepare() sized the run's limits; only another RAM asked for here is checked again.
     if (memoryMiBFor(limits.memoryBytes) !== memoryMiBFor(this.limits.memoryBytes)) this.sized(limits);
+    if (this.opts.restore !== undefined)
+      return this.restored(request, boot, {
+        cpus: limits.cpus,
+        memoryBytes: limits.memoryBytes,
+        readyTimeoutMs: this.opts.readyTimeoutMs ?? defaultReadyTimeoutMs((await hostEmulatedBy()) ?? this.accelerator, boot.init),
+      });
     return this.start(request, boot, {
       cpus: limits.cpus,
       memoryBytes: limits.memoryBytes,
@@ -704,7 +757,7 @@ export class QemuDriver implements Driver {
   }
 
   private argv(
-    job: Job,
+    job: Job | { kind: 'await' },
     boot: Boot,
     vm: { cpus?: number; memoryBytes?: number; pids?: number; disk?: string },
     nic?: TapAttachment & { vhost: boolean },
@@ -724,7 +777,7 @@ export class QemuDriver implements Driver {
       // The lean kernel has no ACPI (drivers/image/kernel/lean.config).
       acpi: this.profile === 'lean' ? false : undefined,
       append: kernelCmdline({
-        job: jobArgv(job),
+        job: job.kind === 'await' ? ['await'] : jobArgv(job),
         // The agent's tiny initramfs mounts the root itself (tsbench.root=); a distribution's initrd, like the kernel, takes root=.
         root: { device: ROOT_DISK_DEVICE, by: boot.initramfs !== undefined && boot.init === 'agent' ? 'initramfs' : 'kernel' },
         disk: vm.disk !== undefined ? DATA_DISK_DEVICE : undefined,
@@ -871,7 +924,223 @@ export class QemuDriver implements Driver {
       await rm(this.scratch, { recursive: true, force: true });
       this.scratch = undefined;
     }
+    await Promise.all([...this.snapshots.values()].map((s) => s.catch(() => undefined)));
+    this.snapshots.clear();
+    for (const dir of this.snapshotDirs.splice(0)) await rm(dir, { recursive: true, force: true });
   }
+
+  /** The snapshot of VMs of this size, saved on first use (drivers/qemu/snapshot.ts). */
+  private snapshotFor(boot: Boot, vm: { cpus?: number; memoryBytes?: number; readyTimeoutMs: number }): Promise<Snapshot> {
+    const key = `${vcpusFor(vm.cpus)}x${memoryMiBFor(vm.memoryBytes)}`;
+    let s = this.snapshots.get(key);
+    if (s === undefined) {
+      s = this.save(boot, vm);
+      this.snapshots.set(key, s);
+      s.catch(() => this.snapshots.delete(key));
+    }
+    return s;
+  }
+
+  /** Boots a VM with the agent's `await` job to its ready and saves it (`stop`, `migrate exec:`), then ends it. */
+  private async save(boot: Boot, vm: { cpus?: number; memoryBytes?: number; readyTimeoutMs: number }): Promise<Snapshot> {
+    const template = this.opts.restore?.template === true;
+    const dir = await makeSnapshotDir();
+    this.snapshotDirs.push(dir);
+    const argv = this.argv({ kind: 'await' }, boot, { cpus: vm.cpus, memoryBytes: vm.memoryBytes });
+    const memoryMiB = memoryMiBFor(vm.memoryBytes);
+    const socket = join(dir, 'save.sock');
+    const saving = restoreArgs(argv, { qmpSocket: socket, template: template ? { ramFile: join(dir, GUEST_RAM_FILE), memoryMiB } : undefined, restore: false });
+    if (this.opts.printCommand === true) process.stderr.write(`${formatCommand(saving)}\n`);
+    const proc = new LaunchedProcess({ target: this.name, argv: saving, readyTimeoutMs: vm.readyTimeoutMs, tailLines: 20 });
+    this.running.set(proc, proc.done);
+    let saveMs: number;
+    try {
+      await proc.ready;
+      const qmp = await Qmp.connect(socket, { timeoutMs: 10_000, alive: () => true });
+      try {
+        saveMs = await saveVm(qmp, dir, template, 120_000);
+        await qmp.execute('quit').catch(() => undefined);
+      } finally {
+        qmp.close();
+      }
+    } catch (e) {
+      proc.kill();
+      const o = await proc.done;
+      this.running.delete(proc);
+      throw this.fail('prepare', `saving a VM to restore from failed: ${(e as Error).message}`, { cause: e, tail: o.tail });
+    }
+    const o = await proc.done;
+    this.running.delete(proc);
+    await rm(socket, { force: true });
+    const facts: SnapshotFacts = {
+      mechanism: template ? 'migrate-exec+x-ignore-shared' : 'migrate-exec',
+      ...(await snapshotSizes(dir, template)),
+      saveMs,
+      bootToReadyMs: o.readyReceivedNs !== undefined && o.startNs !== undefined ? nsToMs(o.readyReceivedNs - o.startNs) : undefined,
+      lay: 'page cache (written by this run, caches not dropped)',
+      window: this.opts.restore?.prespawned === true ? 'migrate-incoming (qemu pre-spawned)' : 'launcher fork of qemu',
+    };
+    return { dir, argv, facts };
+  }
+
+  /**
+   * A VM restored from the snapshot of its size: a new QEMU with the saved VM's argv and `-incoming defer`, QMP up,
+   * `migrate-incoming` of the state, the job line written to its console when it runs (drivers/qemu/snapshot.ts).
+   * A pre-spawned one is up before this returns; the rest of the restore goes on after it returns, as a boot does.
+   */
+  private async restored(request: LaunchRequest, boot: Boot, vm: { cpus?: number; memoryBytes?: number; readyTimeoutMs: number }): Promise<VmInstance> {
+    if (request.network !== undefined)
+      throw this.fail('launch', 'a VM restored from a snapshot takes no NIC: its saved state has none (use the cold-boot target)');
+    if ((request.dataDiskBytes ?? this.opts.diskBytes) !== undefined)
+      throw this.fail('launch', 'a VM restored from a snapshot takes no data disk: its saved state has none (use the cold-boot target)');
+    const snap = await this.snapshotFor(boot, vm);
+    const mode = this.opts.restore as RestoreMode;
+    const template = mode.template === true;
+    const memoryMiB = memoryMiBFor(vm.memoryBytes);
+    const socket = join(snap.dir, `qmp-${++this.restores}.sock`);
+    const argv = restoreArgs(snap.argv, {
+      qmpSocket: socket,
+      template: template ? { ramFile: join(snap.dir, GUEST_RAM_FILE), memoryMiB } : undefined,
+      restore: true,
+    });
+    const line = `job ${encodeJob(jobArgv(request.job))}\n`;
+    const details: VmDetails = {
+      accelerator: this.accelerator,
+      profile: this.profile,
+      image: boot.image,
+      init: boot.init,
+      kernel: boot.kernelVersion,
+      machine: this.machine,
+      vcpus: vcpusFor(vm.cpus),
+      memoryMiB,
+      qemuArgv: argv,
+      tscKhz: this.accelerator === 'tcg' ? this.tscKhz : undefined,
+      snapshot: snap.facts,
+    };
+    if (this.opts.printCommand === true) process.stderr.write(`${formatCommand(argv)}\n`);
+    const marks: RestoreMarks = {};
+    let qemuPid: number | undefined;
+    const proc = new LaunchedProcess({
+      target: this.name,
+      argv,
+      readyTimeoutMs: vm.readyTimeoutMs,
+      exitTimeoutMs: request.job.kind === 'noop' ? 2 * vm.readyTimeoutMs : undefined,
+      tailLines: 20,
+      signal: request.signal,
+      onOutput: request.onOutput,
+      onStderr: request.onStderr,
+      workloadCpu: request.workloadCpu ? async () => (qemuPid === undefined ? undefined : processCpuMs(qemuPid)) : undefined,
+    });
+    let ended = false;
+    const result = proc.done.then(async (o): Promise<VmInstanceResult> => {
+      ended = true;
+      if (qemuPid !== undefined) await gone(qemuPid);
+      this.running.delete(proc);
+      await rm(socket, { force: true });
+      if (request.signal?.aborted === true) marks.error = undefined;
+      return this.restoredResult(o, details, marks, vm.readyTimeoutMs, proc.workloadCpu, mode.prespawned === true);
+    });
+    this.running.set(proc, result);
+    qemuPid = proc.pid === undefined ? undefined : await firstChild(proc.pid, proc.done);
+    const fail = (e: unknown): void => {
+      marks.error = (e as Error).message;
+      proc.kill();
+    };
+    const up = (async () => {
+      const qmp = await Qmp.connect(socket, { timeoutMs: vm.readyTimeoutMs, alive: () => !ended });
+      marks.qmpNs = qmp.greetedNs;
+      await qmp.execute('migrate-set-capabilities', { capabilities: capabilities(template) });
+      return qmp;
+    })();
+    const run = async (qmp: Qmp): Promise<void> => {
+      try {
+        marks.incomingNs = process.hrtime.bigint();
+        await qmp.execute('migrate-incoming', { uri: `exec:cat ${join(snap.dir, 'state')}` });
+        const loaded = await qmp.waitEvent(
+          (e) => e.event === 'MIGRATION' && (e.data?.['status'] === 'completed' || e.data?.['status'] === 'failed'),
+          vm.readyTimeoutMs,
+        );
+        if (loaded.data?.['status'] === 'failed') throw new Error(`loading ${join(snap.dir, 'state')} failed (incoming migration failed)`);
+        marks.loadedNs = loaded.atNs;
+        // The VM was saved stopped, so it is loaded paused (QEMU keeps the source's run state): `cont` runs it.
+        await qmp.execute('cont');
+        const resumed = await qmp.waitEvent((e) => e.event === 'RESUME', vm.readyTimeoutMs);
+        // The guest runs: its console takes the job line now (written earlier, it would be lost with the UART's state).
+        proc.write(line);
+        marks.resumeNs = resumed.atNs;
+      } finally {
+        qmp.close();
+      }
+    };
+    if (mode.prespawned === true) {
+      // The pre-spawned VMM: QEMU's start is over before the timed window, which begins at migrate-incoming.
+      const qmp = await up.catch((e: unknown) => void fail(e));
+      if (qmp !== undefined) void run(qmp).catch(fail);
+    } else void up.then(run).catch(fail);
+    return {
+      target: this.name,
+      details,
+      hostPids: () => (qemuPid !== undefined ? [qemuPid] : []),
+      footprint: () => qemuFootprint(qemuPid, details.memoryMiB * MiB),
+      ready: proc.ready,
+      result,
+      stop: async () => proc.write('stop\n'),
+      kill: async () => proc.kill(),
+    };
+  }
+
+  /** A restored VM's result: its timeline from the restore's instants (the guest's clock says nothing of them). */
+  private restoredResult(
+    o: ProcessOutcome,
+    details: VmDetails,
+    marks: RestoreMarks,
+    readyTimeoutMs: number,
+    workloadCpu: LaunchedProcess['workloadCpu'],
+    prespawned: boolean,
+  ): VmInstanceResult {
+    const r = this.toResult(o, details, readyTimeoutMs, workloadCpu);
+    if (o.startNs !== undefined && marks.qmpNs !== undefined) details.prespawnMs = prespawned ? nsToMs(marks.qmpNs - o.startNs) : undefined;
+    const start = prespawned ? marks.incomingNs : o.startNs;
+    const phases = start === undefined ? [] : restorePhases({ ...marks, startNs: o.startNs, readyReceivedNs: o.readyReceivedNs, endNs: o.endNs }, prespawned);
+    const failed = marks.error !== undefined && r.status !== 'ok';
+    return {
+      ...r,
+      status: failed ? 'failed' : r.status,
+      reason: failed ? `restoring the VM failed: ${marks.error}` : r.reason,
+      timeline: {
+        ...r.timeline,
+        toReadyMs: start !== undefined && o.readyReceivedNs !== undefined ? nsToMs(o.readyReceivedNs - start) : undefined,
+        toExitMs: start !== undefined && o.endNs !== undefined ? nsToMs(o.endNs - start) : undefined,
+        phases,
+      },
+    };
+  }
+}
+
+/**
+ * Phases of a restored VM's timeline, consecutive, adding up to its toExitMs: `qemu` from the launcher's fork until
+ * QMP answered (not in a pre-spawned VM's window), `load` until the incoming migration completed (from QMP's answer,
+ * or for a pre-spawned VM from `migrate-incoming`), `resume` until the guest ran, `agent` until the agent's ready
+ * arrived (the job line written to the console and read by the agent), `exit` until QEMU was reaped (the job, the
+ * guest's reboot, QEMU's exit). Pure, for tests.
+ */
+export function restorePhases(m: RestoreMarks & { startNs?: bigint; readyReceivedNs?: bigint; endNs?: bigint }, prespawned: boolean): Phase[] {
+  const points: [string, bigint | undefined][] = [
+    ['qemu', prespawned ? undefined : m.qmpNs],
+    ['load', m.loadedNs],
+    ['resume', m.resumeNs],
+    ['agent', m.readyReceivedNs],
+    ['exit', m.endNs],
+  ];
+  let from = prespawned ? m.incomingNs : m.startNs;
+  if (from === undefined) return [];
+  const phases: Phase[] = [];
+  for (const [name, at] of points) {
+    if (at === undefined) continue;
+    phases.push({ name, ms: nsToMs(at - from) });
+    from = at;
+  }
+  return phases;
 }
 
 /** Whether QEMU can use vhost-net here (/dev/vhost-net, read-write), and why not. Never assumed: looked at every launch. */

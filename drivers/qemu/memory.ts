@@ -26,6 +26,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Footprint } from '../types.js';
 import { readPssBytes } from '../linux/measure.js';
+import { GUEST_RAM_FILE } from './snapshot.js';
 
 /** One mapping of /proc/<pid>/smaps: its header and the sizes it reports, in bytes. */
 export interface SmapsMapping {
@@ -104,8 +105,11 @@ export function parseSmaps(text: string): SmapsMapping[] {
 
 /** No file behind it and no kernel-given name ([heap], [stack], [vdso] …). */
 const anonymous = (m: SmapsMapping): boolean => m.inode === 0 && m.path === '';
-/** What guest RAM looks like: anonymous, readable and writable, not executable. */
-const ramLike = (m: SmapsMapping): boolean => anonymous(m) && m.perms.startsWith('rw') && m.perms[2] !== 'x';
+/**
+ * What guest RAM looks like: anonymous, readable and writable, not executable; or a private mapping of a restored
+ * VM's template RAM file (drivers/qemu/snapshot.ts GUEST_RAM_FILE), copy-on-write.
+ */
+const ramLike = (m: SmapsMapping): boolean => (anonymous(m) || m.path.endsWith(`/${GUEST_RAM_FILE}`)) && m.perms.startsWith('rw') && m.perms[2] !== 'x';
 
 /**
  * The mappings that back guest RAM of `ramBytes`: the one anonymous `rw-`

@@ -29,6 +29,7 @@ import { C10, C10_THRESHOLDS } from './c10.js';
 import { C11 } from './c11.js';
 import { C12, C12_THRESHOLDS } from './c12.js';
 import { C13, C13_THRESHOLDS } from './c13.js';
+import { C14, C14_THRESHOLDS } from './c14.js';
 
 export { IMAGE_PAIRS_TEXT, PAIR_RULE, pairName } from '../pairs.js';
 export type { RuleText, ThresholdSpec } from '../judge.js';
@@ -46,6 +47,7 @@ const DEFS = {
   ...C10_THRESHOLDS,
   ...C12_THRESHOLDS,
   ...C13_THRESHOLDS,
+  ...C14_THRESHOLDS,
 };
 
 /** A threshold's name. */
@@ -70,7 +72,7 @@ export const THRESHOLD_SPECS = thresholdSpecs() as {
 };
 
 /** Every claim's rule, in claim order. */
-export const CLAIM_RULES: readonly ClaimRule<ThresholdName>[] = [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13];
+export const CLAIM_RULES: readonly ClaimRule<ThresholdName>[] = [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14];
 
 /** Every claim's rule in words with thresholds `t`, by claim id. */
 export function ruleTexts(t: Thresholds<ThresholdName> = THRESHOLDS): Readonly<Record<string, RuleText>> {
