@@ -95,8 +95,8 @@ describe('the tsbench-syscalls tool', () => {
 });
 
 describe('the syscall scenario', () => {
-  test('is listed last, every metric in ns per call and lower better, with its rounds recorded', () => {
-    assert.equal(listScenarios().at(-1)?.name, 'syscall');
+  test('is listed, every metric in ns per call and lower better, with its rounds recorded', () => {
+    assert.ok(listScenarios().some((s) => s.name === 'syscall'));
     assert.deepEqual(
       syscall.metrics.map((m) => m.name),
       SYSCALL_CALLS.map((c) => `${c}Ns`),
