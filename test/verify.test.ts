@@ -177,6 +177,25 @@ describe('tsbench verify', () => {
     assert.match(lines.at(-1) ?? '', /: \d+ differences/);
   });
 
+  test('a claim the page shows on no host (made before the catalogue had it) is a note; a page stripped of every claim differs', async () => {
+    const page = join(work, 'older-catalogue.html');
+    assert.equal((await tsbench(['report', REPORT_FIXTURES[2] as string, '-o', page])).exitCode, 0);
+    const re = /(<script type="application\/json" id="tsbench-figures">)([\s\S]*?)(<\/script>)/;
+    const html = readFileSync(page, 'utf8');
+    const figures = JSON.parse(re.exec(html)?.[2] ?? '') as { claims: { id: string }[] };
+    const withClaims = (claims: { id: string }[]): string =>
+      html.replace(
+        re,
+        (_all, open: string, _body: string, close: string) => `${open}${JSON.stringify({ ...figures, claims }).replace(/</g, '\\u003c')}${close}`,
+      );
+    const older = await tsbench(['verify', write('older.html', withClaims(figures.claims.filter((c) => c.id !== 'C14')))]);
+    assert.equal(older.exitCode, 0, older.stdout + older.stderr);
+    assert.match(older.stderr, /claims C14 are not on the page: the tsbench that made it did not judge them yet/);
+    const stripped = await tsbench(['verify', write('stripped.html', withClaims([]))]);
+    assert.equal(stripped.exitCode, 1, stripped.stdout + stripped.stderr);
+    assert.match(stripped.stdout, /claim C1 \(host [^)]+\): the page shows no verdict/);
+  });
+
   test('a results file with one sample edited exits 1 naming its series', async () => {
     const doc = JSON.parse(readFileSync(REPORT_FIXTURES[2] as string, 'utf8')) as Result;
     const s = doc.scenarios[0]?.targets.find((t) => t.target === 'tcg')?.samples[0];
