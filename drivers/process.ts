@@ -220,6 +220,8 @@ export class LaunchedProcess {
         const rl = createInterface({ input: stream, crlfDelay: Infinity });
         rl.on('line', each);
         rl.on('close', res);
+        // readline re-emits its input's errors: fd 3's EPIPE when the go byte meets a launcher that already died.
+        rl.on('error', () => res());
       });
 
     const streams = Promise.all([
@@ -251,7 +253,7 @@ export class LaunchedProcess {
     // launcher may take its first clock read. A launcher that died early gets nothing, and needs nothing.
     const report = sub.stdio[3] as Duplex | null;
     report?.on('error', () => {});
-    sub.once('spawn', () => setImmediate(() => report?.write('g')));
+    sub.once('spawn', () => setImmediate(() => report?.write('g', () => {})));
 
     const timers: NodeJS.Timeout[] = [];
     if (spec.readyTimeoutMs !== undefined) {

@@ -249,7 +249,7 @@ describe('the claims tables name the pairs', () => {
 
   test('Markdown tags each part with its pair and says which pair decided', () => {
     const md = renderMarkdown([both]);
-    const row = md.split('\n').find((l) => l.startsWith('| C1 |')) ?? '';
+    const row = md.split('\n').find((l) => l.startsWith('| <a id="claim-c1"></a>C1 |')) ?? '';
     // Markdown cells escape brackets.
     assert.match(row, /VM takes much longer \(kvm\): confirmed \\\[lean pair\\\]/);
     assert.match(row, /Debian pair: container@debian vs kvm-cloud@debian\): refuted \\\[Debian pair\\\]/);
@@ -259,7 +259,7 @@ describe('the claims tables name the pairs', () => {
 
   test('the HTML page badges each part with its pair and says which pair decided', () => {
     const html = renderHtml([both]);
-    const row = /<tr class="claim" data-claim="C1"[\s\S]*?<\/tr>/.exec(html)?.[0] ?? '';
+    const row = /<tr class="claim"[^>]* data-claim="C1"[\s\S]*?<\/tr>/.exec(html)?.[0] ?? '';
     assert.match(row, /<span class="pair"[^>]*>Debian pair<\/span>/);
     assert.match(row, /<span class="pair"[^>]*>lean pair<\/span>/);
     assert.match(row, /decided by the Debian pair/);
