@@ -181,6 +181,15 @@ export async function freeSpace(path: string): Promise<{ path: string; freeBytes
   }
 }
 
+/**
+ * Bytes results may take where `freeBytes` are free, keeping 10 % of it free. Results are small (kilobytes a
+ * sample), so the 1 GiB floor of `usableBytes`, meant for io's scratch files, would refuse a 300 KiB result on
+ * a small disk (a test host's 450 MiB output disk). Pure.
+ */
+export function resultsUsableBytes(freeBytes: number): number {
+  return Math.max(0, freeBytes * (1 - FREE_SPACE_RESERVE.fraction));
+}
+
 /** Bytes a run may write where `freeBytes` are free, keeping FREE_SPACE_RESERVE (10 %, at least 1 GiB) free. Pure. */
 export function usableBytes(freeBytes: number): number {
   return Math.max(0, freeBytes - Math.max(FREE_SPACE_RESERVE.fraction * freeBytes, FREE_SPACE_RESERVE.minBytes));
@@ -347,9 +356,9 @@ function whyNot(plan: RoundsPlan, space: ResultsSpace): string | undefined {
   const bytes = resultsBytes(plan);
   const what = `results of about ${approxBytes(bytes)} (${measured} rounds × ${plan.targets} target${plan.targets === 1 ? '' : 's'} × ${describeBytes(SAMPLE_BYTES)} a sample)`;
   if (bytes > MAX_INPUT_BYTES) return `${what}, more than the ${describeBytes(MAX_INPUT_BYTES)} tsbench reads back from one file`;
-  const usable = usableBytes(space.freeBytes);
+  const usable = resultsUsableBytes(space.freeBytes);
   if (bytes * RESULT_COPIES_ON_DISK > usable)
-    return `${what}, which take ${approxBytes(bytes * RESULT_COPIES_ON_DISK)} in ${space.dir} while the run writes (${RESULT_COPIES_ON_DISK} copies: the file and its replacement, the round journal, the report and its replacement) and ${approxBytes(space.freeBytes)} is free there (keeping 10 %, at least 1 GiB, free)`;
+    return `${what}, which take ${approxBytes(bytes * RESULT_COPIES_ON_DISK)} in ${space.dir} while the run writes (${RESULT_COPIES_ON_DISK} copies: the file and its replacement, the round journal, the report and its replacement) and ${approxBytes(space.freeBytes)} is free there (keeping 10 % free)`;
   return undefined;
 }
 
