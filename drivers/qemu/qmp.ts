@@ -88,6 +88,8 @@ export class Qmp {
       };
       this.socket.once('close', end);
       this.socket.on('error', () => {});
+      // readline re-emits its input's errors (ECONNRESET when QEMU quits after a migration): 'close' follows and ends it.
+      rl.on('error', () => {});
     });
     await greeting;
     await this.execute('qmp_capabilities');
