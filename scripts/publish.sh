@@ -44,17 +44,7 @@ host=$(hostname -s)
 date=$(date -u +%F)
 out=${PUBLISH_OUT:-docs/results/$host-$date}
 
-names() { node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{for(const x of JSON.parse(s))if(x.available!==false)console.log(x.name)})'; }
-if [ -n "${PUBLISH_SCENARIOS:-}" ]; then scenarios=${PUBLISH_SCENARIOS//,/ }; else scenarios=$(tsbench scenarios --json | names | paste -sd' ' -); fi
-if [ -n "${PUBLISH_TARGETS:-}" ]; then
-  targets=$PUBLISH_TARGETS
-else
-  lean=$(tsbench targets --json | names)
-  debian=$(tsbench targets --image debian --json | names | grep '@debian' || true)
-  targets=$(printf '%s\n%s\n' "$lean" "$debian" | awk 'NF && !seen[$0]++' | paste -sd, -)
-fi
-
-# --- quiet-host checks --------------------------------------------------------------------------
+# --- quiet-host checks, before anything of tsbench runs (probing the targets loads the host) -------
 cpus=$(nproc)
 load=$(cut -d' ' -f1 /proc/loadavg)
 per_cpu=$(awk -v l="$load" -v c="$cpus" 'BEGIN { printf "%.2f", l / c }')
@@ -77,6 +67,16 @@ if [ "${#busy[@]}" -gt 0 ]; then
     exit 2
   fi
   say "$quiet (PUBLISH_ALLOW_BUSY=1: going on)"
+fi
+
+names() { node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{for(const x of JSON.parse(s))if(x.available!==false)console.log(x.name)})'; }
+if [ -n "${PUBLISH_SCENARIOS:-}" ]; then scenarios=${PUBLISH_SCENARIOS//,/ }; else scenarios=$(tsbench scenarios --json | names | paste -sd' ' -); fi
+if [ -n "${PUBLISH_TARGETS:-}" ]; then
+  targets=$PUBLISH_TARGETS
+else
+  lean=$(tsbench targets --json | names)
+  debian=$(tsbench targets --image debian --json | names | grep '@debian' || true)
+  targets=$(printf '%s\n%s\n' "$lean" "$debian" | awk 'NF && !seen[$0]++' | paste -sd, -)
 fi
 
 if [ -e "$out/results.json" ]; then say "$out/results.json exists: remove it or set PUBLISH_OUT"; exit 2; fi
