@@ -13,8 +13,14 @@ export const AGENT = '/sbin/tsbench-agent';
 /** The workload's whole environment inside a container, whoever runs it. */
 export const ENV: readonly string[] = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/'];
 
-/** The agent's argv for a job: `noop`, `sleep` or `exec PROGRAM ARG...`. */
-export function jobArgv(job: Job): string[] {
+/**
+ * The agent's job for an instance saved to be restored (a VM's snapshot, a container's CRIU checkpoint): ready, then
+ * it waits for one `job <base64url argv>` line on stdin (`encodeJob`) and runs that (drivers/agent/agent.c).
+ */
+export type AwaitJob = { kind: 'await' };
+
+/** The agent's argv for a job: `noop`, `sleep`, `exec PROGRAM ARG...` or `await`. */
+export function jobArgv(job: Job | AwaitJob): string[] {
   return job.kind === 'exec' ? ['exec', ...job.argv] : [job.kind];
 }
 

@@ -72,6 +72,13 @@ const targets: readonly TargetInfo[] = [
     description: `gVisor (runsc, ${platform} platform): the same OCI bundle in a sandbox with its own user-space kernel`,
     create: async (options) => (await import('./oci/runsc.js')).createRunscDriver(platform, options),
   })),
+  // A container restored by CRIU from a checkpoint taken once per run, beside the VMs restored from a snapshot (drivers/oci/criu.ts).
+  {
+    name: 'runc-restore',
+    description:
+      "runc restored by CRIU (runc restore) from a checkpoint taken once per run of a container awaiting its job; no network but the driver's lo, no volumes",
+    create: async (options) => (await import('./oci/criu.js')).createRuncRestoreDriver(options),
+  },
   // tsbench's container inside a VM (claim C10: container-in-VM vs VM alone), in each VM target.
   ...(['kvm', 'tcg'] as const).flatMap((accel) =>
     VM_PROFILES.map((profile): TargetInfo => ({

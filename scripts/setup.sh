@@ -22,6 +22,7 @@ packages=(
   hyperfine            # the reference timings in docs/
   runc crun            # peer runtimes measured beside tsbench's container
   runsc                # gVisor (targets runsc, runsc-kvm): its Sentry and gofer run the same OCI bundle
+  criu                 # runc-restore: runc checkpoint/restore (criu 3.17 fails its check on kernel 6.18; the test hosts' 6.1 runs it)
   # peer engines: docker's daemon (dockerd 20.10, its containerd) and CLI, and podman (4.3, runs runc
   # here). Installing starts no daemon where policy-rc.d forbids it (containers) or systemd is absent;
   # tsbench itself never starts or stops one: it uses DOCKER_HOST's, and the tests start a private one

@@ -95,7 +95,7 @@ describe('a lean kernel built elsewhere (TSBENCH_LEAN_KERNEL)', () => {
   });
 });
 
-describe('the kernel cache keeps the KVM modules, tun and vhost_net for the test host’s tap, and dummy for its isolation runs', () => {
+describe('the kernel cache keeps the KVM modules, tun and vhost_net for the test host’s tap, dummy for its isolation runs, and the socket diag modules for CRIU', () => {
   const modules = join(work, 'modules');
   mkdirSync(join(modules, 'kernel'), { recursive: true });
   const dep = [
@@ -114,22 +114,56 @@ describe('the kernel cache keeps the KVM modules, tun and vhost_net for the test
     'kernel/drivers/vhost/vhost_iotlb.ko:',
     'kernel/drivers/vhost/vhost.ko: kernel/drivers/vhost/vhost_iotlb.ko',
     'kernel/drivers/vhost/vhost_net.ko: kernel/drivers/vhost/vhost.ko kernel/drivers/vhost/vhost_iotlb.ko kernel/drivers/net/tap.ko kernel/drivers/net/tun.ko',
+    'kernel/net/unix/unix_diag.ko:',
+    'kernel/net/ipv4/inet_diag.ko:',
+    'kernel/net/ipv4/tcp_diag.ko: kernel/net/ipv4/inet_diag.ko',
+    'kernel/net/ipv4/udp_diag.ko: kernel/net/ipv4/inet_diag.ko',
+    'kernel/net/netlink/netlink_diag.ko:',
+    'kernel/net/packet/af_packet_diag.ko:',
+    'kernel/net/netfilter/nfnetlink.ko:',
+    'kernel/net/netfilter/nf_tables.ko: kernel/net/netfilter/nfnetlink.ko',
+    'kernel/drivers/net/veth.ko:',
   ];
   writeFileSync(join(modules, 'modules.dep'), dep.join('\n') + '\n');
   writeFileSync(join(modules, 'modules.builtin'), '');
 
-  test('kvm_amd, tun, vhost_net and dummy, each with its dependencies first, apart from the modules every boot loads', async () => {
-    assert.deepEqual(KVM_MODULES, ['kvm_amd', 'tun', 'vhost_net', 'dummy']);
+  test('kvm_amd, tun, vhost_net, dummy and the socket diag modules, each with its dependencies first, apart from the modules every boot loads', async () => {
+    assert.deepEqual(KVM_MODULES, [
+      'kvm_amd',
+      'tun',
+      'vhost_net',
+      'dummy',
+      'unix_diag',
+      'inet_diag',
+      'tcp_diag',
+      'udp_diag',
+      'netlink_diag',
+      'af_packet_diag',
+      'nf_tables',
+      'veth',
+    ]);
     const selected = await selectModules(modules, { set: 'kvm' });
     assert.deepEqual(selected.slice(0, 3), ['kernel/virt/lib/irqbypass.ko', 'kernel/arch/x86/kvm/kvm.ko', 'kernel/arch/x86/kvm/kvm-amd.ko']);
     assert.deepEqual([...selected.slice(3)].sort(), [
       'kernel/drivers/net/dummy.ko',
       'kernel/drivers/net/tap.ko',
       'kernel/drivers/net/tun.ko',
+      'kernel/drivers/net/veth.ko',
       'kernel/drivers/vhost/vhost.ko',
       'kernel/drivers/vhost/vhost_iotlb.ko',
       'kernel/drivers/vhost/vhost_net.ko',
+      'kernel/net/ipv4/inet_diag.ko',
+      'kernel/net/ipv4/tcp_diag.ko',
+      'kernel/net/ipv4/udp_diag.ko',
+      'kernel/net/netfilter/nf_tables.ko',
+      'kernel/net/netfilter/nfnetlink.ko',
+      'kernel/net/netlink/netlink_diag.ko',
+      'kernel/net/packet/af_packet_diag.ko',
+      'kernel/net/unix/unix_diag.ko',
     ]);
+    const atNet = (m: string): number => selected.indexOf(`kernel/net/${m}.ko`);
+    for (const m of ['ipv4/tcp_diag', 'ipv4/udp_diag']) assert.ok(atNet('ipv4/inet_diag') < atNet(m), `inet_diag before ${m}`);
+    assert.ok(atNet('netfilter/nfnetlink') < atNet('netfilter/nf_tables'), 'nfnetlink before nf_tables');
     const at = (m: string): number => selected.indexOf(`kernel/drivers/${m}.ko`);
     for (const dep of ['vhost/vhost', 'vhost/vhost_iotlb', 'net/tap', 'net/tun']) assert.ok(at(dep) < at('vhost/vhost_net'), `${dep} before vhost_net`);
     assert.deepEqual(await missingModules(modules, 'kvm'), []);

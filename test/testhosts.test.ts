@@ -69,6 +69,14 @@ echo "qemu=$(qemus)" >> interrupt
 echo "tmp=$(ls -d /tmp/tsbench-* 2> /dev/null | wc -l)" >> interrupt
 echo "state=$(ls /run/tsbench 2> /dev/null | wc -l)" >> interrupt
 t interrupt
+# A container restored by CRIU (runc checkpoint once, runc restore every sample) beside runc, on Debian's 6.1 kernel
+# where criu 3.17 passes its check; then exec's output and exit code through a restored container, and nothing left.
+again criu tsbench run startup firstwork --targets runc,runc-restore --runs 2 --warmup 0 --out criu
+again criu-exec tsbench exec --target runc-restore -- /bin/busybox sh -c 'echo "hello from a restored container"; exit 5'
+echo "tmp=$(ls -d /tmp/tsbench-* 2> /dev/null | wc -l)" > criu.after
+echo "state=$(ls /run/tsbench 2> /dev/null | wc -l)" >> criu.after
+echo "criu=$(grep -l '^criu' /proc/[0-9]*/cmdline 2> /dev/null | wc -l)" >> criu.after
+t criu-after
 `;
 
 /**
@@ -197,7 +205,19 @@ async function results(dir: string): Promise<Result> {
 describe('the kvm path, run in the nested KVM test host', { skip: kvmSkip }, () => {
   test('the test host records every step of its job in order, and says how long each took', async (t) => {
     t.diagnostic(`test host ${!('unavailable' in host) ? host.hash : ''}: ${Math.round((kvmRun?.wallMs ?? 0) / 1000)} s from qemu's start to its exit`);
-    await assertSteps(t, kvmRun as RunResult, ['start', 'targets', 'startup', 'exec-kvm', 'exec-cloud', 'limits', 'net', 'interrupt']);
+    await assertSteps(t, kvmRun as RunResult, [
+      'start',
+      'targets',
+      'startup',
+      'exec-kvm',
+      'exec-cloud',
+      'limits',
+      'net',
+      'interrupt',
+      'criu',
+      'criu-exec',
+      'criu-after',
+    ]);
   });
 
   test('the test host comes back with its job finished, and a second assembly is a cache hit', async () => {
@@ -300,6 +320,35 @@ describe('the kvm path, run in the nested KVM test host', { skip: kvmSkip }, () 
     assert.equal(facts['qemu'], '0', JSON.stringify(facts));
     assert.equal(facts['tmp'], '0', JSON.stringify(facts));
     assert.equal(facts['state'], '0', JSON.stringify(facts));
+  });
+
+  test('a container restored by CRIU (runc-restore) runs startup and firstwork beside runc, from one checkpoint, and leaves nothing', async () => {
+    const targets = JSON.parse(await out('targets.json')) as { name: string; available: boolean; reason: string; details?: Record<string, string> }[];
+    const probe = targets.find((t) => t.name === 'runc-restore');
+    assert.equal(probe?.available, true, probe?.reason);
+    assert.match(probe.details?.['criu'] ?? '', /^criu \d+\.\d+/);
+    assert.equal((await out('criu.code')).trim(), '0', await out('criu.log'));
+    const r = await results('criu');
+    for (const name of ['startup', 'firstwork']) {
+      const t = r.scenarios.find((s) => s.name === name)?.targets.find((x) => x.target === 'runc-restore');
+      assert.equal(t?.state, 'completed', `${name}: ${t?.error}`);
+      assert.equal(t.samples.length, 2, name);
+      for (const s of t.samples) {
+        assert.equal(s.status, 'ok', `${name}: ${s.reason}`);
+        const cp = s.extra?.['checkpoint'] as { mechanism?: string; imageBytes?: number; saveMs?: number } | undefined;
+        assert.match(cp?.mechanism ?? '', /^runc checkpoint \/ runc restore \(criu \d/, JSON.stringify(s.extra));
+        assert.ok((cp?.imageBytes ?? 0) > 0 && (cp?.saveMs ?? 0) > 0, JSON.stringify(cp));
+      }
+    }
+    // the restored container's first work is done, and measured: the same job as runc's
+    const fw = r.scenarios.find((s) => s.name === 'firstwork')?.targets.find((x) => x.target === 'runc-restore');
+    assert.ok(
+      fw?.samples.every((s) => (s.values['toFirstWorkMs'] ?? 0) > 0),
+      JSON.stringify(fw?.samples.map((s) => s.values)),
+    );
+    assert.equal((await out('criu-exec.code')).trim(), '5', await out('criu-exec.log'));
+    assert.match(await out('criu-exec.log'), /^hello from a restored container$/m);
+    assert.equal((await out('criu.after')).trim(), 'tmp=0\nstate=0\ncriu=0');
   });
 
   test('the claims never let kvm timings from a host nested under TCG confirm C1, and label them so', async () => {

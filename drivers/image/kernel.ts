@@ -59,11 +59,27 @@ export const CONTAINER_MODULES = ['overlay'] as const;
  * boots this kernel under TCG with `-cpu max`, whose emulated AMD SVM kvm_amd drives. QEMU's TCG
  * emulates no Intel VMX, so kvm_intel is not kept. With them tun and vhost_net, so that its kvm VMs get
  * a tap NIC (the net scenario) and vhost-net, which the project machine lacks; and dummy, the link the
- * isolation scenario makes in the host's namespace, for the container tests on the pure cgroup v2 test host.
- * Optional like CONTAINER_MODULES: no workload VM loads them; a kernel without them only leaves the test
- * host's KVM tests skipped, with that reason.
+ * isolation scenario makes in the host's namespace, for the container tests on the pure cgroup v2 test host;
+ * and the socket diag modules CRIU reads a process's sockets with (`criu check` fails without them: "sockets:
+ * Diag module missing"), with nf_tables and veth, which its kernel-feature probes open (without nf_tables
+ * `criu check` fails: "kerndat_has_nftables_concat failed"); a Debian host loads them all on demand, the test
+ * host, without modprobe, at boot (runc-restore, drivers/oci/criu.ts). Optional like CONTAINER_MODULES: no workload VM loads them; a kernel
+ * without them only leaves the test host's KVM tests skipped, with that reason.
  */
-export const KVM_MODULES = ['kvm_amd', 'tun', 'vhost_net', 'dummy'] as const;
+export const KVM_MODULES = [
+  'kvm_amd',
+  'tun',
+  'vhost_net',
+  'dummy',
+  'unix_diag',
+  'inet_diag',
+  'tcp_diag',
+  'udp_diag',
+  'netlink_diag',
+  'af_packet_diag',
+  'nf_tables',
+  'veth',
+] as const;
 
 /**
  * Modules of a VM's NIC (`LaunchRequest.network` of kind `tap`): virtio_net, =m in Debian's cloud kernel,

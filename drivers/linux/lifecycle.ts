@@ -76,6 +76,8 @@ export interface LaunchPlan {
   wrapper?: string[];
   /** The launcher's working directory. @default tsbench's */
   cwd?: string;
+  /** Written to the launcher's stdin once it is started (a restored agent's job line, drivers/oci/criu.ts). */
+  stdin?: string;
 }
 
 /**
@@ -323,6 +325,7 @@ export class LinuxInstances {
       sameClock: this.options.sameClock,
     });
     live.proc = proc;
+    if (plan.stdin !== undefined) proc.write(plan.stdin);
     live.kill = () => {
       proc.kill();
       for (const pid of cgroups.pidsSync()) {

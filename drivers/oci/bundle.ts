@@ -21,7 +21,7 @@
  * Pure: the tests compare it with `runc spec` and run it.
  */
 import { CPU_PERIOD_US, cpuQuotaUs } from '../linux/cgroups.js';
-import { AGENT, ENV, jobArgv } from '../protocol.js';
+import { AGENT, ENV, jobArgv, type AwaitJob } from '../protocol.js';
 import type { Job, Limits, NetworkAttachment, Volume } from '../types.js';
 import { CAPABILITIES, MASKED_PATHS, READONLY_PATHS, containerCapabilities, resolveSeccomp, type Confinement, type OciSeccomp } from '../linux/confinement.js';
 
@@ -45,7 +45,8 @@ export const CONTAINER_NAME: Record<(typeof NAMESPACES)[number], string> = {
 export { CAPABILITIES, boundingCapabilities } from '../linux/confinement.js';
 
 export interface BundleSpec {
-  job: Job;
+  /** `await` for a container saved to be restored (drivers/oci/criu.ts). */
+  job: Job | AwaitJob;
   limits: Limits;
   volumes: Volume[];
   hostname: string;

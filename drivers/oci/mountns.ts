@@ -17,13 +17,17 @@ import { execa, type ResultPromise } from 'execa';
 export class MountNamespace {
   private holder: ResultPromise | undefined;
   private pid: number | undefined;
+  private enterNet = false;
 
   /**
    * Starts the holder; resolves once it is in its own namespace. With `net` it holds a fresh network
-   * namespace too (`lo` only, down): `netnsPath()`, for a runtime that must be given one (runsc).
+   * namespace too (`lo` only, down): `netnsPath()`, for a runtime that must be given one (runsc); with `enterNet`
+   * as well, `enter()` enters that network namespace too, so the runtime runs in the one it hands its containers
+   * (CRIU then finds the container's network namespace its own: nothing to dump or lock, drivers/oci/criu.ts).
    */
-  async start(opts: { hideUnified: boolean; net?: boolean; masks?: readonly string[] }): Promise<void> {
+  async start(opts: { hideUnified: boolean; net?: boolean; enterNet?: boolean; masks?: readonly string[] }): Promise<void> {
     if (this.pid !== undefined) return;
+    this.enterNet = opts.net === true && opts.enterNet === true;
     const own = readlinkSync('/proc/self/ns/mnt');
     const holder = execa(
       'unshare',
@@ -66,7 +70,7 @@ export class MountNamespace {
   /** The command that enters the namespace and execs what follows. */
   enter(): string[] {
     if (this.pid === undefined) throw new Error('the mount namespace is not started');
-    return ['nsenter', '-t', String(this.pid), '-m', '--'];
+    return ['nsenter', '-t', String(this.pid), '-m', ...(this.enterNet ? ['-n'] : []), '--'];
   }
 
   /** The holder's network namespace (its own with `start({ net: true })`), as an nsfs path. */

@@ -31,7 +31,8 @@ import { enforceablePart } from '../linux/cgroups.js';
 import { TRIAL_LIMITS, type InstanceSpec } from '../linux/lifecycle.js';
 import { LinuxContainerDriver, unavailable, type Admitted, type LinuxDriverOptions } from '../linux/driver.js';
 import { overlayOptions } from '../linux/overlay.js';
-import { CONTAINER_CAPABILITIES, type Capabilities, type LaunchRequest, type Limits, type Probe } from '../types.js';
+import { CONTAINER_CAPABILITIES, type Capabilities, type Job, type LaunchRequest, type Limits, type Probe } from '../types.js';
+import type { AwaitJob } from '../protocol.js';
 import { NAMESPACES, boundingCapabilities, ociConfig } from './bundle.js';
 import { describeConfinement } from '../linux/confinement.js';
 import { PeerCgroups, peerParent, removePeerParentsSync } from './cgroups.js';
@@ -59,6 +60,8 @@ export interface OciRuntimeKind {
   sameClock?: boolean;
   /** Directories hidden (an empty tmpfs over each) in the driver's mount namespace, where the runtime runs. @default none */
   masks?: readonly string[];
+  /** With `handNetns`: the runtime runs in the network namespace it hands its containers (see `MountNamespace.start`). @default false */
+  runtimeInNetns?: boolean;
 }
 
 /** Driver-private directories start with this, under `tmpDir`. */
@@ -133,6 +136,16 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
   /** The driver's directory: the runtime's --root, bundles and the tmpfs for upper layers. */
   get stateDir(): string | undefined {
     return this.dir === undefined ? undefined : join(this.dir, 'state');
+  }
+
+  /** The driver's own directory (owned: swept after a SIGKILL, removed at teardown); set by `prepare`. */
+  protected get driverDir(): string | undefined {
+    return this.dir;
+  }
+
+  /** The driver's private mount namespace, where the runtime runs; set by `prepare`. */
+  protected get mountNamespace(): MountNamespace | undefined {
+    return this.ns;
   }
 
   /** The runtime's argv prefix: its binary, our private state root, the kind's global flags. */
@@ -222,7 +235,7 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     this.ns = ns;
     this.unregisterExit = atExit(() => this.teardownSync());
     try {
-      await ns.start({ hideUnified: this.hideUnified, net: this.kind.handNetns, masks: this.kind.masks });
+      await ns.start({ hideUnified: this.hideUnified, net: this.kind.handNetns, enterNet: this.kind.runtimeInNetns, masks: this.kind.masks });
       const upperFs = join(dir, 'tmpfs');
       await mkdir(upperFs);
       await ns.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tsbench-upper', upperFs]);
@@ -234,8 +247,16 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
     this.oom.open();
   }
 
-  /** A bundle with the overlay root mounted in the driver's namespace, run by `<runtime> run`. */
-  protected instanceSpec(id: string, request: LaunchRequest, { image, host, limits, network: asked }: Admitted): InstanceSpec {
+  /**
+   * A bundle with the overlay root mounted in the driver's namespace, run by `<runtime> run`; the agent runs
+   * `agentJob` (a container saved for CRIU runs `await`: drivers/oci/criu.ts).
+   */
+  protected instanceSpec(
+    id: string,
+    request: LaunchRequest,
+    { image, host, limits, network: asked }: Admitted,
+    agentJob: Job | AwaitJob = request.job,
+  ): InstanceSpec {
     const ns = this.ns as MountNamespace;
     const tmpfs = this.tmpfsUpper as string;
     const volumes = request.volumes ?? [];
@@ -264,7 +285,7 @@ export class OciRuntimeDriver extends LinuxContainerDriver {
         try {
           await Promise.all(['upper', 'work'].map((d) => mkdir(join(layer.fromHost, d), { recursive: true })));
           const config = ociConfig({
-            job: request.job,
+            job: agentJob,
             limits,
             volumes,
             hostname: id,

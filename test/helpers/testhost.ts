@@ -75,8 +75,8 @@ const E2FSPROGS = ['/usr/sbin/mke2fs', '/usr/sbin/e2fsck', '/usr/sbin/resize2fs'
 const BASH = ['/bin/bash', '/usr/bin/ldd'];
 /** The net scenario's host side: iproute2's ip (netns, tuntap) and util-linux's nsenter, not busybox's applets. */
 const NET_TOOLS = ['/usr/sbin/ip', '/usr/bin/nsenter'];
-/** The OCI runtimes the container-level tests run on the pure v2 host, where they are installed here, util-linux's unshare and setpriv, which hold their private mount namespace, and its ipcmk and ipcrm (the isolation scenario's SysV segment). */
-const RUNTIMES = ['/usr/sbin/runc', '/usr/bin/crun', '/usr/bin/unshare', '/usr/bin/setpriv', '/usr/bin/ipcmk', '/usr/bin/ipcrm'];
+/** The OCI runtimes the container-level tests run on the pure v2 host, where they are installed here, util-linux's unshare and setpriv, which hold their private mount namespace, its ipcmk and ipcrm (the isolation scenario's SysV segment), and criu with GNU tar, which dumps a container's tmpfs mounts (runc-restore, run in the KVM host: Debian's 6.1 kernel). */
+const RUNTIMES = ['/usr/sbin/runc', '/usr/bin/crun', '/usr/bin/unshare', '/usr/bin/setpriv', '/usr/bin/ipcmk', '/usr/bin/ipcrm', '/usr/sbin/criu', '/bin/tar'];
 /**
  * systemd as the test host's PID 1 when a run asks for it (`init: 'systemd'`): the manager, the tools
  * tsbench uses to get a delegated scope (systemd-run; coreutils' tail, whose --pid busybox's lacks) and
@@ -255,6 +255,7 @@ async function plan(carry: readonly string[] = []): Promise<{ hash: string; root
     'setpriv',
     'ipcmk',
     'ipcrm',
+    'tar',
   ]);
   for (const a of applets.split('\n').filter((x) => x !== '' && !real.has(x))) rootfs.push({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' });
   rootfs.push({ kind: 'symlink', path: '/sbin/mkfs.ext4', target: 'mke2fs' });
