@@ -22,10 +22,12 @@ import {
   interval,
   problem,
   ratioText,
+  summaryOverview,
   withUnit,
   type ReportHost,
   type ReportModel,
   type ReportSummary,
+  type SummaryBlock,
 } from './model.js';
 import type { ReportOptions, ReportWriter } from './writer.js';
 
@@ -116,6 +118,21 @@ function summaryLine(model: ReportModel): string {
  */
 export function summaryLines(summary: ReportSummary, manyHosts: boolean): string[] {
   const out: string[] = ['## Summary', ''];
+  const overview = summaryOverview(summary);
+  if (overview) {
+    const head = ['target', ...overview.blocks.map((b) => `${mdCell(b.scenario)} · ${mdCell(b.metric.name)}`)];
+    const rows = overview.rows.map((row) => [
+      mdCell(row.label),
+      ...row.cells.map((c, i) => {
+        const b = overview.blocks[i] as SummaryBlock;
+        if (c === undefined) return '·';
+        if (!c.stats) return '—';
+        return `${mdCell(withUnit(c.stats.median, b.metric.unit))}${c.ratio ? ` (${fmt(c.ratio.ratio)}×)` : ''}`;
+      }),
+    ]);
+    out.push(...table(head, rows), '');
+    out.push('Each cell: the median (× native); —: no figure; ·: not run in that scenario. Each metric with its 95% CIs follows.', '');
+  }
   for (const b of summary.blocks) {
     const u = b.metric.unit;
     out.push(`**${mdCell(b.scenario)}** · ${mdCell(b.metric.name)} (${mdCell(u)}, ${b.metric.better} is better)`, '');

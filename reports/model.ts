@@ -290,6 +290,33 @@ export interface SummaryBlock {
   rows: SummaryRow[];
 }
 
+/**
+ * The summary's overview, for a run of several scenarios: every target a row, every headline metric (the
+ * summary's blocks, in order) a column, so that the first screen holds every figure however many blocks follow.
+ */
+export interface SummaryOverview {
+  blocks: SummaryBlock[];
+  /** one per series label, in the order the blocks first name them; `cells[i]` is its row of `blocks[i]` */
+  rows: { label: string; target: string; cells: (SummaryRow | undefined)[] }[];
+}
+
+/** The overview of a summary with two or more blocks; undefined for one block or none (the block is its own overview). */
+export function summaryOverview(summary: ReportSummary): SummaryOverview | undefined {
+  if (summary.blocks.length < 2) return undefined;
+  const rows = new Map<string, SummaryOverview['rows'][number]>();
+  summary.blocks.forEach((b, i) => {
+    for (const r of b.rows) {
+      let row = rows.get(r.series.label);
+      if (row === undefined) {
+        row = { label: r.series.label, target: r.series.target, cells: summary.blocks.map(() => undefined) };
+        rows.set(r.series.label, row);
+      }
+      row.cells[i] = r;
+    }
+  });
+  return { blocks: summary.blocks, rows: [...rows.values()] };
+}
+
 /** One verdict the run decided (or measured but could not decide), in one line. */
 export interface SummaryVerdict {
   host: string;

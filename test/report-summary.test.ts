@@ -10,7 +10,7 @@ import { loadResult, type LoadedResult } from '../core/load.js';
 import { evaluateClaims } from '../reports/claims/index.js';
 import { renderHtml } from '../reports/html/index.js';
 import { renderMarkdown } from '../reports/markdown.js';
-import { buildReportModel, buildSummary, headlineMetrics, mergedRunHint } from '../reports/model.js';
+import { buildReportModel, buildSummary, headlineMetrics, mergedRunHint, summaryOverview } from '../reports/model.js';
 import { launchBrowser, openFile } from './helpers/browser.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/report/', import.meta.url));
@@ -104,6 +104,34 @@ describe('the summary of a report', () => {
     assert.equal(md.match(/^Not measured by this run:/gm)?.length, 1);
     assert.match(md, /\(#claim-c4\)/);
   });
+
+  test('a run of several scenarios opens with an overview: a row a target, a column a headline metric, the same medians and ratios', async () => {
+    const loaded = await loadResult(MULTI);
+    const model = buildReportModel([loaded]);
+    const s = buildSummary(model, evaluateClaims([loaded]));
+    assert.ok(s.blocks.length > 1);
+    const o = summaryOverview(s);
+    assert.ok(o !== undefined);
+    assert.deepEqual(o.blocks, s.blocks);
+    const labels = [...new Set(s.blocks.flatMap((b) => b.rows.map((r) => r.series.label)))];
+    assert.deepEqual(
+      o.rows.map((r) => r.label),
+      labels,
+    );
+    for (const row of o.rows)
+      row.cells.forEach((c, i) =>
+        assert.equal(
+          c,
+          s.blocks[i]?.rows.find((r) => r.series.label === row.label),
+          `${row.label} in ${s.blocks[i]?.scenario}`,
+        ),
+      );
+    const md = renderMarkdown([loaded]);
+    const header = `| target | ${s.blocks.map((b) => `${b.scenario} · ${b.metric.name}`).join(' | ')} |`;
+    assert.ok(md.indexOf(header) > md.indexOf('## Summary') && md.indexOf(header) < md.indexOf(`**${s.blocks[0]?.scenario}**`), 'the overview comes first');
+    // one block: no overview (the block is one already)
+    assert.equal(summaryOverview({ ...s, blocks: s.blocks.slice(0, 1) }), undefined);
+  });
 });
 
 describe('the summary in headless Chromium', () => {
@@ -131,14 +159,24 @@ describe('the summary in headless Chromium', () => {
         const bottoms = await wide.evaluate<number[]>(
           "[...document.querySelectorAll('#summary table.summary-table')].map((t) => t.getBoundingClientRect().bottom + window.scrollY)",
         );
-        const blocks = buildSummary(buildReportModel(loaded), evaluateClaims(loaded)).blocks.length;
+        const summary = buildSummary(buildReportModel(loaded), evaluateClaims(loaded));
+        const blocks = summary.blocks.length;
         assert.equal(bottoms.length, blocks, 'one table per headline metric');
-        for (const b of bottoms) assert.ok(b <= 1000, `a summary table ends at ${Math.round(b)} px, below the first 1,000 px`);
+        const medians = mediansOf(loaded);
+        if (blocks > 1) {
+          // Several scenarios: the overview (a row a target, a column a headline metric) holds every figure on the first screen.
+          const overview = await wide.evaluate<{ bottom: number; cells: { scenario: string; metric: string; target: string; median: string }[] }>(
+            "(() => { const t = document.querySelector('#summary table.summary-overview'); return { bottom: t ? t.getBoundingClientRect().bottom + window.scrollY : -1, cells: t ? [...t.querySelectorAll('td[data-median]')].map((c) => ({ scenario: c.dataset.scenario, metric: c.dataset.metric, target: c.parentElement.dataset.target, median: c.dataset.median })) : [] }; })()",
+          );
+          assert.ok(overview.bottom > 0 && overview.bottom <= 1000, `the overview ends at ${Math.round(overview.bottom)} px, below the first 1,000 px`);
+          assert.equal(overview.cells.length, summary.blocks.flatMap((b) => b.rows.filter((r) => r.stats)).length, 'a cell for every headline figure');
+          for (const c of overview.cells)
+            assert.equal(Number(c.median), medians.get(`${c.scenario}/${c.metric}/${c.target}`), `overview ${c.scenario}/${c.metric}/${c.target}`);
+        } else for (const b of bottoms) assert.ok(b <= 1000, `a summary table ends at ${Math.round(b)} px, below the first 1,000 px`);
         const drawn = await wide.canvases();
         for (const c of drawn.filter((x) => x.id.startsWith('chart-summary-'))) assert.ok(c.drawnPixels > 300, `${c.id} drew ${c.drawnPixels} pixels`);
 
         // Each summary table's medians are the results file's; so are the medians of every metric chart's table.
-        const medians = mediansOf(loaded);
         const cells = await wide.evaluate<{ scenario: string; metric: string; target: string; median: string }[]>(
           "[...document.querySelectorAll('#summary table.summary-table')].flatMap((t) => [...t.querySelectorAll('tbody tr[data-target]')].filter((r) => r.querySelector('[data-median]')).map((r) => ({ scenario: t.dataset.scenario, metric: t.dataset.metric, target: r.dataset.target, median: r.querySelector('[data-median]').dataset.median })))",
         );

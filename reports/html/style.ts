@@ -63,6 +63,10 @@ figure.summary-block { padding: 8px; min-width: 0; }
 table.summary-table { margin: 4px 0 0; }
 table.summary-table th, table.summary-table td { padding: 2px 6px; font-size: 13px; }
 table.summary-table tbody th { font-weight: 500; white-space: nowrap; }
+table.summary-overview { margin: 4px 0 2px; }
+table.summary-overview th, table.summary-overview td { padding: 1px 6px; font-size: 12.5px; white-space: nowrap; }
+table.summary-overview thead th { vertical-align: bottom; }
+table.summary-overview tbody th { font-weight: 500; }
 ul.verdict-lines { list-style: none; padding: 0; margin: 8px 0 4px; }
 ul.verdict-lines li { margin: 3px 0; }
 details.chart-table { margin-top: 6px; }

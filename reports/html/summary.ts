@@ -11,7 +11,17 @@
 import type { ChartSpec } from './charts.js';
 import { summaryChart } from './charts.js';
 import { escapeHtml as e, targetColor } from './common.js';
-import { interval, slug, withUnit, type ReportModel, type ReportSummary, type SummaryBlock, type SummaryVerdict } from '../model.js';
+import {
+  interval,
+  slug,
+  summaryOverview,
+  withUnit,
+  type ReportModel,
+  type ReportSummary,
+  type SummaryBlock,
+  type SummaryOverview,
+  type SummaryVerdict,
+} from '../model.js';
 import { fmt } from '../table.js';
 
 function swatch(target: string): string {
@@ -45,6 +55,36 @@ function blockTable(b: SummaryBlock, chartId: string | undefined): string {
   );
 }
 
+/**
+ * The overview of a run of several scenarios: one row a target, one column a headline metric, each cell the
+ * median in human units and its ratio to native (`data-median` the exact median); the blocks below hold the CIs.
+ */
+function overviewTable(o: SummaryOverview): string {
+  const head = o.blocks
+    .map(
+      (b) =>
+        `<th scope="col" class="num" data-scenario="${e(b.scenario)}" data-metric="${e(b.metric.name)}"><a href="#scenario-${e(slug(b.scenario))}">${e(b.scenario)}</a><br>` +
+        `<span class="small muted">${e(b.metric.name)} (${e(b.metric.better)} better)</span></th>`,
+    )
+    .join('');
+  const rows = o.rows.map((row) => {
+    const cells = row.cells.map((c, i) => {
+      const b = o.blocks[i] as SummaryBlock;
+      if (c === undefined) return '<td class="num muted" title="not in this scenario">·</td>';
+      if (!c.stats) return `<td class="num muted" title="${e(c.missing ?? 'no figure')}">—</td>`;
+      const ratio = c.ratio ? ` <span class="small muted">${e(fmt(c.ratio.ratio))}×</span>` : '';
+      return `<td class="num" data-scenario="${e(b.scenario)}" data-metric="${e(b.metric.name)}" data-median="${e(String(c.stats.median))}">${e(withUnit(c.stats.median, b.metric.unit))}${ratio}</td>`;
+    });
+    return `<tr data-target="${e(row.label)}"><th scope="row">${swatch(row.target)}${e(row.label)}</th>${cells.join('')}</tr>`;
+  });
+  return (
+    '<div class="scroll"><table class="summary-overview chart-data">' +
+    '<caption class="sr-only">Every headline metric per target: median and ratio to native</caption>' +
+    `<thead><tr><th>target</th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>` +
+    '<p class="small muted">Each cell: the median, then × native (median(target) / median(native)); —: no figure (hover for why); ·: not run in that scenario. Each metric\'s chart, 95% CIs and every other figure follow.</p>'
+  );
+}
+
 function block(model: ReportModel, b: SummaryBlock, specs: ChartSpec[]): string {
   const sc = model.scenarios.find((s) => s.name === b.scenario);
   const id = `chart-summary-${slug(b.scenario)}-${slug(b.metric.name)}`;
@@ -73,6 +113,8 @@ function verdictLine(v: SummaryVerdict, manyHosts: boolean): string {
 /** The summary section; its charts' specs are appended to `specs`. */
 export function summarySection(model: ReportModel, summary: ReportSummary, specs: ChartSpec[], manyHosts: boolean): string {
   const out: string[] = ['<section id="summary" aria-label="Summary"><h2>Summary</h2>'];
+  const overview = summaryOverview(summary);
+  if (overview) out.push(overviewTable(overview));
   if (summary.blocks.length > 0) out.push(`<div class="summary-grid">${summary.blocks.map((b) => block(model, b, specs)).join('\n')}</div>`);
   else out.push('<p class="muted">No figures were recorded.</p>');
   out.push(
