@@ -9,13 +9,26 @@ import type { EmbeddedSource } from '../reports/embedded.js';
 import { verifyText } from '../reports/verify.js';
 import { tsbench } from './helpers/cli.js';
 
-/** docs/results/: the published comparisons (scripts/publish.sh), each a directory with results.json, report.html and summary.md. */
+/**
+ * docs/results/: the published comparisons (scripts/publish.sh), each a directory with report.html, summary.md and its
+ * results: one results.json (the example), or one runs/<scenario>/results.json a scenario (a publication).
+ */
 const RESULTS = fileURLToPath(new URL('../../docs/results/', import.meta.url));
 const published = existsSync(RESULTS)
   ? readdirSync(RESULTS, { withFileTypes: true })
       .filter((d) => d.isDirectory() && existsSync(join(RESULTS, d.name, 'report.html')))
       .map((d) => join(RESULTS, d.name))
   : [];
+
+/** A published directory's results files, relative to it: results.json, or every runs/<scenario>/results.json. */
+function resultsOf(dir: string): string[] {
+  if (existsSync(join(dir, 'results.json'))) return ['results.json'];
+  const runs = join(dir, 'runs');
+  if (!existsSync(runs)) return [];
+  return readdirSync(runs)
+    .map((s) => join('runs', s, 'results.json'))
+    .filter((f) => existsSync(join(dir, f)));
+}
 
 const work = mkdtempSync(join(tmpdir(), 'tsbench-published-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -36,14 +49,17 @@ function editOneSample(html: string): string {
 }
 
 describe('the published comparisons in docs/results', () => {
-  test('every published directory holds results.json, report.html and summary.md', () => {
+  test('every published directory holds report.html, summary.md and its results', () => {
     assert.ok(published.length > 0, 'docs/results/ holds at least the committed example');
-    for (const dir of published) for (const f of ['results.json', 'report.html', 'summary.md']) assert.ok(existsSync(join(dir, f)), `${dir} has no ${f}`);
+    for (const dir of published) {
+      for (const f of ['report.html', 'summary.md']) assert.ok(existsSync(join(dir, f)), `${dir} has no ${f}`);
+      assert.ok(resultsOf(dir).length > 0, `${dir} has no results.json and no runs/<scenario>/results.json`);
+    }
   });
 
   for (const dir of published) {
     test(`${dir.slice(RESULTS.length)}: tsbench verify finds its page and its results consistent with their samples`, () => {
-      for (const f of ['report.html', 'results.json']) {
+      for (const f of ['report.html', ...resultsOf(dir)]) {
         const path = join(dir, f);
         const outcome = verifyText(readFileSync(path, 'utf8'), path);
         assert.deepEqual(outcome.differences, [], `${path} disagrees with its samples; rebuild it: tsbench report results.json -o report.html`);
