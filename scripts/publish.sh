@@ -24,8 +24,10 @@
 #   PUBLISH_OUT           default: docs/results/<short hostname>-<UTC date>; an existing one is continued
 #   PUBLISH_MINUTES=0     start no scenario after this many minutes of the sitting (0: no limit)
 #   PUBLISH_MAX_LOAD=0.25 the quiet-host check: 1-minute load average per CPU at most this
+#   PUBLISH_WAIT=300      seconds a check waits for the load to fall to that before it refuses
 #   PUBLISH_ALLOW_BUSY=1  publish anyway on a busy host (summary.md then says it was busy)
-# Quiet-host checks before anything runs and again before each scenario: the load average above, no
+# Quiet-host checks before anything runs and again before each scenario (each waits up to PUBLISH_WAIT for
+# the load to settle): the load average above, no
 # other live tsbench run (/run/tsbench/<pid>-<start>/ of a live process), at least 2 GiB
 # MemAvailable; each scenario's check is recorded in summary.md. The seed is tsbench's default.
 #
@@ -43,15 +45,22 @@ say() { printf 'publish: %s\n' "$*" >&2; }
 
 max_load=${PUBLISH_MAX_LOAD:-0.25}
 minutes=${PUBLISH_MINUTES:-0}
+wait_s=${PUBLISH_WAIT:-300}
 host=$(hostname -s)
 date=$(date -u +%F)
 out=${PUBLISH_OUT:-docs/results/$host-$date}
 
 # --- the quiet-host check: before anything of tsbench runs (probing the targets loads the host) -------
-# Sets $quiet to the host's state in words; exits 2 on a busy host unless PUBLISH_ALLOW_BUSY=1.
+# Sets $quiet to the host's state in words; exits 2 on a busy host unless PUBLISH_ALLOW_BUSY=1. A load above
+# the bound is waited out first, up to PUBLISH_WAIT seconds: the 1-minute average decays for a minute or two
+# after the probes and after each scenario's own run.
 check_quiet() {
-  local cpus load per_cpu avail_kib others pid d busy=()
+  local cpus load per_cpu avail_kib others pid d busy=() waited=0
   cpus=$(nproc)
+  while [ "$waited" -lt "$wait_s" ] && awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v c="$cpus" -v m="$max_load" 'BEGIN { exit !(l / c > m) }'; do
+    sleep 5
+    waited=$((waited + 5))
+  done
   load=$(cut -d' ' -f1 /proc/loadavg)
   per_cpu=$(awk -v l="$load" -v c="$cpus" 'BEGIN { printf "%.2f", l / c }')
   avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
@@ -151,7 +160,7 @@ rm -f "$out/report.html" "$out/summary.md"
   for s in $scenarios; do [ -e "$out/runs/$s/made.md" ] && cat "$out/runs/$s/made.md"; done
   if [ "${#left[@]}" -gt 0 ]; then
     printf '\n**Partial publication**: %s of %s scenarios are complete; not yet run: %s. `PUBLISH_OUT=%s scripts/publish.sh` goes on with the same settings.\n' \
-      "${#files[@]}" "$(wc -w <<<"$scenarios")" "${left[*]}" "$out"
+      "${#files[@]}" "$(wc -w <<<"$scenarios")" "${left[*]}" "${out#"$root/"}"
   fi
   printf '\n`tsbench verify report.html` recomputes every figure and verdict of the page from the samples it embeds.\n'
 } >>"$out/summary.md"

@@ -65,7 +65,7 @@ table.summary-table th, table.summary-table td { padding: 2px 6px; font-size: 13
 table.summary-table tbody th { font-weight: 500; white-space: nowrap; }
 table.summary-overview { margin: 4px 0 2px; }
 table.summary-overview th, table.summary-overview td { padding: 1px 6px; font-size: 12.5px; white-space: nowrap; }
-table.summary-overview thead th { vertical-align: bottom; }
+table.summary-overview thead th { vertical-align: bottom; white-space: normal; min-width: 72px; }
 table.summary-overview tbody th { font-weight: 500; }
 ul.verdict-lines { list-style: none; padding: 0; margin: 8px 0 4px; }
 ul.verdict-lines li { margin: 3px 0; }
