@@ -27,7 +27,7 @@
  * The checkpoint lies in the driver's owned directory (drivers/ownership.ts: recorded before it exists,
  * swept after a SIGKILL, removed at teardown); every result records how it was made (`extra.checkpoint`).
  * CRIU needs a kernel it can read: criu 3.17 fails its own `criu check` on the project machine's 6.18
- * ("Failed to fill self vdso symtable"), and the probe says so; Debian's 6.1 (the test hosts') runs it.
+ * ("vdso: Unexpected rt vDSO area bounds"), and the probe says so; Debian's 6.1 (the test hosts') runs it.
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
